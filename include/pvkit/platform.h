@@ -1,0 +1,131 @@
+/*
+ * platform.h - the platform layer: the hypervisor interfaces every pvkit
+ * frontend, backend and daemon uses, as const ops tables passed explicitly.
+ *
+ * Two implementations exist: "emulated" (src/platform/emulated, talking to
+ * pvkit-hvd) and "xen" (src/platform/xen, over Debian's libxenevtchn,
+ * libxengnttab, libxenforeignmemory).  Nothing here is global: a process may
+ * hold several platforms (e.g. two domains in one test).
+ *
+ * All functions return 0 or a negative errno unless stated otherwise.
+ */
+#ifndef PVKIT_PLATFORM_H
+#define PVKIT_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/event_channel.h>
+#include <xen/grant_table.h>
+
+struct pvk_platform;
+
+/* ---- event channels: the libxenevtchn model ----------------------------
+ * A handle owns the ports bound through it.  Its fd becomes readable when
+ * one of them is pending; pending() returns one pending port, which stays
+ * masked until unmask() is called for it.                                  */
+struct pvk_evtchn;
+struct pvk_evtchn_ops {
+	int (*open)(struct pvk_platform *plat, struct pvk_evtchn **out);
+	void (*close)(struct pvk_evtchn *h);
+	int (*fd)(struct pvk_evtchn *h);
+	/* 0 and *port set, or -EAGAIN when nothing is pending. */
+	int (*pending)(struct pvk_evtchn *h, evtchn_port_t *port);
+	int (*unmask)(struct pvk_evtchn *h, evtchn_port_t port);
+	int (*notify)(struct pvk_evtchn *h, evtchn_port_t port);
+	int (*bind_interdomain)(struct pvk_evtchn *h, domid_t remote_dom,
+				evtchn_port_t remote_port, evtchn_port_t *local);
+	int (*bind_unbound)(struct pvk_evtchn *h, domid_t remote_dom,
+			    evtchn_port_t *local);
+	int (*bind_virq)(struct pvk_evtchn *h, uint32_t virq,
+			 evtchn_port_t *local);
+	int (*unbind)(struct pvk_evtchn *h, evtchn_port_t port);
+};
+
+/* ---- grant mapping and copying (backend side: libxengnttab) ------------ */
+struct pvk_gnttab;
+struct pvk_gnttab_ops {
+	int (*open)(struct pvk_platform *plat, struct pvk_gnttab **out);
+	void (*close)(struct pvk_gnttab *h);
+	/* Map count grants of domain dom; *addr is a contiguous mapping of
+	 * count pages.  Fails as a whole (-errno) if any single map fails;
+	 * status[] (may be NULL) then holds each GNTST_* code. */
+	int (*map)(struct pvk_gnttab *h, domid_t dom, const grant_ref_t *refs,
+		   uint32_t count, int writable, void **addr, int16_t *status);
+	int (*unmap)(struct pvk_gnttab *h, void *addr, uint32_t count);
+	/* Batched GNTTABOP_copy with Xen's struct; each op's status is set.
+	 * Returns 0 when the batch was processed (check ops[i].status). */
+	int (*copy)(struct pvk_gnttab *h, struct gnttab_copy *ops,
+		    uint32_t count);
+};
+
+/* ---- grant sharing (frontend side: libxengntshr / gntalloc) ------------ */
+struct pvk_gntshr;
+struct pvk_gntshr_ops {
+	int (*open)(struct pvk_platform *plat, struct pvk_gntshr **out);
+	void (*close)(struct pvk_gntshr *h);
+	/* Allocate count zeroed pages shared with dom; refs[] receives the
+	 * grant references, *addr the local mapping. */
+	int (*share)(struct pvk_gntshr *h, domid_t dom, uint32_t count,
+		     int writable, grant_ref_t *refs, void **addr);
+	/* Revoke and free; -EBUSY if the peer still has a page mapped. */
+	int (*unshare)(struct pvk_gntshr *h, void *addr, uint32_t count);
+};
+
+/* ---- foreign memory (privileged: privcmd / libxenforeignmemory) -------- */
+struct pvk_fmem;
+struct pvk_fmem_ops {
+	int (*open)(struct pvk_platform *plat, struct pvk_fmem **out);
+	void (*close)(struct pvk_fmem *h);
+	/* Map count guest frames of dom starting at gfns[]; -errno on error. */
+	int (*map)(struct pvk_fmem *h, domid_t dom, const xen_pfn_t *gfns,
+		   uint32_t count, int writable, void **addr);
+	int (*unmap)(struct pvk_fmem *h, void *addr, uint32_t count);
+};
+
+/* ---- domain information (privileged: domctl getdomaininfo) ------------ */
+#define PVK_DOMINFO_DYING (1u << 0)    /* being destroyed / reclaimed */
+#define PVK_DOMINFO_SHUTDOWN (1u << 1) /* shut down; see shutdown_reason */
+#define PVK_DOMINFO_PAUSED (1u << 2)
+#define PVK_DOMINFO_BLOCKED (1u << 3)  /* every vCPU blocked */
+#define PVK_DOMINFO_RUNNING (1u << 4)
+#define PVK_DOMINFO_PRIVILEGED (1u << 5)
+struct pvk_dominfo {
+	domid_t domid;
+	uint32_t flags;           /* PVK_DOMINFO_* */
+	uint32_t shutdown_reason; /* SHUTDOWN_* when PVK_DOMINFO_SHUTDOWN */
+	uint32_t vcpus;
+	uint64_t tot_pages, max_pages;
+	uint64_t cpu_time_ns;
+	char name[64];
+};
+struct pvk_domctl_ops {
+	/* Fill up to max entries for domains with domid >= first, in domid
+	 * order.  Returns the number filled (>= 0) or -errno. */
+	int (*list)(struct pvk_platform *plat, domid_t first,
+		    struct pvk_dominfo *out, unsigned int max);
+};
+
+/* The platform: a name, its ops tables and the implementation's state. */
+struct pvk_platform {
+	const char *name; /* "emulated" or "xen" */
+	domid_t self;     /* this process's domain id (DOMID_SELF if unknown) */
+	const struct pvk_evtchn_ops *evtchn;
+	const struct pvk_gnttab_ops *gnttab;
+	const struct pvk_gntshr_ops *gntshr;
+	const struct pvk_fmem_ops *fmem;
+	const struct pvk_domctl_ops *domctl;
+	/* xenstore: the socket path (Dom0) or NULL to use the ring. */
+	const char *xs_path;
+	void *priv;
+};
+
+/* Open a platform: which is "emulated", "xen", or NULL to choose from the
+ * environment (PVKIT_PLATFORM, else "xen" when /dev/xen/privcmd exists, else
+ * "emulated").  The emulated platform connects to the hypervisor daemon at
+ * $PVKIT_HV_SOCK (Dom0) or through the inherited fd $PVKIT_HV_FD (a DomU).
+ * The caller owns *out and frees it with pvk_platform_close(). */
+int pvk_platform_open(const char *which, struct pvk_platform **out);
+void pvk_platform_close(struct pvk_platform *plat);
+
+#endif

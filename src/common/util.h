@@ -1,0 +1,35 @@
+/* util.h - small helpers shared by every pvkit program. */
+#ifndef PVKIT_COMMON_UTIL_H
+#define PVKIT_COMMON_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PVK_PAGE_SHIFT 12
+#define PVK_PAGE_SIZE (1UL << PVK_PAGE_SHIFT)
+#define PVK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PVK_MAX_FDS 16
+
+/* CLOCK_MONOTONIC in nanoseconds: pvkit's "Xen system time". */
+uint64_t pvk_now_ns(void);
+
+/* sendmsg() one datagram with up to PVK_MAX_FDS descriptors attached.
+ * Returns 0 or -errno. */
+int pvk_send_fds(int sock, const void *buf, size_t len, const int *fds,
+		 unsigned int nfds);
+/* recvmsg() one datagram; received descriptors are stored in fds[] (close-
+ * on-exec) and their number in *nfds.  Returns the byte count, 0 on EOF, or
+ * -errno.  A truncated datagram is -EMSGSIZE (its fds are closed). */
+ssize_t pvk_recv_fds(int sock, void *buf, size_t len, int *fds,
+		     unsigned int *nfds);
+
+/* Parse a whole decimal string into [min, max].  0 or -EINVAL/-ERANGE. */
+int pvk_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Write/read exactly len bytes, retrying on EINTR.  0 or -errno (-EPIPE on
+ * EOF while reading). */
+int pvk_write_all(int fd, const void *buf, size_t len);
+int pvk_read_all(int fd, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * hc_wire.h - the hypercall channel between a domain and pvkit-hvd.
+ *
+ * Every domain (a DomU kernel process, or one Dom0 process) talks to the
+ * emulated hypervisor over a SOCK_SEQPACKET socket.  One datagram is one
+ * hypercall: a pvk_hc_req header followed by Xen's own argument structs
+ * (struct evtchn_send, struct gnttab_copy[count], ...).  Where Xen passes a
+ * guest handle (an array pointer), the array follows the struct in the
+ * datagram and the handle field is ignored.  The reply is a pvk_hc_rsp
+ * followed by the (updated) argument structs, with file descriptors attached
+ * by SCM_RIGHTS where noted.  rc is Xen's return value: >= 0 or -XEN_E*.
+ */
+#ifndef PVKIT_HV_HC_WIRE_H
+#define PVKIT_HV_HC_WIRE_H
+
+#include <stdint.h>
+#include <xen/xen.h>
+
+#define PVK_HC_MAX_MSG 65536u
+
+/* ops: Xen's __HYPERVISOR_* numbers, plus pvkit's own control ops. */
+#define PVK_HC_BASE 0x10000u
+#define PVK_HC_hello (PVK_HC_BASE + 0)        /* start of day */
+#define PVK_HC_dom_create (PVK_HC_BASE + 1)   /* privileged */
+#define PVK_HC_dom_destroy (PVK_HC_BASE + 2)  /* privileged */
+#define PVK_HC_dom_pause (PVK_HC_BASE + 3)    /* privileged */
+#define PVK_HC_dom_unpause (PVK_HC_BASE + 4)  /* privileged */
+#define PVK_HC_dom_list (PVK_HC_BASE + 5)     /* privileged */
+#define PVK_HC_foreign_map (PVK_HC_BASE + 6)  /* privileged */
+#define PVK_HC_dom_resume (PVK_HC_BASE + 7)   /* privileged */
+#define PVK_HC_dom_maxmem (PVK_HC_BASE + 8)   /* privileged */
+
+/* req.flags */
+#define PVK_HC_F_NOREPLY (1u << 0) /* fire and forget (EVTCHNOP_send) */
+
+struct pvk_hc_req {
+	uint32_t op;    /* __HYPERVISOR_* or PVK_HC_* */
+	uint32_t cmd;   /* sub-operation (EVTCHNOP_*, GNTTABOP_*, ...) */
+	uint32_t flags; /* PVK_HC_F_* */
+	uint32_t count; /* batch count, or the vCPU id for vcpu_op */
+	uint64_t seq;   /* echoed in the reply */
+};
+
+struct pvk_hc_rsp {
+	int64_t rc;
+	uint64_t seq;
+	uint32_t nfds; /* descriptors attached */
+	uint32_t pad;
+};
+
+/* PVK_HC_hello reply payload; fds: [shared page, vcpu eventfd * nr_vcpus,
+ * guest memory (DomU only)]. */
+struct pvk_hc_hello {
+	uint32_t domid;
+	uint32_t nr_vcpus;
+	uint64_t max_pages;     /* RAM pages [0, max_pages) */
+	uint64_t tot_pages;     /* populated at start */
+	uint64_t special_gpfn;  /* first special page (start info) */
+	uint64_t mem_pages;     /* size of the guest memory file in pages */
+	uint32_t max_grant_frames;
+	uint32_t has_memory;    /* 0 for Dom0 processes */
+};
+
+/* Special pages, at special_gpfn + index. */
+#define PVK_SPECIAL_START_INFO 0
+#define PVK_SPECIAL_XENSTORE 1
+#define PVK_SPECIAL_CONSOLE 2
+#define PVK_SPECIAL_GNTTAB 3 /* first of max_grant_frames frames */
+
+#define PVK_NAME_MAX 64
+#define PVK_CMDLINE_MAX 1024
+
+struct pvk_hc_dom_create {
+	char name[PVK_NAME_MAX];
+	uint64_t max_pages;
+	uint64_t tot_pages;
+	uint32_t vcpus;
+	uint32_t max_grant_frames;
+	char cmdline[PVK_CMDLINE_MAX];
+	/* OUT */
+	uint32_t domid; /* reply carries one fd: the domain's channel */
+	uint32_t pad;
+};
+
+struct pvk_hc_domid {
+	uint32_t domid;
+	uint32_t pad;
+	uint64_t value; /* dom_maxmem: pages */
+};
+
+struct pvk_hc_foreign_map {
+	uint32_t domid;
+	uint32_t count; /* gfns follow; reply: fd of the memory file */
+};
+
+/* hvm_start_info, layout from Xen's public/arch-x86/hvm/start_info.h
+ * (Debian's libxen-dev does not ship that header). */
+#define PVK_HVM_START_MAGIC 0x336ec578u
+struct pvk_hvm_start_info {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t flags;
+	uint32_t nr_modules;
+	uint64_t modlist_paddr;
+	uint64_t cmdline_paddr;
+	uint64_t rsdp_paddr;
+	uint64_t memmap_paddr;
+	uint32_t memmap_entries;
+	uint32_t reserved;
+};
+struct pvk_hvm_memmap_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type; /* 1 RAM, 2 reserved */
+	uint32_t reserved;
+};
+#define PVK_HVM_MEMMAP_RAM 1
+#define PVK_HVM_MEMMAP_RESERVED 2
+
+#endif
