@@ -1,0 +1,64 @@
+/* xsd_domains_unimp.c - domain rings when pvkit has no platform library:
+ * every introduction fails with ENOSYS, sockets keep working. */
+#include "xenstore/xsd.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+struct xsd_domains {
+	int unused;
+};
+
+int xsd_domains_new(struct xs_core *core, int epfd, const char *which,
+		    struct xsd_domains **out)
+{
+	(void)core;
+	(void)epfd;
+	(void)which;
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+void xsd_domains_free(struct xsd_domains *d)
+{
+	free(d);
+}
+
+int xsd_domains_start(struct xsd_domains *d)
+{
+	(void)d;
+	return -ENOSYS;
+}
+
+int xsd_domains_introduce(struct xsd_domains *d, struct xs_conn *conn,
+			  domid_t domid, uint64_t gfn, evtchn_port_t port)
+{
+	(void)d;
+	(void)conn;
+	(void)domid;
+	(void)gfn;
+	(void)port;
+	return -ENOSYS;
+}
+
+void xsd_domains_release(struct xsd_domains *d, struct xs_conn *conn)
+{
+	(void)d;
+	(void)conn;
+}
+
+void xsd_domains_event(struct xsd_domains *d)
+{
+	(void)d;
+}
+
+void xsd_domains_kick(struct xsd_domains *d, struct xs_conn *conn)
+{
+	(void)d;
+	(void)conn;
+}
+
+void xsd_domains_flush(struct xsd_domains *d)
+{
+	(void)d;
+}
