@@ -1,0 +1,44 @@
+/* xs_test_util.h - a tiny xenstore client over a core connection, for the
+ * unit tests: send requests, pop replies and watch events. */
+#ifndef PVKIT_XS_TEST_UTIL_H
+#define PVKIT_XS_TEST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xenstore/xs_core.h"
+
+struct tmsg {
+	struct xsd_sockmsg hdr;
+	char data[XENSTORE_PAYLOAD_MAX + 1]; /* nul-terminated copy */
+};
+
+/* Send one request (payload of len bytes) through xs_conn_feed(). */
+void t_send(struct xs_conn *c, uint32_t type, uint32_t tx, const void *p,
+	    size_t len);
+/* Pop the next queued message; 0 or -1 when the queue is empty. */
+int t_recv(struct xs_conn *c, struct tmsg *m);
+/* Send and pop the reply (skipping nothing); returns the reply type. */
+uint32_t t_req(struct xs_conn *c, uint32_t type, uint32_t tx, const void *p,
+	       size_t len, struct tmsg *m);
+/* Drain and count queued watch events; the last one is kept in *last if
+ * non-NULL. */
+int t_events(struct xs_conn *c, struct tmsg *last);
+
+/* String-literal payloads keep their embedded nuls: "path\0value". */
+#define T_REQ(c, type, tx, lit, m) t_req(c, type, tx, lit, sizeof(lit) - 1, m)
+/* Payload built from a C string plus its terminating nul. */
+#define T_REQS(c, type, tx, s, m) t_req(c, type, tx, s, strlen(s) + 1, m)
+
+/* Convenience: write path=value; returns the reply type. */
+uint32_t t_write(struct xs_conn *c, uint32_t tx, const char *path,
+		 const char *value);
+uint32_t t_writem(struct xs_conn *c, uint32_t tx, const char *path,
+		  const char *value, struct tmsg *m);
+/* Forget events remembered for c (before freeing it). */
+void t_forget(struct xs_conn *c);
+/* Read path into m; returns the reply type. */
+uint32_t t_read(struct xs_conn *c, uint32_t tx, const char *path,
+		struct tmsg *m);
+
+#endif
