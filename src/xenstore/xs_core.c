@@ -1073,11 +1073,8 @@ static int get_or_create(struct xs_req *r, const char *path,
 		if (rc)
 			return rc;
 		if (!child) {
+			/* like Xen: only the requested node fires a watch */
 			rc = view_create(r, n, buf, &child);
-			if (rc)
-				return rc;
-			rc = view_event(r, buf, false, child->perms,
-					child->nperms);
 			if (rc)
 				return rc;
 		}
@@ -1176,11 +1173,9 @@ static int op_write(struct xs_req *r)
 	if (rc)
 		return rc;
 	view_touch(r, n);
-	if (!created) {
-		rc = view_event(r, path, false, n->perms, n->nperms);
-		if (rc)
-			return rc;
-	}
+	rc = view_event(r, path, false, n->perms, n->nperms);
+	if (rc)
+		return rc;
 	return reply_ok(r);
 }
 
@@ -1196,6 +1191,11 @@ static int op_mkdir(struct xs_req *r)
 	rc = get_or_create(r, path, &n, &created);
 	if (rc)
 		return rc;
+	if (created) {
+		rc = view_event(r, path, false, n->perms, n->nperms);
+		if (rc)
+			return rc;
+	}
 	return reply_ok(r);
 }
 
