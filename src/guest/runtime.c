@@ -1,0 +1,953 @@
+/*
+ * runtime.c - the guest runtime: hypercall channel, start of day, per-vCPU
+ * event dispatch, PV timers, guest memory and the grant-table client.
+ */
+#include "pvkit/guest.h"
+#include "pvkit/platform.h"
+#include "hv/hc_wire.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/memory.h>
+#include <xen/sched.h>
+#include <xen/vcpu.h>
+
+#define PAGE_SIZE 4096u
+#define NR_PORTS (sizeof(xen_ulong_t) * sizeof(xen_ulong_t) * 64)
+#define BITS_PER_XLONG (sizeof(xen_ulong_t) * 8)
+#define MAX_VCPUS XEN_LEGACY_MAX_VCPUS
+#define GNT_PER_FRAME (PAGE_SIZE / sizeof(grant_entry_v1_t))
+#define GNT_RESERVED 8 /* GNTTAB_NR_RESERVED_ENTRIES */
+
+struct port_handler {
+	pvk_evtchn_handler_t fn;
+	void *arg;
+	uint16_t vcpu;
+};
+
+struct vcpu {
+	struct pvk_rt *rt;
+	unsigned int id;
+	int efd;
+	pthread_t thread;
+	bool running;
+};
+
+struct pvk_rt {
+	int fd;
+	pthread_mutex_t call_lock;
+	uint64_t seq;
+	struct pvk_hc_hello hello;
+	struct shared_info *si;
+	int stop_efd; /* wakes dispatchers on close */
+	struct vcpu vcpus[MAX_VCPUS];
+	bool started;
+	struct port_handler *handlers; /* NR_PORTS */
+	pthread_mutex_t handler_lock;
+
+	/* DomU memory */
+	uint8_t *mem;
+	size_t mem_len;
+	pthread_mutex_t mem_lock;
+	xen_pfn_t *free_pages;
+	uint64_t nr_free;
+	/* grant table */
+	uint32_t gnt_frames;
+	grant_ref_t *gnt_free;
+	uint32_t nr_gnt_free;
+	pthread_mutex_t gnt_lock;
+	char cmdline[PVK_CMDLINE_MAX];
+};
+
+long pvk_rt_hypercall(struct pvk_rt *rt, uint32_t op, uint32_t cmd,
+		      uint32_t count, void *arg, size_t len, size_t out_len,
+		      int *fds, unsigned int *nfds)
+{
+	static __thread uint8_t buf[PVK_HC_MAX_MSG];
+	struct pvk_hc_req req = {.op = op, .cmd = cmd, .count = count};
+	struct pvk_hc_rsp rsp;
+	unsigned int got = PVK_MAX_FDS;
+	int myfds[PVK_MAX_FDS];
+	long rc;
+	ssize_t n;
+
+	if (len > sizeof(buf) - sizeof(req) || out_len > len)
+		return -E2BIG;
+	pthread_mutex_lock(&rt->call_lock);
+	req.seq = ++rt->seq;
+	memcpy(buf, &req, sizeof(req));
+	if (len)
+		memcpy(buf + sizeof(req), arg, len);
+	rc = pvk_send_fds(rt->fd, buf, sizeof(req) + len, NULL, 0);
+	if (rc)
+		goto out;
+	n = pvk_recv_fds(rt->fd, buf, sizeof(buf), myfds, &got);
+	if (n < 0) {
+		rc = n;
+		goto out;
+	}
+	if (n == 0) {
+		rc = -EPIPE;
+		goto out;
+	}
+	if ((size_t)n < sizeof(rsp)) {
+		rc = -EPROTO;
+		goto closefds;
+	}
+	memcpy(&rsp, buf, sizeof(rsp));
+	if (rsp.seq != req.seq) {
+		rc = -EPROTO;
+		goto closefds;
+	}
+	rc = (long)rsp.rc;
+	if (rc >= 0 && out_len) {
+		size_t have = (size_t)n - sizeof(rsp);
+
+		memcpy(arg, buf + sizeof(rsp), have < out_len ? have : out_len);
+	}
+	if (fds && nfds) {
+		unsigned int i;
+
+		for (i = 0; i < got; i++) {
+			if (i < *nfds)
+				fds[i] = myfds[i];
+			else
+				close(myfds[i]);
+		}
+		*nfds = got < *nfds ? got : *nfds;
+		got = 0;
+	}
+closefds:
+	while (got)
+		close(myfds[--got]);
+out:
+	pthread_mutex_unlock(&rt->call_lock);
+	return rc;
+}
+
+static int hc_send_noreply(struct pvk_rt *rt, uint32_t op, uint32_t cmd,
+			   const void *arg, size_t len)
+{
+	struct {
+		struct pvk_hc_req req;
+		uint8_t arg[64];
+	} m = {{.op = op, .cmd = cmd, .flags = PVK_HC_F_NOREPLY}, {0}};
+
+	if (len > sizeof(m.arg))
+		return -E2BIG;
+	memcpy(m.arg, arg, len);
+	/* A single datagram: no lock needed, no reply will come. */
+	return pvk_send_fds(rt->fd, &m, sizeof(m.req) + len, NULL, 0);
+}
+
+/* ---- start of day ---- */
+
+static int connect_dom0(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int mem_init(struct pvk_rt *rt, int mem_fd)
+{
+	const struct pvk_hvm_start_info *si;
+	uint64_t i;
+
+	rt->mem_len = rt->hello.mem_pages * PAGE_SIZE;
+	rt->mem = mmap(NULL, rt->mem_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       mem_fd, 0);
+	if (rt->mem == MAP_FAILED) {
+		rt->mem = NULL;
+		return -errno;
+	}
+	si = (const void *)(rt->mem + rt->hello.special_gpfn * PAGE_SIZE);
+	if (si->magic != PVK_HVM_START_MAGIC ||
+	    si->cmdline_paddr >= rt->mem_len)
+		return -EPROTO;
+	snprintf(rt->cmdline, sizeof(rt->cmdline), "%s",
+		 (const char *)rt->mem + si->cmdline_paddr);
+	/* Every populated RAM page is the kernel's to hand out; page 0 stays
+	 * unused, as on real hardware. */
+	rt->free_pages = calloc(rt->hello.tot_pages + 1, sizeof(xen_pfn_t));
+	if (!rt->free_pages)
+		return -ENOMEM;
+	for (i = rt->hello.tot_pages; i > 1; i--)
+		rt->free_pages[rt->nr_free++] = i - 1;
+	return 0;
+}
+
+int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
+{
+	struct pvk_rt *rt;
+	int fds[PVK_MAX_FDS];
+	unsigned int nfds = PVK_MAX_FDS, i, need;
+	long rc;
+
+	rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return -ENOMEM;
+	pthread_mutex_init(&rt->call_lock, NULL);
+	pthread_mutex_init(&rt->handler_lock, NULL);
+	pthread_mutex_init(&rt->mem_lock, NULL);
+	pthread_mutex_init(&rt->gnt_lock, NULL);
+	rt->stop_efd = -1;
+	for (i = 0; i < MAX_VCPUS; i++)
+		rt->vcpus[i].efd = -1;
+	if (path) {
+		rt->fd = connect_dom0(path);
+	} else {
+		if (fd < 0) {
+			uint64_t v;
+
+			if (pvk_parse_u64(getenv("PVKIT_HV_FD"), 0, 65535,
+					  &v) < 0) {
+				rc = -EBADF;
+				goto fail_nofd;
+			}
+			fd = (int)v;
+		}
+		rt->fd = fd;
+	}
+	if (rt->fd < 0) {
+		rc = rt->fd;
+		goto fail_nofd;
+	}
+	rt->handlers = calloc(NR_PORTS, sizeof(*rt->handlers));
+	rt->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!rt->handlers || rt->stop_efd < 0) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = pvk_rt_hypercall(rt, PVK_HC_hello, 0, 0, &rt->hello,
+			      sizeof(rt->hello), sizeof(rt->hello), fds, &nfds);
+	if (rc < 0)
+		goto fail;
+	need = 1 + rt->hello.nr_vcpus + (rt->hello.has_memory ? 1 : 0);
+	if (rt->hello.nr_vcpus == 0 || rt->hello.nr_vcpus > MAX_VCPUS ||
+	    nfds != need) {
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		rc = -EPROTO;
+		goto fail;
+	}
+	rt->si = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      fds[0], 0);
+	close(fds[0]);
+	for (i = 0; i < rt->hello.nr_vcpus; i++) {
+		rt->vcpus[i].rt = rt;
+		rt->vcpus[i].id = i;
+		rt->vcpus[i].efd = fds[1 + i];
+	}
+	if (rt->si == MAP_FAILED) {
+		rt->si = NULL;
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (rt->hello.has_memory) {
+		rc = mem_init(rt, fds[need - 1]);
+		close(fds[need - 1]);
+		if (rc)
+			goto fail;
+	}
+	*out = rt;
+	return 0;
+fail:
+	pvk_rt_close(rt);
+	return (int)rc;
+fail_nofd:
+	free(rt);
+	return (int)rc;
+}
+
+domid_t pvk_rt_domid(const struct pvk_rt *rt)
+{
+	return (domid_t)rt->hello.domid;
+}
+
+unsigned int pvk_rt_nr_vcpus(const struct pvk_rt *rt)
+{
+	return rt->hello.nr_vcpus;
+}
+
+bool pvk_rt_is_dom0(const struct pvk_rt *rt)
+{
+	return !rt->hello.has_memory;
+}
+
+const char *pvk_rt_cmdline(struct pvk_rt *rt)
+{
+	return rt->cmdline;
+}
+
+/* ---- event dispatch ---- */
+
+static bool xbit_test_and_clear(xen_ulong_t *w, unsigned int b)
+{
+	xen_ulong_t m = (xen_ulong_t)1 << b;
+
+	return __atomic_fetch_and(w, ~m, __ATOMIC_SEQ_CST) & m;
+}
+
+static void dispatch(struct vcpu *v)
+{
+	struct pvk_rt *rt = v->rt;
+	struct shared_info *si = rt->si;
+	struct vcpu_info *vi = &si->vcpu_info[v->id];
+
+	while (__atomic_exchange_n(&vi->evtchn_upcall_pending, 0,
+				   __ATOMIC_SEQ_CST)) {
+		xen_ulong_t sel = __atomic_exchange_n(&vi->evtchn_pending_sel,
+						      0, __ATOMIC_SEQ_CST);
+
+		while (sel) {
+			unsigned int w = (unsigned int)__builtin_ctzl(sel);
+			xen_ulong_t bits;
+
+			sel &= sel - 1;
+			bits = __atomic_load_n(&si->evtchn_pending[w],
+					       __ATOMIC_SEQ_CST) &
+			       ~__atomic_load_n(&si->evtchn_mask[w],
+						__ATOMIC_SEQ_CST);
+			while (bits) {
+				unsigned int b =
+					(unsigned int)__builtin_ctzl(bits);
+				evtchn_port_t port = w * BITS_PER_XLONG + b;
+				struct port_handler h;
+
+				bits &= bits - 1;
+				h = rt->handlers[port];
+				if (h.vcpu != v->id)
+					continue; /* another vCPU's port */
+				if (!h.fn)
+					continue; /* stays pending until bound */
+				if (!xbit_test_and_clear(
+					    &si->evtchn_pending[w], b))
+					continue;
+				if (h.fn)
+					h.fn(rt, port, v->id, h.arg);
+			}
+		}
+	}
+}
+
+static void *vcpu_thread(void *p)
+{
+	struct vcpu *v = p;
+	struct pollfd pfd[2] = {{.fd = v->efd, .events = POLLIN},
+				{.fd = v->rt->stop_efd, .events = POLLIN}};
+
+	for (;;) {
+		uint64_t cnt;
+
+		dispatch(v);
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		if (read(v->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+			break;
+	}
+	return NULL;
+}
+
+int pvk_rt_start(struct pvk_rt *rt)
+{
+	unsigned int i;
+
+	for (i = 0; i < rt->hello.nr_vcpus; i++) {
+		int rc = pthread_create(&rt->vcpus[i].thread, NULL, vcpu_thread,
+					&rt->vcpus[i]);
+
+		if (rc)
+			return -rc;
+		rt->vcpus[i].running = true;
+	}
+	rt->started = true;
+	return 0;
+}
+
+void pvk_rt_close(struct pvk_rt *rt)
+{
+	unsigned int i;
+	uint64_t one = 1;
+
+	if (!rt)
+		return;
+	if (rt->stop_efd >= 0 && write(rt->stop_efd, &one, sizeof(one)) < 0)
+		pvk_warn("cannot stop vCPU threads");
+	for (i = 0; i < MAX_VCPUS; i++) {
+		if (rt->vcpus[i].running)
+			pthread_join(rt->vcpus[i].thread, NULL);
+		if (rt->vcpus[i].efd >= 0)
+			close(rt->vcpus[i].efd);
+	}
+	if (rt->fd >= 0)
+		close(rt->fd);
+	if (rt->stop_efd >= 0)
+		close(rt->stop_efd);
+	if (rt->si)
+		munmap(rt->si, PAGE_SIZE);
+	if (rt->mem)
+		munmap(rt->mem, rt->mem_len);
+	free(rt->handlers);
+	free(rt->free_pages);
+	free(rt->gnt_free);
+	free(rt);
+}
+
+void pvk_rt_abandon(struct pvk_rt *rt)
+{
+	unsigned int i;
+
+	if (!rt)
+		return;
+	/* After fork(): the threads are not ours; just drop descriptors. */
+	for (i = 0; i < MAX_VCPUS; i++)
+		if (rt->vcpus[i].efd >= 0)
+			close(rt->vcpus[i].efd);
+	close(rt->fd);
+	close(rt->stop_efd);
+}
+
+/* ---- event channel calls ---- */
+
+#define EVTCHN_CALL(rt, cmd, a)                                                \
+	pvk_rt_hypercall(rt, __HYPERVISOR_event_channel_op, cmd, 0, &(a),      \
+			 sizeof(a), sizeof(a), NULL, NULL)
+
+static void handler_vcpu(struct pvk_rt *rt, evtchn_port_t port,
+			 unsigned int vcpu)
+{
+	if (port < NR_PORTS)
+		rt->handlers[port].vcpu = (uint16_t)vcpu;
+}
+
+int pvk_evtchn_alloc_unbound(struct pvk_rt *rt, domid_t remote,
+			     evtchn_port_t *port)
+{
+	struct evtchn_alloc_unbound a = {.dom = DOMID_SELF,
+					 .remote_dom = remote};
+	long rc = EVTCHN_CALL(rt, EVTCHNOP_alloc_unbound, a);
+
+	if (rc < 0)
+		return (int)rc;
+	handler_vcpu(rt, a.port, 0);
+	*port = a.port;
+	return 0;
+}
+
+int pvk_evtchn_bind_interdomain(struct pvk_rt *rt, domid_t remote,
+				evtchn_port_t rport, evtchn_port_t *port)
+{
+	struct evtchn_bind_interdomain a = {.remote_dom = remote,
+					    .remote_port = rport};
+	long rc = EVTCHN_CALL(rt, EVTCHNOP_bind_interdomain, a);
+
+	if (rc < 0)
+		return (int)rc;
+	handler_vcpu(rt, a.local_port, 0);
+	*port = a.local_port;
+	return 0;
+}
+
+int pvk_evtchn_bind_virq(struct pvk_rt *rt, uint32_t virq, unsigned int vcpu,
+			 evtchn_port_t *port)
+{
+	struct evtchn_bind_virq a = {.virq = virq, .vcpu = vcpu};
+	long rc = EVTCHN_CALL(rt, EVTCHNOP_bind_virq, a);
+
+	if (rc < 0)
+		return (int)rc;
+	handler_vcpu(rt, a.port, vcpu);
+	*port = a.port;
+	return 0;
+}
+
+int pvk_evtchn_bind_ipi(struct pvk_rt *rt, unsigned int vcpu,
+			evtchn_port_t *port)
+{
+	struct evtchn_bind_ipi a = {.vcpu = vcpu};
+	long rc = EVTCHN_CALL(rt, EVTCHNOP_bind_ipi, a);
+
+	if (rc < 0)
+		return (int)rc;
+	handler_vcpu(rt, a.port, vcpu);
+	*port = a.port;
+	return 0;
+}
+
+int pvk_evtchn_bind_vcpu(struct pvk_rt *rt, evtchn_port_t port,
+			 unsigned int vcpu)
+{
+	struct evtchn_bind_vcpu a = {.port = port, .vcpu = vcpu};
+	long rc;
+
+	if (port >= NR_PORTS)
+		return -EINVAL;
+	/* Deliver on the new vCPU from now on; an event racing the move is
+	 * picked up by whichever vCPU scans it, checked against this. */
+	rc = EVTCHN_CALL(rt, EVTCHNOP_bind_vcpu, a);
+	if (rc < 0)
+		return (int)rc;
+	handler_vcpu(rt, port, vcpu);
+	return 0;
+}
+
+int pvk_evtchn_close(struct pvk_rt *rt, evtchn_port_t port)
+{
+	struct evtchn_close a = {.port = port};
+	long rc = EVTCHN_CALL(rt, EVTCHNOP_close, a);
+
+	if (rc == 0 && port < NR_PORTS) {
+		pthread_mutex_lock(&rt->handler_lock);
+		memset(&rt->handlers[port], 0, sizeof(rt->handlers[port]));
+		pthread_mutex_unlock(&rt->handler_lock);
+	}
+	return (int)rc;
+}
+
+int pvk_evtchn_send(struct pvk_rt *rt, evtchn_port_t port, bool wait)
+{
+	struct evtchn_send a = {.port = port};
+
+	if (!wait)
+		return hc_send_noreply(rt, __HYPERVISOR_event_channel_op,
+				       EVTCHNOP_send, &a, sizeof(a));
+	return (int)EVTCHN_CALL(rt, EVTCHNOP_send, a);
+}
+
+int pvk_evtchn_status(struct pvk_rt *rt, struct evtchn_status *st)
+{
+	return (int)EVTCHN_CALL(rt, EVTCHNOP_status, *st);
+}
+
+int pvk_evtchn_set_handler(struct pvk_rt *rt, evtchn_port_t port,
+			   pvk_evtchn_handler_t fn, void *arg)
+{
+	if (port == 0 || port >= NR_PORTS)
+		return -EINVAL;
+	pthread_mutex_lock(&rt->handler_lock);
+	rt->handlers[port].arg = arg;
+	__atomic_store_n(&rt->handlers[port].fn, fn, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&rt->handler_lock);
+	/* An event that came before its handler is delivered now. */
+	if (fn)
+		pvk_evtchn_unmask(rt, port);
+	return 0;
+}
+
+void pvk_evtchn_mask(struct pvk_rt *rt, evtchn_port_t port)
+{
+	if (port >= NR_PORTS)
+		return;
+	__atomic_fetch_or(&rt->si->evtchn_mask[port / BITS_PER_XLONG],
+			  (xen_ulong_t)1 << (port % BITS_PER_XLONG),
+			  __ATOMIC_SEQ_CST);
+}
+
+void pvk_evtchn_unmask(struct pvk_rt *rt, evtchn_port_t port)
+{
+	unsigned int w = port / BITS_PER_XLONG, b = port % BITS_PER_XLONG;
+	xen_ulong_t m = (xen_ulong_t)1 << b;
+	unsigned int v;
+	struct vcpu_info *vi;
+	uint64_t one = 1;
+
+	if (port >= NR_PORTS)
+		return;
+	__atomic_fetch_and(&rt->si->evtchn_mask[w], ~m, __ATOMIC_SEQ_CST);
+	if (!(__atomic_load_n(&rt->si->evtchn_pending[w], __ATOMIC_SEQ_CST) &
+	      m))
+		return;
+	/* It fired while masked: raise it locally, as Linux does for the
+	 * current vCPU, instead of a hypercall. */
+	v = rt->handlers[port].vcpu;
+	if (v >= rt->hello.nr_vcpus)
+		v = 0;
+	vi = &rt->si->vcpu_info[v];
+	__atomic_fetch_or(&vi->evtchn_pending_sel, (xen_ulong_t)1 << w,
+			  __ATOMIC_SEQ_CST);
+	if (!__atomic_exchange_n(&vi->evtchn_upcall_pending, 1,
+				 __ATOMIC_SEQ_CST) &&
+	    write(rt->vcpus[v].efd, &one, sizeof(one)) < 0)
+		pvk_warn("unmask: cannot kick vCPU %u", v);
+}
+
+/* ---- timers and scheduling ---- */
+
+uint64_t pvk_rt_system_time(void)
+{
+	return pvk_now_ns();
+}
+
+int pvk_timer_set(struct pvk_rt *rt, unsigned int vcpu, uint64_t abs_ns)
+{
+	struct vcpu_set_singleshot_timer a = {.timeout_abs_ns = abs_ns};
+
+	return (int)pvk_rt_hypercall(rt, __HYPERVISOR_vcpu_op,
+				     VCPUOP_set_singleshot_timer, vcpu, &a,
+				     sizeof(a), 0, NULL, NULL);
+}
+
+int pvk_timer_stop(struct pvk_rt *rt, unsigned int vcpu)
+{
+	return (int)pvk_rt_hypercall(rt, __HYPERVISOR_vcpu_op,
+				     VCPUOP_stop_singleshot_timer, vcpu, NULL,
+				     0, 0, NULL, NULL);
+}
+
+int pvk_sched_yield(struct pvk_rt *rt)
+{
+	return (int)pvk_rt_hypercall(rt, __HYPERVISOR_sched_op, SCHEDOP_yield,
+				     0, NULL, 0, 0, NULL, NULL);
+}
+
+int pvk_sched_shutdown(struct pvk_rt *rt, unsigned int reason)
+{
+	struct sched_shutdown a = {.reason = reason};
+
+	return (int)pvk_rt_hypercall(rt, __HYPERVISOR_sched_op,
+				     SCHEDOP_shutdown, 0, &a, sizeof(a), 0,
+				     NULL, NULL);
+}
+
+/* ---- memory ---- */
+
+void *pvk_rt_gpfn_to_ptr(struct pvk_rt *rt, xen_pfn_t gpfn)
+{
+	if (!rt->mem || gpfn >= rt->hello.mem_pages)
+		return NULL;
+	return rt->mem + gpfn * PAGE_SIZE;
+}
+
+uint64_t pvk_rt_tot_pages(const struct pvk_rt *rt)
+{
+	return rt->hello.tot_pages;
+}
+
+int pvk_page_alloc(struct pvk_rt *rt, xen_pfn_t *gpfn)
+{
+	int rc = -ENOMEM;
+
+	pthread_mutex_lock(&rt->mem_lock);
+	if (rt->nr_free) {
+		*gpfn = rt->free_pages[--rt->nr_free];
+		memset(rt->mem + *gpfn * PAGE_SIZE, 0, PAGE_SIZE);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&rt->mem_lock);
+	return rc;
+}
+
+void pvk_page_free(struct pvk_rt *rt, xen_pfn_t gpfn)
+{
+	pthread_mutex_lock(&rt->mem_lock);
+	if (gpfn && gpfn < rt->hello.max_pages &&
+	    rt->nr_free < rt->hello.tot_pages)
+		rt->free_pages[rt->nr_free++] = gpfn;
+	pthread_mutex_unlock(&rt->mem_lock);
+}
+
+static long mem_op(struct pvk_rt *rt, uint32_t cmd, const xen_pfn_t *gpfns,
+		   uint64_t n)
+{
+	struct xen_memory_reservation *r;
+	size_t len;
+	long rc;
+
+	if (n > (PVK_HC_MAX_MSG - 256) / sizeof(xen_pfn_t))
+		return -E2BIG;
+	len = sizeof(*r) + n * sizeof(xen_pfn_t);
+	r = calloc(1, len);
+	if (!r)
+		return -ENOMEM;
+	r->nr_extents = n;
+	r->domid = DOMID_SELF;
+	memcpy(r + 1, gpfns, n * sizeof(xen_pfn_t));
+	rc = pvk_rt_hypercall(rt, __HYPERVISOR_memory_op, cmd, 0, r, len, 0,
+			      NULL, NULL);
+	free(r);
+	return rc;
+}
+
+long pvk_mem_decrease(struct pvk_rt *rt, const xen_pfn_t *gpfns, uint64_t n)
+{
+	return mem_op(rt, XENMEM_decrease_reservation, gpfns, n);
+}
+
+long pvk_mem_populate(struct pvk_rt *rt, const xen_pfn_t *gpfns, uint64_t n)
+{
+	return mem_op(rt, XENMEM_populate_physmap, gpfns, n);
+}
+
+int pvk_rt_hvm_param(struct pvk_rt *rt, uint32_t index, uint64_t *value)
+{
+	return pvk_dom_get_param(rt, DOMID_SELF, index, value);
+}
+
+/* ---- grant table client ---- */
+
+static int gnt_setup(struct pvk_rt *rt, uint32_t frames)
+{
+	struct {
+		struct gnttab_setup_table t;
+		xen_pfn_t f[64];
+	} a = {{.dom = DOMID_SELF, .nr_frames = frames}, {0}};
+	uint32_t first = rt->gnt_frames * GNT_PER_FRAME, i, n;
+	grant_ref_t *nf;
+	long rc;
+
+	if (frames > 64)
+		return -ENOSPC;
+	rc = pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
+			      GNTTABOP_setup_table, 1, &a,
+			      sizeof(a.t) + frames * sizeof(xen_pfn_t),
+			      sizeof(a.t) + frames * sizeof(xen_pfn_t), NULL,
+			      NULL);
+	if (rc < 0)
+		return (int)rc;
+	if (a.t.status != GNTST_okay)
+		return -ENOSPC;
+	n = frames * GNT_PER_FRAME;
+	nf = realloc(rt->gnt_free, n * sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	rt->gnt_free = nf;
+	for (i = n; i > first; i--)
+		if (i - 1 >= GNT_RESERVED)
+			rt->gnt_free[rt->nr_gnt_free++] = i - 1;
+	rt->gnt_frames = frames;
+	return 0;
+}
+
+grant_entry_v1_t *pvk_gnt_entry(struct pvk_rt *rt, grant_ref_t ref)
+{
+	if (!rt->mem || ref >= rt->gnt_frames * GNT_PER_FRAME)
+		return NULL;
+	return (grant_entry_v1_t *)(rt->mem +
+				    (rt->hello.special_gpfn +
+				     PVK_SPECIAL_GNTTAB) *
+					    PAGE_SIZE) +
+	       ref;
+}
+
+int pvk_gnt_grant(struct pvk_rt *rt, domid_t dom, xen_pfn_t gpfn,
+		  bool readonly, grant_ref_t *ref)
+{
+	grant_entry_v1_t *e;
+	grant_ref_t r;
+	int rc = 0;
+
+	if (!rt->mem)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&rt->gnt_lock);
+	if (!rt->nr_gnt_free) {
+		uint32_t want = rt->gnt_frames ? rt->gnt_frames * 2 : 4;
+
+		if (want > rt->hello.max_grant_frames)
+			want = rt->hello.max_grant_frames;
+		if (want <= rt->gnt_frames)
+			rc = -ENOSPC;
+		else
+			rc = gnt_setup(rt, want);
+	}
+	if (rc) {
+		pthread_mutex_unlock(&rt->gnt_lock);
+		return rc;
+	}
+	r = rt->gnt_free[--rt->nr_gnt_free];
+	pthread_mutex_unlock(&rt->gnt_lock);
+	e = pvk_gnt_entry(rt, r);
+	e->frame = (uint32_t)gpfn;
+	e->domid = dom;
+	/* frame and domid must be visible before the flags enable it */
+	__atomic_store_n(&e->flags,
+			 (uint16_t)(GTF_permit_access |
+				    (readonly ? GTF_readonly : 0)),
+			 __ATOMIC_RELEASE);
+	*ref = r;
+	return 0;
+}
+
+int pvk_gnt_end(struct pvk_rt *rt, grant_ref_t ref)
+{
+	grant_entry_v1_t *e = pvk_gnt_entry(rt, ref);
+	uint16_t flags;
+
+	if (!e || ref < GNT_RESERVED)
+		return -EINVAL;
+	flags = __atomic_load_n(&e->flags, __ATOMIC_SEQ_CST);
+	do {
+		if (flags & (GTF_reading | GTF_writing))
+			return -EBUSY;
+	} while (!__atomic_compare_exchange_n(&e->flags, &flags, 0, false,
+					      __ATOMIC_SEQ_CST,
+					      __ATOMIC_SEQ_CST));
+	pthread_mutex_lock(&rt->gnt_lock);
+	rt->gnt_free[rt->nr_gnt_free++] = ref;
+	pthread_mutex_unlock(&rt->gnt_lock);
+	return 0;
+}
+
+/* ---- Dom0 toolstack operations ---- */
+
+int pvk_dom_create(struct pvk_rt *rt, const char *name, uint64_t max_kib,
+		   uint64_t mem_kib, unsigned int vcpus, const char *cmdline,
+		   domid_t *domid, int *chan_fd)
+{
+	struct pvk_hc_dom_create a;
+	unsigned int nfds = 1;
+	int fd = -1;
+	long rc;
+
+	memset(&a, 0, sizeof(a));
+	if (strlen(name) >= sizeof(a.name) ||
+	    (cmdline && strlen(cmdline) >= sizeof(a.cmdline)))
+		return -ENAMETOOLONG;
+	strcpy(a.name, name);
+	if (cmdline)
+		strcpy(a.cmdline, cmdline);
+	a.max_pages = max_kib / 4;
+	a.tot_pages = mem_kib / 4;
+	a.vcpus = vcpus;
+	rc = pvk_rt_hypercall(rt, PVK_HC_dom_create, 0, 0, &a, sizeof(a),
+			      sizeof(a), &fd, &nfds);
+	if (rc < 0)
+		return (int)rc;
+	if (nfds != 1)
+		return -EPROTO;
+	*domid = (domid_t)a.domid;
+	*chan_fd = fd;
+	return 0;
+}
+
+int pvk_dom_simple(struct pvk_rt *rt, uint32_t op, domid_t domid)
+{
+	struct pvk_hc_domid a = {.domid = domid};
+
+	return (int)pvk_rt_hypercall(rt, op, 0, 0, &a, sizeof(a), 0, NULL,
+				     NULL);
+}
+
+int pvk_dom_list(struct pvk_rt *rt, domid_t first, struct pvk_dominfo *out,
+		 unsigned int max)
+{
+	struct pvk_dominfo *buf;
+	struct pvk_hc_domid a = {.domid = first, .value = max};
+	size_t len = (size_t)max * sizeof(*out);
+	long rc;
+
+	if (len < sizeof(a))
+		len = sizeof(a);
+	if (len > PVK_HC_MAX_MSG - 64)
+		return -E2BIG;
+	buf = calloc(1, len);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, &a, sizeof(a));
+	/* The request carries only the pvk_hc_domid; the reply the list. */
+	rc = pvk_rt_hypercall(rt, PVK_HC_dom_list, 0, 0, buf, len, len, NULL,
+			      NULL);
+	if (rc >= 0)
+		memcpy(out, buf, (size_t)rc * sizeof(*out));
+	free(buf);
+	return (int)rc;
+}
+
+int pvk_dom_set_param(struct pvk_rt *rt, domid_t domid, uint32_t index,
+		      uint64_t value)
+{
+	struct xen_hvm_param a = {.domid = domid, .index = index,
+				  .value = value};
+
+	return (int)pvk_rt_hypercall(rt, __HYPERVISOR_hvm_op, HVMOP_set_param,
+				     0, &a, sizeof(a), 0, NULL, NULL);
+}
+
+int pvk_dom_get_param(struct pvk_rt *rt, domid_t domid, uint32_t index,
+		      uint64_t *value)
+{
+	struct xen_hvm_param a = {.domid = domid, .index = index};
+	long rc = pvk_rt_hypercall(rt, __HYPERVISOR_hvm_op, HVMOP_get_param,
+				   0, &a, sizeof(a), sizeof(a), NULL, NULL);
+
+	if (rc < 0)
+		return (int)rc;
+	*value = a.value;
+	return 0;
+}
+
+int pvk_foreign_map(struct pvk_rt *rt, domid_t dom, const xen_pfn_t *gfns,
+		    uint32_t count, bool writable, void **addr)
+{
+	struct pvk_hc_foreign_map *a;
+	size_t len;
+	unsigned int nfds = 1;
+	int fd = -1, prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	uint8_t *base = MAP_FAILED;
+	uint32_t i;
+	long rc;
+
+	if (!count || count > (PVK_HC_MAX_MSG - 256) / sizeof(xen_pfn_t))
+		return -EINVAL;
+	len = sizeof(*a) + count * sizeof(xen_pfn_t);
+	a = calloc(1, len);
+	if (!a)
+		return -ENOMEM;
+	a->domid = dom;
+	a->count = count;
+	memcpy(a + 1, gfns, count * sizeof(xen_pfn_t));
+	rc = pvk_rt_hypercall(rt, PVK_HC_foreign_map, 0, 0, a, len, 0, &fd,
+			      &nfds);
+	free(a);
+	if (rc < 0)
+		return (int)rc;
+	if (nfds != 1)
+		return -EPROTO;
+	base = mmap(NULL, (size_t)count * PAGE_SIZE, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED) {
+		rc = -errno;
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		if (mmap(base + (size_t)i * PAGE_SIZE, PAGE_SIZE, prot,
+			 MAP_SHARED | MAP_FIXED, fd,
+			 (off_t)(gfns[i] * PAGE_SIZE)) == MAP_FAILED) {
+			rc = -errno;
+			munmap(base, (size_t)count * PAGE_SIZE);
+			goto out;
+		}
+	}
+	*addr = base;
+	rc = 0;
+out:
+	close(fd);
+	return (int)rc;
+}
