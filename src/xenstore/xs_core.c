@@ -51,6 +51,7 @@ struct xs_node {
 	/* transaction copies only */
 	bool present, dirty;
 	uint64_t base_gen; /* generation in the tree when copied, 0 = absent */
+	uint64_t seq;      /* order of first access, keeps children's order */
 };
 
 struct xs_event {
@@ -66,6 +67,7 @@ struct xs_tx {
 	uint32_t id;
 	struct xs_htab nodes;
 	uint32_t nnodes;
+	uint64_t seq;
 	struct xs_event *events, **events_tail;
 	int64_t node_delta; /* nodes owned by the connection's domain */
 	int error;          /* sticky: commit fails with it */
@@ -796,6 +798,7 @@ static int view_get(struct xs_req *r, const char *path, struct xs_node **out)
 		return -ENOMEM;
 	}
 	tx->nnodes++;
+	n->seq = ++tx->seq;
 	*out = n->present ? n : NULL;
 	return 0;
 }
@@ -1567,7 +1570,9 @@ static int depth_cmp(const void *a, const void *b)
 	const struct xs_node *y = *(struct xs_node *const *)b;
 	size_t dx = path_depth(x->path), dy = path_depth(y->path);
 
-	return dx < dy ? -1 : dx > dy;
+	if (dx != dy)
+		return dx < dy ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* Apply one dirty copy onto the tree.  Parents come first for creations,
