@@ -53,8 +53,15 @@ int pvk_send_fds(int sock, const void *buf, size_t len, const int *fds,
 ssize_t pvk_recv_fds(int sock, void *buf, size_t len, int *fds,
 		     unsigned int *nfds)
 {
+	return pvk_recv_fds_cred(sock, buf, len, fds, nfds, NULL);
+}
+
+ssize_t pvk_recv_fds_cred(int sock, void *buf, size_t len, int *fds,
+			  unsigned int *nfds, pid_t *pid)
+{
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * PVK_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * PVK_MAX_FDS) +
+			 CMSG_SPACE(sizeof(struct ucred))];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
@@ -74,6 +81,15 @@ ssize_t pvk_recv_fds(int sock, void *buf, size_t len, int *fds,
 	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
 		unsigned int k, cnt;
 
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_CREDENTIALS && pid &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred uc;
+
+			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			*pid = uc.pid;
+			continue;
+		}
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		cnt = (unsigned int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));

@@ -24,6 +24,11 @@ int pvk_send_fds(int sock, const void *buf, size_t len, const int *fds,
 ssize_t pvk_recv_fds(int sock, void *buf, size_t len, int *fds,
 		     unsigned int *nfds);
 
+/* As pvk_recv_fds; with SO_PASSCRED on sock, *pid (if not NULL) receives
+ * the sender's pid as the kernel saw it. */
+ssize_t pvk_recv_fds_cred(int sock, void *buf, size_t len, int *fds,
+			  unsigned int *nfds, pid_t *pid);
+
 /* Parse a whole decimal string into [min, max].  0 or -EINVAL/-ERANGE. */
 int pvk_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

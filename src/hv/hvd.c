@@ -100,6 +100,7 @@ struct hvd {
 	int signal_fd;
 	struct conn *conns;
 	bool quit;
+	pid_t last_pid; /* sender of the datagram being handled */
 	uint8_t buf[PVK_HC_MAX_MSG];
 	uint8_t out[PVK_HC_MAX_MSG];
 };
@@ -177,7 +178,8 @@ static void proc_signal(struct hv_domain *d, int sig)
 {
 	struct dom_priv *p = d->priv;
 
-	if (p && p->kernel && p->kernel->pid > 0)
+	if (p && p->kernel && p->kernel->pid > 1 &&
+	    p->kernel->pid != getpid())
 		kill(p->kernel->pid, sig);
 }
 
@@ -644,7 +646,7 @@ static int64_t do_hvm(struct call *cl)
 		return -EINVAL;
 	d = target_dom(cl, a->domid);
 	if (!d)
-		return -ESRCH;
+		return cl->c->dom->privileged ? -ESRCH : -EPERM;
 	if (cl->req->cmd == HVMOP_get_param) {
 		a->value = d->hvm_param[a->index];
 		cl->out_len = cl->len;
@@ -806,11 +808,13 @@ static int64_t do_domctl(struct call *cl)
 		struct pvk_dominfo *out = (void *)cl->arg;
 		uint32_t first, max, n = 0, id;
 
-		NEED(sizeof(*a));
+		if (cl->len < sizeof(*a))
+			return -EINVAL;
 		first = a->domid;
 		max = (uint32_t)a->value;
-		if (max > sizeof(h->buf) / sizeof(*out))
-			max = sizeof(h->buf) / sizeof(*out);
+		/* Never more than the caller's buffer (its request size). */
+		if (max > cl->len / sizeof(*out))
+			max = (uint32_t)(cl->len / sizeof(*out));
 		for (id = first; id < DOMID_FIRST_RESERVED && n < max; id++) {
 			d = h->hv.doms[id];
 			if (d)
@@ -936,13 +940,14 @@ static int hello_reply(struct conn *c, uint64_t seq)
 static int64_t do_hello(struct call *cl)
 {
 	struct conn *c = cl->c;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
 
 	if (c->hello_done || c->hello_pending)
 		return -EALREADY;
-	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-		c->pid = cred.pid;
+	/* The kernel vouches for the sender's pid (SO_PASSCRED); a
+	 * socketpair's SO_PEERCRED would name its creator, us. */
+	c->pid = c->hvd->last_pid;
+	if (c->pid == getpid() || c->pid <= 1)
+		c->pid = 0;
 	if (!c->dom->privileged && c->dom->paused) {
 		/* Held until the toolstack unpauses the new domain. */
 		c->hello_pending = true;
@@ -1045,6 +1050,11 @@ static struct conn *conn_new(struct hvd *h, int fd)
 	c->src.type = SRC_CONN;
 	c->hvd = h;
 	c->fd = fd;
+	{
+		int one = 1;
+
+		setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+	}
 	c->sh_fd = c->efd = -1;
 	ev.data.ptr = c;
 	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -1119,7 +1129,9 @@ static void conn_input(struct conn *c)
 	unsigned int nfds = 0;
 	ssize_t n;
 
-	n = pvk_recv_fds(c->fd, h->buf, sizeof(h->buf), NULL, &nfds);
+	h->last_pid = 0;
+	n = pvk_recv_fds_cred(c->fd, h->buf, sizeof(h->buf), NULL, &nfds,
+			      &h->last_pid);
 	if (n == -EAGAIN || n == -EINTR)
 		return;
 	if (n == -EMSGSIZE) {

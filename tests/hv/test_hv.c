@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <xen/sched.h>
 #include <xen/memory.h>
+#include <xen/hvm/params.h>
 
 #include "harness.h"
 #include "hv/hc_wire.h"
@@ -171,10 +172,527 @@ static void test_evtchn_pingpong(void **state)
 	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, db), 0);
 }
 
+/* ---- per-vCPU upcalls, IPIs and PV timers inside one domain ---- */
+
+static int vcpu_guest(struct pvk_rt *rt, void *p)
+{
+	struct chan *up = p;
+	struct waiter ipi, tmr;
+	evtchn_port_t ipi_port, tport;
+	uint64_t deadline, late_ns;
+	int i;
+
+	waiter_init(&ipi);
+	waiter_init(&tmr);
+	if (pvk_rt_nr_vcpus(rt) != 2)
+		return 2;
+	/* An IPI bound to vCPU 1 is handled on vCPU 1 only. */
+	if (pvk_evtchn_bind_ipi(rt, 1, &ipi_port))
+		return 3;
+	pvk_evtchn_set_handler(rt, ipi_port, on_event, &ipi);
+	for (i = 0; i < 100; i++)
+		pvk_evtchn_send(rt, ipi_port, true);
+	if (waiter_wait(&ipi, 1, 5000) || ipi.last_vcpu != 1)
+		return 4;
+	/* Moving it to vCPU 0 moves the upcall. */
+	if (pvk_evtchn_bind_vcpu(rt, ipi_port, 0) != -EINVAL)
+		return 5; /* IPIs are fixed to their vCPU, as in Xen */
+	/* VIRQ_TIMER per vCPU: a single-shot timer 20 ms ahead. */
+	for (i = 0; i < 2; i++) {
+		if (pvk_evtchn_bind_virq(rt, VIRQ_TIMER, (unsigned int)i,
+					 &tport))
+			return 6;
+		pvk_evtchn_set_handler(rt, tport, on_event, &tmr);
+		deadline = pvk_rt_system_time() + 20000000ull;
+		if (pvk_timer_set(rt, (unsigned int)i, deadline))
+			return 7;
+		if (waiter_wait(&tmr, (uint64_t)i + 1, 5000))
+			return 8;
+		if (tmr.last_vcpu != (unsigned int)i)
+			return 9;
+		late_ns = pvk_rt_system_time() - deadline;
+		if ((int64_t)late_ns < 0)
+			return 10; /* fired early */
+		chan_put(up, late_ns);
+	}
+	/* A stopped timer does not fire. */
+	pvk_timer_set(rt, 0, pvk_rt_system_time() + 20000000ull);
+	pvk_timer_stop(rt, 0);
+	usleep(50000);
+	if (tmr.count != 2)
+		return 11;
+	/* A vCPU that does not exist. */
+	if (pvk_timer_set(rt, 7, 1) != -ENOENT)
+		return 12;
+	return pvk_sched_shutdown(rt, SHUTDOWN_poweroff) == 0 ? 13 : 14;
+}
+
+static void test_vcpus_ipi_timer(void **state)
+{
+	struct chan up;
+	struct pvk_dominfo info;
+	domid_t d;
+	pid_t p;
+	uint64_t late;
+	int i;
+
+	(void)state;
+	assert_int_equal(chan_init(&up), 0);
+	assert_int_equal(harness_guest(&H, "vcpus", 2, 4096, vcpu_guest, &up,
+				       &d, &p), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(chan_get(&up, &late), 0);
+		print_message("PV timer on vCPU %d fired %.3f ms after its "
+			      "deadline\n", i, (double)late / 1e6);
+	}
+	/* The guest powers off; the hypervisor stops its process. */
+	assert_int_equal(harness_wait(p), 128 + SIGKILL);
+	assert_int_equal(pvk_dom_list(H.dom0, d, &info, 1), 1);
+	assert_int_equal(info.domid, d);
+	assert_true(info.flags & PVK_DOMINFO_SHUTDOWN);
+	assert_int_equal(info.shutdown_reason, SHUTDOWN_poweroff);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, d), 0);
+}
+
+/* ---- grants: map and copy, both ways, and every invalid use ---- */
+
+struct gnt_arg {
+	struct chan up, down;
+};
+
+static long dom0_map(domid_t d, grant_ref_t ref, bool ro, void **addr,
+		     grant_handle_t *handle)
+{
+	struct gnttab_map_grant_ref op = {
+		.flags = GNTMAP_host_map | (ro ? GNTMAP_readonly : 0),
+		.ref = ref,
+		.dom = d,
+	};
+	int fd = -1;
+	unsigned int nfds = 1;
+	long rc;
+
+	rc = pvk_rt_hypercall(H.dom0, __HYPERVISOR_grant_table_op,
+			      GNTTABOP_map_grant_ref, 1, &op, sizeof(op),
+			      sizeof(op), &fd, &nfds);
+	if (rc < 0)
+		return rc;
+	if (op.status != GNTST_okay)
+		return op.status;
+	if (nfds != 1 || op.host_addr != 0)
+		return -999;
+	*addr = mmap(NULL, 4096, PROT_READ | (ro ? 0 : PROT_WRITE), MAP_SHARED,
+		     fd, (off_t)op.dev_bus_addr);
+	close(fd);
+	if (*addr == MAP_FAILED)
+		return -998;
+	*handle = op.handle;
+	return 0;
+}
+
+static int16_t dom0_unmap(grant_handle_t handle)
+{
+	struct gnttab_unmap_grant_ref op = {.handle = handle};
+	long rc = pvk_rt_hypercall(H.dom0, __HYPERVISOR_grant_table_op,
+				   GNTTABOP_unmap_grant_ref, 1, &op,
+				   sizeof(op), sizeof(op), NULL, NULL);
+
+	return rc < 0 ? (int16_t)-100 : op.status;
+}
+
+static int16_t dom0_copy(struct gnttab_copy *op)
+{
+	long rc = pvk_rt_hypercall(H.dom0, __HYPERVISOR_grant_table_op,
+				   GNTTABOP_copy, 1, op, sizeof(*op),
+				   sizeof(*op), NULL, NULL);
+
+	return rc < 0 ? (int16_t)-100 : op->status;
+}
+
+enum { G_RW, G_RO, G_OTHER, G_ENDED, G_PAGE2, G_COUNT };
+
+static int gnt_guest(struct pvk_rt *rt, void *p)
+{
+	struct gnt_arg *a = p;
+	grant_ref_t refs[G_COUNT];
+	xen_pfn_t pfn[G_COUNT];
+	uint64_t v;
+	int i;
+
+	for (i = 0; i < G_COUNT; i++) {
+		if (pvk_page_alloc(rt, &pfn[i]))
+			return 2;
+		memset(pvk_rt_gpfn_to_ptr(rt, pfn[i]), 0x40 + i, 4096);
+	}
+	if (pvk_gnt_grant(rt, 0, pfn[G_RW], false, &refs[G_RW]) ||
+	    pvk_gnt_grant(rt, 0, pfn[G_RO], true, &refs[G_RO]) ||
+	    pvk_gnt_grant(rt, 999, pfn[G_OTHER], false, &refs[G_OTHER]) ||
+	    pvk_gnt_grant(rt, 0, pfn[G_ENDED], false, &refs[G_ENDED]) ||
+	    pvk_gnt_grant(rt, 0, pfn[G_PAGE2], false, &refs[G_PAGE2]))
+		return 3;
+	if (pvk_gnt_end(rt, refs[G_ENDED]))
+		return 4;
+	for (i = 0; i < G_COUNT; i++)
+		chan_put(&a->up, refs[i]);
+	/* Dom0 maps G_RW: flags show it; ending access must wait. */
+	if (chan_get(&a->down, &v))
+		return 5;
+	{
+		grant_entry_v1_t *e = pvk_gnt_entry(rt, refs[G_RW]);
+		uint16_t f = __atomic_load_n(&e->flags, __ATOMIC_SEQ_CST);
+
+		if (!(f & GTF_reading) || !(f & GTF_writing))
+			return 6;
+		if (pvk_gnt_end(rt, refs[G_RW]) != -EBUSY)
+			return 7;
+		if (((uint8_t *)pvk_rt_gpfn_to_ptr(rt, pfn[G_RW]))[7] != 0xd0)
+			return 8; /* Dom0's write is visible */
+	}
+	chan_put(&a->up, 1);
+	/* Dom0 unmapped: flags are clear, access can end. */
+	if (chan_get(&a->down, &v))
+		return 9;
+	if (pvk_gnt_entry(rt, refs[G_RW])->flags & (GTF_reading | GTF_writing))
+		return 10;
+	if (pvk_gnt_end(rt, refs[G_RW]))
+		return 11;
+	/* Dom0's grant copy into G_PAGE2 landed. */
+	if (((uint8_t *)pvk_rt_gpfn_to_ptr(rt, pfn[G_PAGE2]))[100] != 0x41)
+		return 12;
+	chan_put(&a->up, 2);
+	if (chan_get(&a->down, &v))
+		return 13;
+	return 0;
+}
+
+static void test_grants(void **state)
+{
+	struct gnt_arg a;
+	grant_ref_t refs[G_COUNT];
+	grant_handle_t h;
+	struct gnttab_copy cp;
+	void *m;
+	uint64_t v;
+	domid_t d;
+	pid_t p;
+	int i;
+
+	(void)state;
+	assert_int_equal(chan_init(&a.up), 0);
+	assert_int_equal(chan_init(&a.down), 0);
+	assert_int_equal(harness_guest(&H, "grants", 1, 4096, gnt_guest, &a,
+				       &d, &p), 0);
+	for (i = 0; i < G_COUNT; i++) {
+		assert_int_equal(chan_get(&a.up, &v), 0);
+		refs[i] = (grant_ref_t)v;
+	}
+	/* Invalid uses first: each gets its GNTST code. */
+	assert_int_equal(dom0_map(d, 100000, false, &m, &h), GNTST_bad_gntref);
+	assert_int_equal(dom0_map(d, refs[G_OTHER], false, &m, &h),
+			 GNTST_general_error); /* granted to another domain */
+	assert_int_equal(dom0_map(d, refs[G_ENDED], false, &m, &h),
+			 GNTST_general_error); /* revoked */
+	assert_int_equal(dom0_map(d, refs[G_RO], false, &m, &h),
+			 GNTST_general_error); /* r/o grant mapped writable */
+	assert_int_equal(dom0_map(1000, refs[G_RW], false, &m, &h),
+			 GNTST_bad_domain);
+	assert_int_equal(dom0_unmap(4242), GNTST_bad_handle);
+	/* A read-only map of the r/o grant works. */
+	assert_int_equal(dom0_map(d, refs[G_RO], true, &m, &h), 0);
+	assert_int_equal(((uint8_t *)m)[0], 0x40 + G_RO);
+	munmap(m, 4096);
+	assert_int_equal(dom0_unmap(h), GNTST_okay);
+	assert_int_equal(dom0_unmap(h), GNTST_bad_handle); /* twice */
+	/* Map G_RW writable, write through it. */
+	assert_int_equal(dom0_map(d, refs[G_RW], false, &m, &h), 0);
+	assert_int_equal(((uint8_t *)m)[0], 0x40 + G_RW);
+	((uint8_t *)m)[7] = 0xd0;
+	chan_put(&a.down, 1);
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	munmap(m, 4096);
+	assert_int_equal(dom0_unmap(h), GNTST_okay);
+	/* Copy grant -> grant inside the guest, with Dom0 as the copier:
+	 * G_RO (readable by 0) into G_PAGE2. */
+	memset(&cp, 0, sizeof(cp));
+	cp.source.u.ref = refs[G_RO];
+	cp.source.domid = d;
+	cp.dest.u.ref = refs[G_PAGE2];
+	cp.dest.domid = d;
+	cp.len = 4096;
+	cp.flags = GNTCOPY_source_gref | GNTCOPY_dest_gref;
+	assert_int_equal(dom0_copy(&cp), GNTST_okay);
+	/* Invalid copies. */
+	cp.dest.offset = 1; /* crosses the page */
+	assert_int_equal(dom0_copy(&cp), GNTST_bad_copy_arg);
+	cp.dest.offset = 0;
+	cp.dest.u.ref = refs[G_RO]; /* writing a read-only grant */
+	assert_int_equal(dom0_copy(&cp), GNTST_general_error);
+	cp.dest.u.ref = refs[G_ENDED];
+	assert_int_equal(dom0_copy(&cp), GNTST_general_error);
+	cp.flags = 0x80 | GNTCOPY_source_gref;
+	assert_int_equal(dom0_copy(&cp), GNTST_bad_copy_arg);
+	/* Dom0 writes the guest's frame by number (privileged). */
+	chan_put(&a.down, 2);
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	chan_put(&a.down, 3);
+	assert_int_equal(harness_wait(p), 0);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, d), 0);
+}
+
+/* ---- kill -9: everything the guest held is reclaimed ---- */
+
+static int holder_guest(struct pvk_rt *rt, void *p)
+{
+	struct gnt_arg *a = p;
+	evtchn_port_t port;
+	xen_pfn_t pfn;
+	grant_ref_t ref;
+	uint64_t v;
+
+	if (pvk_evtchn_alloc_unbound(rt, 0, &port) || pvk_page_alloc(rt, &pfn))
+		return 2;
+	memset(pvk_rt_gpfn_to_ptr(rt, pfn), 0x77, 4096);
+	if (pvk_gnt_grant(rt, 0, pfn, false, &ref))
+		return 3;
+	chan_put(&a->up, port);
+	chan_put(&a->up, ref);
+	chan_get(&a->down, &v); /* wait to be killed */
+	return 0;
+}
+
+static void test_kill9_reclaim(void **state)
+{
+	struct gnt_arg a;
+	struct pvk_dominfo info;
+	struct evtchn_bind_interdomain bi;
+	struct evtchn_status st;
+	grant_handle_t h;
+	void *m;
+	uint64_t port, ref;
+	domid_t d;
+	pid_t p;
+
+	(void)state;
+	assert_int_equal(chan_init(&a.up), 0);
+	assert_int_equal(chan_init(&a.down), 0);
+	assert_int_equal(harness_guest(&H, "victim", 1, 8192, holder_guest, &a,
+				       &d, &p), 0);
+	assert_int_equal(chan_get(&a.up, &port), 0);
+	assert_int_equal(chan_get(&a.up, &ref), 0);
+	/* Dom0 binds to its port and maps its grant. */
+	assert_int_equal(pvk_evtchn_bind_interdomain(H.dom0, d,
+						     (evtchn_port_t)port,
+						     &bi.local_port), 0);
+	assert_int_equal(dom0_map(d, (grant_ref_t)ref, false, &m, &h), 0);
+	kill(p, SIGKILL);
+	assert_int_equal(harness_wait(p), 128 + SIGKILL);
+	/* The hypervisor notices: the domain has crashed. */
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(pvk_dom_list(H.dom0, d, &info, 1), 1);
+		if (info.flags & PVK_DOMINFO_SHUTDOWN)
+			break;
+		usleep(10000);
+	}
+	assert_true(info.flags & PVK_DOMINFO_SHUTDOWN);
+	assert_int_equal(info.shutdown_reason, SHUTDOWN_crash);
+	/* Destroy: its ports close and Dom0's end goes back to unbound. */
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, d), 0);
+	memset(&st, 0, sizeof(st));
+	st.dom = DOMID_SELF;
+	st.port = bi.local_port;
+	assert_int_equal(pvk_evtchn_status(H.dom0, &st), 0);
+	assert_int_equal(st.status, EVTCHNSTAT_unbound);
+	/* Dom0 still maps its page: the domain is dying, not gone. */
+	assert_int_equal(((uint8_t *)m)[0], 0x77);
+	assert_int_equal(pvk_dom_list(H.dom0, d, &info, 1), 1);
+	assert_int_equal(info.domid, d);
+	assert_true(info.flags & PVK_DOMINFO_DYING);
+	/* The last unmap frees it. */
+	munmap(m, 4096);
+	assert_int_equal(dom0_unmap(h), GNTST_okay);
+	assert_true(pvk_dom_list(H.dom0, d, &info, 1) == 0 || info.domid != d);
+	assert_int_equal(pvk_evtchn_close(H.dom0, bi.local_port), 0);
+}
+
+/* ---- memory: ballooned pages go back to the host ---- */
+
+static int mem_guest(struct pvk_rt *rt, void *p)
+{
+	struct gnt_arg *a = p;
+	uint64_t ack;
+	static xen_pfn_t pfns[1024];
+	uint64_t i;
+	long n;
+
+	for (i = 0; i < 1024; i++) {
+		if (pvk_page_alloc(rt, &pfns[i]))
+			return 2;
+		memset(pvk_rt_gpfn_to_ptr(rt, pfns[i]), 1, 4096);
+	}
+	n = pvk_mem_decrease(rt, pfns, 1024);
+	if (n != 1024)
+		return 3;
+	chan_put(&a->up, 1);
+	if (chan_get(&a->down, &ack))
+		return 6;
+	/* Not populated any more: a second decrease fails at once. */
+	if (pvk_mem_decrease(rt, pfns, 1) != 0)
+		return 4;
+	if (pvk_mem_populate(rt, pfns, 512) != 512)
+		return 5;
+	chan_put(&a->up, 2);
+	return 0;
+}
+
+static void test_memory_reservation(void **state)
+{
+	struct pvk_dominfo info;
+	struct gnt_arg a;
+	uint64_t v;
+	domid_t d;
+	pid_t p;
+
+	(void)state;
+	assert_int_equal(chan_init(&a.up), 0);
+	assert_int_equal(chan_init(&a.down), 0);
+	assert_int_equal(harness_guest(&H, "balloon", 1, 16384, mem_guest,
+				       &a, &d, &p), 0);
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	assert_int_equal(pvk_dom_list(H.dom0, d, &info, 1), 1);
+	assert_int_equal(info.tot_pages, 4096 - 1024);
+	chan_put(&a.down, 0);
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	assert_int_equal(pvk_dom_list(H.dom0, d, &info, 1), 1);
+	assert_int_equal(info.tot_pages, 4096 - 512);
+	assert_int_equal(harness_wait(p), 0);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, d), 0);
+}
+
+/* ---- a malicious guest: every bad argument gets an error ---- */
+
+static int evil_guest(struct pvk_rt *rt, void *p)
+{
+	struct chan *up = p;
+	uint8_t big[4096];
+	struct evtchn_status st = {.dom = 0, .port = 1};
+	struct evtchn_bind_interdomain bi = {.remote_dom = 0,
+					     .remote_port = 1};
+	struct gnttab_map_grant_ref mop = {.flags = GNTMAP_host_map,
+					   .dom = 0};
+	struct gnttab_copy cp = {0};
+	evtchn_port_t port;
+	domid_t nd;
+	int fd, fails = 0;
+
+#define EXPECT(cond)                                                           \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "evil: line %d: %s\n", __LINE__,       \
+				#cond);                                        \
+			fails++;                                               \
+		}                                                              \
+	} while (0)
+	EXPECT(pvk_evtchn_send(rt, 99999, true) == -EINVAL);
+	EXPECT(pvk_evtchn_send(rt, 0, true) == -EINVAL);
+	EXPECT(pvk_evtchn_close(rt, 0xffffffff) == -EINVAL);
+	EXPECT(pvk_evtchn_bind_virq(rt, 9999, 0, &port) == -EINVAL);
+	EXPECT(pvk_evtchn_bind_virq(rt, VIRQ_TIMER, 40, &port) == -ENOENT);
+	EXPECT(pvk_evtchn_bind_ipi(rt, 1000, &port) == -ENOENT);
+	EXPECT(pvk_evtchn_status(rt, &st) == -EPERM); /* Dom0's ports */
+	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_event_channel_op,
+				EVTCHNOP_bind_interdomain, 0, &bi, sizeof(bi),
+				sizeof(bi), NULL, NULL) == -EINVAL);
+	EXPECT(pvk_evtchn_bind_interdomain(rt, 31000, 1, &port) == -ESRCH);
+	EXPECT(pvk_evtchn_alloc_unbound(rt, 0, &port) == 0);
+	{
+		struct evtchn_alloc_unbound au = {.dom = 0, .remote_dom = 0};
+
+		EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_event_channel_op,
+					EVTCHNOP_alloc_unbound, 0, &au,
+					sizeof(au), sizeof(au), NULL,
+					NULL) == -EPERM);
+	}
+	/* Grant ops on Dom0 (no grant table) or with lying counts. */
+	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
+				GNTTABOP_map_grant_ref, 1, &mop, sizeof(mop),
+				sizeof(mop), NULL, NULL) == 0 &&
+	       mop.status != GNTST_okay);
+	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
+				GNTTABOP_map_grant_ref, 1000, &mop,
+				sizeof(mop), 0, NULL, NULL) == -EINVAL);
+	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
+				GNTTABOP_copy, 0xffffffffu, &cp, sizeof(cp), 0,
+				NULL, NULL) == -EINVAL);
+	cp.flags = GNTCOPY_source_gref;
+	cp.source.domid = 0;
+	cp.dest.domid = DOMID_SELF;
+	cp.dest.u.gmfn = 0x7fffffff; /* not our frame */
+	cp.len = 8;
+	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
+				GNTTABOP_copy, 1, &cp, sizeof(cp), sizeof(cp),
+				NULL, NULL) == 0 &&
+	       cp.status != GNTST_okay);
+	/* Another domain's frames by number: not without privilege. */
+	cp.flags = 0;
+	cp.source.domid = 0;
+	cp.source.u.gmfn = 1;
+	cp.dest.u.gmfn = 1;
+	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
+				GNTTABOP_copy, 1, &cp, sizeof(cp), sizeof(cp),
+				NULL, NULL) == 0 &&
+	       cp.status != GNTST_okay);
+	/* Privileged operations. */
+	EXPECT(pvk_dom_create(rt, "x", 4096, 4096, 1, "", &nd, &fd) == -EPERM);
+	EXPECT(pvk_dom_simple(rt, PVK_HC_dom_destroy, 0) == -EPERM);
+	EXPECT(pvk_dom_set_param(rt, 0, HVM_PARAM_STORE_EVTCHN, 1) == -EPERM);
+	EXPECT(pvk_dom_set_param(rt, DOMID_SELF, HVM_PARAM_STORE_PFN, 1) ==
+	       -EPERM);
+	/* Garbage and oversized datagrams. */
+	memset(big, 0xff, sizeof(big));
+	EXPECT(pvk_rt_hypercall(rt, 0xdeadbeef, 7, 7, big, sizeof(big), 0,
+				NULL, NULL) == -ENOSYS);
+	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_memory_op,
+				XENMEM_decrease_reservation, 0, big,
+				sizeof(big), 0, NULL, NULL) == -EINVAL);
+	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_sched_op, SCHEDOP_shutdown, 0,
+				big, 4, 0, NULL, NULL) == -EINVAL);
+	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_hvm_op, 1 /* get */, 0, big,
+				16, 0, NULL, NULL) != 0);
+	/* Still alive and well: a valid call works. */
+	EXPECT(pvk_sched_yield(rt) == 0);
+	chan_put(up, (uint64_t)fails);
+	return fails ? 1 : 0;
+}
+
+static void test_malicious_guest(void **state)
+{
+	struct pvk_dominfo info[8];
+	struct chan up;
+	uint64_t fails;
+	domid_t d;
+	pid_t p;
+
+	(void)state;
+	assert_int_equal(chan_init(&up), 0);
+	assert_int_equal(harness_guest(&H, "evil", 1, 4096, evil_guest, &up,
+				       &d, &p), 0);
+	assert_int_equal(chan_get(&up, &fails), 0);
+	assert_int_equal(fails, 0);
+	assert_int_equal(harness_wait(p), 0);
+	/* The daemon and Dom0 carry on. */
+	assert_true(pvk_dom_list(H.dom0, 0, info, 8) >= 1);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_evtchn_pingpong),
+		cmocka_unit_test(test_vcpus_ipi_timer),
+		cmocka_unit_test(test_grants),
+		cmocka_unit_test(test_kill9_reclaim),
+		cmocka_unit_test(test_memory_reservation),
+		cmocka_unit_test(test_malicious_guest),
 	};
 
 	return cmocka_run_group_tests_name("hv-integration", tests, setup,

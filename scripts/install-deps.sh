@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install everything pvkit needs to build and test on Debian 12 (as root).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(
+	build-essential gcc pkg-config meson ninja-build
+	libcmocka-dev
+	libxen-dev         # Xen's public ABI headers and libxen* (real-Xen platform)
+	xen-utils-4.17     # test-xenstore, Xen's own xenstore test program
+	xenstore-utils     # xenstore-ls/read/write/... interop tests
+	python3
+)
+if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+fi
