@@ -1095,7 +1095,8 @@ static int reply_add(struct xs_req *r, const void *p, size_t len)
 {
 	if (len > sizeof(r->reply) - r->rlen)
 		return -E2BIG;
-	memcpy(r->reply + r->rlen, p, len);
+	if (len)
+		memcpy(r->reply + r->rlen, p, len);
 	r->rlen += (uint32_t)len;
 	return 0;
 }

@@ -328,7 +328,7 @@ static void test_ring_roundtrip(void **state)
 {
 	struct fx *f = *state;
 	struct xenstore_domain_interface *in = fk.pages[1];
-	static char big[4000];
+	static char big[4001]; /* 4000 bytes and a nul */
 	struct tmsg m;
 	char req[4096];
 
@@ -351,10 +351,10 @@ static void test_ring_roundtrip(void **state)
 			 XS_READ);
 	assert_string_equal(m.data, "hello");
 	/* a 4 KiB request and reply wrap the 1 KiB rings several times */
-	memset(big, 'q', sizeof(big));
+	memset(big, 'q', sizeof(big) - 1);
 	memcpy(req, "data/big", 9);
-	memcpy(req + 9, big, sizeof(big));
-	guest_send(f, 1, 7, XS_WRITE, req, 9 + sizeof(big));
+	memcpy(req + 9, big, sizeof(big) - 1);
+	guest_send(f, 1, 7, XS_WRITE, req, 9 + sizeof(big) - 1);
 	assert_int_equal(guest_recv(f, 1, 7, &m), 0);
 	/* ... and the node-size quota (2048) applies to domains */
 	assert_int_equal(m.hdr.type, XS_ERROR);
@@ -364,8 +364,8 @@ static void test_ring_roundtrip(void **state)
 	guest_send(f, 1, 7, XS_READ, "data/big", 9);
 	assert_int_equal(guest_recv(f, 1, 7, &m), 0);
 	assert_int_equal(m.hdr.type, XS_READ);
-	assert_int_equal(m.hdr.len, sizeof(big));
-	assert_memory_equal(m.data, big, sizeof(big));
+	assert_int_equal(m.hdr.len, sizeof(big) - 1);
+	assert_memory_equal(m.data, big, sizeof(big) - 1);
 	/* watch events reach the guest through the ring */
 	guest_send(f, 1, 7, XS_WATCH, "data\0tk\0", 8);
 	assert_int_equal(guest_recv(f, 1, 7, &m), 0);

@@ -71,9 +71,16 @@ static struct {
 static void skip_event(struct xs_conn *c, const struct tmsg *m)
 {
 	for (size_t i = 0; i < 16; i++) {
-		if (skipped[i].c == c || !skipped[i].c) {
-			skipped[i].c = c;
+		if (skipped[i].c == c) {
 			skipped[i].n++;
+			skipped[i].last = *m;
+			return;
+		}
+	}
+	for (size_t i = 0; i < 16; i++) {
+		if (!skipped[i].c) {
+			skipped[i].c = c;
+			skipped[i].n = 1;
 			skipped[i].last = *m;
 			return;
 		}
@@ -109,6 +116,7 @@ int t_events(struct xs_conn *c, struct tmsg *last)
 			if (last)
 				*last = skipped[i].last;
 			skipped[i].n = 0;
+			skipped[i].c = NULL;
 		}
 	}
 	while (t_recv(c, &m) == 0) {
@@ -152,6 +160,8 @@ uint32_t t_write(struct xs_conn *c, uint32_t tx, const char *path,
 void t_forget(struct xs_conn *c)
 {
 	for (size_t i = 0; i < 16; i++)
-		if (skipped[i].c == c)
+		if (skipped[i].c == c) {
 			skipped[i].n = 0;
+			skipped[i].c = NULL;
+		}
 }
