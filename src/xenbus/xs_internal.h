@@ -31,8 +31,8 @@ int xs_wire_check_header(const struct xsd_sockmsg *hdr);
 int xs_wire_parse_event(const char *body, size_t len, const char **path,
 			const char **token);
 /* Split a payload of NUL-separated strings (body has len bytes plus a NUL)
- * into one allocation holding an array of *n pointers and the strings.
- * 0, -ENOMEM, or -EIO for more strings than fit the payload. */
+ * into one allocation holding an array of *n pointers (NULL-terminated)
+ * and the strings.  0 or -ENOMEM. */
 int xs_wire_split(const char *body, size_t len, char ***out, unsigned int *n);
 
 /* ---- the ring (xs_ring.c) -------------------------------------------- */

@@ -55,6 +55,87 @@ int xs_rm(struct xs_client *xs, xs_tx_t tx, const char *path)
 	return req_path(xs, tx, XS_RM, path);
 }
 
+/* Listings larger than a payload come in XS_DIRECTORY_PART chunks: each
+ * reply is "<generation>\0" then children, with an empty string after the
+ * last one.  A changed generation means the node changed: start over. */
+#define DIR_PARTS_MAX (16u << 20)
+#define DIR_PARTS_RESTARTS 8
+
+static int directory_parts(struct xs_client *xs, xs_tx_t tx, const char *path,
+			   char **out, size_t *outlen)
+{
+	char *acc = NULL, *r = NULL, gen0[32] = "", offs[24];
+	size_t acclen = 0, rl, glen, dl;
+	unsigned int restarts = 0;
+	int rc;
+
+	for (;;) {
+		struct xs_arg a[2] = {ARG_STR(path), {offs, 0}};
+		const char *data;
+		bool complete;
+
+		snprintf(offs, sizeof(offs), "%zu", acclen);
+		a[1].len = strlen(offs);
+		free(r);
+		r = NULL;
+		rc = xs_request(xs, tx, XS_DIRECTORY_PART, a, 2, false, &r,
+				&rl);
+		if (rc < 0)
+			goto out;
+		rc = -EIO;
+		glen = strnlen(r, rl);
+		if (glen == rl || glen >= sizeof(gen0))
+			goto out;
+		if (acclen == 0) {
+			memcpy(gen0, r, glen + 1);
+		} else if (strcmp(r, gen0)) {
+			rc = -EAGAIN;
+			if (++restarts > DIR_PARTS_RESTARTS)
+				goto out;
+			acclen = 0;
+			continue;
+		}
+		data = r + glen + 1;
+		dl = rl - glen - 1;
+		complete = dl >= 1 && data[dl - 1] == '\0' &&
+			   (dl == 1 || data[dl - 2] == '\0');
+		if (complete)
+			dl--;
+		else if (dl == 0 || data[dl - 1] != '\0')
+			goto out; /* no progress, or a cut-off name */
+		if (acclen + dl > DIR_PARTS_MAX) {
+			rc = -E2BIG;
+			goto out;
+		}
+		if (dl) {
+			char *na = realloc(acc, acclen + dl + 1);
+
+			if (!na) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			acc = na;
+			memcpy(acc + acclen, data, dl);
+			acclen += dl;
+		}
+		if (complete)
+			break;
+	}
+	if (!acc && !(acc = malloc(1))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	acc[acclen] = '\0';
+	*out = acc;
+	*outlen = acclen;
+	acc = NULL;
+	rc = 0;
+out:
+	free(r);
+	free(acc);
+	return rc;
+}
+
 int xs_directory(struct xs_client *xs, xs_tx_t tx, const char *path,
 		 char ***names, unsigned int *n)
 {
@@ -64,6 +145,8 @@ int xs_directory(struct xs_client *xs, xs_tx_t tx, const char *path,
 	int rc;
 
 	rc = xs_request(xs, tx, XS_DIRECTORY, &a, 1, false, &body, &len);
+	if (rc == -E2BIG)
+		rc = directory_parts(xs, tx, path, &body, &len);
 	if (rc < 0)
 		return rc;
 	rc = xs_wire_split(body, len, names, n);

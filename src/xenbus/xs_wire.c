@@ -84,8 +84,6 @@ int xs_wire_split(const char *body, size_t len, char ***out, unsigned int *n)
 
 	for (off = 0; off < len; off += strnlen(body + off, len - off) + 1)
 		count++;
-	if (count > XENSTORE_PAYLOAD_MAX)
-		return -EIO;
 	asize = sizeof(char *) * (count + 1);
 	arr = malloc(asize + len + 1);
 	if (!arr)

@@ -168,6 +168,27 @@ static void test_read_write(void **state)
 	assert_int_equal(xs_client_error(xs), 0);
 }
 
+/* A listing larger than one payload comes back through DIRECTORY_PART. */
+static void test_big_directory(void **state)
+{
+	struct xs_client *xs = *state;
+	char path[128], **names;
+	unsigned int n, k, seen = 0;
+
+	for (k = 0; k < 300; k++) {
+		snprintf(path, sizeof(path),
+			 "/pvktest/big/child-with-a-rather-long-name-%03u", k);
+		assert_int_equal(xs_write_str(xs, 0, path, "x"), 0);
+	}
+	assert_int_equal(xs_directory(xs, 0, "/pvktest/big", &names, &n), 0);
+	assert_int_equal(n, 300);
+	for (k = 0; k < n; k++)
+		if (!strncmp(names[k], "child-with-a-rather-long-name-", 30))
+			seen++;
+	assert_int_equal(seen, 300);
+	free(names);
+}
+
 static void test_perms(void **state)
 {
 	struct xs_client *xs = *state;
@@ -464,6 +485,8 @@ int main(void)
 	const char *exe = getenv("XS_TEST_DAEMON");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_write, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_big_directory, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_perms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watches, setup, teardown),
