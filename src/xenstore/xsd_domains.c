@@ -219,15 +219,17 @@ void xsd_domains_release(struct xsd_domains *d, struct xs_conn *conn)
 
 static void ring_run(struct ring_dom *rd)
 {
+	int rc;
+
 	rd->kicked = false;
-	if (rd->dead || rd->broken || !rd->conn)
+	if (rd->dead || !rd->conn)
 		return;
-	if (xs_ring_process(&rd->ring, rd->conn)) {
-		/* the guest broke its ring: it alone loses xenstore */
+	/* a broken ring stays dead until the guest asks to reconnect */
+	rc = xs_ring_process(&rd->ring, rd->conn);
+	if (rc && !rd->broken)
 		pvk_warn("dom%u: xenstore ring failed (error %u)", rd->domid,
 			 rd->ring.intf->error);
-		rd->broken = true;
-	}
+	rd->broken = rc != 0;
 }
 
 /* VIRQ_DOM_EXC: release dead domains, report shut down ones. */

@@ -410,6 +410,13 @@ static void test_ring_bad_index(void **state)
 		kick_port(f, 108);
 		assert_int_equal(in->error, XENSTORE_ERROR_PROTO);
 	}
+	/* a reconnection revives the broken ring */
+	bad->connection = XENSTORE_RECONNECT;
+	kick_port(f, 107);
+	assert_int_equal(bad->error, XENSTORE_ERROR_NONE);
+	guest_send(f, 1, 7, XS_GET_DOMAIN_PATH, "5", 2);
+	assert_int_equal(guest_recv(f, 1, 7, &m), 0);
+	assert_string_equal(m.data, "/local/domain/5");
 	/* the response index is validated too */
 	introduce(f, 7, 3, 9);
 	fk.pages[3]->rsp_cons = fk.pages[3]->rsp_prod + 4000;
