@@ -368,6 +368,15 @@ static size_t parent_len(const char *path, size_t len)
 	return len > 1 ? len - 1 : 1;
 }
 
+/* Copy the parent of path into buf (XENSTORE_ABS_PATH_MAX + 1 bytes). */
+static void parent_path(const char *path, char *buf)
+{
+	size_t plen = parent_len(path, strlen(path));
+
+	memcpy(buf, path, plen);
+	buf[plen] = '\0';
+}
+
 static const char *leaf_name(const char *path)
 {
 	return strrchr(path, '/') + 1;
@@ -917,12 +926,9 @@ static int view_delete(struct xs_req *r, struct xs_node *n)
 	char pbuf[XENSTORE_ABS_PATH_MAX + 1];
 	struct xs_node **stack = NULL, *parent;
 	size_t cnt = 0, cap = 0;
-	size_t plen;
 	int rc = 0;
 
-	plen = parent_len(n->path, strlen(n->path));
-	memcpy(pbuf, n->path, plen);
-	pbuf[plen] = '\0';
+	parent_path(n->path, pbuf);
 	rc = view_get(r, pbuf, &parent);
 	if (rc)
 		return rc;
@@ -1133,17 +1139,26 @@ static int req_path(struct xs_req *r, char *out, bool allow_special)
 	return path_canon(r->conn, p, out, allow_special, NULL);
 }
 
+/* The node named by the first argument, canonicalized into path and
+ * checked for want. */
+static int req_node(struct xs_req *r, char *path, unsigned int want,
+		    bool allow_special, struct xs_node **out)
+{
+	int rc = req_path(r, path, allow_special);
+
+	if (rc)
+		return rc;
+	return get_node(r, path, want, out);
+}
+
 /* ---- operations -------------------------------------------------------- */
 
 static int op_read(struct xs_req *r)
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1];
 	struct xs_node *n;
-	int rc = req_path(r, path, false);
+	int rc = req_node(r, path, PERM_READ, false, &n);
 
-	if (rc)
-		return rc;
-	rc = get_node(r, path, PERM_READ, &n);
 	if (rc)
 		return rc;
 	return reply_add(r, n->value, n->vlen);
@@ -1242,11 +1257,8 @@ static int op_directory(struct xs_req *r)
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1];
 	struct xs_node *n;
-	int rc = req_path(r, path, false);
+	int rc = req_node(r, path, PERM_READ, false, &n);
 
-	if (rc)
-		return rc;
-	rc = get_node(r, path, PERM_READ, &n);
 	if (rc)
 		return rc;
 	if (n->kbytes > sizeof(r->reply))
@@ -1270,10 +1282,7 @@ static int op_directory_part(struct xs_req *r)
 
 	if (!offs || parse_uint(offs, UINT32_MAX, &off))
 		return -EINVAL;
-	rc = req_path(r, path, false);
-	if (rc)
-		return rc;
-	rc = get_node(r, path, PERM_READ, &n);
+	rc = req_node(r, path, PERM_READ, false, &n);
 	if (rc)
 		return rc;
 	snprintf(gen, sizeof(gen), "%" PRIu64, n->gen);
@@ -1299,11 +1308,8 @@ static int op_get_perms(struct xs_req *r)
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1];
 	struct xs_node *n;
-	int rc = req_path(r, path, true);
+	int rc = req_node(r, path, PERM_READ, true, &n);
 
-	if (rc)
-		return rc;
-	rc = get_node(r, path, PERM_READ, &n);
 	if (rc)
 		return rc;
 	for (uint32_t i = 0; i < n->nperms; i++) {
@@ -1583,14 +1589,11 @@ static int commit_apply(struct xs_core *core, struct xs_node *t)
 	struct xs_node *cur = tree_find(core, t->path);
 	char pbuf[XENSTORE_ABS_PATH_MAX + 1];
 	struct xs_node *parent;
-	size_t plen;
 
 	if (!t->present) {
 		if (!cur)
 			return 0;
-		plen = parent_len(t->path, strlen(t->path));
-		memcpy(pbuf, t->path, plen);
-		pbuf[plen] = '\0';
+		parent_path(t->path, pbuf);
 		parent = tree_find(core, pbuf);
 		if (parent) {
 			node_del_kid(parent, leaf_name(t->path));
@@ -1603,9 +1606,7 @@ static int commit_apply(struct xs_core *core, struct xs_node *t)
 		return 0;
 	}
 	if (!cur) {
-		plen = parent_len(t->path, strlen(t->path));
-		memcpy(pbuf, t->path, plen);
-		pbuf[plen] = '\0';
+		parent_path(t->path, pbuf);
 		parent = tree_find(core, pbuf);
 		if (!parent)
 			return -EIO;
@@ -1869,10 +1870,7 @@ static void check_node(struct xs_hentry *e, void *arg)
 			cc->bad++;
 	}
 	if (strcmp(n->path, "/")) {
-		size_t pl = parent_len(n->path, strlen(n->path));
-
-		memcpy(buf, n->path, pl);
-		buf[pl] = '\0';
+		parent_path(n->path, buf);
 		if (!tree_find(cc->core, buf))
 			cc->bad++;
 	}

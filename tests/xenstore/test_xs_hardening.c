@@ -47,20 +47,10 @@ static int teardown(void **state)
 
 static struct xs_conn *introduce(struct fx *f, unsigned int domid)
 {
-	char buf[64];
-	struct tmsg m;
-	int n;
+	struct xs_conn *c = t_introduce(f->core, f->d0, domid);
 
-	n = snprintf(buf, sizeof(buf), "/local/domain/%u%cn%u%c", domid, 0,
-		     domid, 0);
-	assert_int_equal(t_req(f->d0, XS_MKDIR, 0, buf, strlen(buf) + 1, &m),
-			 XS_MKDIR);
-	assert_int_equal(t_req(f->d0, XS_SET_PERMS, 0, buf, (size_t)n, &m),
-			 XS_SET_PERMS);
-	n = snprintf(buf, sizeof(buf), "%u%c1%c1%c", domid, 0, 0, 0);
-	assert_int_equal(t_req(f->d0, XS_INTRODUCE, 0, buf, (size_t)n, &m),
-			 XS_INTRODUCE);
-	return xs_core_domain_conn(f->core, (domid_t)domid);
+	assert_non_null(c);
+	return c;
 }
 
 static void assert_error(uint32_t type, const struct tmsg *m, const char *e)

@@ -1,6 +1,7 @@
 /* xs_test_util.c - request/reply helpers for the xenstore unit tests. */
 #include "xs_test_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,4 +165,23 @@ void t_forget(struct xs_conn *c)
 			skipped[i].n = 0;
 			skipped[i].c = NULL;
 		}
+}
+
+struct xs_conn *t_introduce(struct xs_core *core, struct xs_conn *d0,
+			    unsigned int domid)
+{
+	char buf[64];
+	struct tmsg m;
+	int n;
+
+	/* as a toolstack does: the domain's home, owned by it */
+	n = snprintf(buf, sizeof(buf), "/local/domain/%u%cn%u%c", domid, 0,
+		     domid, 0);
+	if (t_req(d0, XS_MKDIR, 0, buf, strlen(buf) + 1, &m) != XS_MKDIR ||
+	    t_req(d0, XS_SET_PERMS, 0, buf, (size_t)n, &m) != XS_SET_PERMS)
+		return NULL;
+	n = snprintf(buf, sizeof(buf), "%u%c1234%c7%c", domid, 0, 0, 0);
+	if (t_req(d0, XS_INTRODUCE, 0, buf, (size_t)n, &m) != XS_INTRODUCE)
+		return NULL;
+	return xs_core_domain_conn(core, (domid_t)domid);
 }

@@ -41,4 +41,9 @@ void t_forget(struct xs_conn *c);
 uint32_t t_read(struct xs_conn *c, uint32_t tx, const char *path,
 		struct tmsg *m);
 
+/* Create /local/domain/<domid> owned by it and INTRODUCE it through the
+ * privileged d0 (no transport hooks needed); its connection or NULL. */
+struct xs_conn *t_introduce(struct xs_core *core, struct xs_conn *d0,
+			    unsigned int domid);
+
 #endif
