@@ -57,6 +57,11 @@ struct pvk_gnttab_ops {
 	 * Returns 0 when the batch was processed (check ops[i].status). */
 	int (*copy)(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		    uint32_t count);
+	/* In copy, a side without GNTCOPY_{source,dest}_gref whose domid is
+	 * DOMID_SELF names this process's memory by virtual address (as
+	 * libxengnttab's segments do): u.gmfn = addr >> 12,
+	 * offset = addr & 4095.  A side naming another
+	 * domain's frame by number needs privilege (emulated platform only). */
 };
 
 /* ---- grant sharing (frontend side: libxengntshr / gntalloc) ------------ */
@@ -127,5 +132,12 @@ struct pvk_platform {
  * The caller owns *out and frees it with pvk_platform_close(). */
 int pvk_platform_open(const char *which, struct pvk_platform **out);
 void pvk_platform_close(struct pvk_platform *plat);
+
+/* The emulated platform over an already open guest runtime (a DomU kernel,
+ * or a test holding several domains).  rt stays the caller's and must
+ * outlive the platform; close every handle before pvk_platform_close(). */
+struct pvk_rt;
+int pvk_platform_emulated_from_rt(struct pvk_rt *rt,
+				  struct pvk_platform **out);
 
 #endif
