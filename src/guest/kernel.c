@@ -1,0 +1,186 @@
+/*
+ * kernel.c - pvkit-guest, the default DomU kernel.
+ *
+ * Start of day from the hypervisor channel ($PVKIT_HV_FD): map memory and
+ * shared_info, check the hypervisor (xen_version, XENFEAT_*), start the vCPUs,
+ * connect xenstore over the shared ring (HVM_PARAM_STORE_PFN/EVTCHN), then
+ * run the control driver: advertise control/feature-*, watch
+ * control/shutdown and carry out poweroff, reboot, halt, suspend and crash.
+ */
+#include "pvkit/guest.h"
+#include "pvkit/platform.h"
+#include "pvkit/xs.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xen/features.h>
+#include <xen/hvm/params.h>
+#include <xen/io/xs_wire.h>
+#include <xen/sched.h>
+#include <xen/version.h>
+
+struct kernel {
+	struct pvk_rt *rt;
+	struct pvk_platform *plat;
+	struct pvk_evtchn *xs_evtchn;
+	struct xs_client *xs;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char request[32]; /* pending control/shutdown request */
+};
+
+static void on_shutdown_watch(struct xs_client *xs, const char *path,
+			      const char *token, void *arg)
+{
+	struct kernel *k = arg;
+	char *val = NULL;
+	size_t len = 0;
+
+	(void)path;
+	(void)token;
+	if (xs_read(xs, XS_TX_NONE, "control/shutdown", &val, &len) < 0)
+		return;
+	if (len && len < sizeof(k->request)) {
+		pthread_mutex_lock(&k->lock);
+		memcpy(k->request, val, len);
+		k->request[len] = 0;
+		pthread_cond_signal(&k->cond);
+		pthread_mutex_unlock(&k->lock);
+	}
+	free(val);
+}
+
+static int control_start(struct kernel *k)
+{
+	static const char *const feats[] = {"feature-poweroff",
+					    "feature-reboot",
+					    "feature-suspend"};
+	char path[64];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(feats) / sizeof(feats[0]); i++) {
+		snprintf(path, sizeof(path), "control/%s", feats[i]);
+		rc = xs_write_str(k->xs, XS_TX_NONE, path, "1");
+		if (rc)
+			return rc;
+	}
+	return xs_watch(k->xs, "control/shutdown", "shutdown",
+			on_shutdown_watch, k);
+}
+
+/* Carry out one request; returns only if the domain goes on running. */
+static void control_do(struct kernel *k, const char *req)
+{
+	unsigned int reason;
+	int rc;
+
+	if (!strcmp(req, "poweroff") || !strcmp(req, "halt"))
+		reason = SHUTDOWN_poweroff;
+	else if (!strcmp(req, "reboot"))
+		reason = SHUTDOWN_reboot;
+	else if (!strcmp(req, "suspend"))
+		reason = SHUTDOWN_suspend;
+	else if (!strcmp(req, "crash"))
+		reason = SHUTDOWN_crash;
+	else {
+		pvk_warn("control/shutdown: unknown request '%s' ignored", req);
+		xs_write_str(k->xs, XS_TX_NONE, "control/shutdown", "");
+		return;
+	}
+	/* Acknowledge by clearing the node, as Linux does. */
+	xs_write_str(k->xs, XS_TX_NONE, "control/shutdown", "");
+	pvk_info("control: %s", req);
+	rc = pvk_sched_shutdown(k->rt, reason);
+	if (reason == SHUTDOWN_suspend)
+		pvk_info("resumed (%d)", rc);
+	else
+		pvk_err("shutdown(%u) returned %d", reason, rc);
+}
+
+static int check_hypervisor(struct pvk_rt *rt)
+{
+	struct xen_feature_info fi = {.submap_idx = 0};
+	long ver = pvk_rt_hypercall(rt, __HYPERVISOR_xen_version,
+				    XENVER_version, 0, NULL, 0, 0, NULL, NULL);
+
+	if (ver < 0)
+		return (int)ver;
+	if (pvk_rt_hypercall(rt, __HYPERVISOR_xen_version, XENVER_get_features,
+			     0, &fi, sizeof(fi), sizeof(fi), NULL, NULL) < 0)
+		return -EIO;
+	pvk_info("Xen version %ld.%ld detected; features %#x", ver >> 16,
+		 ver & 0xffff, fi.submap);
+	if (!(fi.submap & (1u << XENFEAT_hvm_callback_vector)))
+		return -ENOTSUP;
+	return 0;
+}
+
+int main(void)
+{
+	struct kernel k;
+	uint64_t store_pfn, store_port;
+	void *page;
+	int rc;
+
+	memset(&k, 0, sizeof(k));
+	pthread_mutex_init(&k.lock, NULL);
+	pthread_cond_init(&k.cond, NULL);
+	pvk_log_init("pvkit-guest", PVK_LOG_INFO);
+	rc = pvk_rt_open(NULL, -1, &k.rt);
+	if (rc) {
+		pvk_err("cannot open the hypervisor channel: %s", strerror(-rc));
+		return 1;
+	}
+	pvk_log_init("pvkit-guest", PVK_LOG_INFO);
+	rc = pvk_rt_start(k.rt);
+	if (rc == 0)
+		rc = check_hypervisor(k.rt);
+	if (rc) {
+		pvk_err("start of day failed: %s", strerror(-rc));
+		goto crash;
+	}
+	pvk_info("d%u up: %u vCPUs, %llu pages, cmdline '%s'",
+		 pvk_rt_domid(k.rt), pvk_rt_nr_vcpus(k.rt),
+		 (unsigned long long)pvk_rt_tot_pages(k.rt),
+		 pvk_rt_cmdline(k.rt));
+	if (pvk_rt_hvm_param(k.rt, HVM_PARAM_STORE_PFN, &store_pfn) ||
+	    pvk_rt_hvm_param(k.rt, HVM_PARAM_STORE_EVTCHN, &store_port) ||
+	    !store_port) {
+		pvk_err("no xenstore (HVM params unset)");
+		goto crash;
+	}
+	page = pvk_rt_gpfn_to_ptr(k.rt, store_pfn);
+	rc = pvk_platform_emulated_from_rt(k.rt, &k.plat);
+	if (!rc)
+		rc = k.plat->evtchn->open(k.plat, &k.xs_evtchn);
+	if (!rc && page)
+		rc = xs_client_open_ring(page, k.plat->evtchn, k.xs_evtchn,
+					 (evtchn_port_t)store_port, &k.xs);
+	if (!rc)
+		rc = control_start(&k);
+	if (rc) {
+		pvk_err("xenstore/control setup failed: %s", strerror(-rc));
+		goto crash;
+	}
+	pvk_info("control driver ready");
+	for (;;) {
+		char req[32];
+
+		pthread_mutex_lock(&k.lock);
+		while (!k.request[0])
+			pthread_cond_wait(&k.cond, &k.lock);
+		memcpy(req, k.request, sizeof(req));
+		k.request[0] = 0;
+		pthread_mutex_unlock(&k.lock);
+		control_do(&k, req);
+	}
+crash:
+	pvk_sched_shutdown(k.rt, SHUTDOWN_crash);
+	return 1;
+}

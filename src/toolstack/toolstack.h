@@ -1,0 +1,36 @@
+/* toolstack.h - shared state of the pvkit CLI (xl's verbs). */
+#ifndef PVKIT_TOOLSTACK_H
+#define PVKIT_TOOLSTACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "pvkit/guest.h"
+#include "pvkit/platform.h"
+
+struct ts {
+	char state[256];  /* state directory */
+	char hv_sock[300];
+	char xs_sock[300];
+	char self_dir[256]; /* directory of this executable */
+};
+
+void ts_init(struct ts *ts);
+/* Path of helper binary name: $PVKIT_<NAME> override, next to us, PATH. */
+void ts_helper(const struct ts *ts, const char *env, const char *name,
+	       char *out, size_t len);
+/* Connect to the hypervisor as a Dom0 process; prints why on failure. */
+int ts_dom0(const struct ts *ts, struct pvk_rt **rt);
+/* Find a domain by name or id; 0 and *domid, or -ESRCH (message printed). */
+int ts_lookup(struct pvk_rt *rt, const char *what, domid_t *domid);
+
+int cmd_host(struct ts *ts, int argc, char **argv);
+int cmd_create(struct ts *ts, int argc, char **argv);
+int cmd_list(struct ts *ts, int argc, char **argv);
+int cmd_destroy(struct ts *ts, int argc, char **argv);
+int cmd_shutdown(struct ts *ts, int argc, char **argv, const char *what);
+int cmd_pause(struct ts *ts, int argc, char **argv, bool pause);
+int cmd_info(struct ts *ts, int argc, char **argv);
+/* Internal: the per-domain monitor (like xl's). */
+int cmd_monitor(struct ts *ts, int argc, char **argv);
+
+#endif
