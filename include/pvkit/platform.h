@@ -139,5 +139,9 @@ void pvk_platform_close(struct pvk_platform *plat);
 struct pvk_rt;
 int pvk_platform_emulated_from_rt(struct pvk_rt *rt,
 				  struct pvk_platform **out);
+/* Emulated DomU kernels only: route an already-allocated port of this
+ * domain (e.g. HVM_PARAM_STORE_EVTCHN) to handle h. */
+int pvk_platform_emulated_adopt_port(struct pvk_evtchn *h,
+				     evtchn_port_t port);
 
 #endif

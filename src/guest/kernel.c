@@ -159,6 +159,9 @@ int main(void)
 	rc = pvk_platform_emulated_from_rt(k.rt, &k.plat);
 	if (!rc)
 		rc = k.plat->evtchn->open(k.plat, &k.xs_evtchn);
+	if (!rc)
+		rc = pvk_platform_emulated_adopt_port(
+			k.xs_evtchn, (evtchn_port_t)store_port);
 	if (!rc && page)
 		rc = xs_client_open_ring(page, k.plat->evtchn, k.xs_evtchn,
 					 (evtchn_port_t)store_port, &k.xs);

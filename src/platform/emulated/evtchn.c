@@ -272,3 +272,14 @@ const struct pvk_evtchn_ops emu_evtchn_ops = {
 	.bind_virq = evtchn_bind_virq,
 	.unbind = evtchn_unbind,
 };
+
+/* A DomU kernel's own pre-allocated ports (the xenstore and console ports
+ * the toolstack allocated in HVM params) join a handle explicitly. */
+int pvk_platform_emulated_adopt_port(struct pvk_evtchn *h, evtchn_port_t port)
+{
+	if (port == 0 || port >= EMU_NR_PORTS)
+		return -ERANGE;
+	if (owns(h, port))
+		return 0;
+	return adopt(h, port);
+}
