@@ -72,11 +72,8 @@ ssize_t xs_ring_get(char *ring, uint32_t *cons_p, uint32_t *prod_p, void *buf,
 		cons += chunk;
 		avail -= chunk;
 	}
-	if (done) {
-		/* Finish reading the data before handing the space back. */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (done) /* a release store: the data reads complete before it */
 		idx_store(cons_p, cons);
-	}
 	return (ssize_t)done;
 }
 
@@ -95,9 +92,10 @@ struct ring_transport {
 	unsigned long events;
 };
 
+/* The index was published with a release store; the notify itself is a
+ * system call (or hypercall), a full barrier. */
 static int ring_notify(struct ring_transport *r)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return r->ops->notify(r->h, r->port);
 }
 

@@ -182,7 +182,10 @@ static bool hook_bogus_prod(struct fake_xsd *f, const struct xsd_sockmsg *h,
 	(void)f;
 	(void)h;
 	(void)body;
-	e->intf->rsp_prod = e->intf->rsp_cons + 5 * XENSTORE_RING_SIZE;
+	__atomic_store_n(&e->intf->rsp_prod,
+			 __atomic_load_n(&e->intf->rsp_cons, __ATOMIC_ACQUIRE) +
+				 5 * XENSTORE_RING_SIZE,
+			 __ATOMIC_RELEASE);
 	fake_evtchn_ops.notify(e->srv, 3);
 	return true;
 }
