@@ -17,25 +17,25 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <xen/xen.h>
 #include <xen/event_channel.h>
 #include <xen/io/xs_wire.h>
+#include <xen/xen.h>
 
 struct xs_core;
 struct xs_conn;
 
 /* Limits applied to unprivileged domains (domid != 0) unless noted. */
 struct xs_quota {
-	uint32_t nodes;        /* nodes owned per domain (ENOSPC) */
-	uint32_t node_size;    /* bytes of value + perms + child names (ENOSPC) */
-	uint32_t watches;      /* watches per connection (E2BIG) */
+	uint32_t nodes;	    /* nodes owned per domain (ENOSPC) */
+	uint32_t node_size; /* bytes of value + perms + child names (ENOSPC) */
+	uint32_t watches;   /* watches per connection (E2BIG) */
 	uint32_t transactions; /* open transactions per connection (ENOSPC) */
 	uint32_t outstanding;  /* unread replies before input is paused (all) */
-	uint32_t out_bytes;    /* queued output before watch events are dropped */
-	uint32_t tx_nodes;     /* nodes touched by one transaction (ENOSPC) */
-	uint32_t tx_rate;      /* transaction starts per second, burst the same;
-				  0 = unlimited (EAGAIN when exceeded) */
-	uint32_t perms;        /* entries in one permission list (E2BIG) */
+	uint32_t out_bytes; /* queued output before watch events are dropped */
+	uint32_t tx_nodes;  /* nodes touched by one transaction (ENOSPC) */
+	uint32_t tx_rate;   /* transaction starts per second, burst the same;
+			       0 = unlimited (EAGAIN when exceeded) */
+	uint32_t perms;	    /* entries in one permission list (E2BIG) */
 };
 
 /* Callbacks into the transport layer; every member may be NULL. */
@@ -109,8 +109,7 @@ unsigned int xs_conn_ntransactions(const struct xs_conn *conn);
 int xs_core_next_domain(const struct xs_core *core, unsigned int from,
 			domid_t *out);
 /* The connection of an introduced domain, or NULL. */
-struct xs_conn *xs_core_domain_conn(const struct xs_core *core,
-				    domid_t domid);
+struct xs_conn *xs_core_domain_conn(const struct xs_core *core, domid_t domid);
 /* The domain shut down: fire @releaseDomain once (until RESUME).
  * 0 or -ENOENT if not introduced. */
 int xs_core_domain_shutdown(struct xs_core *core, domid_t domid);

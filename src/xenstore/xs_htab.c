@@ -41,10 +41,10 @@ uint64_t xs_htab_hash(const struct xs_htab *t, const char *key, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)key;
 	uint64_t v[4] = {
-		t->k0 ^ 0x736f6d6570736575ull,
-		t->k1 ^ 0x646f72616e646f6dull,
-		t->k0 ^ 0x6c7967656e657261ull,
-		t->k1 ^ 0x7465646279746573ull,
+	    t->k0 ^ 0x736f6d6570736575ull,
+	    t->k1 ^ 0x646f72616e646f6dull,
+	    t->k0 ^ 0x6c7967656e657261ull,
+	    t->k1 ^ 0x7465646279746573ull,
 	};
 	uint64_t m, b = (uint64_t)len << 56;
 	size_t i, left = len & 7;

@@ -183,8 +183,7 @@ int xsd_domains_introduce(struct xsd_domains *d, struct xs_conn *conn,
 		rd->page = NULL;
 		goto fail;
 	}
-	rc = d->plat->evtchn->bind_interdomain(d->evh, domid, port,
-					       &rd->local);
+	rc = d->plat->evtchn->bind_interdomain(d->evh, domid, port, &rd->local);
 	if (rc) {
 		rd->local = 0;
 		goto fail;

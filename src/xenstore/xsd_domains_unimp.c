@@ -19,10 +19,7 @@ int xsd_domains_new(struct xs_core *core, int epfd, const char *which,
 	return *out ? 0 : -ENOMEM;
 }
 
-void xsd_domains_free(struct xsd_domains *d)
-{
-	free(d);
-}
+void xsd_domains_free(struct xsd_domains *d) { free(d); }
 
 int xsd_domains_start(struct xsd_domains *d)
 {
@@ -47,10 +44,7 @@ void xsd_domains_release(struct xsd_domains *d, struct xs_conn *conn)
 	(void)conn;
 }
 
-void xsd_domains_event(struct xsd_domains *d)
-{
-	(void)d;
-}
+void xsd_domains_event(struct xsd_domains *d) { (void)d; }
 
 void xsd_domains_kick(struct xsd_domains *d, struct xs_conn *conn)
 {
@@ -58,7 +52,4 @@ void xsd_domains_kick(struct xsd_domains *d, struct xs_conn *conn)
 	(void)conn;
 }
 
-void xsd_domains_flush(struct xsd_domains *d)
-{
-	(void)d;
-}
+void xsd_domains_flush(struct xsd_domains *d) { (void)d; }

@@ -126,9 +126,9 @@ static void test_directory(void **state)
 		int n = snprintf(req, sizeof(req), "/dir%c%u", 0, off);
 		size_t gl, len;
 
-		assert_int_equal(t_req(f->d0, XS_DIRECTORY_PART, 0, req,
-				       (size_t)n + 1, &m),
-				 XS_DIRECTORY_PART);
+		assert_int_equal(
+		    t_req(f->d0, XS_DIRECTORY_PART, 0, req, (size_t)n + 1, &m),
+		    XS_DIRECTORY_PART);
 		gl = strlen(m.data) + 1;
 		len = m.hdr.len - gl;
 		assert_true(got + len <= total + 1);
@@ -180,8 +180,7 @@ static void test_perms(void **state)
 	/* non-owner cannot set perms; owner cannot give the node away */
 	assert_error(T_REQ(d2, XS_SET_PERMS, 0, "/p/x\0b2\0", &m), &m,
 		     "EACCES");
-	assert_error(T_REQ(d1, XS_SET_PERMS, 0, "/p/x\0n2\0", &m), &m,
-		     "EPERM");
+	assert_error(T_REQ(d1, XS_SET_PERMS, 0, "/p/x\0n2\0", &m), &m, "EPERM");
 	assert_int_equal(T_REQ(d1, XS_SET_PERMS, 0, "/p/x\0n1\0b2\0", &m),
 			 XS_SET_PERMS);
 	assert_int_equal(t_write(d2, 0, "/p/x", "ok"), XS_WRITE);
@@ -193,12 +192,11 @@ static void test_perms(void **state)
 	/* bad permission strings */
 	assert_error(T_REQ(f->d0, XS_SET_PERMS, 0, "/p/x\0z1\0", &m), &m,
 		     "EINVAL");
-	assert_error(T_REQ(f->d0, XS_SET_PERMS, 0, "/p/x\0", &m), &m,
-		     "EINVAL");
+	assert_error(T_REQ(f->d0, XS_SET_PERMS, 0, "/p/x\0", &m), &m, "EINVAL");
 	/* relative paths of a domain */
-	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0,
-			       "/local/domain/1\0n1\0", &m),
-			 XS_SET_PERMS);
+	assert_int_equal(
+	    T_REQ(f->d0, XS_SET_PERMS, 0, "/local/domain/1\0n1\0", &m),
+	    XS_SET_PERMS);
 	assert_int_equal(T_REQ(d1, XS_MKDIR, 0, "sub\0", &m), XS_MKDIR);
 	assert_error(T_REQ(d1, XS_MKDIR, 0, "/local/domain/2/x\0", &m), &m,
 		     "EACCES");
@@ -215,11 +213,17 @@ static void test_target(void **state)
 	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0, "/t4\0n4\0", &m),
 			 XS_SET_PERMS);
 	assert_error(t_read(d3, 0, "/t4", &m), &m, "EACCES");
-	assert_int_equal(T_REQ(f->d0, XS_SET_TARGET, 0, "3\0" "4\0", &m),
+	assert_int_equal(T_REQ(f->d0, XS_SET_TARGET, 0,
+			       "3\0"
+			       "4\0",
+			       &m),
 			 XS_SET_TARGET);
 	assert_int_equal(t_read(d3, 0, "/t4", &m), XS_READ);
-	assert_error(T_REQ(d3, XS_SET_TARGET, 0, "3\0" "0\0", &m), &m,
-		     "EACCES");
+	assert_error(T_REQ(d3, XS_SET_TARGET, 0,
+			   "3\0"
+			   "0\0",
+			   &m),
+		     &m, "EACCES");
 }
 
 static void test_watches(void **state)
@@ -274,11 +278,10 @@ static void test_watch_perms(void **state)
 	struct xs_conn *d1 = introduce(f, 1);
 	struct tmsg m;
 
-	assert_int_equal(t_write(f->d0, 0, "/local/domain/1/ok", ""),
-			 XS_WRITE);
-	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0,
-			       "/local/domain/1/ok\0n1\0", &m),
-			 XS_SET_PERMS);
+	assert_int_equal(t_write(f->d0, 0, "/local/domain/1/ok", ""), XS_WRITE);
+	assert_int_equal(
+	    T_REQ(f->d0, XS_SET_PERMS, 0, "/local/domain/1/ok\0n1\0", &m),
+	    XS_SET_PERMS);
 	assert_int_equal(T_REQ(d1, XS_WATCH, 0, "/\0all\0", &m), XS_WATCH);
 	t_events(d1, NULL);
 	/* XSA-115: no event for a node the watcher cannot read */
@@ -299,9 +302,9 @@ static void test_watch_perms(void **state)
 	assert_int_equal(t_events(f->d0, &m), 1);
 	assert_string_equal(m.data, "@introduceDomain");
 	assert_int_equal(t_events(d1, NULL), 0);
-	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0,
-			       "@introduceDomain\0n0\0r1\0", &m),
-			 XS_SET_PERMS);
+	assert_int_equal(
+	    T_REQ(f->d0, XS_SET_PERMS, 0, "@introduceDomain\0n0\0r1\0", &m),
+	    XS_SET_PERMS);
 	introduce(f, 10);
 	assert_int_equal(t_events(d1, NULL), 1);
 }
@@ -415,9 +418,17 @@ static void test_domains(void **state)
 	assert_int_equal(t_events(f->d0, &m), 1);
 	assert_string_equal(m.data, "@releaseDomain");
 	assert_error(T_REQ(f->d0, XS_RELEASE, 0, "5\0", &m), &m, "ENOENT");
-	assert_error(T_REQ(f->d0, XS_INTRODUCE, 0, "x\0" "1\0" "1\0", &m), &m,
-		     "EINVAL");
-	assert_error(T_REQ(f->d0, XS_INTRODUCE, 0, "40000\0" "1\0" "1\0", &m),
+	assert_error(T_REQ(f->d0, XS_INTRODUCE, 0,
+			   "x\0"
+			   "1\0"
+			   "1\0",
+			   &m),
+		     &m, "EINVAL");
+	assert_error(T_REQ(f->d0, XS_INTRODUCE, 0,
+			   "40000\0"
+			   "1\0"
+			   "1\0",
+			   &m),
 		     &m, "EINVAL");
 	assert_int_equal(xs_core_next_domain(f->core, 0, &d), -ENOENT);
 }
@@ -432,10 +443,11 @@ static void test_misc_ops(void **state)
 	assert_error(T_REQ(f->d0, XS_WATCH_EVENT, 0, "\0", &m), &m, "ENOSYS");
 	assert_error(T_REQ(f->d0, XS_SET_TARGET + 1, 0, "\0", &m), &m,
 		     "ENOSYS");
-	assert_int_equal(T_REQ(f->d0, XS_CONTROL, 0, "help\0", &m),
-			 XS_CONTROL);
+	assert_int_equal(T_REQ(f->d0, XS_CONTROL, 0, "help\0", &m), XS_CONTROL);
 	assert_non_null(strstr(m.data, "quota"));
-	assert_int_equal(T_REQ(f->d0, XS_CONTROL, 0, "quota\0nodes\0" "7\0",
+	assert_int_equal(T_REQ(f->d0, XS_CONTROL, 0,
+			       "quota\0nodes\0"
+			       "7\0",
 			       &m),
 			 XS_CONTROL);
 	assert_int_equal(xs_core_quota(f->core)->nodes, 7);
@@ -452,15 +464,19 @@ static void test_misc_ops(void **state)
 		     "EINVAL");
 	/* privileged operations */
 	assert_error(T_REQ(d1, XS_CONTROL, 0, "help\0", &m), &m, "EACCES");
-	assert_error(T_REQ(d1, XS_INTRODUCE, 0, "7\0" "1\0" "1\0", &m), &m,
-		     "EACCES");
+	assert_error(T_REQ(d1, XS_INTRODUCE, 0,
+			   "7\0"
+			   "1\0"
+			   "1\0",
+			   &m),
+		     &m, "EACCES");
 	assert_error(T_REQ(d1, XS_RELEASE, 0, "1\0", &m), &m, "EACCES");
 	assert_int_equal(T_REQ(d1, XS_GET_DOMAIN_PATH, 0, "1\0", &m),
 			 XS_GET_DOMAIN_PATH);
 	/* a domain's relative paths */
-	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0,
-			       "/local/domain/1\0n1\0", &m),
-			 XS_SET_PERMS);
+	assert_int_equal(
+	    T_REQ(f->d0, XS_SET_PERMS, 0, "/local/domain/1\0n1\0", &m),
+	    XS_SET_PERMS);
 	assert_int_equal(t_write(d1, 0, "data/x", "1"), XS_WRITE);
 	assert_int_equal(t_read(f->d0, 0, "/local/domain/1/data/x", &m),
 			 XS_READ);
@@ -474,21 +490,16 @@ static void test_misc_ops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_read_write, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_mkdir_rm, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_directory, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_perms, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_target, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watches, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watch_perms, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_transactions, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_misc_ops, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_read_write, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mkdir_rm, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_directory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perms, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_target, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watches, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_perms, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_misc_ops, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("xs_core", tests, NULL, NULL);

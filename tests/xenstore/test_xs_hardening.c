@@ -18,10 +18,7 @@ struct fx {
 	uint64_t now;
 };
 
-static uint64_t fake_now(void *opaque)
-{
-	return ((struct fx *)opaque)->now;
-}
+static uint64_t fake_now(void *opaque) { return ((struct fx *)opaque)->now; }
 
 static int setup(void **state)
 {
@@ -72,7 +69,8 @@ static void check(struct fx *f)
 static void test_oversized_length(void **state)
 {
 	struct fx *f = *state;
-	struct xsd_sockmsg h = {.type = XS_WRITE, .len = XENSTORE_PAYLOAD_MAX + 1};
+	struct xsd_sockmsg h = {.type = XS_WRITE,
+				.len = XENSTORE_PAYLOAD_MAX + 1};
 	struct xs_conn *bad, *bad2;
 	struct tmsg m;
 
@@ -97,9 +95,8 @@ static void test_oversized_length(void **state)
 
 		memset(big, 'a', sizeof(big));
 		memcpy(big, "/big", 5);
-		assert_int_equal(t_req(f->d0, XS_WRITE, 0, big, sizeof(big),
-				       &m),
-				 XS_WRITE);
+		assert_int_equal(
+		    t_req(f->d0, XS_WRITE, 0, big, sizeof(big), &m), XS_WRITE);
 		assert_int_equal(t_read(f->d0, 0, "/big", &m), XS_READ);
 		assert_int_equal(m.hdr.len, XENSTORE_PAYLOAD_MAX - 5);
 	}
@@ -138,12 +135,11 @@ static void test_watch_leak(void **state)
 	t_events(d1, NULL); /* the initial events */
 	assert_int_equal(t_write(f->d0, 0, "/local/domain/2/secret", "pw"),
 			 XS_WRITE);
-	assert_int_equal(T_REQ(f->d0, XS_RM, 0, "/local/domain/2/secret\0",
-			       &m),
+	assert_int_equal(T_REQ(f->d0, XS_RM, 0, "/local/domain/2/secret\0", &m),
 			 XS_RM);
-	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0,
-			       "/local/domain/2\0n2\0", &m),
-			 XS_SET_PERMS);
+	assert_int_equal(
+	    T_REQ(f->d0, XS_SET_PERMS, 0, "/local/domain/2\0n2\0", &m),
+	    XS_SET_PERMS);
 	assert_int_equal(t_write(f->d0, 0, "/tool/private", "x"), XS_WRITE);
 	assert_int_equal(t_events(d1, NULL), 0);
 	/* inside a transaction too */
@@ -154,9 +150,9 @@ static void test_watch_leak(void **state)
 
 		assert_int_equal(t_write(f->d0, tx, "/local/domain/2/t", "1"),
 				 XS_WRITE);
-		assert_int_equal(T_REQ(f->d0, XS_TRANSACTION_END, tx, "T\0",
-				       &m),
-				 XS_TRANSACTION_END);
+		assert_int_equal(
+		    T_REQ(f->d0, XS_TRANSACTION_END, tx, "T\0", &m),
+		    XS_TRANSACTION_END);
 	}
 	assert_int_equal(t_events(d1, NULL), 0);
 	/* readable nodes still notify */
@@ -173,8 +169,7 @@ static void test_domid_reuse(void **state)
 	struct tmsg m;
 
 	assert_int_equal(t_write(f->d0, 0, "/shared", "s"), XS_WRITE);
-	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0, "/shared\0n0\0b5\0",
-			       &m),
+	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0, "/shared\0n0\0b5\0", &m),
 			 XS_SET_PERMS);
 	assert_int_equal(t_read(d5, 0, "/shared", &m), XS_READ);
 	assert_int_equal(t_write(d5, 0, "own", "o"), XS_WRITE);
@@ -187,9 +182,9 @@ static void test_domid_reuse(void **state)
 			 XS_GET_PERMS);
 	assert_int_equal(m.hdr.len, 3);
 	assert_string_equal(m.data, "n0");
-	assert_int_equal(T_REQ(f->d0, XS_GET_PERMS, 0,
-			       "/local/domain/5/own\0", &m),
-			 XS_GET_PERMS);
+	assert_int_equal(
+	    T_REQ(f->d0, XS_GET_PERMS, 0, "/local/domain/5/own\0", &m),
+	    XS_GET_PERMS);
 	assert_string_equal(m.data, "n0");
 	/* the new dom5 starts from nothing */
 	d5 = introduce(f, 5);
@@ -234,9 +229,8 @@ static void test_path_limits(void **state)
 
 		memcpy(req, "/\0", 2);
 		memcpy(req + 2, tok, sizeof(tok));
-		assert_int_equal(t_req(w, XS_WATCH, 0, req, sizeof(tok) + 2,
-				       &m),
-				 XS_WATCH);
+		assert_int_equal(
+		    t_req(w, XS_WATCH, 0, req, sizeof(tok) + 2, &m), XS_WATCH);
 	}
 	assert_int_equal(t_events(w, NULL), 1); /* "/" + token fits */
 	memset(p, 0, sizeof(p));
@@ -325,9 +319,9 @@ static void test_quotas(void **state)
 	assert_error(T_REQ(d1, XS_TRANSACTION_START, 0, "\0", &m), &m,
 		     "ENOSPC");
 	/* permission list length */
-	assert_error(T_REQ(d1, XS_SET_PERMS, 0,
-			   "n2\0n1\0r2\0r3\0r4\0r5\0r6\0", &m),
-		     &m, "E2BIG");
+	assert_error(
+	    T_REQ(d1, XS_SET_PERMS, 0, "n2\0n1\0r2\0r3\0r4\0r5\0r6\0", &m), &m,
+	    "E2BIG");
 	check(f);
 }
 
@@ -359,9 +353,9 @@ static void test_outstanding(void **state)
 			 (ssize_t)(off - (size_t)n));
 	/* events: capped by out-bytes */
 	assert_int_equal(xs_core_set_quota(f->core, "out-bytes", 4096), 0);
-	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0,
-			       "/local/domain/1\0n1\0", &m),
-			 XS_SET_PERMS);
+	assert_int_equal(
+	    T_REQ(f->d0, XS_SET_PERMS, 0, "/local/domain/1\0n1\0", &m),
+	    XS_SET_PERMS);
 	while (t_recv(d1, &m) == 0)
 		;
 	t_events(d1, NULL);
@@ -420,8 +414,8 @@ static void test_tx_rate(void **state)
 				 XS_TRANSACTION_START);
 		snprintf(end, sizeof(end), "F");
 		assert_int_equal(t_req(d1, XS_TRANSACTION_END,
-				       (uint32_t)strtoul(m.data, NULL, 10),
-				       end, 2, &m),
+				       (uint32_t)strtoul(m.data, NULL, 10), end,
+				       2, &m),
 				 XS_TRANSACTION_END);
 	}
 	assert_error(T_REQ(d1, XS_TRANSACTION_START, 0, "\0", &m), &m,
@@ -465,8 +459,7 @@ static void test_conn_free_watches(void **state)
 
 	for (int i = 0; i < 50; i++) {
 		assert_int_equal(xs_conn_new(f->core, 0, &w), 0);
-		assert_int_equal(T_REQ(w, XS_WATCH, 0, "/\0a\0", &m),
-				 XS_WATCH);
+		assert_int_equal(T_REQ(w, XS_WATCH, 0, "/\0a\0", &m), XS_WATCH);
 		assert_int_equal(T_REQ(w, XS_TRANSACTION_START, 0, "\0", &m),
 				 XS_TRANSACTION_START);
 		t_forget(w);
@@ -487,14 +480,27 @@ static uint64_t xorshift(void)
 /* Random and half-valid streams through the fuzz entry point. */
 static void test_fuzz_smoke(void **state)
 {
-	static const uint32_t types[] = {
-		XS_READ, XS_WRITE, XS_MKDIR, XS_RM, XS_DIRECTORY,
-		XS_DIRECTORY_PART, XS_GET_PERMS, XS_SET_PERMS, XS_WATCH,
-		XS_UNWATCH, XS_TRANSACTION_START, XS_TRANSACTION_END,
-		XS_INTRODUCE, XS_RELEASE, XS_RESET_WATCHES, XS_CONTROL};
+	static const uint32_t types[] = {XS_READ,
+					 XS_WRITE,
+					 XS_MKDIR,
+					 XS_RM,
+					 XS_DIRECTORY,
+					 XS_DIRECTORY_PART,
+					 XS_GET_PERMS,
+					 XS_SET_PERMS,
+					 XS_WATCH,
+					 XS_UNWATCH,
+					 XS_TRANSACTION_START,
+					 XS_TRANSACTION_END,
+					 XS_INTRODUCE,
+					 XS_RELEASE,
+					 XS_RESET_WATCHES,
+					 XS_CONTROL};
 	static const char *const words[] = {
-		"/", "/a", "/a/b", "a", "@releaseDomain", "T", "F", "1", "0",
-		"b0", "n1", "r2", "help", "check", "quota", "/a/b/c", "3"};
+	    "/",      "/a", "/a/b", "a",     "@releaseDomain",
+	    "T",      "F",  "1",    "0",     "b0",
+	    "n1",     "r2", "help", "check", "quota",
+	    "/a/b/c", "3"};
 	uint8_t buf[8192];
 
 	(void)state;
@@ -513,10 +519,10 @@ static void test_fuzz_smoke(void **state)
 
 			for (int k = 0; k < nmsg; k++) {
 				struct xsd_sockmsg h = {
-					.type = types[xorshift() %
-						      (sizeof(types) /
-						       sizeof(types[0]))],
-					.tx_id = (uint32_t)(xorshift() % 3),
+				    .type =
+					types[xorshift() % (sizeof(types) /
+							    sizeof(types[0]))],
+				    .tx_id = (uint32_t)(xorshift() % 3),
 				};
 				uint8_t pl[128];
 				size_t pn = 0;
@@ -524,9 +530,9 @@ static void test_fuzz_smoke(void **state)
 
 				for (int w = 0; w < nw; w++) {
 					const char *s =
-						words[xorshift() %
-						      (sizeof(words) /
-						       sizeof(words[0]))];
+					    words[xorshift() %
+						  (sizeof(words) /
+						   sizeof(words[0]))];
 					size_t l = strlen(s) + 1;
 
 					memcpy(pl + pn, s, l);
@@ -547,27 +553,20 @@ static void test_fuzz_smoke(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_oversized_length, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_split_stream, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_watch_leak, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_domid_reuse, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_path_limits, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_quotas, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_outstanding, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_deep_tree, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_tx_rate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tx_order, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_conn_free_watches, setup,
-						teardown),
-		cmocka_unit_test(test_fuzz_smoke),
+	    cmocka_unit_test_setup_teardown(test_oversized_length, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_split_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_leak, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_domid_reuse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_path_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quotas, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outstanding, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deep_tree, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_rate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conn_free_watches, setup,
+					    teardown),
+	    cmocka_unit_test(test_fuzz_smoke),
 	};
 
 	return cmocka_run_group_tests_name("xs_hardening", tests, NULL, NULL);

@@ -49,10 +49,7 @@ static int ev_open(struct pvk_platform *p, struct pvk_evtchn **out)
 	*out = &fake_evh;
 	return 0;
 }
-static void ev_close(struct pvk_evtchn *h)
-{
-	(void)h;
-}
+static void ev_close(struct pvk_evtchn *h) { (void)h; }
 static int ev_fd(struct pvk_evtchn *h)
 {
 	(void)h;
@@ -103,10 +100,15 @@ static int ev_unbind(struct pvk_evtchn *h, evtchn_port_t port)
 	return 0;
 }
 static const struct pvk_evtchn_ops ev_ops = {
-	.open = ev_open, .close = ev_close, .fd = ev_fd,
-	.pending = ev_pending, .unmask = ev_unmask, .notify = ev_notify,
-	.bind_interdomain = ev_bind_inter, .bind_virq = ev_bind_virq,
-	.unbind = ev_unbind,
+    .open = ev_open,
+    .close = ev_close,
+    .fd = ev_fd,
+    .pending = ev_pending,
+    .unmask = ev_unmask,
+    .notify = ev_notify,
+    .bind_interdomain = ev_bind_inter,
+    .bind_virq = ev_bind_virq,
+    .unbind = ev_unbind,
 };
 
 static int fm_open(struct pvk_platform *p, struct pvk_fmem **out)
@@ -115,10 +117,7 @@ static int fm_open(struct pvk_platform *p, struct pvk_fmem **out)
 	*out = &fake_fmem;
 	return 0;
 }
-static void fm_close(struct pvk_fmem *h)
-{
-	(void)h;
-}
+static void fm_close(struct pvk_fmem *h) { (void)h; }
 static int fm_map(struct pvk_fmem *h, domid_t dom, const xen_pfn_t *gfns,
 		  uint32_t count, int writable, void **addr)
 {
@@ -139,7 +138,10 @@ static int fm_unmap(struct pvk_fmem *h, void *addr, uint32_t count)
 	return 0;
 }
 static const struct pvk_fmem_ops fm_ops = {
-	.open = fm_open, .close = fm_close, .map = fm_map, .unmap = fm_unmap,
+    .open = fm_open,
+    .close = fm_close,
+    .map = fm_map,
+    .unmap = fm_unmap,
 };
 
 static int dc_list(struct pvk_platform *p, domid_t first,
@@ -167,10 +169,7 @@ int pvk_platform_open(const char *which, struct pvk_platform **out)
 	return 0;
 }
 
-void pvk_platform_close(struct pvk_platform *plat)
-{
-	(void)plat;
-}
+void pvk_platform_close(struct pvk_platform *plat) { (void)plat; }
 
 /* ---- fixture: a core wired to the domain shell, like the daemon ------ */
 
@@ -270,11 +269,12 @@ static void kick_port(struct fx *f, evtchn_port_t port)
 }
 
 /* Send one request from the guest on gfn/port, pushing the ring along. */
-static void guest_send(struct fx *f, int gfn, evtchn_port_t port,
-		       uint32_t type, const void *p, size_t len)
+static void guest_send(struct fx *f, int gfn, evtchn_port_t port, uint32_t type,
+		       const void *p, size_t len)
 {
 	struct xenstore_domain_interface *in = fk.pages[gfn];
-	struct xsd_sockmsg h = {.type = type, .req_id = 42, .len = (uint32_t)len};
+	struct xsd_sockmsg h = {
+	    .type = type, .req_id = 42, .len = (uint32_t)len};
 	unsigned char buf[sizeof(h) + XENSTORE_PAYLOAD_MAX];
 	size_t off = 0;
 
@@ -287,8 +287,7 @@ static void guest_send(struct fx *f, int gfn, evtchn_port_t port,
 }
 
 /* Receive one message on the guest side; 0 or -1 if none. */
-static int guest_recv(struct fx *f, int gfn, evtchn_port_t port,
-		      struct tmsg *m)
+static int guest_recv(struct fx *f, int gfn, evtchn_port_t port, struct tmsg *m)
 {
 	struct xenstore_domain_interface *in = fk.pages[gfn];
 	size_t got = 0;
@@ -296,8 +295,8 @@ static int guest_recv(struct fx *f, int gfn, evtchn_port_t port,
 	if (in->rsp_prod == in->rsp_cons)
 		return -1;
 	while (got < sizeof(m->hdr)) {
-		got += guest_get(in, (char *)&m->hdr + got,
-				 sizeof(m->hdr) - got);
+		got +=
+		    guest_get(in, (char *)&m->hdr + got, sizeof(m->hdr) - got);
 		kick_port(f, 100 + port);
 	}
 	assert_true(m->hdr.len <= XENSTORE_PAYLOAD_MAX);
@@ -314,8 +313,8 @@ static void introduce(struct fx *f, unsigned int dom, int gfn, int port)
 {
 	char buf[64];
 	struct tmsg m;
-	int n = snprintf(buf, sizeof(buf), "%u%c%d%c%d%c", dom, 0, gfn, 0,
-			 port, 0);
+	int n =
+	    snprintf(buf, sizeof(buf), "%u%c%d%c%d%c", dom, 0, gfn, 0, port, 0);
 
 	assert_int_equal(t_req(f->d0, XS_INTRODUCE, 0, buf, (size_t)n, &m),
 			 XS_INTRODUCE);
@@ -338,9 +337,9 @@ static void test_ring_roundtrip(void **state)
 	/* toolstack gives the domain its home */
 	assert_int_equal(T_REQ(f->d0, XS_MKDIR, 0, "/local/domain/5\0", &m),
 			 XS_MKDIR);
-	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0,
-			       "/local/domain/5\0n5\0", &m),
-			 XS_SET_PERMS);
+	assert_int_equal(
+	    T_REQ(f->d0, XS_SET_PERMS, 0, "/local/domain/5\0n5\0", &m),
+	    XS_SET_PERMS);
 	guest_send(f, 1, 7, XS_WRITE, "data/x\0hello", 12);
 	assert_int_equal(guest_recv(f, 1, 7, &m), 0);
 	assert_int_equal(m.hdr.type, XS_WRITE);
@@ -482,7 +481,11 @@ static void test_virq_release(void **state)
 	assert_null(xs_core_domain_conn(f->core, 6));
 	/* failures to map fail the INTRODUCE, not the daemon */
 	fk.fail_map = 1;
-	assert_int_equal(T_REQ(f->d0, XS_INTRODUCE, 0, "8\0" "1\0" "1\0", &m),
+	assert_int_equal(T_REQ(f->d0, XS_INTRODUCE, 0,
+			       "8\0"
+			       "1\0"
+			       "1\0",
+			       &m),
 			 XS_ERROR);
 	assert_int_equal(T_REQ(f->d0, XS_IS_DOMAIN_INTRODUCED, 0, "8\0", &m),
 			 XS_IS_DOMAIN_INTRODUCED);
@@ -524,16 +527,14 @@ static void test_ring_pure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ring_pure, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_ring_roundtrip, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_ring_bad_index, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_ring_reconnect, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_virq_release, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_pure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_roundtrip, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_bad_index, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_reconnect, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_virq_release, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("xs_ring", tests, NULL, NULL);

@@ -9,8 +9,10 @@ void t_send(struct xs_conn *c, uint32_t type, uint32_t tx, const void *p,
 	    size_t len)
 {
 	static uint32_t req_id;
-	struct xsd_sockmsg h = {.type = type, .req_id = ++req_id,
-				.tx_id = tx, .len = (uint32_t)len};
+	struct xsd_sockmsg h = {.type = type,
+				.req_id = ++req_id,
+				.tx_id = tx,
+				.len = (uint32_t)len};
 	unsigned char *buf = malloc(sizeof(h) + len);
 	size_t off = 0;
 
