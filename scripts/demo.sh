@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Fresh Debian 12 machine (as root): install dependencies, build, install
+# pvkit on PATH, and run the demo: start the emulated host, boot a 2-vCPU
+# guest from an xl.cfg file, list it, reboot it, shut it down, stop the host.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh build
+meson install -C build --quiet
+export PVKIT_STATE_DIR=${PVKIT_STATE_DIR:-/run/pvkit}
+pvkit host stop >/dev/null 2>&1 || true
+set -x
+pvkit host start
+pvkit create examples/demo.cfg
+sleep 1
+pvkit list
+pvkit info
+pvkit reboot demo
+sleep 1
+pvkit list
+pvkit shutdown -w demo
+pvkit list
+set +x
+echo "--- guest log ($PVKIT_STATE_DIR/guest-demo.log):"
+cat "$PVKIT_STATE_DIR/guest-demo.log"
+pvkit host stop

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# End to end through the toolstack: host start, create from xl.cfg, list,
+# pause/unpause, shutdown -w (the guest's control driver), reboot with
+# on_reboot=restart (a new domain id), destroy, bad configs, host stop.
+set -u
+P=$1
+export PVKIT_STATE_DIR=$(mktemp -d /tmp/pvkit-e2e-XXXXXX)
+fail=0
+id2=""
+check() { if eval "$2"; then echo "ok   - $1"; else echo "FAIL - $1"; fail=1; fi; }
+cleanup() { "$P" host stop >/dev/null 2>&1; rm -rf "$PVKIT_STATE_DIR"; }
+trap cleanup EXIT
+cfg=$PVKIT_STATE_DIR/g.cfg
+cat > "$cfg" <<CFG
+name = "e2e"
+memory = 32
+vcpus = 2
+on_reboot = "restart"
+CFG
+check "host start" '"$P" host start >/dev/null'
+check "host status" '"$P" host status >/dev/null'
+check "create" '"$P" create "$cfg" >/dev/null'
+check "list shows it" '"$P" list | grep -q "^e2e "'
+check "list --json" '"$P" list --json | grep -q "\"name\": \"e2e\""'
+check "duplicate name refused" '! "$P" create "$cfg" 2>/dev/null'
+check "pause" '"$P" pause e2e && "$P" list | grep "^e2e " | grep -q "p"'
+check "unpause" '"$P" unpause e2e && "$P" list | grep "^e2e " | grep -q "r"'
+id1=$("$P" list | awk '$1=="e2e"{print $2}')
+for i in $(seq 50); do [ -n "$(grep 'control driver ready' $PVKIT_STATE_DIR/guest-e2e.log 2>/dev/null)" ] && break; sleep 0.1; done
+check "reboot restarts with a new id" '"$P" reboot e2e && for i in $(seq 100); do id2=$("$P" list | awk "\$1==\"e2e\"{print \$2}"); [ -n "$id2" ] && [ "$id2" != "$id1" ] && break; sleep 0.1; done; [ -n "$id2" ] && [ "$id2" != "$id1" ]'
+for i in $(seq 50); do [ "$(grep -c 'control driver ready' $PVKIT_STATE_DIR/guest-e2e.log)" -ge 2 ] && break; sleep 0.1; done
+check "shutdown -w" '"$P" shutdown -w e2e >/dev/null && ! "$P" list | grep -q "^e2e "'
+check "create again" '"$P" create "$cfg" >/dev/null'
+check "destroy" '"$P" destroy e2e && sleep 0.2 && ! "$P" list | grep -q "^e2e "'
+check "kill -9 of a guest is a crash (on_crash=destroy)" '"$P" create "$cfg" >/dev/null && pkill -9 -f "pvkit-guest" ; for i in $(seq 100); do "$P" list | grep -q "^e2e " || break; sleep 0.1; done; ! "$P" list | grep -q "^e2e "'
+printf 'name = "bad"\nmemory = lots\n' > "$PVKIT_STATE_DIR/bad.cfg"
+check "bad config names file, line and key" '"$P" create "$PVKIT_STATE_DIR/bad.cfg" 2>&1 | grep -q "bad.cfg:2: memory"'
+check "unknown domain" '! "$P" destroy nosuch 2>/dev/null'
+check "host stop" '"$P" host stop >/dev/null && ! "$P" host status >/dev/null'
+exit $fail
