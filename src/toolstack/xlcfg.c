@@ -1373,33 +1373,52 @@ static bool name_valid(const char *s)
 	return !digits; /* a number would read as a domid */
 }
 
-static int dom_disks(struct xlcfg *cfg, struct xlcfg_domain *d, char *err,
-		     size_t errlen)
+/* Mark key used and check it is a list: 0 with *out NULL when unset. */
+static int dom_list(struct xlcfg *cfg, const char *key, struct entry **out,
+		    char *err, size_t errlen)
 {
-	struct entry *e = find(cfg, "disk");
-	char why[256];
-	unsigned int i, j;
-	int rc;
+	struct entry *e = find(cfg, key);
 
+	*out = e;
 	if (!e)
 		return 0;
 	e->used = true;
 	if (e->kind != XLCFG_LIST) {
-		set_err(err, errlen, "%s:%u: disk: expected a list, got %s",
-			cfg->name, e->line, kind_name(e->kind));
+		set_err(err, errlen, "%s:%u: %s: expected a list, got %s",
+			cfg->name, e->line, key, kind_name(e->kind));
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* Report a spec parser's failure on item i of e. */
+static int item_err(const struct xlcfg *cfg, const struct entry *e,
+		    unsigned int i, int rc, const char *why, char *err,
+		    size_t errlen)
+{
+	set_err(err, errlen, "%s:%u: %s: %s in '%.100s'", cfg->name,
+		e->lines[i], e->key, why, e->items[i]);
+	return rc;
+}
+
+static int dom_disks(struct xlcfg *cfg, struct xlcfg_domain *d, char *err,
+		     size_t errlen)
+{
+	struct entry *e;
+	char why[256];
+	unsigned int i, j;
+	int rc = dom_list(cfg, "disk", &e, err, errlen);
+
+	if (rc < 0 || !e)
+		return rc;
 	d->disks = calloc(e->nitems ? e->nitems : 1, sizeof(*d->disks));
 	if (!d->disks)
 		return -ENOMEM;
 	for (i = 0; i < e->nitems; i++) {
 		rc = xlcfg_parse_disk(e->items[i], &d->disks[i], why,
 				      sizeof(why));
-		if (rc < 0) {
-			set_err(err, errlen, "%s:%u: disk: %s in '%.100s'",
-				cfg->name, e->lines[i], why, e->items[i]);
-			return rc;
-		}
+		if (rc < 0)
+			return item_err(cfg, e, i, rc, why, err, errlen);
 		d->disks[i].line = e->lines[i];
 		d->ndisks++;
 		for (j = 0; j < i; j++)
@@ -1418,29 +1437,20 @@ static int dom_disks(struct xlcfg *cfg, struct xlcfg_domain *d, char *err,
 static int dom_vifs(struct xlcfg *cfg, struct xlcfg_domain *d, char *err,
 		    size_t errlen)
 {
-	struct entry *e = find(cfg, "vif");
+	struct entry *e;
 	char why[256];
 	unsigned int i;
-	int rc;
+	int rc = dom_list(cfg, "vif", &e, err, errlen);
 
-	if (!e)
-		return 0;
-	e->used = true;
-	if (e->kind != XLCFG_LIST) {
-		set_err(err, errlen, "%s:%u: vif: expected a list, got %s",
-			cfg->name, e->line, kind_name(e->kind));
-		return -EINVAL;
-	}
+	if (rc < 0 || !e)
+		return rc;
 	d->vifs = calloc(e->nitems ? e->nitems : 1, sizeof(*d->vifs));
 	if (!d->vifs)
 		return -ENOMEM;
 	for (i = 0; i < e->nitems; i++) {
 		rc = xlcfg_parse_vif(e->items[i], &d->vifs[i], why, sizeof(why));
-		if (rc < 0) {
-			set_err(err, errlen, "%s:%u: vif: %s in '%.100s'",
-				cfg->name, e->lines[i], why, e->items[i]);
-			return rc;
-		}
+		if (rc < 0)
+			return item_err(cfg, e, i, rc, why, err, errlen);
 		d->vifs[i].line = e->lines[i];
 		d->nvifs++;
 	}
