@@ -324,6 +324,50 @@ static void test_share_map_notify(void **state)
 	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, dom), 0);
 }
 
+/* Loopback in Dom0: a fired port stays masked until unmask(); events while
+ * masked coalesce and are delivered at unmask; ports are per handle. */
+static void test_evtchn_semantics(void **state)
+{
+	const struct pvk_evtchn_ops *ops = P0->evtchn;
+	struct pvk_evtchn *a, *b;
+	evtchn_port_t pa, pb, got;
+	struct pollfd p;
+
+	(void)state;
+	assert_int_equal(ops->open(P0, &a), 0);
+	assert_int_equal(ops->open(P0, &b), 0);
+	assert_int_equal(ops->bind_unbound(a, 0, &pa), 0);
+	assert_int_equal(ops->bind_interdomain(b, 0, pa, &pb), 0);
+	/* Binding leaves b's end pending once, as Xen does. */
+	assert_int_equal(wait_port(ops, b, pb), 0);
+	assert_int_equal(ops->unmask(a, pb), -EINVAL);
+	assert_int_equal(ops->notify(a, pb), -EINVAL);
+	assert_int_equal(ops->unbind(a, pb), -EINVAL);
+
+	assert_int_equal(ops->notify(b, pb), 0);
+	p = (struct pollfd){.fd = ops->fd(a), .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(ops->pending(a, &got), 0);
+	assert_int_equal(got, pa);
+	/* Masked now: two more sends queue nothing until unmask. */
+	assert_int_equal(ops->notify(b, pb), 0);
+	assert_int_equal(ops->notify(b, pb), 0);
+	usleep(100000);
+	assert_int_equal(ops->pending(a, &got), -EAGAIN);
+	p.revents = 0;
+	assert_int_equal(poll(&p, 1, 0), 0); /* drained when empty */
+	assert_int_equal(ops->unmask(a, pa), 0);
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(ops->pending(a, &got), 0);
+	assert_int_equal(got, pa);
+	assert_int_equal(ops->pending(a, &got), -EAGAIN);
+	assert_int_equal(ops->unmask(a, pa), 0);
+
+	assert_int_equal(ops->unbind(b, pb), 0);
+	ops->close(a); /* unbinds pa */
+	ops->close(b);
+}
+
 static void test_dom0_cannot_share(void **state)
 {
 	struct pvk_gntshr *shr;
@@ -368,6 +412,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_share_map_notify),
+		cmocka_unit_test(test_evtchn_semantics),
 		cmocka_unit_test(test_dom0_cannot_share),
 		cmocka_unit_test(test_open_by_name),
 	};
