@@ -213,51 +213,45 @@ static int evtchn_notify(struct pvk_evtchn *h, evtchn_port_t port)
 	return pvk_evtchn_send(h->e->rt, port, false);
 }
 
+/* Finish a bind: on success the new port becomes h's. */
+static int bound(struct pvk_evtchn *h, int rc, evtchn_port_t p,
+		 evtchn_port_t *local)
+{
+	if (rc)
+		return rc;
+	rc = adopt(h, p);
+	if (rc == 0)
+		*local = p;
+	return rc;
+}
+
 static int evtchn_bind_interdomain(struct pvk_evtchn *h, domid_t remote_dom,
 				   evtchn_port_t remote_port,
 				   evtchn_port_t *local)
 {
-	evtchn_port_t p;
+	evtchn_port_t p = 0;
 	int rc = pvk_evtchn_bind_interdomain(h->e->rt, remote_dom,
 					     remote_port, &p);
 
-	if (rc)
-		return rc;
-	rc = adopt(h, p);
-	if (rc)
-		return rc;
-	*local = p;
-	return 0;
+	return bound(h, rc, p, local);
 }
 
 static int evtchn_bind_unbound(struct pvk_evtchn *h, domid_t remote_dom,
-			      evtchn_port_t *local)
+			       evtchn_port_t *local)
 {
-	evtchn_port_t p;
+	evtchn_port_t p = 0;
 	int rc = pvk_evtchn_alloc_unbound(h->e->rt, remote_dom, &p);
 
-	if (rc)
-		return rc;
-	rc = adopt(h, p);
-	if (rc)
-		return rc;
-	*local = p;
-	return 0;
+	return bound(h, rc, p, local);
 }
 
 static int evtchn_bind_virq(struct pvk_evtchn *h, uint32_t virq,
 			    evtchn_port_t *local)
 {
-	evtchn_port_t p;
+	evtchn_port_t p = 0;
 	int rc = pvk_evtchn_bind_virq(h->e->rt, virq, 0, &p);
 
-	if (rc)
-		return rc;
-	rc = adopt(h, p);
-	if (rc)
-		return rc;
-	*local = p;
-	return 0;
+	return bound(h, rc, p, local);
 }
 
 const struct pvk_evtchn_ops emu_evtchn_ops = {
