@@ -408,6 +408,49 @@ static void test_open_by_name(void **state)
 	assert_int_equal(pvk_platform_open("bogus", &p), -EINVAL);
 }
 
+/* A DomU kernel opens the platform from $PVKIT_HV_FD. */
+static void test_open_domu_from_env(void **state)
+{
+	char fdstr[16];
+	domid_t dom;
+	pid_t pid;
+	int fd;
+
+	(void)state;
+	assert_int_equal(pvk_dom_create(H.dom0, "plat-env", 4096, 4096, 1,
+					"env", &dom, &fd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pvk_platform *p;
+		struct pvk_gntshr *shr;
+		grant_ref_t ref;
+		void *addr;
+		int rc;
+
+		snprintf(fdstr, sizeof(fdstr), "%d", fd);
+		setenv("PVKIT_HV_FD", fdstr, 1);
+		if (pvk_platform_open("emulated", &p))
+			_exit(10);
+		if (p->self != dom || p->xs_path)
+			_exit(11);
+		if (p->gntshr->open(p, &shr))
+			_exit(12);
+		rc = p->gntshr->share(shr, 0, 1, 0, &ref, &addr);
+		if (rc || p->gntshr->unshare(shr, addr, 1))
+			_exit(13);
+		if (p->gntshr->unshare(shr, addr, 1) != -EINVAL)
+			_exit(14);
+		p->gntshr->close(shr);
+		pvk_platform_close(p);
+		_exit(0);
+	}
+	close(fd);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_unpause, dom), 0);
+	assert_int_equal(harness_wait(pid), 0);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, dom), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_evtchn_semantics),
 		cmocka_unit_test(test_dom0_cannot_share),
 		cmocka_unit_test(test_open_by_name),
+		cmocka_unit_test(test_open_domu_from_env),
 	};
 
 	return cmocka_run_group_tests_name("platform", tests, setup,
