@@ -103,16 +103,14 @@ static bool owns(struct pvk_evtchn *h, evtchn_port_t port)
 	return r;
 }
 
-/* Take a freshly bound port: record it, then route its events to us. */
+/* Route port's events to h (the caller closes a fresh port on failure). */
 static int adopt(struct pvk_evtchn *h, evtchn_port_t port)
 {
 	struct emu *e = h->e;
 	int rc;
 
-	if (port == 0 || port >= EMU_NR_PORTS) {
-		pvk_evtchn_close(e->rt, port);
+	if (port == 0 || port >= EMU_NR_PORTS)
 		return -ERANGE;
-	}
 	pthread_mutex_lock(&e->ev_lock);
 	e->port_owner[port] = h;
 	pthread_mutex_unlock(&e->ev_lock);
@@ -121,7 +119,6 @@ static int adopt(struct pvk_evtchn *h, evtchn_port_t port)
 		pthread_mutex_lock(&e->ev_lock);
 		e->port_owner[port] = NULL;
 		pthread_mutex_unlock(&e->ev_lock);
-		pvk_evtchn_close(e->rt, port);
 	}
 	return rc;
 }
@@ -222,6 +219,8 @@ static int bound(struct pvk_evtchn *h, int rc, evtchn_port_t p,
 	rc = adopt(h, p);
 	if (rc == 0)
 		*local = p;
+	else
+		pvk_evtchn_close(h->e->rt, p);
 	return rc;
 }
 
