@@ -204,6 +204,20 @@ static void check_copy(struct pvk_gnttab *gt, domid_t dom,
 		assert_int_equal(mapped[PAGE + 1024 + j], 0xc3);
 	for (j = 0; j < 16; j++)
 		assert_int_equal(mapped[PAGE + 3000 + j], pattern(0, 2048 + j));
+	/* Without the bad op the local copies go as one map batch. */
+	memset(buf, 0, PAGE);
+	memset(out, 0x77, PAGE);
+	op[0].source.offset = 512;
+	op[1].dest.offset = 0;
+	op[1].len = 32;
+	assert_int_equal(P0->gnttab->copy(gt, op, 2), 0);
+	assert_int_equal(op[0].status, GNTST_okay);
+	assert_int_equal(op[1].status, GNTST_okay);
+	for (j = 0; j < 256; j++)
+		assert_int_equal(buf[100 + j], pattern(0, 512 + j));
+	for (j = 0; j < 32; j++)
+		assert_int_equal(mapped[PAGE + j], 0x77);
+	assert_int_equal(mapped[PAGE + 32], 0x5a);
 	free(buf);
 	free(out);
 }

@@ -73,16 +73,16 @@ out:
 }
 
 /*
- * Map ops[0..count) (filled in by the caller) into one fresh region.
+ * Map ops[0..count) (filled in by the caller) into one fresh region, each
+ * page read-only when its op has GNTMAP_readonly.
  * 0 and *base set, or -errno with every ops[i].status set and nothing left
  * mapped (in the hypervisor or here).
  */
 static int grant_map(struct pvk_rt *rt, struct gnttab_map_grant_ref *ops,
-		     uint32_t count, bool writable, void **base_out)
+		     uint32_t count, void **base_out)
 {
 	int fds[PVK_MAX_FDS];
 	unsigned int nfds = PVK_MAX_FDS, i;
-	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
 	grant_handle_t *undo = NULL;
 	uint32_t nundo = 0;
 	uint8_t *base = MAP_FAILED;
@@ -115,7 +115,10 @@ static int grant_map(struct pvk_rt *rt, struct gnttab_map_grant_ref *ops,
 		if (rc)
 			continue; /* a failure already: just collect handles */
 		if (ops[i].host_addr >= nfds ||
-		    mmap(base + (size_t)i * EMU_PAGE_SIZE, EMU_PAGE_SIZE, prot,
+		    mmap(base + (size_t)i * EMU_PAGE_SIZE, EMU_PAGE_SIZE,
+			 (ops[i].flags & GNTMAP_readonly)
+				 ? PROT_READ
+				 : PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED, fds[ops[i].host_addr],
 			 (off_t)ops[i].dev_bus_addr) == MAP_FAILED) {
 			rc = ops[i].host_addr >= nfds ? -EPROTO : -errno;
@@ -198,7 +201,7 @@ static int gnttab_map(struct pvk_gnttab *h, domid_t dom,
 		ops[i].ref = refs[i];
 		ops[i].dom = dom;
 	}
-	rc = grant_map(h->e->rt, ops, count, writable, &base);
+	rc = grant_map(h->e->rt, ops, count, &base);
 	if (status)
 		for (i = 0; i < count; i++)
 			status[i] = ops[i].status;
@@ -297,7 +300,7 @@ static int16_t remote_map(struct pvk_rt *rt, const struct gnttab_copy *op,
 	m.flags = GNTMAP_host_map | (dest ? 0 : GNTMAP_readonly);
 	m.ref = p->u.ref;
 	m.dom = p->domid;
-	if (grant_map(rt, &m, 1, dest, page))
+	if (grant_map(rt, &m, 1, page))
 		return m.status != GNTST_okay ? m.status : GNTST_general_error;
 	*handle = m.handle;
 	return GNTST_okay;
@@ -342,12 +345,85 @@ static int copy_native(struct pvk_rt *rt, struct gnttab_copy *ops,
 	return rc < 0 ? (int)rc : 0;
 }
 
+/* The remote side of a copy served here: the one not in local memory. */
+static bool remote_is_dest(const struct gnttab_copy *op)
+{
+	return !side_is_local(op, true);
+}
+
+/*
+ * Serve ops[idx[0..n)] (each with one local side) with one map batch for
+ * all their grant references, then copy and unmap.  Falls back to one op at
+ * a time when the batch fails, so a bad ref fails only its own op.
+ */
+static void copy_here_batch(struct pvk_rt *rt, struct gnttab_copy *ops,
+			    const uint32_t *idx, uint32_t n)
+{
+	struct gnttab_map_grant_ref *m = NULL;
+	grant_handle_t *handles = NULL;
+	uint32_t *which = NULL, k = 0, i;
+	uint8_t *base = NULL;
+
+	m = calloc(n, sizeof(*m));
+	handles = calloc(n, sizeof(*handles));
+	which = calloc(n, sizeof(*which));
+	if (!m || !handles || !which)
+		goto single;
+	for (i = 0; i < n; i++) {
+		struct gnttab_copy *op = &ops[idx[i]];
+		bool dest = remote_is_dest(op);
+		const struct gnttab_copy_ptr *p = dest ? &op->dest : &op->source;
+
+		if (side_is_local(op, false) && side_is_local(op, true))
+			continue;
+		if (!side_is_ref(op, dest))
+			continue; /* a frame by number: done singly */
+		m[k].flags = GNTMAP_host_map | (dest ? 0 : GNTMAP_readonly);
+		m[k].ref = p->u.ref;
+		m[k].dom = p->domid;
+		which[k++] = idx[i];
+	}
+	if (k > MAP_BATCH_MAX || (k && grant_map(rt, m, k, (void **)&base)))
+		goto single;
+	for (i = 0; i < k; i++) {
+		struct gnttab_copy *op = &ops[which[i]];
+		uint8_t *page = base + (size_t)i * EMU_PAGE_SIZE;
+		bool dest = remote_is_dest(op);
+
+		memmove(dest ? page + op->dest.offset : local_ptr(&op->dest),
+			dest ? local_ptr(&op->source) : page + op->source.offset,
+			op->len);
+		op->status = GNTST_okay;
+		handles[i] = m[i].handle;
+	}
+	if (k) {
+		munmap(base, (size_t)k * EMU_PAGE_SIZE);
+		grant_release(rt, handles, k);
+	}
+	/* What the batch did not cover: local-to-local and frame numbers. */
+	for (i = 0; i < n; i++) {
+		struct gnttab_copy *op = &ops[idx[i]];
+
+		if (!side_is_ref(op, remote_is_dest(op)) ||
+		    (side_is_local(op, false) && side_is_local(op, true)))
+			op->status = copy_here(rt, op);
+	}
+	goto out;
+single:
+	for (i = 0; i < n; i++)
+		ops[idx[i]].status = copy_here(rt, &ops[idx[i]]);
+out:
+	free(m);
+	free(handles);
+	free(which);
+}
+
 static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		       uint32_t count)
 {
 	struct pvk_rt *rt = h->e->rt;
 	struct gnttab_copy *native = NULL;
-	uint32_t *idx = NULL, n = 0, i, j;
+	uint32_t *idx = NULL, *here = NULL, n = 0, nhere = 0, i, j;
 	int rc = 0;
 
 	if (!count)
@@ -356,7 +432,8 @@ static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		return -EINVAL;
 	native = calloc(count, sizeof(*native));
 	idx = calloc(count, sizeof(*idx));
-	if (!native || !idx) {
+	here = calloc(count, sizeof(*here));
+	if (!native || !idx || !here) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -375,12 +452,14 @@ static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		if (dl && local_to_gpfn(rt, &c.dest))
 			dl = false;
 		if (sl || dl) {
-			ops[i].status = copy_here(rt, &ops[i]);
+			here[nhere++] = i;
 			continue;
 		}
 		native[n] = c;
 		idx[n++] = i;
 	}
+	if (nhere)
+		copy_here_batch(rt, ops, here, nhere);
 	for (i = 0; i < n; i += COPY_BATCH_MAX) {
 		uint32_t k = n - i < COPY_BATCH_MAX ? n - i : COPY_BATCH_MAX;
 
@@ -393,6 +472,7 @@ static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 out:
 	free(native);
 	free(idx);
+	free(here);
 	return rc;
 }
 
