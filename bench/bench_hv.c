@@ -29,8 +29,8 @@
 
 #include <xen/sched.h>
 
-#include "harness.h"
 #include "common/util.h"
+#include "harness.h"
 #include "hv/hc_wire.h"
 
 #define PAGE_SIZE 4096u
@@ -116,7 +116,7 @@ enum gk_cmd {
 	GK_QUIT = 1,
 	GK_LISTEN, /* arg: remote domid; replies the port */
 	GK_BIND,   /* arg: domid << 32 | port; replies 0 */
-	GK_PP,     /* arg: mode << 48 | warm << 32 | rounds */
+	GK_PP,	   /* arg: mode << 48 | warm << 32 | rounds */
 	GK_GRANT,  /* arg: npages << 1 | fill; replies npages refs */
 	GK_CHECK,  /* replies the number of pages not holding the pattern */
 };
@@ -311,8 +311,8 @@ static int guest_main(struct pvk_rt *rt, void *p)
 			break;
 		case GK_BIND:
 			rc = pvk_evtchn_bind_interdomain(
-				rt, (domid_t)(arg >> 32), (evtchn_port_t)arg,
-				&port);
+			    rt, (domid_t)(arg >> 32), (evtchn_port_t)arg,
+			    &port);
 			if (rc)
 				break;
 			g->port = port;
@@ -329,13 +329,13 @@ static int guest_main(struct pvk_rt *rt, void *p)
 			if (g->initiator)
 				rc = gk_pp_initiator(g, a, (int)(arg >> 48),
 						     (uint32_t)(arg >> 32) &
-							     0xffff,
+							 0xffff,
 						     (uint32_t)arg);
 			else
 				rc = gk_pp_responder(
-					g, a, (int)(arg >> 48),
-					((uint32_t)(arg >> 32) & 0xffff) +
-						(uint32_t)arg);
+				    g, a, (int)(arg >> 48),
+				    ((uint32_t)(arg >> 32) & 0xffff) +
+					(uint32_t)arg);
 			break;
 		case GK_GRANT:
 			rc = gk_grant(g, a, (uint32_t)(arg >> 1), arg & 1);
@@ -375,8 +375,8 @@ static int guest_start(struct guest *g, const char *name)
 
 	if (chan_init(&g->a.up) || chan_init(&g->a.down))
 		return -errno;
-	rc = harness_guest(&H, name, 1, GUEST_KIB, guest_main, &g->a,
-			   &g->domid, &g->pid);
+	rc = harness_guest(&H, name, 1, GUEST_KIB, guest_main, &g->a, &g->domid,
+			   &g->pid);
 	return rc;
 }
 
@@ -419,13 +419,15 @@ struct row {
 
 static void row_print(const struct row *r, unsigned int reps)
 {
-	double b = median_double(r->base, reps), s = median_double(r->subj, reps);
+	double b = median_double(r->base, reps),
+	       s = median_double(r->subj, reps);
 	double blo, bhi, slo, shi, ratio;
 
 	min_max(r->base, reps, &blo, &bhi);
 	min_max(r->subj, reps, &slo, &shi);
 	ratio = r->higher_better ? b / s : s / b;
-	printf("%-36s %-18s %11.2f %11.2f %-6s %7.2fx  [%.4g..%.4g | %.4g..%.4g]\n",
+	printf("%-36s %-18s %11.2f %11.2f %-6s %7.2fx  [%.4g..%.4g | "
+	       "%.4g..%.4g]\n",
 	       r->name, r->base_name, b, s, r->unit, ratio, blo, bhi, slo, shi);
 }
 
@@ -484,8 +486,8 @@ static int evtchn_pingpong(struct guest *resp, struct guest *init, int mode,
 			   uint32_t warm, uint32_t rounds, uint64_t *med,
 			   uint64_t *p90)
 {
-	uint64_t cmd = GK_CMD(GK_PP, (uint64_t)mode << 48 |
-					     (uint64_t)warm << 32 | rounds);
+	uint64_t cmd =
+	    GK_CMD(GK_PP, (uint64_t)mode << 48 | (uint64_t)warm << 32 | rounds);
 	uint64_t done;
 	int rc;
 
@@ -540,9 +542,9 @@ static int bench_evtchn(struct guest *ga, struct guest *gb, uint32_t rounds,
 
 	rc = guest_call(ga, GK_CMD(GK_LISTEN, gb->domid), &port);
 	if (rc == 0)
-		rc = guest_call(gb,
-				GK_CMD(GK_BIND, (uint64_t)ga->domid << 32 | port),
-				&ack);
+		rc = guest_call(
+		    gb, GK_CMD(GK_BIND, (uint64_t)ga->domid << 32 | port),
+		    &ack);
 	if (rc)
 		return rc;
 	for (r = 0; r < reps; r++) {
@@ -594,7 +596,8 @@ static int grant_copy_batches(const grant_ref_t *src, domid_t sdom,
 
 	memset(ops, 0, sizeof(ops));
 	for (b = 0; b < batches; b++) {
-		for (i = 0; i < COPY_BATCH; i++, page = (page + 1) % COPY_PAGES) {
+		for (i = 0; i < COPY_BATCH;
+		     i++, page = (page + 1) % COPY_PAGES) {
 			ops[i].source.u.ref = src[page];
 			ops[i].source.domid = sdom;
 			ops[i].source.offset = 0;
@@ -641,8 +644,8 @@ static double mib_per_s(uint32_t batches, uint64_t ns)
 	return bytes / (1024.0 * 1024.0) / ((double)ns / 1e9);
 }
 
-static int bench_copy(struct guest *ga, struct guest *gb,
-		      grant_ref_t *src_refs, unsigned int reps, struct row *row)
+static int bench_copy(struct guest *ga, struct guest *gb, grant_ref_t *src_refs,
+		      unsigned int reps, struct row *row)
 {
 	grant_ref_t dst_refs[COPY_PAGES];
 	uint8_t *src = NULL, *dst = NULL;
@@ -721,12 +724,15 @@ static int map_unmap(domid_t dom, const grant_ref_t *refs, uint32_t n,
 		map[i].dom = dom;
 		map[i].flags = GNTMAP_host_map | GNTMAP_readonly;
 	}
-	rc = pvk_rt_hypercall(H.dom0, __HYPERVISOR_grant_table_op,
-			      GNTTABOP_map_grant_ref, n, map,
-			      sizeof(map[0]) * n, sizeof(map[0]) * n, fds,
-			      &nfds);
-	if (rc < 0)
+	rc = pvk_rt_hypercall(
+	    H.dom0, __HYPERVISOR_grant_table_op, GNTTABOP_map_grant_ref, n, map,
+	    sizeof(map[0]) * n, sizeof(map[0]) * n, fds, &nfds);
+	if (rc < 0) {
+		for (k = 0; k < nfds; k++)
+			close(fds[k]);
 		return (int)rc;
+	}
+	rc = 0;
 	memset(unmap, 0, sizeof(unmap[0]) * n);
 	for (i = 0; i < n && rc == 0; i++) {
 		volatile uint8_t *p;
@@ -772,9 +778,9 @@ static int memfd_map_unmap(int fd, uint32_t n)
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
-		volatile uint8_t *p = mmap(NULL, PAGE_SIZE, PROT_READ,
-					   MAP_SHARED, fd,
-					   (off_t)(i % COPY_PAGES) * PAGE_SIZE);
+		volatile uint8_t *p =
+		    mmap(NULL, PAGE_SIZE, PROT_READ, MAP_SHARED, fd,
+			 (off_t)(i % COPY_PAGES) * PAGE_SIZE);
 
 		if (p == MAP_FAILED)
 			return -errno;
@@ -810,7 +816,7 @@ static int bench_map(struct guest *ga, const grant_ref_t *refs,
 		if (rc)
 			break;
 		rows[0].base[r] = rows[1].base[r] =
-			20000.0 / ((double)(pvk_now_ns() - t0) / 1e9);
+		    20000.0 / ((double)(pvk_now_ns() - t0) / 1e9);
 		t0 = pvk_now_ns();
 		for (i = 0; i < single && rc == 0; i++)
 			rc = map_unmap(ga->domid, refs, 1, i);
@@ -831,16 +837,17 @@ out:
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: pvkit-bench-hv [-n ROUNDS] [-r REPS] [-c CPU]\n"
-		"  -n  event-channel round trips per run after %u of warm-up "
-		"(20000)\n"
-		"  -r  repetitions of each baseline/subject pair (5)\n"
-		"  -c  pin everything (this process, pvkit-hvd, the guests, the "
-		"baseline's\n      peer) to one CPU; default: let the scheduler "
-		"place them\n"
-		"Needs $PVKIT_HVD (or pvkit-hvd on PATH).\n",
-		WARMUP_ROUNDS);
+	fprintf(
+	    f,
+	    "usage: pvkit-bench-hv [-n ROUNDS] [-r REPS] [-c CPU]\n"
+	    "  -n  event-channel round trips per run after %u of warm-up "
+	    "(20000)\n"
+	    "  -r  repetitions of each baseline/subject pair (5)\n"
+	    "  -c  pin everything (this process, pvkit-hvd, the guests, the "
+	    "baseline's\n      peer) to one CPU; default: let the scheduler "
+	    "place them\n"
+	    "Needs $PVKIT_HVD (or pvkit-hvd on PATH).\n",
+	    WARMUP_ROUNDS);
 }
 
 int main(int argc, char **argv)
@@ -849,18 +856,17 @@ int main(int argc, char **argv)
 	struct guest ga = {0}, gb = {0};
 	grant_ref_t src_refs[COPY_PAGES];
 	struct row rows[6] = {
-		{"evtchn RTT, reply in handler", "eventfd RTT", "us",
-		 false, NULL, NULL},
-		{"evtchn RTT, handler->sem->thread", "eventfd RTT", "us", false,
-		 NULL, NULL},
-		{"Dom0 null hypercall (query_size)", "eventfd RTT", "us", false,
-		 NULL, NULL},
-		{"grant copy 32x4KiB batches", "memcpy", "MiB/s", true, NULL,
-		 NULL},
-		{"grant map+mmap+munmap+unmap x1", "memfd mmap+munmap", "ops/s",
-		 true, NULL, NULL},
-		{"grant map+mmap+munmap+unmap x32", "memfd mmap+munmap",
-		 "ops/s", true, NULL, NULL},
+	    {"evtchn RTT, reply in handler", "eventfd RTT", "us", false, NULL,
+	     NULL},
+	    {"evtchn RTT, handler->sem->thread", "eventfd RTT", "us", false,
+	     NULL, NULL},
+	    {"Dom0 null hypercall (query_size)", "eventfd RTT", "us", false,
+	     NULL, NULL},
+	    {"grant copy 32x4KiB batches", "memcpy", "MiB/s", true, NULL, NULL},
+	    {"grant map+mmap+munmap+unmap x1", "memfd mmap+munmap", "ops/s",
+	     true, NULL, NULL},
+	    {"grant map+mmap+munmap+unmap x32", "memfd mmap+munmap", "ops/s",
+	     true, NULL, NULL},
 	};
 	unsigned int i;
 	int opt, rc;
