@@ -431,6 +431,14 @@ static int64_t do_gnttab(struct call *cl)
 		if (!count || cl->len != count * sizeof(*op))
 			return -EINVAL;
 		cl->out_len = cl->len;
+		/* A mapping hands over the granter's memory file, so only Dom0
+		 * (trusted) may map; DomU driver domains are not supported
+		 * by the emulated platform yet. */
+		if (!cl->c->dom->privileged) {
+			for (i = 0; i < count; i++)
+				op[i].status = GNTST_permission_denied;
+			return 0;
+		}
 		for (i = 0; i < count; i++) {
 			struct hv_domain *g;
 			int idx;
