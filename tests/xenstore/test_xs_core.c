@@ -11,48 +11,9 @@
 
 #include "xs_test_util.h"
 
-struct fx {
-	struct xs_core *core;
-	struct xs_conn *d0; /* privileged socket client */
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	assert_int_equal(xs_core_new(NULL, NULL, &f->core), 0);
-	assert_int_equal(xs_conn_new(f->core, 0, &f->d0), 0);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	xs_core_free(f->core);
-	free(f);
-	return 0;
-}
-
-static struct xs_conn *introduce(struct fx *f, unsigned int domid)
-{
-	struct xs_conn *c = t_introduce(f->core, f->d0, domid);
-
-	assert_non_null(c);
-	return c;
-}
-
-static void assert_error(uint32_t type, const struct tmsg *m, const char *e)
-{
-	assert_int_equal(type, XS_ERROR);
-	assert_string_equal(m->data, e);
-}
-
 static void test_read_write(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct tmsg m;
 
 	assert_int_equal(t_write(f->d0, 0, "/a/b/c", "hello"), XS_WRITE);
@@ -68,23 +29,23 @@ static void test_read_write(void **state)
 	assert_int_equal(t_read(f->d0, 0, "/bin", &m), XS_READ);
 	assert_int_equal(m.hdr.len, 3);
 	assert_memory_equal(m.data, "x\0y", 3);
-	assert_error(t_read(f->d0, 0, "/nope", &m), &m, "ENOENT");
-	assert_error(t_read(f->d0, 0, "/a//b", &m), &m, "EINVAL");
-	assert_error(t_read(f->d0, 0, "/a/", &m), &m, "EINVAL");
-	assert_error(t_read(f->d0, 0, "/a b", &m), &m, "EINVAL");
-	assert_error(t_read(f->d0, 0, "@releaseDomain", &m), &m, "EINVAL");
-	assert_error(t_read(f->d0, 0, "", &m), &m, "EINVAL");
+	t_assert_error(t_read(f->d0, 0, "/nope", &m), &m, "ENOENT");
+	t_assert_error(t_read(f->d0, 0, "/a//b", &m), &m, "EINVAL");
+	t_assert_error(t_read(f->d0, 0, "/a/", &m), &m, "EINVAL");
+	t_assert_error(t_read(f->d0, 0, "/a b", &m), &m, "EINVAL");
+	t_assert_error(t_read(f->d0, 0, "@releaseDomain", &m), &m, "EINVAL");
+	t_assert_error(t_read(f->d0, 0, "", &m), &m, "EINVAL");
 	/* relative paths are under /local/domain/<domid> */
 	assert_int_equal(t_write(f->d0, 0, "rel/x", "1"), XS_WRITE);
 	assert_int_equal(t_read(f->d0, 0, "/local/domain/0/rel/x", &m),
 			 XS_READ);
 	/* WRITE without a nul separating path and value */
-	assert_error(T_REQ(f->d0, XS_WRITE, 0, "/nonul", &m), &m, "EINVAL");
+	t_assert_error(T_REQ(f->d0, XS_WRITE, 0, "/nonul", &m), &m, "EINVAL");
 }
 
 static void test_mkdir_rm(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct tmsg m;
 
 	assert_int_equal(t_write(f->d0, 0, "/m/v", "keep"), XS_WRITE);
@@ -93,19 +54,19 @@ static void test_mkdir_rm(void **state)
 	assert_memory_equal(m.data, "keep", 4);
 	assert_int_equal(T_REQ(f->d0, XS_MKDIR, 0, "/m/x/y/z\0", &m), XS_MKDIR);
 	assert_int_equal(T_REQ(f->d0, XS_RM, 0, "/m\0", &m), XS_RM);
-	assert_error(t_read(f->d0, 0, "/m/x/y/z", &m), &m, "ENOENT");
-	assert_error(t_read(f->d0, 0, "/m", &m), &m, "ENOENT");
+	t_assert_error(t_read(f->d0, 0, "/m/x/y/z", &m), &m, "ENOENT");
+	t_assert_error(t_read(f->d0, 0, "/m", &m), &m, "ENOENT");
 	/* removing a missing node is fine if the parent exists */
 	assert_int_equal(T_REQ(f->d0, XS_RM, 0, "/m\0", &m), XS_RM);
-	assert_error(T_REQ(f->d0, XS_RM, 0, "/m/x\0", &m), &m, "ENOENT");
-	assert_error(T_REQ(f->d0, XS_RM, 0, "/\0", &m), &m, "EINVAL");
+	t_assert_error(T_REQ(f->d0, XS_RM, 0, "/m/x\0", &m), &m, "ENOENT");
+	t_assert_error(T_REQ(f->d0, XS_RM, 0, "/\0", &m), &m, "EINVAL");
 	assert_int_equal(T_REQ(f->d0, XS_CONTROL, 0, "check\0", &m),
 			 XS_CONTROL);
 }
 
 static void test_directory(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	char path[64], *all;
 	struct tmsg m;
 	size_t total = 0, got = 0;
@@ -118,7 +79,8 @@ static void test_directory(void **state)
 		total += strlen(path) - 5 + 1;
 	}
 	/* too large for one reply */
-	assert_error(T_REQ(f->d0, XS_DIRECTORY, 0, "/dir\0", &m), &m, "E2BIG");
+	t_assert_error(T_REQ(f->d0, XS_DIRECTORY, 0, "/dir\0", &m), &m,
+		       "E2BIG");
 	all = malloc(total + 1);
 	assert_non_null(all);
 	for (;;) {
@@ -150,37 +112,38 @@ static void test_directory(void **state)
 	assert_int_equal(m.hdr.len, 4);
 	assert_memory_equal(m.data, "a\0b\0", 4);
 	/* bad offset inside a name */
-	assert_error(T_REQ(f->d0, XS_DIRECTORY_PART, 0, "/s\0001\0", &m), &m,
-		     "EINVAL");
+	t_assert_error(T_REQ(f->d0, XS_DIRECTORY_PART, 0, "/s\0001\0", &m), &m,
+		       "EINVAL");
 }
 
 static void test_perms(void **state)
 {
-	struct fx *f = *state;
-	struct xs_conn *d1 = introduce(f, 1), *d2 = introduce(f, 2);
+	struct t_fx *f = *state;
+	struct xs_conn *d1 = t_fx_introduce(f, 1), *d2 = t_fx_introduce(f, 2);
 	struct tmsg m;
 
 	assert_int_equal(t_write(f->d0, 0, "/p/x", "secret"), XS_WRITE);
 	/* default n0: domains see nothing */
-	assert_error(t_read(d1, 0, "/p/x", &m), &m, "EACCES");
-	assert_error(t_writem(d1, 0, "/p/x", "no", &m), &m, "EACCES");
+	t_assert_error(t_read(d1, 0, "/p/x", &m), &m, "EACCES");
+	t_assert_error(t_writem(d1, 0, "/p/x", "no", &m), &m, "EACCES");
 	/* missing node under an unreadable parent: EACCES, not ENOENT */
-	assert_error(t_read(d1, 0, "/p/missing", &m), &m, "EACCES");
+	t_assert_error(t_read(d1, 0, "/p/missing", &m), &m, "EACCES");
 	/* owner 1 with read for 2 */
 	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0, "/p/x\0n1\0r2\0", &m),
 			 XS_SET_PERMS);
 	assert_int_equal(t_read(d1, 0, "/p/x", &m), XS_READ);
 	assert_int_equal(t_write(d1, 0, "/p/x", "mine"), XS_WRITE);
 	assert_int_equal(t_read(d2, 0, "/p/x", &m), XS_READ);
-	assert_error(t_writem(d2, 0, "/p/x", "no", &m), &m, "EACCES");
+	t_assert_error(t_writem(d2, 0, "/p/x", "no", &m), &m, "EACCES");
 	assert_int_equal(T_REQ(d1, XS_GET_PERMS, 0, "/p/x\0", &m),
 			 XS_GET_PERMS);
 	assert_int_equal(m.hdr.len, 6);
 	assert_memory_equal(m.data, "n1\0r2\0", 6);
 	/* non-owner cannot set perms; owner cannot give the node away */
-	assert_error(T_REQ(d2, XS_SET_PERMS, 0, "/p/x\0b2\0", &m), &m,
-		     "EACCES");
-	assert_error(T_REQ(d1, XS_SET_PERMS, 0, "/p/x\0n2\0", &m), &m, "EPERM");
+	t_assert_error(T_REQ(d2, XS_SET_PERMS, 0, "/p/x\0b2\0", &m), &m,
+		       "EACCES");
+	t_assert_error(T_REQ(d1, XS_SET_PERMS, 0, "/p/x\0n2\0", &m), &m,
+		       "EPERM");
 	assert_int_equal(T_REQ(d1, XS_SET_PERMS, 0, "/p/x\0n1\0b2\0", &m),
 			 XS_SET_PERMS);
 	assert_int_equal(t_write(d2, 0, "/p/x", "ok"), XS_WRITE);
@@ -190,45 +153,46 @@ static void test_perms(void **state)
 			 XS_GET_PERMS);
 	assert_memory_equal(m.data, "n2\0b2\0", 6);
 	/* bad permission strings */
-	assert_error(T_REQ(f->d0, XS_SET_PERMS, 0, "/p/x\0z1\0", &m), &m,
-		     "EINVAL");
-	assert_error(T_REQ(f->d0, XS_SET_PERMS, 0, "/p/x\0", &m), &m, "EINVAL");
+	t_assert_error(T_REQ(f->d0, XS_SET_PERMS, 0, "/p/x\0z1\0", &m), &m,
+		       "EINVAL");
+	t_assert_error(T_REQ(f->d0, XS_SET_PERMS, 0, "/p/x\0", &m), &m,
+		       "EINVAL");
 	/* relative paths of a domain */
 	assert_int_equal(
 	    T_REQ(f->d0, XS_SET_PERMS, 0, "/local/domain/1\0n1\0", &m),
 	    XS_SET_PERMS);
 	assert_int_equal(T_REQ(d1, XS_MKDIR, 0, "sub\0", &m), XS_MKDIR);
-	assert_error(T_REQ(d1, XS_MKDIR, 0, "/local/domain/2/x\0", &m), &m,
-		     "EACCES");
+	t_assert_error(T_REQ(d1, XS_MKDIR, 0, "/local/domain/2/x\0", &m), &m,
+		       "EACCES");
 }
 
 static void test_target(void **state)
 {
-	struct fx *f = *state;
-	struct xs_conn *d3 = introduce(f, 3);
+	struct t_fx *f = *state;
+	struct xs_conn *d3 = t_fx_introduce(f, 3);
 	struct tmsg m;
 
-	introduce(f, 4);
+	t_fx_introduce(f, 4);
 	assert_int_equal(t_write(f->d0, 0, "/t4", "x"), XS_WRITE);
 	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0, "/t4\0n4\0", &m),
 			 XS_SET_PERMS);
-	assert_error(t_read(d3, 0, "/t4", &m), &m, "EACCES");
+	t_assert_error(t_read(d3, 0, "/t4", &m), &m, "EACCES");
 	assert_int_equal(T_REQ(f->d0, XS_SET_TARGET, 0,
 			       "3\0"
 			       "4\0",
 			       &m),
 			 XS_SET_TARGET);
 	assert_int_equal(t_read(d3, 0, "/t4", &m), XS_READ);
-	assert_error(T_REQ(d3, XS_SET_TARGET, 0,
-			   "3\0"
-			   "0\0",
-			   &m),
-		     &m, "EACCES");
+	t_assert_error(T_REQ(d3, XS_SET_TARGET, 0,
+			     "3\0"
+			     "0\0",
+			     &m),
+		       &m, "EACCES");
 }
 
 static void test_watches(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct xs_conn *w;
 	struct tmsg m;
 
@@ -239,7 +203,7 @@ static void test_watches(void **state)
 	assert_int_equal(t_events(w, &m), 1);
 	assert_string_equal(m.data, "/w");
 	assert_string_equal(m.data + 3, "tok");
-	assert_error(T_REQ(w, XS_WATCH, 0, "/w\0tok\0", &m), &m, "EEXIST");
+	t_assert_error(T_REQ(w, XS_WATCH, 0, "/w\0tok\0", &m), &m, "EEXIST");
 	assert_int_equal(t_write(f->d0, 0, "/w/a/b", "1"), XS_WRITE);
 	assert_true(t_events(w, &m) >= 1);
 	assert_string_equal(m.data, "/w/a/b");
@@ -254,8 +218,8 @@ static void test_watches(void **state)
 	assert_int_equal(t_events(w, NULL), 2);
 	assert_int_equal(T_REQ(w, XS_UNWATCH, 0, "/w/a/b/c\0deep\0", &m),
 			 XS_UNWATCH);
-	assert_error(T_REQ(w, XS_UNWATCH, 0, "/w/a/b/c\0deep\0", &m), &m,
-		     "ENOENT");
+	t_assert_error(T_REQ(w, XS_UNWATCH, 0, "/w/a/b/c\0deep\0", &m), &m,
+		       "ENOENT");
 	/* relative watches get relative paths */
 	assert_int_equal(T_REQ(w, XS_WATCH, 0, "rel\0r\0", &m), XS_WATCH);
 	assert_int_equal(t_events(w, &m), 1);
@@ -274,8 +238,8 @@ static void test_watches(void **state)
 
 static void test_watch_perms(void **state)
 {
-	struct fx *f = *state;
-	struct xs_conn *d1 = introduce(f, 1);
+	struct t_fx *f = *state;
+	struct xs_conn *d1 = t_fx_introduce(f, 1);
 	struct tmsg m;
 
 	assert_int_equal(t_write(f->d0, 0, "/local/domain/1/ok", ""), XS_WRITE);
@@ -298,20 +262,20 @@ static void test_watch_perms(void **state)
 			 XS_WATCH);
 	t_events(d1, NULL);
 	t_events(f->d0, NULL);
-	introduce(f, 9);
+	t_fx_introduce(f, 9);
 	assert_int_equal(t_events(f->d0, &m), 1);
 	assert_string_equal(m.data, "@introduceDomain");
 	assert_int_equal(t_events(d1, NULL), 0);
 	assert_int_equal(
 	    T_REQ(f->d0, XS_SET_PERMS, 0, "@introduceDomain\0n0\0r1\0", &m),
 	    XS_SET_PERMS);
-	introduce(f, 10);
+	t_fx_introduce(f, 10);
 	assert_int_equal(t_events(d1, NULL), 1);
 }
 
 static void test_transactions(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct xs_conn *w;
 	struct tmsg m;
 	uint32_t tx, tx2;
@@ -320,8 +284,8 @@ static void test_transactions(void **state)
 	assert_int_equal(t_write(f->d0, 0, "/tx/a", "a"), XS_WRITE);
 	assert_int_equal(T_REQ(w, XS_WATCH, 0, "/tx\0t\0", &m), XS_WATCH);
 	t_events(w, NULL);
-	assert_error(T_REQ(f->d0, XS_TRANSACTION_START, 5, "\0", &m), &m,
-		     "EBUSY");
+	t_assert_error(T_REQ(f->d0, XS_TRANSACTION_START, 5, "\0", &m), &m,
+		       "EBUSY");
 	assert_int_equal(T_REQ(f->d0, XS_TRANSACTION_START, 0, "\0", &m),
 			 XS_TRANSACTION_START);
 	tx = (uint32_t)strtoul(m.data, NULL, 10);
@@ -334,7 +298,7 @@ static void test_transactions(void **state)
 	assert_string_equal(m.data, "b");
 	assert_int_equal(t_read(f->d0, 0, "/tx/a", &m), XS_READ);
 	assert_string_equal(m.data, "a");
-	assert_error(t_read(f->d0, 0, "/tx/new", &m), &m, "ENOENT");
+	t_assert_error(t_read(f->d0, 0, "/tx/new", &m), &m, "ENOENT");
 	assert_int_equal(T_REQ(f->d0, XS_DIRECTORY, tx, "/tx\0", &m),
 			 XS_DIRECTORY);
 	assert_int_equal(m.hdr.len, 6);
@@ -344,8 +308,8 @@ static void test_transactions(void **state)
 	assert_true(t_events(w, NULL) >= 2);
 	assert_int_equal(t_read(f->d0, 0, "/tx/new/deep", &m), XS_READ);
 	assert_string_equal(m.data, "n");
-	assert_error(T_REQ(f->d0, XS_TRANSACTION_END, tx, "T\0", &m), &m,
-		     "ENOENT");
+	t_assert_error(T_REQ(f->d0, XS_TRANSACTION_END, tx, "T\0", &m), &m,
+		       "ENOENT");
 	assert_int_equal(T_REQ(f->d0, XS_CONTROL, 0, "check\0", &m),
 			 XS_CONTROL);
 
@@ -356,8 +320,8 @@ static void test_transactions(void **state)
 	assert_int_equal(t_read(f->d0, tx, "/tx/a", &m), XS_READ);
 	assert_int_equal(t_write(f->d0, 0, "/tx/a", "outside"), XS_WRITE);
 	assert_int_equal(t_write(f->d0, tx, "/tx/a", "inside"), XS_WRITE);
-	assert_error(T_REQ(f->d0, XS_TRANSACTION_END, tx, "T\0", &m), &m,
-		     "EAGAIN");
+	t_assert_error(T_REQ(f->d0, XS_TRANSACTION_END, tx, "T\0", &m), &m,
+		       "EAGAIN");
 	assert_int_equal(t_read(f->d0, 0, "/tx/a", &m), XS_READ);
 	assert_string_equal(m.data, "outside");
 
@@ -369,30 +333,30 @@ static void test_transactions(void **state)
 			 XS_TRANSACTION_START);
 	tx2 = (uint32_t)strtoul(m.data, NULL, 10);
 	assert_int_equal(T_REQ(f->d0, XS_RM, tx, "/tx\0", &m), XS_RM);
-	assert_error(t_read(f->d0, tx, "/tx/new/deep", &m), &m, "ENOENT");
+	t_assert_error(t_read(f->d0, tx, "/tx/new/deep", &m), &m, "ENOENT");
 	assert_int_equal(T_REQ(f->d0, XS_TRANSACTION_END, tx, "F\0", &m),
 			 XS_TRANSACTION_END);
 	assert_int_equal(t_read(f->d0, 0, "/tx/new/deep", &m), XS_READ);
 	assert_int_equal(T_REQ(f->d0, XS_RM, tx2, "/tx\0", &m), XS_RM);
 	assert_int_equal(T_REQ(f->d0, XS_TRANSACTION_END, tx2, "T\0", &m),
 			 XS_TRANSACTION_END);
-	assert_error(t_read(f->d0, 0, "/tx/new/deep", &m), &m, "ENOENT");
-	assert_error(t_read(f->d0, 0, "/tx", &m), &m, "ENOENT");
+	t_assert_error(t_read(f->d0, 0, "/tx/new/deep", &m), &m, "ENOENT");
+	t_assert_error(t_read(f->d0, 0, "/tx", &m), &m, "ENOENT");
 	assert_int_equal(T_REQ(f->d0, XS_CONTROL, 0, "check\0", &m),
 			 XS_CONTROL);
-	assert_error(T_REQ(f->d0, XS_TRANSACTION_END, 77, "X\0", &m), &m,
-		     "ENOENT");
+	t_assert_error(T_REQ(f->d0, XS_TRANSACTION_END, 77, "X\0", &m), &m,
+		       "ENOENT");
 	t_forget(w);
 	xs_conn_free(w);
 }
 
 static void test_domains(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct tmsg m;
 	domid_t d;
 
-	introduce(f, 5);
+	t_fx_introduce(f, 5);
 	assert_int_equal(T_REQ(f->d0, XS_IS_DOMAIN_INTRODUCED, 0, "5\0", &m),
 			 XS_IS_DOMAIN_INTRODUCED);
 	assert_string_equal(m.data, "T");
@@ -417,32 +381,32 @@ static void test_domains(void **state)
 	assert_int_equal(T_REQ(f->d0, XS_RELEASE, 0, "5\0", &m), XS_RELEASE);
 	assert_int_equal(t_events(f->d0, &m), 1);
 	assert_string_equal(m.data, "@releaseDomain");
-	assert_error(T_REQ(f->d0, XS_RELEASE, 0, "5\0", &m), &m, "ENOENT");
-	assert_error(T_REQ(f->d0, XS_INTRODUCE, 0,
-			   "x\0"
-			   "1\0"
-			   "1\0",
-			   &m),
-		     &m, "EINVAL");
-	assert_error(T_REQ(f->d0, XS_INTRODUCE, 0,
-			   "40000\0"
-			   "1\0"
-			   "1\0",
-			   &m),
-		     &m, "EINVAL");
+	t_assert_error(T_REQ(f->d0, XS_RELEASE, 0, "5\0", &m), &m, "ENOENT");
+	t_assert_error(T_REQ(f->d0, XS_INTRODUCE, 0,
+			     "x\0"
+			     "1\0"
+			     "1\0",
+			     &m),
+		       &m, "EINVAL");
+	t_assert_error(T_REQ(f->d0, XS_INTRODUCE, 0,
+			     "40000\0"
+			     "1\0"
+			     "1\0",
+			     &m),
+		       &m, "EINVAL");
 	assert_int_equal(xs_core_next_domain(f->core, 0, &d), -ENOENT);
 }
 
 static void test_misc_ops(void **state)
 {
-	struct fx *f = *state;
-	struct xs_conn *d1 = introduce(f, 1);
+	struct t_fx *f = *state;
+	struct xs_conn *d1 = t_fx_introduce(f, 1);
 	struct tmsg m;
 
-	assert_error(T_REQ(f->d0, XS_ERROR, 0, "\0", &m), &m, "ENOSYS");
-	assert_error(T_REQ(f->d0, XS_WATCH_EVENT, 0, "\0", &m), &m, "ENOSYS");
-	assert_error(T_REQ(f->d0, XS_SET_TARGET + 1, 0, "\0", &m), &m,
-		     "ENOSYS");
+	t_assert_error(T_REQ(f->d0, XS_ERROR, 0, "\0", &m), &m, "ENOSYS");
+	t_assert_error(T_REQ(f->d0, XS_WATCH_EVENT, 0, "\0", &m), &m, "ENOSYS");
+	t_assert_error(T_REQ(f->d0, XS_SET_TARGET + 1, 0, "\0", &m), &m,
+		       "ENOSYS");
 	assert_int_equal(T_REQ(f->d0, XS_CONTROL, 0, "help\0", &m), XS_CONTROL);
 	assert_non_null(strstr(m.data, "quota"));
 	assert_int_equal(T_REQ(f->d0, XS_CONTROL, 0,
@@ -454,23 +418,23 @@ static void test_misc_ops(void **state)
 	assert_int_equal(T_REQ(f->d0, XS_CONTROL, 0, "quota\0nodes\0", &m),
 			 XS_CONTROL);
 	assert_string_equal(m.data, "7");
-	assert_error(T_REQ(f->d0, XS_CONTROL, 0, "quota\0bogus\0", &m), &m,
-		     "EINVAL");
+	t_assert_error(T_REQ(f->d0, XS_CONTROL, 0, "quota\0bogus\0", &m), &m,
+		       "EINVAL");
 	assert_int_equal(T_REQ(f->d0, XS_CONTROL, 0, "log\0on\0", &m),
 			 XS_CONTROL);
 	assert_int_equal(T_REQ(f->d0, XS_CONTROL, 0, "log\0off\0", &m),
 			 XS_CONTROL);
-	assert_error(T_REQ(f->d0, XS_CONTROL, 0, "frobnicate\0", &m), &m,
-		     "EINVAL");
+	t_assert_error(T_REQ(f->d0, XS_CONTROL, 0, "frobnicate\0", &m), &m,
+		       "EINVAL");
 	/* privileged operations */
-	assert_error(T_REQ(d1, XS_CONTROL, 0, "help\0", &m), &m, "EACCES");
-	assert_error(T_REQ(d1, XS_INTRODUCE, 0,
-			   "7\0"
-			   "1\0"
-			   "1\0",
-			   &m),
-		     &m, "EACCES");
-	assert_error(T_REQ(d1, XS_RELEASE, 0, "1\0", &m), &m, "EACCES");
+	t_assert_error(T_REQ(d1, XS_CONTROL, 0, "help\0", &m), &m, "EACCES");
+	t_assert_error(T_REQ(d1, XS_INTRODUCE, 0,
+			     "7\0"
+			     "1\0"
+			     "1\0",
+			     &m),
+		       &m, "EACCES");
+	t_assert_error(T_REQ(d1, XS_RELEASE, 0, "1\0", &m), &m, "EACCES");
 	assert_int_equal(T_REQ(d1, XS_GET_DOMAIN_PATH, 0, "1\0", &m),
 			 XS_GET_DOMAIN_PATH);
 	/* a domain's relative paths */
@@ -490,16 +454,26 @@ static void test_misc_ops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_read_write, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_mkdir_rm, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_directory, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_perms, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_target, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_watches, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_watch_perms, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_misc_ops, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_write, t_fx_setup,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_mkdir_rm, t_fx_setup,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_directory, t_fx_setup,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_perms, t_fx_setup,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_target, t_fx_setup,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_watches, t_fx_setup,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_perms, t_fx_setup,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_transactions, t_fx_setup,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_domains, t_fx_setup,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_misc_ops, t_fx_setup,
+					    t_fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("xs_core", tests, NULL, NULL);

@@ -12,51 +12,7 @@
 
 #include "xs_test_util.h"
 
-struct fx {
-	struct xs_core *core;
-	struct xs_conn *d0;
-	uint64_t now;
-};
-
-static uint64_t fake_now(void *opaque) { return ((struct fx *)opaque)->now; }
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct xs_core_hooks hooks = {.opaque = f, .now_ns = fake_now};
-
-	assert_non_null(f);
-	f->now = 1000000000ull;
-	assert_int_equal(xs_core_new(NULL, &hooks, &f->core), 0);
-	assert_int_equal(xs_conn_new(f->core, 0, &f->d0), 0);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	xs_core_free(f->core);
-	free(f);
-	return 0;
-}
-
-static struct xs_conn *introduce(struct fx *f, unsigned int domid)
-{
-	struct xs_conn *c = t_introduce(f->core, f->d0, domid);
-
-	assert_non_null(c);
-	return c;
-}
-
-static void assert_error(uint32_t type, const struct tmsg *m, const char *e)
-{
-	assert_int_equal(type, XS_ERROR);
-	assert_string_equal(m->data, e);
-}
-
-static void check(struct fx *f)
+static void check(struct t_fx *f)
 {
 	struct tmsg m;
 
@@ -68,7 +24,7 @@ static void check(struct fx *f)
  * before any buffer is sized from them; other clients carry on. */
 static void test_oversized_length(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct xsd_sockmsg h = {.type = XS_WRITE,
 				.len = XENSTORE_PAYLOAD_MAX + 1};
 	struct xs_conn *bad, *bad2;
@@ -107,7 +63,7 @@ static void test_oversized_length(void **state)
 /* Byte-at-a-time delivery parses the same as whole messages. */
 static void test_split_stream(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	unsigned char buf[64];
 	struct xsd_sockmsg h = {.type = XS_WRITE, .req_id = 3, .len = 5};
 	struct tmsg m;
@@ -124,11 +80,11 @@ static void test_split_stream(void **state)
 /* XSA-115 class: watches never leak nodes the watcher cannot read. */
 static void test_watch_leak(void **state)
 {
-	struct fx *f = *state;
-	struct xs_conn *d1 = introduce(f, 1);
+	struct t_fx *f = *state;
+	struct xs_conn *d1 = t_fx_introduce(f, 1);
 	struct tmsg m;
 
-	introduce(f, 2);
+	t_fx_introduce(f, 2);
 	assert_int_equal(T_REQ(d1, XS_WATCH, 0, "/local/domain/2\0spy\0", &m),
 			 XS_WATCH);
 	assert_int_equal(T_REQ(d1, XS_WATCH, 0, "/\0root\0", &m), XS_WATCH);
@@ -164,8 +120,8 @@ static void test_watch_leak(void **state)
  * the next domain that reuses it. */
 static void test_domid_reuse(void **state)
 {
-	struct fx *f = *state;
-	struct xs_conn *d5 = introduce(f, 5);
+	struct t_fx *f = *state;
+	struct xs_conn *d5 = t_fx_introduce(f, 5);
 	struct tmsg m;
 
 	assert_int_equal(t_write(f->d0, 0, "/shared", "s"), XS_WRITE);
@@ -187,11 +143,11 @@ static void test_domid_reuse(void **state)
 	    XS_GET_PERMS);
 	assert_string_equal(m.data, "n0");
 	/* the new dom5 starts from nothing */
-	d5 = introduce(f, 5);
+	d5 = t_fx_introduce(f, 5);
 	assert_int_equal(xs_conn_nwatches(d5), 0);
 	assert_int_equal(xs_conn_ntransactions(d5), 0);
-	assert_error(t_read(d5, 0, "/shared", &m), &m, "EACCES");
-	assert_error(t_read(d5, 0, "/local/domain/5/own", &m), &m, "EACCES");
+	t_assert_error(t_read(d5, 0, "/shared", &m), &m, "EACCES");
+	t_assert_error(t_read(d5, 0, "/local/domain/5/own", &m), &m, "EACCES");
 	assert_int_equal(t_write(f->d0, 0, "/shared", "again"), XS_WRITE);
 	assert_int_equal(t_events(d5, NULL), 0);
 	check(f);
@@ -201,8 +157,8 @@ static void test_domid_reuse(void **state)
  * payload limit are dropped instead of overflowing anything. */
 static void test_path_limits(void **state)
 {
-	struct fx *f = *state;
-	struct xs_conn *d1 = introduce(f, 1), *w;
+	struct t_fx *f = *state;
+	struct xs_conn *d1 = t_fx_introduce(f, 1), *w;
 	static char p[XENSTORE_ABS_PATH_MAX + 8], tok[4000];
 	struct tmsg m;
 
@@ -211,7 +167,7 @@ static void test_path_limits(void **state)
 	memset(p + 1, 'x', XENSTORE_ABS_PATH_MAX - 1);
 	assert_int_equal(t_write(f->d0, 0, p, "v"), XS_WRITE);
 	p[XENSTORE_ABS_PATH_MAX] = 'x';
-	assert_error(t_writem(f->d0, 0, p, "v", &m), &m, "EINVAL");
+	t_assert_error(t_writem(f->d0, 0, p, "v", &m), &m, "EINVAL");
 	/* relative: 2048 bytes */
 	memset(p, 0, sizeof(p));
 	/* short components keep each node under the node-size quota */
@@ -220,7 +176,7 @@ static void test_path_limits(void **state)
 	p[XENSTORE_REL_PATH_MAX - 1] = 'r';
 	assert_int_equal(t_write(d1, 0, p, "v"), XS_WRITE);
 	p[XENSTORE_REL_PATH_MAX] = 'r';
-	assert_error(t_writem(d1, 0, p, "v", &m), &m, "EINVAL");
+	t_assert_error(t_writem(d1, 0, p, "v", &m), &m, "EINVAL");
 	/* a huge token on "/" plus a long path: the event is dropped */
 	assert_int_equal(xs_conn_new(f->core, 0, &w), 0);
 	memset(tok, 't', sizeof(tok) - 1);
@@ -251,16 +207,16 @@ static void test_path_limits(void **state)
 
 		memcpy(req, p, l);
 		memcpy(req + l, "t", 2);
-		assert_error(t_req(f->d0, XS_WATCH, 0, req, l + 2, &m), &m,
-			     "EINVAL");
+		t_assert_error(t_req(f->d0, XS_WATCH, 0, req, l + 2, &m), &m,
+			       "EINVAL");
 	}
 }
 
 /* XSA-326 class: every per-domain resource is bounded. */
 static void test_quotas(void **state)
 {
-	struct fx *f = *state;
-	struct xs_conn *d1 = introduce(f, 1);
+	struct t_fx *f = *state;
+	struct xs_conn *d1 = t_fx_introduce(f, 1);
 	char path[64];
 	struct tmsg m;
 	uint32_t t;
@@ -275,8 +231,8 @@ static void test_quotas(void **state)
 		snprintf(path, sizeof(path), "n%d", i);
 		assert_int_equal(t_write(d1, 0, path, "x"), XS_WRITE);
 	}
-	assert_error(t_writem(d1, 0, "one-too-many", "x", &m), &m, "ENOSPC");
-	assert_error(T_REQ(d1, XS_MKDIR, 0, "a/b\0", &m), &m, "ENOSPC");
+	t_assert_error(t_writem(d1, 0, "one-too-many", "x", &m), &m, "ENOSPC");
+	t_assert_error(T_REQ(d1, XS_MKDIR, 0, "a/b\0", &m), &m, "ENOSPC");
 	/* removing frees quota */
 	assert_int_equal(T_REQ(d1, XS_RM, 0, "n0\0", &m), XS_RM);
 	assert_int_equal(t_write(d1, 0, "again", "x"), XS_WRITE);
@@ -284,12 +240,12 @@ static void test_quotas(void **state)
 	assert_int_equal(T_REQ(d1, XS_TRANSACTION_START, 0, "\0", &m),
 			 XS_TRANSACTION_START);
 	t = (uint32_t)strtoul(m.data, NULL, 10);
-	assert_error(t_writem(d1, t, "tx-new", "x", &m), &m, "ENOSPC");
+	t_assert_error(t_writem(d1, t, "tx-new", "x", &m), &m, "ENOSPC");
 	assert_int_equal(T_REQ(d1, XS_RM, t, "n1\0", &m), XS_RM);
 	assert_int_equal(t_write(d1, t, "tx-new", "x"), XS_WRITE);
 	assert_int_equal(T_REQ(d1, XS_TRANSACTION_END, t, "T\0", &m),
 			 XS_TRANSACTION_END);
-	assert_error(t_writem(d1, 0, "more", "x", &m), &m, "ENOSPC");
+	t_assert_error(t_writem(d1, 0, "more", "x", &m), &m, "ENOSPC");
 	/* Dom0 is not limited */
 	for (i = 0; i < 20; i++) {
 		snprintf(path, sizeof(path), "/d0/n%d", i);
@@ -300,7 +256,7 @@ static void test_quotas(void **state)
 		static char v[3000];
 
 		memset(v, 'v', sizeof(v) - 1);
-		assert_error(t_writem(d1, 0, "n2", v, &m), &m, "ENOSPC");
+		t_assert_error(t_writem(d1, 0, "n2", v, &m), &m, "ENOSPC");
 	}
 	/* watches */
 	for (i = 0; i < 3; i++) {
@@ -310,16 +266,16 @@ static void test_quotas(void **state)
 		assert_int_equal(t_req(d1, XS_WATCH, 0, req, (size_t)n, &m),
 				 XS_WATCH);
 	}
-	assert_error(T_REQ(d1, XS_WATCH, 0, "w9\0t\0", &m), &m, "E2BIG");
+	t_assert_error(T_REQ(d1, XS_WATCH, 0, "w9\0t\0", &m), &m, "E2BIG");
 	/* transactions */
 	assert_int_equal(T_REQ(d1, XS_TRANSACTION_START, 0, "\0", &m),
 			 XS_TRANSACTION_START);
 	assert_int_equal(T_REQ(d1, XS_TRANSACTION_START, 0, "\0", &m),
 			 XS_TRANSACTION_START);
-	assert_error(T_REQ(d1, XS_TRANSACTION_START, 0, "\0", &m), &m,
-		     "ENOSPC");
+	t_assert_error(T_REQ(d1, XS_TRANSACTION_START, 0, "\0", &m), &m,
+		       "ENOSPC");
 	/* permission list length */
-	assert_error(
+	t_assert_error(
 	    T_REQ(d1, XS_SET_PERMS, 0, "n2\0n1\0r2\0r3\0r4\0r5\0r6\0", &m), &m,
 	    "E2BIG");
 	check(f);
@@ -329,8 +285,8 @@ static void test_quotas(void **state)
  * replies, and events to it are dropped beyond `out-bytes'. */
 static void test_outstanding(void **state)
 {
-	struct fx *f = *state;
-	struct xs_conn *d1 = introduce(f, 1);
+	struct t_fx *f = *state;
+	struct xs_conn *d1 = t_fx_introduce(f, 1);
 	unsigned char buf[64 * 30];
 	struct xsd_sockmsg h = {.type = XS_GET_DOMAIN_PATH, .len = 2};
 	size_t off = 0;
@@ -371,7 +327,7 @@ static void test_outstanding(void **state)
 /* Deep trees are handled without recursion. */
 static void test_deep_tree(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	static char p[XENSTORE_ABS_PATH_MAX + 1];
 	struct tmsg m;
 	uint32_t t;
@@ -402,8 +358,8 @@ static void test_deep_tree(void **state)
 /* Transaction starts by a domain are rate limited (tx-rate per second). */
 static void test_tx_rate(void **state)
 {
-	struct fx *f = *state;
-	struct xs_conn *d1 = introduce(f, 1);
+	struct t_fx *f = *state;
+	struct xs_conn *d1 = t_fx_introduce(f, 1);
 	struct tmsg m;
 	char end[16];
 	int i;
@@ -418,8 +374,8 @@ static void test_tx_rate(void **state)
 				       2, &m),
 				 XS_TRANSACTION_END);
 	}
-	assert_error(T_REQ(d1, XS_TRANSACTION_START, 0, "\0", &m), &m,
-		     "EAGAIN");
+	t_assert_error(T_REQ(d1, XS_TRANSACTION_START, 0, "\0", &m), &m,
+		       "EAGAIN");
 	/* Dom0 is exempt */
 	assert_int_equal(T_REQ(f->d0, XS_TRANSACTION_START, 0, "\0", &m),
 			 XS_TRANSACTION_START);
@@ -431,7 +387,7 @@ static void test_tx_rate(void **state)
 /* Child order survives a commit; a tx-created subtree lands intact. */
 static void test_tx_order(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct tmsg m;
 	uint32_t t;
 
@@ -453,7 +409,7 @@ static void test_tx_order(void **state)
 /* Freed connections take their watches along. */
 static void test_conn_free_watches(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct xs_conn *w;
 	struct tmsg m;
 
@@ -553,19 +509,28 @@ static void test_fuzz_smoke(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_oversized_length, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_split_stream, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_watch_leak, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_domid_reuse, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_path_limits, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_quotas, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_outstanding, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_deep_tree, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tx_rate, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tx_order, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_conn_free_watches, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_oversized_length,
+					    t_fx_setup_clocked, t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_split_stream,
+					    t_fx_setup_clocked, t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_leak, t_fx_setup_clocked,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_domid_reuse,
+					    t_fx_setup_clocked, t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_path_limits,
+					    t_fx_setup_clocked, t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_quotas, t_fx_setup_clocked,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_outstanding,
+					    t_fx_setup_clocked, t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_deep_tree, t_fx_setup_clocked,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_rate, t_fx_setup_clocked,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_order, t_fx_setup_clocked,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_conn_free_watches,
+					    t_fx_setup_clocked, t_fx_teardown),
 	    cmocka_unit_test(test_fuzz_smoke),
 	};
 

@@ -1,9 +1,15 @@
 /* xs_test_util.c - request/reply helpers for the xenstore unit tests. */
 #include "xs_test_util.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 void t_send(struct xs_conn *c, uint32_t type, uint32_t tx, const void *p,
 	    size_t len)
@@ -186,4 +192,47 @@ struct xs_conn *t_introduce(struct xs_core *core, struct xs_conn *d0,
 	if (t_req(d0, XS_INTRODUCE, 0, buf, (size_t)n, &m) != XS_INTRODUCE)
 		return NULL;
 	return xs_core_domain_conn(core, (domid_t)domid);
+}
+
+static uint64_t fx_now(void *opaque) { return ((struct t_fx *)opaque)->now; }
+
+static int fx_setup(void **state, bool clocked)
+{
+	struct t_fx *f = calloc(1, sizeof(*f));
+	struct xs_core_hooks hooks = {.opaque = f, .now_ns = fx_now};
+
+	assert_non_null(f);
+	f->now = 1000000000ull;
+	assert_int_equal(xs_core_new(NULL, clocked ? &hooks : NULL, &f->core),
+			 0);
+	assert_int_equal(xs_conn_new(f->core, 0, &f->d0), 0);
+	*state = f;
+	return 0;
+}
+
+int t_fx_setup(void **state) { return fx_setup(state, false); }
+
+int t_fx_setup_clocked(void **state) { return fx_setup(state, true); }
+
+int t_fx_teardown(void **state)
+{
+	struct t_fx *f = *state;
+
+	xs_core_free(f->core);
+	free(f);
+	return 0;
+}
+
+struct xs_conn *t_fx_introduce(struct t_fx *f, unsigned int domid)
+{
+	struct xs_conn *c = t_introduce(f->core, f->d0, domid);
+
+	assert_non_null(c);
+	return c;
+}
+
+void t_assert_error(uint32_t type, const struct tmsg *m, const char *e)
+{
+	assert_int_equal(type, XS_ERROR);
+	assert_string_equal(m->data, e);
 }

@@ -46,4 +46,22 @@ uint32_t t_read(struct xs_conn *c, uint32_t tx, const char *path,
 struct xs_conn *t_introduce(struct xs_core *core, struct xs_conn *d0,
 			    unsigned int domid);
 
+/* The fixture the core tests share: a core and a privileged socket client
+ * standing in for Dom0.  now is the core's clock for t_fx_setup_clocked
+ * (which starts it at one second); t_fx_setup leaves the real clock. */
+struct t_fx {
+	struct xs_core *core;
+	struct xs_conn *d0;
+	uint64_t now;
+};
+
+/* cmocka setup/teardown: *state becomes / is a struct t_fx. */
+int t_fx_setup(void **state);
+int t_fx_setup_clocked(void **state);
+int t_fx_teardown(void **state);
+/* t_introduce through f's Dom0, asserting that it worked. */
+struct xs_conn *t_fx_introduce(struct t_fx *f, unsigned int domid);
+/* Assert that a reply is XS_ERROR with the error string e. */
+void t_assert_error(uint32_t type, const struct tmsg *m, const char *e);
+
 #endif
