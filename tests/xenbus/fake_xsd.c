@@ -9,11 +9,15 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "xenbus/xs_internal.h"
 
@@ -589,4 +593,23 @@ int fake_xsd_socketpair(struct fake_xsd **f, struct xs_client **xs)
 	if (rc < 0)
 		return rc;
 	return xs_client_open_fd(sv[0], xs);
+}
+
+int fake_xsd_env_setup(void **state)
+{
+	struct fake_xsd_env *e = calloc(1, sizeof(*e));
+
+	assert_int_equal(fake_xsd_socketpair(&e->fake, &e->xs), 0);
+	*state = e;
+	return 0;
+}
+
+int fake_xsd_env_teardown(void **state)
+{
+	struct fake_xsd_env *e = *state;
+
+	xs_client_close(e->xs);
+	fake_xsd_stop(e->fake);
+	free(e);
+	return 0;
 }

@@ -50,4 +50,14 @@ int fake_xsd_send(struct fake_xsd *f, uint32_t type, uint32_t req_id,
 /* Create a socketpair client<->fake daemon; *xs is connected. */
 int fake_xsd_socketpair(struct fake_xsd **f, struct xs_client **xs);
 
+/* The fixture the client tests share: a client connected to a fake daemon
+ * by fake_xsd_socketpair. */
+struct fake_xsd_env {
+	struct fake_xsd *fake;
+	struct xs_client *xs;
+};
+/* cmocka setup/teardown: *state becomes / is a struct fake_xsd_env. */
+int fake_xsd_env_setup(void **state);
+int fake_xsd_env_teardown(void **state);
+
 #endif

@@ -158,36 +158,12 @@ static void test_paths(void **state)
 
 /* ---- against the fake daemon ----------------------------------------- */
 
-struct env {
-	struct fake_xsd *fake;
-	struct xs_client *xs;
-};
-
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	assert_int_equal(fake_xsd_socketpair(&e->fake, &e->xs), 0);
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	xs_client_close(e->xs);
-	fake_xsd_stop(e->fake);
-	free(e);
-	return 0;
-}
-
 #define FE "/local/domain/3/device/vbd/51712"
 #define BE "/local/domain/0/backend/vbd/3/51712"
 
 static void test_switch_state(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	enum xenbus_state s;
 	unsigned int before;
 
@@ -237,7 +213,7 @@ static void *later_connect(void *arg)
 
 static void test_wait_for_state(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	struct switcher sw = {e->xs, BE};
 	enum xenbus_state s;
 	pthread_t t;
@@ -269,7 +245,7 @@ static void test_wait_for_state(void **state)
 
 static void test_read_peers(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	struct xs_client *xs = e->xs;
 	char *p;
 	domid_t id;
@@ -328,12 +304,15 @@ int main(void)
 		cmocka_unit_test(test_transitions),
 		cmocka_unit_test(test_state_parse),
 		cmocka_unit_test(test_paths),
-		cmocka_unit_test_setup_teardown(test_switch_state, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_wait_for_state, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_read_peers, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_switch_state,
+						fake_xsd_env_setup,
+						fake_xsd_env_teardown),
+		cmocka_unit_test_setup_teardown(test_wait_for_state,
+						fake_xsd_env_setup,
+						fake_xsd_env_teardown),
+		cmocka_unit_test_setup_teardown(test_read_peers,
+						fake_xsd_env_setup,
+						fake_xsd_env_teardown),
 	};
 
 	return cmocka_run_group_tests_name("xenbus", tests, NULL, NULL);

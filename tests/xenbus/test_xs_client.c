@@ -19,33 +19,9 @@
 #include "fake_xsd.h"
 #include "xenbus/xs_internal.h"
 
-struct env {
-	struct fake_xsd *fake;
-	struct xs_client *xs;
-};
-
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	assert_int_equal(fake_xsd_socketpair(&e->fake, &e->xs), 0);
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	xs_client_close(e->xs);
-	fake_xsd_stop(e->fake);
-	free(e);
-	return 0;
-}
-
 static void test_basic_ops(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	struct xs_client *xs = e->xs;
 	char *val, **names;
 	unsigned int n, u;
@@ -106,7 +82,7 @@ static void test_basic_ops(void **state)
 
 static void test_too_big(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	static char big[XENSTORE_PAYLOAD_MAX];
 
 	memset(big, 'a', sizeof(big));
@@ -120,7 +96,7 @@ static void test_too_big(void **state)
 
 static void test_perms_ops(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	struct xs_perm set[2] = {{0, XS_PERM_NONE}, {5, XS_PERM_READ}}, *got;
 	unsigned int n;
 
@@ -139,7 +115,7 @@ static void test_perms_ops(void **state)
 
 static void test_domain_ops(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	const char *argv[] = {"log", "on"};
 	char *p;
 
@@ -207,7 +183,7 @@ static void wait_count(struct wstate *w, unsigned int n)
 
 static void test_watch(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	struct wstate w = {.lock = PTHREAD_MUTEX_INITIALIZER,
 			   .cond = PTHREAD_COND_INITIALIZER};
 	unsigned int before;
@@ -237,7 +213,7 @@ static void test_watch(void **state)
 
 static void test_watch_unwatch_in_callback(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	struct wstate w = {.lock = PTHREAD_MUTEX_INITIALIZER,
 			   .cond = PTHREAD_COND_INITIALIZER,
 			   .unwatch_self = true};
@@ -254,7 +230,7 @@ static void test_watch_unwatch_in_callback(void **state)
 
 static void test_watch_events_unknown_token(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 
 	/* An event nobody asked for is dropped quietly. */
 	assert_int_equal(fake_xsd_send(e->fake, XS_WATCH_EVENT, 0, 0,
@@ -287,7 +263,7 @@ static int tx_fn(struct xs_client *xs, xs_tx_t tx, void *arg)
 
 static void test_transaction_retry(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	struct txarg a = {0, 7};
 
 	fake_xsd_fail_commits(e->fake, 3);
@@ -298,7 +274,7 @@ static void test_transaction_retry(void **state)
 
 static void test_transaction_gives_up(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	struct txarg a = {0, 0};
 
 	fake_xsd_fail_commits(e->fake, 1000);
@@ -308,7 +284,7 @@ static void test_transaction_gives_up(void **state)
 
 static void test_transaction_fn_error(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	struct txarg a = {0, -ENOSPC};
 
 	assert_int_equal(xs_transaction_run(e->xs, tx_fn, &a), -ENOSPC);
@@ -318,7 +294,7 @@ static void test_transaction_fn_error(void **state)
 
 static void test_transaction_manual(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	xs_tx_t t1, t2;
 
 	assert_int_equal(xs_transaction_start(e->xs, &t1), 0);
@@ -357,7 +333,7 @@ static void *hammer(void *arg)
 
 static void test_threads(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	pthread_t t[4];
 	void *r;
 	int k;
@@ -383,7 +359,7 @@ static bool hook_wrong_type(struct fake_xsd *f, const struct xsd_sockmsg *h,
 
 static void test_wrong_reply_type(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	char *val;
 
 	fake_xsd_set_hook(e->fake, hook_wrong_type, NULL);
@@ -403,7 +379,7 @@ static bool hook_unknown_id(struct fake_xsd *f, const struct xsd_sockmsg *h,
 
 static void test_unknown_req_id(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	char *val;
 
 	fake_xsd_set_hook(e->fake, hook_unknown_id, NULL);
@@ -432,7 +408,7 @@ static bool hook_errors(struct fake_xsd *f, const struct xsd_sockmsg *h,
 
 static void test_error_mapping(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	struct xs_perm *p;
 	unsigned int n;
 	xs_tx_t tx;
@@ -452,7 +428,7 @@ static void test_error_mapping(void **state)
 
 static void test_daemon_dies(void **state)
 {
-	struct env *e = *state;
+	struct fake_xsd_env *e = *state;
 	char *val;
 
 	fake_xsd_stop(e->fake);
@@ -472,7 +448,9 @@ static void test_open_path_missing(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f)                                                                 \
+	cmocka_unit_test_setup_teardown(f, fake_xsd_env_setup,               \
+					fake_xsd_env_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_basic_ops),
 		T(test_too_big),
