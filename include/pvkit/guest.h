@@ -73,6 +73,12 @@ void pvk_evtchn_mask(struct pvk_rt *rt, evtchn_port_t port);
 /* Clear the mask; an event that arrived while masked is delivered now. */
 void pvk_evtchn_unmask(struct pvk_rt *rt, evtchn_port_t port);
 
+/* The EVTCHNOP_send fast path (struct pvk_send_ring, src/hv/hc_wire.h) and
+ * its doorbell fd, for tests that play a misbehaving guest. */
+struct pvk_send_ring;
+void pvk_rt_send_ring(struct pvk_rt *rt, struct pvk_send_ring **ring,
+		      int *doorbell);
+
 /* ---- PV timers: VCPUOP_set/stop_singleshot_timer (DomU) ---- */
 uint64_t pvk_rt_system_time(void); /* ns, the hypervisor's clock */
 int pvk_timer_set(struct pvk_rt *rt, unsigned int vcpu, uint64_t abs_ns);

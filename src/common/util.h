@@ -9,7 +9,7 @@
 #define PVK_PAGE_SHIFT 12
 #define PVK_PAGE_SIZE (1UL << PVK_PAGE_SHIFT)
 #define PVK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define PVK_MAX_FDS 16
+#define PVK_MAX_FDS 40
 
 /* CLOCK_MONOTONIC in nanoseconds: pvkit's "Xen system time". */
 uint64_t pvk_now_ns(void);

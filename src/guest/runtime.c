@@ -51,7 +51,10 @@ struct pvk_rt {
 	uint64_t seq;
 	struct pvk_hc_hello hello;
 	struct shared_info *si;
-	int stop_efd; /* wakes dispatchers on close */
+	struct pvk_send_ring *ring; /* EVTCHNOP_send fast path */
+	int bell_fd;
+	pthread_mutex_t ring_lock;
+	bool stopping;
 	struct vcpu vcpus[MAX_VCPUS];
 	bool started;
 	struct port_handler *handlers; /* NR_PORTS */
@@ -216,7 +219,8 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 	pthread_mutex_init(&rt->handler_lock, NULL);
 	pthread_mutex_init(&rt->mem_lock, NULL);
 	pthread_mutex_init(&rt->gnt_lock, NULL);
-	rt->stop_efd = -1;
+	pthread_mutex_init(&rt->ring_lock, NULL);
+	rt->bell_fd = -1;
 	for (i = 0; i < MAX_VCPUS; i++)
 		rt->vcpus[i].efd = -1;
 	if (path) {
@@ -239,8 +243,7 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 		goto fail_nofd;
 	}
 	rt->handlers = calloc(NR_PORTS, sizeof(*rt->handlers));
-	rt->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!rt->handlers || rt->stop_efd < 0) {
+	if (!rt->handlers) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -248,7 +251,7 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 			      sizeof(rt->hello), sizeof(rt->hello), fds, &nfds);
 	if (rc < 0)
 		goto fail;
-	need = 1 + rt->hello.nr_vcpus + (rt->hello.has_memory ? 1 : 0);
+	need = 3 + rt->hello.nr_vcpus + (rt->hello.has_memory ? 1 : 0);
 	if (rt->hello.nr_vcpus == 0 || rt->hello.nr_vcpus > MAX_VCPUS ||
 	    nfds != need) {
 		for (i = 0; i < nfds; i++)
@@ -259,13 +262,20 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 	rt->si = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      fds[0], 0);
 	close(fds[0]);
+	rt->ring = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			fds[1], 0);
+	close(fds[1]);
+	rt->bell_fd = fds[2];
 	for (i = 0; i < rt->hello.nr_vcpus; i++) {
 		rt->vcpus[i].rt = rt;
 		rt->vcpus[i].id = i;
-		rt->vcpus[i].efd = fds[1 + i];
+		rt->vcpus[i].efd = fds[3 + i];
 	}
-	if (rt->si == MAP_FAILED) {
-		rt->si = NULL;
+	if (rt->si == MAP_FAILED || rt->ring == MAP_FAILED) {
+		if (rt->si == MAP_FAILED)
+			rt->si = NULL;
+		if (rt->ring == MAP_FAILED)
+			rt->ring = NULL;
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -359,18 +369,17 @@ static void dispatch(struct vcpu *v)
 static void *vcpu_thread(void *p)
 {
 	struct vcpu *v = p;
-	struct pollfd pfd[2] = {{.fd = v->efd, .events = POLLIN},
-				{.fd = v->rt->stop_efd, .events = POLLIN}};
 
 	for (;;) {
 		uint64_t cnt;
 
 		dispatch(v);
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		if (__atomic_load_n(&v->rt->stopping, __ATOMIC_ACQUIRE))
 			break;
-		if (pfd[1].revents)
-			break;
-		if (read(v->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		/* The vCPU sleeps here until the hypervisor kicks it: one
+		 * syscall per upcall. */
+		if (read(v->efd, &cnt, sizeof(cnt)) < 0 && errno != EINTR &&
+		    errno != EAGAIN)
 			break;
 	}
 	return NULL;
@@ -399,8 +408,11 @@ void pvk_rt_close(struct pvk_rt *rt)
 
 	if (!rt)
 		return;
-	if (rt->stop_efd >= 0 && write(rt->stop_efd, &one, sizeof(one)) < 0)
-		pvk_warn("cannot stop vCPU threads");
+	__atomic_store_n(&rt->stopping, true, __ATOMIC_RELEASE);
+	for (i = 0; i < MAX_VCPUS; i++)
+		if (rt->vcpus[i].running &&
+		    write(rt->vcpus[i].efd, &one, sizeof(one)) < 0)
+			pvk_warn("cannot stop vCPU %u", i);
 	for (i = 0; i < MAX_VCPUS; i++) {
 		if (rt->vcpus[i].running)
 			pthread_join(rt->vcpus[i].thread, NULL);
@@ -409,8 +421,10 @@ void pvk_rt_close(struct pvk_rt *rt)
 	}
 	if (rt->fd >= 0)
 		close(rt->fd);
-	if (rt->stop_efd >= 0)
-		close(rt->stop_efd);
+	if (rt->bell_fd >= 0)
+		close(rt->bell_fd);
+	if (rt->ring)
+		munmap(rt->ring, PAGE_SIZE);
 	if (rt->si)
 		munmap(rt->si, PAGE_SIZE);
 	if (rt->mem)
@@ -432,7 +446,8 @@ void pvk_rt_abandon(struct pvk_rt *rt)
 		if (rt->vcpus[i].efd >= 0)
 			close(rt->vcpus[i].efd);
 	close(rt->fd);
-	close(rt->stop_efd);
+	if (rt->bell_fd >= 0)
+		close(rt->bell_fd);
 }
 
 /* ---- event channel calls ---- */
@@ -536,10 +551,35 @@ int pvk_evtchn_send(struct pvk_rt *rt, evtchn_port_t port, bool wait)
 {
 	struct evtchn_send a = {.port = port};
 
-	if (!wait)
+	if (!wait) {
+		struct pvk_send_ring *r = rt->ring;
+		uint64_t one = 1;
+		bool queued = false;
+
+		pthread_mutex_lock(&rt->ring_lock);
+		if (r && r->prod - __atomic_load_n(&r->cons, __ATOMIC_ACQUIRE) <
+				 PVK_SEND_RING_SLOTS) {
+			r->port[r->prod % PVK_SEND_RING_SLOTS] = port;
+			__atomic_store_n(&r->prod, r->prod + 1,
+					 __ATOMIC_RELEASE);
+			queued = true;
+		}
+		pthread_mutex_unlock(&rt->ring_lock);
+		if (queued)
+			return write(rt->bell_fd, &one, sizeof(one)) < 0 ? -errno
+									 : 0;
+		/* Ring full: the datagram path keeps every event. */
 		return hc_send_noreply(rt, __HYPERVISOR_event_channel_op,
 				       EVTCHNOP_send, &a, sizeof(a));
+	}
 	return (int)EVTCHN_CALL(rt, EVTCHNOP_send, a);
+}
+
+void pvk_rt_send_ring(struct pvk_rt *rt, struct pvk_send_ring **ring,
+		      int *doorbell)
+{
+	*ring = rt->ring;
+	*doorbell = rt->bell_fd;
 }
 
 int pvk_evtchn_status(struct pvk_rt *rt, struct evtchn_status *st)

@@ -48,8 +48,22 @@ struct pvk_hc_rsp {
 	uint32_t pad;
 };
 
-/* PVK_HC_hello reply payload; fds: [shared page, vcpu eventfd * nr_vcpus,
- * guest memory (DomU only)]. */
+/* The send ring: a page shared between a domain's channel and hvd through
+ * which EVTCHNOP_send travels without a datagram (the hot path).  The domain
+ * produces ports and rings the doorbell eventfd; hvd consumes, validating
+ * every port exactly like EVTCHNOP_send and never trusting prod beyond one
+ * ring's worth.  When the ring is full the domain falls back to the
+ * datagram. */
+#define PVK_SEND_RING_SLOTS 512u
+struct pvk_send_ring {
+	uint32_t prod; /* written by the domain */
+	uint32_t cons; /* written by hvd */
+	uint32_t pad[2];
+	uint32_t port[PVK_SEND_RING_SLOTS];
+};
+
+/* PVK_HC_hello reply payload; fds: [shared page, send ring page, doorbell
+ * eventfd, vcpu eventfd * nr_vcpus, guest memory (DomU only)]. */
 struct pvk_hc_hello {
 	uint32_t domid;
 	uint32_t nr_vcpus;

@@ -44,7 +44,7 @@
 #define PAGE_SIZE 4096u
 #define MAX_MEM_PAGES (64ull << 18) /* 64 GiB */
 
-enum src_type { SRC_LISTEN, SRC_CONN, SRC_TIMER, SRC_SIGNAL };
+enum src_type { SRC_LISTEN, SRC_CONN, SRC_BELL, SRC_TIMER, SRC_SIGNAL };
 
 struct src {
 	enum src_type type;
@@ -62,6 +62,10 @@ struct conn {
 	struct shared_info *si;  /* Dom0: own page */
 	int sh_fd;
 	int efd; /* Dom0: its single vCPU's event fd */
+	struct src bell_src; /* SRC_BELL */
+	int ring_fd, bell_fd;
+	struct pvk_send_ring *ring;
+	uint32_t ring_cons; /* our copy: the guest may scribble on ring->cons */
 	bool hello_done;
 	uint64_t hello_seq; /* DomU hello held while paused */
 	bool hello_pending;
@@ -731,7 +735,9 @@ static int64_t do_dom_create(struct call *cl)
 	if (rc)
 		goto fail;
 	for (v = 0; v < a->vcpus; v++) {
-		p->efd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		/* Blocking: the vCPU thread sleeps in read(); our writes
+		 * cannot block (the counter would need 2^64 of them). */
+		p->efd[v] = eventfd(0, EFD_CLOEXEC);
 		if (p->efd[v] < 0) {
 			rc = -errno;
 			goto fail;
@@ -924,13 +930,17 @@ static int hello_reply(struct conn *c, uint64_t seq)
 	hello.nr_vcpus = c->sink->nr_vcpus;
 	if (d->privileged) {
 		fds[n++] = c->sh_fd;
+		fds[n++] = c->ring_fd;
+		fds[n++] = c->bell_fd;
 		fds[n++] = c->efd;
 	} else {
 		struct dom_priv *p = d->priv;
 
-		if (d->nr_vcpus + 2 > PVK_MAX_FDS)
+		if (d->nr_vcpus + 4 > PVK_MAX_FDS)
 			return -E2BIG;
 		fds[n++] = p->sh_fd;
+		fds[n++] = c->ring_fd;
+		fds[n++] = c->bell_fd;
 		for (v = 0; v < d->nr_vcpus; v++)
 			fds[n++] = p->efd[v];
 		fds[n++] = p->mem_fd;
@@ -956,6 +966,12 @@ static int64_t do_hello(struct call *cl)
 	c->pid = c->hvd->last_pid;
 	if (c->pid == getpid() || c->pid <= 1)
 		c->pid = 0;
+	{
+		int zero = 0; /* credentials are needed only once */
+
+		setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &zero,
+			   sizeof(zero));
+	}
 	if (!c->dom->privileged && c->dom->paused) {
 		/* Held until the toolstack unpauses the new domain. */
 		c->hello_pending = true;
@@ -1063,16 +1079,64 @@ static struct conn *conn_new(struct hvd *h, int fd)
 
 		setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 	}
-	c->sh_fd = c->efd = -1;
+	c->sh_fd = c->efd = c->ring_fd = c->bell_fd = -1;
+	c->bell_src.type = SRC_BELL;
+	if (shared_page("pvkit-send-ring", &c->ring_fd, (void **)&c->ring))
+		goto fail;
+	c->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->bell_fd < 0)
+		goto fail;
+	/* Edge-triggered: every doorbell write is an edge, so the counter
+	 * never needs reading (one syscall less per event; it would take
+	 * 2^64 writes to fill it). */
+	ev.events = EPOLLIN | EPOLLET;
+	ev.data.ptr = &c->bell_src;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, c->bell_fd, &ev) < 0)
+		goto fail;
+	ev.events = EPOLLIN;
 	ev.data.ptr = c;
-	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
-		free(c);
-		return NULL;
-	}
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		goto fail;
 	c->next = h->conns;
 	h->conns = c;
 	return c;
+fail:
+	if (c->bell_fd >= 0) {
+		epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->bell_fd, NULL);
+		close(c->bell_fd);
+	}
+	if (c->ring)
+		munmap(c->ring, PAGE_SIZE);
+	if (c->ring_fd >= 0)
+		close(c->ring_fd);
+	close(fd);
+	free(c);
+	return NULL;
+}
+
+/* The doorbell rang: deliver every send in the ring. */
+static void bell_input(struct conn *c)
+{
+	struct pvk_send_ring *r = c->ring;
+	uint32_t prod, cons = c->ring_cons;
+
+	prod = __atomic_load_n(&r->prod, __ATOMIC_ACQUIRE);
+	if (prod - cons > PVK_SEND_RING_SLOTS) {
+		pvk_warn("d%u: send ring producer index %u is bogus (consumer "
+			 "%u): ring discarded",
+			 c->dom ? c->dom->domid : 0, prod, cons);
+		cons = prod;
+	}
+	while (cons != prod) {
+		evtchn_port_t port = __atomic_load_n(
+			&r->port[cons % PVK_SEND_RING_SLOTS], __ATOMIC_RELAXED);
+
+		cons++;
+		if (c->hello_done && c->sink)
+			hv_evtchn_send(c->sink, port);
+	}
+	c->ring_cons = cons;
+	__atomic_store_n(&r->cons, cons, __ATOMIC_RELEASE);
 }
 
 static int conn_dom0_init(struct conn *c)
@@ -1083,7 +1147,7 @@ static int conn_dom0_init(struct conn *c)
 	rc = shared_page("pvkit-dom0-shared", &c->sh_fd, (void **)&c->si);
 	if (rc)
 		return rc;
-	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->efd = eventfd(0, EFD_CLOEXEC);
 	if (c->efd < 0)
 		return -errno;
 	c->dom = d0;
@@ -1104,7 +1168,11 @@ static void conn_close(struct conn *c)
 			break;
 		}
 	epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->bell_fd, NULL);
 	close(c->fd);
+	close(c->bell_fd);
+	munmap(c->ring, PAGE_SIZE);
+	close(c->ring_fd);
 	if (c->dom && c->dom->privileged) {
 		hv_sink_fini(&c->own_sink);
 	} else if (c->dom) {
@@ -1309,6 +1377,11 @@ int main(int argc, char **argv)
 				/* A closed conn may have freed others' state:
 				 * re-poll rather than use stale pointers. */
 				i = n;
+				break;
+			case SRC_BELL:
+				bell_input((struct conn *)((char *)s -
+							   offsetof(struct conn,
+								    bell_src)));
 				break;
 			case SRC_TIMER:
 				timer_input((struct vtimer *)s);

@@ -516,6 +516,15 @@ static void test_kill9_reclaim(void **state)
 
 /* ---- memory: ballooned pages go back to the host ---- */
 
+static bool resident(struct pvk_rt *rt, xen_pfn_t pfn)
+{
+	unsigned char v = 0;
+
+	if (mincore(pvk_rt_gpfn_to_ptr(rt, pfn), 4096, &v) < 0)
+		return true;
+	return v & 1;
+}
+
 static int mem_guest(struct pvk_rt *rt, void *p)
 {
 	struct gnt_arg *a = p;
@@ -529,9 +538,15 @@ static int mem_guest(struct pvk_rt *rt, void *p)
 			return 2;
 		memset(pvk_rt_gpfn_to_ptr(rt, pfns[i]), 1, 4096);
 	}
+	if (!resident(rt, pfns[0]) || !resident(rt, pfns[1023]))
+		return 7;
 	n = pvk_mem_decrease(rt, pfns, 1024);
 	if (n != 1024)
 		return 3;
+	/* Really given back: the pages left the page cache (holes). */
+	for (i = 0; i < 1024; i++)
+		if (resident(rt, pfns[i]))
+			return 8;
 	chan_put(&a->up, 1);
 	if (chan_get(&a->down, &ack))
 		return 6;
@@ -658,6 +673,35 @@ static int evil_guest(struct pvk_rt *rt, void *p)
 				big, 4, 0, NULL, NULL) == -EINVAL);
 	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_hvm_op, 1 /* get */, 0, big,
 				16, 0, NULL, NULL) != 0);
+	/* The send ring: bogus ports, then a producer index far ahead. */
+	{
+		struct pvk_send_ring *r;
+		struct waiter w;
+		evtchn_port_t ipi;
+		uint64_t one = 1;
+		uint32_t k;
+		int bell;
+
+		waiter_init(&w);
+		EXPECT(pvk_evtchn_bind_ipi(rt, 0, &ipi) == 0);
+		pvk_evtchn_set_handler(rt, ipi, on_event, &w);
+		EXPECT(pvk_evtchn_send(rt, 99999, false) == 0); /* dropped */
+		pvk_rt_send_ring(rt, &r, &bell);
+		for (k = 0; k < 10; k++)
+			r->port[(r->prod + k) % PVK_SEND_RING_SLOTS] =
+				0xfffffff0u + k;
+		__atomic_store_n(&r->prod, r->prod + 10, __ATOMIC_RELEASE);
+		EXPECT(write(bell, &one, sizeof(one)) == sizeof(one));
+		usleep(20000);
+		__atomic_store_n(&r->prod, r->prod + 100000, __ATOMIC_RELEASE);
+		EXPECT(write(bell, &one, sizeof(one)) == sizeof(one));
+		usleep(20000);
+		/* hvd discarded the bogus ring (cons caught up with prod);
+		 * sends work again. */
+		EXPECT(__atomic_load_n(&r->cons, __ATOMIC_ACQUIRE) == r->prod);
+		EXPECT(pvk_evtchn_send(rt, ipi, false) == 0);
+		EXPECT(waiter_wait(&w, 1, 5000) == 0);
+	}
 	/* Still alive and well: a valid call works. */
 	EXPECT(pvk_sched_yield(rt) == 0);
 	chan_put(up, (uint64_t)fails);
