@@ -29,6 +29,14 @@ ssize_t pvk_recv_fds(int sock, void *buf, size_t len, int *fds,
 ssize_t pvk_recv_fds_cred(int sock, void *buf, size_t len, int *fds,
 			  unsigned int *nfds, pid_t *pid);
 
+/* A connected AF_UNIX socket of type (SOCK_STREAM/SOCK_SEQPACKET) to path,
+ * close-on-exec.  The fd, or -errno. */
+int pvk_unix_connect(const char *path, int type);
+/* A listening AF_UNIX socket at path (an old socket file is replaced),
+ * created with umask(mask) so e.g. 077 leaves it to its owner.  The fd, or
+ * -errno. */
+int pvk_unix_listen(const char *path, int type, mode_t mask);
+
 /* Parse a whole decimal string into [min, max].  0 or -EINVAL/-ERANGE. */
 int pvk_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

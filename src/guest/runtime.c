@@ -157,26 +157,6 @@ static int hc_send_noreply(struct pvk_rt *rt, uint32_t op, uint32_t cmd,
 
 /* ---- start of day ---- */
 
-static int connect_dom0(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
 static int mem_init(struct pvk_rt *rt, int mem_fd)
 {
 	const struct pvk_hvm_start_info *si;
@@ -224,7 +204,7 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 	for (i = 0; i < MAX_VCPUS; i++)
 		rt->vcpus[i].efd = -1;
 	if (path) {
-		rt->fd = connect_dom0(path);
+		rt->fd = pvk_unix_connect(path, SOCK_SEQPACKET);
 	} else {
 		if (fd < 0) {
 			uint64_t v;

@@ -1249,32 +1249,6 @@ static void timer_input(struct vtimer *t)
 
 /* ---- main ---- */
 
-static int listen_on(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
-	mode_t old;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	old = umask(077); /* only the host's root is Dom0 */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 64) < 0) {
-		int e = -errno;
-
-		umask(old);
-		close(fd);
-		return e;
-	}
-	umask(old);
-	return fd;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pvkit-hvd --socket PATH [--pid-file PATH]\n"
@@ -1330,7 +1304,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
-	h->listen_fd = listen_on(sock);
+	/* mode 0600: only the host's root is Dom0 */
+	h->listen_fd = pvk_unix_listen(sock, SOCK_SEQPACKET, 077);
 	if (h->listen_fd < 0) {
 		pvk_err("%s: %s", sock, strerror(-h->listen_fd));
 		return 1;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "pvkit/platform.h"
 #include "xenbus/xs_internal.h"
 
@@ -486,24 +487,15 @@ int xs_client_open_fd(int fd, struct xs_client **out)
 
 int xs_client_open_path(const char *path, struct xs_client **out)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd, rc;
+	int fd;
 
 	if (!path)
 		path = getenv("XENSTORED_PATH");
 	if (!path || !*path)
 		path = "/var/run/xenstored/socket";
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = pvk_unix_connect(path, SOCK_STREAM);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+		return fd;
 	return xs_client_open_fd(fd, out);
 }
 
