@@ -94,7 +94,7 @@ static int domain_build(struct ts *ts, struct pvk_rt *rt,
 			int *chan_fd)
 {
 	struct xs_client *xs = NULL;
-	uint64_t store_port = 0, cons_port = 0, store_pfn = 0;
+	uint64_t store_port = 0, cons_port = 0, store_pfn = 0, cons_pfn = 0;
 	struct xs_perm perm;
 	char path[64];
 	int rc;
@@ -119,6 +119,9 @@ static int domain_build(struct ts *ts, struct pvk_rt *rt,
 	if (!rc)
 		rc = pvk_dom_get_param(rt, *domid, HVM_PARAM_STORE_PFN,
 				       &store_pfn);
+	if (!rc)
+		rc = pvk_dom_get_param(rt, *domid, HVM_PARAM_CONSOLE_PFN,
+				       &cons_pfn);
 	if (!rc)
 		rc = xs_client_open_path(ts->xs_sock, &xs);
 	if (rc) {
@@ -149,6 +152,15 @@ static int domain_build(struct ts *ts, struct pvk_rt *rt,
 	if (!rc)
 		rc = xs_dom_write(xs, *domid, "console/port", "%llu",
 				  (unsigned long long)cons_port);
+	if (!rc)
+		rc = xs_dom_write(xs, *domid, "console/ring-ref", "%llu",
+				  (unsigned long long)cons_pfn);
+	if (!rc)
+		rc = xs_dom_write(xs, *domid, "console/type", "%s",
+				  "xenconsoled");
+	if (!rc)
+		rc = xs_dom_write(xs, *domid, "store/ring-ref", "%llu",
+				  (unsigned long long)store_pfn);
 	if (!rc)
 		rc = xs_dom_write(xs, *domid, "store/port", "%llu",
 				  (unsigned long long)store_port);
@@ -319,7 +331,7 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 		return 1;
 	if (ts_dom0(ts, &rt))
 		goto out;
-	if (ts_lookup(rt, c->name, &d) == 0) {
+	if (ts_find(rt, c->name, &d) == 0) {
 		fprintf(stderr, "pvkit: a domain named '%s' already exists\n",
 			c->name);
 		goto out;

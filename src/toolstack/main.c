@@ -61,6 +61,16 @@ int ts_dom0(const struct ts *ts, struct pvk_rt **rt)
 
 int ts_lookup(struct pvk_rt *rt, const char *what, domid_t *domid)
 {
+	int rc = ts_find(rt, what, domid);
+
+	if (rc)
+		fprintf(stderr, "pvkit: no domain named or numbered '%s'\n",
+			what);
+	return rc;
+}
+
+int ts_find(struct pvk_rt *rt, const char *what, domid_t *domid)
+{
 	struct pvk_dominfo info[256];
 	char *end;
 	unsigned long id = strtoul(what, &end, 10);
@@ -74,7 +84,6 @@ int ts_lookup(struct pvk_rt *rt, const char *what, domid_t *domid)
 			return 0;
 		}
 	}
-	fprintf(stderr, "pvkit: no domain named or numbered '%s'\n", what);
 	return -ESRCH;
 }
 

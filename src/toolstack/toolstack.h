@@ -22,6 +22,8 @@ void ts_helper(const struct ts *ts, const char *env, const char *name,
 int ts_dom0(const struct ts *ts, struct pvk_rt **rt);
 /* Find a domain by name or id; 0 and *domid, or -ESRCH (message printed). */
 int ts_lookup(struct pvk_rt *rt, const char *what, domid_t *domid);
+/* The same without the message. */
+int ts_find(struct pvk_rt *rt, const char *what, domid_t *domid);
 
 int cmd_host(struct ts *ts, int argc, char **argv);
 int cmd_create(struct ts *ts, int argc, char **argv);
