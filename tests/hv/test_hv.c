@@ -728,6 +728,77 @@ static void test_malicious_guest(void **state)
 	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, d), 0);
 }
 
+/* ---- suspend and resume in place; remote shutdown by Dom0 ---- */
+
+static int suspend_guest(struct pvk_rt *rt, void *p)
+{
+	struct gnt_arg *a = p;
+	uint64_t v;
+	int rc;
+
+	chan_put(&a->up, 1);
+	rc = pvk_sched_shutdown(rt, SHUTDOWN_suspend);
+	/* Xen: 1 means the suspend was cancelled, we resume in place. */
+	chan_put(&a->up, (uint64_t)(int64_t)rc);
+	if (chan_get(&a->down, &v))
+		return 2;
+	/* Now Dom0 shuts us down remotely; wait to be stopped. */
+	chan_put(&a->up, 3);
+	pause();
+	return 4;
+}
+
+static void test_suspend_resume_remote_shutdown(void **state)
+{
+	struct pvk_dominfo info;
+	struct sched_remote_shutdown rs;
+	struct gnt_arg a;
+	uint64_t v;
+	domid_t d;
+	pid_t p;
+	int i;
+
+	(void)state;
+	assert_int_equal(chan_init(&a.up), 0);
+	assert_int_equal(chan_init(&a.down), 0);
+	assert_int_equal(harness_guest(&H, "suspender", 1, 4096, suspend_guest,
+				       &a, &d, &p), 0);
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(pvk_dom_list(H.dom0, d, &info, 1), 1);
+		if (info.flags & PVK_DOMINFO_SHUTDOWN)
+			break;
+		usleep(10000);
+	}
+	assert_true(info.flags & PVK_DOMINFO_SHUTDOWN);
+	assert_int_equal(info.shutdown_reason, SHUTDOWN_suspend);
+	/* Resuming a running domain is refused; this one resumes. */
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_resume, 0), -EPERM);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_resume, d), 0);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_resume, d), -EINVAL);
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	assert_int_equal((int64_t)v, 1);
+	assert_int_equal(pvk_dom_list(H.dom0, d, &info, 1), 1);
+	assert_true(info.flags & PVK_DOMINFO_RUNNING);
+	chan_put(&a.down, 0);
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	/* The toolstack's watchdog-style remote shutdown. */
+	memset(&rs, 0, sizeof(rs));
+	rs.domain_id = d;
+	rs.reason = SHUTDOWN_watchdog;
+	assert_int_equal(pvk_rt_hypercall(H.dom0, __HYPERVISOR_sched_op,
+					  SCHEDOP_remote_shutdown, 0, &rs,
+					  sizeof(rs), 0, NULL, NULL), 0);
+	assert_int_equal(harness_wait(p), 128 + SIGKILL);
+	assert_int_equal(pvk_dom_list(H.dom0, d, &info, 1), 1);
+	assert_int_equal(info.shutdown_reason, SHUTDOWN_watchdog);
+	rs.reason = 99;
+	assert_int_equal(pvk_rt_hypercall(H.dom0, __HYPERVISOR_sched_op,
+					  SCHEDOP_remote_shutdown, 0, &rs,
+					  sizeof(rs), 0, NULL, NULL), -EINVAL);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -737,6 +808,7 @@ int main(void)
 		cmocka_unit_test(test_kill9_reclaim),
 		cmocka_unit_test(test_memory_reservation),
 		cmocka_unit_test(test_malicious_guest),
+		cmocka_unit_test(test_suspend_resume_remote_shutdown),
 	};
 
 	return cmocka_run_group_tests_name("hv-integration", tests, setup,
