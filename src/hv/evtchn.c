@@ -222,10 +222,11 @@ int hv_evtchn_bind_virq(struct hv_sink *caller, struct evtchn_bind_virq *a)
 
 	if (a->virq >= HV_NR_VIRQS)
 		return -EINVAL;
-	if (a->vcpu >= caller->nr_vcpus)
-		return -ENOENT;
+	/* Xen checks this before the vCPU exists: -EINVAL, not -ENOENT. */
 	if (virq_is_global(a->virq) && a->vcpu != 0)
 		return -EINVAL;
+	if (a->vcpu >= caller->nr_vcpus)
+		return -ENOENT;
 	if (caller->virq_port[a->vcpu][a->virq])
 		return -EEXIST;
 	rc = port_alloc(d, caller, &port);
