@@ -357,7 +357,9 @@ int hv_evtchn_status(struct hv_sink *caller, struct evtchn_status *a)
 	memset(&a->u, 0, sizeof(a->u));
 	a->vcpu = 0;
 	p = port_get(d, a->port);
-	if (!p && a->port >= HV_2L_NR_PORTS)
+	/* Beyond the domain's limit (Xen's max_evtchns) is invalid; below
+	 * it, a port never used reads as closed. */
+	if (!p && a->port >= d->max_ports)
 		return -EINVAL;
 	if (!p || p->state == EVTCHNSTAT_closed) {
 		a->status = EVTCHNSTAT_closed;
