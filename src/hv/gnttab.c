@@ -204,7 +204,7 @@ void hv_gnttab_map(struct hv_sink *mapper, struct gnttab_map_grant_ref *op)
 	op->handle = 0;
 	op->dev_bus_addr = 0;
 	if (!(op->flags & (GNTMAP_host_map | GNTMAP_device_map))) {
-		op->status = GNTST_bad_virt_addr;
+		op->status = GNTST_bad_gntref; /* what Xen answers */
 		return;
 	}
 	if (!d || d->state == HV_DOM_DYING) {
