@@ -239,8 +239,12 @@ static void maptrack_release(struct hv_sink *s, uint32_t h)
 
 	if (d && d->gen == mt->gen) {
 		gnt_unpin(d, s->dom->domid, mt->ref, mt->writable);
-		if (d->state == HV_DOM_DYING && !d->foreign_pins)
-			hv_domain_destroy(d); /* completes the free */
+		/* The last foreign pin of a dying granter completes its free.
+		 * Its own maps (loopback) are dropped by its destroy, which
+		 * frees it itself: never free it from under that. */
+		if (d != s->dom && d->state == HV_DOM_DYING &&
+		    !d->foreign_pins)
+			hv_domain_destroy(d);
 	}
 	maptrack_put(s, h);
 }
