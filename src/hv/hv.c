@@ -209,6 +209,15 @@ void hv_sink_fini(struct hv_sink *s)
 	if (s->dom->privileged) {
 		hv_evtchn_close_sink(s);
 		hv_unregister_dom0_sink(s->dom->hv, s);
+	} else {
+		struct hv_domain *d = s->dom;
+		uint32_t i;
+
+		/* A DomU's ports outlive its kernel: they stay open (peers
+		 * still see them) but deliver nowhere. */
+		for (i = 1; i < d->nr_ports; i++)
+			if (d->ports[i].sink == s)
+				d->ports[i].sink = NULL;
 	}
 	if (s->dom->kernel == s)
 		s->dom->kernel = NULL;
