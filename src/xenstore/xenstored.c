@@ -4,10 +4,18 @@
  * One epoll loop serves unix-socket clients (privileged, Dom0: the protocol
  * libxenstore speaks over $XENSTORED_PATH) and, through xsd_domains.c,
  * domain rings.  All xenstore semantics live in xs_core.c.
+ *
+ * Live update (SIGUSR2, or CONTROL live-update as Xen's xenstore-control
+ * sends it): the core is saved (xs_lu.c) with each socket client's fd and
+ * unfed input into a state file beside the socket, the listening and
+ * client fds lose close-on-exec, the domain rings are unbound, and the
+ * daemon execs itself (or the -f binary) with --restore FILE.  The new
+ * image rebuilds the store, adopts the fds and binds the rings again.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,14 +52,38 @@ struct xsd {
 	int lfd, sigfd;
 	struct client *clients;
 	bool quit;
+	/* live update */
+	char **argv;			/* ours, for the re-exec */
+	char exe[PATH_MAX];		/* the image to exec */
+	char state[PATH_MAX];		/* state file, beside the socket */
+	bool lu_now, lu_force;		/* CONTROL live-update -s accepted */
+	bool lu_signal;			/* SIGUSR2: retry while busy */
+	uint64_t lu_deadline_ns;
 };
 
 struct opts {
 	const char *socket;
 	const char *pid_file;
 	const char *platform;
+	const char *restore;
 	bool use_platform;
 	struct xs_quota q;
+};
+
+#define LU_FILE_MAGIC "PVKXSDLU"
+#define LU_SIGNAL_WAIT_NS (60ull * 1000000000ull) /* Xen's default */
+
+/* Head of the state file; the core's image follows. */
+struct lu_head {
+	char magic[8];
+	int32_t lfd;
+	uint32_t len; /* of the core image */
+};
+
+/* A socket client's part of the image. */
+struct lu_client {
+	int32_t fd;
+	uint32_t pending; /* bytes read from the socket, not yet fed */
 };
 
 static void usage(FILE *f, const char *prog)
@@ -75,7 +107,11 @@ static void usage(FILE *f, const char *prog)
 		"                           watches, transactions, outstanding,\n"
 		"                           out-bytes, tx-nodes, tx-rate, perms\n"
 		"  -v, --verbose            debug logging\n"
-		"  -h, --help               this text\n",
+		"      --restore FILE       continue from a live update's state\n"
+		"                           (used by the daemon itself)\n"
+		"  -h, --help               this text\n"
+		"SIGUSR2 or 'xenstore-control live-update -s' restarts the\n"
+		"daemon in place, keeping nodes, watches and connections.\n",
 		prog);
 }
 
@@ -113,6 +149,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"perm-nb", required_argument, NULL, 'A'},
 		{"quota", required_argument, NULL, 'Q'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"restore", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -164,6 +201,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'v':
 			pvk_log_init("pvkit-xenstored", PVK_LOG_DEBUG);
+			break;
+		case 'R':
+			o->restore = optarg;
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -272,35 +312,48 @@ static void client_read(struct client *cl)
 	client_feed(cl);
 }
 
-static void accept_client(struct xsd *x)
+/* Serve conn over fd.  0, or -errno and neither is taken. */
+static int client_add(struct xsd *x, int fd, struct xs_conn *conn)
 {
 	struct epoll_event ev;
-	struct client *cl;
+	struct client *cl = calloc(1, sizeof(*cl));
+
+	if (!cl)
+		return -ENOMEM;
+	cl->src.kind = XSD_CLIENT;
+	cl->xsd = x;
+	cl->fd = fd;
+	cl->conn = conn;
+	ev.events = EPOLLIN;
+	ev.data.ptr = cl;
+	if (epoll_ctl(x->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		int rc = -errno;
+
+		free(cl);
+		return rc;
+	}
+	xs_conn_set_priv(conn, cl);
+	cl->events = EPOLLIN;
+	cl->next = x->clients;
+	x->clients = cl;
+	return 0;
+}
+
+static void accept_client(struct xsd *x)
+{
+	struct xs_conn *conn;
 	int fd = accept4(x->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return;
-	cl = calloc(1, sizeof(*cl));
-	if (!cl || xs_conn_new(x->core, 0, &cl->conn)) {
-		free(cl);
+	if (xs_conn_new(x->core, 0, &conn)) {
 		close(fd);
 		return;
 	}
-	cl->src.kind = XSD_CLIENT;
-	cl->xsd = x;
-	cl->fd = fd;
-	xs_conn_set_priv(cl->conn, cl);
-	ev.events = EPOLLIN;
-	ev.data.ptr = cl;
-	if (epoll_ctl(x->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-		xs_conn_free(cl->conn);
-		free(cl);
+	if (client_add(x, fd, conn)) {
+		xs_conn_free(conn);
 		close(fd);
-		return;
 	}
-	cl->events = EPOLLIN;
-	cl->next = x->clients;
-	x->clients = cl;
 }
 
 /* Write output, resume paused input, reap the dead. */
@@ -358,6 +411,210 @@ static uint64_t hook_now(void *opaque)
 {
 	(void)opaque;
 	return pvk_now_ns();
+}
+
+/* ---- live update ------------------------------------------------------- */
+
+static int hook_live_update(void *opaque, const struct xs_lu_request *req)
+{
+	struct xsd *x = opaque;
+
+	switch (req->op) {
+	case XS_LU_BINARY:
+		if (strlen(req->binary) >= sizeof(x->exe) ||
+		    access(req->binary, X_OK))
+			return -EINVAL;
+		snprintf(x->exe, sizeof(x->exe), "%s", req->binary);
+		return 0;
+	case XS_LU_ABORT:
+		x->lu_now = x->lu_signal = false;
+		return 0;
+	case XS_LU_START:
+		if (!req->force && xs_core_busy(x->core))
+			return -EBUSY;
+		x->lu_now = true;
+		x->lu_force = req->force;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static ssize_t lu_save_client(void *opaque, const struct xs_conn *conn,
+			      void *buf, size_t cap)
+{
+	const struct client *cl = xs_conn_priv(conn);
+	struct lu_client lc = {.fd = -1};
+
+	(void)opaque;
+	if (cl && !cl->dead) {
+		lc.fd = cl->fd;
+		lc.pending = (uint32_t)(cl->inlen - cl->inoff);
+	}
+	if (sizeof(lc) + lc.pending > cap)
+		return -E2BIG;
+	memcpy(buf, &lc, sizeof(lc));
+	if (lc.pending)
+		memcpy((char *)buf + sizeof(lc), cl->in + cl->inoff, lc.pending);
+	return (ssize_t)(sizeof(lc) + lc.pending);
+}
+
+static int lu_restore_client(void *opaque, struct xs_conn *conn,
+			     const void *buf, size_t len)
+{
+	struct xsd *x = opaque;
+	struct lu_client lc;
+	struct client *cl;
+	struct stat st;
+	int rc;
+
+	if (len < sizeof(lc))
+		return -EINVAL;
+	memcpy(&lc, buf, sizeof(lc));
+	if (lc.fd < 0 || lc.pending != len - sizeof(lc) ||
+	    lc.pending > sizeof(cl->in) || fstat(lc.fd, &st) ||
+	    !S_ISSOCK(st.st_mode))
+		return -EBADF;
+	if (fcntl(lc.fd, F_SETFD, FD_CLOEXEC) ||
+	    fcntl(lc.fd, F_SETFL, fcntl(lc.fd, F_GETFL) | O_NONBLOCK))
+		return -errno;
+	rc = client_add(x, lc.fd, conn);
+	if (rc) {
+		close(lc.fd);
+		return rc;
+	}
+	cl = x->clients;
+	memcpy(cl->in, (const char *)buf + sizeof(lc), lc.pending);
+	cl->inlen = lc.pending;
+	return 0;
+}
+
+static const struct xs_lu_ops lu_ops = {
+	.save_conn = lu_save_client,
+	.restore_conn = lu_restore_client,
+};
+
+/* Save everything and exec the new image; returns only on failure (the
+ * daemon then carries on as before), -EBUSY while transactions are open
+ * and !force. */
+static int live_update(struct xsd *x, bool force)
+{
+	struct lu_head h = {.magic = LU_FILE_MAGIC, .lfd = x->lfd};
+	struct xs_lu_ops ops = lu_ops;
+	void *img = NULL;
+	size_t len = 0;
+	char **argv;
+	int argc = 0, fd = -1, rc;
+
+	ops.opaque = x;
+	if (access(x->exe, X_OK))
+		return -errno;
+	rc = xs_core_save(x->core, &ops, force, &img, &len);
+	if (rc)
+		return rc;
+	if (len > UINT32_MAX) {
+		rc = -E2BIG;
+		goto out;
+	}
+	h.len = (uint32_t)len;
+	fd = open(x->state, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || (rc = pvk_write_all(fd, &h, sizeof(h))) ||
+	    (rc = pvk_write_all(fd, img, len)) || close(fd)) {
+		rc = rc ? rc : -errno;
+		goto out_unlink;
+	}
+	fd = -1;
+	while (x->argv[argc])
+		argc++;
+	argv = calloc((size_t)argc + 3, sizeof(*argv));
+	if (!argv) {
+		rc = -ENOMEM;
+		goto out_unlink;
+	}
+	/* our own arguments, less an earlier --restore */
+	argc = 0;
+	argv[argc++] = x->exe;
+	for (char **a = x->argv + 1; *a; a++) {
+		if (strcmp(*a, "--restore") == 0 && a[1]) {
+			a++;
+			continue;
+		}
+		if (strncmp(*a, "--restore=", 10) == 0)
+			continue;
+		argv[argc++] = *a;
+	}
+	argv[argc++] = "--restore";
+	argv[argc++] = x->state;
+	argv[argc] = NULL;
+	/* point of no return for the rings: the new image binds them again */
+	pvk_info("live update: %zu bytes of state, exec %s", len, x->exe);
+	fcntl(x->lfd, F_SETFD, 0);
+	for (struct client *cl = x->clients; cl; cl = cl->next)
+		if (!cl->dead)
+			fcntl(cl->fd, F_SETFD, 0);
+	xsd_domains_free(x->doms);
+	x->doms = NULL;
+	execv(x->exe, argv);
+	rc = -errno;
+	pvk_err("live update: exec %s: %s; trying our own image", x->exe,
+		strerror(-rc));
+	argv[0] = "/proc/self/exe";
+	execv(argv[0], argv);
+	pvk_err("live update: exec failed: %s", strerror(errno));
+	exit(1); /* the rings are gone: a restart must restore */
+out_unlink:
+	if (fd >= 0)
+		close(fd);
+	unlink(x->state);
+out:
+	free(img);
+	pvk_warn("live update failed: %s", strerror(-rc));
+	return rc;
+}
+
+/* Continue from a live update's state file.  0 or -errno (the daemon then
+ * starts afresh on the inherited listening socket if it has one). */
+static int restore(struct xsd *x, const char *file,
+		   const struct xs_core_hooks *hooks)
+{
+	struct xs_lu_ops ops = lu_ops;
+	struct lu_head h;
+	struct stat st;
+	void *img = NULL;
+	int fd, rc;
+
+	ops.opaque = x;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = pvk_read_all(fd, &h, sizeof(h));
+	if (!rc && (memcmp(h.magic, LU_FILE_MAGIC, 8) || fstat(fd, &st) ||
+		    (uint64_t)st.st_size != sizeof(h) + (uint64_t)h.len))
+		rc = -EINVAL;
+	if (!rc && !(img = malloc(h.len ? h.len : 1)))
+		rc = -ENOMEM;
+	if (!rc)
+		rc = pvk_read_all(fd, img, h.len);
+	close(fd);
+	unlink(file);
+	if (rc)
+		goto out;
+	if (h.lfd < 0 || fstat(h.lfd, &st) || !S_ISSOCK(st.st_mode)) {
+		rc = -EBADF;
+		goto out;
+	}
+	x->lfd = h.lfd;
+	fcntl(x->lfd, F_SETFD, FD_CLOEXEC);
+	rc = xs_core_restore(img, h.len, hooks, &ops, &x->core);
+	while (rc && x->clients) { /* their connections went with the core */
+		struct client *cl = x->clients;
+
+		x->clients = cl->next;
+		close(cl->fd);
+		free(cl);
+	}
+out:
+	free(img);
+	return rc;
 }
 
 /* ---- setup ------------------------------------------------------------- */
@@ -426,12 +683,48 @@ static int epoll_add(int epfd, int fd, void *ptr)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+static void signal_event(struct xsd *x)
+{
+	struct signalfd_siginfo si;
+
+	while (read(x->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo != SIGUSR2) {
+			x->quit = true;
+			continue;
+		}
+		pvk_info("SIGUSR2: live update");
+		x->lu_signal = true;
+		x->lu_deadline_ns = pvk_now_ns() + LU_SIGNAL_WAIT_NS;
+	}
+}
+
+/* A live update that was asked for: now (CONTROL) or when no transaction
+ * is open (SIGUSR2, for up to a minute). */
+static void maybe_live_update(struct xsd *x)
+{
+	if (x->lu_now) {
+		x->lu_now = false;
+		live_update(x, x->lu_force);
+	}
+	if (x->lu_signal) {
+		int rc = live_update(x, false);
+
+		if (rc != -EBUSY) {
+			x->lu_signal = false;
+		} else if (pvk_now_ns() > x->lu_deadline_ns) {
+			pvk_warn("live update: transactions still open after "
+				 "60 s; not done");
+			x->lu_signal = false;
+		}
+	}
+}
+
 static void run(struct xsd *x)
 {
 	struct epoll_event evs[64];
 
 	while (!x->quit) {
-		int n = epoll_wait(x->epfd, evs, 64, -1);
+		int n = epoll_wait(x->epfd, evs, 64, x->lu_signal ? 100 : -1);
 
 		if (n < 0 && errno != EINTR) {
 			pvk_err("epoll_wait: %s", strerror(errno));
@@ -446,7 +739,7 @@ static void run(struct xsd *x)
 				accept_client(x);
 				break;
 			case XSD_SIGNAL:
-				x->quit = true;
+				signal_event(x);
 				break;
 			case XSD_EVTCHN:
 				xsd_domains_event(x->doms);
@@ -470,18 +763,44 @@ static void run(struct xsd *x)
 		xsd_domains_flush(x->doms);
 		flush_clients(x);
 		xsd_domains_flush(x->doms);
+		if (x->lu_now || x->lu_signal)
+			maybe_live_update(x);
 	}
+}
+
+static int hook_reattach(void *opaque, struct xs_conn *conn, domid_t domid,
+			 uint64_t gfn, evtchn_port_t port)
+{
+	struct xsd *x = opaque;
+
+	return xsd_domains_reattach(x->doms, conn, domid, gfn, port);
+}
+
+/* Where the image to exec and the state file are. */
+static void lu_paths(struct xsd *x, const char *sock)
+{
+	ssize_t n = readlink("/proc/self/exe", x->exe, sizeof(x->exe) - 1);
+	const char *slash = strrchr(sock, '/');
+	int dlen = slash ? (int)(slash - sock) : 1;
+
+	x->exe[n > 0 ? n : 0] = '\0';
+	if (n <= 0)
+		snprintf(x->exe, sizeof(x->exe), "/proc/self/exe");
+	snprintf(x->state, sizeof(x->state), "%.*s/pvkit-xenstored.%ld.lu",
+		 dlen, slash ? sock : ".", (long)getpid());
 }
 
 int main(int argc, char **argv)
 {
-	struct xsd x = {.epfd = -1, .lfd = -1, .sigfd = -1};
+	struct xsd x = {.epfd = -1, .lfd = -1, .sigfd = -1, .argv = argv};
 	struct xs_core_hooks hooks = {
 		.opaque = &x,
 		.introduce = hook_introduce,
 		.release = hook_release,
 		.wake = hook_wake,
 		.now_ns = hook_now,
+		.live_update = hook_live_update,
+		.reattach = hook_reattach,
 	};
 	char pathbuf[256];
 	const char *path;
@@ -504,7 +823,9 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	lu_paths(&x, path);
 
 	x.epfd = epoll_create1(EPOLL_CLOEXEC);
 	x.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -512,11 +833,26 @@ int main(int argc, char **argv)
 		pvk_err("epoll/signalfd: %s", strerror(errno));
 		goto out;
 	}
-	if (xs_core_new(&o.q, &hooks, &x.core) ||
-	    xsd_domains_new(x.core, x.epfd, o.platform, &x.doms)) {
+	if (xsd_domains_new(NULL, x.epfd, o.platform, &x.doms)) {
 		pvk_err("out of memory");
 		goto out;
 	}
+	if (o.restore) {
+		int lrc = restore(&x, o.restore, &hooks);
+
+		if (lrc)
+			pvk_err("live update: cannot restore %s: %s; starting "
+				"with an empty store", o.restore,
+				strerror(-lrc));
+		else
+			pvk_info("live update: restored %zu nodes",
+				 xs_core_node_count(x.core));
+	}
+	if (!x.core && xs_core_new(&o.q, &hooks, &x.core)) {
+		pvk_err("out of memory");
+		goto out;
+	}
+	xsd_domains_set_core(x.doms, x.core);
 	if (o.use_platform) {
 		int prc = xsd_domains_start(x.doms);
 
@@ -524,7 +860,8 @@ int main(int argc, char **argv)
 			pvk_warn("platform unavailable (%s): sockets only",
 				 strerror(-prc));
 	}
-	x.lfd = listen_on(path);
+	if (x.lfd < 0)
+		x.lfd = listen_on(path);
 	if (x.lfd < 0) {
 		pvk_err("cannot listen on %s: %s", path, strerror(-x.lfd));
 		goto out;
@@ -539,6 +876,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pvk_info("listening on %s", path);
+	xsd_domains_recheck(x.doms);
 	run(&x);
 	rc = 0;
 out:

@@ -237,7 +237,7 @@ unsigned int xs_conn_ntransactions(const struct xs_conn *conn)
 int xs_core_next_domain(const struct xs_core *core, unsigned int from,
 			domid_t *out)
 {
-	for (unsigned int i = from; i < DOMID_FIRST_RESERVED; i++) {
+	for (unsigned int i = from; i < core->doms_hi; i++) {
 		if (core->doms[i] && core->doms[i]->introduced) {
 			*out = (domid_t)i;
 			return 0;
@@ -408,7 +408,7 @@ void xs_core_free(struct xs_core *core)
 	xs_htab_destroy(&core->nodes);
 	xs_htab_destroy(&core->watches);
 	if (core->doms)
-		for (size_t i = 0; i < DOMID_FIRST_RESERVED; i++)
+		for (size_t i = 0; i < core->doms_hi; i++)
 			free(core->doms[i]);
 	free(core->doms);
 	free(core);
@@ -432,31 +432,4 @@ const struct xs_quota *xs_core_quota(const struct xs_core *core)
 size_t xs_core_node_count(const struct xs_core *core)
 {
 	return core->nodes.count;
-}
-
-int xs_core_fuzz_one(const uint8_t *data, size_t len)
-{
-	struct xs_core *core = NULL;
-	struct xs_conn *conn = NULL;
-	size_t off = 1;
-
-	if (len < 1 || xs_core_new(NULL, NULL, &core))
-		return 0;
-	if (xs_conn_new(core, (data[0] & 1) ? 1 : 0, &conn))
-		goto out;
-	while (off < len) {
-		const void *p;
-		ssize_t n = xs_conn_feed(conn, data + off, len - off);
-
-		if (n < 0)
-			break;
-		off += (size_t)n;
-		while (xs_conn_peek(conn, &p))
-			xs_conn_consume(conn, xs_conn_peek(conn, &p));
-	}
-	if (xsi_core_check(core))
-		abort();
-out:
-	xs_core_free(core);
-	return 0;
 }

@@ -24,6 +24,14 @@
 struct xs_core;
 struct xs_conn;
 
+/* CONTROL live-update, as Xen's xenstore-control sends it. */
+struct xs_lu_request {
+	enum { XS_LU_BINARY, XS_LU_START, XS_LU_ABORT } op;
+	const char *binary; /* XS_LU_BINARY: "-f FILE", the image to exec */
+	bool force;	    /* XS_LU_START: "-F", even with transactions open */
+	unsigned int timeout; /* XS_LU_START: "-t N" seconds (advisory) */
+};
+
 /* Limits applied to unprivileged domains (domid != 0) unless noted. */
 struct xs_quota {
 	uint32_t nodes;	    /* nodes owned per domain (ENOSPC) */
@@ -53,6 +61,17 @@ struct xs_core_hooks {
 	void (*wake)(void *opaque, struct xs_conn *conn);
 	/* Monotonic time for the transaction rate limit. */
 	uint64_t (*now_ns)(void *opaque);
+	/* CONTROL live-update from a privileged connection.  For XS_LU_START
+	 * the daemon saves its state and re-execs once this request's reply
+	 * ("OK") is queued; the reply travels in the saved state if it was
+	 * not written yet.  0 answers "OK", -EBUSY answers "BUSY" (the client
+	 * retries), other -errno an error.  NULL: ENOSYS. */
+	int (*live_update)(void *opaque, const struct xs_lu_request *req);
+	/* xs_core_restore(): re-attach the transport of a domain connection
+	 * (as introduce, but the ring page is already in use: do not reset
+	 * it).  NULL: introduce is used. */
+	int (*reattach)(void *opaque, struct xs_conn *conn, domid_t domid,
+			uint64_t gfn, evtchn_port_t port);
 };
 
 /* Fill q with the defaults (Xen's: 1000 nodes, 2048 bytes, 128 watches,
@@ -118,9 +137,55 @@ int xs_core_domain_shutdown(struct xs_core *core, domid_t domid);
  * permission list and fire @releaseDomain.  0 or -ENOENT. */
 int xs_core_release_domain(struct xs_core *core, domid_t domid);
 
+/* ---- live update: the whole store as bytes, and back ------------------ */
+
+/* The transport's side of saving and restoring connections. */
+struct xs_lu_ops {
+	void *opaque;
+	/* Describe conn's transport (a socket fd, bytes read but not yet fed)
+	 * in at most cap bytes: the length, or -errno to fail the save.  NULL
+	 * or domain connections: nothing is saved. */
+	ssize_t (*save_conn)(void *opaque, const struct xs_conn *conn,
+			     void *buf, size_t cap);
+	/* A non-domain connection was rebuilt: attach its transport from the
+	 * saved bytes.  0, or -errno and the connection is freed. */
+	int (*restore_conn)(void *opaque, struct xs_conn *conn,
+			    const void *buf, size_t len);
+};
+#define XS_LU_CONN_MAX 8192 /* cap handed to save_conn */
+
+/* True while some connection has a transaction open (live update then
+ * answers BUSY unless forced). */
+bool xs_core_busy(const struct xs_core *core);
+/* Serialise everything: quotas, counters, nodes with permissions and
+ * generations, domains with their ring gfn/port, and every connection with
+ * its watches, buffered input, queued output and transport bytes.  Open
+ * transactions give -EBUSY, or with force are saved as doomed (their
+ * commit answers EAGAIN).  *buf (malloc'd, caller frees) and *len. */
+int xs_core_save(struct xs_core *core, const struct xs_lu_ops *ops, bool force,
+		 void **buf, size_t *len);
+/* Rebuild a core from xs_core_save() bytes, which are checked (a corrupt
+ * image gives -EINVAL, never a crash).  hooks as for xs_core_new(); domain
+ * connections come back through hooks->reattach (else ->introduce), the
+ * others through ops->restore_conn.  A transport that cannot come back
+ * loses its connection only.  The caller frees *out. */
+int xs_core_restore(const void *buf, size_t len,
+		    const struct xs_core_hooks *hooks,
+		    const struct xs_lu_ops *ops, struct xs_core **out);
+
+/* ---- fuzzing ----------------------------------------------------------- */
+
 /* Feed arbitrary bytes as one client's input stream to a fresh core and
- * check its invariants; for fuzzers.  Always returns 0 (aborts on a broken
+ * check its invariants; for fuzzers.  data[0] picks the client (bit 0:
+ * unprivileged dom1, bit 1: whose home exists, bit 2: and a second client
+ * whose watches see the events); the store is then saved and restored and
+ * must come back identical.  Always returns 0 (aborts on a broken
  * invariant). */
 int xs_core_fuzz_one(const uint8_t *data, size_t len);
+/* Path handling: each nul-separated string of data is canonicalised (as
+ * Dom0 or dom1, per data[0]) and checked against the path rules, then
+ * written, read, listed, watched and removed through the wire.  Always
+ * returns 0 (aborts on a broken invariant). */
+int xs_core_fuzz_path(const uint8_t *data, size_t len);
 
 #endif

@@ -117,6 +117,7 @@ struct xs_core {
 	struct xs_watch *all_watches;
 	struct xs_conn *conns;
 	struct xs_domain **doms; /* DOMID_FIRST_RESERVED entries */
+	unsigned int doms_hi;	 /* doms[i] == NULL for every i >= it */
 	uint64_t gen;
 	uint32_t next_txid;
 	bool log_on;

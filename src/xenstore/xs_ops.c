@@ -614,6 +614,57 @@ static int op_reset_watches(struct xs_req *r)
 	return reply_ok(r);
 }
 
+/* live-update -f FILE | -s [-t N] [-F] | -a | -c CMDLINE (ignored) */
+static int control_live_update(struct xs_req *r)
+{
+	struct xs_lu_request q = {.op = XS_LU_START};
+	struct xs_core *core = r->core;
+	bool have_op = false;
+	int rc;
+
+	for (unsigned int i = 1; i < r->nargs; i++) {
+		const char *a = req_arg(r, i), *v = req_arg(r, i + 1);
+		uint64_t t;
+
+		if (!a)
+			return -EINVAL;
+		if (strcmp(a, "-s") == 0) {
+			q.op = XS_LU_START;
+			have_op = true;
+		} else if (strcmp(a, "-a") == 0) {
+			q.op = XS_LU_ABORT;
+			have_op = true;
+		} else if (strcmp(a, "-F") == 0) {
+			q.force = true;
+		} else if (strcmp(a, "-f") == 0 && v && *v) {
+			q.op = XS_LU_BINARY;
+			q.binary = v;
+			have_op = true;
+			i++;
+		} else if (strcmp(a, "-t") == 0 && v &&
+			   xsi_parse_uint(v, UINT32_MAX, &t) == 0) {
+			q.timeout = (unsigned int)t;
+			i++;
+		} else if (strcmp(a, "-c") == 0 && v) {
+			i++; /* a new command line: ours is kept */
+		} else if (strcmp(a, "-b") == 0) {
+			return -ENOSYS; /* binary upload: stubdom only */
+		} else if (*a) {
+			return -EINVAL;
+		}
+	}
+	if (!have_op)
+		return -EINVAL;
+	if (!core->hooks.live_update)
+		return -ENOSYS;
+	rc = core->hooks.live_update(core->hooks.opaque, &q);
+	if (rc == -EBUSY)
+		return reply_str(r, "BUSY");
+	if (rc)
+		return rc;
+	return reply_ok(r);
+}
+
 static int op_control(struct xs_req *r)
 {
 	const char *cmd = req_arg(r, 0), *a1 = req_arg(r, 1);
@@ -622,10 +673,14 @@ static int op_control(struct xs_req *r)
 
 	if (!cmd)
 		return -EINVAL;
+	if (strcmp(cmd, "live-update") == 0)
+		return control_live_update(r);
 	if (strcmp(cmd, "help") == 0) {
 		static const char help[] =
 		    "check\nlog [on|off]\nprint <string>\n"
-		    "quota [<name> [<value>]]\nhelp\n";
+		    "quota [<name> [<value>]]\n"
+		    "live-update [-f <file>] [-s [-t <timeout>] [-F]] [-a]\n"
+		    "help\n";
 		return reply_str(r, help);
 	}
 	if (strcmp(cmd, "check") == 0)

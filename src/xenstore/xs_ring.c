@@ -20,6 +20,17 @@ void xs_ring_init(struct xs_ring *r, struct xenstore_domain_interface *intf,
 	STORE_REL(&intf->connection, XENSTORE_CONNECTED);
 }
 
+void xs_ring_resume(struct xs_ring *r, struct xenstore_domain_interface *intf,
+		    int (*notify)(void *opaque), void *opaque)
+{
+	r->intf = intf;
+	r->notify = notify;
+	r->opaque = opaque;
+	r->failed = LOAD_ACQ(&intf->error) != XENSTORE_ERROR_NONE;
+	intf->server_features = XENSTORE_SERVER_FEATURE_RECONNECTION |
+				XENSTORE_SERVER_FEATURE_ERROR;
+}
+
 static int ring_fail(struct xs_ring *r, uint32_t why)
 {
 	r->failed = true;

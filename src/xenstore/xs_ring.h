@@ -25,6 +25,11 @@ struct xs_ring {
  * connection established.  Does not touch the ring indexes. */
 void xs_ring_init(struct xs_ring *r, struct xenstore_domain_interface *intf,
 		  int (*notify)(void *opaque), void *opaque);
+/* Serve a page that was already in service (after a live update): the
+ * indexes, connection and error fields are left as the peer sees them; a
+ * ring whose error field is set stays failed until a reconnection. */
+void xs_ring_resume(struct xs_ring *r, struct xenstore_domain_interface *intf,
+		    int (*notify)(void *opaque), void *opaque);
 /* Move requests from the ring into conn and queued output into the ring,
  * handle a reconnection request, and notify the peer if anything moved.
  * 0, or -EPROTO once the ring or the stream is broken (r->failed; the

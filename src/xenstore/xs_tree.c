@@ -29,6 +29,8 @@ struct xs_domain *xsi_domain_get(struct xs_core *core, unsigned int domid,
 			return NULL;
 		d->domid = (domid_t)domid;
 		core->doms[domid] = d;
+		if (domid >= core->doms_hi)
+			core->doms_hi = domid + 1;
 	}
 	return d;
 }

@@ -28,6 +28,17 @@ int xsd_domains_start(struct xsd_domains *d);
 int xsd_domains_introduce(struct xsd_domains *d, struct xs_conn *conn,
 			  domid_t domid, uint64_t gfn, evtchn_port_t port);
 void xsd_domains_release(struct xsd_domains *d, struct xs_conn *conn);
+/* xs_core_hooks.reattach: after a live update, map and bind a ring that
+ * is already in service (the new process's event channel is bound to the
+ * guest's port again; its state is left untouched).  0 or -errno. */
+int xsd_domains_reattach(struct xsd_domains *d, struct xs_conn *conn,
+			 domid_t domid, uint64_t gfn, evtchn_port_t port);
+/* The core, when it was not known at xsd_domains_new() (a restored core
+ * is built with the domain shell's hooks). */
+void xsd_domains_set_core(struct xsd_domains *d, struct xs_core *core);
+/* Look for domains that died or shut down while nobody was listening for
+ * VIRQ_DOM_EXC (after a live update). */
+void xsd_domains_recheck(struct xsd_domains *d);
 /* The event channel fd is readable. */
 void xsd_domains_event(struct xsd_domains *d);
 /* Output was queued on a domain connection: serve it at the next flush. */

@@ -162,8 +162,10 @@ static int ring_notify(void *opaque)
 	return rd->local ? d->plat->evtchn->notify(d->evh, rd->local) : 0;
 }
 
-int xsd_domains_introduce(struct xsd_domains *d, struct xs_conn *conn,
-			  domid_t domid, uint64_t gfn, evtchn_port_t port)
+/* Map and bind domid's ring; resume: the page is already in service. */
+static int ring_attach(struct xsd_domains *d, struct xs_conn *conn,
+		       domid_t domid, uint64_t gfn, evtchn_port_t port,
+		       bool resume)
 {
 	xen_pfn_t pfn = (xen_pfn_t)gfn;
 	struct ring_dom *rd;
@@ -188,19 +190,41 @@ int xsd_domains_introduce(struct xsd_domains *d, struct xs_conn *conn,
 		rd->local = 0;
 		goto fail;
 	}
-	xs_ring_init(&rd->ring, rd->page, ring_notify, rd);
+	if (resume)
+		xs_ring_resume(&rd->ring, rd->page, ring_notify, rd);
+	else
+		xs_ring_init(&rd->ring, rd->page, ring_notify, rd);
 	xs_conn_set_priv(conn, rd);
 	rd->kicked = true; /* the guest may have written already */
 	rd->next = d->rings;
 	d->rings = rd;
-	pvk_info("dom%u introduced (gfn %#llx, port %u -> %u)", domid,
-		 (unsigned long long)gfn, port, rd->local);
+	pvk_info("dom%u %s (gfn %#llx, port %u -> %u)", domid,
+		 resume ? "reattached" : "introduced", (unsigned long long)gfn,
+		 port, rd->local);
 	return 0;
 fail:
-	pvk_warn("dom%u: introduce failed: %s", domid, strerror(-rc));
+	pvk_warn("dom%u: %s failed: %s", domid,
+		 resume ? "reattach" : "introduce", strerror(-rc));
 	ring_teardown(d, rd);
 	free(rd);
 	return rc;
+}
+
+int xsd_domains_introduce(struct xsd_domains *d, struct xs_conn *conn,
+			  domid_t domid, uint64_t gfn, evtchn_port_t port)
+{
+	return ring_attach(d, conn, domid, gfn, port, false);
+}
+
+int xsd_domains_reattach(struct xsd_domains *d, struct xs_conn *conn,
+			 domid_t domid, uint64_t gfn, evtchn_port_t port)
+{
+	return ring_attach(d, conn, domid, gfn, port, true);
+}
+
+void xsd_domains_set_core(struct xsd_domains *d, struct xs_core *core)
+{
+	d->core = core;
 }
 
 void xsd_domains_release(struct xsd_domains *d, struct xs_conn *conn)
@@ -250,6 +274,13 @@ static void check_domains(struct xsd_domains *d)
 		else if (info.flags & PVK_DOMINFO_SHUTDOWN)
 			xs_core_domain_shutdown(d->core, id);
 	}
+}
+
+void xsd_domains_recheck(struct xsd_domains *d)
+{
+	if (d->started && d->virq_bound && d->core)
+		check_domains(d);
+	reap(d);
 }
 
 void xsd_domains_event(struct xsd_domains *d)

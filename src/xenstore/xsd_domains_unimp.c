@@ -38,6 +38,20 @@ int xsd_domains_introduce(struct xsd_domains *d, struct xs_conn *conn,
 	return -ENOSYS;
 }
 
+int xsd_domains_reattach(struct xsd_domains *d, struct xs_conn *conn,
+			 domid_t domid, uint64_t gfn, evtchn_port_t port)
+{
+	return xsd_domains_introduce(d, conn, domid, gfn, port);
+}
+
+void xsd_domains_set_core(struct xsd_domains *d, struct xs_core *core)
+{
+	(void)d;
+	(void)core;
+}
+
+void xsd_domains_recheck(struct xsd_domains *d) { (void)d; }
+
 void xsd_domains_release(struct xsd_domains *d, struct xs_conn *conn)
 {
 	(void)d;
