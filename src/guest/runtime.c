@@ -30,6 +30,11 @@
 #define MAX_VCPUS XEN_LEGACY_MAX_VCPUS
 #define GNT_PER_FRAME (PAGE_SIZE / sizeof(grant_entry_v1_t))
 #define GNT_RESERVED 8 /* GNTTAB_NR_RESERVED_ENTRIES */
+#define FIFO_MAX_PAGES 8
+#define FIFO_WORDS (PAGE_SIZE / sizeof(event_word_t))
+#define FW_PENDING (1u << EVTCHN_FIFO_PENDING)
+#define FW_MASKED (1u << EVTCHN_FIFO_MASKED)
+#define FW_LINKED (1u << EVTCHN_FIFO_LINKED)
 
 struct port_handler {
 	pvk_evtchn_handler_t fn;
@@ -52,6 +57,13 @@ struct pvk_rt {
 	struct pvk_hc_hello hello;
 	struct shared_info *si;
 	struct pvk_send_ring *ring; /* EVTCHNOP_send fast path */
+	/* FIFO ABI (DomU, opt-in): control blocks and event array */
+	bool fifo;
+	struct evtchn_fifo_control_block *fifo_cb[MAX_VCPUS];
+	event_word_t *fifo_page[FIFO_MAX_PAGES];
+	uint32_t fifo_pages;
+	uint32_t fifo_head[MAX_VCPUS][EVTCHN_FIFO_MAX_QUEUES];
+	pthread_mutex_t fifo_lock;
 	int bell_fd;
 	pthread_mutex_t ring_lock;
 	bool stopping;
@@ -200,6 +212,7 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 	pthread_mutex_init(&rt->mem_lock, NULL);
 	pthread_mutex_init(&rt->gnt_lock, NULL);
 	pthread_mutex_init(&rt->ring_lock, NULL);
+	pthread_mutex_init(&rt->fifo_lock, NULL);
 	rt->bell_fd = -1;
 	for (i = 0; i < MAX_VCPUS; i++)
 		rt->vcpus[i].efd = -1;
@@ -346,6 +359,77 @@ static void dispatch(struct vcpu *v)
 	}
 }
 
+static event_word_t *fifo_word(struct pvk_rt *rt, evtchn_port_t port)
+{
+	uint32_t pg = port / FIFO_WORDS;
+
+	if (pg >= __atomic_load_n(&rt->fifo_pages, __ATOMIC_ACQUIRE))
+		return NULL;
+	return rt->fifo_page[pg] + port % FIFO_WORDS;
+}
+
+/* Take the head of queue prio off the list and handle it (Xen's FIFO ABI:
+ * the guest unlinks at the head, only the hypervisor links at the tail). */
+static void fifo_consume_one(struct vcpu *v, unsigned int prio,
+			     uint32_t *ready)
+{
+	struct pvk_rt *rt = v->rt;
+	struct evtchn_fifo_control_block *cb = rt->fifo_cb[v->id];
+	uint32_t head = rt->fifo_head[v->id][prio];
+	event_word_t *w, old, nw;
+	evtchn_port_t port;
+
+	if (!head)
+		head = __atomic_load_n(&cb->head[prio], __ATOMIC_ACQUIRE);
+	port = head;
+	w = port ? fifo_word(rt, port) : NULL;
+	if (!w) {
+		*ready &= ~(1u << prio);
+		rt->fifo_head[v->id][prio] = 0;
+		return;
+	}
+	old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+	do
+		nw = old & ~(FW_LINKED | (event_word_t)EVTCHN_FIFO_LINK_MASK);
+	while (!__atomic_compare_exchange_n(w, &old, nw, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+	head = old & EVTCHN_FIFO_LINK_MASK;
+	if (!head)
+		*ready &= ~(1u << prio);
+	rt->fifo_head[v->id][prio] = head;
+	if ((old & FW_PENDING) && !(old & FW_MASKED)) {
+		struct port_handler h = rt->handlers[port < NR_PORTS ? port : 0];
+
+		/* Without a handler it stays pending; binding one re-links it
+		 * through unmask. */
+		if (h.fn && (__atomic_fetch_and(w, ~FW_PENDING,
+						__ATOMIC_SEQ_CST) &
+			     FW_PENDING))
+			h.fn(rt, port, v->id, h.arg);
+	}
+}
+
+static void dispatch_fifo(struct vcpu *v)
+{
+	struct pvk_rt *rt = v->rt;
+	struct vcpu_info *vi = &rt->si->vcpu_info[v->id];
+	struct evtchn_fifo_control_block *cb = rt->fifo_cb[v->id];
+
+	while (__atomic_exchange_n(&vi->evtchn_upcall_pending, 0,
+				   __ATOMIC_SEQ_CST)) {
+		uint32_t ready = __atomic_exchange_n(&cb->ready, 0,
+						     __ATOMIC_SEQ_CST);
+
+		while (ready) {
+			/* lowest bit = highest priority */
+			fifo_consume_one(v, (unsigned int)__builtin_ctz(ready),
+					 &ready);
+			ready |= __atomic_exchange_n(&cb->ready, 0,
+						     __ATOMIC_SEQ_CST);
+		}
+	}
+}
+
 static void *vcpu_thread(void *p)
 {
 	struct vcpu *v = p;
@@ -353,7 +437,10 @@ static void *vcpu_thread(void *p)
 	for (;;) {
 		uint64_t cnt;
 
-		dispatch(v);
+		if (v->rt->fifo)
+			dispatch_fifo(v);
+		else
+			dispatch(v);
 		if (__atomic_load_n(&v->rt->stopping, __ATOMIC_ACQUIRE))
 			break;
 		/* The vCPU sleeps here until the hypervisor kicks it: one
@@ -365,9 +452,78 @@ static void *vcpu_thread(void *p)
 	return NULL;
 }
 
+static int fifo_expand_to(struct pvk_rt *rt, evtchn_port_t port)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&rt->fifo_lock);
+	while (port / FIFO_WORDS >= rt->fifo_pages) {
+		struct evtchn_expand_array a;
+		xen_pfn_t g;
+
+		if (rt->fifo_pages >= FIFO_MAX_PAGES) {
+			rc = -ENOSPC;
+			break;
+		}
+		rc = pvk_page_alloc(rt, &g);
+		if (rc)
+			break;
+		a.array_gfn = g;
+		rc = (int)pvk_rt_hypercall(rt, __HYPERVISOR_event_channel_op,
+					   EVTCHNOP_expand_array, 0, &a,
+					   sizeof(a), 0, NULL, NULL);
+		if (rc) {
+			pvk_page_free(rt, g);
+			break;
+		}
+		rt->fifo_page[rt->fifo_pages] = pvk_rt_gpfn_to_ptr(rt, g);
+		__atomic_store_n(&rt->fifo_pages, rt->fifo_pages + 1,
+				 __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&rt->fifo_lock);
+	return rc;
+}
+
+/* Switch to the FIFO ABI: one control block per vCPU, one event page.
+ * As in Linux, this happens before any port is used. */
+static int fifo_init(struct pvk_rt *rt)
+{
+	unsigned int v;
+	int rc;
+
+	for (v = 0; v < rt->hello.nr_vcpus; v++) {
+		struct evtchn_init_control a = {.vcpu = v};
+		xen_pfn_t g;
+
+		rc = pvk_page_alloc(rt, &g);
+		if (rc)
+			return rc;
+		a.control_gfn = g;
+		rc = (int)pvk_rt_hypercall(rt, __HYPERVISOR_event_channel_op,
+					   EVTCHNOP_init_control, 0, &a,
+					   sizeof(a), sizeof(a), NULL, NULL);
+		if (rc)
+			return rc;
+		rt->fifo_cb[v] = pvk_rt_gpfn_to_ptr(rt, g);
+	}
+	rt->fifo = true;
+	return fifo_expand_to(rt, FIFO_WORDS - 1);
+}
+
 int pvk_rt_start(struct pvk_rt *rt)
 {
+	const char *abi = getenv("PVKIT_EVTCHN_ABI");
 	unsigned int i;
+
+	if (rt->mem && abi && !strcmp(abi, "fifo")) {
+		int rc = fifo_init(rt);
+
+		if (rc) {
+			pvk_err("FIFO event channels unavailable: %s",
+				strerror(-rc));
+			return rc;
+		}
+	}
 
 	for (i = 0; i < rt->hello.nr_vcpus; i++) {
 		int rc = pthread_create(&rt->vcpus[i].thread, NULL, vcpu_thread,
@@ -441,6 +597,8 @@ static void handler_vcpu(struct pvk_rt *rt, evtchn_port_t port,
 {
 	if (port < NR_PORTS)
 		rt->handlers[port].vcpu = (uint16_t)vcpu;
+	if (rt->fifo && fifo_expand_to(rt, port))
+		pvk_warn("FIFO: no event word for port %u", port);
 }
 
 int pvk_evtchn_alloc_unbound(struct pvk_rt *rt, domid_t remote,
@@ -586,6 +744,13 @@ void pvk_evtchn_mask(struct pvk_rt *rt, evtchn_port_t port)
 {
 	if (port >= NR_PORTS)
 		return;
+	if (rt->fifo) {
+		event_word_t *w = fifo_word(rt, port);
+
+		if (w)
+			__atomic_fetch_or(w, FW_MASKED, __ATOMIC_SEQ_CST);
+		return;
+	}
 	__atomic_fetch_or(&rt->si->evtchn_mask[port / BITS_PER_XLONG],
 			  (xen_ulong_t)1 << (port % BITS_PER_XLONG),
 			  __ATOMIC_SEQ_CST);
@@ -601,6 +766,19 @@ void pvk_evtchn_unmask(struct pvk_rt *rt, evtchn_port_t port)
 
 	if (port >= NR_PORTS)
 		return;
+	if (rt->fifo) {
+		event_word_t *fw = fifo_word(rt, port);
+		struct evtchn_unmask a = {.port = port};
+
+		if (!fw)
+			return;
+		/* Pending while masked: the hypervisor links it again. */
+		if (__atomic_and_fetch(fw, ~FW_MASKED, __ATOMIC_SEQ_CST) &
+		    FW_PENDING)
+			hc_send_noreply(rt, __HYPERVISOR_event_channel_op,
+					EVTCHNOP_unmask, &a, sizeof(a));
+		return;
+	}
 	__atomic_fetch_and(&rt->si->evtchn_mask[w], ~m, __ATOMIC_SEQ_CST);
 	if (!(__atomic_load_n(&rt->si->evtchn_pending[w], __ATOMIC_SEQ_CST) &
 	      m))

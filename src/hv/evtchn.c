@@ -34,7 +34,7 @@ static bool bit_test(xen_ulong_t *w, unsigned int bit)
 }
 
 /* Mark vCPU v of s as having an event pending and wake it. */
-static void vcpu_mark_pending(struct hv_sink *s, unsigned int v)
+void hv_evtchn_kick(struct hv_sink *s, unsigned int v)
 {
 	struct vcpu_info *vi = &s->si->vcpu_info[v];
 
@@ -53,6 +53,10 @@ static void port_set_pending(struct hv_port *p, evtchn_port_t port)
 
 	if (!s || !s->si)
 		return;
+	if (s->dom->fifo && s == s->dom->kernel) {
+		hv_fifo_set_pending(s->dom, p, port);
+		return;
+	}
 	if (v >= s->nr_vcpus)
 		v = 0;
 	if (bit_test_and_set(&s->si->evtchn_pending[w], b))
@@ -61,7 +65,7 @@ static void port_set_pending(struct hv_port *p, evtchn_port_t port)
 		return;
 	if (bit_test_and_set(&s->si->vcpu_info[v].evtchn_pending_sel, w))
 		return;
-	vcpu_mark_pending(s, v);
+	hv_evtchn_kick(s, v);
 }
 
 static struct hv_port *port_get(struct hv_domain *d, evtchn_port_t port)
@@ -113,6 +117,7 @@ static int port_alloc(struct hv_domain *d, struct hv_sink *sink,
 found:
 	memset(&d->ports[i], 0, sizeof(d->ports[i]));
 	d->ports[i].sink = sink;
+	d->ports[i].priority = EVTCHN_FIFO_PRIORITY_DEFAULT;
 	*out = i;
 	return 0;
 }
@@ -125,6 +130,10 @@ static void port_clear_bits(struct hv_port *p, evtchn_port_t port)
 
 	if (!s || !s->si)
 		return;
+	if (s->dom->fifo && s == s->dom->kernel) {
+		hv_fifo_clear(s->dom, port);
+		return;
+	}
 	bit_test_and_clear(&s->si->evtchn_pending[w], b);
 }
 
@@ -396,13 +405,15 @@ int hv_evtchn_unmask(struct hv_sink *caller, evtchn_port_t port)
 	s = p->sink;
 	if (!s || !s->si)
 		return 0;
+	if (s->dom->fifo && s == s->dom->kernel)
+		return hv_fifo_unmask(s->dom, p, port);
 	w = port / BITS_PER_XLONG;
 	b = port % BITS_PER_XLONG;
 	v = p->vcpu < s->nr_vcpus ? p->vcpu : 0;
 	if (bit_test_and_clear(&s->si->evtchn_mask[w], b) &&
 	    bit_test(&s->si->evtchn_pending[w], b) &&
 	    !bit_test_and_set(&s->si->vcpu_info[v].evtchn_pending_sel, w))
-		vcpu_mark_pending(s, v);
+		hv_evtchn_kick(s, v);
 	return 0;
 }
 
@@ -426,7 +437,22 @@ int hv_evtchn_reset(struct hv_sink *caller, domid_t dom)
 			continue;
 		port_close(d, i);
 	}
+	/* The ABI says: back to 2-level, control blocks forgotten. */
+	if (d->fifo)
+		hv_fifo_free(d);
 	return 0;
+}
+
+int hv_evtchn_set_priority(struct hv_sink *caller,
+			   struct evtchn_set_priority *a)
+{
+	struct hv_port *p = port_own(caller, a->port);
+
+	if (!p)
+		return -EINVAL;
+	if (!caller->dom->fifo)
+		return -ENOSYS; /* 2-level has no priorities */
+	return hv_fifo_set_priority(p, a->priority);
 }
 
 void hv_evtchn_raise_virq(struct hv_sink *s, unsigned int vcpu, uint32_t virq)

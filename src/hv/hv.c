@@ -33,6 +33,7 @@ static void domain_free(struct hv_domain *d)
 	if (hv->env->dom_free)
 		hv->env->dom_free(d);
 	free(d->ports);
+	free(d->fifo);
 	free(d->populated);
 	free(d->active);
 	free(d);

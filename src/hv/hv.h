@@ -58,6 +58,22 @@ struct hv_port {
 	domid_t rdom;          /* unbound: allowed remote; interdomain: peer */
 	evtchn_port_t rport;   /* interdomain: peer port */
 	uint32_t virq;         /* virq number */
+	uint8_t priority;      /* FIFO ABI queue (0 highest .. 15) */
+	bool fifo_lost;        /* FIFO: raised before its event word existed */
+};
+
+#define HV_FIFO_MAX_PAGES 8 /* 8192 ports */
+struct hv_fifo_vcpu {
+	bool registered;
+	xen_pfn_t gfn;
+	uint32_t offset;
+	evtchn_port_t tail[EVTCHN_FIFO_MAX_QUEUES];
+};
+/* FIFO ABI state of a DomU (NULL: 2-level ABI). */
+struct hv_fifo {
+	xen_pfn_t array[HV_FIFO_MAX_PAGES];
+	uint32_t nr_pages;
+	struct hv_fifo_vcpu vcpu[HV_MAX_VCPUS];
 };
 
 /* Per granted entry while pinned (mapped or being copied). */
@@ -106,6 +122,8 @@ struct hv_domain {
 	uint32_t gnt_frames, max_gnt_frames;
 	struct hv_active_grant *active; /* max_gnt_frames * per frame */
 	uint64_t foreign_pins;          /* active pins by other domains */
+
+	struct hv_fifo *fifo;
 
 	uint64_t timer_deadline[HV_MAX_VCPUS];
 	uint64_t hvm_param[HV_NR_HVM_PARAMS];
@@ -188,6 +206,24 @@ void hv_evtchn_close_sink(struct hv_sink *s);
 /* Register a Dom0 sink for global VIRQ delivery. */
 void hv_register_dom0_sink(struct hv *hv, struct hv_sink *s);
 void hv_unregister_dom0_sink(struct hv *hv, struct hv_sink *s);
+
+/* Mark vCPU v of s as having an event pending and wake it. */
+void hv_evtchn_kick(struct hv_sink *s, unsigned int vcpu);
+
+/* ---- evtchn_fifo.c: the FIFO ABI (DomUs) ---- */
+int hv_fifo_init_control(struct hv_sink *caller,
+			 struct evtchn_init_control *a);
+int hv_fifo_expand_array(struct hv_sink *caller,
+			 struct evtchn_expand_array *a);
+int hv_fifo_set_priority(struct hv_port *p, uint32_t priority);
+void hv_fifo_set_pending(struct hv_domain *d, struct hv_port *p,
+			 evtchn_port_t port);
+int hv_fifo_unmask(struct hv_domain *d, struct hv_port *p, evtchn_port_t port);
+void hv_fifo_clear(struct hv_domain *d, evtchn_port_t port);
+bool hv_fifo_frame_in_use(const struct hv_domain *d, xen_pfn_t gfn);
+void hv_fifo_free(struct hv_domain *d);
+int hv_evtchn_set_priority(struct hv_sink *caller,
+			   struct evtchn_set_priority *a);
 
 /* ---- gnttab.c: grant tables v1 ---- */
 int hv_gnttab_setup_table(struct hv_domain *d, uint32_t nr_frames,

@@ -366,9 +366,15 @@ static int64_t do_evtchn(struct call *cl)
 	case EVTCHNOP_bind_pirq:
 		return -ENOSYS; /* no physical IRQs in emulation */
 	case EVTCHNOP_init_control:
+		NEED(sizeof(struct evtchn_init_control));
+		cl->out_len = cl->len;
+		return hv_fifo_init_control(s, (void *)cl->arg);
 	case EVTCHNOP_expand_array:
+		NEED(sizeof(struct evtchn_expand_array));
+		return hv_fifo_expand_array(s, (void *)cl->arg);
 	case EVTCHNOP_set_priority:
-		return -ENOSYS; /* FIFO ABI: not implemented yet */
+		NEED(sizeof(struct evtchn_set_priority));
+		return hv_evtchn_set_priority(s, (void *)cl->arg);
 	default:
 		return -ENOSYS;
 	}

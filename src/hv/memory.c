@@ -74,8 +74,8 @@ long hv_mem_decrease(struct hv_domain *d, const xen_pfn_t *gpfns, uint64_t n)
 
 		if (g >= d->max_pages || !pop_test(d, g))
 			break; /* Xen stops at the first bad extent */
-		if (frame_pinned(d, g))
-			break; /* still mapped by a backend */
+		if (frame_pinned(d, g) || hv_fifo_frame_in_use(d, g))
+			break; /* still mapped by a backend, or an event page */
 		d->populated[g / 64] &= ~(1ull << (g % 64));
 		d->tot_pages--;
 		if (d->hv->env->page_release)
