@@ -83,6 +83,12 @@ int hv_fifo_init_control(struct hv_sink *caller, struct evtchn_init_control *a)
 	if (a->offset > PAGE_SIZE - sizeof(struct evtchn_fifo_control_block) ||
 	    (a->offset & 7))
 		return -EINVAL;
+	/* Everything is checked before the domain switches ABI: a refused
+	 * call leaves it on the 2-level ABI. */
+	if (d->fifo && d->fifo->vcpu[a->vcpu].registered)
+		return -EINVAL;
+	if (!fifo_frame_ok(d, a->control_gfn))
+		return -EINVAL;
 	if (!d->fifo) {
 		d->fifo = calloc(1, sizeof(*d->fifo));
 		if (!d->fifo)
@@ -95,10 +101,6 @@ int hv_fifo_init_control(struct hv_sink *caller, struct evtchn_init_control *a)
 		}
 	}
 	fv = &d->fifo->vcpu[a->vcpu];
-	if (fv->registered)
-		return -EINVAL;
-	if (!fifo_frame_ok(d, a->control_gfn))
-		return -EINVAL;
 	fv->gfn = a->control_gfn;
 	fv->offset = a->offset;
 	memset(fv->tail, 0, sizeof(fv->tail));

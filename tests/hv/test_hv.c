@@ -673,6 +673,35 @@ static int evil_guest(struct pvk_rt *rt, void *p)
 				big, 4, 0, NULL, NULL) == -EINVAL);
 	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_hvm_op, 1 /* get */, 0, big,
 				16, 0, NULL, NULL) != 0);
+	/* FIFO ABI set-up with bad frames, offsets, vCPUs, priorities. */
+	{
+		struct evtchn_init_control ic = {.control_gfn = 0x7fffffff};
+		struct evtchn_expand_array ea = {.array_gfn = 0x7fffffff};
+		struct evtchn_set_priority sp = {.port = 99999, .priority = 3};
+
+		EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_event_channel_op,
+					EVTCHNOP_init_control, 0, &ic,
+					sizeof(ic), sizeof(ic), NULL,
+					NULL) == -EINVAL);
+		ic.control_gfn = 1;
+		ic.offset = 4093; /* unaligned, and past the page */
+		EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_event_channel_op,
+					EVTCHNOP_init_control, 0, &ic,
+					sizeof(ic), sizeof(ic), NULL,
+					NULL) == -EINVAL);
+		ic.offset = 0;
+		ic.vcpu = 77;
+		EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_event_channel_op,
+					EVTCHNOP_init_control, 0, &ic,
+					sizeof(ic), sizeof(ic), NULL,
+					NULL) == -ENOENT);
+		EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_event_channel_op,
+					EVTCHNOP_expand_array, 0, &ea,
+					sizeof(ea), 0, NULL, NULL) == -EINVAL);
+		EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_event_channel_op,
+					EVTCHNOP_set_priority, 0, &sp,
+					sizeof(sp), 0, NULL, NULL) == -EINVAL);
+	}
 	/* The send ring: bogus ports, then a producer index far ahead. */
 	{
 		struct pvk_send_ring *r;
