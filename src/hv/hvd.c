@@ -105,6 +105,7 @@ struct hvd {
 	struct conn *conns;
 	bool quit;
 	pid_t last_pid; /* sender of the datagram being handled */
+	uint64_t frees; /* bumped whenever an epoll source is freed */
 	uint8_t buf[PVK_HC_MAX_MSG];
 	uint8_t out[PVK_HC_MAX_MSG];
 };
@@ -216,6 +217,7 @@ static void env_dom_free(struct hv_domain *d)
 
 	if (!p)
 		return;
+	hvd_of(d->hv)->frees++; /* its timers were epoll sources */
 	for (v = 0; v < HV_MAX_VCPUS; v++) {
 		if (p->efd[v] >= 0)
 			close(p->efd[v]);
@@ -1168,6 +1170,7 @@ static void conn_close(struct conn *c)
 	struct hvd *h = c->hvd;
 	struct conn **pp;
 
+	h->frees++;
 	for (pp = &h->conns; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -1348,6 +1351,7 @@ int main(int argc, char **argv)
 		}
 		for (i = 0; i < n; i++) {
 			struct src *s = evs[i].data.ptr;
+			uint64_t frees = h->frees;
 
 			switch (s->type) {
 			case SRC_LISTEN:
@@ -1355,9 +1359,6 @@ int main(int argc, char **argv)
 				break;
 			case SRC_CONN:
 				conn_input((struct conn *)s);
-				/* A closed conn may have freed others' state:
-				 * re-poll rather than use stale pointers. */
-				i = n;
 				break;
 			case SRC_BELL:
 				bell_input((struct conn *)((char *)s -
@@ -1371,6 +1372,10 @@ int main(int argc, char **argv)
 				h->quit = true;
 				break;
 			}
+			/* Something was freed: the rest of this batch may
+			 * point at it, so poll again. */
+			if (h->frees != frees)
+				break;
 		}
 	}
 	pvk_info("shutting down");
