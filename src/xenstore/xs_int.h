@@ -191,7 +191,7 @@ void xsi_view_touch(struct xs_req *r, struct xs_node *n);
 int xsi_view_event(struct xs_req *r, const char *path, bool recurse,
 		   const struct xs_perm *perms, uint32_t nperms);
 int xsi_view_delete(struct xs_req *r, struct xs_node *n);
-int xsi_missing_errno(struct xs_req *r, const char *path, unsigned int want);
+int xsi_missing_errno(struct xs_req *r, const char *path);
 int xsi_get_node(struct xs_req *r, const char *path, unsigned int want,
 		 struct xs_node **out);
 int xsi_get_or_create(struct xs_req *r, const char *path, struct xs_node **out,

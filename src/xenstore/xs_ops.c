@@ -153,7 +153,7 @@ static int op_rm(struct xs_req *r)
 		if (rc)
 			return rc;
 		if (!parent)
-			return xsi_missing_errno(r, path, PERM_WRITE);
+			return xsi_missing_errno(r, path);
 		if (!xsi_node_allows(r->conn, parent, PERM_READ))
 			return -EACCES;
 		return reply_ok(r);

@@ -288,9 +288,10 @@ out:
 	return rc;
 }
 
-/* errno for a missing or forbidden node: EACCES when the nearest existing
- * ancestor denies want, else ENOENT. */
-int xsi_missing_errno(struct xs_req *r, const char *path, unsigned int want)
+/* errno for a missing node, as Xen's errno_from_parents(): EACCES when the
+ * requester may not read the nearest existing ancestor (whatever access
+ * the request wanted), else ENOENT. */
+int xsi_missing_errno(struct xs_req *r, const char *path)
 {
 	char buf[XENSTORE_ABS_PATH_MAX + 1];
 	size_t len = strlen(path);
@@ -307,7 +308,7 @@ int xsi_missing_errno(struct xs_req *r, const char *path, unsigned int want)
 		if (n)
 			break;
 	}
-	if (n && !xsi_node_allows(r->conn, n, want))
+	if (n && !xsi_node_allows(r->conn, n, PERM_READ))
 		return -EACCES;
 	return -ENOENT;
 }
@@ -321,7 +322,7 @@ int xsi_get_node(struct xs_req *r, const char *path, unsigned int want,
 	if (rc)
 		return rc;
 	if (!*out)
-		return xsi_missing_errno(r, path, want);
+		return xsi_missing_errno(r, path);
 	if (!xsi_node_allows(r->conn, *out, want)) {
 		*out = NULL;
 		return -EACCES;

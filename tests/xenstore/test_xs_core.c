@@ -64,6 +64,80 @@ static void test_mkdir_rm(void **state)
 			 XS_CONTROL);
 }
 
+/* RM of a missing node answers as Xen's do_rm(): OK when the parent
+ * exists and is readable; otherwise what the nearest existing ancestor
+ * lets the requester learn (EACCES if unreadable, else ENOENT), whatever
+ * write access it has. */
+static void test_rm_missing(void **state)
+{
+	struct t_fx *f = *state;
+	struct xs_conn *d1 = t_fx_introduce(f, 1);
+	struct tmsg m;
+
+	assert_int_equal(t_write(f->d0, 0, "/ro/x", "1"), XS_WRITE);
+	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0, "/ro\0n0\0r1\0", &m),
+			 XS_SET_PERMS);
+	assert_int_equal(t_write(f->d0, 0, "/secret/x", "1"), XS_WRITE);
+	assert_int_equal(T_REQ(f->d0, XS_SET_PERMS, 0, "/secret\0n0\0", &m),
+			 XS_SET_PERMS);
+	/* readable, not writable parent: a missing child is fine */
+	assert_int_equal(T_REQ(d1, XS_RM, 0, "/ro/missing\0", &m), XS_RM);
+	/* missing parent under a readable ancestor: ENOENT, not EACCES */
+	t_assert_error(T_REQ(d1, XS_RM, 0, "/ro/missing/x\0", &m), &m,
+		       "ENOENT");
+	/* unreadable parent or ancestor: EACCES */
+	t_assert_error(T_REQ(d1, XS_RM, 0, "/secret/missing\0", &m), &m,
+		       "EACCES");
+	t_assert_error(T_REQ(d1, XS_RM, 0, "/secret/missing/x\0", &m), &m,
+		       "EACCES");
+	/* the same rule for other requests on missing nodes */
+	t_assert_error(T_REQ(d1, XS_SET_PERMS, 0, "/ro/missing\0n1\0", &m), &m,
+		       "ENOENT");
+	t_assert_error(T_REQ(d1, XS_GET_PERMS, 0, "/secret/missing\0", &m),
+		       &m, "EACCES");
+	/* existing but unwritable: EACCES */
+	t_assert_error(T_REQ(d1, XS_RM, 0, "/ro/x\0", &m), &m, "EACCES");
+	/* Dom0 */
+	assert_int_equal(T_REQ(f->d0, XS_RM, 0, "/secret/missing\0", &m),
+			 XS_RM);
+	t_assert_error(T_REQ(f->d0, XS_RM, 0, "/nowhere/x\0", &m), &m,
+		       "ENOENT");
+}
+
+/* RESET_WATCHES drops the connection's watches and transactions (Xen's
+ * do_reset_watches), ignores the header's tx_id, and the connection
+ * carries on normally. */
+static void test_reset_watches(void **state)
+{
+	struct t_fx *f = *state;
+	struct xs_conn *d1 = t_fx_introduce(f, 1);
+	struct tmsg m;
+	uint32_t tx;
+
+	assert_int_equal(T_REQ(d1, XS_WATCH, 0, "a\0t1\0", &m), XS_WATCH);
+	assert_int_equal(T_REQ(d1, XS_WATCH, 0, "@releaseDomain\0t2\0", &m),
+			 XS_WATCH);
+	assert_int_equal(T_REQ(d1, XS_TRANSACTION_START, 0, "\0", &m),
+			 XS_TRANSACTION_START);
+	tx = (uint32_t)strtoul(m.data, NULL, 10);
+	assert_int_equal(t_write(d1, tx, "a", "in-tx"), XS_WRITE);
+	t_events(d1, NULL);
+	assert_int_equal(T_REQ(d1, XS_RESET_WATCHES, tx, "", &m),
+			 XS_RESET_WATCHES);
+	assert_string_equal(m.data, "OK");
+	assert_int_equal(xs_conn_nwatches(d1), 0);
+	assert_int_equal(xs_conn_ntransactions(d1), 0);
+	t_assert_error(T_REQ(d1, XS_TRANSACTION_END, tx, "T\0", &m), &m,
+		       "ENOENT");
+	t_assert_error(t_read(d1, 0, "a", &m), &m, "ENOENT");
+	assert_int_equal(t_write(d1, 0, "a", "x"), XS_WRITE);
+	assert_int_equal(t_events(d1, NULL), 0);
+	/* the same watch can be set again */
+	assert_int_equal(T_REQ(d1, XS_WATCH, 0, "a\0t1\0", &m), XS_WATCH);
+	assert_int_equal(t_events(d1, NULL), 1);
+	t_forget(d1);
+}
+
 static void test_directory(void **state)
 {
 	struct t_fx *f = *state;
@@ -457,6 +531,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_read_write, t_fx_setup,
 					    t_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_mkdir_rm, t_fx_setup,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_rm_missing, t_fx_setup,
+					    t_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_watches, t_fx_setup,
 					    t_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_directory, t_fx_setup,
 					    t_fx_teardown),
