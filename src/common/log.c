@@ -1,7 +1,9 @@
-/* log.c - leveled logging to stderr. */
+/* log.c - leveled logging to stderr, plus an optional hook per line. */
 #include "common/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,33 @@
 
 static const char *log_prog = "pvkit";
 static enum pvk_log_level log_level = PVK_LOG_INFO;
+
+static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
+static pvk_log_hook_fn hook_fn; /* under hook_lock */
+static void *hook_arg;          /* under hook_lock */
+static bool hook_set;           /* atomic: skip the lock when unset */
+static __thread bool in_hook;   /* this thread is running the hook */
+
+void pvk_log_set_hook(pvk_log_hook_fn fn, void *arg)
+{
+	pthread_mutex_lock(&hook_lock);
+	hook_fn = fn;
+	hook_arg = arg;
+	__atomic_store_n(&hook_set, fn != NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&hook_lock);
+}
+
+static void log_run_hook(const char *line)
+{
+	if (in_hook || !__atomic_load_n(&hook_set, __ATOMIC_ACQUIRE))
+		return;
+	in_hook = true;
+	pthread_mutex_lock(&hook_lock);
+	if (hook_fn)
+		hook_fn(line, strlen(line), hook_arg);
+	pthread_mutex_unlock(&hook_lock);
+	in_hook = false;
+}
 
 void pvk_log_init(const char *prog, enum pvk_log_level level)
 {
@@ -46,4 +75,5 @@ void pvk_log(enum pvk_log_level level, const char *fmt, ...)
 	va_end(ap);
 	/* One write per line so lines from threads do not interleave. */
 	fprintf(stderr, "%s\n", buf);
+	log_run_hook(buf);
 }

@@ -6,7 +6,11 @@
  * connect xenstore over the shared ring (HVM_PARAM_STORE_PFN/EVTCHN), then
  * run the control driver: advertise control/feature-*, watch
  * control/shutdown and carry out poweroff, reboot, halt, suspend and crash.
+ * The PV console (HVM_PARAM_CONSOLE_PFN/EVTCHN) comes up right after start
+ * of day: a boot banner, then every log line; input lines are answered
+ * ("ping" -> "pong", anything else echoed) so the input path can be tested.
  */
+#include "pvkit/console.h"
 #include "pvkit/guest.h"
 #include "pvkit/platform.h"
 #include "pvkit/xs.h"
@@ -28,6 +32,9 @@ struct kernel {
 	struct pvk_rt *rt;
 	struct pvk_platform *plat;
 	struct pvk_evtchn *xs_evtchn;
+	struct pvk_evtchn *cons_evtchn;
+	struct pvk_console *cons;
+	bool cons_stalled; /* under the log hook's serialisation */
 	struct xs_client *xs;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -103,6 +110,111 @@ static void control_do(struct kernel *k, const char *req)
 		pvk_err("shutdown(%u) returned %d", reason, rc);
 }
 
+/* Log hook: every log line to the console too.  A backend that does not
+ * drain the ring (none running) costs one bounded wait, then lines are
+ * dropped without waiting until there is room again. */
+static void console_log_line(const char *line, size_t len, void *arg)
+{
+	struct kernel *k = arg;
+	char buf[1100];
+	ssize_t n;
+
+	if (len > sizeof(buf) - 1)
+		len = sizeof(buf) - 1;
+	memcpy(buf, line, len);
+	buf[len++] = '\n';
+	n = pvk_console_write(k->cons, buf, len, k->cons_stalled ? 0 : 200);
+	k->cons_stalled = n < (ssize_t)len;
+}
+
+static void console_puts(struct kernel *k, const char *s)
+{
+	pvk_console_write(k->cons, s, strlen(s), 1000);
+}
+
+/* Answer one input line: "ping" -> "pong", anything else echoed. */
+static void console_answer(struct kernel *k, const char *line, bool cut)
+{
+	char out[300];
+	size_t i;
+
+	if (!cut && !strcmp(line, "ping")) {
+		console_puts(k, "pong\n");
+		return;
+	}
+	snprintf(out, sizeof(out), "echo: %s%s\n", line, cut ? "..." : "");
+	for (i = 6; out[i] && out[i] != '\n'; i++)
+		if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] > 0x7e)
+			out[i] = '?';
+	console_puts(k, out);
+}
+
+static void *console_input(void *arg)
+{
+	struct kernel *k = arg;
+	char line[128], buf[256];
+	size_t len = 0;
+	bool cut = false;
+	ssize_t n, i;
+
+	for (;;) {
+		n = pvk_console_read(k->cons, buf, sizeof(buf), -1);
+		if (n < 0)
+			break;
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n' || buf[i] == '\r') {
+				line[len] = 0;
+				if (len || cut)
+					console_answer(k, line, cut);
+				len = 0;
+				cut = false;
+			} else if (len < sizeof(line) - 1) {
+				line[len++] = buf[i];
+			} else {
+				cut = true;
+			}
+		}
+	}
+	return NULL;
+}
+
+static int console_start(struct kernel *k)
+{
+	uint64_t pfn, port;
+	pthread_t t;
+	char banner[400];
+	void *page;
+	int rc;
+
+	if (pvk_rt_hvm_param(k->rt, HVM_PARAM_CONSOLE_PFN, &pfn) ||
+	    pvk_rt_hvm_param(k->rt, HVM_PARAM_CONSOLE_EVTCHN, &port) || !port)
+		return -ENOENT;
+	page = pvk_rt_gpfn_to_ptr(k->rt, pfn);
+	if (!page)
+		return -EFAULT;
+	rc = k->plat->evtchn->open(k->plat, &k->cons_evtchn);
+	if (!rc)
+		rc = pvk_platform_emulated_adopt_port(k->cons_evtchn,
+						      (evtchn_port_t)port);
+	if (!rc)
+		rc = pvk_console_open(page, k->plat->evtchn, k->cons_evtchn,
+				      (evtchn_port_t)port, &k->cons);
+	if (rc)
+		return rc;
+	snprintf(banner, sizeof(banner),
+		 "Booting pvkit-guest on d%u: %u vCPUs, %llu pages, "
+		 "cmdline '%s'\n",
+		 pvk_rt_domid(k->rt), pvk_rt_nr_vcpus(k->rt),
+		 (unsigned long long)pvk_rt_tot_pages(k->rt),
+		 pvk_rt_cmdline(k->rt));
+	console_puts(k, banner);
+	pvk_log_set_hook(console_log_line, k);
+	rc = -pthread_create(&t, NULL, console_input, k);
+	if (!rc)
+		pthread_detach(t);
+	return rc;
+}
+
 static int check_hypervisor(struct pvk_rt *rt)
 {
 	struct xen_feature_info fi = {.submap_idx = 0};
@@ -149,6 +261,14 @@ int main(void)
 		 pvk_rt_domid(k.rt), pvk_rt_nr_vcpus(k.rt),
 		 (unsigned long long)pvk_rt_tot_pages(k.rt),
 		 pvk_rt_cmdline(k.rt));
+	rc = pvk_platform_emulated_from_rt(k.rt, &k.plat);
+	if (rc) {
+		pvk_err("platform: %s", strerror(-rc));
+		goto crash;
+	}
+	rc = console_start(&k);
+	if (rc)
+		pvk_warn("no PV console: %s", strerror(-rc));
 	if (pvk_rt_hvm_param(k.rt, HVM_PARAM_STORE_PFN, &store_pfn) ||
 	    pvk_rt_hvm_param(k.rt, HVM_PARAM_STORE_EVTCHN, &store_port) ||
 	    !store_port) {
@@ -156,9 +276,7 @@ int main(void)
 		goto crash;
 	}
 	page = pvk_rt_gpfn_to_ptr(k.rt, store_pfn);
-	rc = pvk_platform_emulated_from_rt(k.rt, &k.plat);
-	if (!rc)
-		rc = k.plat->evtchn->open(k.plat, &k.xs_evtchn);
+	rc = k.plat->evtchn->open(k.plat, &k.xs_evtchn);
 	if (!rc)
 		rc = pvk_platform_emulated_adopt_port(
 			k.xs_evtchn, (evtchn_port_t)store_port);

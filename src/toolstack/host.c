@@ -1,4 +1,5 @@
-/* host.c - pvkit host start|stop|status: the emulated host's daemons. */
+/* host.c - pvkit host start|stop|status: the emulated host's daemons
+ * (pvkit-hvd, pvkit-xenstored, pvkit-consoled). */
 #include "toolstack.h"
 #include "pvkit/xs.h"
 
@@ -72,7 +73,7 @@ static int wait_for(const char *path)
 
 static int host_start(struct ts *ts)
 {
-	char hvd[300], xsd[300], pid[400];
+	char hvd[300], xsd[300], cond[300], pid[400], sock[400];
 	struct xs_client *xs = NULL;
 	int rc;
 
@@ -87,6 +88,7 @@ static int host_start(struct ts *ts)
 	}
 	ts_helper(ts, "PVKIT_HVD", "pvkit-hvd", hvd, sizeof(hvd));
 	ts_helper(ts, "PVKIT_XENSTORED", "pvkit-xenstored", xsd, sizeof(xsd));
+	ts_helper(ts, "PVKIT_CONSOLED", "pvkit-consoled", cond, sizeof(cond));
 	unlink(ts->hv_sock);
 	unlink(ts->xs_sock);
 	snprintf(pid, sizeof(pid), "%s/hvd.pid", ts->state);
@@ -125,17 +127,36 @@ static int host_start(struct ts *ts)
 		xs_write_str(xs, XS_TX_NONE, "/local/domain/0/domid", "0");
 		xs_client_close(xs);
 	}
+	/* The console backend: guest output to <state>/console-<name>.log,
+	 * `pvkit console` attaches through its socket. */
+	snprintf(pid, sizeof(pid), "%s/consoled.pid", ts->state);
+	snprintf(sock, sizeof(sock), "%s/console.sock", ts->state);
+	unlink(sock);
+	{
+		char *const a[] = {cond, "--socket", sock, "--log-dir",
+				   ts->state, "--pid-file", pid, NULL};
+
+		rc = spawn(ts, "consoled", a);
+	}
+	if (rc == 0)
+		rc = wait_for(sock);
+	if (rc) {
+		fprintf(stderr,
+			"pvkit: consoled did not start (see %s/consoled.log)\n",
+			ts->state);
+		return 1;
+	}
 	printf("pvkit host started (state %s)\n", ts->state);
 	return 0;
 }
 
 static int host_stop(struct ts *ts)
 {
-	static const char *const names[] = {"xenstored", "hvd"};
+	static const char *const names[] = {"consoled", "xenstored", "hvd"};
 	size_t i;
 	int j;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		pid_t p = read_pid(ts, names[i]);
 
 		if (!p)
@@ -153,13 +174,16 @@ static int host_stop(struct ts *ts)
 static int host_status(struct ts *ts)
 {
 	pid_t h = read_pid(ts, "hvd"), x = read_pid(ts, "xenstored");
+	pid_t c = read_pid(ts, "consoled");
 
 	printf("state directory: %s\n", ts->state);
 	printf("pvkit-hvd:       %s (pid %d)\n", h ? "running" : "stopped",
 	       (int)h);
 	printf("pvkit-xenstored: %s (pid %d)\n", x ? "running" : "stopped",
 	       (int)x);
-	return h && x ? 0 : 1;
+	printf("pvkit-consoled:  %s (pid %d)\n", c ? "running" : "stopped",
+	       (int)c);
+	return h && x && c ? 0 : 1;
 }
 
 int cmd_host(struct ts *ts, int argc, char **argv)

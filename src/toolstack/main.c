@@ -92,7 +92,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: pvkit COMMAND [ARGS]\n"
 		"  host start|stop|status     the emulated host: hypervisor, "
-		"xenstored\n"
+		"xenstored, consoled\n"
 		"  create CFG                 create a domain from an xl.cfg "
 		"file\n"
 		"  list [--json]              list domains\n"
@@ -101,6 +101,8 @@ static void usage(FILE *f)
 		"  reboot [-w] DOM            ask a domain to reboot\n"
 		"  pause DOM | unpause DOM\n"
 		"  info                       hypervisor information\n"
+		"  console DOM                attach to a domain's console "
+		"(Ctrl-] leaves)\n"
 		"Environment: PVKIT_STATE_DIR (default /run/pvkit).\n");
 }
 
@@ -141,6 +143,8 @@ int main(int argc, char **argv)
 		return cmd_pause(&ts, argc, argv, false);
 	if (!strcmp(cmd, "info"))
 		return cmd_info(&ts, argc, argv);
+	if (!strcmp(cmd, "console"))
+		return cmd_console(&ts, argc, argv);
 	if (!strcmp(cmd, "__monitor"))
 		return cmd_monitor(&ts, argc, argv);
 	fprintf(stderr, "pvkit: unknown command '%s'\n", cmd);

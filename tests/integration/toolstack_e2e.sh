@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # End to end through the toolstack: host start, create from xl.cfg, list,
-# pause/unpause, shutdown -w (the guest's control driver), reboot with
-# on_reboot=restart (a new domain id), destroy, bad configs, host stop.
+# pause/unpause, the PV console (boot banner in the log, input answered
+# through `pvkit console`), shutdown -w (the guest's control driver), reboot
+# with on_reboot=restart (a new domain id), destroy, bad configs, host stop.
 set -u
 P=$1
 export PVKIT_STATE_DIR=$(mktemp -d /tmp/pvkit-e2e-XXXXXX)
 fail=0
 id2=""
 check() { if eval "$2"; then echo "ok   - $1"; else echo "FAIL - $1"; fail=1; fi; }
-cleanup() { "$P" host stop >/dev/null 2>&1; rm -rf "$PVKIT_STATE_DIR"; }
+cleanup() { "$P" host stop >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$PVKIT_STATE_DIR"; }
 trap cleanup EXIT
 cfg=$PVKIT_STATE_DIR/g.cfg
 cat > "$cfg" <<CFG
@@ -27,6 +28,13 @@ check "pause" '"$P" pause e2e && "$P" list | grep "^e2e " | grep -q "p"'
 check "unpause" '"$P" unpause e2e && "$P" list | grep "^e2e " | grep -q "r"'
 id1=$("$P" list | awk '$1=="e2e"{print $2}')
 for i in $(seq 50); do [ -n "$(grep 'control driver ready' $PVKIT_STATE_DIR/guest-e2e.log 2>/dev/null)" ] && break; sleep 0.1; done
+check "host status shows consoled" '"$P" host status | grep -q "pvkit-consoled: *running"'
+for i in $(seq 50); do grep -q 'control driver ready' $PVKIT_STATE_DIR/console-e2e.log 2>/dev/null && break; sleep 0.1; done
+check "boot banner in console-e2e.log" 'grep -q "^Booting pvkit-guest on d$id1" $PVKIT_STATE_DIR/console-e2e.log'
+check "log lines reach the console" 'grep -q "control driver ready" $PVKIT_STATE_DIR/console-e2e.log'
+check "console: ping -> pong" 'printf "ping\n" | timeout 5 "$P" console e2e | grep -qx pong'
+check "console: other input echoed" 'printf "hello\n" | timeout 5 "$P" console e2e | grep -qx "echo: hello"'
+check "console: unknown domain refused" '! "$P" console nosuch 2>/dev/null'
 check "reboot restarts with a new id" '"$P" reboot e2e && for i in $(seq 100); do id2=$("$P" list | awk "\$1==\"e2e\"{print \$2}"); [ -n "$id2" ] && [ "$id2" != "$id1" ] && break; sleep 0.1; done; [ -n "$id2" ] && [ "$id2" != "$id1" ]'
 for i in $(seq 50); do [ "$(grep -c 'control driver ready' $PVKIT_STATE_DIR/guest-e2e.log)" -ge 2 ] && break; sleep 0.1; done
 check "shutdown -w" '"$P" shutdown -w e2e >/dev/null && ! "$P" list | grep -q "^e2e "'
