@@ -44,5 +44,16 @@ check "kill -9 of a guest is a crash (on_crash=destroy)" '"$P" create "$cfg" >/d
 printf 'name = "bad"\nmemory = lots\n' > "$PVKIT_STATE_DIR/bad.cfg"
 check "bad config names file, line and key" '"$P" create "$PVKIT_STATE_DIR/bad.cfg" 2>&1 | grep -q "bad.cfg:2: memory"'
 check "unknown domain" '! "$P" destroy nosuch 2>/dev/null'
+if [ -n "${CONS_POKE:-}" ]; then
+  printf 'name = "hostile"\nmemory = 16\n' > "$PVKIT_STATE_DIR/h.cfg"
+  "$P" create "$PVKIT_STATE_DIR/h.cfg" >/dev/null
+  hid=$("$P" list | awk '$1=="hostile"{print $2}')
+  for i in $(seq 50); do grep -q 'control driver ready' $PVKIT_STATE_DIR/console-hostile.log 2>/dev/null && break; sleep 0.1; done
+  export PVKIT_HV_SOCK=$PVKIT_STATE_DIR/hv.sock XENSTORED_PATH=$PVKIT_STATE_DIR/xenstored.sock
+  check "console: hostile guest's bogus out_prod detaches its console" '"$CONS_POKE" "$hid" out_prod 3000000000 && for i in $(seq 50); do grep -q "d$hid (hostile): console detached: bogus output ring index" $PVKIT_STATE_DIR/consoled.log && break; sleep 0.1; done; grep -q "d$hid (hostile): console detached" $PVKIT_STATE_DIR/consoled.log'
+  check "console: attaching to it names the reason" '"$P" console hostile 2>&1 </dev/null | grep -q "bogus output ring index"'
+  check "console: the daemon survives, other consoles work" '"$P" create "$cfg" >/dev/null && sleep 0.5 && printf "ping\n" | timeout 5 "$P" console e2e | grep -qx pong'
+  "$P" destroy hostile; "$P" destroy e2e
+fi
 check "host stop" '"$P" host stop >/dev/null && ! "$P" host status >/dev/null'
 exit $fail
