@@ -1,9 +1,9 @@
 /*
  * fuzz_replay.c - a main() for the fuzz targets without libFuzzer: run
- * LLVMFuzzerTestOneInput() on every file named, directories expanded one
- * level (a corpus).  Lets any compiler replay the corpus as an ordinary
- * test.  Exit 0 when every input ran, 1 when one could not be read (a
- * broken invariant aborts the process).
+ * LLVMFuzzerInitialize() once, then LLVMFuzzerTestOneInput() on every file
+ * named, directories expanded one level (a corpus).  Lets any compiler
+ * replay the corpus as an ordinary test.  Exit 0 when every input ran, 1
+ * when one could not be read (a broken invariant aborts the process).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int run_file(const char *path)
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s FILE|DIR...\n", argv[0]);
 		return 2;
 	}
+	LLVMFuzzerInitialize(&argc, &argv);
 	for (int i = 1; i < argc; i++)
 		rc |= run_path(argv[i], &count);
 	printf("%s: %u inputs replayed\n", argv[0], count);

@@ -7,9 +7,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/log.h"
 #include "xenstore/xs_core.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* CONTROL log on would print every request: errors only. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	pvk_log_init("fuzz", PVK_LOG_ERR);
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -446,6 +446,9 @@ static ssize_t lu_save_client(void *opaque, const struct xs_conn *conn,
 	struct lu_client lc = {.fd = -1};
 
 	(void)opaque;
+	/* our own kernel's ring (real Xen Dom0) cannot be carried over yet */
+	if (cl && cl->src.kind != XSD_CLIENT)
+		return -EOPNOTSUPP;
 	if (cl && !cl->dead) {
 		lc.fd = cl->fd;
 		lc.pending = (uint32_t)(cl->inlen - cl->inoff);

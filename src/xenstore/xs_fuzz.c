@@ -96,8 +96,11 @@ static void count_owner_cb(struct xs_hentry *e, void *arg)
 	const struct xs_node *n = (const struct xs_node *)e;
 
 	FZ_ASSERT(n->nperms > 0);
-	/* an owner always has a domain record holding its count */
-	FZ_ASSERT(n->perms[0].id == 0 || n->perms[0].id < o->hi);
+	/* an owner always has a domain record holding its count, but for
+	 * the reserved ids (SET_PERMS takes any 16-bit id, as Xen does; no
+	 * connection can have one, so no quota is charged to them) */
+	FZ_ASSERT(n->perms[0].id == 0 || n->perms[0].id < o->hi ||
+		  n->perms[0].id >= DOMID_FIRST_RESERVED);
 	if (n->perms[0].id < DOMID_FIRST_RESERVED)
 		o->count[n->perms[0].id]++;
 }

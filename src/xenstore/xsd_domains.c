@@ -5,7 +5,10 @@
  * event channel; each notification runs the ring shell (xs_ring.c) for that
  * domain.  VIRQ_DOM_EXC makes us ask domctl->list which introduced domains
  * died or shut down.  The platform is opened lazily, so a daemon without
- * one keeps serving sockets.
+ * one keeps serving sockets.  On real Xen the daemon's own kernel has a
+ * ring too (plat->store): it is served from start as a privileged
+ * connection, as Xen's xenstored does in dom0_init(), so that kernel
+ * backends (blkback, netback) and /dev/xen/xenbus see the store.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +31,7 @@ struct ring_dom {
 	evtchn_port_t local;
 	struct xs_ring ring;
 	bool kicked, dead, broken;
+	bool own; /* our own kernel's ring (plat->store); the core frees conn */
 };
 
 struct xsd_domains {
@@ -39,7 +43,7 @@ struct xsd_domains {
 	struct pvk_evtchn *evh;
 	struct pvk_fmem *fmem;
 	evtchn_port_t virq;
-	bool virq_bound, started;
+	bool virq_bound, started, own_done;
 	struct ring_dom *rings;
 };
 
@@ -62,7 +66,9 @@ static void ring_teardown(struct xsd_domains *d, struct ring_dom *rd)
 {
 	if (rd->local && d->evh)
 		d->plat->evtchn->unbind(d->evh, rd->local);
-	if (rd->page && d->fmem)
+	if (rd->page && rd->own)
+		d->plat->store->unmap_local(d->plat, rd->page);
+	else if (rd->page && d->fmem)
 		d->plat->fmem->unmap(d->fmem, rd->page, 1);
 	rd->local = 0;
 	rd->page = NULL;
@@ -104,6 +110,56 @@ void xsd_domains_free(struct xsd_domains *d)
 	free(d);
 }
 
+static int ring_notify(void *opaque);
+
+/* Serve our own kernel's xenbus ring (real Xen, xenstored in Dom0) as a
+ * privileged connection and tell the kernel the store is up. */
+static void own_attach(struct xsd_domains *d)
+{
+	struct ring_dom *rd = NULL;
+	struct xs_conn *conn = NULL;
+	evtchn_port_t port;
+	void *page = NULL;
+	int rc;
+
+	if (d->own_done || !d->core || !d->plat->store)
+		return;
+	d->own_done = true;
+	rc = d->plat->store->map_local(d->plat, &page, &port);
+	if (rc) {
+		if (rc != -ENOENT)
+			pvk_warn("own xenstore ring: %s", strerror(-rc));
+		return;
+	}
+	rd = calloc(1, sizeof(*rd));
+	rc = rd ? xs_conn_new(d->core, 0, &conn) : -ENOMEM;
+	if (rc)
+		goto fail;
+	/* bound to ourselves: this xenstored's domain is Dom0 */
+	rc = d->plat->evtchn->bind_interdomain(d->evh, 0, port, &rd->local);
+	if (rc)
+		goto fail;
+	rd->src.kind = XSD_RING;
+	rd->d = d;
+	rd->own = true;
+	rd->page = page;
+	rd->conn = conn;
+	rd->domid = 0;
+	xs_ring_init(&rd->ring, page, ring_notify, rd);
+	xs_conn_set_priv(conn, rd);
+	rd->kicked = true;
+	rd->next = d->rings;
+	d->rings = rd;
+	ring_notify(rd); /* wakes the kernel's xenbus probe */
+	pvk_info("own xenstore ring served (port %u -> %u)", port, rd->local);
+	return;
+fail:
+	pvk_warn("own xenstore ring: %s", strerror(-rc));
+	xs_conn_free(conn);
+	free(rd);
+	d->plat->store->unmap_local(d->plat, page);
+}
+
 int xsd_domains_start(struct xsd_domains *d)
 {
 	struct pvk_platform *plat = NULL;
@@ -141,6 +197,7 @@ int xsd_domains_start(struct xsd_domains *d)
 		pvk_warn("no VIRQ_DOM_EXC: dead domains are not noticed");
 	d->started = true;
 	pvk_info("platform %s ready", plat->name);
+	own_attach(d);
 	return 0;
 fail:
 	if (d->fmem)
@@ -225,6 +282,8 @@ int xsd_domains_reattach(struct xsd_domains *d, struct xs_conn *conn,
 void xsd_domains_set_core(struct xsd_domains *d, struct xs_core *core)
 {
 	d->core = core;
+	if (d->started)
+		own_attach(d);
 }
 
 void xsd_domains_release(struct xsd_domains *d, struct xs_conn *conn)
