@@ -5,6 +5,7 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(
 	build-essential gcc pkg-config meson ninja-build
 	libcmocka-dev
+	liburing-dev       # blkback storage (io_uring)
 	libxen-dev         # Xen's public ABI headers and libxen* (real-Xen platform)
 	xen-utils-4.17     # test-xenstore, Xen's own xenstore test program
 	xenstore-utils     # xenstore-ls/read/write/... interop tests

@@ -1,0 +1,97 @@
+/*
+ * blkfront.h - the PV block frontend for guest-native programs: open a
+ * virtual disk by its vdev ("xvda", "51712"), then read, write, flush,
+ * barrier and discard by 512-byte sector, synchronously or with a
+ * completion callback.  It runs in a DomU: the platform's gntshr and evtchn
+ * ops and a xenstore client (usually over the domain's ring).
+ *
+ * Functions return 0 or a negative errno.  A backend that violates the
+ * protocol (bogus ring indices, unknown or duplicate response ids) marks
+ * the device broken: everything in flight and everything after fails with
+ * -EIO; nothing crashes.
+ */
+#ifndef PVKIT_BLKFRONT_H
+#define PVKIT_BLKFRONT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <xen/xen.h>
+
+struct pvk_platform;
+struct xs_client;
+struct blkfront;
+
+struct blkfront_opts {
+	/* Segments per request when the backend offers indirect requests
+	 * (0: never use BLKIF_OP_INDIRECT); default 32 when opts is NULL. */
+	unsigned int max_indirect_segs;
+	bool no_persistent;       /* do not ask for feature-persistent */
+	unsigned int ring_page_order; /* wanted; the backend's max caps it */
+	const char *protocol;     /* "x86_32-abi"/"x86_64-abi"; NULL native */
+	int timeout_ms;           /* for each xenbus step; 0: 10 s */
+};
+
+struct blkfront_info {
+	uint64_t sectors;           /* 512-byte sectors */
+	unsigned int sector_size;   /* "sector-size" */
+	unsigned int physical_sector_size;
+	bool readonly, cdrom, removable;
+	bool flush, barrier, discard, persistent; /* negotiated */
+	unsigned int indirect_segs; /* 0: direct requests only */
+	unsigned int ring_pages;
+	unsigned int discard_granularity;
+	char protocol[16];
+};
+
+/* Parse "xvda".."xvdp", "xvdq".."xvdzz" (extended) or a decimal id. */
+int blkfront_vdev_parse(const char *vdev, uint32_t *devid);
+
+/* Connect the disk vdev of this domain.  plat and xs stay the caller's and
+ * must outlive the device.  opts may be NULL. */
+int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
+		  const char *vdev, const struct blkfront_opts *opts,
+		  struct blkfront **out);
+/* Close the device (Closing/Closed handshake), failing what is in flight
+ * with -EIO, and free it. */
+void blkfront_close(struct blkfront *bf);
+const struct blkfront_info *blkfront_info(const struct blkfront *bf);
+/* True once the backend violated the protocol or the device failed. */
+bool blkfront_broken(const struct blkfront *bf);
+
+enum blkfront_op {
+	BLKFRONT_READ,
+	BLKFRONT_WRITE,
+	BLKFRONT_FLUSH,   /* buf NULL, nsectors 0 */
+	BLKFRONT_BARRIER, /* a write ordered after everything before it
+			     (nsectors may be 0: a pure barrier) */
+	BLKFRONT_DISCARD, /* buf NULL */
+};
+
+/* status: 0, -EIO (BLKIF_RSP_ERROR or a broken device), -EOPNOTSUPP. */
+typedef void (*blkfront_done_fn)(void *arg, int status);
+
+/* Start an operation; done runs on the device's completion thread (and
+ * must not block on this device).  buf (nsectors * 512 bytes) must stay
+ * valid until then.  May wait for ring space.  Large transfers are split
+ * into several ring requests; done runs once. */
+int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
+		    void *buf, uint32_t nsectors, blkfront_done_fn done,
+		    void *arg);
+
+/* Synchronous forms. */
+int blkfront_read(struct blkfront *bf, uint64_t sector, void *buf,
+		  uint32_t nsectors);
+int blkfront_write(struct blkfront *bf, uint64_t sector, const void *buf,
+		   uint32_t nsectors);
+int blkfront_flush(struct blkfront *bf);
+int blkfront_barrier(struct blkfront *bf, uint64_t sector, const void *buf,
+		     uint32_t nsectors);
+int blkfront_discard(struct blkfront *bf, uint64_t sector, uint64_t nsectors);
+
+/* Counters, for tests: spurious events seen and rate-limited. */
+struct blkfront_stats {
+	uint64_t requests, responses, events, spurious_events, throttled;
+};
+void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st);
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * storage_uring.c - raw files and block devices through io_uring: readv /
+ * writev (O_DIRECT where the file system allows it, falling back to the
+ * page cache per request when a direct transfer is refused), fdatasync for
+ * FLUSH (linked after the write it belongs to), and fallocate(PUNCH_HOLE)
+ * for DISCARD.  Completions wake an eventfd registered with the ring.
+ */
+#include "storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct bk_storage {
+	struct io_uring ring;
+	int fd;          /* O_DIRECT when possible */
+	int fd_buffered; /* the same file through the page cache */
+	int efd;
+	uint64_t size;
+	bool discard;
+	unsigned int depth, queued, inflight;
+	/* Per io: the original, kept for a buffered retry. */
+	struct uio {
+		struct bk_io io;
+		unsigned int parts; /* SQEs outstanding */
+		int res;
+		bool direct;
+		struct uio *next_free;
+	} *uios, *free;
+};
+
+static int uring_submit_io(struct bk_storage *st, struct uio *u);
+
+static void uring_close(struct bk_storage *st)
+{
+	if (!st)
+		return;
+	io_uring_queue_exit(&st->ring);
+	if (st->fd >= 0)
+		close(st->fd);
+	if (st->fd_buffered >= 0 && st->fd_buffered != st->fd)
+		close(st->fd_buffered);
+	if (st->efd >= 0)
+		close(st->efd);
+	free(st->uios);
+	free(st);
+}
+
+static int uring_open(const char *path, bool readonly, unsigned int depth,
+		      struct bk_storage **out)
+{
+	struct bk_storage *st;
+	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, rc;
+	unsigned int i;
+	struct stat sb;
+
+	if (!depth)
+		return -EINVAL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->fd = st->fd_buffered = st->efd = -1;
+	st->depth = depth;
+	st->fd_buffered = open(path, flags);
+	if (st->fd_buffered < 0) {
+		rc = -errno;
+		free(st);
+		return rc;
+	}
+	st->fd = open(path, flags | O_DIRECT);
+	if (st->fd < 0)
+		st->fd = st->fd_buffered; /* e.g. tmpfs */
+	if (fstat(st->fd_buffered, &sb) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (S_ISBLK(sb.st_mode)) {
+		if (ioctl(st->fd_buffered, BLKGETSIZE64, &st->size) < 0) {
+			rc = -errno;
+			goto fail;
+		}
+		st->discard = !readonly;
+	} else if (S_ISREG(sb.st_mode)) {
+		st->size = (uint64_t)sb.st_size;
+		st->discard = !readonly;
+	} else {
+		rc = -EINVAL;
+		goto fail;
+	}
+	st->uios = calloc(depth, sizeof(*st->uios));
+	if (!st->uios) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < depth; i++) {
+		st->uios[i].next_free = st->free;
+		st->free = &st->uios[i];
+	}
+	rc = io_uring_queue_init(depth * 2, &st->ring, 0);
+	if (rc < 0)
+		goto fail_noring;
+	st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (st->efd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = io_uring_register_eventfd(&st->ring, st->efd);
+	if (rc < 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail_noring:
+	memset(&st->ring, 0, sizeof(st->ring));
+	st->ring.ring_fd = -1;
+	if (st->fd >= 0 && st->fd != st->fd_buffered)
+		close(st->fd);
+	if (st->fd_buffered >= 0)
+		close(st->fd_buffered);
+	free(st->uios);
+	free(st);
+	return rc;
+fail:
+	uring_close(st);
+	return rc;
+}
+
+static uint64_t uring_size(const struct bk_storage *st)
+{
+	return st->size;
+}
+
+static bool uring_can_discard(const struct bk_storage *st)
+{
+	return st->discard;
+}
+
+static int uring_fd(const struct bk_storage *st)
+{
+	return st->efd;
+}
+
+static int uring_submit_io(struct bk_storage *st, struct uio *u)
+{
+	const struct bk_io *io = &u->io;
+	int fd = u->direct ? st->fd : st->fd_buffered;
+	struct io_uring_sqe *sqe;
+	unsigned int need = 1 + (io->flush_after ? 1 : 0);
+
+	if (io_uring_sq_space_left(&st->ring) < need)
+		return -EBUSY;
+	sqe = io_uring_get_sqe(&st->ring);
+	switch (io->op) {
+	case BK_IO_READ:
+		io_uring_prep_readv(sqe, fd, io->iov, io->iovcnt, io->off);
+		break;
+	case BK_IO_WRITE:
+		io_uring_prep_writev(sqe, fd, io->iov, io->iovcnt, io->off);
+		break;
+	case BK_IO_FLUSH:
+		io_uring_prep_fsync(sqe, st->fd_buffered,
+				    IORING_FSYNC_DATASYNC);
+		need = 1;
+		break;
+	case BK_IO_DISCARD:
+		io_uring_prep_fallocate(sqe, st->fd_buffered,
+					FALLOC_FL_PUNCH_HOLE |
+						FALLOC_FL_KEEP_SIZE,
+					io->off, io->len);
+		need = 1;
+		break;
+	}
+	io_uring_sqe_set_data(sqe, u);
+	u->parts = need;
+	u->res = 0;
+	if (need == 2) {
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe = io_uring_get_sqe(&st->ring);
+		io_uring_prep_fsync(sqe, st->fd_buffered, IORING_FSYNC_DATASYNC);
+		io_uring_sqe_set_data(sqe, u);
+	}
+	st->queued += need;
+	return 0;
+}
+
+static int uring_queue(struct bk_storage *st, const struct bk_io *io)
+{
+	struct uio *u = st->free;
+	int rc;
+
+	if (!u)
+		return -EBUSY;
+	u->io = *io;
+	u->direct = st->fd != st->fd_buffered;
+	rc = uring_submit_io(st, u);
+	if (rc)
+		return rc;
+	st->free = u->next_free;
+	st->inflight++;
+	return 0;
+}
+
+static int uring_submit(struct bk_storage *st)
+{
+	int rc;
+
+	if (!st->queued)
+		return 0;
+	do
+		rc = io_uring_submit(&st->ring);
+	while (rc == -EINTR);
+	if (rc < 0)
+		return rc;
+	st->queued = 0;
+	return 0;
+}
+
+static int uring_reap(struct bk_storage *st, bk_io_done_fn done, void *arg)
+{
+	struct io_uring_cqe *cqe;
+	uint64_t v;
+	int n = 0;
+	bool resubmit = false;
+
+	if (read(st->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return -errno;
+	while (io_uring_peek_cqe(&st->ring, &cqe) == 0) {
+		struct uio *u = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&st->ring, cqe);
+		if (res < 0 && u->res >= 0)
+			u->res = res;
+		else if (res > 0 && u->res == 0 &&
+			 (u->io.op == BK_IO_READ || u->io.op == BK_IO_WRITE))
+			u->res = res;
+		if (--u->parts)
+			continue;
+		/* O_DIRECT refused this transfer (alignment): the page
+		 * cache takes it instead. */
+		if (u->res == -EINVAL && u->direct &&
+		    (u->io.op == BK_IO_READ || u->io.op == BK_IO_WRITE)) {
+			u->direct = false;
+			if (uring_submit_io(st, u) == 0) {
+				resubmit = true;
+				continue;
+			}
+		}
+		if ((u->io.op == BK_IO_READ || u->io.op == BK_IO_WRITE) &&
+		    u->res >= 0 && (uint64_t)u->res != u->io.len)
+			u->res = -EIO; /* short transfer */
+		st->inflight--;
+		u->next_free = st->free;
+		st->free = u;
+		done(u->io.tag, u->res >= 0 ? u->res : u->res, arg);
+		n++;
+	}
+	if (resubmit)
+		uring_submit(st);
+	return n;
+}
+
+const struct bk_storage_ops bk_storage_uring = {
+	.name = "file",
+	.open = uring_open,
+	.close = uring_close,
+	.size = uring_size,
+	.can_discard = uring_can_discard,
+	.fd = uring_fd,
+	.queue = uring_queue,
+	.submit = uring_submit,
+	.reap = uring_reap,
+};

@@ -1,0 +1,44 @@
+/* block_env.h - the block integration environment: a private pvkit-hvd
+ * (tests/hv harness), a private pvkit-xenstored serving DomU rings,
+ * pvkit-blkback, tmpfs disk files, and DomU kernels (forked children) that
+ * reach xenstore over their ring, set up the way the toolstack does. */
+#ifndef PVKIT_TESTS_BLOCK_ENV_H
+#define PVKIT_TESTS_BLOCK_ENV_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "harness.h"
+#include "pvkit/platform.h"
+#include "pvkit/xs.h"
+
+#define BLK_DEVID 51712u /* xvda */
+
+struct blk_env {
+	struct harness h;
+	char shm[64];      /* tmpfs directory for disks */
+	char xs_sock[320];
+	pid_t xsd, bk;
+	struct xs_client *xs; /* Dom0's */
+};
+
+int blk_env_start(struct blk_env *e);
+void blk_env_stop(struct blk_env *e);
+/* (Re)start pvkit-blkback with extra arguments (NULL-terminated). */
+int blk_env_backend(struct blk_env *e, const char *const *args);
+void blk_env_backend_stop(struct blk_env *e);
+/* Create a disk file of size bytes in the tmpfs directory. */
+int blk_env_disk(struct blk_env *e, const char *name, uint64_t size,
+		 char *path, size_t len);
+
+/* A DomU body: its platform and its xenstore client (over the ring). */
+typedef int (*blk_guest_fn)(struct pvk_platform *plat, struct xs_client *xs,
+			    void *arg);
+/* Create a domain with xenstore, write the vbd nodes for disk (mode "w" or
+ * "r") unless disk is NULL, fork the kernel running fn and unpause. */
+int blk_env_guest(struct blk_env *e, const char *disk, const char *mode,
+		  blk_guest_fn fn, void *arg, domid_t *domid, pid_t *pid);
+/* Wait for the kernel, destroy the domain, remove its xenstore nodes. */
+int blk_env_guest_end(struct blk_env *e, domid_t domid, pid_t pid);
+
+#endif

@@ -1,0 +1,453 @@
+/*
+ * test_block.c - blkfront in a DomU against pvkit-blkback on a tmpfs file:
+ * random patterns written and verified (through the frontend and directly
+ * in the file) with indirect requests on/off, persistent grants on/off,
+ * both ABIs and a multi-page ring; FLUSH, BARRIER, DISCARD; a read-only
+ * disk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "block_env.h"
+#include "blkif/blkif.h"
+#include "pvkit/blkfront.h"
+
+#define DISK_BYTES (16u << 20)
+#define DISK_SECTORS (DISK_BYTES / 512)
+
+static struct blk_env E;
+
+static int setup(void **state)
+{
+	(void)state;
+	return blk_env_start(&E);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	blk_env_stop(&E);
+	return 0;
+}
+
+/* The pattern of one sector for a seed: reproducible on both sides. */
+static void fill_sector(uint8_t *p, uint64_t seed, uint64_t sector)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull ^ (sector + 1) * 0xbf58476d1ce4e5b9ull;
+	unsigned int i;
+
+	for (i = 0; i < 512; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(p + i, &x, 8);
+	}
+}
+
+static void fill(uint8_t *p, uint64_t seed, uint64_t sector, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		fill_sector(p + (size_t)i * 512, seed, sector + i);
+}
+
+static int check(const uint8_t *p, uint64_t seed, uint64_t sector, uint32_t n)
+{
+	uint8_t want[512];
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		fill_sector(want, seed, sector + i);
+		if (memcmp(p + (size_t)i * 512, want, 512))
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- the data-integrity guest ---- */
+
+struct rw_arg {
+	struct blkfront_opts opts;
+	uint64_t seed;
+	bool expect_persistent, expect_indirect;
+	unsigned int expect_ring_pages;
+};
+
+static const uint32_t chunks[] = {1, 7, 8, 9, 88, 89, 256, 513, 1024, 3};
+#define RW_END 8192u /* sectors written synchronously: [0, RW_END) */
+#define ASYNC_BASE 12288u
+#define ASYNC_N 48u
+#define ASYNC_LEN 64u
+
+struct counter {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	unsigned int left;
+	int err;
+};
+
+static void count_done(void *arg, int status)
+{
+	struct counter *k = arg;
+
+	pthread_mutex_lock(&k->m);
+	if (status)
+		k->err = status;
+	k->left--;
+	pthread_cond_signal(&k->c);
+	pthread_mutex_unlock(&k->m);
+}
+
+static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+{
+	struct rw_arg *a = p;
+	const struct blkfront_info *info;
+	struct blkfront *bf;
+	struct counter k = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+			    0, 0};
+	uint8_t *buf = malloc(1024 * 512), *abuf = malloc(ASYNC_N * ASYNC_LEN * 512);
+	uint64_t s;
+	unsigned int i;
+	int rc;
+
+	if (!buf || !abuf)
+		return 2;
+	rc = blkfront_open(plat, xs, "xvda", &a->opts, &bf);
+	if (rc) {
+		fprintf(stderr, "guest: blkfront_open: %s\n", strerror(-rc));
+		return 3;
+	}
+	info = blkfront_info(bf);
+	if (info->sectors != DISK_SECTORS || info->readonly)
+		return 4;
+	if (info->persistent != a->expect_persistent)
+		return 5;
+	if ((info->indirect_segs != 0) != a->expect_indirect)
+		return 6;
+	if (info->ring_pages != a->expect_ring_pages)
+		return 7;
+	if (strcmp(info->protocol, a->opts.protocol ? a->opts.protocol
+						    : "x86_64-abi"))
+		return 8;
+	/* Synchronous writes of every shape. */
+	for (s = 0, i = 0; s < RW_END; i++) {
+		uint32_t n = chunks[i % (sizeof(chunks) / sizeof(chunks[0]))];
+
+		if (s + n > RW_END)
+			n = (uint32_t)(RW_END - s);
+		fill(buf, a->seed, s, n);
+		if (blkfront_write(bf, s, buf, n))
+			return 10;
+		s += n;
+	}
+	/* Asynchronous: many in flight at once. */
+	k.left = ASYNC_N;
+	for (i = 0; i < ASYNC_N; i++) {
+		uint64_t sec = ASYNC_BASE + (uint64_t)i * ASYNC_LEN;
+		uint8_t *b = abuf + (size_t)i * ASYNC_LEN * 512;
+
+		fill(b, a->seed, sec, ASYNC_LEN);
+		if (blkfront_submit(bf, BLKFRONT_WRITE, sec, b, ASYNC_LEN,
+				    count_done, &k))
+			return 11;
+	}
+	pthread_mutex_lock(&k.m);
+	while (k.left)
+		pthread_cond_wait(&k.c, &k.m);
+	pthread_mutex_unlock(&k.m);
+	if (k.err)
+		return 12;
+	if (info->flush && blkfront_flush(bf))
+		return 13;
+	/* Read back with a different chunking. */
+	for (s = 0; s < RW_END; s += 333) {
+		uint32_t n = RW_END - s < 333 ? (uint32_t)(RW_END - s) : 333;
+
+		memset(buf, 0, (size_t)n * 512);
+		if (blkfront_read(bf, s, buf, n))
+			return 14;
+		if (check(buf, a->seed, s, n))
+			return 15;
+	}
+	memset(abuf, 0, ASYNC_N * ASYNC_LEN * 512);
+	k.left = ASYNC_N;
+	for (i = 0; i < ASYNC_N; i++)
+		if (blkfront_submit(bf, BLKFRONT_READ,
+				    ASYNC_BASE + (uint64_t)i * ASYNC_LEN,
+				    abuf + (size_t)i * ASYNC_LEN * 512,
+				    ASYNC_LEN, count_done, &k))
+			return 16;
+	pthread_mutex_lock(&k.m);
+	while (k.left)
+		pthread_cond_wait(&k.c, &k.m);
+	pthread_mutex_unlock(&k.m);
+	if (k.err || check(abuf, a->seed, ASYNC_BASE, ASYNC_N * ASYNC_LEN))
+		return 17;
+	/* Out of range is refused before it reaches the ring. */
+	if (blkfront_read(bf, DISK_SECTORS - 1, buf, 2) != -ERANGE)
+		return 18;
+	blkfront_close(bf);
+	free(buf);
+	free(abuf);
+	return 0;
+}
+
+/* The file itself holds the pattern. */
+static void check_file(const char *path, uint64_t seed)
+{
+	uint8_t *buf = malloc(DISK_BYTES);
+	int fd = open(path, O_RDONLY);
+
+	assert_non_null(buf);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, DISK_BYTES, 0), DISK_BYTES);
+	close(fd);
+	assert_int_equal(check(buf, seed, 0, RW_END), 0);
+	assert_int_equal(check(buf + (size_t)ASYNC_BASE * 512, seed, ASYNC_BASE,
+			       ASYNC_N * ASYNC_LEN), 0);
+	free(buf);
+}
+
+static void run_rw(const char *const *bk_args, struct rw_arg *a)
+{
+	char disk[128];
+	domid_t d;
+	pid_t pid;
+
+	assert_int_equal(blk_env_backend(&E, bk_args), 0);
+	assert_int_equal(blk_env_disk(&E, "rw.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
+	assert_int_equal(blk_env_guest(&E, disk, "w", rw_guest, a, &d, &pid),
+			 0);
+	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
+	check_file(disk, a->seed);
+	unlink(disk);
+}
+
+static void test_rw_default(void **state)
+{
+	struct rw_arg a = {.opts = {.max_indirect_segs = 32},
+			   .seed = 1,
+			   .expect_persistent = true,
+			   .expect_indirect = true,
+			   .expect_ring_pages = 1};
+
+	(void)state;
+	run_rw(NULL, &a);
+}
+
+static void test_rw_no_indirect(void **state)
+{
+	struct rw_arg a = {.opts = {.max_indirect_segs = 0},
+			   .seed = 2,
+			   .expect_persistent = true,
+			   .expect_indirect = false,
+			   .expect_ring_pages = 1};
+
+	(void)state;
+	run_rw(NULL, &a);
+}
+
+static void test_rw_backend_no_indirect(void **state)
+{
+	const char *args[] = {"--max-indirect", "0", NULL};
+	struct rw_arg a = {.opts = {.max_indirect_segs = 32},
+			   .seed = 3,
+			   .expect_persistent = true,
+			   .expect_indirect = false,
+			   .expect_ring_pages = 1};
+
+	(void)state;
+	run_rw(args, &a);
+}
+
+static void test_rw_no_persistent(void **state)
+{
+	const char *args[] = {"--no-persistent", NULL};
+	struct rw_arg a = {.opts = {.max_indirect_segs = 32},
+			   .seed = 4,
+			   .expect_persistent = false,
+			   .expect_indirect = true,
+			   .expect_ring_pages = 1};
+
+	(void)state;
+	run_rw(args, &a);
+}
+
+static void test_rw_frontend_no_persistent(void **state)
+{
+	struct rw_arg a = {.opts = {.max_indirect_segs = 0,
+				    .no_persistent = true},
+			   .seed = 5,
+			   .expect_persistent = false,
+			   .expect_indirect = false,
+			   .expect_ring_pages = 1};
+
+	(void)state;
+	run_rw(NULL, &a);
+}
+
+static void test_rw_x86_32(void **state)
+{
+	struct rw_arg a = {.opts = {.max_indirect_segs = 64,
+				    .protocol = "x86_32-abi"},
+			   .seed = 6,
+			   .expect_persistent = true,
+			   .expect_indirect = true,
+			   .expect_ring_pages = 1};
+	struct rw_arg b = {.opts = {.max_indirect_segs = 0,
+				    .no_persistent = true,
+				    .protocol = "x86_32-abi"},
+			   .seed = 7,
+			   .expect_persistent = false,
+			   .expect_indirect = false,
+			   .expect_ring_pages = 1};
+
+	(void)state;
+	run_rw(NULL, &a);
+	run_rw(NULL, &b);
+}
+
+static void test_rw_multi_page_ring(void **state)
+{
+	const char *args[] = {"--max-ring-order", "2", NULL};
+	struct rw_arg a = {.opts = {.max_indirect_segs = 16,
+				    .ring_page_order = 3},
+			   .seed = 8,
+			   .expect_persistent = true,
+			   .expect_indirect = true,
+			   .expect_ring_pages = 4};
+
+	(void)state;
+	run_rw(args, &a);
+}
+
+/* ---- flush, barrier, discard ---- */
+
+static int ops_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+{
+	struct blkfront *bf;
+	uint8_t *buf = malloc(256 * 512), *zero = calloc(256, 512);
+	const struct blkfront_info *info;
+	int rc;
+
+	(void)p;
+	if (!buf || !zero || blkfront_open(plat, xs, "xvda", NULL, &bf))
+		return 2;
+	info = blkfront_info(bf);
+	if (!info->flush || !info->barrier || !info->discard ||
+	    info->discard_granularity != 4096)
+		return 3;
+	fill(buf, 9, 0, 256);
+	if (blkfront_write(bf, 0, buf, 256) || blkfront_flush(bf))
+		return 4;
+	/* A barrier with data, and a pure barrier. */
+	fill(buf, 10, 256, 8);
+	if (blkfront_barrier(bf, 256, buf, 8) || blkfront_barrier(bf, 0, NULL, 0))
+		return 5;
+	/* Discard [64, 192): reads back as zeros (a hole). */
+	if (blkfront_discard(bf, 64, 128))
+		return 6;
+	if (blkfront_read(bf, 0, buf, 256))
+		return 7;
+	if (check(buf, 9, 0, 64) || memcmp(buf + 64 * 512, zero, 128 * 512) ||
+	    check(buf + 192 * 512, 9, 192, 64))
+		return 8;
+	if (blkfront_read(bf, 256, buf, 8) || check(buf, 10, 256, 8))
+		return 9;
+	/* Discard beyond the end: refused locally. */
+	rc = blkfront_discard(bf, DISK_SECTORS - 1, 2);
+	if (rc != -ERANGE)
+		return 10;
+	blkfront_close(bf);
+	free(buf);
+	free(zero);
+	return 0;
+}
+
+static void test_flush_barrier_discard(void **state)
+{
+	char disk[128];
+	domid_t d;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(blk_env_backend(&E, NULL), 0);
+	assert_int_equal(blk_env_disk(&E, "ops.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
+	assert_int_equal(blk_env_guest(&E, disk, "w", ops_guest, NULL, &d,
+				       &pid), 0);
+	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
+	unlink(disk);
+}
+
+/* ---- read-only ---- */
+
+static int ro_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+{
+	struct blkfront *bf;
+	uint8_t buf[4096];
+
+	(void)p;
+	if (blkfront_open(plat, xs, "xvda", NULL, &bf))
+		return 2;
+	if (!blkfront_info(bf)->readonly)
+		return 3;
+	if (blkfront_read(bf, 8, buf, 8) || check(buf, 11, 8, 8))
+		return 4;
+	if (blkfront_write(bf, 0, buf, 8) != -EROFS)
+		return 5;
+	blkfront_close(bf);
+	return 0;
+}
+
+static void test_readonly(void **state)
+{
+	uint8_t buf[8 * 512];
+	char disk[128];
+	domid_t d;
+	pid_t pid;
+	int fd;
+
+	(void)state;
+	assert_int_equal(blk_env_backend(&E, NULL), 0);
+	assert_int_equal(blk_env_disk(&E, "ro.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
+	fill(buf, 11, 8, 8);
+	fd = open(disk, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, buf, sizeof(buf), 8 * 512), sizeof(buf));
+	close(fd);
+	assert_int_equal(blk_env_guest(&E, disk, "r", ro_guest, NULL, &d,
+				       &pid), 0);
+	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
+	unlink(disk);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rw_default),
+		cmocka_unit_test(test_rw_no_indirect),
+		cmocka_unit_test(test_rw_backend_no_indirect),
+		cmocka_unit_test(test_rw_no_persistent),
+		cmocka_unit_test(test_rw_frontend_no_persistent),
+		cmocka_unit_test(test_rw_x86_32),
+		cmocka_unit_test(test_rw_multi_page_ring),
+		cmocka_unit_test(test_flush_barrier_discard),
+		cmocka_unit_test(test_readonly),
+	};
+
+	return cmocka_run_group_tests_name("block", tests, setup, teardown);
+}
