@@ -181,6 +181,10 @@ void xsi_watch_send(struct xs_watch *w, const char *epath);
 void xsi_fire_watches(struct xs_core *core, const char *path, bool recurse,
 		      const struct xs_perm *perms, uint32_t nperms);
 void xsi_fire_special(struct xs_core *core, const char *name);
+/* A new watch of c on abspath (events lose the first strip bytes); no
+ * checks.  *out is it; 0 or -ENOMEM. */
+int xsi_watch_add(struct xs_conn *c, const char *abspath, const char *token,
+		  size_t strip, struct xs_watch **out);
 void xsi_watch_free(struct xs_core *core, struct xs_watch *w);
 
 /* xs_tx.c: the request view (tree or transaction overlay) and commit */

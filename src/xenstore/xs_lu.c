@@ -496,7 +496,6 @@ static int load_domains(struct rbuf *r, struct xs_core *core)
 static int load_watch(struct rbuf *r, struct xs_conn *c)
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1], token[XENSTORE_PAYLOAD_MAX + 1];
-	struct xs_core *core = c->core;
 	struct xs_watch *w;
 	uint32_t strip;
 
@@ -508,33 +507,7 @@ static int load_watch(struct rbuf *r, struct xs_conn *c)
 				      : !node_path_ok(path)) ||
 	    strip >= strlen(path) || (strip && path[strip - 1] != '/'))
 		return -EINVAL;
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	w->abspath = strdup(path);
-	w->token = strdup(token);
-	if (!w->abspath || !w->token)
-		goto nomem;
-	w->h.key = w->abspath;
-	w->strip = strip;
-	w->conn = c;
-	if (xs_htab_insert(&core->watches, &w->h))
-		goto nomem;
-	w->next = c->watches;
-	if (c->watches)
-		c->watches->prev = w;
-	c->watches = w;
-	w->gnext = core->all_watches;
-	if (core->all_watches)
-		core->all_watches->gprev = w;
-	core->all_watches = w;
-	c->nwatches++;
-	return 0;
-nomem:
-	free(w->abspath);
-	free(w->token);
-	free(w);
-	return -ENOMEM;
+	return xsi_watch_add(c, path, token, strip, &w);
 }
 
 static int load_msg(struct rbuf *r, struct xs_conn *c)

@@ -333,28 +333,10 @@ static int op_watch(struct xs_req *r)
 			return -EEXIST;
 	if (!xsi_conn_priv(c) && c->nwatches >= core->q.watches)
 		return -E2BIG;
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	w->abspath = strdup(path);
-	w->token = strdup(token);
-	if (!w->abspath || !w->token)
-		goto nomem;
-	w->h.key = w->abspath;
-	if (relative)
-		w->strip = strlen(path) - strlen(wpath);
-	w->conn = c;
-	if (xs_htab_insert(&core->watches, &w->h))
-		goto nomem;
-	w->next = c->watches;
-	if (c->watches)
-		c->watches->prev = w;
-	c->watches = w;
-	w->gnext = core->all_watches;
-	if (core->all_watches)
-		core->all_watches->gprev = w;
-	core->all_watches = w;
-	c->nwatches++;
+	rc = xsi_watch_add(c, path, token,
+			   relative ? strlen(path) - strlen(wpath) : 0, &w);
+	if (rc)
+		return rc;
 	rc = reply_ok(r);
 	if (rc)
 		return rc;
@@ -364,11 +346,6 @@ static int op_watch(struct xs_req *r)
 		return rc;
 	xsi_watch_send(w, path); /* the initial event */
 	return REPLIED;
-nomem:
-	free(w->abspath);
-	free(w->token);
-	free(w);
-	return -ENOMEM;
 }
 
 static int op_unwatch(struct xs_req *r)

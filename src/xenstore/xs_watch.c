@@ -92,6 +92,41 @@ void xsi_fire_special(struct xs_core *core, const char *name)
 		xsi_fire_watches(core, name, false, n->perms, n->nperms);
 }
 
+int xsi_watch_add(struct xs_conn *c, const char *abspath, const char *token,
+		  size_t strip, struct xs_watch **out)
+{
+	struct xs_core *core = c->core;
+	struct xs_watch *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	w->abspath = strdup(abspath);
+	w->token = strdup(token);
+	if (!w->abspath || !w->token)
+		goto nomem;
+	w->h.key = w->abspath;
+	w->strip = strip;
+	w->conn = c;
+	if (xs_htab_insert(&core->watches, &w->h))
+		goto nomem;
+	w->next = c->watches;
+	if (c->watches)
+		c->watches->prev = w;
+	c->watches = w;
+	w->gnext = core->all_watches;
+	if (core->all_watches)
+		core->all_watches->gprev = w;
+	core->all_watches = w;
+	c->nwatches++;
+	*out = w;
+	return 0;
+nomem:
+	free(w->abspath);
+	free(w->token);
+	free(w);
+	return -ENOMEM;
+}
+
 void xsi_watch_free(struct xs_core *core, struct xs_watch *w)
 {
 	struct xs_conn *c = w->conn;

@@ -41,16 +41,7 @@ while [ ! -S "$XENSTORED_PATH" ] || [ ! -s "$dir/pid" ]; do
 	sleep 0.05
 done
 
-check() { # description, command...
-	desc=$1; shift
-	if "$@"; then echo "ok   $desc"; else echo "FAIL $desc"; fail=1; fi
-}
-expect() { # description, expected output, command...
-	desc=$1; want=$2; shift 2
-	got=$("$@" 2>&1)
-	if [ "$got" = "$want" ]; then echo "ok   $desc"
-	else echo "FAIL $desc: got '$got' want '$want'"; fail=1; fi
-}
+. "$(dirname "$0")/xs_lib.sh"
 
 # Xen's test-xenstore: every listed test, all together, then random
 "$txs" -l | cut -c1-10 | sed 's/ *$//' >"$dir/tests"

@@ -30,22 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() { # description, command...
-	desc=$1; shift
-	if "$@"; then echo "ok   $desc"; else echo "FAIL $desc"; fail=1; fi
-}
-expect() { # description, expected output, command...
-	desc=$1; want=$2; shift 2
-	got=$("$@" 2>&1)
-	if [ "$got" = "$want" ]; then echo "ok   $desc"
-	else echo "FAIL $desc: got '$got' want '$want'"; fail=1; fi
-}
-wait_for() { # file, pattern, count: until the file has count matches
-	i=0
-	while [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -lt "$3" ]; do
-		i=$((i + 1)); [ $i -gt 100 ] && return 1; sleep 0.05
-	done
-}
+. "$(dirname "$0")/xs_lib.sh"
 
 "$daemon" --socket "$XENSTORED_PATH" --pid-file "$dir/pid" \
 	>"$dir/log" 2>&1 &
