@@ -9,11 +9,16 @@ bash scripts/build.sh build
 meson install -C build --quiet
 export PVKIT_STATE_DIR=${PVKIT_STATE_DIR:-/run/pvkit}
 pvkit host stop >/dev/null 2>&1 || true
+rm -f /tmp/pvkit-demo-disk.img
+truncate -s 64M /tmp/pvkit-demo-disk.img
+printf 'pvkit demo disk' | dd of=/tmp/pvkit-demo-disk.img conv=notrunc status=none
 set -x
 pvkit host start
+pvkit host status
 pvkit create examples/demo.cfg
 sleep 1
 pvkit list
+printf 'ping\n' | timeout 5 pvkit console demo || true
 pvkit info
 pvkit reboot demo
 sleep 1
@@ -21,6 +26,6 @@ pvkit list
 pvkit shutdown -w demo
 pvkit list
 set +x
-echo "--- guest log ($PVKIT_STATE_DIR/guest-demo.log):"
-cat "$PVKIT_STATE_DIR/guest-demo.log"
+echo "--- guest console ($PVKIT_STATE_DIR/console-demo.log):"
+cat "$PVKIT_STATE_DIR/console-demo.log"
 pvkit host stop

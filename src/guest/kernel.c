@@ -14,6 +14,7 @@
 #include "pvkit/guest.h"
 #include "pvkit/platform.h"
 #include "pvkit/xs.h"
+#include "pvkit/blkfront.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -39,6 +40,8 @@ struct kernel {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	char request[32]; /* pending control/shutdown request */
+	struct blkfront *disks[16];
+	unsigned int ndisks;
 };
 
 static void on_shutdown_watch(struct xs_client *xs, const char *path,
@@ -82,6 +85,58 @@ static int control_start(struct kernel *k)
 }
 
 /* Carry out one request; returns only if the domain goes on running. */
+/* Connect every vbd the toolstack gave us (device/vbd/<devid>) and read
+ * its first sector, the way a kernel probes its disks at boot. */
+static void disks_probe(struct kernel *k)
+{
+	static uint8_t sector[512] __attribute__((aligned(512)));
+	char **ids = NULL;
+	unsigned int n = 0, i;
+
+	if (xs_directory(k->xs, XS_TX_NONE, "device/vbd", &ids, &n) < 0)
+		return;
+	for (i = 0; i < n && k->ndisks < 16; i++) {
+		const struct blkfront_info *in;
+		struct blkfront *bf;
+		int rc = blkfront_open(k->plat, k->xs, ids[i], NULL, &bf);
+
+		if (rc) {
+			pvk_err("vbd %s: %s", ids[i], strerror(-rc));
+			continue;
+		}
+		in = blkfront_info(bf);
+		pvk_info("vbd %s: %llu sectors of %u bytes%s; ring pages %u, "
+			 "indirect %u, persistent %s, flush %s, discard %s",
+			 ids[i], (unsigned long long)in->sectors,
+			 in->sector_size, in->readonly ? ", read-only" : "",
+			 in->ring_pages, in->indirect_segs,
+			 in->persistent ? "yes" : "no",
+			 in->flush ? "yes" : "no", in->discard ? "yes" : "no");
+		rc = blkfront_read(bf, 0, sector, 1);
+		if (rc)
+			pvk_err("vbd %s: reading sector 0: %s", ids[i],
+				strerror(-rc));
+		else
+			pvk_info("vbd %s: sector 0 starts %02x %02x %02x %02x",
+				 ids[i], sector[0], sector[1], sector[2],
+				 sector[3]);
+		k->disks[k->ndisks++] = bf;
+	}
+	free(ids);
+}
+
+/* Before the domain goes away: make writes durable, close the disks. */
+static void disks_close(struct kernel *k)
+{
+	while (k->ndisks) {
+		struct blkfront *bf = k->disks[--k->ndisks];
+
+		if (!blkfront_info(bf)->readonly && blkfront_info(bf)->flush)
+			blkfront_flush(bf);
+		blkfront_close(bf);
+	}
+}
+
 static void control_do(struct kernel *k, const char *req)
 {
 	unsigned int reason;
@@ -103,6 +158,8 @@ static void control_do(struct kernel *k, const char *req)
 	/* Acknowledge by clearing the node, as Linux does. */
 	xs_write_str(k->xs, XS_TX_NONE, "control/shutdown", "");
 	pvk_info("control: %s", req);
+	if (reason != SHUTDOWN_suspend && reason != SHUTDOWN_crash)
+		disks_close(k);
 	rc = pvk_sched_shutdown(k->rt, reason);
 	if (reason == SHUTDOWN_suspend)
 		pvk_info("resumed (%d)", rc);
@@ -290,6 +347,7 @@ int main(void)
 		goto crash;
 	}
 	pvk_info("control driver ready");
+	disks_probe(&k);
 	for (;;) {
 		char req[32];
 

@@ -7,6 +7,7 @@
 #include "xlcfg.h"
 #include "pvkit/platform.h"
 #include "pvkit/xs.h"
+#include "pvkit/blkfront.h"
 #include "hv/hc_wire.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +27,41 @@
 static const char *const reason_names[] = {"poweroff", "reboot", "suspend",
 					   "crash",    "watchdog",
 					   "soft_reset"};
+
+/* What pvkit's block backend can serve: raw files and block devices. */
+static int disk_check(const char *cfg, const struct xlcfg_disk *dk)
+{
+	uint32_t devid;
+	struct stat st;
+
+	if (dk->format && strcmp(dk->format, "raw")) {
+		fprintf(stderr, "pvkit: %s:%u: disk: format '%s' is not "
+				"supported (raw only)\n",
+			cfg, dk->line, dk->format);
+		return -ENOTSUP;
+	}
+	if (blkfront_vdev_parse(dk->vdev, &devid)) {
+		fprintf(stderr, "pvkit: %s:%u: disk: vdev '%s' is not a xvd* "
+				"name pvkit knows\n",
+			cfg, dk->line, dk->vdev);
+		return -EINVAL;
+	}
+	if (!dk->target || !*dk->target) {
+		fprintf(stderr, "pvkit: %s:%u: disk: empty drives are not "
+				"supported\n",
+			cfg, dk->line);
+		return -ENOTSUP;
+	}
+	errno = 0;
+	if (stat(dk->target, &st) < 0 ||
+	    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+		fprintf(stderr, "pvkit: %s:%u: disk: target '%s': %s\n", cfg,
+			dk->line, dk->target,
+			errno ? strerror(errno) : "not a file or block device");
+		return -ENOENT;
+	}
+	return 0;
+}
 
 static int load_cfg(const char *path, struct xlcfg_domain **out)
 {
@@ -45,14 +82,17 @@ static int load_cfg(const char *path, struct xlcfg_domain **out)
 	}
 	for (i = 0; i < xlcfg_warning_count(cfg); i++)
 		fprintf(stderr, "pvkit: warning: %s\n", xlcfg_warning(cfg, i));
-	if ((*out)->ndisks || (*out)->nvifs) {
-		fprintf(stderr, "pvkit: %s: disk= and vif= are not implemented "
-				"yet (block and network devices are issue "
-				"work in progress)\n",
+	for (i = 0; i < (*out)->ndisks && !rc; i++)
+		rc = disk_check(path, &(*out)->disks[i]);
+	if (!rc && (*out)->nvifs) {
+		fprintf(stderr, "pvkit: %s: vif= is not implemented yet (no "
+				"network devices)\n",
 			path);
+		rc = -ENOTSUP;
+	}
+	if (rc) {
 		xlcfg_domain_free(*out);
 		*out = NULL;
-		rc = -ENOTSUP;
 	}
 out:
 	xlcfg_free(cfg);
@@ -87,6 +127,81 @@ static int xs_dom_write(struct xs_client *xs, domid_t d, const char *rel,
 	return xs_write_str(xs, XS_TX_NONE, path, val);
 }
 
+static int xs_write_fmt(struct xs_client *xs, const char *dir,
+			const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int xs_write_fmt(struct xs_client *xs, const char *dir,
+			const char *key, const char *fmt, ...)
+{
+	char path[256], val[512];
+	va_list ap;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	va_start(ap, fmt);
+	vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	return xs_write_str(xs, XS_TX_NONE, path, val);
+}
+
+/* A vbd for fe: the backend's directory (owned by Dom0, readable by the
+ * frontend) and the frontend's (owned by it, readable by Dom0), states
+ * last, as libxl does; pvkit-blkback watches backend/vbd. */
+static int disk_add(struct xs_client *xs, domid_t fe,
+		    const struct xlcfg_disk *dk)
+{
+	char be[128], fr[128];
+	struct xs_perm bp[2] = {{0, XS_PERM_NONE}, {fe, XS_PERM_READ}};
+	struct xs_perm fp[2] = {{fe, XS_PERM_NONE}, {0, XS_PERM_READ}};
+	const char *type = dk->cdrom ? "cdrom" : "disk";
+	uint32_t devid;
+	int rc;
+
+	rc = blkfront_vdev_parse(dk->vdev, &devid);
+	if (rc)
+		return rc;
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", fe,
+		 devid);
+	snprintf(fr, sizeof(fr), "/local/domain/%u/device/vbd/%u", fe, devid);
+	rc = xs_mkdir(xs, XS_TX_NONE, be);
+	if (!rc)
+		rc = xs_set_perms(xs, XS_TX_NONE, be, bp, 2);
+	if (!rc)
+		rc = xs_write_fmt(xs, be, "frontend", "%s", fr);
+	if (!rc)
+		rc = xs_write_fmt(xs, be, "frontend-id", "%u", fe);
+	if (!rc)
+		rc = xs_write_fmt(xs, be, "params", "%s", dk->target);
+	if (!rc)
+		rc = xs_write_fmt(xs, be, "mode", "%s",
+				  dk->readonly ? "r" : "w");
+	if (!rc)
+		rc = xs_write_fmt(xs, be, "device-type", "%s", type);
+	if (!rc)
+		rc = xs_write_fmt(xs, be, "dev", "%s", dk->vdev);
+	if (!rc)
+		rc = xs_write_fmt(xs, be, "online", "1");
+	if (!rc)
+		rc = xs_mkdir(xs, XS_TX_NONE, fr);
+	if (!rc)
+		rc = xs_set_perms(xs, XS_TX_NONE, fr, fp, 2);
+	if (!rc)
+		rc = xs_write_fmt(xs, fr, "backend", "%s", be);
+	if (!rc)
+		rc = xs_write_fmt(xs, fr, "backend-id", "0");
+	if (!rc)
+		rc = xs_write_fmt(xs, fr, "virtual-device", "%u", devid);
+	if (!rc)
+		rc = xs_write_fmt(xs, fr, "device-type", "%s", type);
+	if (!rc)
+		rc = xs_write_fmt(xs, fr, "state", "1");
+	if (!rc)
+		rc = xs_write_fmt(xs, be, "state", "1");
+	if (rc)
+		fprintf(stderr, "pvkit: disk %s of domain %u: %s\n", dk->vdev,
+			fe, strerror(-rc));
+	return rc;
+}
+
 /* Build a domain from its config: hypervisor, event channels, xenstore.
  * Returns 0 with *domid and *chan_fd (the kernel's channel). */
 static int domain_build(struct ts *ts, struct pvk_rt *rt,
@@ -97,6 +212,7 @@ static int domain_build(struct ts *ts, struct pvk_rt *rt,
 	uint64_t store_port = 0, cons_port = 0, store_pfn = 0, cons_pfn = 0;
 	struct xs_perm perm;
 	char path[64];
+	unsigned int i;
 	int rc;
 
 	rc = pvk_dom_create(rt, c->name, c->maxmem_mib * 1024,
@@ -164,6 +280,8 @@ static int domain_build(struct ts *ts, struct pvk_rt *rt,
 	if (!rc)
 		rc = xs_dom_write(xs, *domid, "store/port", "%llu",
 				  (unsigned long long)store_port);
+	for (i = 0; !rc && i < c->ndisks; i++)
+		rc = disk_add(xs, *domid, &c->disks[i]);
 	if (!rc)
 		rc = xs_introduce(xs, *domid, store_pfn,
 				  (evtchn_port_t)store_port);
@@ -190,6 +308,10 @@ static void domain_cleanup(struct ts *ts, struct pvk_rt *rt, domid_t d)
 	if (xs_client_open_path(ts->xs_sock, &xs) == 0) {
 		xs_release(xs, d);
 		snprintf(path, sizeof(path), "/local/domain/%u", d);
+		xs_rm(xs, XS_TX_NONE, path);
+		/* pvkit-blkback drops a device whose directory goes. */
+		snprintf(path, sizeof(path), "/local/domain/0/backend/vbd/%u",
+			 d);
 		xs_rm(xs, XS_TX_NONE, path);
 		xs_client_close(xs);
 	}

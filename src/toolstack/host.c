@@ -73,7 +73,7 @@ static int wait_for(const char *path)
 
 static int host_start(struct ts *ts)
 {
-	char hvd[300], xsd[300], cond[300], pid[400], sock[400];
+	char hvd[300], xsd[300], cond[300], blkb[300], pid[400], sock[400];
 	struct xs_client *xs = NULL;
 	int rc;
 
@@ -89,6 +89,7 @@ static int host_start(struct ts *ts)
 	ts_helper(ts, "PVKIT_HVD", "pvkit-hvd", hvd, sizeof(hvd));
 	ts_helper(ts, "PVKIT_XENSTORED", "pvkit-xenstored", xsd, sizeof(xsd));
 	ts_helper(ts, "PVKIT_CONSOLED", "pvkit-consoled", cond, sizeof(cond));
+	ts_helper(ts, "PVKIT_BLKBACK", "pvkit-blkback", blkb, sizeof(blkb));
 	unlink(ts->hv_sock);
 	unlink(ts->xs_sock);
 	snprintf(pid, sizeof(pid), "%s/hvd.pid", ts->state);
@@ -146,13 +147,33 @@ static int host_start(struct ts *ts)
 			ts->state);
 		return 1;
 	}
+	/* The block backend: serves every vbd under backend/vbd. Its pid
+	 * file appears once its xenstore watch is in place. */
+	snprintf(pid, sizeof(pid), "%s/blkback.pid", ts->state);
+	unlink(pid);
+	setenv("PVKIT_PLATFORM", "emulated", 1);
+	{
+		char *const a[] = {blkb, "--xenstore", ts->xs_sock, "--pid-file",
+				   pid, NULL};
+
+		rc = spawn(ts, "blkback", a);
+	}
+	if (rc == 0)
+		rc = wait_for(pid);
+	if (rc) {
+		fprintf(stderr,
+			"pvkit: blkback did not start (see %s/blkback.log)\n",
+			ts->state);
+		return 1;
+	}
 	printf("pvkit host started (state %s)\n", ts->state);
 	return 0;
 }
 
 static int host_stop(struct ts *ts)
 {
-	static const char *const names[] = {"consoled", "xenstored", "hvd"};
+	static const char *const names[] = {"blkback", "consoled", "xenstored",
+					    "hvd"};
 	size_t i;
 	int j;
 
@@ -173,17 +194,22 @@ static int host_stop(struct ts *ts)
 
 static int host_status(struct ts *ts)
 {
-	pid_t h = read_pid(ts, "hvd"), x = read_pid(ts, "xenstored");
-	pid_t c = read_pid(ts, "consoled");
+	static const char *const names[] = {"hvd", "xenstored", "consoled",
+					    "blkback"};
+	size_t i;
+	int down = 0;
 
 	printf("state directory: %s\n", ts->state);
-	printf("pvkit-hvd:       %s (pid %d)\n", h ? "running" : "stopped",
-	       (int)h);
-	printf("pvkit-xenstored: %s (pid %d)\n", x ? "running" : "stopped",
-	       (int)x);
-	printf("pvkit-consoled:  %s (pid %d)\n", c ? "running" : "stopped",
-	       (int)c);
-	return h && x && c ? 0 : 1;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		pid_t p = read_pid(ts, names[i]);
+		char label[32];
+
+		snprintf(label, sizeof(label), "pvkit-%s:", names[i]);
+		printf("%-17s%s (pid %d)\n", label, p ? "running" : "stopped",
+		       (int)p);
+		down += !p;
+	}
+	return down ? 1 : 0;
 }
 
 int cmd_host(struct ts *ts, int argc, char **argv)

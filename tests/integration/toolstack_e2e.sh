@@ -12,11 +12,15 @@ check() { if eval "$2"; then echo "ok   - $1"; else echo "FAIL - $1"; fail=1; fi
 cleanup() { "$P" host stop >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$PVKIT_STATE_DIR"; }
 trap cleanup EXIT
 cfg=$PVKIT_STATE_DIR/g.cfg
+disk=$PVKIT_STATE_DIR/disk.img
+truncate -s 16M "$disk"
+printf 'E2EDISK' | dd of="$disk" conv=notrunc status=none
 cat > "$cfg" <<CFG
 name = "e2e"
 memory = 32
 vcpus = 2
 on_reboot = "restart"
+disk = [ 'format=raw, vdev=xvda, access=rw, target=$disk' ]
 CFG
 check "host start" '"$P" host start >/dev/null'
 check "host status" '"$P" host status >/dev/null'
@@ -28,6 +32,9 @@ check "pause" '"$P" pause e2e && "$P" list | grep "^e2e " | grep -q "p"'
 check "unpause" '"$P" unpause e2e && "$P" list | grep "^e2e " | grep -q "r"'
 id1=$("$P" list | awk '$1=="e2e"{print $2}')
 for i in $(seq 50); do [ -n "$(grep 'control driver ready' $PVKIT_STATE_DIR/guest-e2e.log 2>/dev/null)" ] && break; sleep 0.1; done
+check "blkback running" '"$P" host status | grep -q "pvkit-blkback: *running"'
+for i in $(seq 50); do grep -q 'vbd 51712: sector 0' $PVKIT_STATE_DIR/guest-e2e.log 2>/dev/null && break; sleep 0.1; done
+check "guest reads its disk through blkfront/blkback" 'grep -q "vbd 51712: sector 0 starts 45 32 45 44" $PVKIT_STATE_DIR/guest-e2e.log'
 check "host status shows consoled" '"$P" host status | grep -q "pvkit-consoled: *running"'
 for i in $(seq 50); do grep -q 'control driver ready' $PVKIT_STATE_DIR/console-e2e.log 2>/dev/null && break; sleep 0.1; done
 check "boot banner in console-e2e.log" 'grep -q "^Booting pvkit-guest on d$id1" $PVKIT_STATE_DIR/console-e2e.log'
@@ -42,6 +49,10 @@ check "create again" '"$P" create "$cfg" >/dev/null'
 check "destroy" '"$P" destroy e2e && sleep 0.2 && ! "$P" list | grep -q "^e2e "'
 check "kill -9 of a guest is a crash (on_crash=destroy)" '"$P" create "$cfg" >/dev/null && pkill -9 -f "pvkit-guest" ; for i in $(seq 100); do "$P" list | grep -q "^e2e " || break; sleep 0.1; done; ! "$P" list | grep -q "^e2e "'
 printf 'name = "bad"\nmemory = lots\n' > "$PVKIT_STATE_DIR/bad.cfg"
+printf 'name = "bad2"\ndisk = [ "vdev=xvda, target=/nonexistent/disk.img" ]\n' > "$PVKIT_STATE_DIR/bad2.cfg"
+check "missing disk target refused" '"$P" create "$PVKIT_STATE_DIR/bad2.cfg" 2>&1 | grep -q "bad2.cfg:2: disk: target"'
+printf 'name = "bad3"\ndisk = [ "format=qcow2, vdev=xvda, target=%s" ]\n' "$disk" > "$PVKIT_STATE_DIR/bad3.cfg"
+check "non-raw disk format refused" '"$P" create "$PVKIT_STATE_DIR/bad3.cfg" 2>&1 | grep -q "qcow2"'
 check "bad config names file, line and key" '"$P" create "$PVKIT_STATE_DIR/bad.cfg" 2>&1 | grep -q "bad.cfg:2: memory"'
 check "unknown domain" '! "$P" destroy nosuch 2>/dev/null'
 if [ -n "${CONS_POKE:-}" ]; then
