@@ -1231,6 +1231,17 @@ static void conn_input(struct conn *c)
 	handle_call(c, (size_t)n);
 }
 
+/* Deliver whatever sits in any send ring (after skipping events). */
+static void bells_sweep(struct hvd *h)
+{
+	struct conn *c;
+
+	for (c = h->conns; c; c = c->next)
+		if (__atomic_load_n(&c->ring->prod, __ATOMIC_ACQUIRE) !=
+		    c->ring_cons)
+			bell_input(c);
+}
+
 static void listen_input(struct hvd *h)
 {
 	struct conn *c;
@@ -1373,9 +1384,13 @@ int main(int argc, char **argv)
 				break;
 			}
 			/* Something was freed: the rest of this batch may
-			 * point at it, so poll again. */
-			if (h->frees != frees)
+			 * point at it, so poll again.  Doorbells are
+			 * edge-triggered and would not be reported again:
+			 * sweep every live send ring instead. */
+			if (h->frees != frees) {
+				bells_sweep(h);
 				break;
+			}
 		}
 	}
 	pvk_info("shutting down");
