@@ -37,6 +37,10 @@ int pvk_unix_connect(const char *path, int type);
  * -errno. */
 int pvk_unix_listen(const char *path, int type, mode_t mask);
 
+/* Write our pid to path atomically (a temporary file renamed into place),
+ * so a reader never sees it half-written.  0 or -errno. */
+int pvk_write_pidfile(const char *path);
+
 /* Parse a whole decimal string into [min, max].  0 or -EINVAL/-ERANGE. */
 int pvk_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

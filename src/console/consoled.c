@@ -779,16 +779,6 @@ static void usage(FILE *f, const char *prog)
 		prog);
 }
 
-static int write_pid(const char *path)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -errno;
-	fprintf(f, "%d\n", (int)getpid());
-	return fclose(f) ? -errno : 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -867,7 +857,7 @@ int main(int argc, char **argv)
 		pvk_err("xenstore: %s", strerror(-rc));
 		goto out_rc;
 	}
-	if (pid_file && write_pid(pid_file))
+	if (pid_file && pvk_write_pidfile(pid_file))
 		pvk_warn("cannot write %s", pid_file);
 	d.listen_fd = pvk_unix_listen(sock, SOCK_STREAM, 077);
 	if (d.listen_fd < 0) {

@@ -1343,14 +1343,8 @@ int main(int argc, char **argv)
 	h->signal_src.type = SRC_SIGNAL;
 	ev.data.ptr = &h->signal_src;
 	epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->signal_fd, &ev);
-	if (pidfile) {
-		FILE *f = fopen(pidfile, "w");
-
-		if (f) {
-			fprintf(f, "%d\n", (int)getpid());
-			fclose(f);
-		}
-	}
+	if (pidfile && pvk_write_pidfile(pidfile))
+		pvk_warn("cannot write %s", pidfile);
 	pvk_info("listening on %s", sock);
 	while (!h->quit) {
 		struct epoll_event evs[64];

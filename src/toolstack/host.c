@@ -92,6 +92,9 @@ static int host_start(struct ts *ts)
 	ts_helper(ts, "PVKIT_BLKBACK", "pvkit-blkback", blkb, sizeof(blkb));
 	unlink(ts->hv_sock);
 	unlink(ts->xs_sock);
+	/* Every host daemon talks to this host's emulated hypervisor, even on
+	 * a machine that also has /dev/xen. */
+	setenv("PVKIT_PLATFORM", "emulated", 1);
 	snprintf(pid, sizeof(pid), "%s/hvd.pid", ts->state);
 	{
 		char *const a[] = {hvd, "--socket", ts->hv_sock, "--pid-file",
@@ -151,7 +154,6 @@ static int host_start(struct ts *ts)
 	 * file appears once its xenstore watch is in place. */
 	snprintf(pid, sizeof(pid), "%s/blkback.pid", ts->state);
 	unlink(pid);
-	setenv("PVKIT_PLATFORM", "emulated", 1);
 	{
 		char *const a[] = {blkb, "--xenstore", ts->xs_sock, "--pid-file",
 				   pid, NULL};

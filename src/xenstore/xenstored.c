@@ -669,16 +669,6 @@ static int listen_on(const char *path)
 	return fd;
 }
 
-static int write_pid_file(const char *path)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -errno;
-	fprintf(f, "%ld\n", (long)getpid());
-	return fclose(f) ? -errno : 0;
-}
-
 static int epoll_add(int epfd, int fd, void *ptr)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ptr};
@@ -874,7 +864,7 @@ int main(int argc, char **argv)
 	if (epoll_add(x.epfd, x.lfd, &x.listen_src) ||
 	    epoll_add(x.epfd, x.sigfd, &x.signal_src))
 		goto out;
-	if (o.pid_file && write_pid_file(o.pid_file)) {
+	if (o.pid_file && pvk_write_pidfile(o.pid_file)) {
 		pvk_err("cannot write %s", o.pid_file);
 		goto out;
 	}

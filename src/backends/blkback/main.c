@@ -168,14 +168,8 @@ int main(int argc, char **argv)
 			strerror(-rc));
 		goto out;
 	}
-	if (pidfile) {
-		FILE *f = fopen(pidfile, "w");
-
-		if (f) {
-			fprintf(f, "%d\n", (int)getpid());
-			fclose(f);
-		}
-	}
+	if (pidfile && pvk_write_pidfile(pidfile))
+		pvk_warn("cannot write %s", pidfile);
 	pvk_info("serving %s (indirect %u, persistent %s, ring order <= %u, "
 		 "queues <= %u)", bk.base, bk.cfg.max_indirect_segs,
 		 bk.cfg.persistent ? "on" : "off", bk.cfg.max_ring_order,
