@@ -13,10 +13,10 @@ secs=${1:-60}
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILDDIR:-$top/build-fuzz}
 
-if ! command -v clang >/dev/null; then
-	echo "clang missing: installing it"
+if ! command -v clang >/dev/null || ! dpkg -s libclang-rt-14-dev >/dev/null 2>&1; then
+	echo "clang or its libFuzzer runtime missing: installing them"
 	sudo_=; [ "$(id -u)" -ne 0 ] && sudo_=sudo
-	$sudo_ apt-get update -q && $sudo_ apt-get install -y -q clang
+	$sudo_ apt-get update -q && $sudo_ apt-get install -y -q clang libclang-rt-14-dev
 fi
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" "$top" -Dfuzz=true -Dtests=false \
