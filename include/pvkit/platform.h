@@ -111,6 +111,19 @@ struct pvk_domctl_ops {
 		    struct pvk_dominfo *out, unsigned int max);
 };
 
+/* ---- this domain's own xenstore ring (a xenstored running here) -------
+ * Real Xen: a Linux Dom0 whose xenstored runs locally sets up its xenbus
+ * ring itself and waits for the daemon to serve it like a guest's ring
+ * (/proc/xen/xsd_kva, /proc/xen/xsd_port); kernel backends talk over it. */
+struct pvk_store_ops {
+	/* Map the ring page (*page, one page) and give the kernel's end of
+	 * its event channel (*port; bind it interdomain to self).  -ENOENT
+	 * when this domain has no local ring. */
+	int (*map_local)(struct pvk_platform *plat, void **page,
+			 evtchn_port_t *port);
+	void (*unmap_local)(struct pvk_platform *plat, void *page);
+};
+
 /* The platform: a name, its ops tables and the implementation's state. */
 struct pvk_platform {
 	const char *name; /* "emulated" or "xen" */
@@ -120,6 +133,7 @@ struct pvk_platform {
 	const struct pvk_gntshr_ops *gntshr;
 	const struct pvk_fmem_ops *fmem;
 	const struct pvk_domctl_ops *domctl;
+	const struct pvk_store_ops *store; /* NULL: no local xenstore ring */
 	/* xenstore: the socket path (Dom0) or NULL to use the ring. */
 	const char *xs_path;
 	void *priv;

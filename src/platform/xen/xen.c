@@ -4,7 +4,9 @@
  * (privcmd) and libxenctrl (domain list).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,6 +21,8 @@
 #include "platform/platform_impl.h"
 
 #define XEN_PRIVCMD "/dev/xen/privcmd"
+#define XEN_XSD_KVA "/proc/xen/xsd_kva"   /* xenfs: the local xenbus ring */
+#define XEN_XSD_PORT "/proc/xen/xsd_port" /* and its event channel */
 #define XPAGE 4096u
 
 struct xen_plat {
@@ -485,6 +489,66 @@ static const struct pvk_domctl_ops xen_domctl_ops = {
 	.list = xdom_list,
 };
 
+/* ---- the local xenstore ring (xenfs) ---- */
+
+/* The kernel's end of its xenbus event channel, as xenfs prints it. */
+static int read_store_port(evtchn_port_t *port)
+{
+	char buf[32];
+	unsigned long v;
+	char *end;
+	ssize_t n;
+	int fd = open(XEN_XSD_PORT, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -ENOENT;
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (errno || end == buf || v == 0 || v > UINT32_MAX)
+		return -ENOENT; /* 0: the kernel has no local ring */
+	*port = (evtchn_port_t)v;
+	return 0;
+}
+
+static int xstore_map_local(struct pvk_platform *plat, void **page,
+			    evtchn_port_t *port)
+{
+	void *p;
+	int fd, rc;
+
+	(void)plat;
+	rc = read_store_port(port);
+	if (rc)
+		return rc;
+	fd = open(XEN_XSD_KVA, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	p = mmap(NULL, XPAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	rc = p == MAP_FAILED ? -errno : 0;
+	close(fd);
+	if (rc)
+		return rc;
+	*page = p;
+	return 0;
+}
+
+static void xstore_unmap_local(struct pvk_platform *plat, void *page)
+{
+	(void)plat;
+	if (page)
+		munmap(page, XPAGE);
+}
+
+static const struct pvk_store_ops xen_store_ops = {
+	.map_local = xstore_map_local,
+	.unmap_local = xstore_unmap_local,
+};
+
 /* ---- the platform ---- */
 
 int pvk_platform_xen_open(struct pvk_platform **out)
@@ -510,6 +574,7 @@ int pvk_platform_xen_open(struct pvk_platform **out)
 	x->pub.gntshr = &xen_gntshr_ops;
 	x->pub.fmem = &xen_fmem_ops;
 	x->pub.domctl = x->xch ? &xen_domctl_ops : NULL;
+	x->pub.store = &xen_store_ops;
 	x->pub.xs_path = NULL;
 	x->pub.priv = x;
 	*out = &x->pub;
