@@ -472,6 +472,8 @@ static int complete_io(struct bk_ring *r)
 
 	r->ndone = 0;
 	n = r->d->ops->reap(r->st, io_done, r);
+	if (n == -ENOTCONN) /* e.g. the NBD server went away */
+		fail_ring(r, "storage connection lost");
 	cop_run(r);
 	for (i = 0; i < r->ndone; i++)
 		respond(r, r->done[i], r->done[i]->status);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 enum bk_io_op { BK_IO_READ, BK_IO_WRITE, BK_IO_FLUSH, BK_IO_DISCARD };
@@ -47,5 +48,18 @@ struct bk_storage_ops {
 
 /* Raw files and block devices through io_uring. */
 extern const struct bk_storage_ops bk_storage_uring;
+/* An export of an NBD server through libnbd: params is an NBD URI. */
+extern const struct bk_storage_ops bk_storage_nbd;
+
+/* The storage a vbd's params names: nbd://, nbds://, nbd+unix:// and
+ * nbds+unix:// URIs are NBD exports, anything else a file or device. */
+static inline const struct bk_storage_ops *bk_storage_for(const char *params)
+{
+	if (!strncmp(params, "nbd://", 6) || !strncmp(params, "nbds://", 7) ||
+	    !strncmp(params, "nbd+unix://", 11) ||
+	    !strncmp(params, "nbds+unix://", 12))
+		return &bk_storage_nbd;
+	return &bk_storage_uring;
+}
 
 #endif

@@ -342,7 +342,7 @@ static void vbd_probe(struct bk *bk, const char *be, uint32_t devid)
 	v->devid = devid;
 	v->fe_path = fe_path;
 	fe_path = NULL;
-	v->disk.ops = &bk_storage_uring;
+	v->disk.ops = bk_storage_for(params);
 	v->disk.params = params;
 	params = NULL;
 	v->disk.fe = fe;
