@@ -9,6 +9,13 @@
  * protocol (bogus ring indices, unknown or duplicate response ids) marks
  * the device broken: everything in flight and everything after fails with
  * -EIO; nothing crashes.
+ *
+ * I/O is spread over up to BLKFRONT_MAX_QUEUES rings (multi-queue): each
+ * submitting thread keeps to one queue.  A backend that goes away (its
+ * state leaves Connected: InitWait from a restarted backend, Closing,
+ * Closed) is reconnected: the rings are torn down and renegotiated and
+ * every request still unanswered is sent again, in submission order, before
+ * anything new; submitters wait meanwhile.
  */
 #ifndef PVKIT_BLKFRONT_H
 #define PVKIT_BLKFRONT_H
@@ -29,7 +36,12 @@ struct blkfront_opts {
 	unsigned int ring_page_order; /* wanted; the backend's max caps it */
 	const char *protocol;     /* "x86_32-abi"/"x86_64-abi"; NULL native */
 	int timeout_ms;           /* for each xenbus step; 0: 10 s */
+	/* Queues wanted (the backend's multi-queue-max-queues caps it);
+	 * 0: min(4, the backend's maximum). */
+	unsigned int num_queues;
 };
+
+#define BLKFRONT_MAX_QUEUES 16u
 
 struct blkfront_info {
 	uint64_t sectors;           /* 512-byte sectors */
@@ -38,7 +50,8 @@ struct blkfront_info {
 	bool readonly, cdrom, removable;
 	bool flush, barrier, discard, persistent; /* negotiated */
 	unsigned int indirect_segs; /* 0: direct requests only */
-	unsigned int ring_pages;
+	unsigned int ring_pages;    /* per queue */
+	unsigned int nr_queues;
 	unsigned int discard_granularity;
 	char protocol[16];
 };
@@ -70,10 +83,13 @@ enum blkfront_op {
 /* status: 0, -EIO (BLKIF_RSP_ERROR or a broken device), -EOPNOTSUPP. */
 typedef void (*blkfront_done_fn)(void *arg, int status);
 
-/* Start an operation; done runs on the device's completion thread (and
- * must not block on this device).  buf (nsectors * 512 bytes) must stay
- * valid until then.  May wait for ring space.  Large transfers are split
- * into several ring requests; done runs once. */
+/* Start an operation; done runs on a queue's completion thread (and must
+ * not block on this device).  buf (nsectors * 512 bytes) must stay valid
+ * until then (a reconnection sends writes again from it).  May wait for
+ * ring space or for a reconnection.  Large transfers are split into
+ * several ring requests; done runs once.  With several queues a barrier
+ * first waits for everything in flight and holds later submissions until
+ * it completes. */
 int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 		    void *buf, uint32_t nsectors, blkfront_done_fn done,
 		    void *arg);
@@ -88,9 +104,12 @@ int blkfront_barrier(struct blkfront *bf, uint64_t sector, const void *buf,
 		     uint32_t nsectors);
 int blkfront_discard(struct blkfront *bf, uint64_t sector, uint64_t nsectors);
 
-/* Counters, for tests: spurious events seen and rate-limited. */
+/* Counters, for tests: spurious events seen and rate-limited, ring
+ * requests per queue, reconnections and requests sent again. */
 struct blkfront_stats {
 	uint64_t requests, responses, events, spurious_events, throttled;
+	uint64_t queue_requests[BLKFRONT_MAX_QUEUES];
+	uint64_t reconnects, replayed;
 };
 void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st);
 

@@ -2,8 +2,8 @@
  * test_block.c - blkfront in a DomU against pvkit-blkback on a tmpfs file:
  * random patterns written and verified (through the frontend and directly
  * in the file) with indirect requests on/off, persistent grants on/off,
- * both ABIs and a multi-page ring; FLUSH, BARRIER, DISCARD; a read-only
- * disk.
+ * both ABIs and a multi-page ring, 1 and 4 queues (several submitting
+ * threads spread over them); FLUSH, BARRIER, DISCARD; a read-only disk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,6 +82,7 @@ struct rw_arg {
 	uint64_t seed;
 	bool expect_persistent, expect_indirect;
 	unsigned int expect_ring_pages;
+	unsigned int expect_queues; /* 0: the default (4) */
 };
 
 static const uint32_t chunks[] = {1, 7, 8, 9, 88, 89, 256, 513, 1024, 3};
@@ -137,6 +138,8 @@ static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 		return 6;
 	if (info->ring_pages != a->expect_ring_pages)
 		return 7;
+	if (info->nr_queues != (a->expect_queues ? a->expect_queues : 4))
+		return 19;
 	if (strcmp(info->protocol, a->opts.protocol ? a->opts.protocol
 						    : "x86_64-abi"))
 		return 8;
@@ -333,6 +336,147 @@ static void test_rw_multi_page_ring(void **state)
 	run_rw(args, &a);
 }
 
+static void test_rw_one_queue(void **state)
+{
+	struct rw_arg a = {.opts = {.max_indirect_segs = 32, .num_queues = 1},
+			   .seed = 12,
+			   .expect_persistent = true,
+			   .expect_indirect = true,
+			   .expect_ring_pages = 1,
+			   .expect_queues = 1};
+
+	(void)state;
+	run_rw(NULL, &a);
+}
+
+/* A backend offering one queue: the frontend asking for 4 uses 1. */
+static void test_rw_backend_one_queue(void **state)
+{
+	const char *args[] = {"--max-queues", "1", NULL};
+	struct rw_arg a = {.opts = {.max_indirect_segs = 32, .num_queues = 4},
+			   .seed = 13,
+			   .expect_persistent = true,
+			   .expect_indirect = true,
+			   .expect_ring_pages = 1,
+			   .expect_queues = 1};
+
+	(void)state;
+	run_rw(args, &a);
+}
+
+/* ---- several threads over 4 queues ---- */
+
+#define MQ_THREADS 4u
+#define MQ_REGION 2048u /* sectors per thread */
+
+struct mq_thread {
+	struct blkfront *bf;
+	unsigned int id;
+	uint64_t seed;
+	int rc;
+};
+
+static void *mq_worker(void *p)
+{
+	struct mq_thread *t = p;
+	uint64_t base = (uint64_t)t->id * MQ_REGION, s;
+	uint8_t *buf = malloc(256 * 512);
+	unsigned int i;
+
+	t->rc = 1;
+	if (!buf)
+		return NULL;
+	for (s = 0, i = t->id; s < MQ_REGION; i++) {
+		uint32_t n = chunks[i % (sizeof(chunks) / sizeof(chunks[0]))];
+
+		if (n > 256)
+			n = 256;
+		if (s + n > MQ_REGION)
+			n = (uint32_t)(MQ_REGION - s);
+		fill(buf, t->seed, base + s, n);
+		if (blkfront_write(t->bf, base + s, buf, n))
+			goto out;
+		s += n;
+	}
+	for (s = 0; s < MQ_REGION; s += 128) {
+		memset(buf, 0, 128 * 512);
+		if (blkfront_read(t->bf, base + s, buf, 128) ||
+		    check(buf, t->seed, base + s, 128))
+			goto out;
+	}
+	t->rc = 0;
+out:
+	free(buf);
+	return NULL;
+}
+
+static int mq_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+{
+	struct blkfront_opts o = {.max_indirect_segs = 32, .num_queues = 4};
+	struct mq_thread t[MQ_THREADS];
+	pthread_t th[MQ_THREADS];
+	struct blkfront_stats st;
+	struct blkfront *bf;
+	unsigned int i;
+
+	(void)p;
+	if (blkfront_open(plat, xs, "xvda", &o, &bf))
+		return 2;
+	if (blkfront_info(bf)->nr_queues != 4)
+		return 3;
+	for (i = 0; i < MQ_THREADS; i++) {
+		t[i] = (struct mq_thread){.bf = bf, .id = i, .seed = 21};
+		if (pthread_create(&th[i], NULL, mq_worker, &t[i]))
+			return 4;
+	}
+	for (i = 0; i < MQ_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		if (t[i].rc)
+			return 5;
+	}
+	/* A barrier across the queues, then everything still reads back. */
+	if (blkfront_barrier(bf, 0, NULL, 0) || blkfront_flush(bf))
+		return 6;
+	blkfront_get_stats(bf, &st);
+	fprintf(stderr, "mq: ring requests per queue: %llu %llu %llu %llu\n",
+		(unsigned long long)st.queue_requests[0],
+		(unsigned long long)st.queue_requests[1],
+		(unsigned long long)st.queue_requests[2],
+		(unsigned long long)st.queue_requests[3]);
+	/* Each thread kept to its own queue: every queue carried I/O. */
+	for (i = 0; i < 4; i++)
+		if (!st.queue_requests[i])
+			return 7;
+	blkfront_close(bf);
+	return 0;
+}
+
+static void test_mq_threads(void **state)
+{
+	uint8_t *buf = malloc((size_t)MQ_THREADS * MQ_REGION * 512);
+	char disk[128];
+	domid_t d;
+	pid_t pid;
+	int fd;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(blk_env_backend(&E, NULL), 0);
+	assert_int_equal(blk_env_disk(&E, "mq.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
+	assert_int_equal(blk_env_guest(&E, disk, "w", mq_guest, NULL, &d,
+				       &pid), 0);
+	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
+	fd = open(disk, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, (size_t)MQ_THREADS * MQ_REGION * 512, 0),
+			 (ssize_t)MQ_THREADS * MQ_REGION * 512);
+	close(fd);
+	assert_int_equal(check(buf, 21, 0, MQ_THREADS * MQ_REGION), 0);
+	free(buf);
+	unlink(disk);
+}
+
 /* ---- flush, barrier, discard ---- */
 
 static int ops_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
@@ -445,6 +589,9 @@ int main(void)
 		cmocka_unit_test(test_rw_frontend_no_persistent),
 		cmocka_unit_test(test_rw_x86_32),
 		cmocka_unit_test(test_rw_multi_page_ring),
+		cmocka_unit_test(test_rw_one_queue),
+		cmocka_unit_test(test_rw_backend_one_queue),
+		cmocka_unit_test(test_mq_threads),
 		cmocka_unit_test(test_flush_barrier_discard),
 		cmocka_unit_test(test_readonly),
 	};

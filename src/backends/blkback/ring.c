@@ -522,6 +522,9 @@ static void *ring_thread(void *arg)
 		poll(&q, 1, 100);
 		complete_io(r);
 	}
+	/* Answers given are published, so the frontend need not send those
+	 * requests again. */
+	notify_if_needed(r);
 	return NULL;
 }
 

@@ -29,6 +29,10 @@ struct vbd {
 	unsigned int nr_rings;
 	bool connected;
 	bool failed;
+	/* Found with its frontend already Connected (this service was
+	 * restarted): the rings it names belonged to the old one, so wait
+	 * until the frontend starts over (leaves Connected). */
+	bool stale;
 };
 
 static int be_write(struct bk *bk, xs_tx_t tx, const struct vbd *v,
@@ -75,7 +79,8 @@ static int fe_u64(struct bk *bk, const char *dir, const char *node,
 	return rc;
 }
 
-/* One queue's ring: ring-page-order + ring-refN, or ring-ref. */
+/* One queue's ring: ring-refN (ring-page-order, at the top level as
+ * blkif.h says, also for queues), or ring-ref. */
 static int connect_queue(struct vbd *v, const char *dir, enum blkif_abi abi,
 			 unsigned int qid)
 {
@@ -86,8 +91,8 @@ static int connect_queue(struct vbd *v, const char *dir, enum blkif_abi abi,
 	char node[32];
 	int rc;
 
-	rc = fe_u64(bk, dir, "ring-page-order", 0, bk->cfg.max_ring_order,
-		    &order);
+	rc = fe_u64(bk, v->fe_path, "ring-page-order", 0,
+		    bk->cfg.max_ring_order, &order);
 	if (rc && rc != -ENOENT)
 		return rc;
 	n = 1u << order;
@@ -200,6 +205,11 @@ static void frontend_changed(struct xs_client *xs, const char *path,
 		return;
 	pvk_debug("vbd %s: frontend %s, backend %s", v->be,
 		  xenbus_state_name(fs), xenbus_state_name(bs));
+	if (fs != XenbusStateConnected && v->stale) {
+		pvk_info("vbd %s: the frontend starts over (%s)", v->be,
+			 xenbus_state_name(fs));
+		v->stale = false;
+	}
 	switch (fs) {
 	case XenbusStateInitialising:
 		if (bs == XenbusStateClosed) { /* the frontend reconnects */
@@ -209,8 +219,8 @@ static void frontend_changed(struct xs_client *xs, const char *path,
 		break;
 	case XenbusStateInitialised:
 	case XenbusStateConnected:
-		if (v->connected || v->failed || bs == XenbusStateClosing ||
-		    bs == XenbusStateClosed)
+		if (v->connected || v->failed || v->stale ||
+		    bs == XenbusStateClosing || bs == XenbusStateClosed)
 			break;
 		rc = vbd_connect(v);
 		if (rc) {
@@ -323,6 +333,7 @@ static void vbd_probe(struct bk *bk, const char *be, uint32_t devid)
 	struct bk_storage *st = NULL;
 	char *params = NULL, *mode = NULL, *dtype = NULL, *fe_path = NULL;
 	struct vbd *v = NULL;
+	enum xenbus_state fs;
 	domid_t fe;
 	int rc;
 
@@ -381,6 +392,14 @@ static void vbd_probe(struct bk *bk, const char *be, uint32_t devid)
 	snprintf(v->fe_token, sizeof(v->fe_token), "fe:%s", be);
 	v->next = bk->vbds;
 	bk->vbds = v;
+	/* A frontend still Connected talks to a backend that is gone (this
+	 * service restarted): InitWait asks it to start over. */
+	if (xenbus_read_state(bk->xs, XS_TX_NONE, v->fe_path, &fs) == 0 &&
+	    fs == XenbusStateConnected) {
+		v->stale = true;
+		pvk_info("vbd %s: frontend still connected to a previous "
+			 "backend: asking it to reconnect", be);
+	}
 	set_state(v, XenbusStateInitWait);
 	pvk_info("vbd %s: %s (%s), %llu sectors, frontend %s", be,
 		 v->disk.params, v->disk.lim.readonly ? "ro" : "rw",

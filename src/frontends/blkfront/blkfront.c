@@ -8,6 +8,18 @@
  * producer index stays within what was requested); a violation marks the
  * device broken.  Events that bring no responses are counted and, past a
  * threshold, rate-limited before the port is unmasked (XSA-391).
+ *
+ * Queues: one ring, event channel, payload area, slot table, lock and
+ * completion thread each; a submitting thread keeps to one queue.  Lock
+ * order: the device lock, then one queue lock (never two queue locks).
+ *
+ * Recovery (blkfront_recover's idea): a watch on the backend's state wakes
+ * the recovery thread when the backend leaves Connected.  It stops the
+ * queues, takes the answers already in the rings, keeps a shadow of every
+ * request still unanswered (operation, sectors, the caller's buffer,
+ * submission number), ends foreign access to everything, renegotiates from
+ * scratch and queues the shadows again in submission order on queue 0
+ * before letting new submissions in.
  */
 #include <errno.h>
 #include <poll.h>
@@ -29,62 +41,102 @@
 
 #define BF_PATH_MAX 128
 #define BF_DEFAULT_INDIRECT 32u
+#define BF_DEFAULT_QUEUES 4u
 #define BF_SPURIOUS_LIMIT 64u /* events in a row without responses */
 #define BF_THROTTLE_NS 1000000
+#define BF_POLL_MS 200 /* recovery re-checks for close this often */
+
+#define ALOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define ASTORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define AADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
+
+struct blkfront;
 
 struct ureq { /* one user operation, maybe several ring requests */
 	blkfront_done_fn done;
 	void *arg;
-	unsigned int parts;
-	int status;
+	struct blkfront *bf;
+	unsigned int parts; /* atomic */
+	int status;         /* first error, atomic */
+	bool gate;          /* a multi-queue barrier holding the gate */
+};
+
+/* What a ring request was for: enough to send it again. */
+struct shadow {
+	struct ureq *u;
+	enum blkfront_op op;
+	uint64_t sector;
+	uint32_t nsect;
+	uint8_t *ubuf;  /* the caller's buffer (NULL: no data) */
+	uint64_t seq;   /* submission order */
 };
 
 struct bslot {
 	bool busy;
 	uint16_t gen;
-	uint8_t operation;
-	struct ureq *u;
-	uint8_t *buf; /* user buffer for reads */
-	uint32_t bytes;
+	uint8_t operation; /* on the wire (BLKIF_OP_INDIRECT maybe) */
+	struct shadow sh;
 	struct bslot *next;
 };
 
-struct blkfront {
-	struct pvk_platform *plat;
-	struct xs_client *xs;
-	struct blkfront_info info;
-	char fe[BF_PATH_MAX];
-	char *be;
-	domid_t be_id;
-	int timeout_ms;
+struct bqueue {
+	struct blkfront *bf;
+	unsigned int id;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool dead; /* being torn down: submitters start over */
+	unsigned int users; /* submitters inside; teardown waits for them */
 
-	struct blkfront_front_state {
-		struct blkif_front f;
-		void *sring;
-		unsigned int nr_pages;
-		grant_ref_t refs[BLKIF_MAX_RING_PAGES];
-	} q;
-	struct pvk_gntshr *shr;
+	struct blkif_front f;
+	void *sring;
+	unsigned int nr_pages;
+	grant_ref_t refs[BLKIF_MAX_RING_PAGES];
 	struct pvk_evtchn *ev;
 	evtchn_port_t port;
 
 	/* Per slot: segs data pages then ind indirect pages. */
 	uint8_t *data;
 	grant_ref_t *data_refs;
-	unsigned int data_pages, segs, ind;
+	unsigned int data_pages;
 	struct bslot *slots;
 	unsigned int nslots;
 	struct bslot *free;
+	unsigned int inflight;
 
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	pthread_t thr;
 	bool thr_started;
 	int stopfd;
-	bool broken, closing;
-	unsigned int inflight;
 	unsigned int spurious;
-	struct blkfront_stats stats;
+};
+
+struct blkfront {
+	struct pvk_platform *plat;
+	struct xs_client *xs;
+	struct blkfront_opts o;
+	enum blkif_abi abi;
+	struct blkfront_info info;
+	char fe[BF_PATH_MAX];
+	char *be;
+	domid_t be_id;
+	char token[BF_PATH_MAX + 8];
+	bool watching;
+	struct pvk_gntshr *shr;
+
+	/* The connection: set up with every queue stopped. */
+	unsigned int segs, ind;
+	struct bqueue *q[BLKFRONT_MAX_QUEUES];
+	unsigned int nq;
+
+	pthread_mutex_t lock; /* the device state below */
+	pthread_cond_t cond;
+	bool broken, closing, recovering, recover_req, gate;
+	pthread_t rthr;
+	bool rthr_started;
+	unsigned int inflight; /* over all queues, atomic */
+	uint64_t seq;          /* atomic */
+	struct shadow *pend;   /* shadows waiting to be sent again */
+	unsigned int npend;
+	struct blkfront_stats stats; /* atomic counters */
 };
 
 /* ---- vdev names ------------------------------------------------------------ */
@@ -122,61 +174,99 @@ int blkfront_vdev_parse(const char *vdev, uint32_t *devid)
 
 static void ureq_part_done(struct ureq *u, int status)
 {
-	if (status && !u->status)
-		u->status = status;
-	if (--u->parts == 0) {
-		u->done(u->arg, u->status);
-		free(u);
+	struct blkfront *bf = u->bf;
+	int zero = 0;
+
+	if (status)
+		__atomic_compare_exchange_n(&u->status, &zero, status, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	if (AADD(&u->parts, -1u) != 0)
+		return;
+	if (u->gate) {
+		pthread_mutex_lock(&bf->lock);
+		bf->gate = false;
+		pthread_cond_broadcast(&bf->cond);
+		pthread_mutex_unlock(&bf->lock);
 	}
+	u->done(u->arg, ALOAD(&u->status));
+	free(u);
 }
 
-static uint8_t *slot_data(struct blkfront *bf, unsigned int i)
+static uint8_t *slot_data(struct bqueue *q, unsigned int i)
 {
-	return bf->data + (size_t)i * (bf->segs + bf->ind) * BLKIF_PAGE_SIZE;
+	const struct blkfront *bf = q->bf;
+
+	return q->data + (size_t)i * (bf->segs + bf->ind) * BLKIF_PAGE_SIZE;
 }
 
-/* Fail everything in flight (lock held; callbacks run unlocked). */
-static void fail_all(struct blkfront *bf, const char *why)
+/* Release a slot (queue lock held). */
+static void slot_put(struct bqueue *q, struct bslot *s)
+{
+	s->busy = false;
+	s->next = q->free;
+	q->free = s;
+	q->inflight--;
+	AADD(&q->bf->inflight, -1u);
+	pthread_cond_broadcast(&q->cond);
+}
+
+/* Fail everything in flight on q (queue lock held; callbacks unlocked). */
+static void queue_fail_all(struct bqueue *q)
 {
 	unsigned int i;
 
-	if (why && !bf->broken)
-		pvk_err("blkfront %s: %s: device broken", bf->fe, why);
-	if (why)
-		bf->broken = true;
-	for (i = 0; i < bf->nslots; i++) {
-		struct bslot *s = &bf->slots[i];
+	for (i = 0; i < q->nslots; i++) {
+		struct bslot *s = &q->slots[i];
 		struct ureq *u;
 
 		if (!s->busy)
 			continue;
-		u = s->u;
-		s->busy = false;
-		s->next = bf->free;
-		bf->free = s;
-		bf->inflight--;
-		pthread_mutex_unlock(&bf->lock);
+		u = s->sh.u;
+		slot_put(q, s);
+		pthread_mutex_unlock(&q->lock);
 		ureq_part_done(u, -EIO);
-		pthread_mutex_lock(&bf->lock);
+		pthread_mutex_lock(&q->lock);
 	}
-	pthread_cond_broadcast(&bf->cond);
 }
 
-/* Consume responses; returns how many (lock held). */
-static unsigned int handle_responses(struct blkfront *bf)
+/* Mark the device broken (no lock held). */
+static void bf_break(struct blkfront *bf, const char *why)
 {
-	unsigned int got = 0;
+	unsigned int i;
+	bool was;
+
+	pthread_mutex_lock(&bf->lock);
+	was = bf->broken;
+	bf->broken = true;
+	pthread_cond_broadcast(&bf->cond);
+	pthread_mutex_unlock(&bf->lock);
+	if (!was && why)
+		pvk_err("blkfront %s: %s: device broken", bf->fe, why);
+	for (i = 0; i < bf->nq; i++) {
+		struct bqueue *q = bf->q[i];
+
+		pthread_mutex_lock(&q->lock);
+		queue_fail_all(q);
+		pthread_cond_broadcast(&q->cond);
+		pthread_mutex_unlock(&q->lock);
+	}
+}
+
+/* Consume responses (queue lock held).  Returns how many, or -1 when the
+ * backend violated the protocol (*why says how). */
+static int handle_responses(struct bqueue *q, const char **why)
+{
+	struct blkfront *bf = q->bf;
 	struct blkif_rsp rsp;
-	int n;
+	int got = 0, n;
 
 	do {
-		n = blkif_front_poll(&bf->q.f);
+		n = blkif_front_poll(&q->f);
 		if (n < 0) {
-			fail_all(bf, "backend produced more responses than "
-				     "requests");
-			return got;
+			*why = "backend produced more responses than requests";
+			return -1;
 		}
-		while (blkif_front_take(&bf->q.f, &rsp) == 0) {
+		while (blkif_front_take(&q->f, &rsp) == 0) {
 			uint64_t idx = rsp.id & 0xffff;
 			uint16_t gen = (uint16_t)(rsp.id >> 16);
 			struct bslot *s;
@@ -184,44 +274,50 @@ static unsigned int handle_responses(struct blkfront *bf)
 			int st;
 
 			got++;
-			bf->stats.responses++;
-			if (rsp.id >> 32 || idx >= bf->nslots ||
-			    !bf->slots[idx].busy || bf->slots[idx].gen != gen ||
-			    bf->slots[idx].operation != rsp.operation) {
-				fail_all(bf, "response with an unknown or "
-					     "duplicate id");
-				return got;
+			AADD(&bf->stats.responses, 1);
+			if (rsp.id >> 32 || idx >= q->nslots ||
+			    !q->slots[idx].busy || q->slots[idx].gen != gen ||
+			    q->slots[idx].operation != rsp.operation) {
+				*why = "response with an unknown or duplicate id";
+				return -1;
 			}
-			s = &bf->slots[idx];
+			s = &q->slots[idx];
 			st = rsp.status == BLKIF_RSP_OKAY	  ? 0
 			     : rsp.status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP
 								  : -EIO;
-			if (!st && s->buf)
-				memcpy(s->buf, slot_data(bf, (unsigned int)idx),
-				       s->bytes);
-			u = s->u;
-			s->busy = false;
-			s->next = bf->free;
-			bf->free = s;
-			bf->inflight--;
-			pthread_cond_broadcast(&bf->cond);
-			pthread_mutex_unlock(&bf->lock);
+			if (!st && s->sh.op == BLKFRONT_READ)
+				memcpy(s->sh.ubuf, slot_data(q, (unsigned int)idx),
+				       (size_t)s->sh.nsect << BLKIF_SECTOR_SHIFT);
+			u = s->sh.u;
+			slot_put(q, s);
+			pthread_mutex_unlock(&q->lock);
 			ureq_part_done(u, st);
-			pthread_mutex_lock(&bf->lock);
-			if (bf->broken)
+			pthread_mutex_lock(&q->lock);
+			if (ALOAD(&bf->broken) || q->dead)
 				return got;
 		}
-	} while (blkif_front_final_check(&bf->q.f));
+	} while (blkif_front_final_check(&q->f));
 	return got;
 }
 
-static void *bf_thread(void *arg)
+/* A barrier waiting for the queues to drain is woken by completions. */
+static void wake_gate(struct blkfront *bf)
 {
-	struct blkfront *bf = arg;
+	if (!ALOAD(&bf->gate))
+		return;
+	pthread_mutex_lock(&bf->lock);
+	pthread_cond_broadcast(&bf->cond);
+	pthread_mutex_unlock(&bf->lock);
+}
+
+static void *queue_thread(void *arg)
+{
+	struct bqueue *q = arg;
+	struct blkfront *bf = q->bf;
 	const struct pvk_evtchn_ops *evo = bf->plat->evtchn;
 	struct pollfd p[2] = {
-		{.fd = evo->fd(bf->ev), .events = POLLIN},
-		{.fd = bf->stopfd, .events = POLLIN},
+		{.fd = evo->fd(q->ev), .events = POLLIN},
+		{.fd = q->stopfd, .events = POLLIN},
 	};
 	evtchn_port_t got;
 
@@ -230,29 +326,34 @@ static void *bf_thread(void *arg)
 			break;
 		if (p[1].revents & POLLIN)
 			break;
-		while (evo->pending(bf->ev, &got) == 0) {
-			unsigned int n = 0;
+		while (evo->pending(q->ev, &got) == 0) {
+			const char *why = NULL;
+			int n = 0;
 
-			pthread_mutex_lock(&bf->lock);
-			bf->stats.events++;
-			if (!bf->broken)
-				n = handle_responses(bf);
-			if (n)
-				bf->spurious = 0;
-			else
-				bf->spurious++, bf->stats.spurious_events++;
-			/* An event flood without work: hold the port masked
-			 * a while (the lateeoi idea). */
-			if (bf->spurious > BF_SPURIOUS_LIMIT) {
+			pthread_mutex_lock(&q->lock);
+			AADD(&bf->stats.events, 1);
+			if (!ALOAD(&bf->broken) && !q->dead)
+				n = handle_responses(q, &why);
+			if (n > 0)
+				q->spurious = 0;
+			else if (n == 0)
+				q->spurious++, AADD(&bf->stats.spurious_events, 1);
+			if (n < 0) {
+				pthread_mutex_unlock(&q->lock);
+				bf_break(bf, why);
+			} else if (q->spurious > BF_SPURIOUS_LIMIT) {
+				/* An event flood without work: hold the port
+				 * masked a while (the lateeoi idea). */
 				struct timespec ts = {0, BF_THROTTLE_NS};
 
-				bf->stats.throttled++;
-				pthread_mutex_unlock(&bf->lock);
+				AADD(&bf->stats.throttled, 1);
+				pthread_mutex_unlock(&q->lock);
 				nanosleep(&ts, NULL);
 			} else {
-				pthread_mutex_unlock(&bf->lock);
+				pthread_mutex_unlock(&q->lock);
 			}
-			evo->unmask(bf->ev, got);
+			wake_gate(bf);
+			evo->unmask(q->ev, got);
 		}
 		p[0].revents = p[1].revents = 0;
 	}
@@ -278,35 +379,38 @@ static uint8_t op_wire(enum blkfront_op op)
 	return 0xff;
 }
 
-/* Queue one ring request for sectors [sector, sector + n) (lock held, a
- * free slot available). */
-static int queue_one(struct blkfront *bf, struct ureq *u, uint8_t op,
-		     uint64_t sector, uint8_t *buf, uint32_t n)
+/* Queue one ring request for sh (queue lock held, a free slot and ring
+ * space available). */
+static int queue_one(struct bqueue *q, const struct shadow *sh)
 {
+	struct blkfront *bf = q->bf;
 	struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
-	struct bslot *s = bf->free;
-	unsigned int idx = (unsigned int)(s - bf->slots), i, nseg;
-	uint8_t *pages = slot_data(bf, idx);
-	const grant_ref_t *refs = bf->data_refs + (size_t)idx * (bf->segs + bf->ind);
-	struct blkif_req q;
+	struct bslot *s = q->free;
+	unsigned int idx = (unsigned int)(s - q->slots), i, nseg;
+	uint8_t *pages = slot_data(q, idx);
+	const grant_ref_t *refs =
+		q->data_refs + (size_t)idx * (bf->segs + bf->ind);
+	uint8_t op = op_wire(sh->op);
+	uint32_t n = sh->nsect, bytes = n << BLKIF_SECTOR_SHIFT;
+	struct blkif_req r;
 	int rc;
 
-	memset(&q, 0, sizeof(q));
-	q.operation = op;
-	q.op = op;
-	q.sector = sector;
-	q.handle = 0;
+	memset(&r, 0, sizeof(r));
+	r.operation = op;
+	r.op = op;
+	r.sector = sh->sector;
+	r.handle = 0;
 	s->gen++;
-	q.id = idx | ((uint64_t)s->gen << 16);
+	r.id = idx | ((uint64_t)s->gen << 16);
 	nseg = (n + BLKIF_SECTORS_PER_PAGE - 1) / BLKIF_SECTORS_PER_PAGE;
 	if (op == BLKIF_OP_DISCARD) {
-		q.nr_sectors = n;
+		r.nr_sectors = n;
 		nseg = 0;
 	} else if (nseg > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
 		struct blkif_request_segment *ip =
 			(void *)(pages + (size_t)bf->segs * BLKIF_PAGE_SIZE);
 
-		q.operation = BLKIF_OP_INDIRECT;
+		r.operation = BLKIF_OP_INDIRECT;
 		for (i = 0; i < nseg; i++) {
 			uint32_t left = n - i * BLKIF_SECTORS_PER_PAGE;
 
@@ -318,7 +422,7 @@ static int queue_one(struct blkfront *bf, struct ureq *u, uint8_t op,
 						    1);
 		}
 		for (i = 0; i * BLKIF_SEGS_PER_INDIRECT_PAGE < nseg; i++)
-			q.indirect_grefs[i] = refs[bf->segs + i];
+			r.indirect_grefs[i] = refs[bf->segs + i];
 	} else {
 		for (i = 0; i < nseg; i++) {
 			uint32_t left = n - i * BLKIF_SECTORS_PER_PAGE;
@@ -330,40 +434,115 @@ static int queue_one(struct blkfront *bf, struct ureq *u, uint8_t op,
 							      : BLKIF_SECTORS_PER_PAGE) -
 						     1);
 		}
-		q.seg = seg;
+		r.seg = seg;
 	}
-	q.nr_segs = (uint16_t)nseg;
-	s->bytes = n << BLKIF_SECTOR_SHIFT;
-	s->buf = NULL;
-	if (nseg && op == BLKIF_OP_READ) {
-		s->buf = buf;
-	} else if (nseg) {
-		memcpy(pages, buf, s->bytes);
+	r.nr_segs = (uint16_t)nseg;
+	if (nseg && op != BLKIF_OP_READ) {
+		memcpy(pages, sh->ubuf, bytes);
 		/* The rest of a partial page: no stale bytes (XSA-403). */
-		if (s->bytes % BLKIF_PAGE_SIZE)
-			memset(pages + s->bytes, 0,
-			       BLKIF_PAGE_SIZE - s->bytes % BLKIF_PAGE_SIZE);
+		if (bytes % BLKIF_PAGE_SIZE)
+			memset(pages + bytes, 0,
+			       BLKIF_PAGE_SIZE - bytes % BLKIF_PAGE_SIZE);
 	}
-	rc = blkif_front_queue(&bf->q.f, &q);
+	rc = blkif_front_queue(&q->f, &r);
 	if (rc)
 		return rc;
-	bf->free = s->next;
+	q->free = s->next;
 	s->busy = true;
-	s->operation = q.operation;
-	s->u = u;
-	bf->inflight++;
-	bf->stats.requests++;
+	s->operation = r.operation;
+	s->sh = *sh;
+	q->inflight++;
+	AADD(&bf->inflight, 1);
+	AADD(&bf->stats.requests, 1);
+	AADD(&bf->stats.queue_requests[q->id], 1);
 	return 0;
+}
+
+static void queue_kick(struct bqueue *q)
+{
+	if (blkif_front_push(&q->f))
+		q->bf->plat->evtchn->notify(q->ev, q->port);
+}
+
+/* Sectors per ring request for op. */
+static uint32_t chunk_max(const struct blkfront *bf, enum blkfront_op op,
+			  uint32_t nsect)
+{
+	if (op == BLKFRONT_DISCARD || op == BLKFRONT_FLUSH)
+		return nsect ? nsect : 1;
+	return bf->segs * BLKIF_SECTORS_PER_PAGE;
+}
+
+/* Queue *sh on q as ring requests, splitting it; sh advances as parts
+ * are queued (each adds a part to sh->u).  Queue lock held; waits for
+ * space.  0 when all is queued, -EAGAIN when the queue died (or, for a
+ * replay, a new recovery was asked for) first, -EIO when broken. */
+static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
+{
+	struct blkfront *bf = q->bf;
+	uint32_t per = chunk_max(bf, sh->op, sh->nsect);
+	int rc = 0;
+
+	do {
+		struct shadow part = *sh;
+
+		while (!ALOAD(&bf->broken) && !q->dead &&
+		       (!q->free || !blkif_front_free(&q->f))) {
+			struct timespec ts;
+
+			if (ALOAD(&bf->closing))
+				return replay ? -ECANCELED : -EIO;
+			if (replay && ALOAD(&bf->recover_req))
+				return -EAGAIN;
+			/* Publish what is queued so the slots come back. */
+			queue_kick(q);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+		}
+		if (ALOAD(&bf->broken))
+			return -EIO;
+		if (q->dead)
+			return -EAGAIN;
+		if (part.nsect > per)
+			part.nsect = per;
+		AADD(&sh->u->parts, 1);
+		rc = queue_one(q, &part);
+		if (rc) {
+			AADD(&sh->u->parts, -1u);
+			return rc;
+		}
+		sh->sector += part.nsect;
+		if (sh->ubuf)
+			sh->ubuf += (size_t)part.nsect << BLKIF_SECTOR_SHIFT;
+		sh->nsect -= part.nsect;
+	} while (sh->nsect);
+	return 0;
+}
+
+static __thread unsigned int bf_tls_queue = ~0u;
+static unsigned int bf_next_queue;
+
+/* This thread's queue number (before the modulo). */
+static unsigned int thread_queue(void)
+{
+	if (bf_tls_queue == ~0u)
+		bf_tls_queue = __atomic_fetch_add(&bf_next_queue, 1,
+						  __ATOMIC_RELAXED);
+	return bf_tls_queue;
 }
 
 int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 		    void *buf, uint32_t nsectors, blkfront_done_fn done,
 		    void *arg)
 {
-	uint32_t per = bf->segs * BLKIF_SECTORS_PER_PAGE, chunk, done_s = 0;
+	struct shadow sh = {.op = op, .sector = sector, .nsect = nsectors};
 	uint8_t wire = op_wire(op);
 	struct ureq *u;
-	bool notify = false;
 	int rc = 0;
 
 	if (!done || wire == 0xff)
@@ -382,46 +561,60 @@ int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 	if (sector > bf->info.sectors || nsectors > bf->info.sectors - sector)
 		return -ERANGE;
 	/* A barrier must be one request to mean what it says. */
-	if (op == BLKFRONT_BARRIER && nsectors > per)
+	if (op == BLKFRONT_BARRIER &&
+	    nsectors > bf->segs * BLKIF_SECTORS_PER_PAGE)
 		return -EINVAL;
-	if (op == BLKFRONT_DISCARD)
-		per = nsectors ? nsectors : 1;
+	if (op != BLKFRONT_FLUSH && op != BLKFRONT_DISCARD && nsectors)
+		sh.ubuf = buf;
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
 	u->done = done;
 	u->arg = arg;
+	u->bf = bf;
 	u->parts = 1; /* held until every part is queued */
-	pthread_mutex_lock(&bf->lock);
-	do {
-		chunk = nsectors - done_s < per ? nsectors - done_s : per;
+	sh.u = u;
+	for (;;) {
+		struct bqueue *q;
+
+		pthread_mutex_lock(&bf->lock);
 		while (!bf->broken && !bf->closing &&
-		       (!bf->free || !blkif_front_free(&bf->q.f))) {
-			/* Publish what is queued so the slots come back. */
-			blkif_front_push(&bf->q.f);
-			bf->plat->evtchn->notify(bf->ev, bf->port);
+		       (bf->recovering || (bf->gate && !u->gate)))
 			pthread_cond_wait(&bf->cond, &bf->lock);
-		}
 		if (bf->broken || bf->closing) {
+			pthread_mutex_unlock(&bf->lock);
 			rc = -EIO;
 			break;
 		}
-		u->parts++;
-		rc = queue_one(bf, u, wire, sector + done_s,
-			       buf ? (uint8_t *)buf +
-					     ((size_t)done_s << BLKIF_SECTOR_SHIFT)
-				   : NULL,
-			       chunk);
-		if (rc) {
-			u->parts--;
-			break;
+		if (op == BLKFRONT_BARRIER && bf->nq > 1) {
+			/* Everything before it, on every queue, first; and
+			 * nothing after it until it is done. */
+			bf->gate = true;
+			u->gate = true;
+			while (ALOAD(&bf->inflight) && !bf->broken &&
+			       !bf->closing && !bf->recovering)
+				pthread_cond_wait(&bf->cond, &bf->lock);
+			if (bf->recovering) {
+				pthread_mutex_unlock(&bf->lock);
+				continue;
+			}
+			q = bf->q[0];
+		} else {
+			q = bf->q[thread_queue() % bf->nq];
 		}
-		done_s += chunk;
-	} while (done_s < nsectors);
-	notify = blkif_front_push(&bf->q.f);
-	pthread_mutex_unlock(&bf->lock);
-	if (notify)
-		bf->plat->evtchn->notify(bf->ev, bf->port);
+		pthread_mutex_lock(&q->lock);
+		q->users++;
+		pthread_mutex_unlock(&bf->lock);
+		rc = queue_shadow(q, &sh, false);
+		queue_kick(q);
+		if (--q->users == 0 && q->dead)
+			pthread_cond_broadcast(&q->cond);
+		pthread_mutex_unlock(&q->lock);
+		if (rc != -EAGAIN)
+			break;
+		/* The queue died under us (a reconnection): what was queued
+		 * is sent again by the recovery; the rest goes on anew. */
+	}
 	ureq_part_done(u, rc);
 	return 0;
 }
@@ -512,15 +705,283 @@ const struct blkfront_info *blkfront_info(const struct blkfront *bf)
 
 bool blkfront_broken(const struct blkfront *bf)
 {
-	return bf->broken;
+	return ALOAD(&bf->broken);
 }
 
 void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st)
 {
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	*st = bf->stats;
 }
 
-/* ---- xenbus: connecting ---------------------------------------------------------- */
+/* ---- queues: build and tear down ------------------------------------------------- */
+
+/* Stop a queue's thread (no lock held). */
+static void queue_stop(struct bqueue *q)
+{
+	uint64_t one = 1;
+
+	if (!q->thr_started)
+		return;
+	if (write(q->stopfd, &one, sizeof(one)) < 0)
+		pvk_warn("blkfront: cannot stop a queue thread");
+	pthread_join(q->thr, NULL);
+	q->thr_started = false;
+}
+
+/* End foreign access to a share; the backend may hold mappings a moment
+ * longer (a dead backend's are released by the hypervisor).  What stays
+ * mapped is left shared and never reused. */
+static void unshare_retry(struct blkfront *bf, void *addr, unsigned int n)
+{
+	int i, rc = 0;
+
+	for (i = 0; addr && i < 100; i++) {
+		rc = bf->plat->gntshr->unshare(bf->shr, addr, n);
+		if (rc != -EBUSY)
+			return;
+		usleep(10000);
+	}
+	if (rc)
+		pvk_warn("blkfront %s: %u page(s) still mapped by the backend; "
+			 "left shared", bf->fe, n);
+}
+
+/* Free a stopped queue whose slots are all idle. */
+static void queue_free(struct bqueue *q)
+{
+	struct blkfront *bf;
+
+	if (!q)
+		return;
+	bf = q->bf;
+	queue_stop(q);
+	if (q->ev) {
+		if (q->port)
+			bf->plat->evtchn->unbind(q->ev, q->port);
+		bf->plat->evtchn->close(q->ev);
+	}
+	unshare_retry(bf, q->data, q->data_pages);
+	unshare_retry(bf, q->sring, q->nr_pages);
+	if (q->stopfd >= 0)
+		close(q->stopfd);
+	free(q->slots);
+	free(q->data_refs);
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->cond);
+	free(q);
+}
+
+static int queue_new(struct blkfront *bf, unsigned int id, unsigned int order,
+		     struct bqueue **out)
+{
+	const struct pvk_platform *plat = bf->plat;
+	struct bqueue *q = calloc(1, sizeof(*q));
+	unsigned int i;
+	int rc;
+
+	if (!q)
+		return -ENOMEM;
+	q->bf = bf;
+	q->id = id;
+	q->stopfd = -1;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->cond, NULL);
+	q->nr_pages = 1u << order;
+	rc = plat->gntshr->share(bf->shr, bf->be_id, q->nr_pages, 1, q->refs,
+				 &q->sring);
+	if (rc) {
+		q->sring = NULL;
+		goto fail;
+	}
+	rc = blkif_front_init(&q->f, bf->abi, q->sring,
+			      (size_t)q->nr_pages * BLKIF_PAGE_SIZE);
+	if (rc)
+		goto fail;
+	q->nslots = blkif_front_nr_ents(&q->f);
+	q->data_pages = q->nslots * (bf->segs + bf->ind);
+	q->data_refs = calloc(q->data_pages, sizeof(*q->data_refs));
+	q->slots = calloc(q->nslots, sizeof(*q->slots));
+	if (!q->data_refs || !q->slots) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = plat->gntshr->share(bf->shr, bf->be_id, q->data_pages, 1,
+				 q->data_refs, (void **)&q->data);
+	if (rc) {
+		q->data = NULL;
+		pvk_err("blkfront %s: cannot share %u payload pages: %s",
+			bf->fe, q->data_pages, strerror(-rc));
+		goto fail;
+	}
+	for (i = q->nslots; i-- > 0;) {
+		q->slots[i].next = q->free;
+		q->free = &q->slots[i];
+	}
+	rc = plat->evtchn->open(bf->plat, &q->ev);
+	if (!rc)
+		rc = plat->evtchn->bind_unbound(q->ev, bf->be_id, &q->port);
+	if (rc)
+		goto fail;
+	q->stopfd = eventfd(0, EFD_CLOEXEC);
+	if (q->stopfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = -pthread_create(&q->thr, NULL, queue_thread, q);
+	if (rc)
+		goto fail;
+	q->thr_started = true;
+	*out = q;
+	return 0;
+fail:
+	queue_free(q);
+	return rc;
+}
+
+static int shadow_cmp(const void *a, const void *b)
+{
+	const struct shadow *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Stop every queue, take the answers already there, move what is still
+ * unanswered to bf->pend (in submission order) and free the queues. */
+static void queues_teardown(struct blkfront *bf)
+{
+	unsigned int i, j, n = bf->npend;
+	struct shadow *pend;
+
+	for (i = 0; i < bf->nq; i++) {
+		struct bqueue *q = bf->q[i];
+
+		pthread_mutex_lock(&q->lock);
+		q->dead = true;
+		pthread_cond_broadcast(&q->cond);
+		/* Submitters inside leave (no new ones: recovering). */
+		while (q->users)
+			pthread_cond_wait(&q->cond, &q->lock);
+		pthread_mutex_unlock(&q->lock);
+	}
+	for (i = 0; i < bf->nq; i++)
+		queue_stop(bf->q[i]);
+	for (i = 0; i < bf->nq; i++)
+		n += bf->q[i]->nslots;
+	pend = realloc(bf->pend, (n ? n : 1) * sizeof(*pend));
+	if (pend)
+		bf->pend = pend;
+	for (i = 0; i < bf->nq; i++) {
+		struct bqueue *q = bf->q[i];
+		const char *why = NULL;
+
+		pthread_mutex_lock(&q->lock);
+		if (!ALOAD(&bf->broken)) {
+			/* Answers the backend gave before it went: done. */
+			q->dead = false;
+			if (handle_responses(q, &why) < 0)
+				pvk_warn("blkfront %s: queue %u: %s; every "
+					 "request still open is sent again",
+					 bf->fe, i, why);
+			q->dead = true;
+		}
+		for (j = 0; j < q->nslots; j++) {
+			struct bslot *s = &q->slots[j];
+
+			if (!s->busy)
+				continue;
+			if (!pend || ALOAD(&bf->broken)) {
+				struct ureq *u = s->sh.u;
+
+				slot_put(q, s);
+				pthread_mutex_unlock(&q->lock);
+				ureq_part_done(u, -EIO);
+				pthread_mutex_lock(&q->lock);
+				continue;
+			}
+			bf->pend[bf->npend++] = s->sh;
+			slot_put(q, s);
+		}
+		pthread_mutex_unlock(&q->lock);
+	}
+	for (i = 0; i < bf->nq; i++) {
+		queue_free(bf->q[i]);
+		bf->q[i] = NULL;
+	}
+	bf->nq = 0;
+	if (bf->npend)
+		qsort(bf->pend, bf->npend, sizeof(*bf->pend), shadow_cmp);
+}
+
+/* Fail whatever waits to be sent again. */
+static void pend_fail(struct blkfront *bf, int status)
+{
+	while (bf->npend) {
+		struct shadow *sh = &bf->pend[--bf->npend];
+
+		ureq_part_done(sh->u, status);
+	}
+}
+
+/* Send the shadows again, in order, on queue 0.  -EAGAIN when a new
+ * recovery is due first (what is left stays in bf->pend). */
+static int pend_replay(struct blkfront *bf)
+{
+	struct bqueue *q = bf->q[0];
+	unsigned int i, from = 0;
+	int rc = 0;
+
+	/* A barrier may have been sent on the one ring of one queue; now it
+	 * must hold the other queues too. */
+	for (i = 0; bf->nq > 1 && i < bf->npend; i++) {
+		if (bf->pend[i].op != BLKFRONT_BARRIER)
+			continue;
+		pthread_mutex_lock(&bf->lock);
+		bf->gate = true;
+		bf->pend[i].u->gate = true;
+		pthread_mutex_unlock(&bf->lock);
+	}
+	pthread_mutex_lock(&q->lock);
+	for (i = 0; i < bf->npend; i++) {
+		struct shadow *sh = &bf->pend[i];
+		int err = 0;
+
+		if ((sh->op == BLKFRONT_FLUSH && !bf->info.flush) ||
+		    (sh->op == BLKFRONT_BARRIER && !bf->info.barrier) ||
+		    (sh->op == BLKFRONT_DISCARD && !bf->info.discard))
+			err = -EOPNOTSUPP;
+		else if (sh->op == BLKFRONT_BARRIER &&
+			 sh->nsect > bf->segs * BLKIF_SECTORS_PER_PAGE)
+			err = -EIO; /* no longer fits one request */
+		else if (sh->op != BLKFRONT_READ && sh->op != BLKFRONT_FLUSH &&
+			 bf->info.readonly)
+			err = -EROFS;
+		else if (sh->sector + sh->nsect > bf->info.sectors)
+			err = -EIO;
+		if (!err) {
+			rc = queue_shadow(q, sh, true);
+			if (rc == -EAGAIN || rc == -ECANCELED)
+				break;
+			if (rc)
+				err = rc;
+			else
+				AADD(&bf->stats.replayed, 1);
+		}
+		from = i + 1;
+		/* The shadow's own part: it lives on in the new parts. */
+		pthread_mutex_unlock(&q->lock);
+		ureq_part_done(sh->u, err);
+		pthread_mutex_lock(&q->lock);
+		rc = 0;
+	}
+	queue_kick(q);
+	pthread_mutex_unlock(&q->lock);
+	memmove(bf->pend, bf->pend + from, (bf->npend - from) * sizeof(*bf->pend));
+	bf->npend -= from;
+	return rc;
+}
+
+/* ---- xenbus: negotiating ------------------------------------------------------------ */
 
 static int be_u64(struct blkfront *bf, const char *node, uint64_t min,
 		  uint64_t max, uint64_t def, uint64_t *out)
@@ -545,153 +1006,151 @@ struct publish {
 	unsigned int order;
 };
 
+static int fe_write(struct xs_client *xs, xs_tx_t tx, const char *dir,
+		    const char *node, unsigned int v)
+{
+	char path[BF_PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	return xs_printf(xs, tx, path, "%u", v);
+}
+
+/* One queue's nodes in dir: ring-ref or ring-refN, event-channel. */
+static int publish_queue(struct xs_client *xs, xs_tx_t tx, const char *dir,
+			 const struct bqueue *q, unsigned int order)
+{
+	char node[32];
+	unsigned int i;
+	int rc = 0;
+
+	if (order == 0) {
+		rc = fe_write(xs, tx, dir, "ring-ref", q->refs[0]);
+	} else {
+		for (i = 0; !rc && i < (1u << order); i++) {
+			snprintf(node, sizeof(node), "ring-ref%u", i);
+			rc = fe_write(xs, tx, dir, node, q->refs[i]);
+		}
+	}
+	if (!rc)
+		rc = fe_write(xs, tx, dir, "event-channel", q->port);
+	return rc;
+}
+
+static bool stale_node(const char *n)
+{
+	return !strncmp(n, "queue-", 6) || !strncmp(n, "ring-ref", 8) ||
+	       !strcmp(n, "ring-page-order") || !strcmp(n, "event-channel") ||
+	       !strcmp(n, "multi-queue-num-queues");
+}
+
 static int publish_tx(struct xs_client *xs, xs_tx_t tx, void *arg)
 {
 	struct publish *p = arg;
 	struct blkfront *bf = p->bf;
-	char path[BF_PATH_MAX + 64];
-	unsigned int i;
+	char path[BF_PATH_MAX + 64], **names = NULL;
+	unsigned int i, n = 0;
 	int rc = 0;
 
-	if (p->order == 0) {
-		snprintf(path, sizeof(path), "%s/ring-ref", bf->fe);
-		rc = xs_printf(xs, tx, path, "%u", bf->q.refs[0]);
-	} else {
-		snprintf(path, sizeof(path), "%s/ring-page-order", bf->fe);
-		rc = xs_printf(xs, tx, path, "%u", p->order);
-		for (i = 0; !rc && i < (1u << p->order); i++) {
-			snprintf(path, sizeof(path), "%s/ring-ref%u", bf->fe, i);
-			rc = xs_printf(xs, tx, path, "%u", bf->q.refs[i]);
+	/* What an earlier connection wrote goes first. */
+	if (xs_directory(xs, tx, bf->fe, &names, &n) == 0) {
+		for (i = 0; !rc && i < n; i++) {
+			if (!stale_node(names[i]))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", bf->fe, names[i]);
+			rc = xs_rm(xs, tx, path);
+			if (rc == -ENOENT)
+				rc = 0;
 		}
+		free(names);
 	}
-	if (!rc) {
-		snprintf(path, sizeof(path), "%s/event-channel", bf->fe);
-		rc = xs_printf(xs, tx, path, "%u", bf->port);
+	if (!rc && p->order)
+		rc = fe_write(xs, tx, bf->fe, "ring-page-order", p->order);
+	if (!rc && bf->nq == 1) {
+		rc = publish_queue(xs, tx, bf->fe, bf->q[0], p->order);
+	} else if (!rc) {
+		rc = fe_write(xs, tx, bf->fe, "multi-queue-num-queues", bf->nq);
+		for (i = 0; !rc && i < bf->nq; i++) {
+			snprintf(path, sizeof(path), "%s/queue-%u", bf->fe, i);
+			rc = publish_queue(xs, tx, path, bf->q[i], p->order);
+		}
 	}
 	if (!rc) {
 		snprintf(path, sizeof(path), "%s/protocol", bf->fe);
 		rc = xs_write_str(xs, tx, path, bf->info.protocol);
 	}
-	if (!rc) {
-		snprintf(path, sizeof(path), "%s/feature-persistent", bf->fe);
-		rc = xs_printf(xs, tx, path, "%u", p->persistent ? 1u : 0u);
-	}
+	if (!rc)
+		rc = fe_write(xs, tx, bf->fe, "feature-persistent",
+			      p->persistent ? 1u : 0u);
 	return rc;
 }
 
-static void bf_free(struct blkfront *bf)
+/* Wait until the backend's state is in want; forever when timeout_ms < 0,
+ * but -ECANCELED once the device is closing. */
+static int wait_be(struct blkfront *bf, uint32_t want, int timeout_ms,
+		   enum xenbus_state *st)
 {
-	const struct pvk_platform *plat = bf->plat;
-	int i;
-
-	if (bf->thr_started) {
-		uint64_t one = 1;
-
-		if (write(bf->stopfd, &one, sizeof(one)) < 0)
-			pvk_warn("blkfront: cannot stop the thread");
-		pthread_join(bf->thr, NULL);
-	}
-	if (bf->ev) {
-		if (bf->port)
-			plat->evtchn->unbind(bf->ev, bf->port);
-		plat->evtchn->close(bf->ev);
-	}
-	/* The backend may hold mappings a moment longer: retry. */
-	for (i = 0; bf->data && i < 100; i++) {
-		if (plat->gntshr->unshare(bf->shr, bf->data, bf->data_pages) !=
-		    -EBUSY)
-			break;
-		usleep(10000);
-	}
-	for (i = 0; bf->q.sring && i < 100; i++) {
-		if (plat->gntshr->unshare(bf->shr, bf->q.sring,
-					  bf->q.nr_pages) != -EBUSY)
-			break;
-		usleep(10000);
-	}
-	if (bf->shr)
-		plat->gntshr->close(bf->shr);
-	if (bf->stopfd >= 0)
-		close(bf->stopfd);
-	free(bf->slots);
-	free(bf->data_refs);
-	free(bf->be);
-	pthread_mutex_destroy(&bf->lock);
-	pthread_cond_destroy(&bf->cond);
-	free(bf);
-}
-
-int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
-		  const char *vdev, const struct blkfront_opts *opts,
-		  struct blkfront **out)
-{
-	struct blkfront_opts o = {.max_indirect_segs = BF_DEFAULT_INDIRECT};
-	struct blkfront *bf;
-	struct publish pub;
-	enum blkif_abi abi;
-	enum xenbus_state st;
-	uint64_t v, be_order, be_ind, be_pers;
-	uint32_t devid;
-	unsigned int i;
+	uint64_t until = pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	int rc;
 
-	if (opts)
-		o = *opts;
-	if (!o.timeout_ms)
-		o.timeout_ms = 10000;
-	rc = blkfront_vdev_parse(vdev, &devid);
-	if (rc)
-		return rc;
-	rc = blkif_abi_parse(o.protocol, &abi);
-	if (rc)
-		return rc;
-	bf = calloc(1, sizeof(*bf));
-	if (!bf)
-		return -ENOMEM;
-	bf->plat = plat;
-	bf->xs = xs;
-	bf->stopfd = -1;
-	bf->timeout_ms = o.timeout_ms;
-	pthread_mutex_init(&bf->lock, NULL);
-	pthread_cond_init(&bf->cond, NULL);
-	snprintf(bf->info.protocol, sizeof(bf->info.protocol), "%s",
-		 blkif_abi_name(abi));
-	rc = xenbus_frontend_path(bf->fe, sizeof(bf->fe), plat->self, "vbd",
-				  devid);
-	if (!rc)
-		rc = xenbus_read_backend(xs, XS_TX_NONE, bf->fe, &bf->be,
-					 &bf->be_id);
-	if (rc)
-		goto fail;
-	/* The backend publishes its features, then InitWait. */
-	rc = xenbus_wait_for_state(xs, bf->be,
-				   XENBUS_STATE_BIT(XenbusStateInitWait) |
-					   XENBUS_STATE_BIT(XenbusStateConnected),
-				   o.timeout_ms, &st);
-	if (rc) {
-		pvk_err("blkfront %s: backend not ready (%s): %s", bf->fe,
-			xenbus_state_name(st), strerror(-rc));
-		goto fail;
+	for (;;) {
+		int step = BF_POLL_MS;
+
+		if (timeout_ms >= 0) {
+			uint64_t now = pvk_now_ns();
+
+			if (now >= until)
+				return -ETIMEDOUT;
+			if ((until - now) / 1000000 < (uint64_t)step)
+				step = (int)((until - now) / 1000000) + 1;
+		}
+		rc = xenbus_wait_for_state(bf->xs, bf->be, want, step, st);
+		if (rc != -ETIMEDOUT)
+			return rc;
+		if (ALOAD(&bf->closing))
+			return -ECANCELED;
 	}
+}
+
+/* Negotiate with a backend in InitWait (or Connected): pick the features,
+ * build the queues, publish them, Initialised, wait for Connected, read
+ * the disk's parameters, Connected.  -EAGAIN: the backend went away
+ * meanwhile (start over). */
+static int bf_connect(struct blkfront *bf, int timeout_ms)
+{
+	const struct blkfront_opts *o = &bf->o;
+	struct publish pub = {.bf = bf};
+	enum xenbus_state st;
+	uint64_t v, be_order, be_ind, be_pers, be_nq;
+	unsigned int i, nq;
+	int rc;
+
 	rc = be_u64(bf, "max-ring-page-order", 0, 31, 0, &be_order);
 	if (!rc)
 		rc = be_u64(bf, "feature-max-indirect-segments", 0, UINT32_MAX,
 			    0, &be_ind);
 	if (!rc)
 		rc = be_u64(bf, "feature-persistent", 0, 1, 0, &be_pers);
+	if (!rc)
+		rc = be_u64(bf, "multi-queue-max-queues", 0, UINT32_MAX, 1,
+			    &be_nq);
 	if (rc)
-		goto fail;
-	pub.bf = bf;
-	pub.persistent = !o.no_persistent; /* we reuse grants: ask */
-	pub.order = o.ring_page_order;
+		return rc;
+	pub.persistent = !o->no_persistent; /* we reuse grants: ask */
+	pub.order = o->ring_page_order;
 	if (pub.order > be_order)
 		pub.order = (unsigned int)be_order;
 	if (pub.order > BLKIF_MAX_RING_PAGE_ORDER)
 		pub.order = BLKIF_MAX_RING_PAGE_ORDER;
+	nq = o->num_queues ? o->num_queues : BF_DEFAULT_QUEUES;
+	if (nq > be_nq)
+		nq = be_nq ? (unsigned int)be_nq : 1;
+	if (nq > BLKFRONT_MAX_QUEUES)
+		nq = BLKFRONT_MAX_QUEUES;
 	bf->segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
-	if (o.max_indirect_segs && be_ind > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
-		bf->segs = o.max_indirect_segs < be_ind ? o.max_indirect_segs
-							: (unsigned int)be_ind;
+	bf->ind = 0;
+	if (o->max_indirect_segs && be_ind > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+		bf->segs = o->max_indirect_segs < be_ind ? o->max_indirect_segs
+							 : (unsigned int)be_ind;
 		if (bf->segs > BLKIF_INDIRECT_SEGS_LIMIT)
 			bf->segs = BLKIF_INDIRECT_SEGS_LIMIT;
 		if (bf->segs <= BLKIF_MAX_SEGMENTS_PER_REQUEST)
@@ -702,74 +1161,33 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 			  BLKIF_SEGS_PER_INDIRECT_PAGE;
 	bf->info.indirect_segs = bf->ind ? bf->segs : 0;
 
-	/* The ring, its event channel and the payload pages. */
-	rc = plat->gntshr->open(plat, &bf->shr);
-	if (rc)
-		goto fail;
-	bf->q.nr_pages = 1u << pub.order;
-	rc = plat->gntshr->share(bf->shr, bf->be_id, bf->q.nr_pages, 1,
-				 bf->q.refs, &bf->q.sring);
-	if (rc) {
-		bf->q.sring = NULL;
-		goto fail;
+	/* The rings, their event channels and the payload pages. */
+	for (i = 0; i < nq; i++) {
+		rc = queue_new(bf, i, pub.order, &bf->q[i]);
+		if (rc)
+			return rc;
+		bf->nq = i + 1;
 	}
-	rc = blkif_front_init(&bf->q.f, abi, bf->q.sring,
-			      (size_t)bf->q.nr_pages * BLKIF_PAGE_SIZE);
-	if (rc)
-		goto fail;
-	bf->nslots = blkif_front_nr_ents(&bf->q.f);
-	bf->data_pages = bf->nslots * (bf->segs + bf->ind);
-	bf->data_refs = calloc(bf->data_pages, sizeof(*bf->data_refs));
-	bf->slots = calloc(bf->nslots, sizeof(*bf->slots));
-	if (!bf->data_refs || !bf->slots) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	rc = plat->gntshr->share(bf->shr, bf->be_id, bf->data_pages, 1,
-				 bf->data_refs, (void **)&bf->data);
-	if (rc) {
-		bf->data = NULL;
-		pvk_err("blkfront %s: cannot share %u payload pages: %s",
-			bf->fe, bf->data_pages, strerror(-rc));
-		goto fail;
-	}
-	for (i = bf->nslots; i-- > 0;) {
-		bf->slots[i].next = bf->free;
-		bf->free = &bf->slots[i];
-	}
-	rc = plat->evtchn->open(plat, &bf->ev);
-	if (!rc)
-		rc = plat->evtchn->bind_unbound(bf->ev, bf->be_id, &bf->port);
-	if (rc)
-		goto fail;
-	bf->stopfd = eventfd(0, EFD_CLOEXEC);
-	if (bf->stopfd < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	rc = xs_transaction_run(xs, publish_tx, &pub);
+	rc = xs_transaction_run(bf->xs, publish_tx, &pub);
 	if (rc < 0)
-		goto fail;
-	rc = pthread_create(&bf->thr, NULL, bf_thread, bf);
-	if (rc) {
-		rc = -rc;
-		goto fail;
-	}
-	bf->thr_started = true;
-	rc = xenbus_switch_state(xs, bf->fe, XenbusStateInitialised);
+		return rc;
+	rc = xenbus_switch_state(bf->xs, bf->fe, XenbusStateInitialised);
 	if (rc)
-		goto fail;
-	rc = xenbus_wait_for_state(xs, bf->be,
-				   XENBUS_STATE_BIT(XenbusStateConnected) |
-					   XENBUS_STATE_BIT(XenbusStateClosing) |
-					   XENBUS_STATE_BIT(XenbusStateClosed),
-				   o.timeout_ms, &st);
+		return rc;
+	rc = wait_be(bf,
+		     XENBUS_STATE_BIT(XenbusStateConnected) |
+			     XENBUS_STATE_BIT(XenbusStateClosing) |
+			     XENBUS_STATE_BIT(XenbusStateClosed) |
+			     XENBUS_STATE_BIT(XenbusStateUnknown),
+		     timeout_ms, &st);
 	if (!rc && st != XenbusStateConnected)
-		rc = -ECONNREFUSED;
+		rc = timeout_ms >= 0		    ? -ECONNREFUSED
+		     : st == XenbusStateClosed ? -EAGAIN
+					       : -ENODEV;
 	if (rc) {
 		pvk_err("blkfront %s: backend did not connect (%s)", bf->fe,
 			xenbus_state_name(st));
-		goto fail;
+		return rc;
 	}
 	/* What the connected backend says about the disk. */
 	rc = be_u64(bf, "sectors", 0, UINT64_MAX, 0, &bf->info.sectors);
@@ -782,75 +1200,333 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 	if (!rc)
 		rc = be_u64(bf, "info", 0, UINT32_MAX, 0, &v);
 	if (rc)
-		goto fail;
+		return rc;
 	bf->info.readonly = v & VDISK_READONLY;
 	bf->info.cdrom = v & VDISK_CDROM;
 	bf->info.removable = v & VDISK_REMOVABLE;
-	if (!be_u64(bf, "feature-flush-cache", 0, 1, 0, &v))
-		bf->info.flush = v;
-	if (!be_u64(bf, "feature-barrier", 0, 1, 0, &v))
-		bf->info.barrier = v;
-	if (!be_u64(bf, "feature-discard", 0, 1, 0, &v))
-		bf->info.discard = v;
+	bf->info.flush = !be_u64(bf, "feature-flush-cache", 0, 1, 0, &v) && v;
+	bf->info.barrier = !be_u64(bf, "feature-barrier", 0, 1, 0, &v) && v;
+	bf->info.discard = !be_u64(bf, "feature-discard", 0, 1, 0, &v) && v;
 	if (bf->info.discard &&
 	    !be_u64(bf, "discard-granularity", 0, UINT32_MAX, 512, &v))
 		bf->info.discard_granularity = (unsigned int)v;
 	bf->info.persistent = pub.persistent && be_pers;
-	bf->info.ring_pages = bf->q.nr_pages;
-	rc = xenbus_switch_state(xs, bf->fe, XenbusStateConnected);
+	bf->info.ring_pages = 1u << pub.order;
+	bf->info.nr_queues = bf->nq;
+	rc = xenbus_switch_state(bf->xs, bf->fe, XenbusStateConnected);
 	if (rc)
-		goto fail;
-	pvk_info("blkfront %s: connected: %llu sectors, %s, ring %u page(s), "
-		 "indirect %u, persistent %s, flush %d barrier %d discard %d",
+		return rc;
+	pvk_info("blkfront %s: connected: %llu sectors, %s, %u queue(s) of "
+		 "%u ring page(s), indirect %u, persistent %s, flush %d "
+		 "barrier %d discard %d",
 		 bf->fe, (unsigned long long)bf->info.sectors, bf->info.protocol,
-		 bf->info.ring_pages, bf->info.indirect_segs,
+		 bf->nq, bf->info.ring_pages, bf->info.indirect_segs,
 		 bf->info.persistent ? "on" : "off", bf->info.flush,
 		 bf->info.barrier, bf->info.discard);
+	return 0;
+}
+
+/* ---- recovery -------------------------------------------------------------------- */
+
+/* The backend's state changed: anything but Connected while we are
+ * connected means it went away (a restarted backend says InitWait, a
+ * stopped one Closed) or closes the device (Closing). */
+static void be_state_changed(struct xs_client *xs, const char *path,
+			     const char *token, void *arg)
+{
+	struct blkfront *bf = arg;
+	enum xenbus_state st;
+
+	(void)path;
+	(void)token;
+	if (xenbus_read_state(xs, XS_TX_NONE, bf->be, &st))
+		return;
+	if (st == XenbusStateConnected)
+		return;
+	pthread_mutex_lock(&bf->lock);
+	if (!bf->recover_req && !bf->closing && !bf->broken)
+		pvk_info("blkfront %s: backend %s: reconnecting", bf->fe,
+			 xenbus_state_name(st));
+	bf->recover_req = true;
+	pthread_cond_broadcast(&bf->cond);
+	pthread_mutex_unlock(&bf->lock);
+}
+
+/* Bring the backend to InitWait again.  0 once it is there. */
+static int await_initwait(struct blkfront *bf)
+{
+	enum xenbus_state st;
+	int rc;
+
+	for (;;) {
+		if (ALOAD(&bf->closing))
+			return -ECANCELED;
+		rc = xenbus_read_state(bf->xs, XS_TX_NONE, bf->be, &st);
+		if (rc)
+			return rc;
+		switch (st) {
+		case XenbusStateInitWait:
+			return 0;
+		case XenbusStateClosing:
+			return -ENODEV; /* the backend closes the device */
+		case XenbusStateClosed:
+			/* Ask for a new connection. */
+			xenbus_switch_state(bf->xs, bf->fe,
+					    XenbusStateInitialising);
+			break;
+		case XenbusStateUnknown:
+			return -ENODEV; /* the device was removed */
+		default:
+			break; /* a dead backend's Connected: wait */
+		}
+		rc = wait_be(bf, ~XENBUS_STATE_BIT(st), -1, &st);
+		if (rc)
+			return rc;
+	}
+}
+
+static void bf_recover(struct blkfront *bf)
+{
+	int rc;
+
+	pthread_mutex_lock(&bf->lock);
+	bf->recovering = true;
+	pthread_mutex_unlock(&bf->lock);
+	AADD(&bf->stats.reconnects, 1);
+	for (;;) {
+		pthread_mutex_lock(&bf->lock);
+		bf->recover_req = false;
+		pthread_mutex_unlock(&bf->lock);
+		queues_teardown(bf);
+		pvk_info("blkfront %s: rings torn down, %u request(s) to send "
+			 "again", bf->fe, bf->npend);
+		/* Tell the backend we start over. */
+		xenbus_switch_state(bf->xs, bf->fe, XenbusStateInitialising);
+		rc = await_initwait(bf);
+		if (!rc)
+			rc = bf_connect(bf, -1);
+		if (!rc)
+			rc = pend_replay(bf);
+		if (rc == -EAGAIN || (rc && rc != -ECANCELED && rc != -ENODEV &&
+				      !ALOAD(&bf->closing))) {
+			if (rc != -EAGAIN) {
+				struct timespec ts = {0, 100000000};
+
+				pvk_warn("blkfront %s: reconnecting: %s; again",
+					 bf->fe, strerror(-rc));
+				nanosleep(&ts, NULL);
+			}
+			continue;
+		}
+		break;
+	}
+	if (rc) {
+		pvk_err("blkfront %s: cannot reconnect: %s", bf->fe,
+			strerror(-rc));
+		queues_teardown(bf);
+		pend_fail(bf, -EIO);
+		pthread_mutex_lock(&bf->lock);
+		bf->broken = true;
+	} else {
+		pvk_info("blkfront %s: reconnected", bf->fe);
+		pthread_mutex_lock(&bf->lock);
+	}
+	bf->recovering = false;
+	pthread_cond_broadcast(&bf->cond);
+	pthread_mutex_unlock(&bf->lock);
+}
+
+static void *recover_thread(void *arg)
+{
+	struct blkfront *bf = arg;
+
+	for (;;) {
+		enum xenbus_state st;
+
+		pthread_mutex_lock(&bf->lock);
+		while (!bf->recover_req && !bf->closing)
+			pthread_cond_wait(&bf->cond, &bf->lock);
+		if (bf->closing || bf->broken) {
+			pthread_mutex_unlock(&bf->lock);
+			break;
+		}
+		pthread_mutex_unlock(&bf->lock);
+		if (xenbus_read_state(bf->xs, XS_TX_NONE, bf->be, &st))
+			st = XenbusStateUnknown;
+		if (st == XenbusStateConnected) {
+			/* A change seen late: nothing to do. */
+			pthread_mutex_lock(&bf->lock);
+			bf->recover_req = false;
+			pthread_mutex_unlock(&bf->lock);
+			continue;
+		}
+		if (st == XenbusStateClosing || st == XenbusStateUnknown) {
+			/* The backend fails or removes the device (as Linux's
+			 * blkfront_closing): no reconnection. */
+			bf_break(bf, st == XenbusStateClosing
+					     ? "the backend closed the device"
+					     : "the backend device was removed");
+			xenbus_switch_state(bf->xs, bf->fe, XenbusStateClosing);
+			break;
+		}
+		bf_recover(bf);
+	}
+	return NULL;
+}
+
+/* ---- open and close ------------------------------------------------------------ */
+
+static void bf_free(struct blkfront *bf)
+{
+	unsigned int i;
+
+	if (bf->watching)
+		xs_unwatch(bf->xs, bf->be, bf->token);
+	if (bf->rthr_started) {
+		pthread_mutex_lock(&bf->lock);
+		bf->closing = true;
+		pthread_cond_broadcast(&bf->cond);
+		pthread_mutex_unlock(&bf->lock);
+		pthread_join(bf->rthr, NULL);
+	}
+	for (i = 0; i < bf->nq; i++)
+		queue_free(bf->q[i]);
+	if (bf->shr)
+		bf->plat->gntshr->close(bf->shr);
+	free(bf->pend);
+	free(bf->be);
+	pthread_mutex_destroy(&bf->lock);
+	pthread_cond_destroy(&bf->cond);
+	free(bf);
+}
+
+int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
+		  const char *vdev, const struct blkfront_opts *opts,
+		  struct blkfront **out)
+{
+	struct blkfront *bf;
+	enum xenbus_state st;
+	uint32_t devid;
+	int rc;
+
+	rc = blkfront_vdev_parse(vdev, &devid);
+	if (rc)
+		return rc;
+	bf = calloc(1, sizeof(*bf));
+	if (!bf)
+		return -ENOMEM;
+	bf->o.max_indirect_segs = BF_DEFAULT_INDIRECT;
+	if (opts)
+		bf->o = *opts;
+	if (!bf->o.timeout_ms)
+		bf->o.timeout_ms = 10000;
+	bf->o.protocol = NULL; /* the caller's string: parsed below */
+	bf->plat = plat;
+	bf->xs = xs;
+	pthread_mutex_init(&bf->lock, NULL);
+	pthread_cond_init(&bf->cond, NULL);
+	rc = blkif_abi_parse(opts ? opts->protocol : NULL, &bf->abi);
+	if (rc)
+		goto out_free;
+	snprintf(bf->info.protocol, sizeof(bf->info.protocol), "%s",
+		 blkif_abi_name(bf->abi));
+	rc = xenbus_frontend_path(bf->fe, sizeof(bf->fe), plat->self, "vbd",
+				  devid);
+	if (!rc)
+		rc = xenbus_read_backend(xs, XS_TX_NONE, bf->fe, &bf->be,
+					 &bf->be_id);
+	if (rc)
+		goto fail;
+	/* The backend publishes its features, then InitWait. */
+	rc = xenbus_wait_for_state(xs, bf->be,
+				   XENBUS_STATE_BIT(XenbusStateInitWait) |
+					   XENBUS_STATE_BIT(XenbusStateConnected),
+				   bf->o.timeout_ms, &st);
+	if (rc) {
+		pvk_err("blkfront %s: backend not ready (%s): %s", bf->fe,
+			xenbus_state_name(st), strerror(-rc));
+		goto fail;
+	}
+	rc = plat->gntshr->open(plat, &bf->shr);
+	if (rc)
+		goto fail;
+	rc = bf_connect(bf, bf->o.timeout_ms);
+	if (rc)
+		goto fail;
+	rc = -pthread_create(&bf->rthr, NULL, recover_thread, bf);
+	if (rc)
+		goto fail;
+	bf->rthr_started = true;
+	snprintf(bf->token, sizeof(bf->token), "bf:%s", bf->fe);
+	rc = xs_watch(xs, bf->be, bf->token, be_state_changed, bf);
+	if (rc)
+		goto fail;
+	bf->watching = true;
 	*out = bf;
 	return 0;
 fail:
 	xenbus_switch_state(xs, bf->fe, XenbusStateClosed);
+out_free:
 	bf_free(bf);
 	return rc;
 }
 
 void blkfront_close(struct blkfront *bf)
 {
+	uint64_t until;
+	unsigned int i;
+
 	if (!bf)
 		return;
+	/* No new reconnection; let what is in flight finish, for a while. */
+	if (bf->watching)
+		xs_unwatch(bf->xs, bf->be, bf->token);
+	bf->watching = false;
+	until = pvk_now_ns() + 5000000000ull;
 	pthread_mutex_lock(&bf->lock);
+	while ((ALOAD(&bf->inflight) || bf->recovering || bf->npend) &&
+	       !bf->broken && pvk_now_ns() < until) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&bf->cond, &bf->lock, &ts);
+	}
 	bf->closing = true;
 	pthread_cond_broadcast(&bf->cond);
-	/* Let what is in flight finish, for a while. */
-	{
-		uint64_t until = pvk_now_ns() + 5000000000ull;
-
-		while (bf->inflight && !bf->broken && pvk_now_ns() < until) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 10000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&bf->cond, &bf->lock, &ts);
-		}
-	}
 	pthread_mutex_unlock(&bf->lock);
+	if (bf->rthr_started) {
+		pthread_join(bf->rthr, NULL);
+		bf->rthr_started = false;
+	}
+	for (i = 0; i < bf->nq; i++) {
+		pthread_mutex_lock(&bf->q[i]->lock);
+		pthread_cond_broadcast(&bf->q[i]->cond);
+		pthread_mutex_unlock(&bf->q[i]->lock);
+	}
 	xenbus_switch_state(bf->xs, bf->fe, XenbusStateClosing);
 	xenbus_wait_for_state(bf->xs, bf->be,
 			      XENBUS_STATE_BIT(XenbusStateClosing) |
 				      XENBUS_STATE_BIT(XenbusStateClosed) |
 				      XENBUS_STATE_BIT(XenbusStateUnknown),
-			      bf->timeout_ms, NULL);
+			      bf->o.timeout_ms, NULL);
 	xenbus_switch_state(bf->xs, bf->fe, XenbusStateClosed);
 	xenbus_wait_for_state(bf->xs, bf->be,
 			      XENBUS_STATE_BIT(XenbusStateClosed) |
 				      XENBUS_STATE_BIT(XenbusStateUnknown),
-			      bf->timeout_ms, NULL);
-	pthread_mutex_lock(&bf->lock);
-	fail_all(bf, NULL); /* anything left fails quietly */
-	pthread_mutex_unlock(&bf->lock);
+			      bf->o.timeout_ms, NULL);
+	/* Anything left fails quietly. */
+	for (i = 0; i < bf->nq; i++)
+		queue_stop(bf->q[i]);
+	for (i = 0; i < bf->nq; i++) {
+		pthread_mutex_lock(&bf->q[i]->lock);
+		queue_fail_all(bf->q[i]);
+		pthread_mutex_unlock(&bf->q[i]->lock);
+	}
+	pend_fail(bf, -EIO);
 	bf_free(bf);
 }
