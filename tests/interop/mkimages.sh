@@ -81,6 +81,9 @@ for b in "${pvkit_bins[@]}"; do
 	pvkit-blkfront*) copy_bins "$du" "$b" && ln -sf "$b" "$du/opt/pvkit/" ;;
 	esac
 done
+copy_bins "$du" /usr/sbin/mke2fs
+ln -sf /usr/sbin/mke2fs "$du/sbin/mkfs.ext4"
+cp /etc/mke2fs.conf "$du/etc/"
 install -m 755 "$here/domu-init.sh" "$du/init"
 pack "$du" "$out/domu-initrd.gz"
 
@@ -129,6 +132,14 @@ cp "$out/domu-disk.img" "$d0/interop/disk.img"
 cp "$here/domu.cfg" "$d0/interop/domu.cfg"
 install -m 755 "$here/dom0-init.sh" "$d0/init"
 install -m 755 "$here/dom0-scenarios.sh" "$d0/interop/scenarios.sh"
+# the DomU for scenario 1: a disk served by pvkit-blkback, no vif
+sed -e 's/^name .*/name    = "interop-blk"/' \
+	-e 's/loglevel=4"/loglevel=4 interop=blk"/' \
+	-e "s|^disk .*|disk    = [ 'format=raw,vdev=xvda,access=rw,script=/interop/hotplug-none,target=/interop/blk.img' ]|" \
+	-e '/^vif /d' "$here/domu.cfg" >"$d0/interop/domu-blk.cfg"
+# its hotplug script: pvkit-blkback opens params itself, no loop device
+printf '#!/bin/sh\n[ "$1" = add ] && xenstore-write "$XENBUS_PATH/hotplug-status" connected\nexit 0\n' >"$d0/interop/hotplug-none"
+chmod 755 "$d0/interop/hotplug-none"
 pack "$d0" "$out/dom0-initrd.gz"
 
 zcat /boot/xen-4.17-amd64.gz >"$out/xen"
