@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ci.sh - CI hook for the real-Xen interop harness (tests/interop/run.sh).
-# It boots Xen under QEMU software emulation and takes minutes (about 3-4 on
+# It boots Xen under QEMU software emulation and takes minutes (about 2-3 on
 # an idle 2-core machine, plus the first apt-get install), so it can be
 # skipped: PVKIT_SKIP_INTEROP=1.  Exits with run.sh's status; the last line
 # is always "N passed, N failed".
