@@ -41,8 +41,26 @@ struct kernel {
 	pthread_cond_t cond;
 	char request[32]; /* pending control/shutdown request */
 	struct blkfront *disks[16];
+	char disk_id[16][16];      /* device/vbd/<id> */
+	char disk_online[16][160]; /* its backend's online node, watched */
 	unsigned int ndisks;
+	bool vbd_changed;          /* device/vbd or an online node changed */
 };
+
+/* device/vbd or a backend's online node changed: the main loop rescans. */
+static void on_vbd_watch(struct xs_client *xs, const char *path,
+			 const char *token, void *arg)
+{
+	struct kernel *k = arg;
+
+	(void)xs;
+	(void)path;
+	(void)token;
+	pthread_mutex_lock(&k->lock);
+	k->vbd_changed = true;
+	pthread_cond_signal(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+}
 
 static void on_shutdown_watch(struct xs_client *xs, const char *path,
 			      const char *token, void *arg)
@@ -85,42 +103,129 @@ static int control_start(struct kernel *k)
 }
 
 /* Carry out one request; returns only if the domain goes on running. */
-/* Connect every vbd the toolstack gave us (device/vbd/<devid>) and read
- * its first sector, the way a kernel probes its disks at boot. */
-static void disks_probe(struct kernel *k)
+/* Connect the vbd id and read its first sector, the way a kernel probes
+ * a disk; then watch its backend's online node (hot-unplug). */
+static void disk_connect(struct kernel *k, const char *id)
 {
 	static uint8_t sector[512] __attribute__((aligned(512)));
+	const struct blkfront_info *in;
+	struct blkfront *bf;
+	char path[64], *be = NULL;
+	unsigned int i = k->ndisks;
+	int rc;
+
+	if (i >= 16)
+		return;
+	rc = blkfront_open(k->plat, k->xs, id, NULL, &bf);
+	if (rc) {
+		pvk_err("vbd %s: %s", id, strerror(-rc));
+		return;
+	}
+	in = blkfront_info(bf);
+	pvk_info("vbd %s: %llu sectors of %u bytes%s; ring pages %u, "
+		 "indirect %u, persistent %s, flush %s, discard %s",
+		 id, (unsigned long long)in->sectors,
+		 in->sector_size, in->readonly ? ", read-only" : "",
+		 in->ring_pages, in->indirect_segs,
+		 in->persistent ? "yes" : "no",
+		 in->flush ? "yes" : "no", in->discard ? "yes" : "no");
+	rc = blkfront_read(bf, 0, sector, 1);
+	if (rc)
+		pvk_err("vbd %s: reading sector 0: %s", id, strerror(-rc));
+	else
+		pvk_info("vbd %s: sector 0 starts %02x %02x %02x %02x", id,
+			 sector[0], sector[1], sector[2], sector[3]);
+	k->disks[i] = bf;
+	snprintf(k->disk_id[i], sizeof(k->disk_id[i]), "%s", id);
+	k->disk_online[i][0] = 0;
+	snprintf(path, sizeof(path), "device/vbd/%s/backend", id);
+	if (xs_read(k->xs, XS_TX_NONE, path, &be, NULL) == 0) {
+		snprintf(k->disk_online[i], sizeof(k->disk_online[i]),
+			 "%s/online", be);
+		if (xs_watch(k->xs, k->disk_online[i], "vbd", on_vbd_watch, k))
+			k->disk_online[i][0] = 0;
+	}
+	free(be);
+	k->ndisks++;
+}
+
+/* Connect every vbd the toolstack gave us (device/vbd/<devid>). */
+static void disks_probe(struct kernel *k)
+{
 	char **ids = NULL;
 	unsigned int n = 0, i;
 
 	if (xs_directory(k->xs, XS_TX_NONE, "device/vbd", &ids, &n) < 0)
 		return;
-	for (i = 0; i < n && k->ndisks < 16; i++) {
-		const struct blkfront_info *in;
-		struct blkfront *bf;
-		int rc = blkfront_open(k->plat, k->xs, ids[i], NULL, &bf);
+	for (i = 0; i < n; i++)
+		disk_connect(k, ids[i]);
+	free(ids);
+}
 
-		if (rc) {
-			pvk_err("vbd %s: %s", ids[i], strerror(-rc));
+static void disk_drop(struct kernel *k, unsigned int i)
+{
+	struct blkfront *bf = k->disks[i];
+
+	if (k->disk_online[i][0])
+		xs_unwatch(k->xs, k->disk_online[i], "vbd");
+	if (!blkfront_info(bf)->readonly && blkfront_info(bf)->flush)
+		blkfront_flush(bf);
+	blkfront_close(bf);
+	k->ndisks--;
+	if (i != k->ndisks) {
+		k->disks[i] = k->disks[k->ndisks];
+		memcpy(k->disk_id[i], k->disk_id[k->ndisks],
+		       sizeof(k->disk_id[i]));
+		memcpy(k->disk_online[i], k->disk_online[k->ndisks],
+		       sizeof(k->disk_online[i]));
+	}
+}
+
+/* Hot-plug: close the disks being removed (backend online=0, or the
+ * device gone), connect the vbds that appeared (frontend Initialising,
+ * as the toolstack writes them). */
+static void disks_rescan(struct kernel *k)
+{
+	char **ids = NULL, path[64], *val = NULL;
+	unsigned int n = 0, i, j;
+
+	for (i = 0; i < k->ndisks;) {
+		bool gone, offline = false;
+
+		snprintf(path, sizeof(path), "device/vbd/%s/state",
+			 k->disk_id[i]);
+		gone = xs_read(k->xs, XS_TX_NONE, path, &val, NULL) != 0;
+		free(val);
+		val = NULL;
+		if (!gone && k->disk_online[i][0] &&
+		    xs_read(k->xs, XS_TX_NONE, k->disk_online[i], &val,
+			    NULL) == 0)
+			offline = !strcmp(val, "0");
+		free(val);
+		val = NULL;
+		if (!gone && !offline) {
+			i++;
 			continue;
 		}
-		in = blkfront_info(bf);
-		pvk_info("vbd %s: %llu sectors of %u bytes%s; ring pages %u, "
-			 "indirect %u, persistent %s, flush %s, discard %s",
-			 ids[i], (unsigned long long)in->sectors,
-			 in->sector_size, in->readonly ? ", read-only" : "",
-			 in->ring_pages, in->indirect_segs,
-			 in->persistent ? "yes" : "no",
-			 in->flush ? "yes" : "no", in->discard ? "yes" : "no");
-		rc = blkfront_read(bf, 0, sector, 1);
-		if (rc)
-			pvk_err("vbd %s: reading sector 0: %s", ids[i],
-				strerror(-rc));
-		else
-			pvk_info("vbd %s: sector 0 starts %02x %02x %02x %02x",
-				 ids[i], sector[0], sector[1], sector[2],
-				 sector[3]);
-		k->disks[k->ndisks++] = bf;
+		pvk_info("vbd %s: removed", k->disk_id[i]);
+		disk_drop(k, i);
+	}
+	if (xs_directory(k->xs, XS_TX_NONE, "device/vbd", &ids, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < k->ndisks; j++)
+			if (!strcmp(k->disk_id[j], ids[i]))
+				break;
+		if (j < k->ndisks)
+			continue;
+		snprintf(path, sizeof(path), "device/vbd/%s/state", ids[i]);
+		if (xs_read(k->xs, XS_TX_NONE, path, &val, NULL) == 0 &&
+		    !strcmp(val, "1")) {
+			pvk_info("vbd %s: hot-plugged", ids[i]);
+			disk_connect(k, ids[i]);
+		}
+		free(val);
+		val = NULL;
 	}
 	free(ids);
 }
@@ -128,13 +233,8 @@ static void disks_probe(struct kernel *k)
 /* Before the domain goes away: make writes durable, close the disks. */
 static void disks_close(struct kernel *k)
 {
-	while (k->ndisks) {
-		struct blkfront *bf = k->disks[--k->ndisks];
-
-		if (!blkfront_info(bf)->readonly && blkfront_info(bf)->flush)
-			blkfront_flush(bf);
-		blkfront_close(bf);
-	}
+	while (k->ndisks)
+		disk_drop(k, k->ndisks - 1);
 }
 
 static void control_do(struct kernel *k, const char *req)
@@ -348,16 +448,25 @@ int main(void)
 	}
 	pvk_info("control driver ready");
 	disks_probe(&k);
+	/* Hot-plug: vbds appearing and going (block-attach/-detach). */
+	if (xs_watch(k.xs, "device/vbd", "vbd", on_vbd_watch, &k))
+		pvk_warn("cannot watch device/vbd: no disk hot-plug");
 	for (;;) {
 		char req[32];
+		bool rescan;
 
 		pthread_mutex_lock(&k.lock);
-		while (!k.request[0])
+		while (!k.request[0] && !k.vbd_changed)
 			pthread_cond_wait(&k.cond, &k.lock);
+		rescan = k.vbd_changed;
+		k.vbd_changed = false;
 		memcpy(req, k.request, sizeof(req));
 		k.request[0] = 0;
 		pthread_mutex_unlock(&k.lock);
-		control_do(&k, req);
+		if (rescan)
+			disks_rescan(&k);
+		if (req[0])
+			control_do(&k, req);
 	}
 crash:
 	pvk_sched_shutdown(k.rt, SHUTDOWN_crash);

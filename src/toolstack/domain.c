@@ -28,8 +28,21 @@ static const char *const reason_names[] = {"poweroff", "reboot", "suspend",
 					   "crash",    "watchdog",
 					   "soft_reset"};
 
-/* What pvkit's block backend can serve: raw files and block devices. */
-static int disk_check(const char *cfg, const struct xlcfg_disk *dk)
+bool disk_target_is_nbd(const char *target)
+{
+	static const char *const schemes[] = {"nbd://", "nbds://",
+					      "nbd+unix://", "nbds+unix://"};
+	size_t i;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (!strncmp(target, schemes[i], strlen(schemes[i])))
+			return target[strlen(schemes[i])] != 0;
+	return false;
+}
+
+/* What pvkit's block backend can serve: raw files, block devices and NBD
+ * exports. */
+int disk_check(const char *cfg, const struct xlcfg_disk *dk)
 {
 	uint32_t devid;
 	struct stat st;
@@ -52,6 +65,10 @@ static int disk_check(const char *cfg, const struct xlcfg_disk *dk)
 			cfg, dk->line);
 		return -ENOTSUP;
 	}
+	/* An NBD export (nbd://host[:port]/export, nbd+unix:///export?
+	 * socket=PATH): pvkit-blkback connects when the device appears. */
+	if (disk_target_is_nbd(dk->target))
+		return 0;
 	errno = 0;
 	if (stat(dk->target, &st) < 0 ||
 	    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
@@ -146,8 +163,7 @@ static int xs_write_fmt(struct xs_client *xs, const char *dir,
 /* A vbd for fe: the backend's directory (owned by Dom0, readable by the
  * frontend) and the frontend's (owned by it, readable by Dom0), states
  * last, as libxl does; pvkit-blkback watches backend/vbd. */
-static int disk_add(struct xs_client *xs, domid_t fe,
-		    const struct xlcfg_disk *dk)
+int disk_add(struct xs_client *xs, domid_t fe, const struct xlcfg_disk *dk)
 {
 	char be[128], fr[128];
 	struct xs_perm bp[2] = {{0, XS_PERM_NONE}, {fe, XS_PERM_READ}};

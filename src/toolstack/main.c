@@ -103,6 +103,10 @@ static void usage(FILE *f)
 		"  info                       hypervisor information\n"
 		"  console DOM                attach to a domain's console "
 		"(Ctrl-] leaves)\n"
+		"  block-attach DOM DISK-SPEC hot-plug a disk (xl disk syntax; "
+		"target may be nbd://...)\n"
+		"  block-detach [-f] DOM VDEV hot-unplug a disk\n"
+		"  block-list DOM             list a domain's disks\n"
 		"Environment: PVKIT_STATE_DIR (default /run/pvkit).\n");
 }
 
@@ -145,6 +149,12 @@ int main(int argc, char **argv)
 		return cmd_info(&ts, argc, argv);
 	if (!strcmp(cmd, "console"))
 		return cmd_console(&ts, argc, argv);
+	if (!strcmp(cmd, "block-attach"))
+		return cmd_block_attach(&ts, argc, argv);
+	if (!strcmp(cmd, "block-detach"))
+		return cmd_block_detach(&ts, argc, argv);
+	if (!strcmp(cmd, "block-list"))
+		return cmd_block_list(&ts, argc, argv);
 	if (!strcmp(cmd, "__monitor"))
 		return cmd_monitor(&ts, argc, argv);
 	fprintf(stderr, "pvkit: unknown command '%s'\n", cmd);

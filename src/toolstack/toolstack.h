@@ -34,6 +34,23 @@ int cmd_pause(struct ts *ts, int argc, char **argv, bool pause);
 int cmd_info(struct ts *ts, int argc, char **argv);
 /* Attach the terminal to a domain's PV console (via pvkit-consoled). */
 int cmd_console(struct ts *ts, int argc, char **argv);
+/* Hot-plug of virtual disks (block.c), xl's verbs and output. */
+int cmd_block_attach(struct ts *ts, int argc, char **argv);
+int cmd_block_detach(struct ts *ts, int argc, char **argv);
+int cmd_block_list(struct ts *ts, int argc, char **argv);
+
+/* disk= support shared by create and block-attach (domain.c). */
+struct xlcfg_disk;
+struct xs_client;
+/* True for a target blkback serves over NBD (nbd://, nbd+unix://, ...). */
+bool disk_target_is_nbd(const char *target);
+/* Whether pvkit can serve dk; prints "cfg:line: disk: why" and returns
+ * -errno if not. */
+int disk_check(const char *cfg, const struct xlcfg_disk *dk);
+/* Write the vbd's backend and frontend nodes (states last, as libxl);
+ * prints why on failure. */
+int disk_add(struct xs_client *xs, domid_t fe, const struct xlcfg_disk *dk);
+
 /* Internal: the per-domain monitor (like xl's). */
 int cmd_monitor(struct ts *ts, int argc, char **argv);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end through the toolstack: host start, create from xl.cfg, list,
 # pause/unpause, the PV console (boot banner in the log, input answered
-# through `pvkit console`), shutdown -w (the guest's control driver), reboot
+# through `pvkit console`), disk hot-plug (block-attach/-list/-detach of a
+# file and an NBD export), shutdown -w (the guest's control driver), reboot
 # with on_reboot=restart (a new domain id), destroy, bad configs, host stop.
 set -u
 P=$1
@@ -15,9 +16,11 @@ cfg=$PVKIT_STATE_DIR/g.cfg
 disk=$PVKIT_STATE_DIR/disk.img
 truncate -s 16M "$disk"
 printf 'E2EDISK' | dd of="$disk" conv=notrunc status=none
+# 128 MiB: blkfront shares its payload pages up front (4 queues of 1,056
+# pages per disk), and the hot-plug checks add two disks.
 cat > "$cfg" <<CFG
 name = "e2e"
-memory = 32
+memory = 128
 vcpus = 2
 on_reboot = "restart"
 disk = [ 'format=raw, vdev=xvda, access=rw, target=$disk' ]
@@ -35,6 +38,34 @@ for i in $(seq 50); do [ -n "$(grep 'control driver ready' $PVKIT_STATE_DIR/gues
 check "blkback running" '"$P" host status | grep -q "pvkit-blkback: *running"'
 for i in $(seq 50); do grep -q 'vbd 51712: sector 0' $PVKIT_STATE_DIR/guest-e2e.log 2>/dev/null && break; sleep 0.1; done
 check "guest reads its disk through blkfront/blkback" 'grep -q "vbd 51712: sector 0 starts 45 32 45 44" $PVKIT_STATE_DIR/guest-e2e.log'
+# Hot-plug: block-attach/-list/-detach, a file and (with nbdkit) an NBD export.
+disk2=$PVKIT_STATE_DIR/disk2.img
+truncate -s 8M "$disk2"
+printf 'HOTPLUG' | dd of="$disk2" conv=notrunc status=none
+check "block-attach" '"$P" block-attach e2e "format=raw, vdev=xvdb, access=rw, target=$disk2"'
+for i in $(seq 100); do grep -q 'vbd 51728: sector 0' $PVKIT_STATE_DIR/guest-e2e.log 2>/dev/null && break; sleep 0.1; done
+check "guest connects the hot-plugged disk" 'grep -q "vbd 51728: sector 0 starts 48 4f 54 50" $PVKIT_STATE_DIR/guest-e2e.log'
+check "block-list: xl's header and both disks connected" '"$P" block-list e2e > $PVKIT_STATE_DIR/bl.txt && head -1 $PVKIT_STATE_DIR/bl.txt | grep -q "^Vdev  BE  handle state evt-ch ring-ref BE-path" && grep -Eq "^51712 +0 +$id1 +4 " $PVKIT_STATE_DIR/bl.txt && grep -Eq "^51728 +0 +$id1 +4 .*/backend/vbd/$id1/51728" $PVKIT_STATE_DIR/bl.txt'
+check "block-attach to a vdev in use refused" '"$P" block-attach e2e "vdev=xvdb, target=$disk2" 2>&1 | grep -q "already has a disk xvdb"'
+check "block-attach of a missing target refused" '! "$P" block-attach e2e "vdev=xvdc, target=/nonexistent.img" 2>/dev/null'
+nbdpid=""
+if command -v nbdkit >/dev/null; then
+  disk3=$PVKIT_STATE_DIR/disk3.img
+  truncate -s 8M "$disk3"
+  printf 'NBDDISK' | dd of="$disk3" conv=notrunc status=none
+  nbdkit --unix "$PVKIT_STATE_DIR/nbd.sock" --pidfile "$PVKIT_STATE_DIR/nbdkit.pid" file "$disk3"
+  check "block-attach of an NBD export (nbd+unix URI)" '"$P" block-attach e2e "vdev=xvdc, target=nbd+unix:///?socket=$PVKIT_STATE_DIR/nbd.sock"'
+  for i in $(seq 100); do grep -q 'vbd 51744: sector 0' $PVKIT_STATE_DIR/guest-e2e.log 2>/dev/null && break; sleep 0.1; done
+  check "guest reads the NBD disk" 'grep -q "vbd 51744: sector 0 starts 4e 42 44 44" $PVKIT_STATE_DIR/guest-e2e.log'
+  check "block-detach of the NBD disk" '"$P" block-detach e2e xvdc && ! "$P" block-list e2e | grep -q "^51744 "'
+  nbdpid=$(cat "$PVKIT_STATE_DIR/nbdkit.pid" 2>/dev/null)
+fi
+check "block-detach" '"$P" block-detach e2e xvdb'
+for i in $(seq 50); do grep -q 'vbd 51728: removed' $PVKIT_STATE_DIR/guest-e2e.log 2>/dev/null && break; sleep 0.1; done
+check "guest closes the detached disk" 'grep -q "vbd 51728: removed" $PVKIT_STATE_DIR/guest-e2e.log'
+check "block-list no longer shows it, the boot disk stays" '"$P" block-list e2e > $PVKIT_STATE_DIR/bl.txt && ! grep -q "^51728 " $PVKIT_STATE_DIR/bl.txt && grep -Eq "^51712 +0 +$id1 +4 " $PVKIT_STATE_DIR/bl.txt'
+check "block-detach of a missing disk refused" '! "$P" block-detach e2e xvdb 2>/dev/null'
+[ -n "$nbdpid" ] && kill "$nbdpid" 2>/dev/null
 check "host status shows consoled" '"$P" host status | grep -q "pvkit-consoled: *running"'
 for i in $(seq 50); do grep -q 'control driver ready' $PVKIT_STATE_DIR/console-e2e.log 2>/dev/null && break; sleep 0.1; done
 check "boot banner in console-e2e.log" 'grep -q "^Booting pvkit-guest on d$id1" $PVKIT_STATE_DIR/console-e2e.log'
