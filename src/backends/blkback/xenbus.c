@@ -212,7 +212,10 @@ static void frontend_changed(struct xs_client *xs, const char *path,
 	}
 	switch (fs) {
 	case XenbusStateInitialising:
-		if (bs == XenbusStateClosed) { /* the frontend reconnects */
+		/* The frontend reconnects, or starts over while we are
+		 * connected (it tore its rings down): back to InitWait. */
+		if (bs == XenbusStateClosed || v->connected) {
+			vbd_disconnect(v);
 			v->failed = false;
 			set_state(v, XenbusStateInitWait);
 		}

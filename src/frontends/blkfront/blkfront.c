@@ -94,10 +94,12 @@ struct bqueue {
 	struct pvk_evtchn *ev;
 	evtchn_port_t port;
 
-	/* Per slot: segs data pages then ind indirect pages. */
-	uint8_t *data;
+	/* Per slot: segs data pages then ind indirect pages, each page its
+	 * own share (no contiguous runs needed: guest memory fragments over
+	 * reconnections). */
+	uint8_t **data;
 	grant_ref_t *data_refs;
-	unsigned int data_pages;
+	unsigned int slot_pages;
 	struct bslot *slots;
 	unsigned int nslots;
 	struct bslot *free;
@@ -192,11 +194,34 @@ static void ureq_part_done(struct ureq *u, int status)
 	free(u);
 }
 
-static uint8_t *slot_data(struct bqueue *q, unsigned int i)
+static uint8_t *slot_page(const struct bqueue *q, unsigned int slot,
+			  unsigned int page)
 {
-	const struct blkfront *bf = q->bf;
+	return q->data[(size_t)slot * q->slot_pages + page];
+}
 
-	return q->data + (size_t)i * (bf->segs + bf->ind) * BLKIF_PAGE_SIZE;
+/* Copy between a slot's data pages and a flat buffer. */
+static void slot_copy(const struct bqueue *q, unsigned int slot, uint8_t *buf,
+		      size_t bytes, bool to_slot)
+{
+	unsigned int pg;
+
+	for (pg = 0; bytes; pg++) {
+		size_t n = bytes < BLKIF_PAGE_SIZE ? bytes : BLKIF_PAGE_SIZE;
+		uint8_t *p = slot_page(q, slot, pg);
+
+		if (to_slot) {
+			memcpy(p, buf, n);
+			/* The rest of a partial page: nothing stale
+			 * (XSA-403). */
+			if (n < BLKIF_PAGE_SIZE)
+				memset(p + n, 0, BLKIF_PAGE_SIZE - n);
+		} else {
+			memcpy(buf, p, n);
+		}
+		buf += n;
+		bytes -= n;
+	}
 }
 
 /* Release a slot (queue lock held). */
@@ -252,6 +277,23 @@ static void bf_break(struct blkfront *bf, const char *why)
 	}
 }
 
+static uint8_t op_wire(enum blkfront_op op)
+{
+	switch (op) {
+	case BLKFRONT_READ:
+		return BLKIF_OP_READ;
+	case BLKFRONT_WRITE:
+		return BLKIF_OP_WRITE;
+	case BLKFRONT_FLUSH:
+		return BLKIF_OP_FLUSH_DISKCACHE;
+	case BLKFRONT_BARRIER:
+		return BLKIF_OP_WRITE_BARRIER;
+	case BLKFRONT_DISCARD:
+		return BLKIF_OP_DISCARD;
+	}
+	return 0xff;
+}
+
 /* Consume responses (queue lock held).  Returns how many, or -1 when the
  * backend violated the protocol (*why says how). */
 static int handle_responses(struct bqueue *q, const char **why)
@@ -275,9 +317,13 @@ static int handle_responses(struct bqueue *q, const char **why)
 
 			got++;
 			AADD(&bf->stats.responses, 1);
+			/* An indirect request may be answered with its
+			 * inner operation (Linux's blkback does). */
 			if (rsp.id >> 32 || idx >= q->nslots ||
 			    !q->slots[idx].busy || q->slots[idx].gen != gen ||
-			    q->slots[idx].operation != rsp.operation) {
+			    (q->slots[idx].operation != rsp.operation &&
+			     (q->slots[idx].operation != BLKIF_OP_INDIRECT ||
+			      op_wire(q->slots[idx].sh.op) != rsp.operation))) {
 				*why = "response with an unknown or duplicate id";
 				return -1;
 			}
@@ -286,8 +332,10 @@ static int handle_responses(struct bqueue *q, const char **why)
 			     : rsp.status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP
 								  : -EIO;
 			if (!st && s->sh.op == BLKFRONT_READ)
-				memcpy(s->sh.ubuf, slot_data(q, (unsigned int)idx),
-				       (size_t)s->sh.nsect << BLKIF_SECTOR_SHIFT);
+				slot_copy(q, (unsigned int)idx, s->sh.ubuf,
+					  (size_t)s->sh.nsect
+						  << BLKIF_SECTOR_SHIFT,
+					  false);
 			u = s->sh.u;
 			slot_put(q, s);
 			pthread_mutex_unlock(&q->lock);
@@ -362,23 +410,6 @@ static void *queue_thread(void *arg)
 
 /* ---- submitting ---------------------------------------------------------------- */
 
-static uint8_t op_wire(enum blkfront_op op)
-{
-	switch (op) {
-	case BLKFRONT_READ:
-		return BLKIF_OP_READ;
-	case BLKFRONT_WRITE:
-		return BLKIF_OP_WRITE;
-	case BLKFRONT_FLUSH:
-		return BLKIF_OP_FLUSH_DISKCACHE;
-	case BLKFRONT_BARRIER:
-		return BLKIF_OP_WRITE_BARRIER;
-	case BLKFRONT_DISCARD:
-		return BLKIF_OP_DISCARD;
-	}
-	return 0xff;
-}
-
 /* Queue one ring request for sh (queue lock held, a free slot and ring
  * space available). */
 static int queue_one(struct bqueue *q, const struct shadow *sh)
@@ -387,9 +418,7 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 	struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 	struct bslot *s = q->free;
 	unsigned int idx = (unsigned int)(s - q->slots), i, nseg;
-	uint8_t *pages = slot_data(q, idx);
-	const grant_ref_t *refs =
-		q->data_refs + (size_t)idx * (bf->segs + bf->ind);
+	const grant_ref_t *refs = q->data_refs + (size_t)idx * q->slot_pages;
 	uint8_t op = op_wire(sh->op);
 	uint32_t n = sh->nsect, bytes = n << BLKIF_SECTOR_SHIFT;
 	struct blkif_req r;
@@ -407,16 +436,18 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 		r.nr_sectors = n;
 		nseg = 0;
 	} else if (nseg > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
-		struct blkif_request_segment *ip =
-			(void *)(pages + (size_t)bf->segs * BLKIF_PAGE_SIZE);
-
 		r.operation = BLKIF_OP_INDIRECT;
 		for (i = 0; i < nseg; i++) {
+			struct blkif_request_segment *ip =
+				(void *)slot_page(q, idx,
+						  bf->segs +
+							  i / BLKIF_SEGS_PER_INDIRECT_PAGE);
+			unsigned int k = i % BLKIF_SEGS_PER_INDIRECT_PAGE;
 			uint32_t left = n - i * BLKIF_SECTORS_PER_PAGE;
 
-			ip[i].gref = refs[i];
-			ip[i].first_sect = 0;
-			ip[i].last_sect = (uint8_t)((left < BLKIF_SECTORS_PER_PAGE
+			ip[k].gref = refs[i];
+			ip[k].first_sect = 0;
+			ip[k].last_sect = (uint8_t)((left < BLKIF_SECTORS_PER_PAGE
 							     ? left
 							     : BLKIF_SECTORS_PER_PAGE) -
 						    1);
@@ -437,19 +468,16 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 		r.seg = seg;
 	}
 	r.nr_segs = (uint16_t)nseg;
-	if (nseg && op != BLKIF_OP_READ) {
-		memcpy(pages, sh->ubuf, bytes);
-		/* The rest of a partial page: no stale bytes (XSA-403). */
-		if (bytes % BLKIF_PAGE_SIZE)
-			memset(pages + bytes, 0,
-			       BLKIF_PAGE_SIZE - bytes % BLKIF_PAGE_SIZE);
-	}
+	if (nseg && op != BLKIF_OP_READ)
+		slot_copy(q, idx, sh->ubuf, bytes, true);
 	rc = blkif_front_queue(&q->f, &r);
 	if (rc)
 		return rc;
 	q->free = s->next;
 	s->busy = true;
-	s->operation = r.operation;
+	/* Xen's blkif.h: the response to BLKIF_OP_INDIRECT carries the
+	 * inner operation (Linux's blkback and blkfront both do so). */
+	s->operation = r.op;
 	s->sh = *sh;
 	q->inflight++;
 	AADD(&bf->inflight, 1);
@@ -732,25 +760,26 @@ static void queue_stop(struct bqueue *q)
 /* End foreign access to a share; the backend may hold mappings a moment
  * longer (a dead backend's are released by the hypervisor).  What stays
  * mapped is left shared and never reused. */
-static void unshare_retry(struct blkfront *bf, void *addr, unsigned int n)
+static unsigned int unshare_retry(struct blkfront *bf, void *addr,
+				  unsigned int n, uint64_t deadline)
 {
-	int i, rc = 0;
+	int rc = 0;
 
-	for (i = 0; addr && i < 100; i++) {
+	while (addr) {
 		rc = bf->plat->gntshr->unshare(bf->shr, addr, n);
-		if (rc != -EBUSY)
-			return;
+		if (rc != -EBUSY || pvk_now_ns() >= deadline)
+			break;
 		usleep(10000);
 	}
-	if (rc)
-		pvk_warn("blkfront %s: %u page(s) still mapped by the backend; "
-			 "left shared", bf->fe, n);
+	return rc ? n : 0;
 }
 
 /* Free a stopped queue whose slots are all idle. */
 static void queue_free(struct bqueue *q)
 {
 	struct blkfront *bf;
+	uint64_t deadline = pvk_now_ns() + 1000000000ull;
+	unsigned int i, left = 0;
 
 	if (!q)
 		return;
@@ -761,8 +790,14 @@ static void queue_free(struct bqueue *q)
 			bf->plat->evtchn->unbind(q->ev, q->port);
 		bf->plat->evtchn->close(q->ev);
 	}
-	unshare_retry(bf, q->data, q->data_pages);
-	unshare_retry(bf, q->sring, q->nr_pages);
+	/* Newest share first: the share list is searched from its head. */
+	for (i = q->data ? q->nslots * q->slot_pages : 0; i-- > 0;)
+		left += unshare_retry(bf, q->data[i], 1, deadline);
+	free(q->data);
+	left += unshare_retry(bf, q->sring, q->nr_pages, deadline);
+	if (left)
+		pvk_warn("blkfront %s: queue %u: %u page(s) still mapped by "
+			 "the backend; left shared", bf->fe, q->id, left);
 	if (q->stopfd >= 0)
 		close(q->stopfd);
 	free(q->slots);
@@ -799,20 +834,27 @@ static int queue_new(struct blkfront *bf, unsigned int id, unsigned int order,
 	if (rc)
 		goto fail;
 	q->nslots = blkif_front_nr_ents(&q->f);
-	q->data_pages = q->nslots * (bf->segs + bf->ind);
-	q->data_refs = calloc(q->data_pages, sizeof(*q->data_refs));
+	q->slot_pages = bf->segs + bf->ind;
+	q->data_refs = calloc((size_t)q->nslots * q->slot_pages,
+			      sizeof(*q->data_refs));
 	q->slots = calloc(q->nslots, sizeof(*q->slots));
-	if (!q->data_refs || !q->slots) {
+	q->data = calloc((size_t)q->nslots * q->slot_pages, sizeof(*q->data));
+	if (!q->data_refs || !q->slots || !q->data) {
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = plat->gntshr->share(bf->shr, bf->be_id, q->data_pages, 1,
-				 q->data_refs, (void **)&q->data);
-	if (rc) {
-		q->data = NULL;
-		pvk_err("blkfront %s: cannot share %u payload pages: %s",
-			bf->fe, q->data_pages, strerror(-rc));
-		goto fail;
+	for (i = 0; i < q->nslots * q->slot_pages; i++) {
+		void *addr;
+
+		rc = plat->gntshr->share(bf->shr, bf->be_id, 1, 1,
+					 &q->data_refs[i], &addr);
+		if (rc) {
+			pvk_err("blkfront %s: cannot share payload pages "
+				"(%u of %u): %s", bf->fe, i,
+				q->nslots * q->slot_pages, strerror(-rc));
+			goto fail;
+		}
+		q->data[i] = addr;
 	}
 	for (i = q->nslots; i-- > 0;) {
 		q->slots[i].next = q->free;
@@ -846,9 +888,10 @@ static int shadow_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Stop every queue, take the answers already there, move what is still
- * unanswered to bf->pend (in submission order) and free the queues. */
-static void queues_teardown(struct blkfront *bf)
+/* Stop every queue, take the answers already there and move what is
+ * still unanswered to bf->pend (in submission order).  The queues stay
+ * shared until queues_release(). */
+static void queues_collect(struct blkfront *bf)
 {
 	unsigned int i, j, n = bf->npend;
 	struct shadow *pend;
@@ -904,13 +947,26 @@ static void queues_teardown(struct blkfront *bf)
 		}
 		pthread_mutex_unlock(&q->lock);
 	}
-	for (i = 0; i < bf->nq; i++) {
+	if (bf->npend)
+		qsort(bf->pend, bf->npend, sizeof(*bf->pend), shadow_cmp);
+}
+
+/* End foreign access to the stopped queues and free them. */
+static void queues_release(struct blkfront *bf)
+{
+	unsigned int i;
+
+	for (i = bf->nq; i-- > 0;) {
 		queue_free(bf->q[i]);
 		bf->q[i] = NULL;
 	}
 	bf->nq = 0;
-	if (bf->npend)
-		qsort(bf->pend, bf->npend, sizeof(*bf->pend), shadow_cmp);
+}
+
+static void queues_teardown(struct blkfront *bf)
+{
+	queues_collect(bf);
+	queues_release(bf);
 }
 
 /* Fail whatever waits to be sent again. */
@@ -1239,16 +1295,18 @@ static void be_state_changed(struct xs_client *xs, const char *path,
 
 	(void)path;
 	(void)token;
-	if (xenbus_read_state(xs, XS_TX_NONE, bf->be, &st))
-		return;
-	if (st == XenbusStateConnected)
-		return;
+	/* Read under the lock: the recovery clears a request only once it
+	 * saw Connected, so a state read before that cannot outlive it. */
 	pthread_mutex_lock(&bf->lock);
-	if (!bf->recover_req && !bf->closing && !bf->broken)
-		pvk_info("blkfront %s: backend %s: reconnecting", bf->fe,
-			 xenbus_state_name(st));
-	bf->recover_req = true;
-	pthread_cond_broadcast(&bf->cond);
+	if (xenbus_read_state(xs, XS_TX_NONE, bf->be, &st) == 0 &&
+	    st != XenbusStateConnected) {
+		if (!bf->recover_req && !bf->recovering && !bf->closing &&
+		    !bf->broken)
+			pvk_info("blkfront %s: backend %s: reconnecting",
+				 bf->fe, xenbus_state_name(st));
+		bf->recover_req = true;
+		pthread_cond_broadcast(&bf->cond);
+	}
 	pthread_mutex_unlock(&bf->lock);
 }
 
@@ -1294,19 +1352,23 @@ static void bf_recover(struct blkfront *bf)
 	pthread_mutex_unlock(&bf->lock);
 	AADD(&bf->stats.reconnects, 1);
 	for (;;) {
-		pthread_mutex_lock(&bf->lock);
-		bf->recover_req = false;
-		pthread_mutex_unlock(&bf->lock);
-		queues_teardown(bf);
-		pvk_info("blkfront %s: rings torn down, %u request(s) to send "
+		queues_collect(bf);
+		pvk_info("blkfront %s: queues stopped, %u request(s) to send "
 			 "again", bf->fe, bf->npend);
-		/* Tell the backend we start over. */
+		/* Tell the backend we start over; once it is back in
+		 * InitWait it holds no mapping of ours (a dead one's went
+		 * with it): end foreign access, then negotiate anew. */
 		xenbus_switch_state(bf->xs, bf->fe, XenbusStateInitialising);
 		rc = await_initwait(bf);
+		queues_release(bf);
 		if (!rc)
 			rc = bf_connect(bf, -1);
-		if (!rc)
+		if (!rc) {
+			pthread_mutex_lock(&bf->lock);
+			bf->recover_req = false; /* we saw Connected */
+			pthread_mutex_unlock(&bf->lock);
 			rc = pend_replay(bf);
+		}
 		if (rc == -EAGAIN || (rc && rc != -ECANCELED && rc != -ENODEV &&
 				      !ALOAD(&bf->closing))) {
 			if (rc != -EAGAIN) {
@@ -1389,7 +1451,7 @@ static void bf_free(struct blkfront *bf)
 		pthread_mutex_unlock(&bf->lock);
 		pthread_join(bf->rthr, NULL);
 	}
-	for (i = 0; i < bf->nq; i++)
+	for (i = bf->nq; i-- > 0;)
 		queue_free(bf->q[i]);
 	if (bf->shr)
 		bf->plat->gntshr->close(bf->shr);
