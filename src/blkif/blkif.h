@@ -140,7 +140,8 @@ struct blkif_req {
 	uint64_t id;
 	uint64_t sector;     /* first sector (read/write/discard) */
 	uint64_t nr_sectors; /* data sectors (set by validation) or discard */
-	uint8_t operation;   /* as on the wire; echoed in the response */
+	uint8_t operation;   /* as on the wire; echoed in the response, except
+				that BLKIF_OP_INDIRECT is answered with op */
 	uint8_t op;          /* effective: READ, WRITE, WRITE_BARRIER,
 				FLUSH_DISKCACHE or DISCARD */
 	uint8_t discard_flag;

@@ -196,7 +196,11 @@ static void cop_run(struct bk_ring *r)
 
 static void respond(struct bk_ring *r, struct slot *s, int16_t status)
 {
-	blkif_back_respond(&r->back, s->req.id, s->req.operation, status);
+	/* An indirect request is answered with its inner operation, as
+	 * Linux's blkfront requires (found by the real-Xen interop run). */
+	blkif_back_respond(&r->back, s->req.id,
+			   s->req.indirect ? s->req.op : s->req.operation,
+			   status);
 	s->next = r->free;
 	r->free = s;
 }
