@@ -6,6 +6,7 @@ pkgs=(
 	build-essential gcc pkg-config meson ninja-build
 	libcmocka-dev
 	liburing-dev       # blkback storage (io_uring)
+	libfuse3-dev fuse3 # pvkit-blkfuse (disks as files through FUSE)
 	libnbd-dev nbdkit  # blkback NBD storage; nbdkit serves it in tests and bench
 	libxen-dev         # Xen's public ABI headers and libxen* (real-Xen platform)
 	xen-utils-4.17     # test-xenstore, Xen's own xenstore test program
