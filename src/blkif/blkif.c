@@ -225,76 +225,98 @@ static void decode_indirect(struct blkif_req *req, uint8_t indirect_op,
 	memcpy(req->indirect_grefs, grefs, sizeof(req->indirect_grefs));
 }
 
-static void decode32(struct blkif_req *req, const void *slot)
-{
-	struct blkif_x86_32_request r;
-
-	memcpy(&r, slot, sizeof(r));
-	barrier();
-	req->operation = r.operation;
-	if (r.operation == BLKIF_OP_INDIRECT) {
-		struct blkif_x86_32_request_indirect ind;
-
-		memcpy(&ind, &r, sizeof(ind));
-		req->id = ind.id;
-		req->sector = ind.sector_number;
-		req->handle = ind.handle;
-		decode_indirect(req, ind.indirect_op, ind.nr_segments,
-				(const uint8_t *)&ind +
-					offsetof(struct blkif_x86_32_request_indirect,
-						 indirect_grefs));
-	} else if (r.operation == BLKIF_OP_DISCARD) {
-		struct blkif_x86_32_request_discard d;
-
-		memcpy(&d, &r, sizeof(d));
-		req->id = d.id;
-		req->sector = d.sector_number;
-		req->nr_sectors = d.nr_sectors;
-		req->discard_flag = d.flag;
-		req->handle = d.handle;
-	} else {
-		req->id = r.id;
-		req->sector = r.sector_number;
-		req->handle = r.handle;
-		decode_segs(req,
-			    (const uint8_t *)&r +
-				    offsetof(struct blkif_x86_32_request, seg),
-			    r.nr_segments);
+/*
+ * One decoder and one encoder per request layout, generated from the same
+ * text: the two ABIs differ only in their struct types (x86_32's are
+ * packed, so members are reached through offsetof, never by address).
+ */
+#define BLKIF_LAYOUT_CODEC(sfx, req_t, ind_t, disc_t)                          \
+	static void decode##sfx(struct blkif_req *req, const void *slot)       \
+	{                                                                      \
+		req_t r;                                                       \
+                                                                               \
+		memcpy(&r, slot, sizeof(r));                                   \
+		barrier(); /* the copy is all we look at from now on */        \
+		req->operation = r.operation;                                  \
+		if (r.operation == BLKIF_OP_INDIRECT) {                        \
+			ind_t ind;                                             \
+                                                                               \
+			memcpy(&ind, &r, sizeof(ind));                         \
+			req->id = ind.id;                                      \
+			req->sector = ind.sector_number;                       \
+			req->handle = ind.handle;                              \
+			decode_indirect(req, ind.indirect_op,                  \
+					ind.nr_segments,                       \
+					(const uint8_t *)&ind +                \
+						offsetof(ind_t,                \
+							 indirect_grefs));     \
+		} else if (r.operation == BLKIF_OP_DISCARD) {                  \
+			disc_t d;                                              \
+                                                                               \
+			memcpy(&d, &r, sizeof(d));                             \
+			req->id = d.id;                                        \
+			req->sector = d.sector_number;                         \
+			req->nr_sectors = d.nr_sectors;                        \
+			req->discard_flag = d.flag;                            \
+			req->handle = d.handle;                                \
+		} else {                                                       \
+			req->id = r.id;                                        \
+			req->sector = r.sector_number;                         \
+			req->handle = r.handle;                                \
+			decode_segs(req,                                       \
+				    (const uint8_t *)&r + offsetof(req_t, seg), \
+				    r.nr_segments);                            \
+		}                                                              \
+	}                                                                      \
+                                                                               \
+	static void encode##sfx(void *slot, const struct blkif_req *q)         \
+	{                                                                      \
+		req_t r;                                                       \
+		unsigned int i;                                                \
+                                                                               \
+		memset(&r, 0, sizeof(r));                                      \
+		if (q->operation == BLKIF_OP_INDIRECT) {                       \
+			ind_t ind;                                             \
+                                                                               \
+			memset(&ind, 0, sizeof(ind));                          \
+			ind.operation = BLKIF_OP_INDIRECT;                     \
+			ind.indirect_op = q->op;                               \
+			ind.nr_segments = q->nr_segs;                          \
+			ind.id = q->id;                                        \
+			ind.sector_number = q->sector;                         \
+			ind.handle = q->handle;                                \
+			memcpy((uint8_t *)&ind + offsetof(ind_t, indirect_grefs), \
+			       q->indirect_grefs, sizeof(ind.indirect_grefs)); \
+			memcpy(&r, &ind, sizeof(ind));                         \
+		} else if (q->operation == BLKIF_OP_DISCARD) {                 \
+			disc_t d;                                              \
+                                                                               \
+			memset(&d, 0, sizeof(d));                              \
+			d.operation = BLKIF_OP_DISCARD;                        \
+			d.flag = q->discard_flag;                              \
+			d.handle = q->handle;                                  \
+			d.id = q->id;                                          \
+			d.sector_number = q->sector;                           \
+			d.nr_sectors = q->nr_sectors;                          \
+			memcpy(&r, &d, sizeof(d));                             \
+		} else {                                                       \
+			r.operation = q->operation;                            \
+			r.nr_segments = (uint8_t)q->nr_segs;                   \
+			r.handle = q->handle;                                  \
+			r.id = q->id;                                          \
+			r.sector_number = q->sector;                           \
+			for (i = 0; i < q->nr_segs; i++)                       \
+				r.seg[i] = q->seg[i];                          \
+		}                                                              \
+		memcpy(slot, &r, sizeof(r));                                   \
 	}
-}
 
-static void decode64(struct blkif_req *req, const void *slot)
-{
-	struct blkif_x86_64_request r;
-
-	memcpy(&r, slot, sizeof(r));
-	barrier();
-	req->operation = r.operation;
-	if (r.operation == BLKIF_OP_INDIRECT) {
-		struct blkif_x86_64_request_indirect ind;
-
-		memcpy(&ind, &r, sizeof(ind));
-		req->id = ind.id;
-		req->sector = ind.sector_number;
-		req->handle = ind.handle;
-		decode_indirect(req, ind.indirect_op, ind.nr_segments,
-				ind.indirect_grefs);
-	} else if (r.operation == BLKIF_OP_DISCARD) {
-		struct blkif_x86_64_request_discard d;
-
-		memcpy(&d, &r, sizeof(d));
-		req->id = d.id;
-		req->sector = d.sector_number;
-		req->nr_sectors = d.nr_sectors;
-		req->discard_flag = d.flag;
-		req->handle = d.handle;
-	} else {
-		req->id = r.id;
-		req->sector = r.sector_number;
-		req->handle = r.handle;
-		decode_segs(req, r.seg, r.nr_segments);
-	}
-}
+BLKIF_LAYOUT_CODEC(32, struct blkif_x86_32_request,
+		   struct blkif_x86_32_request_indirect,
+		   struct blkif_x86_32_request_discard)
+BLKIF_LAYOUT_CODEC(64, struct blkif_x86_64_request,
+		   struct blkif_x86_64_request_indirect,
+		   struct blkif_x86_64_request_discard)
 
 /* ---- backend ring --------------------------------------------------------- */
 
@@ -466,85 +488,10 @@ unsigned int blkif_front_free(const struct blkif_front *f)
 
 static void encode(enum blkif_abi abi, void *slot, const struct blkif_req *q)
 {
-	unsigned int i;
-
-	if (abi == BLKIF_ABI_X86_32) {
-		struct blkif_x86_32_request r;
-
-		memset(&r, 0, sizeof(r));
-		if (q->operation == BLKIF_OP_INDIRECT) {
-			struct blkif_x86_32_request_indirect ind;
-
-			memset(&ind, 0, sizeof(ind));
-			ind.operation = BLKIF_OP_INDIRECT;
-			ind.indirect_op = q->op;
-			ind.nr_segments = q->nr_segs;
-			ind.id = q->id;
-			ind.sector_number = q->sector;
-			ind.handle = q->handle;
-			memcpy(ind.indirect_grefs, q->indirect_grefs,
-			       sizeof(ind.indirect_grefs));
-			memcpy(&r, &ind, sizeof(ind));
-		} else if (q->operation == BLKIF_OP_DISCARD) {
-			struct blkif_x86_32_request_discard d;
-
-			memset(&d, 0, sizeof(d));
-			d.operation = BLKIF_OP_DISCARD;
-			d.flag = q->discard_flag;
-			d.handle = q->handle;
-			d.id = q->id;
-			d.sector_number = q->sector;
-			d.nr_sectors = q->nr_sectors;
-			memcpy(&r, &d, sizeof(d));
-		} else {
-			r.operation = q->operation;
-			r.nr_segments = (uint8_t)q->nr_segs;
-			r.handle = q->handle;
-			r.id = q->id;
-			r.sector_number = q->sector;
-			for (i = 0; i < q->nr_segs; i++)
-				r.seg[i] = q->seg[i];
-		}
-		memcpy(slot, &r, sizeof(r));
-	} else {
-		struct blkif_x86_64_request r;
-
-		memset(&r, 0, sizeof(r));
-		if (q->operation == BLKIF_OP_INDIRECT) {
-			struct blkif_x86_64_request_indirect ind;
-
-			memset(&ind, 0, sizeof(ind));
-			ind.operation = BLKIF_OP_INDIRECT;
-			ind.indirect_op = q->op;
-			ind.nr_segments = q->nr_segs;
-			ind.id = q->id;
-			ind.sector_number = q->sector;
-			ind.handle = q->handle;
-			memcpy(ind.indirect_grefs, q->indirect_grefs,
-			       sizeof(ind.indirect_grefs));
-			memcpy(&r, &ind, sizeof(ind));
-		} else if (q->operation == BLKIF_OP_DISCARD) {
-			struct blkif_x86_64_request_discard d;
-
-			memset(&d, 0, sizeof(d));
-			d.operation = BLKIF_OP_DISCARD;
-			d.flag = q->discard_flag;
-			d.handle = q->handle;
-			d.id = q->id;
-			d.sector_number = q->sector;
-			d.nr_sectors = q->nr_sectors;
-			memcpy(&r, &d, sizeof(d));
-		} else {
-			r.operation = q->operation;
-			r.nr_segments = (uint8_t)q->nr_segs;
-			r.handle = q->handle;
-			r.id = q->id;
-			r.sector_number = q->sector;
-			for (i = 0; i < q->nr_segs; i++)
-				r.seg[i] = q->seg[i];
-		}
-		memcpy(slot, &r, sizeof(r));
-	}
+	if (abi == BLKIF_ABI_X86_32)
+		encode32(slot, q);
+	else
+		encode64(slot, q);
 }
 
 int blkif_front_queue(struct blkif_front *f, const struct blkif_req *req)
