@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "platform/platform_impl.h"
 
 #define XEN_PRIVCMD "/dev/xen/privcmd"
+#define XEN_EVTCHN "/dev/xen/evtchn"
 #define XEN_XSD_KVA "/proc/xen/xsd_kva"   /* xenfs: the local xenbus ring */
 #define XEN_XSD_PORT "/proc/xen/xsd_port" /* and its event channel */
 #define XPAGE 4096u
@@ -555,16 +557,21 @@ int pvk_platform_xen_open(struct pvk_platform **out)
 {
 	struct xen_plat *x;
 
-	if (access(XEN_PRIVCMD, F_OK) < 0) {
-		pvk_err("platform xen: %s not found: not running on Xen "
-			"(or xenfs/privcmd not loaded)", XEN_PRIVCMD);
+	/* A Dom0 has privcmd; a DomU's frontends need only the event
+	 * channel device (and gntalloc), privcmd being of no use there. */
+	bool privcmd = access(XEN_PRIVCMD, F_OK) == 0;
+
+	if (!privcmd && access(XEN_EVTCHN, F_OK) < 0) {
+		pvk_err("platform xen: neither %s nor %s: not running on Xen "
+			"(or xen-privcmd/xen-evtchn not loaded)", XEN_PRIVCMD,
+			XEN_EVTCHN);
 		return -ENODEV;
 	}
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
-	x->xch = xc_interface_open(NULL, NULL, 0);
-	if (!x->xch)
+	x->xch = privcmd ? xc_interface_open(NULL, NULL, 0) : NULL;
+	if (privcmd && !x->xch)
 		pvk_warn("platform xen: xc_interface_open failed (%s); "
 			 "no domain list", strerror(errno));
 	x->pub.name = "xen";
