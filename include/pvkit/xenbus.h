@@ -87,6 +87,11 @@ int xenbus_parse_backend_path(const char *path, domid_t *be, char *type,
 
 /* ---- finding the peer, validated ------------------------------------- */
 
+/* This domain's id as the toolstack wrote it: the relative node "domid"
+ * (a Linux domain's /dev/xen/xenbus, where the platform only knows
+ * DOMID_SELF).  -ERANGE for a reserved id, -ENOENT if missing. */
+int xenbus_read_domid(struct xs_client *xs, domid_t *out);
+
 /* A frontend at fe_path (which must itself be a frontend path) reads its
  * "backend" and "backend-id" nodes.  The backend path must have the
  * backend form for the same type, frontend domain and device id, and its

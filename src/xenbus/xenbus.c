@@ -419,6 +419,18 @@ static int read_peer(struct xs_client *xs, xs_tx_t tx, const char *dir,
 	return xs_read(xs, tx, path, peer, NULL);
 }
 
+int xenbus_read_domid(struct xs_client *xs, domid_t *out)
+{
+	uint64_t v;
+	int rc = xs_read_u64(xs, XS_TX_NONE, "domid", 0,
+			     DOMID_FIRST_RESERVED - 1, &v);
+
+	if (rc < 0)
+		return rc;
+	*out = (domid_t)v;
+	return 0;
+}
+
 int xenbus_read_backend(struct xs_client *xs, xs_tx_t tx, const char *fe_path,
 			char **be_path, domid_t *be_id)
 {

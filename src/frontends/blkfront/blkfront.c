@@ -1469,6 +1469,7 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 	struct blkfront *bf;
 	enum xenbus_state st;
 	uint32_t devid;
+	domid_t self;
 	int rc;
 
 	rc = blkfront_vdev_parse(vdev, &devid);
@@ -1492,12 +1493,24 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 		goto out_free;
 	snprintf(bf->info.protocol, sizeof(bf->info.protocol), "%s",
 		 blkif_abi_name(bf->abi));
-	rc = xenbus_frontend_path(bf->fe, sizeof(bf->fe), plat->self, "vbd",
-				  devid);
+	/* On real Xen the platform knows itself only as DOMID_SELF. */
+	self = plat->self;
+	if (self == DOMID_SELF && (rc = xenbus_read_domid(xs, &self)) < 0) {
+		pvk_err("blkfront: cannot read this domain's id: %s",
+			strerror(-rc));
+		goto out_free;
+	}
+	rc = xenbus_frontend_path(bf->fe, sizeof(bf->fe), self, "vbd", devid);
 	if (!rc)
 		rc = xenbus_read_backend(xs, XS_TX_NONE, bf->fe, &bf->be,
 					 &bf->be_id);
 	if (rc)
+		goto fail;
+	/* A device closed before (an earlier program): Linux's blkback
+	 * stays Closed until the frontend says Initialising again. */
+	if (xenbus_read_state(xs, XS_TX_NONE, bf->fe, &st) == 0 &&
+	    st != XenbusStateInitialising &&
+	    (rc = xenbus_switch_state(xs, bf->fe, XenbusStateInitialising)))
 		goto fail;
 	/* The backend publishes its features, then InitWait. */
 	rc = xenbus_wait_for_state(xs, bf->be,
