@@ -1,0 +1,408 @@
+/*
+ * tool.c - pvkit-blkfront: one virtual disk of this domain through pvkit's
+ * blkfront, from the command line.  On real Xen it runs in a Linux
+ * domain's userspace (gntalloc, evtchn, /dev/xen/xenbus) whose kernel
+ * leaves the disk alone; on the emulated platform in any process the
+ * platform and xenstore client can be opened for.
+ *
+ *   pvkit-blkfront [OPTIONS] VDEV info
+ *   pvkit-blkfront [OPTIONS] VDEV write-verify [MIB [SEED]]
+ *   pvkit-blkfront [OPTIONS] VDEV read [SECTOR [COUNT]]   (raw to stdout)
+ *
+ * write-verify writes MIB (default 8) MiB of stamped 4 KiB blocks from
+ * sector 0 (one thread per queue, 128 KiB requests), flushes, reads it all
+ * back and checks every block.  Every action prints the negotiated
+ * features as one "features:" line of key=value pairs.  Exit status 0 on
+ * success, 1 on any failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "pvkit/blkfront.h"
+#include "pvkit/platform.h"
+#include "pvkit/xs.h"
+
+#define BLOCK 4096u
+#define BLOCK_SECTORS (BLOCK / 512u)
+#define CHUNK_BLOCKS 32u /* 128 KiB: more than 11 segments (indirect) */
+#define STAMP_MAGIC 0x31464b4256505ull /* "PVKBF1" */
+
+struct stamp { /* at the start of each 4 KiB block */
+	uint64_t magic, block, seed;
+};
+
+/* The block's expected content: a stamp, then a xorshift stream. */
+static void block_fill(uint8_t *p, uint64_t block, uint64_t seed)
+{
+	struct stamp st = {STAMP_MAGIC, block, seed};
+	uint64_t x = seed ^ (block * 0x9e3779b97f4a7c15ull) ^ 1;
+	unsigned int i;
+
+	memcpy(p, &st, sizeof(st));
+	for (i = sizeof(st); i < BLOCK; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(p + i, &x, 8);
+	}
+}
+
+static void print_features(FILE *f, const struct blkfront *bf)
+{
+	const struct blkfront_info *in = blkfront_info(bf);
+
+	fprintf(f, "features: queues=%u ring-pages=%u indirect-segments=%u "
+	       "persistent=%d flush=%d barrier=%d discard=%d protocol=%s "
+	       "sectors=%" PRIu64 " sector-size=%u readonly=%d\n",
+	       in->nr_queues, in->ring_pages, in->indirect_segs,
+	       in->persistent, in->flush, in->barrier, in->discard,
+	       in->protocol, in->sectors, in->sector_size, in->readonly);
+	fflush(f);
+}
+
+static void print_stats(const struct blkfront *bf)
+{
+	struct blkfront_stats st;
+	unsigned int i, nq = blkfront_info(bf)->nr_queues;
+
+	blkfront_get_stats(bf, &st);
+	printf("stats: requests=%" PRIu64 " responses=%" PRIu64
+	       " events=%" PRIu64 " spurious=%" PRIu64 " per-queue=",
+	       st.requests, st.responses, st.events, st.spurious_events);
+	for (i = 0; i < nq && i < BLKFRONT_MAX_QUEUES; i++)
+		printf("%s%" PRIu64, i ? "," : "", st.queue_requests[i]);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* ---- write-verify: one thread per queue, blocks interleaved by chunk ---- */
+
+struct worker {
+	struct blkfront *bf;
+	pthread_t thr;
+	unsigned int idx, nthreads;
+	uint64_t nblocks, seed;
+	bool write;
+	int rc;
+	uint64_t bad, first_bad;
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	uint8_t *buf = NULL, *want = NULL;
+	uint64_t c, b, nchunks = (w->nblocks + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
+
+	if (posix_memalign((void **)&buf, BLOCK, CHUNK_BLOCKS * BLOCK) ||
+	    !(want = malloc(BLOCK))) {
+		w->rc = -ENOMEM;
+		goto out;
+	}
+	w->first_bad = UINT64_MAX;
+	for (c = w->idx; c < nchunks; c += w->nthreads) {
+		uint64_t first = c * CHUNK_BLOCKS;
+		uint32_t n = (uint32_t)(w->nblocks - first < CHUNK_BLOCKS
+						? w->nblocks - first
+						: CHUNK_BLOCKS);
+
+		if (w->write) {
+			for (b = 0; b < n; b++)
+				block_fill(buf + b * BLOCK, first + b, w->seed);
+			w->rc = blkfront_write(w->bf, first * BLOCK_SECTORS,
+					       buf, n * BLOCK_SECTORS);
+		} else {
+			memset(buf, 0, (size_t)n * BLOCK);
+			w->rc = blkfront_read(w->bf, first * BLOCK_SECTORS,
+					      buf, n * BLOCK_SECTORS);
+			for (b = 0; !w->rc && b < n; b++) {
+				block_fill(want, first + b, w->seed);
+				if (!memcmp(want, buf + b * BLOCK, BLOCK))
+					continue;
+				w->bad++;
+				if (first + b < w->first_bad)
+					w->first_bad = first + b;
+			}
+		}
+		if (w->rc)
+			break;
+	}
+out:
+	free(buf);
+	free(want);
+	return NULL;
+}
+
+/* Run one pass (write or read+check) over nblocks with nthreads threads. */
+static int pass_run(struct blkfront *bf, unsigned int nthreads,
+		    uint64_t nblocks, uint64_t seed, bool write,
+		    uint64_t *bad, uint64_t *first_bad)
+{
+	struct worker w[BLKFRONT_MAX_QUEUES];
+	unsigned int i, started = 0;
+	int rc = 0;
+
+	*bad = 0;
+	*first_bad = UINT64_MAX;
+	for (i = 0; i < nthreads; i++) {
+		w[i] = (struct worker){.bf = bf, .idx = i, .nthreads = nthreads,
+				       .nblocks = nblocks, .seed = seed,
+				       .write = write};
+		rc = -pthread_create(&w[i].thr, NULL, worker_run, &w[i]);
+		if (rc)
+			break;
+		started++;
+	}
+	for (i = 0; i < started; i++) {
+		pthread_join(w[i].thr, NULL);
+		if (w[i].rc && !rc)
+			rc = w[i].rc;
+		*bad += w[i].bad;
+		if (w[i].first_bad < *first_bad)
+			*first_bad = w[i].first_bad;
+	}
+	return rc;
+}
+
+static double secs_since(uint64_t t0)
+{
+	return (double)(pvk_now_ns() - t0) / 1e9;
+}
+
+static int do_write_verify(struct blkfront *bf, int argc, char **argv)
+{
+	const struct blkfront_info *in = blkfront_info(bf);
+	uint64_t mib = 8, seed = (uint64_t)pvk_now_ns(), nblocks, bad, first;
+	unsigned int nthreads = in->nr_queues ? in->nr_queues : 1;
+	uint64_t t0;
+	int rc;
+
+	if (argc > 0 && pvk_parse_u64(argv[0], 1, 1u << 20, &mib)) {
+		fprintf(stderr, "write-verify: bad MiB count '%s'\n", argv[0]);
+		return -EINVAL;
+	}
+	if (argc > 1 && pvk_parse_u64(argv[1], 0, UINT64_MAX, &seed)) {
+		fprintf(stderr, "write-verify: bad seed '%s'\n", argv[1]);
+		return -EINVAL;
+	}
+	nblocks = mib * (1u << 20) / BLOCK;
+	if (in->readonly) {
+		fprintf(stderr, "write-verify: the disk is read-only\n");
+		return -EROFS;
+	}
+	if (nblocks * BLOCK_SECTORS > in->sectors) {
+		fprintf(stderr, "write-verify: %" PRIu64 " MiB do not fit on "
+			"the disk (%" PRIu64 " sectors)\n", mib, in->sectors);
+		return -ENOSPC;
+	}
+	printf("write-verify: %" PRIu64 " MiB, %" PRIu64 " blocks of 4 KiB, "
+	       "seed %" PRIu64 ", %u thread(s)\n", mib, nblocks, seed, nthreads);
+	t0 = pvk_now_ns();
+	rc = pass_run(bf, nthreads, nblocks, seed, true, &bad, &first);
+	if (rc) {
+		printf("write-verify: write failed: %s\n", strerror(-rc));
+		return rc;
+	}
+	printf("write-verify: written in %.2f s\n", secs_since(t0));
+	if (in->flush) {
+		t0 = pvk_now_ns();
+		rc = blkfront_flush(bf);
+		if (rc) {
+			printf("write-verify: flush failed: %s\n",
+			       strerror(-rc));
+			return rc;
+		}
+		printf("write-verify: flushed in %.3f s\n", secs_since(t0));
+	} else {
+		printf("write-verify: no flush (the backend offers none)\n");
+	}
+	t0 = pvk_now_ns();
+	rc = pass_run(bf, nthreads, nblocks, seed, false, &bad, &first);
+	if (rc) {
+		printf("write-verify: read failed: %s\n", strerror(-rc));
+		return rc;
+	}
+	if (bad) {
+		printf("write-verify: %" PRIu64 " of %" PRIu64 " blocks wrong, "
+		       "first %" PRIu64 "\n", bad, nblocks, first);
+		return -EIO;
+	}
+	printf("write-verify: read back and verified in %.2f s: OK\n",
+	       secs_since(t0));
+	return 0;
+}
+
+/* ---- read: raw sectors to stdout ---- */
+
+static int do_read(struct blkfront *bf, int argc, char **argv)
+{
+	const struct blkfront_info *in = blkfront_info(bf);
+	uint64_t sector = 0, count, done = 0;
+	uint8_t *buf = NULL;
+	int rc = 0;
+
+	if (argc > 0 && pvk_parse_u64(argv[0], 0, UINT64_MAX, &sector)) {
+		fprintf(stderr, "read: bad sector '%s'\n", argv[0]);
+		return -EINVAL;
+	}
+	count = sector < in->sectors ? in->sectors - sector : 0;
+	if (argc > 1 && pvk_parse_u64(argv[1], 0, count, &count)) {
+		fprintf(stderr, "read: bad count '%s' (at most %" PRIu64 ")\n",
+			argv[1], count);
+		return -EINVAL;
+	}
+	if (posix_memalign((void **)&buf, BLOCK, CHUNK_BLOCKS * BLOCK))
+		return -ENOMEM;
+	while (done < count) {
+		uint32_t n = (uint32_t)(count - done < CHUNK_BLOCKS * BLOCK_SECTORS
+						? count - done
+						: CHUNK_BLOCKS * BLOCK_SECTORS);
+
+		rc = blkfront_read(bf, sector + done, buf, n);
+		if (rc)
+			break;
+		if (fwrite(buf, 512, n, stdout) != n) {
+			rc = -EIO;
+			break;
+		}
+		done += n;
+	}
+	free(buf);
+	if (fflush(stdout) && !rc)
+		rc = -EIO;
+	return rc;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pvkit-blkfront [OPTIONS] VDEV ACTION [ARGS]\n"
+		"  VDEV: xvda..., or a decimal device id\n"
+		"  ACTION: info | write-verify [MIB [SEED]] | "
+		"read [SECTOR [COUNT]]\n"
+		"  -P, --platform=xen|emulated  (default: PVKIT_PLATFORM, "
+		"else detected)\n"
+		"  -q, --queues=N       queues wanted (default: min(4, the "
+		"backend's))\n"
+		"  -o, --ring-order=N   ring page order wanted (default 0)\n"
+		"  -i, --indirect=N     segments per indirect request (0: "
+		"none; default 32)\n"
+		"  -n, --no-persistent  do not ask for persistent grants\n"
+		"  -t, --timeout=MS     each xenbus step (default 10000)\n"
+		"  -v, --verbose\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{"platform", required_argument, NULL, 'P'},
+		{"queues", required_argument, NULL, 'q'},
+		{"ring-order", required_argument, NULL, 'o'},
+		{"indirect", required_argument, NULL, 'i'},
+		{"no-persistent", no_argument, NULL, 'n'},
+		{"timeout", required_argument, NULL, 't'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct blkfront_opts o = {.max_indirect_segs = 32};
+	const char *which = NULL, *vdev, *action;
+	struct pvk_platform *plat = NULL;
+	struct xs_client *xs = NULL;
+	struct blkfront *bf = NULL;
+	enum pvk_log_level lvl = PVK_LOG_WARN;
+	uint64_t v;
+	int c, rc, fd;
+
+	while ((c = getopt_long(argc, argv, "P:q:o:i:nt:vh", lopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'P':
+			which = optarg;
+			break;
+		case 'q':
+			if (pvk_parse_u64(optarg, 1, BLKFRONT_MAX_QUEUES, &v))
+				goto bad;
+			o.num_queues = (unsigned int)v;
+			break;
+		case 'o':
+			if (pvk_parse_u64(optarg, 0, 8, &v))
+				goto bad;
+			o.ring_page_order = (unsigned int)v;
+			break;
+		case 'i':
+			if (pvk_parse_u64(optarg, 0, 4096, &v))
+				goto bad;
+			o.max_indirect_segs = (unsigned int)v;
+			break;
+		case 'n':
+			o.no_persistent = true;
+			break;
+		case 't':
+			if (pvk_parse_u64(optarg, 1, 600000, &v))
+				goto bad;
+			o.timeout_ms = (int)v;
+			break;
+		case 'v':
+			lvl = PVK_LOG_INFO;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			goto bad;
+		}
+	}
+	if (argc - optind < 2)
+		goto bad;
+	vdev = argv[optind];
+	action = argv[optind + 1];
+	if (strcmp(action, "info") && strcmp(action, "write-verify") &&
+	    strcmp(action, "read"))
+		goto bad;
+	pvk_log_init("pvkit-blkfront", lvl);
+
+	rc = pvk_platform_open(which, &plat);
+	if (rc) {
+		fprintf(stderr, "pvkit-blkfront: platform: %s\n", strerror(-rc));
+		return 1;
+	}
+	rc = xs_client_open_platform(plat, &xs);
+	if (rc && (fd = open("/proc/xen/xenbus", O_RDWR | O_CLOEXEC)) >= 0)
+		rc = xs_client_open_fd(fd, &xs); /* xenfs's copy of the device */
+	if (rc) {
+		fprintf(stderr, "pvkit-blkfront: xenstore: %s\n", strerror(-rc));
+		goto out;
+	}
+	rc = blkfront_open(plat, xs, vdev, &o, &bf);
+	if (rc) {
+		fprintf(stderr, "pvkit-blkfront: %s: %s\n", vdev, strerror(-rc));
+		goto out;
+	}
+	/* read's stdout is the data */
+	print_features(strcmp(action, "read") ? stdout : stderr, bf);
+	if (!strcmp(action, "write-verify"))
+		rc = do_write_verify(bf, argc - optind - 2, argv + optind + 2);
+	else if (!strcmp(action, "read"))
+		rc = do_read(bf, argc - optind - 2, argv + optind + 2);
+	if (strcmp(action, "read"))
+		print_stats(bf);
+	if (!rc && blkfront_broken(bf))
+		rc = -EIO;
+out:
+	blkfront_close(bf);
+	xs_client_close(xs);
+	pvk_platform_close(plat);
+	return rc ? 1 : 0;
+bad:
+	usage(stderr);
+	return 2;
+}
