@@ -26,12 +26,14 @@ struct slot {
 	struct iovec *iov;
 	int16_t status;
 	bool copy;           /* bounce + grant copy (else persistent maps) */
+	bool busy;           /* taken from the ring, not yet answered */
 	struct slot *next;
 };
 
 struct pgrant {
 	grant_ref_t ref;
-	void *addr; /* NULL: empty */
+	void *addr;    /* NULL: empty */
+	uint64_t last; /* the batch that last used it */
 };
 
 struct bk_ring {
@@ -58,6 +60,7 @@ struct bk_ring {
 
 	struct pgrant *pg; /* persistent grants: open addressing */
 	unsigned int pg_cap, pg_count;
+	uint64_t tick, evicted; /* batches taken; the last eviction's */
 
 	struct gnttab_copy *cops;
 	struct slot **cslot; /* which slot each copy op belongs to */
@@ -87,6 +90,66 @@ static struct pgrant *pg_find(struct bk_ring *r, grant_ref_t ref, bool *found)
 	}
 }
 
+static int pg_cmp_last(const void *a, const void *b)
+{
+	const struct pgrant *x = a, *y = b;
+
+	return x->last < y->last ? -1 : x->last > y->last;
+}
+
+/* The table is full: unmap the least recently used quarter of the grants
+ * no request in progress uses (Linux's blkback purges the same way), so
+ * a frontend whose pages change (new buffers) keeps the fast path.  At
+ * most once per batch. */
+static void pg_evict(struct bk_ring *r)
+{
+	struct pgrant *old = r->pg, *cand, *p;
+	unsigned int i, j, n = 0, drop, keep;
+	bool found;
+
+	r->evicted = r->tick;
+	/* In use: everything taken and not yet answered (this batch's are
+	 * marked already by pg_get). */
+	for (i = 0; i < r->nslots; i++) {
+		const struct slot *s = &r->slots[i];
+
+		if (!s->busy || s->copy)
+			continue;
+		for (j = 0; j < s->req.nr_segs && j < s->req.seg_cap; j++) {
+			p = pg_find(r, s->req.seg[j].gref, &found);
+			if (found)
+				p->last = r->tick;
+		}
+	}
+	cand = calloc(r->pg_count ? r->pg_count : 1, sizeof(*cand));
+	r->pg = calloc(r->pg_cap, sizeof(*r->pg));
+	if (!cand || !r->pg) {
+		free(cand);
+		free(r->pg);
+		r->pg = old;
+		return;
+	}
+	for (i = 0; i < r->pg_cap; i++)
+		if (old[i].addr)
+			cand[n++] = old[i];
+	free(old);
+	qsort(cand, n, sizeof(*cand), pg_cmp_last);
+	drop = n / 4 ? n / 4 : 1;
+	keep = 0;
+	for (i = 0; i < n; i++) {
+		if (drop && cand[i].last != r->tick) {
+			r->d->plat->gnttab->unmap(r->gt, cand[i].addr, 1);
+			drop--;
+			continue;
+		}
+		p = pg_find(r, cand[i].ref, &found);
+		*p = cand[i];
+		keep++;
+	}
+	r->pg_count = keep;
+	free(cand);
+}
+
 /* The mapping of ref, mapping it now while under the bound; NULL if the
  * grant cannot be (or may no longer be) kept. */
 static uint8_t *pg_get(struct bk_ring *r, grant_ref_t ref)
@@ -100,14 +163,22 @@ static uint8_t *pg_get(struct bk_ring *r, grant_ref_t ref)
 	if (!r->pg)
 		return NULL;
 	p = pg_find(r, ref, &found);
-	if (found)
+	if (found) {
+		p->last = r->tick;
 		return p->addr;
+	}
+	if (r->pg_count >= r->d->cfg->max_persistent &&
+	    r->evicted != r->tick) {
+		pg_evict(r);
+		p = pg_find(r, ref, &found);
+	}
 	if (r->pg_count >= r->d->cfg->max_persistent)
 		return NULL;
 	if (gt->map(r->gt, r->d->fe, &ref, 1, 1, &addr, &st))
 		return NULL;
 	p->ref = ref;
 	p->addr = addr;
+	p->last = r->tick;
 	r->pg_count++;
 	return addr;
 }
@@ -201,6 +272,7 @@ static void respond(struct bk_ring *r, struct slot *s, int16_t status)
 	blkif_back_respond(&r->back, s->req.id,
 			   s->req.indirect ? s->req.op : s->req.operation,
 			   status);
+	s->busy = false;
 	s->next = r->free;
 	r->free = s;
 }
@@ -308,6 +380,7 @@ static void take_requests(struct bk_ring *r)
 
 	if (r->failed)
 		return;
+	r->tick++;
 	n = blkif_back_poll(&r->back);
 	if (n < 0) {
 		fail_ring(r, "frontend produced more requests than the ring "
@@ -323,6 +396,8 @@ static void take_requests(struct bk_ring *r)
 			break;
 		}
 		s->status = BLKIF_RSP_OKAY;
+		s->busy = true;
+		s->copy = true; /* no persistent maps until prepared */
 		rc = blkif_req_check(&r->d->lim, &s->req, &why);
 		if (rc) {
 			pvk_debug("vbd d%u q%u: request %llu: %s", r->d->fe,
@@ -514,6 +589,9 @@ static void *ring_thread(void *arg)
 		complete_io(r);
 		take_requests(r);
 		submit_pending(r);
+		/* What finished during the submission (inline storage,
+		 * io_uring's inline completions) is answered in this pass. */
+		complete_io(r);
 		notify_if_needed(r);
 		more = !r->failed && r->free && blkif_back_final_check(&r->back);
 		p[0].revents = p[1].revents = p[2].revents = 0;

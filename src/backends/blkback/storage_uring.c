@@ -4,6 +4,15 @@
  * page cache per request when a direct transfer is refused), fdatasync for
  * FLUSH (linked after the write it belongs to), and fallocate(PUNCH_HOLE)
  * for DISCARD.  Completions wake an eventfd registered with the ring.
+ *
+ * A file on tmpfs is served inline instead: tmpfs cannot do non-blocking
+ * I/O (no FMODE_NOWAIT), so io_uring would hand every request to an io-wq
+ * worker thread and wake us again through the eventfd, two thread hops
+ * per request for what is a copy to or from memory.  There each operation
+ * up to INLINE_MAX_BYTES (and every flush and discard) runs in queue()
+ * with preadv/pwritev (fdatasync, fallocate) and its completion waits on
+ * a list for reap(), the eventfd signalled once per submit(); larger
+ * transfers still go through io_uring, whose workers copy in parallel.
  */
 #include "storage.h"
 
@@ -16,7 +25,14 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#define INLINE_MAX_BYTES (64u << 10)
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
 
 struct bk_storage {
 	struct io_uring ring;
@@ -25,6 +41,7 @@ struct bk_storage {
 	int efd;
 	uint64_t size;
 	bool discard;
+	bool inline_io; /* tmpfs: synchronous in queue() */
 	unsigned int depth, queued, inflight;
 	/* Per io: the original, kept for a buffered retry. */
 	struct uio {
@@ -32,8 +49,9 @@ struct bk_storage {
 		unsigned int parts; /* SQEs outstanding */
 		int res;
 		bool direct;
-		struct uio *next_free;
+		struct uio *next_free; /* also: the inline done list */
 	} *uios, *free;
+	struct uio *idone, **idone_tail; /* inline completions, in order */
 };
 
 static int uring_submit_io(struct bk_storage *st, struct uio *u);
@@ -94,6 +112,13 @@ static int uring_open(const char *path, bool readonly, unsigned int depth,
 		rc = -EINVAL;
 		goto fail;
 	}
+	{
+		struct statfs fs;
+
+		st->inline_io = fstatfs(st->fd_buffered, &fs) == 0 &&
+				fs.f_type == TMPFS_MAGIC;
+	}
+	st->idone_tail = &st->idone;
 	st->uios = calloc(depth, sizeof(*st->uios));
 	if (!st->uios) {
 		rc = -ENOMEM;
@@ -189,6 +214,38 @@ static int uring_submit_io(struct bk_storage *st, struct uio *u)
 	return 0;
 }
 
+/* Run io now (tmpfs); the result in u->res. */
+static void inline_run(struct bk_storage *st, struct uio *u)
+{
+	const struct bk_io *io = &u->io;
+	ssize_t n = 0;
+
+	switch (io->op) {
+	case BK_IO_READ:
+		n = preadv(st->fd_buffered, io->iov, (int)io->iovcnt,
+			   (off_t)io->off);
+		break;
+	case BK_IO_WRITE:
+		n = pwritev(st->fd_buffered, io->iov, (int)io->iovcnt,
+			    (off_t)io->off);
+		if (n >= 0 && io->flush_after && fdatasync(st->fd_buffered))
+			n = -1;
+		break;
+	case BK_IO_FLUSH:
+		n = fdatasync(st->fd_buffered);
+		break;
+	case BK_IO_DISCARD:
+		n = fallocate(st->fd_buffered,
+			      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)io->off, (off_t)io->len);
+		break;
+	}
+	u->res = n < 0 ? -errno : (int)n;
+	u->next_free = NULL;
+	*st->idone_tail = u;
+	st->idone_tail = &u->next_free;
+}
+
 static int uring_queue(struct bk_storage *st, const struct bk_io *io)
 {
 	struct uio *u = st->free;
@@ -197,6 +254,15 @@ static int uring_queue(struct bk_storage *st, const struct bk_io *io)
 	if (!u)
 		return -EBUSY;
 	u->io = *io;
+	/* Small transfers only: large ones gain from io-wq's workers
+	 * running several copies at once. */
+	if (st->inline_io &&
+	    (io->op > BK_IO_WRITE || io->len <= INLINE_MAX_BYTES)) {
+		st->free = u->next_free;
+		st->inflight++;
+		inline_run(st, u);
+		return 0;
+	}
 	u->direct = st->fd != st->fd_buffered;
 	rc = uring_submit_io(st, u);
 	if (rc)
@@ -208,8 +274,12 @@ static int uring_queue(struct bk_storage *st, const struct bk_io *io)
 
 static int uring_submit(struct bk_storage *st)
 {
+	uint64_t one = 1;
 	int rc;
 
+	/* Inline completions are waiting: the fd says so. */
+	if (st->idone && write(st->efd, &one, sizeof(one)) < 0)
+		return -errno;
 	if (!st->queued)
 		return 0;
 	do
@@ -230,6 +300,21 @@ static int uring_reap(struct bk_storage *st, bk_io_done_fn done, void *arg)
 
 	if (read(st->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return -errno;
+	while (st->idone) {
+		struct uio *u = st->idone;
+
+		st->idone = u->next_free;
+		if (!st->idone)
+			st->idone_tail = &st->idone;
+		if ((u->io.op == BK_IO_READ || u->io.op == BK_IO_WRITE) &&
+		    u->res >= 0 && (uint64_t)u->res != u->io.len)
+			u->res = -EIO; /* short transfer */
+		st->inflight--;
+		u->next_free = st->free;
+		st->free = u;
+		done(u->io.tag, u->res, arg);
+		n++;
+	}
 	while (io_uring_peek_cqe(&st->ring, &cqe) == 0) {
 		struct uio *u = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
