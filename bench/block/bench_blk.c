@@ -8,7 +8,10 @@
  *   4 KiB random read and write at queue depths 1 and 32 (IOPS)
  *   1 MiB sequential read and write at queue depth 4 (MiB/s)
  *
- * Each repetition runs every load on all three paths in turn; the table
+ * blkfront is measured twice: with the caller's own buffers (copied
+ * through blkfront's shared pages) and with zero-copy buffers from
+ * blkfront_buf_alloc.  Each repetition runs every load on all four paths
+ * in turn; the table
  * gives the median over the repetitions and the ratios.  A private
  * pvkit-hvd, pvkit-xenstored and pvkit-blkback are started through the
  * block test environment ($PVKIT_HVD, $PVKIT_XENSTORED, $PVKIT_BLKBACK);
@@ -37,7 +40,7 @@
 
 #define MAX_QD 32u
 #define MAX_BS (1u << 20)
-#define NPATHS 3
+#define NPATHS 4 /* native, pvkit copying, pvkit zero-copy, NBD */
 
 struct load {
 	const char *name;
@@ -318,7 +321,8 @@ static void bf_done(void *arg, int status)
 }
 
 static struct result run_blkfront(const struct load *l, struct blkfront *bf,
-				  uint8_t *bufs, uint64_t size, uint64_t dur_ns)
+				  uint8_t *const *bufv, uint64_t size,
+				  uint64_t dur_ns)
 {
 	struct bf_run run = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
 			     {0}, 0, 0};
@@ -342,8 +346,7 @@ static struct result run_blkfront(const struct load *l, struct blkfront *bf,
 
 			if (blkfront_submit(bf, l->write ? BLKFRONT_WRITE
 							 : BLKFRONT_READ,
-					    offgen_next(&g) >> 9,
-					    bufs + (size_t)idx * MAX_BS,
+					    offgen_next(&g) >> 9, bufv[idx],
 					    l->bs >> 9, bf_done, &slots[idx])) {
 				r.err = -1;
 				stop = true;
@@ -376,27 +379,40 @@ static int guest_main(struct pvk_platform *plat, struct xs_client *xs,
 {
 	struct guest_arg *a = p;
 	struct blkfront *bf;
-	uint8_t *bufs = bufs_alloc();
+	uint8_t *bufs = bufs_alloc(), *own[MAX_QD], *zc[MAX_QD];
 	struct result r = {0, 0, 0};
 	struct {
 		int32_t load;
 		uint32_t ms;
 	} cmd;
+	unsigned int i;
 	int rc;
 
 	if (!bufs)
 		return 2;
 	rc = blkfront_open(plat, xs, "xvda", NULL, &bf);
+	/* The same buffers twice: the caller's own, and zero-copy ones. */
+	for (i = 0; !rc && i < MAX_QD; i++) {
+		own[i] = bufs + (size_t)i * MAX_BS;
+		zc[i] = blkfront_buf_alloc(bf, MAX_BS);
+		if (!zc[i])
+			rc = -errno;
+		else
+			memset(zc[i], 0x5a, MAX_BS);
+	}
 	r.err = rc;
 	if (write(a->res_wr, &r, sizeof(r)) != sizeof(r) || rc)
 		return 3;
 	while (read(a->cmd_rd, &cmd, sizeof(cmd)) == sizeof(cmd) &&
-	       cmd.load >= 0 && (size_t)cmd.load < NLOADS) {
-		r = run_blkfront(&loads[cmd.load], bf, bufs, a->size,
+	       cmd.load >= 0 && (size_t)cmd.load < 2 * NLOADS) {
+		r = run_blkfront(&loads[cmd.load % NLOADS], bf,
+				 (size_t)cmd.load >= NLOADS ? zc : own, a->size,
 				 (uint64_t)cmd.ms * 1000000ull);
 		if (write(a->res_wr, &r, sizeof(r)) != sizeof(r))
 			break;
 	}
+	for (i = 0; i < MAX_QD; i++)
+		blkfront_buf_free(bf, zc[i]);
 	blkfront_close(bf);
 	free(bufs);
 	return 0;
@@ -430,17 +446,20 @@ static double median(double *v, unsigned int n)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pvkit-bench-blk [-s MIB] [-t MS] [-r REPS]\n"
+	fprintf(f, "usage: pvkit-bench-blk [-s MIB] [-t MS] [-r REPS] [-l LOADS]\n"
 		   "  -s  size of the tmpfs file (default 512 MiB)\n"
 		   "  -t  milliseconds per load and path (default 1500)\n"
-		   "  -r  repetitions; the median is reported (default 3)\n");
+		   "  -r  repetitions; the median is reported (default 3)\n"
+		   "  -l  only these loads: numbers 1-%zu of the table, "
+		   "comma-separated\n", NLOADS);
 }
 
 int main(int argc, char **argv)
 {
 	static struct blk_env env;
 	uint64_t size = 512ull << 20;
-	unsigned int ms = 1500, reps = 3, rep, li, k;
+	unsigned int ms = 1500, reps = 3, rep, li, k, only = 0;
+	char *tok, *save;
 	double fig[NLOADS][NPATHS][16];
 	int cmd_p[2], res_p[2], fd = -1, opt, rc = 1;
 	struct guest_arg ga;
@@ -451,7 +470,7 @@ int main(int argc, char **argv)
 	pid_t nk = -1, gpid = -1;
 	domid_t d;
 
-	while ((opt = getopt(argc, argv, "s:t:r:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:r:l:h")) != -1) {
 		switch (opt) {
 		case 's':
 			size = strtoull(optarg, NULL, 0) << 20;
@@ -462,6 +481,18 @@ int main(int argc, char **argv)
 		case 'r':
 			reps = (unsigned int)strtoul(optarg, NULL, 0);
 			break;
+		case 'l':
+			for (tok = strtok_r(optarg, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				unsigned long n = strtoul(tok, NULL, 0);
+
+				if (n < 1 || n > NLOADS) {
+					usage(stderr);
+					return 2;
+				}
+				only |= 1u << (n - 1);
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -470,6 +501,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (!only)
+		only = (1u << NLOADS) - 1;
 	if (size < (64ull << 20) || !ms || !reps || reps > 16 || !bufs) {
 		usage(stderr);
 		return 2;
@@ -529,38 +562,51 @@ int main(int argc, char **argv)
 				uint32_t ms;
 			} cmd = {(int32_t)li, ms};
 
+			if (!(only & (1u << li)))
+				continue;
 			r = run_uring(l, fd, bufs, size, (uint64_t)ms * 1000000);
 			if (r.err)
 				fprintf(stderr, "native %s: errors\n", l->name);
 			fig[li][0][rep] = rate(l, &r);
-			if (write(cmd_p[1], &cmd, sizeof(cmd)) != sizeof(cmd) ||
-			    read(res_p[0], &r, sizeof(r)) != sizeof(r)) {
-				fprintf(stderr, "pvkit-bench-blk: the guest "
-						"died\n");
-				goto out;
+			for (k = 1; k <= 2; k++) {
+				cmd.load = (int32_t)(li + (k - 1) * NLOADS);
+				if (write(cmd_p[1], &cmd, sizeof(cmd)) !=
+					    sizeof(cmd) ||
+				    read(res_p[0], &r, sizeof(r)) != sizeof(r)) {
+					fprintf(stderr, "pvkit-bench-blk: the "
+							"guest died\n");
+					goto out;
+				}
+				if (r.err)
+					fprintf(stderr, "pvkit %s %s: errors\n",
+						k == 1 ? "copying" : "zero-copy",
+						l->name);
+				fig[li][k][rep] = rate(l, &r);
 			}
-			if (r.err)
-				fprintf(stderr, "pvkit %s: errors\n", l->name);
-			fig[li][1][rep] = rate(l, &r);
 			r = run_nbd(l, h, bufs, size, (uint64_t)ms * 1000000);
 			if (r.err)
 				fprintf(stderr, "NBD %s: errors\n", l->name);
-			fig[li][2][rep] = rate(l, &r);
+			fig[li][3][rep] = rate(l, &r);
 		}
 	}
-	printf("\n| load | native io_uring | pvkit blkfront->blkback | "
-	       "NBD (libnbd->nbdkit file) | pvkit / native | pvkit / NBD |\n"
-	       "|---|---:|---:|---:|---:|---:|\n");
+	printf("\n| load | native io_uring | pvkit, copying | pvkit, zero-copy "
+	       "| NBD (libnbd->nbdkit file) | copying / native | zero-copy / "
+	       "native | zero-copy / NBD |\n"
+	       "|---|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (li = 0; li < NLOADS; li++) {
 		const struct load *l = &loads[li];
 		const char *unit = l->bs >= MAX_BS ? "MiB/s" : "IOPS";
 		double m[NPATHS];
 
+		if (!(only & (1u << li)))
+			continue;
 		for (k = 0; k < NPATHS; k++)
 			m[k] = median(fig[li][k], reps);
-		printf("| %s | %.0f %s | %.0f %s | %.0f %s | %.2f | %.2f |\n",
-		       l->name, m[0], unit, m[1], unit, m[2], unit,
-		       m[0] > 0 ? m[1] / m[0] : 0, m[2] > 0 ? m[1] / m[2] : 0);
+		printf("| %s | %.0f %s | %.0f %s | %.0f %s | %.0f %s | %.2f | "
+		       "%.2f | %.2f |\n",
+		       l->name, m[0], unit, m[1], unit, m[2], unit, m[3], unit,
+		       m[0] > 0 ? m[1] / m[0] : 0, m[0] > 0 ? m[2] / m[0] : 0,
+		       m[3] > 0 ? m[2] / m[3] : 0);
 	}
 	rc = 0;
 out:

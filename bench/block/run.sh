@@ -4,7 +4,7 @@
 # (builds nothing).  Needs nbdkit (scripts/install-deps.sh installs it).
 set -eu
 if [ $# -lt 1 ] || [ ! -d "$1" ]; then
-	echo "usage: $0 BUILDDIR [-s MIB] [-t MS] [-r REPS]" >&2
+	echo "usage: $0 BUILDDIR [-s MIB] [-t MS] [-r REPS] [-l LOADS]" >&2
 	exit 2
 fi
 build=$(cd "$1" && pwd)

@@ -21,6 +21,7 @@
 #define PVKIT_BLKFRONT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <xen/xen.h>
 
@@ -93,6 +94,25 @@ typedef void (*blkfront_done_fn)(void *arg, int status);
 int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 		    void *buf, uint32_t nsectors, blkfront_done_fn done,
 		    void *arg);
+
+/* Zero-copy buffers.  blkfront_buf_alloc returns bytes (rounded up to
+ * whole pages) of zeroed, page-aligned memory made of pages dedicated to
+ * this device and shared with its backend, or NULL with errno set.  A
+ * read or write whose buf (512-byte aligned) lies within one such buffer
+ * is granted straight from it: no copy in blkfront, none in the backend
+ * with persistent grants; any other buffer is copied through blkfront's
+ * own shared pages.  The pages hold nothing but what the caller puts there
+ * (XSA-403 holds), but the backend can read and write them while the
+ * buffer exists, and a read lands in it as the backend writes: use the
+ * data only after a successful completion, and never keep anything but
+ * payload there.  blkfront_buf_free returns a buffer to the device's pool
+ * (zeroed, kept shared for reuse): 0, -EINVAL when buf is not a live
+ * buffer of bf (freed already, from another device, not from
+ * blkfront_buf_alloc or not its start), -EBUSY while an operation on it is
+ * in flight.  blkfront_close ends the sharing of them all: every buffer
+ * goes with its device. */
+void *blkfront_buf_alloc(struct blkfront *bf, size_t bytes);
+int blkfront_buf_free(struct blkfront *bf, void *buf);
 
 /* Synchronous forms. */
 int blkfront_read(struct blkfront *bf, uint64_t sector, void *buf,

@@ -579,6 +579,139 @@ static void test_readonly(void **state)
 	unlink(disk);
 }
 
+/* ---- zero-copy buffers ---- */
+
+struct zc_arg {
+	struct blkfront_opts opts;
+	uint64_t seed;
+};
+
+static int zc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+{
+	struct zc_arg *a = p;
+	struct blkfront *bf, *bf2;
+	struct counter k = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+			    0, 0};
+	uint8_t *zb, *zb2, *own = malloc(1100 * 512);
+	unsigned int i;
+
+	if (!own || blkfront_open(plat, xs, "xvda", &a->opts, &bf))
+		return 2;
+	/* 1100 sectors + one page of slack: several ring requests. */
+	zb = blkfront_buf_alloc(bf, 1100 * 512 + 4096);
+	if (!zb || ((uintptr_t)zb & 4095))
+		return 3;
+	for (i = 0; i < 1100 * 512 + 4096; i++)
+		if (zb[i])
+			return 4; /* handed out zeroed */
+	/* Writes from the buffer at every sector offset in a page, and one
+	 * spanning many pages (split, starting mid-page). */
+	for (i = 0; i < 8; i++) {
+		fill(zb + i * 512, a->seed, i * 16, 9);
+		if (blkfront_write(bf, i * 16, zb + i * 512, 9))
+			return 5;
+	}
+	fill(zb + 3 * 512, a->seed, 256, 1100);
+	if (blkfront_write(bf, 256, zb + 3 * 512, 1100))
+		return 6;
+	/* Read back through the copying API, and through the buffer. */
+	for (i = 0; i < 8; i++)
+		if (blkfront_read(bf, i * 16, own, 9) ||
+		    check(own, a->seed, i * 16, 9))
+			return 7;
+	if (blkfront_read(bf, 256, own, 1100) || check(own, a->seed, 256, 1100))
+		return 8;
+	memset(zb, 0, 1100 * 512 + 4096);
+	if (blkfront_read(bf, 256, zb + 5 * 512, 1100) ||
+	    check(zb + 5 * 512, a->seed, 256, 1100))
+		return 9;
+	/* Asynchronous, many at once from one buffer. */
+	k.left = 16;
+	for (i = 0; i < 16; i++)
+		if (blkfront_submit(bf, BLKFRONT_READ, 256 + i * 64,
+				    zb + (size_t)i * 64 * 512, 64, count_done,
+				    &k))
+			return 10;
+	pthread_mutex_lock(&k.m);
+	while (k.left)
+		pthread_cond_wait(&k.c, &k.m);
+	pthread_mutex_unlock(&k.m);
+	if (k.err || check(zb, a->seed, 256, 1024))
+		return 11;
+	/* Misuse: not a pool buffer, not its start, freed twice. */
+	if (blkfront_buf_free(bf, own) != -EINVAL ||
+	    blkfront_buf_free(bf, zb + 4096) != -EINVAL ||
+	    blkfront_buf_free(bf, NULL) != -EINVAL)
+		return 12;
+	if (blkfront_buf_free(bf, zb) || blkfront_buf_free(bf, zb) != -EINVAL)
+		return 13;
+	/* A freed buffer is an ordinary one again (copied), and the pool
+	 * hands its pages out again zeroed. */
+	zb2 = blkfront_buf_alloc(bf, 1100 * 512 + 4096);
+	if (!zb2 || zb2[0] || zb2[1100 * 512])
+		return 14;
+	if (blkfront_read(bf, 256, zb2, 8) || check(zb2, a->seed, 256, 8))
+		return 15;
+	blkfront_close(bf);
+	/* A buffer of another device is refused. */
+	if (blkfront_open(plat, xs, "xvda", &a->opts, &bf2))
+		return 16;
+	if (blkfront_buf_free(bf2, zb2) != -EINVAL)
+		return 17;
+	zb = blkfront_buf_alloc(bf2, 4096);
+	if (!zb || blkfront_read(bf2, 256, zb, 8) || check(zb, a->seed, 256, 8))
+		return 18;
+	if (blkfront_buf_free(bf2, zb))
+		return 19;
+	blkfront_close(bf2);
+	free(own);
+	return 0;
+}
+
+static void run_zc(const char *const *bk_args, struct zc_arg *a)
+{
+	char disk[128];
+	domid_t d;
+	pid_t pid;
+
+	assert_int_equal(blk_env_backend(&E, bk_args), 0);
+	assert_int_equal(blk_env_disk(&E, "zc.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
+	assert_int_equal(blk_env_guest(&E, disk, "w", zc_guest, a, &d, &pid),
+			 0);
+	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
+	unlink(disk);
+}
+
+static void test_zero_copy(void **state)
+{
+	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 21};
+
+	(void)state;
+	run_zc(NULL, &a);
+}
+
+/* Grant copy instead of persistent maps; direct requests only. */
+static void test_zero_copy_no_persistent(void **state)
+{
+	static const char *const args[] = {"--no-persistent", NULL};
+	struct zc_arg a = {.opts = {.max_indirect_segs = 0}, .seed = 22};
+
+	(void)state;
+	run_zc(args, &a);
+}
+
+/* A persistent-grant table smaller than what the frontend shares: the
+ * backend evicts unused grants (and copies what does not fit). */
+static void test_zero_copy_small_pgrant_table(void **state)
+{
+	static const char *const args[] = {"--max-persistent", "40", NULL};
+	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 23};
+
+	(void)state;
+	run_zc(args, &a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,6 +727,9 @@ int main(void)
 		cmocka_unit_test(test_mq_threads),
 		cmocka_unit_test(test_flush_barrier_discard),
 		cmocka_unit_test(test_readonly),
+		cmocka_unit_test(test_zero_copy),
+		cmocka_unit_test(test_zero_copy_no_persistent),
+		cmocka_unit_test(test_zero_copy_small_pgrant_table),
 	};
 
 	return cmocka_run_group_tests_name("block", tests, setup, teardown);

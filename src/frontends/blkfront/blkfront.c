@@ -13,6 +13,13 @@
  * completion thread each; a submitting thread keeps to one queue.  Lock
  * order: the device lock, then one queue lock (never two queue locks).
  *
+ * Zero-copy buffers (blkfront_buf_alloc): runs of guest pages shared with
+ * the backend for the device's lifetime, holding nothing but what the
+ * caller puts there as payload (XSA-403 as for the slots' pages).  A
+ * request on one is granted straight from it: no copy on either side.
+ * Freed buffers are zeroed and kept for reuse (the backend may hold
+ * persistent mappings of their pages); blkfront_close ends the sharing.
+ *
  * Recovery (blkfront_recover's idea): a watch on the backend's state wakes
  * the recovery thread when the backend leaves Connected.  It stops the
  * queues, takes the answers already in the rings, keeps a shadow of every
@@ -52,6 +59,14 @@
 
 struct blkfront;
 
+struct bfbuf { /* a zero-copy buffer */
+	uint8_t *addr;
+	size_t pages;
+	grant_ref_t *refs;
+	bool live;          /* allocated (else kept for reuse) */
+	unsigned int busy;  /* operations in flight on it, atomic */
+};
+
 struct ureq { /* one user operation, maybe several ring requests */
 	blkfront_done_fn done;
 	void *arg;
@@ -59,6 +74,7 @@ struct ureq { /* one user operation, maybe several ring requests */
 	unsigned int parts; /* atomic */
 	int status;         /* first error, atomic */
 	bool gate;          /* a multi-queue barrier holding the gate */
+	struct bfbuf *zb;   /* the zero-copy buffer it uses, or NULL */
 };
 
 /* What a ring request was for: enough to send it again. */
@@ -68,6 +84,7 @@ struct shadow {
 	uint64_t sector;
 	uint32_t nsect;
 	uint8_t *ubuf;  /* the caller's buffer (NULL: no data) */
+	const struct bfbuf *zb; /* ubuf lies in this zero-copy buffer */
 	uint64_t seq;   /* submission order */
 };
 
@@ -139,6 +156,10 @@ struct blkfront {
 	struct shadow *pend;   /* shadows waiting to be sent again */
 	unsigned int npend;
 	struct blkfront_stats stats; /* atomic counters */
+
+	pthread_mutex_t buf_lock; /* the zero-copy buffers, by address */
+	struct bfbuf **bufs;
+	unsigned int nbufs, bufs_cap;
 };
 
 /* ---- vdev names ------------------------------------------------------------ */
@@ -184,6 +205,8 @@ static void ureq_part_done(struct ureq *u, int status)
 					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 	if (AADD(&u->parts, -1u) != 0)
 		return;
+	if (u->zb)
+		AADD(&u->zb->busy, -1u);
 	if (u->gate) {
 		pthread_mutex_lock(&bf->lock);
 		bf->gate = false;
@@ -331,7 +354,7 @@ static int handle_responses(struct bqueue *q, const char **why)
 			st = rsp.status == BLKIF_RSP_OKAY	  ? 0
 			     : rsp.status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP
 								  : -EIO;
-			if (!st && s->sh.op == BLKFRONT_READ)
+			if (!st && s->sh.op == BLKFRONT_READ && !s->sh.zb)
 				slot_copy(q, (unsigned int)idx, s->sh.ubuf,
 					  (size_t)s->sh.nsect
 						  << BLKIF_SECTOR_SHIFT,
@@ -410,6 +433,20 @@ static void *queue_thread(void *arg)
 
 /* ---- submitting ---------------------------------------------------------------- */
 
+/* Segment i of a request of n sectors starting at sector fs of its first
+ * page: which sectors of its page it covers. */
+static void seg_sectors(unsigned int i, unsigned int fs, uint32_t n,
+			struct blkif_request_segment *seg)
+{
+	uint32_t from = i ? 0 : fs;
+	uint32_t end = fs + n - i * BLKIF_SECTORS_PER_PAGE; /* in this page */
+
+	if (end > BLKIF_SECTORS_PER_PAGE)
+		end = BLKIF_SECTORS_PER_PAGE;
+	seg->first_sect = (uint8_t)from;
+	seg->last_sect = (uint8_t)(end - 1);
+}
+
 /* Queue one ring request for sh (queue lock held, a free slot and ring
  * space available). */
 static int queue_one(struct bqueue *q, const struct shadow *sh)
@@ -418,11 +455,20 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 	struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 	struct bslot *s = q->free;
 	unsigned int idx = (unsigned int)(s - q->slots), i, nseg;
-	const grant_ref_t *refs = q->data_refs + (size_t)idx * q->slot_pages;
+	const grant_ref_t *srefs = q->data_refs + (size_t)idx * q->slot_pages;
+	const grant_ref_t *refs = srefs; /* the data's pages */
 	uint8_t op = op_wire(sh->op);
 	uint32_t n = sh->nsect, bytes = n << BLKIF_SECTOR_SHIFT;
+	unsigned int fs = 0; /* first sector in the first page */
 	struct blkif_req r;
 	int rc;
+
+	if (sh->zb) {
+		size_t off = (size_t)(sh->ubuf - sh->zb->addr);
+
+		refs = sh->zb->refs + off / BLKIF_PAGE_SIZE;
+		fs = (unsigned int)(off % BLKIF_PAGE_SIZE) >> BLKIF_SECTOR_SHIFT;
+	}
 
 	memset(&r, 0, sizeof(r));
 	r.operation = op;
@@ -431,7 +477,7 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 	r.handle = 0;
 	s->gen++;
 	r.id = idx | ((uint64_t)s->gen << 16);
-	nseg = (n + BLKIF_SECTORS_PER_PAGE - 1) / BLKIF_SECTORS_PER_PAGE;
+	nseg = (fs + n + BLKIF_SECTORS_PER_PAGE - 1) / BLKIF_SECTORS_PER_PAGE;
 	if (op == BLKIF_OP_DISCARD) {
 		r.nr_sectors = n;
 		nseg = 0;
@@ -443,32 +489,21 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 						  bf->segs +
 							  i / BLKIF_SEGS_PER_INDIRECT_PAGE);
 			unsigned int k = i % BLKIF_SEGS_PER_INDIRECT_PAGE;
-			uint32_t left = n - i * BLKIF_SECTORS_PER_PAGE;
 
 			ip[k].gref = refs[i];
-			ip[k].first_sect = 0;
-			ip[k].last_sect = (uint8_t)((left < BLKIF_SECTORS_PER_PAGE
-							     ? left
-							     : BLKIF_SECTORS_PER_PAGE) -
-						    1);
+			seg_sectors(i, fs, n, &ip[k]);
 		}
 		for (i = 0; i * BLKIF_SEGS_PER_INDIRECT_PAGE < nseg; i++)
-			r.indirect_grefs[i] = refs[bf->segs + i];
+			r.indirect_grefs[i] = srefs[bf->segs + i];
 	} else {
 		for (i = 0; i < nseg; i++) {
-			uint32_t left = n - i * BLKIF_SECTORS_PER_PAGE;
-
 			seg[i].gref = refs[i];
-			seg[i].first_sect = 0;
-			seg[i].last_sect = (uint8_t)((left < BLKIF_SECTORS_PER_PAGE
-							      ? left
-							      : BLKIF_SECTORS_PER_PAGE) -
-						     1);
+			seg_sectors(i, fs, n, &seg[i]);
 		}
 		r.seg = seg;
 	}
 	r.nr_segs = (uint16_t)nseg;
-	if (nseg && op != BLKIF_OP_READ)
+	if (nseg && op != BLKIF_OP_READ && !sh->zb)
 		slot_copy(q, idx, sh->ubuf, bytes, true);
 	rc = blkif_front_queue(&q->f, &r);
 	if (rc)
@@ -536,8 +571,17 @@ static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 			return -EIO;
 		if (q->dead)
 			return -EAGAIN;
-		if (part.nsect > per)
+		if (sh->zb) {
+			/* The first part may start inside a page. */
+			uint32_t fs = (uint32_t)((size_t)(sh->ubuf - sh->zb->addr) %
+						 BLKIF_PAGE_SIZE) >>
+				      BLKIF_SECTOR_SHIFT;
+
+			if (part.nsect > per - fs)
+				part.nsect = per - fs;
+		} else if (part.nsect > per) {
 			part.nsect = per;
+		}
 		AADD(&sh->u->parts, 1);
 		rc = queue_one(q, &part);
 		if (rc) {
@@ -550,6 +594,165 @@ static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 		sh->nsect -= part.nsect;
 	} while (sh->nsect);
 	return 0;
+}
+
+/* ---- zero-copy buffers ------------------------------------------------------------ */
+
+/* The buffer whose pages hold addr (buf_lock held): index in bf->bufs
+ * of the last buffer starting at or below addr, or -1. */
+static int buf_find(const struct blkfront *bf, const uint8_t *addr)
+{
+	int lo = 0, hi = (int)bf->nbufs - 1, found = -1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (bf->bufs[mid]->addr <= addr) {
+			found = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return found;
+}
+
+/* If [buf, buf + bytes) lies in a live zero-copy buffer of bf, sector
+ * aligned, count an operation on it and return it; else NULL (the data
+ * is copied). */
+static const struct bfbuf *buf_hold(struct blkfront *bf, uint8_t *buf,
+				    size_t bytes)
+{
+	struct bfbuf *b = NULL;
+	int i;
+
+	if (!ALOAD(&bf->nbufs) || ((uintptr_t)buf & ((1u << BLKIF_SECTOR_SHIFT) - 1)))
+		return NULL;
+	pthread_mutex_lock(&bf->buf_lock);
+	i = buf_find(bf, buf);
+	if (i >= 0) {
+		b = bf->bufs[i];
+		if (!b->live || (size_t)(buf - b->addr) >= b->pages * BLKIF_PAGE_SIZE ||
+		    bytes > b->pages * BLKIF_PAGE_SIZE - (size_t)(buf - b->addr))
+			b = NULL;
+		else
+			AADD(&b->busy, 1);
+	}
+	pthread_mutex_unlock(&bf->buf_lock);
+	return b;
+}
+
+void *blkfront_buf_alloc(struct blkfront *bf, size_t bytes)
+{
+	size_t pages = (bytes + BLKIF_PAGE_SIZE - 1) / BLKIF_PAGE_SIZE;
+	struct bfbuf *b = NULL, **nb;
+	unsigned int i;
+	void *addr = NULL;
+	int rc = 0;
+
+	if (!bf || !pages || pages > 65536) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pthread_mutex_lock(&bf->buf_lock);
+	for (i = 0; i < bf->nbufs; i++) {
+		if (!bf->bufs[i]->live && bf->bufs[i]->pages == pages) {
+			b = bf->bufs[i];
+			b->live = true;
+			addr = b->addr;
+			goto out;
+		}
+	}
+	if (bf->nbufs == bf->bufs_cap) {
+		unsigned int cap = bf->bufs_cap ? bf->bufs_cap * 2 : 16;
+
+		nb = realloc(bf->bufs, cap * sizeof(*nb));
+		if (!nb) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		bf->bufs = nb;
+		bf->bufs_cap = cap;
+	}
+	b = calloc(1, sizeof(*b));
+	if (b)
+		b->refs = calloc(pages, sizeof(*b->refs));
+	if (!b || !b->refs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* Fresh guest pages (zeroed), shared with the backend only. */
+	rc = bf->plat->gntshr->share(bf->shr, bf->be_id, (uint32_t)pages, 1,
+				     b->refs, &addr);
+	if (rc)
+		goto out;
+	b->addr = addr;
+	b->pages = pages;
+	b->live = true;
+	i = (unsigned int)(buf_find(bf, b->addr) + 1);
+	memmove(bf->bufs + i + 1, bf->bufs + i,
+		(bf->nbufs - i) * sizeof(*bf->bufs));
+	bf->bufs[i] = b;
+	ASTORE(&bf->nbufs, bf->nbufs + 1);
+	b = NULL;
+out:
+	pthread_mutex_unlock(&bf->buf_lock);
+	if (rc) {
+		if (b)
+			free(b->refs);
+		free(b);
+		errno = -rc;
+		return NULL;
+	}
+	return addr;
+}
+
+int blkfront_buf_free(struct blkfront *bf, void *buf)
+{
+	struct bfbuf *b;
+	int i, rc = 0;
+
+	if (!bf || !buf)
+		return -EINVAL;
+	pthread_mutex_lock(&bf->buf_lock);
+	i = buf_find(bf, buf);
+	b = i >= 0 ? bf->bufs[i] : NULL;
+	if (!b || b->addr != buf || !b->live)
+		rc = -EINVAL; /* not ours, not its start, or freed already */
+	else if (ALOAD(&b->busy))
+		rc = -EBUSY;
+	if (!rc) {
+		b->live = false;
+		/* Nothing stale stays in shared pages. */
+		memset(b->addr, 0, b->pages * BLKIF_PAGE_SIZE);
+	}
+	pthread_mutex_unlock(&bf->buf_lock);
+	return rc;
+}
+
+static unsigned int unshare_retry(struct blkfront *bf, void *addr,
+				  unsigned int n, uint64_t deadline);
+
+/* End the sharing of every buffer (the queues are gone). */
+static void bufs_release(struct blkfront *bf)
+{
+	uint64_t deadline = pvk_now_ns() + 1000000000ull;
+	unsigned int i, left = 0;
+
+	for (i = bf->nbufs; i-- > 0;) {
+		struct bfbuf *b = bf->bufs[i];
+
+		left += unshare_retry(bf, b->addr, (unsigned int)b->pages,
+				      deadline);
+		free(b->refs);
+		free(b);
+	}
+	if (left)
+		pvk_warn("blkfront %s: %u buffer page(s) still mapped by the "
+			 "backend; left shared", bf->fe, left);
+	free(bf->bufs);
+	bf->bufs = NULL;
+	bf->nbufs = 0;
 }
 
 static __thread unsigned int bf_tls_queue = ~0u;
@@ -588,15 +791,28 @@ int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 		return -EROFS;
 	if (sector > bf->info.sectors || nsectors > bf->info.sectors - sector)
 		return -ERANGE;
+	if (op != BLKFRONT_FLUSH && op != BLKFRONT_DISCARD && nsectors) {
+		sh.ubuf = buf;
+		sh.zb = buf_hold(bf, buf, (size_t)nsectors << BLKIF_SECTOR_SHIFT);
+	}
 	/* A barrier must be one request to mean what it says. */
 	if (op == BLKFRONT_BARRIER &&
-	    nsectors > bf->segs * BLKIF_SECTORS_PER_PAGE)
+	    nsectors + (sh.zb ? (unsigned int)(((size_t)(sh.ubuf - sh.zb->addr) %
+					       BLKIF_PAGE_SIZE) >>
+					      BLKIF_SECTOR_SHIFT)
+			      : 0u) >
+		    bf->segs * BLKIF_SECTORS_PER_PAGE) {
+		if (sh.zb)
+			AADD(&((struct bfbuf *)sh.zb)->busy, -1u);
 		return -EINVAL;
-	if (op != BLKFRONT_FLUSH && op != BLKFRONT_DISCARD && nsectors)
-		sh.ubuf = buf;
+	}
 	u = calloc(1, sizeof(*u));
-	if (!u)
+	if (!u) {
+		if (sh.zb)
+			AADD(&((struct bfbuf *)sh.zb)->busy, -1u);
 		return -ENOMEM;
+	}
+	u->zb = (struct bfbuf *)sh.zb;
 	u->done = done;
 	u->arg = arg;
 	u->bf = bf;
@@ -1453,12 +1669,14 @@ static void bf_free(struct blkfront *bf)
 	}
 	for (i = bf->nq; i-- > 0;)
 		queue_free(bf->q[i]);
+	bufs_release(bf);
 	if (bf->shr)
 		bf->plat->gntshr->close(bf->shr);
 	free(bf->pend);
 	free(bf->be);
 	pthread_mutex_destroy(&bf->lock);
 	pthread_cond_destroy(&bf->cond);
+	pthread_mutex_destroy(&bf->buf_lock);
 	free(bf);
 }
 
@@ -1488,6 +1706,7 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 	bf->xs = xs;
 	pthread_mutex_init(&bf->lock, NULL);
 	pthread_cond_init(&bf->cond, NULL);
+	pthread_mutex_init(&bf->buf_lock, NULL);
 	rc = blkif_abi_parse(opts ? opts->protocol : NULL, &bf->abi);
 	if (rc)
 		goto out_free;
