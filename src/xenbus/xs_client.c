@@ -86,18 +86,21 @@ static int fd_write(struct xs_transport *t, const void *buf, size_t len,
 				       {.fd = stopfd, .events = POLLIN}};
 		ssize_t n;
 
-		if (poll(pf, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (pf[1].revents)
-			return -ECANCELED;
+		/* Write first, poll only when a socket is full: Linux's
+		 * /dev/xen/xenbus takes every write at once and never
+		 * reports POLLOUT, so polling first would wait forever. */
 		n = send(f->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == ENOTSOCK)
 			n = write(f->fd, p, len);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (poll(pf, 2, -1) < 0 && errno != EINTR)
+				return -errno;
+			if (pf[1].revents)
+				return -ECANCELED;
+			continue;
+		}
 		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
