@@ -370,6 +370,7 @@ int main(int argc, char **argv)
 		goto bad;
 	pvk_log_init("pvkit-blkfront", lvl);
 
+	pvk_info("opening platform %s", which ? which : "(detected)");
 	rc = pvk_platform_open(which, &plat);
 	if (rc) {
 		fprintf(stderr, "pvkit-blkfront: platform: %s\n", strerror(-rc));
@@ -382,6 +383,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pvkit-blkfront: xenstore: %s\n", strerror(-rc));
 		goto out;
 	}
+	pvk_info("platform %s, xenstore open; connecting %s", plat->name,
+		 vdev);
 	rc = blkfront_open(plat, xs, vdev, &o, &bf);
 	if (rc) {
 		fprintf(stderr, "pvkit-blkfront: %s: %s\n", vdev, strerror(-rc));
