@@ -1482,6 +1482,9 @@ static int bf_connect(struct blkfront *bf, int timeout_ms)
 	if (bf->info.discard &&
 	    !be_u64(bf, "discard-granularity", 0, UINT32_MAX, 512, &v))
 		bf->info.discard_granularity = (unsigned int)v;
+	/* Linux's blkback writes feature-persistent only as it connects. */
+	if (!be_pers && be_u64(bf, "feature-persistent", 0, 1, 0, &be_pers))
+		be_pers = 0;
 	bf->info.persistent = pub.persistent && be_pers;
 	bf->info.ring_pages = 1u << pub.order;
 	bf->info.nr_queues = bf->nq;
@@ -1654,6 +1657,22 @@ static void *recover_thread(void *arg)
 
 /* ---- open and close ------------------------------------------------------------ */
 
+/* Closing, then Closed, each time waiting for the backend to follow. */
+static void close_handshake(struct blkfront *bf)
+{
+	xenbus_switch_state(bf->xs, bf->fe, XenbusStateClosing);
+	xenbus_wait_for_state(bf->xs, bf->be,
+			      XENBUS_STATE_BIT(XenbusStateClosing) |
+				      XENBUS_STATE_BIT(XenbusStateClosed) |
+				      XENBUS_STATE_BIT(XenbusStateUnknown),
+			      bf->o.timeout_ms, NULL);
+	xenbus_switch_state(bf->xs, bf->fe, XenbusStateClosed);
+	xenbus_wait_for_state(bf->xs, bf->be,
+			      XENBUS_STATE_BIT(XenbusStateClosed) |
+				      XENBUS_STATE_BIT(XenbusStateUnknown),
+			      bf->o.timeout_ms, NULL);
+}
+
 static void bf_free(struct blkfront *bf)
 {
 	unsigned int i;
@@ -1725,12 +1744,20 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 					 &bf->be_id);
 	if (rc)
 		goto fail;
-	/* A device closed before (an earlier program): Linux's blkback
-	 * stays Closed until the frontend says Initialising again. */
+	/* A device an earlier program closed, or left connected when it
+	 * died: close it properly first; Linux's blkback then stays Closed
+	 * until the frontend says Initialising again. */
 	if (xenbus_read_state(xs, XS_TX_NONE, bf->fe, &st) == 0 &&
-	    st != XenbusStateInitialising &&
-	    (rc = xenbus_switch_state(xs, bf->fe, XenbusStateInitialising)))
-		goto fail;
+	    st != XenbusStateInitialising && st != XenbusStateUnknown) {
+		if (st != XenbusStateClosed) {
+			pvk_warn("blkfront %s: found %s: closing it first",
+				 bf->fe, xenbus_state_name(st));
+			close_handshake(bf);
+		}
+		rc = xenbus_switch_state(xs, bf->fe, XenbusStateInitialising);
+		if (rc)
+			goto fail;
+	}
 	/* The backend publishes its features, then InitWait. */
 	rc = xenbus_wait_for_state(xs, bf->be,
 				   XENBUS_STATE_BIT(XenbusStateInitWait) |
@@ -1802,17 +1829,7 @@ void blkfront_close(struct blkfront *bf)
 		pthread_cond_broadcast(&bf->q[i]->cond);
 		pthread_mutex_unlock(&bf->q[i]->lock);
 	}
-	xenbus_switch_state(bf->xs, bf->fe, XenbusStateClosing);
-	xenbus_wait_for_state(bf->xs, bf->be,
-			      XENBUS_STATE_BIT(XenbusStateClosing) |
-				      XENBUS_STATE_BIT(XenbusStateClosed) |
-				      XENBUS_STATE_BIT(XenbusStateUnknown),
-			      bf->o.timeout_ms, NULL);
-	xenbus_switch_state(bf->xs, bf->fe, XenbusStateClosed);
-	xenbus_wait_for_state(bf->xs, bf->be,
-			      XENBUS_STATE_BIT(XenbusStateClosed) |
-				      XENBUS_STATE_BIT(XenbusStateUnknown),
-			      bf->o.timeout_ms, NULL);
+	close_handshake(bf);
 	/* Anything left fails quietly. */
 	for (i = 0; i < bf->nq; i++)
 		queue_stop(bf->q[i]);
