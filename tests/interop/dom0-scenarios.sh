@@ -103,14 +103,6 @@ dump() { # dump FILE: into the serial log, on failure
 
 echo "$M DOM0-SCENARIOS uptime=$(cut -d' ' -f1 /proc/uptime)"
 
-# ---- scenario 2 waits for pvkit's blkfront ------------------------------
-begin 2.blkfront
-if [ -e /opt/pvkit/pvkit-blkfront ]; then
-	result 2.blkfront SKIP "pvkit-blkfront is built but this harness has no scenario for it yet"
-else
-	result 2.blkfront SKIP "not built yet (pvkit-blkfront missing from the build)"
-fi
-
 # ---- scenario 3: pvkit-xenstored is the store ----------------------------
 begin 3.pvkit-xenstored-start
 t_boot=$EPOCHREALTIME
@@ -232,6 +224,68 @@ else
 fi
 utils_check after-shutdown
 xl_check after-shutdown Domain-0
+
+# ---- scenario 2: pvkit-blkfront in a DomU, Dom0's kernel blkback --------
+# (before scenario 1, which unloads xen-blkback; pvkit-xenstored still the
+# store).  The DomU never loads xen-blkfront: pvkit-blkfront in its
+# userspace writes and verifies 8 MiB, a second run reads them back, and
+# Dom0 compares that with its file and blkback's own statistics.
+begin 2.blkfront
+BF=interop-bf
+fcon=/var/log/xen/console/guest-$BF.log
+if [ ! -e /opt/pvkit/pvkit-blkfront ]; then
+	result 2.blkfront SKIP "not built (pvkit-blkfront missing from the build)"
+else
+	why=""
+	grep -q '^xen_blkback ' /proc/modules || modprobe xen-blkback
+	truncate -s 32M /interop/bf.img
+	if ! timeout 120 xl create /interop/domu-bf.cfg >/tmp/xl-create-bf.log 2>&1; then
+		why="xl create failed"
+	fi
+	fdom=$(timeout 15 xl domid $BF 2>/dev/null)
+	if [ -z "$why" ] && ! wait_for 200 grep -q DOMU-READY $fcon; then
+		why="the DomU never reported ready"
+	fi
+	conl() { tr -d '\r' <$fcon | grep -m1 "$1"; }
+	[ -z "$why" ] && conl DOMU-BF-FAIL >/dev/null && why="DomU: $(conl DOMU-BF-FAIL | sed 's/.*DOMU-BF-FAIL //')"
+	[ -z "$why" ] && ! conl DOMU-BF-WRITE-VERIFY-OK >/dev/null && why="write-verify did not report OK"
+	feat=$(conl 'DOMU-BF: features:' | sed 's/.*features: //')
+	timing=$(conl 'DOMU-BF: write-verify: written' | sed 's/.*written in //')
+	timing="write $timing, verify $(conl 'DOMU-BF: write-verify: read back' | sed 's/.*verified in \([0-9.]* s\).*/\1/')"
+	qstats=$(conl 'DOMU-BF: stats:' | sed 's/.*per-queue=//')
+	# blkback's view: the frontend's nodes and its request counters
+	bestat=""
+	if [ -n "$fdom" ]; then
+		be=/local/domain/0/backend/vbd/$fdom/51712
+		fe=/local/domain/$fdom/device/vbd/51712
+		for n in $be/feature-max-indirect-segments $be/feature-persistent \
+			$be/multi-queue-max-queues $be/max-ring-page-order \
+			$fe/feature-persistent $fe/multi-queue-num-queues $fe/ring-page-order \
+			$fe/queue-0/event-channel $fe/queue-1/event-channel; do
+			bestat="$bestat ${n#/local/domain/}=$(xs xenstore-read $n 2>/dev/null || echo -)"
+		done
+		# (blkback's request counters in sysfs go with each
+		# connection, so none are left once pvkit-blkfront closed)
+		echo "DOM0: blkback side:$bestat"
+	fi
+	if [ -n "$fdom" ]; then
+		timeout 60 xl shutdown -w $BF >/tmp/xl-shutdown-bf.log 2>&1 ||
+			{ why="${why:-xl shutdown failed}"; timeout 60 xl destroy $BF; }
+	fi
+	# what the second program read is what Dom0's file holds
+	if [ -z "$why" ]; then
+		dsum=$(dd if=/interop/bf.img bs=1M count=8 2>/dev/null | md5sum | cut -d' ' -f1)
+		usum=$(conl DOMU-BF-MD5 | sed 's/.*DOMU-BF-MD5 //')
+		[ "$dsum" = "$usum" ] || why="the DomU read back md5 $usum, Dom0's file has $dsum"
+	fi
+	rm -f /interop/bf.img
+	if [ -z "$why" ]; then
+		result 2.blkfront PASS "8 MiB written, flushed, verified by pvkit-blkfront in DomU $fdom on Linux xen-blkback, read again by a second open = Dom0's file ($timing); negotiated: $feat; requests per queue $qstats;$bestat"
+	else
+		result 2.blkfront FAIL "$why; negotiated: ${feat:--};$bestat"
+		dump /tmp/xl-create-bf.log; dump $fcon 80; dump /var/log/xen/xen-hotplug.log
+	fi
+fi
 
 # ---- scenario 1: pvkit-blkback serves a stock Linux DomU's xvda ----------
 begin 1.blkback

@@ -9,6 +9,63 @@ up() { cut -d' ' -f1 /proc/uptime; }
 # xenbus "poweroff" runs /sbin/poweroff, which signals pid 1: that is us
 trap 'echo "DOMU: poweroff requested at $(up)"; sync; poweroff -f' USR2 TERM INT
 echo "DOMU: init at $(up)"
+if grep -q interop=blkfront /proc/cmdline; then
+	# scenario 2: pvkit's blkfront in userspace drives xvda, which Dom0's
+	# kernel blkback serves; xen-blkfront is never loaded here (no
+	# uevent helper loads it either), so the kernel leaves the disk alone
+	modprobe xen-evtchn
+	modprobe xen-gntalloc limit=16384 # 2 queues x 64 slots x 33 pages
+	modprobe xenfs && mount -t xenfs xenfs /proc/xen
+	# bf_run SECONDS ERRFILE ARGS...: pvkit-blkfront with a time limit;
+	# past it, where each of its threads waits goes into ERRFILE
+	bf_run() {
+		local lim=$1 err=$2 pid i=0 t
+		shift 2
+		PVKIT_LOG=info /opt/pvkit/pvkit-blkfront --platform xen "$@" 2>"$err" &
+		pid=$!
+		while kill -0 $pid 2>/dev/null && [ $i -lt $((lim * 5)) ]; do
+			sleep 0.2
+			i=$((i + 1))
+		done
+		if kill -0 $pid 2>/dev/null; then
+			for t in /proc/$pid/task/*; do
+				echo "stuck after $lim s: thread ${t##*/} in $(cat $t/wchan 2>/dev/null): $(cat $t/stack 2>/dev/null | head -4 | tr '\n' ' ')" >>"$err"
+			done
+			kill -9 $pid
+			wait $pid
+			return 124
+		fi
+		wait $pid
+	}
+	if grep -q '^xen_blkfront ' /proc/modules; then
+		echo "DOMU-BF-FAIL xen-blkfront is loaded"
+	else
+		echo "DOMU-BF: xen-blkfront not loaded; xvda left to pvkit-blkfront"
+		# write 8 MiB of stamped blocks, flush, read back, verify
+		bf_run 90 /tmp/bf.err --ring-order 1 xvda write-verify 8 >/tmp/bf.out
+		rc=$?
+		cat /tmp/bf.err >>/tmp/bf.out
+		sed 's/^/DOMU-BF: /' /tmp/bf.out
+		if [ $rc = 0 ]; then
+			echo "DOMU-BF-WRITE-VERIFY-OK"
+		else
+			echo "DOMU-BF-FAIL write-verify exit status $rc: $(grep -v -e '^features' -e '^stats' /tmp/bf.out | tail -1)"
+		fi
+		# a second program opens the closed device again and reads
+		# the 8 MiB back for Dom0 to compare with its file
+		bf_run 45 /tmp/bf-read.err xvda read 0 16384 >/tmp/bf.read
+		rc=$?
+		sed 's/^/DOMU-BF: read: /' /tmp/bf-read.err
+		if [ $rc = 0 ]; then
+			echo "DOMU-BF-MD5 $(md5sum </tmp/bf.read | cut -d' ' -f1)"
+		else
+			echo "DOMU-BF-FAIL reopen and read: exit status $rc: $(tail -1 /tmp/bf-read.err)"
+		fi
+		rm -f /tmp/bf.read
+	fi
+	echo "DOMU-READY at $(up)"
+	while :; do sleep 1; done
+fi
 modprobe xen-blkfront
 modprobe xen-netfront
 modprobe ext4

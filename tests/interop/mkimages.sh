@@ -74,7 +74,8 @@ mapfile -t pvkit_bins < <(find "$build/src" -type f -perm -u+x \
 # ---- DomU ----
 du=$out/domu-root
 base_root "$du"
-copy_modules "$du" xen-blkfront xen-netfront ext4
+# (xen-evtchn, xen-gntalloc, xenfs: pvkit-blkfront's /dev/xen devices)
+copy_modules "$du" xen-blkfront xen-netfront ext4 xen-evtchn xen-gntalloc xenfs
 mkdir -p "$du/opt/pvkit"
 for b in "${pvkit_bins[@]}"; do
 	case ${b##*/} in
@@ -137,6 +138,12 @@ sed -e 's/^name .*/name    = "interop-blk"/' \
 	-e 's/loglevel=4"/loglevel=4 interop=blk"/' \
 	-e "s|^disk .*|disk    = [ 'format=raw,vdev=xvda,access=rw,script=/interop/hotplug-none,target=/interop/blk.img' ]|" \
 	-e '/^vif /d' "$here/domu.cfg" >"$d0/interop/domu-blk.cfg"
+# the DomU for scenario 2: pvkit-blkfront in its userspace, xvda served by
+# Dom0's kernel blkback from a loop device, no vif
+sed -e 's/^name .*/name    = "interop-bf"/' \
+	-e 's/loglevel=4"/loglevel=4 interop=blkfront"/' \
+	-e "s|^disk .*|disk    = [ 'format=raw,vdev=xvda,access=rw,target=/interop/bf.img' ]|" \
+	-e '/^vif /d' "$here/domu.cfg" >"$d0/interop/domu-bf.cfg"
 # its hotplug script: pvkit-blkback opens params itself, no loop device
 printf '#!/bin/sh\n[ "$1" = add ] && xenstore-write "$XENBUS_PATH/hotplug-status" connected\nexit 0\n' >"$d0/interop/hotplug-none"
 chmod 755 "$d0/interop/hotplug-none"
