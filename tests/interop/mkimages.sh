@@ -82,7 +82,8 @@ for b in "${pvkit_bins[@]}"; do
 	pvkit-blkfront*) copy_bins "$du" "$b" && ln -sf "$b" "$du/opt/pvkit/" ;;
 	esac
 done
-copy_bins "$du" /usr/sbin/mke2fs
+copy_bins "$du" /usr/sbin/mke2fs \
+	/lib/x86_64-linux-gnu/libgcc_s.so.1 # pvkit-blkfront's crash backtrace
 ln -sf /usr/sbin/mke2fs "$du/sbin/mkfs.ext4"
 cp /etc/mke2fs.conf "$du/etc/"
 install -m 755 "$here/domu-init.sh" "$du/init"

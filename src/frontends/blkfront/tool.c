@@ -16,10 +16,12 @@
  * success, 1 on any failure.
  */
 #include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +283,21 @@ static int do_read(struct blkfront *bf, int argc, char **argv)
 	return rc;
 }
 
+/* A crash says where (module+offset, for addr2line), then dies of it:
+ * the interop harness has no debugger in its DomU. */
+static void on_fatal(int sig)
+{
+	static const char msg[] = "pvkit-blkfront: fatal signal, backtrace:\n";
+	void *bt[32];
+	int n = backtrace(bt, 32);
+
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		n = 0;
+	backtrace_symbols_fd(bt, n, STDERR_FILENO);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -369,6 +386,14 @@ int main(int argc, char **argv)
 	    strcmp(action, "read"))
 		goto bad;
 	pvk_log_init("pvkit-blkfront", lvl);
+	{
+		void *bt[1];
+
+		backtrace(bt, 1); /* loads libgcc now, not in the handler */
+	}
+	signal(SIGSEGV, on_fatal);
+	signal(SIGBUS, on_fatal);
+	signal(SIGABRT, on_fatal);
 
 	pvk_info("opening platform %s", which ? which : "(detected)");
 	rc = pvk_platform_open(which, &plat);
