@@ -536,6 +536,48 @@ static void test_flush_barrier_discard(void **state)
 	unlink(disk);
 }
 
+/* ---- a device closed, then opened again (a second program) ---- */
+
+static int reopen_guest(struct pvk_platform *plat, struct xs_client *xs,
+			void *p)
+{
+	static uint8_t buf[64 * 512];
+	struct blkfront *bf;
+	int round;
+
+	(void)p;
+	for (round = 0; round < 3; round++) {
+		/* The frontend is Closed from the second round on: open
+		 * says Initialising again and the backend answers. */
+		if (blkfront_open(plat, xs, "xvda", NULL, &bf))
+			return 10 + round;
+		if (round && (blkfront_read(bf, 0, buf, 64) ||
+			      check(buf, 40 + round - 1, 0, 64)))
+			return 20 + round;
+		fill(buf, 40 + round, 0, 64);
+		if (blkfront_write(bf, 0, buf, 64))
+			return 30 + round;
+		blkfront_close(bf);
+	}
+	return 0;
+}
+
+static void test_reopen(void **state)
+{
+	char disk[128];
+	domid_t d;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(blk_env_backend(&E, NULL), 0);
+	assert_int_equal(blk_env_disk(&E, "reopen.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
+	assert_int_equal(blk_env_guest(&E, disk, "w", reopen_guest, NULL, &d,
+				       &pid), 0);
+	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
+	unlink(disk);
+}
+
 /* ---- read-only ---- */
 
 static int ro_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
@@ -727,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_mq_threads),
 		cmocka_unit_test(test_flush_barrier_discard),
 		cmocka_unit_test(test_readonly),
+		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_zero_copy),
 		cmocka_unit_test(test_zero_copy_no_persistent),
 		cmocka_unit_test(test_zero_copy_small_pgrant_table),
