@@ -166,28 +166,21 @@ static bool fifo_set_link(event_word_t *tail, evtchn_port_t port)
 	return false;
 }
 
-void hv_fifo_set_pending(struct hv_domain *d, struct hv_port *p,
-			 evtchn_port_t port)
+/* Queue port, whose word we just marked LINKED, at the tail of its
+ * priority's queue on its vCPU (Xen's evtchn_fifo_set_pending, second
+ * half). */
+static void fifo_link(struct hv_domain *d, struct hv_port *p,
+		      evtchn_port_t port)
 {
 	struct hv_fifo *f = d->fifo;
 	struct evtchn_fifo_control_block *cb;
 	struct hv_fifo_vcpu *fv;
-	event_word_t *w = fifo_word(d, port), old;
 	unsigned int v = p->vcpu < d->nr_vcpus ? p->vcpu : 0;
 	unsigned int prio = p->priority <= EVTCHN_FIFO_PRIORITY_MIN
 				    ? p->priority
 				    : EVTCHN_FIFO_PRIORITY_DEFAULT;
 	bool linked = false;
 
-	if (!w) {
-		p->fifo_lost = true; /* delivered when its page arrives */
-		return;
-	}
-	old = __atomic_fetch_or(w, W_PENDING, __ATOMIC_SEQ_CST) | W_PENDING;
-	if (old & (W_MASKED | W_LINKED))
-		return;
-	if (__atomic_fetch_or(w, W_LINKED, __ATOMIC_SEQ_CST) & W_LINKED)
-		return; /* the guest raced us; it is queued already */
 	fv = &f->vcpu[v];
 	cb = fifo_cb(d, v);
 	/* A tail equal to port looks linked (we just set LINKED) but the
@@ -207,14 +200,40 @@ void hv_fifo_set_pending(struct hv_domain *d, struct hv_port *p,
 		hv_evtchn_kick(d->kernel, v);
 }
 
+void hv_fifo_set_pending(struct hv_domain *d, struct hv_port *p,
+			 evtchn_port_t port)
+{
+	event_word_t *w = fifo_word(d, port), old;
+
+	if (!w) {
+		p->fifo_lost = true; /* delivered when its page arrives */
+		return;
+	}
+	old = __atomic_fetch_or(w, W_PENDING, __ATOMIC_SEQ_CST) | W_PENDING;
+	if (old & (W_MASKED | W_LINKED))
+		return;
+	if (__atomic_fetch_or(w, W_LINKED, __ATOMIC_SEQ_CST) & W_LINKED)
+		return; /* the guest raced us; it is queued already */
+	fifo_link(d, p, port);
+}
+
 int hv_fifo_unmask(struct hv_domain *d, struct hv_port *p, evtchn_port_t port)
 {
-	event_word_t *w = fifo_word(d, port);
+	event_word_t *w = fifo_word(d, port), old;
 
 	if (!w)
 		return 0;
-	if (__atomic_load_n(w, __ATOMIC_SEQ_CST) & W_PENDING)
-		hv_fifo_set_pending(d, p, port);
+	/* Link it again only if it is still pending: testing PENDING and
+	 * then setting it (as a plain set_pending would) races with the
+	 * guest consuming the event meanwhile, and raises it twice. */
+	old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+	do {
+		if (!(old & W_PENDING) || (old & (W_MASKED | W_LINKED)))
+			return 0;
+	} while (!__atomic_compare_exchange_n(w, &old, old | W_LINKED, false,
+					      __ATOMIC_SEQ_CST,
+					      __ATOMIC_SEQ_CST));
+	fifo_link(d, p, port);
 	return 0;
 }
 
