@@ -73,6 +73,16 @@ void pvk_evtchn_mask(struct pvk_rt *rt, evtchn_port_t port);
 /* Clear the mask; an event that arrived while masked is delivered now. */
 void pvk_evtchn_unmask(struct pvk_rt *rt, evtchn_port_t port);
 
+/* Direct delivery (the emulated platform's irqfd, see src/hv/hc_wire.h):
+ * interdomain ports get an inbox that peers send to without passing
+ * through the hypervisor daemon; a vCPU polls it and raises the event.
+ * claim takes port's inbox away from the vCPUs and returns its fd (still
+ * the runtime's: it closes with the port) for the caller to poll; drain
+ * then empties it: the events that came (0: none; -EPIPE: hvd is gone).
+ * -ENOENT: the port has no inbox (events come as upcalls, as ever). */
+int pvk_evtchn_direct_claim(struct pvk_rt *rt, evtchn_port_t port);
+int pvk_evtchn_direct_drain(struct pvk_rt *rt, evtchn_port_t port);
+
 /* The EVTCHNOP_send fast path (struct pvk_send_ring, src/hv/hc_wire.h) and
  * its doorbell fd, for tests that play a misbehaving guest. */
 struct pvk_send_ring;

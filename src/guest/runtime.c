@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -46,12 +47,25 @@ struct vcpu {
 	struct pvk_rt *rt;
 	unsigned int id;
 	int efd;
+	int epfd; /* efd and the inboxes of the ports bound to this vCPU */
 	pthread_t thread;
 	bool running;
 };
 
+/* Direct delivery (PVK_HC_evtchn_direct): the port's inbox, polled by its
+ * vCPU unless claimed, and the peer's inbox we send to. */
+struct direct_port {
+	int rx, tx;
+	uint16_t vcpu;
+	bool claimed;
+};
+#define EV_KICK UINT64_MAX /* epoll tag of a vCPU's own eventfd */
+
 struct pvk_rt {
 	int fd;
+	bool direct; /* PVKIT_EVTCHN_DIRECT=0 turns it off */
+	struct direct_port *dports; /* NR_PORTS */
+	pthread_rwlock_t direct_lock;
 	pthread_mutex_t call_lock;
 	uint64_t seq;
 	struct pvk_hc_hello hello;
@@ -213,9 +227,10 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 	pthread_mutex_init(&rt->gnt_lock, NULL);
 	pthread_mutex_init(&rt->ring_lock, NULL);
 	pthread_mutex_init(&rt->fifo_lock, NULL);
+	pthread_rwlock_init(&rt->direct_lock, NULL);
 	rt->bell_fd = -1;
 	for (i = 0; i < MAX_VCPUS; i++)
-		rt->vcpus[i].efd = -1;
+		rt->vcpus[i].efd = rt->vcpus[i].epfd = -1;
 	if (path) {
 		rt->fd = pvk_unix_connect(path, SOCK_SEQPACKET);
 	} else {
@@ -236,9 +251,17 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 		goto fail_nofd;
 	}
 	rt->handlers = calloc(NR_PORTS, sizeof(*rt->handlers));
-	if (!rt->handlers) {
+	rt->dports = calloc(NR_PORTS, sizeof(*rt->dports));
+	if (!rt->handlers || !rt->dports) {
 		rc = -ENOMEM;
 		goto fail;
+	}
+	for (i = 0; i < NR_PORTS; i++)
+		rt->dports[i].rx = rt->dports[i].tx = -1;
+	{
+		const char *d = getenv("PVKIT_EVTCHN_DIRECT");
+
+		rt->direct = !d || strcmp(d, "0") != 0;
 	}
 	rc = pvk_rt_hypercall(rt, PVK_HC_hello, 0, 0, &rt->hello,
 			      sizeof(rt->hello), sizeof(rt->hello), fds, &nfds);
@@ -263,6 +286,20 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 		rt->vcpus[i].rt = rt;
 		rt->vcpus[i].id = i;
 		rt->vcpus[i].efd = fds[3 + i];
+	}
+	for (i = 0; i < rt->hello.nr_vcpus; i++) {
+		struct epoll_event ev = {.events = EPOLLIN,
+					 .data.u64 = EV_KICK};
+
+		rt->vcpus[i].epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (rt->vcpus[i].epfd < 0 ||
+		    epoll_ctl(rt->vcpus[i].epfd, EPOLL_CTL_ADD,
+			      rt->vcpus[i].efd, &ev) < 0) {
+			for (i = need; i-- > 3 + rt->hello.nr_vcpus;)
+				close(fds[i]);
+			rc = -errno;
+			goto fail;
+		}
 	}
 	if (rt->si == MAP_FAILED || rt->ring == MAP_FAILED) {
 		if (rt->si == MAP_FAILED)
@@ -430,12 +467,256 @@ static void dispatch_fifo(struct vcpu *v)
 	}
 }
 
+/* ---- direct delivery ---- */
+
+/* Read every datagram waiting in an inbox: how many (events), or -EPIPE
+ * once nobody can write to it any more. */
+static int inbox_drain(int fd)
+{
+	struct mmsghdr mm[16];
+	struct iovec iov[16];
+	uint8_t b[16];
+	int total = 0, n, i;
+
+	for (i = 0; i < 16; i++) {
+		iov[i].iov_base = &b[i];
+		iov[i].iov_len = 1;
+		memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	for (;;) {
+		n = recvmmsg(fd, mm, 16, MSG_DONTWAIT, NULL);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? total
+								 : -errno;
+		for (i = 0; i < n; i++)
+			if (mm[i].msg_len == 0)
+				return total ? total : -EPIPE; /* EOF */
+		total += n;
+		if (n < 16)
+			return total;
+	}
+}
+
+/* A peer sent to port directly: do what the hypervisor's set_pending
+ * would, on this vCPU: raise the event and, unmasked, handle it now. */
+static void direct_raise(struct vcpu *v, evtchn_port_t port)
+{
+	struct pvk_rt *rt = v->rt;
+	struct port_handler h;
+
+	if (rt->fifo) {
+		event_word_t *w = fifo_word(rt, port), old;
+
+		if (!w)
+			return;
+		old = __atomic_fetch_or(w, FW_PENDING, __ATOMIC_SEQ_CST);
+		/* Already pending (queued, or held by the mask: unmask
+		 * relinks it), or masked now. */
+		if (old & (FW_PENDING | FW_MASKED))
+			return;
+		h = rt->handlers[port];
+		/* No handler: stays pending; binding one unmasks it. */
+		if (h.fn && (__atomic_fetch_and(w, ~FW_PENDING,
+						__ATOMIC_SEQ_CST) &
+			     FW_PENDING))
+			h.fn(rt, port, v->id, h.arg);
+		return;
+	} else {
+		struct shared_info *si = rt->si;
+		unsigned int wd = port / BITS_PER_XLONG,
+			     b = port % BITS_PER_XLONG;
+		xen_ulong_t m = (xen_ulong_t)1 << b;
+
+		if (__atomic_fetch_or(&si->evtchn_pending[wd], m,
+				      __ATOMIC_SEQ_CST) &
+		    m)
+			return;
+		if (__atomic_load_n(&si->evtchn_mask[wd], __ATOMIC_SEQ_CST) &
+		    m)
+			return;
+		h = rt->handlers[port];
+		if (h.fn && xbit_test_and_clear(&si->evtchn_pending[wd], b))
+			h.fn(rt, port, v->id, h.arg);
+	}
+}
+
+static void direct_input(struct vcpu *v, evtchn_port_t port)
+{
+	struct pvk_rt *rt = v->rt;
+	struct direct_port *dp;
+	int n = 0;
+
+	if (port >= NR_PORTS)
+		return;
+	dp = &rt->dports[port];
+	pthread_rwlock_rdlock(&rt->direct_lock);
+	if (dp->rx >= 0 && !dp->claimed) {
+		n = inbox_drain(dp->rx);
+		if (n < 0) /* hvd is gone: stop polling it */
+			epoll_ctl(v->epfd, EPOLL_CTL_DEL, dp->rx, NULL);
+	}
+	pthread_rwlock_unlock(&rt->direct_lock);
+	if (n > 0)
+		direct_raise(v, port);
+}
+
+/* Ask hvd for port's inbox and poll it on vCPU vcpu. */
+static void direct_rx_setup(struct pvk_rt *rt, evtchn_port_t port,
+			    unsigned int vcpu)
+{
+	struct pvk_hc_direct a = {.port = port};
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = port};
+	unsigned int nfds = 1;
+	int fd = -1;
+	long rc;
+
+	if (!rt->direct || port >= NR_PORTS || vcpu >= rt->hello.nr_vcpus)
+		return;
+	rc = pvk_rt_hypercall(rt, PVK_HC_evtchn_direct, PVK_DIRECT_rx, 0, &a,
+			      sizeof(a), 0, &fd, &nfds);
+	if (rc < 0 || nfds != 1 || fd < 0) {
+		pvk_debug("port %u: no direct delivery: %s", port,
+			  strerror(rc < 0 ? (int)-rc : EPROTO));
+		return;
+	}
+	pthread_rwlock_wrlock(&rt->direct_lock);
+	if (rt->dports[port].rx >= 0)
+		close(rt->dports[port].rx);
+	rt->dports[port].rx = fd;
+	rt->dports[port].vcpu = (uint16_t)vcpu;
+	rt->dports[port].claimed = false;
+	if (epoll_ctl(rt->vcpus[vcpu].epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		pvk_warn("port %u: cannot poll its inbox: %s", port,
+			 strerror(errno));
+	pthread_rwlock_unlock(&rt->direct_lock);
+}
+
+/* Forget port's direct state (it is being closed). */
+static void direct_forget(struct pvk_rt *rt, evtchn_port_t port)
+{
+	struct direct_port *dp;
+
+	if (port >= NR_PORTS)
+		return;
+	dp = &rt->dports[port];
+	pthread_rwlock_wrlock(&rt->direct_lock);
+	if (dp->rx >= 0)
+		close(dp->rx); /* leaves every epoll set; senders get EPIPE */
+	if (dp->tx >= 0)
+		close(dp->tx);
+	dp->rx = dp->tx = -1;
+	dp->claimed = false;
+	pthread_rwlock_unlock(&rt->direct_lock);
+}
+
+static bool hint_set(struct pvk_rt *rt, evtchn_port_t port)
+{
+	return port < PVK_DIRECT_HINT_PORTS && rt->ring &&
+	       (__atomic_load_n(&rt->ring->direct_hint[port / 64],
+				__ATOMIC_ACQUIRE) >>
+		(port % 64)) & 1;
+}
+
+/* Send straight to the peer's inbox: 0 if sent (or already pending there:
+ * a full inbox), -1 to take the hypercall path. */
+static int direct_send(struct pvk_rt *rt, evtchn_port_t port)
+{
+	struct direct_port *dp = &rt->dports[port];
+	static const uint8_t one = 1;
+	bool stale = false;
+	int fd;
+
+	pthread_rwlock_rdlock(&rt->direct_lock);
+	fd = dp->tx;
+	if (fd >= 0) {
+		if (send(fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ||
+		    errno == EAGAIN || errno == ENOBUFS) {
+			pthread_rwlock_unlock(&rt->direct_lock);
+			return 0;
+		}
+		stale = true; /* EPIPE: the receiver closed its port */
+	}
+	pthread_rwlock_unlock(&rt->direct_lock);
+	if (stale) {
+		pthread_rwlock_wrlock(&rt->direct_lock);
+		if (dp->tx == fd) {
+			close(fd);
+			dp->tx = -1;
+		}
+		pthread_rwlock_unlock(&rt->direct_lock);
+		return -1;
+	}
+	if (!hint_set(rt, port))
+		return -1;
+	{
+		struct pvk_hc_direct a = {.port = port};
+		unsigned int nfds = 1;
+		long rc;
+
+		fd = -1;
+		rc = pvk_rt_hypercall(rt, PVK_HC_evtchn_direct, PVK_DIRECT_tx,
+				      0, &a, sizeof(a), 0, &fd, &nfds);
+		if (rc < 0 || nfds != 1 || fd < 0)
+			return -1;
+		pthread_rwlock_wrlock(&rt->direct_lock);
+		if (dp->tx >= 0)
+			close(dp->tx);
+		dp->tx = fd;
+		pthread_rwlock_unlock(&rt->direct_lock);
+	}
+	/* Once: a dead inbox right away means the hypercall path. */
+	pthread_rwlock_rdlock(&rt->direct_lock);
+	fd = dp->tx;
+	if (fd >= 0 && (send(fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ||
+			errno == EAGAIN || errno == ENOBUFS)) {
+		pthread_rwlock_unlock(&rt->direct_lock);
+		return 0;
+	}
+	pthread_rwlock_unlock(&rt->direct_lock);
+	return -1;
+}
+
+int pvk_evtchn_direct_claim(struct pvk_rt *rt, evtchn_port_t port)
+{
+	struct direct_port *dp;
+	int fd;
+
+	if (port >= NR_PORTS)
+		return -EINVAL;
+	dp = &rt->dports[port];
+	pthread_rwlock_wrlock(&rt->direct_lock);
+	fd = dp->rx;
+	if (fd >= 0 && !dp->claimed) {
+		dp->claimed = true;
+		epoll_ctl(rt->vcpus[dp->vcpu].epfd, EPOLL_CTL_DEL, fd, NULL);
+	}
+	pthread_rwlock_unlock(&rt->direct_lock);
+	return fd >= 0 ? fd : -ENOENT;
+}
+
+int pvk_evtchn_direct_drain(struct pvk_rt *rt, evtchn_port_t port)
+{
+	int n = 0;
+
+	if (port >= NR_PORTS)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&rt->direct_lock);
+	if (rt->dports[port].rx >= 0 && rt->dports[port].claimed)
+		n = inbox_drain(rt->dports[port].rx);
+	pthread_rwlock_unlock(&rt->direct_lock);
+	return n;
+}
+
 static void *vcpu_thread(void *p)
 {
 	struct vcpu *v = p;
 
 	for (;;) {
+		struct epoll_event evs[16];
 		uint64_t cnt;
+		int i, n;
 
 		if (v->rt->fifo)
 			dispatch_fifo(v);
@@ -443,11 +724,18 @@ static void *vcpu_thread(void *p)
 			dispatch(v);
 		if (__atomic_load_n(&v->rt->stopping, __ATOMIC_ACQUIRE))
 			break;
-		/* The vCPU sleeps here until the hypervisor kicks it: one
-		 * syscall per upcall. */
-		if (read(v->efd, &cnt, sizeof(cnt)) < 0 && errno != EINTR &&
-		    errno != EAGAIN)
+		/* The vCPU sleeps here until the hypervisor kicks it or a
+		 * peer sends to one of its ports directly. */
+		n = epoll_wait(v->epfd, evs, 16, -1);
+		if (n < 0 && errno != EINTR)
 			break;
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.u64 != EV_KICK)
+				direct_input(v, (evtchn_port_t)evs[i].data.u64);
+			else if (read(v->efd, &cnt, sizeof(cnt)) < 0 &&
+				 errno != EAGAIN && errno != EINTR)
+				return NULL;
+		}
 	}
 	return NULL;
 }
@@ -554,7 +842,16 @@ void pvk_rt_close(struct pvk_rt *rt)
 			pthread_join(rt->vcpus[i].thread, NULL);
 		if (rt->vcpus[i].efd >= 0)
 			close(rt->vcpus[i].efd);
+		if (rt->vcpus[i].epfd >= 0)
+			close(rt->vcpus[i].epfd);
 	}
+	for (i = 0; rt->dports && i < NR_PORTS; i++) {
+		if (rt->dports[i].rx >= 0)
+			close(rt->dports[i].rx);
+		if (rt->dports[i].tx >= 0)
+			close(rt->dports[i].tx);
+	}
+	free(rt->dports);
 	if (rt->fd >= 0)
 		close(rt->fd);
 	if (rt->bell_fd >= 0)
@@ -578,9 +875,18 @@ void pvk_rt_abandon(struct pvk_rt *rt)
 	if (!rt)
 		return;
 	/* After fork(): the threads are not ours; just drop descriptors. */
-	for (i = 0; i < MAX_VCPUS; i++)
+	for (i = 0; i < MAX_VCPUS; i++) {
 		if (rt->vcpus[i].efd >= 0)
 			close(rt->vcpus[i].efd);
+		if (rt->vcpus[i].epfd >= 0)
+			close(rt->vcpus[i].epfd);
+	}
+	for (i = 0; rt->dports && i < NR_PORTS; i++) {
+		if (rt->dports[i].rx >= 0)
+			close(rt->dports[i].rx);
+		if (rt->dports[i].tx >= 0)
+			close(rt->dports[i].tx);
+	}
 	close(rt->fd);
 	if (rt->bell_fd >= 0)
 		close(rt->bell_fd);
@@ -611,6 +917,7 @@ int pvk_evtchn_alloc_unbound(struct pvk_rt *rt, domid_t remote,
 	if (rc < 0)
 		return (int)rc;
 	handler_vcpu(rt, a.port, 0);
+	direct_rx_setup(rt, a.port, 0);
 	*port = a.port;
 	return 0;
 }
@@ -625,6 +932,7 @@ int pvk_evtchn_bind_interdomain(struct pvk_rt *rt, domid_t remote,
 	if (rc < 0)
 		return (int)rc;
 	handler_vcpu(rt, a.local_port, 0);
+	direct_rx_setup(rt, a.local_port, 0);
 	*port = a.local_port;
 	return 0;
 }
@@ -669,13 +977,30 @@ int pvk_evtchn_bind_vcpu(struct pvk_rt *rt, evtchn_port_t port,
 	if (rc < 0)
 		return (int)rc;
 	handler_vcpu(rt, port, vcpu);
+	pthread_rwlock_wrlock(&rt->direct_lock);
+	if (rt->dports[port].rx >= 0 && !rt->dports[port].claimed &&
+	    rt->dports[port].vcpu != vcpu && vcpu < rt->hello.nr_vcpus) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = port};
+		int fd = rt->dports[port].rx;
+
+		epoll_ctl(rt->vcpus[rt->dports[port].vcpu].epfd,
+			  EPOLL_CTL_DEL, fd, NULL);
+		if (epoll_ctl(rt->vcpus[vcpu].epfd, EPOLL_CTL_ADD, fd, &ev))
+			pvk_warn("port %u: cannot move its inbox", port);
+		rt->dports[port].vcpu = (uint16_t)vcpu;
+	}
+	pthread_rwlock_unlock(&rt->direct_lock);
 	return 0;
 }
 
 int pvk_evtchn_close(struct pvk_rt *rt, evtchn_port_t port)
 {
 	struct evtchn_close a = {.port = port};
-	long rc = EVTCHN_CALL(rt, EVTCHNOP_close, a);
+	long rc;
+
+	/* Inbox first: from now on a direct sender gets EPIPE. */
+	direct_forget(rt, port);
+	rc = EVTCHN_CALL(rt, EVTCHNOP_close, a);
 
 	if (rc == 0 && port < NR_PORTS) {
 		pthread_mutex_lock(&rt->handler_lock);
@@ -689,6 +1014,8 @@ int pvk_evtchn_send(struct pvk_rt *rt, evtchn_port_t port, bool wait)
 {
 	struct evtchn_send a = {.port = port};
 
+	if (!wait && port < NR_PORTS && direct_send(rt, port) == 0)
+		return 0;
 	if (!wait) {
 		struct pvk_send_ring *r = rt->ring;
 		uint64_t one = 1;

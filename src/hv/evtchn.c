@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BITS_PER_XLONG (sizeof(xen_ulong_t) * 8)
 
@@ -86,6 +87,30 @@ static struct hv_port *port_own(struct hv_sink *caller, evtchn_port_t port)
 	if (caller->dom->privileged && p->sink != caller)
 		return NULL;
 	return p;
+}
+
+/* Tell p's owner whether a direct send to its peer is possible. */
+static void port_hint(struct hv_port *p, evtchn_port_t port, bool on)
+{
+	struct hv_sink *s = p->sink;
+
+	if (s && s->dom->hv->env->direct_hint)
+		s->dom->hv->env->direct_hint(s, port, on);
+}
+
+/* The peer end of an interdomain port that is bound back to it. */
+static struct hv_port *port_peer(struct hv_domain *d, struct hv_port *p,
+				 evtchn_port_t port)
+{
+	struct hv_port *rp;
+
+	if (p->state != EVTCHNSTAT_interdomain)
+		return NULL;
+	rp = port_get(hv_domain_get(d->hv, p->rdom), p->rport);
+	if (!rp || rp->state != EVTCHNSTAT_interdomain ||
+	    rp->rdom != d->domid || rp->rport != port)
+		return NULL;
+	return rp;
 }
 
 static int port_alloc(struct hv_domain *d, struct hv_sink *sink,
@@ -205,6 +230,9 @@ int hv_evtchn_bind_interdomain(struct hv_sink *caller,
 	rp->rdom = ld->domid;
 	rp->rport = lport;
 	a->local_port = lport;
+	/* The listener's inbox, if it has one, is now ours to write. */
+	if (rp->has_inbox)
+		port_hint(lp, lport, true);
 	/* Xen: the local end is always set pending after binding. */
 	port_set_pending(lp, lport);
 	return 0;
@@ -299,12 +327,11 @@ static void port_close(struct hv_domain *d, evtchn_port_t port)
 			p->sink->virq_port[p->vcpu][p->virq] = 0;
 		break;
 	case EVTCHNSTAT_interdomain: {
-		struct hv_domain *rd = hv_domain_get(d->hv, p->rdom);
-		struct hv_port *rp = port_get(rd, p->rport);
+		struct hv_port *rp = port_peer(d, p, port);
 
 		/* The peer's end goes back to unbound, awaiting us. */
-		if (rp && rp->state == EVTCHNSTAT_interdomain &&
-		    rp->rdom == d->domid && rp->rport == port) {
+		if (rp) {
+			port_hint(rp, p->rport, false);
 			rp->state = EVTCHNSTAT_unbound;
 			rp->rdom = d->domid;
 			rp->rport = 0;
@@ -314,8 +341,44 @@ static void port_close(struct hv_domain *d, evtchn_port_t port)
 	default:
 		break;
 	}
+	if (p->has_inbox) {
+		port_hint(p, port, false);
+		close(p->inbox_w); /* senders holding a copy see EPIPE */
+	}
 	port_clear_bits(p, port);
 	memset(p, 0, sizeof(*p));
+}
+
+int hv_evtchn_set_inbox(struct hv_sink *caller, evtchn_port_t port, int w)
+{
+	struct hv_port *p = port_own(caller, port), *rp;
+
+	if (!p || (p->state != EVTCHNSTAT_unbound &&
+		   p->state != EVTCHNSTAT_interdomain))
+		return -EINVAL;
+	if (p->has_inbox)
+		return -EEXIST;
+	p->has_inbox = true;
+	p->inbox_w = w;
+	rp = port_peer(caller->dom, p, port);
+	if (rp)
+		port_hint(rp, p->rport, true);
+	return 0;
+}
+
+int hv_evtchn_peer_inbox(struct hv_sink *caller, evtchn_port_t port, int *w)
+{
+	struct hv_port *p = port_own(caller, port), *rp;
+
+	if (!p)
+		return -EINVAL;
+	if (p->state != EVTCHNSTAT_interdomain)
+		return -ENOTCONN;
+	rp = port_peer(caller->dom, p, port);
+	if (!rp || !rp->has_inbox)
+		return -ENOENT;
+	*w = rp->inbox_w;
+	return 0;
 }
 
 int hv_evtchn_close(struct hv_sink *caller, evtchn_port_t port)

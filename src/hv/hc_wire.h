@@ -29,6 +29,24 @@
 #define PVK_HC_foreign_map (PVK_HC_BASE + 6)  /* privileged */
 #define PVK_HC_dom_resume (PVK_HC_BASE + 7)   /* privileged */
 #define PVK_HC_dom_maxmem (PVK_HC_BASE + 8)   /* privileged */
+#define PVK_HC_evtchn_direct (PVK_HC_BASE + 9) /* cmd PVK_DIRECT_* */
+
+/* Direct event delivery (the emulated platform's irqfd): an interdomain
+ * port's owner may ask for its port's inbox, a SOCK_SEQPACKET socket whose
+ * write end only hvd and the port's peer hold.  A peer whose send-ring
+ * page shows the hint bit for its own port asks for that write end and
+ * sends one byte per event straight to the receiver, which raises the
+ * event itself (the pending bit in its own shared_info or event word, the
+ * mask honoured).  hvd keeps the rules: it hands a write end out only to
+ * the current peer of a bound port, and a receiver closing its port closes
+ * the read end, so a stale sender gets EPIPE and falls back to the
+ * hypercall.  The arg is a struct pvk_hc_direct. */
+#define PVK_DIRECT_rx 0 /* reply fd: the read end of port's inbox */
+#define PVK_DIRECT_tx 1 /* reply fd: the write end of port's peer's inbox */
+struct pvk_hc_direct {
+	uint32_t port;
+	uint32_t pad;
+};
 
 /* req.flags */
 #define PVK_HC_F_NOREPLY (1u << 0) /* fire and forget (EVTCHNOP_send) */
@@ -55,12 +73,17 @@ struct pvk_hc_rsp {
  * ring's worth.  When the ring is full the domain falls back to the
  * datagram. */
 #define PVK_SEND_RING_SLOTS 512u
+#define PVK_DIRECT_HINT_PORTS 4096u
 struct pvk_send_ring {
 	uint32_t prod; /* written by the domain */
 	uint32_t cons; /* written by hvd */
 	uint32_t pad[2];
 	uint32_t port[PVK_SEND_RING_SLOTS];
+	/* written by hvd: bit p set = port p's peer has an inbox, so
+	 * PVK_DIRECT_tx on p will succeed (a hint, rechecked by hvd) */
+	uint64_t direct_hint[PVK_DIRECT_HINT_PORTS / 64];
 };
+_Static_assert(sizeof(struct pvk_send_ring) <= 4096, "send ring page");
 
 /* PVK_HC_hello reply payload; fds: [shared page, send ring page, doorbell
  * eventfd, vcpu eventfd * nr_vcpus, guest memory (DomU only)]. */

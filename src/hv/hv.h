@@ -60,6 +60,8 @@ struct hv_port {
 	uint32_t virq;         /* virq number */
 	uint8_t priority;      /* FIFO ABI queue (0 highest .. 15) */
 	bool fifo_lost;        /* FIFO: raised before its event word existed */
+	bool has_inbox;        /* direct delivery: inbox_w is open */
+	int inbox_w;           /* write end of the port's inbox (shell's fd) */
 };
 
 #define HV_FIFO_MAX_PAGES 8 /* 8192 ports */
@@ -143,6 +145,9 @@ struct hv_env_ops {
 	void (*dom_changed)(struct hv_domain *d);
 	/* d's last reference went: free shell resources (priv). */
 	void (*dom_free)(struct hv_domain *d);
+	/* Direct delivery: whether port of sink s may fetch its peer's inbox
+	 * (PVK_DIRECT_tx) changed.  Optional. */
+	void (*direct_hint)(struct hv_sink *s, evtchn_port_t port, bool on);
 };
 
 struct hv {
@@ -195,6 +200,13 @@ int hv_evtchn_send(struct hv_sink *caller, evtchn_port_t port);
 int hv_evtchn_status(struct hv_sink *caller, struct evtchn_status *a);
 int hv_evtchn_unmask(struct hv_sink *caller, evtchn_port_t port);
 int hv_evtchn_reset(struct hv_sink *caller, domid_t dom);
+/* Direct delivery: give the caller's unbound or interdomain port an inbox
+ * whose write end w the core now owns (closed with the port), and hint the
+ * peer.  -EEXIST if it has one. */
+int hv_evtchn_set_inbox(struct hv_sink *caller, evtchn_port_t port, int w);
+/* The write end of the inbox of the caller's port's current peer (the
+ * core keeps it: the shell passes a copy), or -ENOTCONN / -ENOENT. */
+int hv_evtchn_peer_inbox(struct hv_sink *caller, evtchn_port_t port, int *w);
 /* Raise a VIRQ on a vCPU of sink s (no-op if unbound). */
 void hv_evtchn_raise_virq(struct hv_sink *s, unsigned int vcpu, uint32_t virq);
 /* Raise a global VIRQ (VIRQ_DOM_EXC) on every Dom0 sink that bound it. */

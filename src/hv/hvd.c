@@ -210,6 +210,30 @@ static void env_dom_changed(struct hv_domain *d)
 	}
 }
 
+/* The sink's process sees the hint in its send-ring page. */
+static void env_direct_hint(struct hv_sink *s, evtchn_port_t port, bool on)
+{
+	struct conn *c;
+	uint64_t m;
+
+	if (s->dom->privileged) {
+		c = s->priv;
+	} else {
+		struct dom_priv *p = s->dom->priv;
+
+		c = p && s == &p->sink ? p->kernel : NULL;
+	}
+	if (!c || !c->ring || port >= PVK_DIRECT_HINT_PORTS)
+		return;
+	m = (uint64_t)1 << (port % 64);
+	if (on)
+		__atomic_fetch_or(&c->ring->direct_hint[port / 64], m,
+				  __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&c->ring->direct_hint[port / 64], ~m,
+				   __ATOMIC_SEQ_CST);
+}
+
 static void env_dom_free(struct hv_domain *d)
 {
 	struct dom_priv *p = d->priv;
@@ -242,6 +266,7 @@ static const struct hv_env_ops env_ops = {
 	.page_release = env_page_release,
 	.dom_changed = env_dom_changed,
 	.dom_free = env_dom_free,
+	.direct_hint = env_direct_hint,
 };
 
 /* ---- helpers ---- */
@@ -305,6 +330,7 @@ struct call {
 	int fds[PVK_MAX_FDS];
 	unsigned int nfds;
 	bool deferred; /* reply sent later */
+	bool close_fds; /* fds were made for the reply: close once sent */
 };
 
 #define NEED(sz)                                                               \
@@ -993,6 +1019,45 @@ static int64_t do_hello(struct call *cl)
 	return 0;
 }
 
+/* PVK_HC_evtchn_direct: a port's inbox (rx) or its peer's (tx). */
+static long do_direct(struct call *cl)
+{
+	struct pvk_hc_direct *a = (void *)cl->arg;
+	struct hv_sink *s = cl->c->sink;
+	int sv[2], w, rc;
+
+	NEED(sizeof(*a));
+	if (!s)
+		return -EINVAL;
+	switch (cl->req->cmd) {
+	case PVK_DIRECT_rx:
+		if (socketpair(AF_UNIX,
+			       SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+			       sv) < 0)
+			return -errno;
+		rc = hv_evtchn_set_inbox(s, a->port, sv[1]);
+		if (rc) {
+			close(sv[0]);
+			close(sv[1]);
+			return rc;
+		}
+		/* hvd keeps no read end: when the owner closes it, every
+		 * writer learns it from EPIPE. */
+		shutdown(sv[1], SHUT_RD);
+		cl->fds[cl->nfds++] = sv[0];
+		cl->close_fds = true;
+		return 0;
+	case PVK_DIRECT_tx:
+		rc = hv_evtchn_peer_inbox(s, a->port, &w);
+		if (rc)
+			return rc;
+		cl->fds[cl->nfds++] = w;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
 static void handle_call(struct conn *c, size_t n)
 {
 	struct hvd *h = c->hvd;
@@ -1040,6 +1105,9 @@ static void handle_call(struct conn *c, size_t n)
 	case PVK_HC_foreign_map:
 		cl.rc = do_foreign_map(&cl);
 		break;
+	case PVK_HC_evtchn_direct:
+		cl.rc = do_direct(&cl);
+		break;
 	case PVK_HC_dom_create:
 	case PVK_HC_dom_destroy:
 	case PVK_HC_dom_pause:
@@ -1058,7 +1126,13 @@ out:
 			pvk_debug("d%u: op %#x/%u failed: %lld", c->dom->domid,
 				  req.op, req.cmd, (long long)cl.rc);
 		/* fds made for this call (dom_create) would leak: none are
-		 * made by deferred or no-reply calls. */
+		 * made by deferred calls, and a no-reply caller loses them. */
+		if (cl.close_fds) {
+			unsigned int i;
+
+			for (i = 0; i < cl.nfds; i++)
+				close(cl.fds[i]);
+		}
 		return;
 	}
 	if (cl.rc < 0)
@@ -1066,6 +1140,12 @@ out:
 	reply(c, req.seq, cl.rc, cl.arg, cl.out_len, cl.fds, cl.nfds);
 	if (req.op == PVK_HC_dom_create && cl.nfds)
 		close(cl.fds[0]); /* the guest's end now travels */
+	if (cl.close_fds) {
+		unsigned int i;
+
+		for (i = 0; i < cl.nfds; i++)
+			close(cl.fds[i]);
+	}
 }
 
 /* ---- connections ---- */
@@ -1180,8 +1260,6 @@ static void conn_close(struct conn *c)
 	epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->bell_fd, NULL);
 	close(c->fd);
 	close(c->bell_fd);
-	munmap(c->ring, PAGE_SIZE);
-	close(c->ring_fd);
 	if (c->dom && c->dom->privileged) {
 		hv_sink_fini(&c->own_sink);
 	} else if (c->dom) {
@@ -1199,6 +1277,9 @@ static void conn_close(struct conn *c)
 			hv_domain_shutdown(d, SHUTDOWN_crash);
 		}
 	}
+	/* Closing its ports above may have written hints into the ring. */
+	munmap(c->ring, PAGE_SIZE);
+	close(c->ring_fd);
 	if (c->si)
 		munmap(c->si, PAGE_SIZE);
 	if (c->sh_fd >= 0)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <xen/sched.h>
@@ -822,6 +823,189 @@ static void test_malicious_guest(void **state)
 	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, d), 0);
 }
 
+
+/* ---- direct delivery (PVK_HC_evtchn_direct) ---- */
+
+struct dd_arg {
+	struct chan up, down;
+	bool sender;
+};
+
+static int dd_call(struct pvk_rt *rt, uint32_t cmd, evtchn_port_t port,
+		   int *fd)
+{
+	struct pvk_hc_direct a = {.port = port};
+	unsigned int nfds = 1;
+	long rc;
+
+	*fd = -1;
+	rc = pvk_rt_hypercall(rt, PVK_HC_evtchn_direct, cmd, 0, &a, sizeof(a),
+			      0, fd, &nfds);
+	if (rc == 0 && nfds != 1)
+		return -EPROTO;
+	return (int)rc;
+}
+
+static bool dd_hint(struct pvk_rt *rt, evtchn_port_t port)
+{
+	struct pvk_send_ring *r;
+	int bell;
+
+	pvk_rt_send_ring(rt, &r, &bell);
+	return (__atomic_load_n(&r->direct_hint[port / 64], __ATOMIC_ACQUIRE) >>
+		(port % 64)) & 1;
+}
+
+/* A receiver and a sender that also plays foul with the raw interface:
+ * the receiver's inbox is polled by its vCPU, the sender's sends skip
+ * hvd, a flood of raw datagrams costs the receiver nothing but an event,
+ * a closed receiver leaves its sender with EPIPE (and the runtime falls
+ * back to the hypercall), and a new binding works directly again. */
+static int dd_guest(struct pvk_rt *rt, void *p)
+{
+	struct dd_arg *a = p;
+	struct waiter w;
+	evtchn_port_t port, ipi;
+	uint64_t v;
+	int fd, fd2, fails = 0, i;
+	uint8_t b = 1;
+
+	waiter_init(&w);
+#define DD_EXPECT(cond)                                                        \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s: line %d: %s\n",                   \
+				a->sender ? "sender" : "receiver", __LINE__,   \
+				#cond);                                        \
+			fails++;                                               \
+		}                                                              \
+	} while (0)
+	for (int round = 0; round < 2; round++) {
+		if (chan_get(&a->down, &v))
+			return 100;
+		if (!a->sender) {
+			DD_EXPECT(pvk_evtchn_alloc_unbound(rt, (domid_t)v,
+							   &port) == 0);
+			pvk_evtchn_set_handler(rt, port, on_event, &w);
+			/* the runtime took the inbox already */
+			DD_EXPECT(dd_call(rt, PVK_DIRECT_rx, port, &fd) ==
+				  -EEXIST);
+			chan_put(&a->up, (uint64_t)pvk_rt_domid(rt) << 32 | port);
+			/* the sender sends 1 event, then floods, then 1 */
+			DD_EXPECT(waiter_wait(&w, 1, 5000) == 0);
+			chan_put(&a->up, 1);
+			if (chan_get(&a->down, &v)) /* flood done */
+				return 101;
+			DD_EXPECT(waiter_wait(&w, 2, 5000) == 0);
+			pthread_mutex_lock(&w.lock);
+			w.count = 0;
+			pthread_mutex_unlock(&w.lock);
+			chan_put(&a->up, 2);
+			if (chan_get(&a->down, &v)) /* one more */
+				return 102;
+			DD_EXPECT(waiter_wait(&w, 1, 5000) == 0);
+			DD_EXPECT(pvk_evtchn_close(rt, port) == 0);
+			pthread_mutex_lock(&w.lock);
+			w.count = 0;
+			pthread_mutex_unlock(&w.lock);
+			chan_put(&a->up, 3);
+			continue;
+		}
+		/* sender */
+		DD_EXPECT(pvk_evtchn_bind_interdomain(rt, (domid_t)(v >> 32),
+						      (evtchn_port_t)v,
+						      &port) == 0);
+		DD_EXPECT(dd_hint(rt, port));
+		/* misuse of the op */
+		DD_EXPECT(pvk_evtchn_bind_ipi(rt, 0, &ipi) == 0);
+		DD_EXPECT(dd_call(rt, PVK_DIRECT_rx, ipi, &fd2) == -EINVAL);
+		DD_EXPECT(dd_call(rt, PVK_DIRECT_tx, ipi, &fd2) == -ENOTCONN);
+		DD_EXPECT(dd_call(rt, PVK_DIRECT_tx, 4000, &fd2) == -EINVAL);
+		DD_EXPECT(dd_call(rt, 7, port, &fd2) == -EINVAL);
+		pvk_evtchn_close(rt, ipi);
+		DD_EXPECT(pvk_evtchn_send(rt, port, false) == 0);
+		if (chan_get(&a->down, &v))
+			return 103;
+		/* the raw write end: flood it; it cannot be read from */
+		DD_EXPECT(dd_call(rt, PVK_DIRECT_tx, port, &fd) == 0);
+		for (i = 0; i < 100000; i++)
+			if (send(fd, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+				break;
+		DD_EXPECT(i > 0 && errno == EAGAIN);
+		DD_EXPECT(recv(fd, &b, 1, MSG_DONTWAIT) <= 0);
+		chan_put(&a->up, 1);
+		if (chan_get(&a->down, &v)) /* receiver reset its count */
+			return 104;
+		DD_EXPECT(pvk_evtchn_send(rt, port, false) == 0);
+		chan_put(&a->up, 2);
+		if (chan_get(&a->down, &v)) /* receiver closed its port */
+			return 105;
+		errno = 0;
+		DD_EXPECT(send(fd, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+			  errno == EPIPE);
+		DD_EXPECT(!dd_hint(rt, port));
+		/* the runtime's cached copy is stale too: falls back */
+		DD_EXPECT(pvk_evtchn_send(rt, port, false) == 0);
+		close(fd);
+		DD_EXPECT(pvk_evtchn_close(rt, port) == 0);
+		chan_put(&a->up, 3);
+	}
+	chan_put(&a->up, (uint64_t)fails);
+	if (chan_get(&a->down, &v))
+		return 106;
+	return 0;
+#undef DD_EXPECT
+}
+
+static void test_direct_delivery(void **state)
+{
+	struct dd_arg r = {0}, snd = {0};
+	domid_t dr, ds;
+	pid_t pr, ps;
+	uint64_t v, fr, fs;
+	int round;
+
+	(void)state;
+	if (getenv("PVKIT_EVTCHN_DIRECT") &&
+	    !strcmp(getenv("PVKIT_EVTCHN_DIRECT"), "0"))
+		skip();
+	assert_int_equal(chan_init(&r.up), 0);
+	assert_int_equal(chan_init(&r.down), 0);
+	assert_int_equal(chan_init(&snd.up), 0);
+	assert_int_equal(chan_init(&snd.down), 0);
+	snd.sender = true;
+	assert_int_equal(harness_guest(&H, "dd-rx", 1, 4096, dd_guest, &r, &dr,
+				       &pr), 0);
+	assert_int_equal(harness_guest(&H, "dd-tx", 1, 4096, dd_guest, &snd,
+				       &ds, &ps), 0);
+	for (round = 0; round < 2; round++) {
+		chan_put(&r.down, ds);
+		assert_int_equal(chan_get(&r.up, &v), 0); /* port */
+		chan_put(&snd.down, v);
+		assert_int_equal(chan_get(&r.up, &v), 0); /* got 1 */
+		chan_put(&snd.down, 0);                  /* flood */
+		assert_int_equal(chan_get(&snd.up, &v), 0);
+		chan_put(&r.down, 0);
+		assert_int_equal(chan_get(&r.up, &v), 0); /* reset */
+		chan_put(&snd.down, 0);                  /* one more */
+		assert_int_equal(chan_get(&snd.up, &v), 0);
+		chan_put(&r.down, 0);
+		assert_int_equal(chan_get(&r.up, &v), 0); /* closed */
+		chan_put(&snd.down, 0);
+		assert_int_equal(chan_get(&snd.up, &v), 0);
+	}
+	assert_int_equal(chan_get(&r.up, &fr), 0);
+	assert_int_equal(chan_get(&snd.up, &fs), 0);
+	chan_put(&r.down, 0);
+	chan_put(&snd.down, 0);
+	assert_int_equal(harness_wait(pr), 0);
+	assert_int_equal(harness_wait(ps), 0);
+	assert_int_equal(fr, 0);
+	assert_int_equal(fs, 0);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, dr), 0);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, ds), 0);
+}
+
 /* ---- suspend and resume in place; remote shutdown by Dom0 ---- */
 
 static int suspend_guest(struct pvk_rt *rt, void *p)
@@ -903,6 +1087,7 @@ int main(void)
 		cmocka_unit_test(test_kill9_reclaim),
 		cmocka_unit_test(test_memory_reservation),
 		cmocka_unit_test(test_malicious_guest),
+		cmocka_unit_test(test_direct_delivery),
 		cmocka_unit_test(test_suspend_resume_remote_shutdown),
 	};
 
