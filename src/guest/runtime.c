@@ -686,6 +686,13 @@ int pvk_evtchn_direct_claim(struct pvk_rt *rt, evtchn_port_t port)
 	if (port >= NR_PORTS)
 		return -EINVAL;
 	dp = &rt->dports[port];
+	/* A port bound by someone else for us (a DomU's xenstore and console
+	 * ports) has no inbox yet: ask for one. */
+	pthread_rwlock_rdlock(&rt->direct_lock);
+	fd = dp->rx;
+	pthread_rwlock_unlock(&rt->direct_lock);
+	if (fd < 0)
+		direct_rx_setup(rt, port, 0);
 	pthread_rwlock_wrlock(&rt->direct_lock);
 	fd = dp->rx;
 	if (fd >= 0 && !dp->claimed) {

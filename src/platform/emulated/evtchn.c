@@ -5,10 +5,18 @@
  * on a vCPU thread when one of them fires: the port is masked, queued on
  * its handle (at most once: the queue is bounded by the port space) and the
  * handle's eventfd is signalled.  pending() pops, unmask() re-enables.
+ *
+ * Direct delivery: a bound interdomain port's inbox is claimed from the
+ * runtime, so a peer's event wakes the handle's user at once instead of a
+ * vCPU thread first.  The handle's fd is then an epoll set of its eventfd
+ * and those inboxes; pending() drains the inboxes that are ready and queues
+ * their ports under the same rule (a port delivered and not yet unmasked
+ * keeps the event pending until unmask()).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -21,8 +29,11 @@
 struct pvk_evtchn {
 	struct emu *e;
 	int efd;
+	int epfd; /* efd + claimed inboxes; what fd() returns */
 	/* under e->ev_lock */
 	unsigned long queued[BITMAP_WORDS];
+	unsigned long fired[BITMAP_WORDS];   /* direct: delivered, masked */
+	unsigned long dpending[BITMAP_WORDS]; /* direct: came while masked */
 	evtchn_port_t *queue; /* ring of EMU_NR_PORTS */
 	uint32_t head, len;
 };
@@ -73,19 +84,32 @@ static int evtchn_open(struct pvk_platform *plat, struct pvk_evtchn **out)
 
 	if (!h)
 		return -ENOMEM;
-	h->efd = -1;
+	h->efd = h->epfd = -1;
 	h->e = emu_of(plat);
 	h->queue = calloc(EMU_NR_PORTS, sizeof(*h->queue));
 	if (!h->queue)
 		goto fail;
 	h->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (h->efd < 0) {
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (h->efd < 0 || h->epfd < 0) {
 		rc = -errno;
 		goto fail;
+	}
+	{
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 0};
+
+		if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->efd, &ev) < 0) {
+			rc = -errno;
+			goto fail;
+		}
 	}
 	*out = h;
 	return 0;
 fail:
+	if (h->efd >= 0)
+		close(h->efd);
+	if (h->epfd >= 0)
+		close(h->epfd);
 	free(h->queue);
 	free(h);
 	return rc;
@@ -119,8 +143,53 @@ static int adopt(struct pvk_evtchn *h, evtchn_port_t port)
 		pthread_mutex_lock(&e->ev_lock);
 		e->port_owner[port] = NULL;
 		pthread_mutex_unlock(&e->ev_lock);
+		return rc;
 	}
-	return rc;
+	/* Peers' direct events wake the handle's user itself. */
+	{
+		int fd = pvk_evtchn_direct_claim(e->rt, port);
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = port};
+
+		if (fd >= 0 && epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			pvk_warn("evtchn: port %u: cannot poll its inbox", port);
+	}
+	return 0;
+}
+
+/* Queue a port whose inbox had events (under ev_lock). */
+static void direct_fire(struct pvk_evtchn *h, evtchn_port_t port)
+{
+	if (h->e->port_owner[port] != h || bit_test(h->queued, port))
+		return;
+	if (bit_test(h->fired, port)) {
+		bit_set(h->dpending, port); /* until unmask() */
+		return;
+	}
+	bit_set(h->fired, port);
+	bit_set(h->queued, port);
+	h->queue[(h->head + h->len) % EMU_NR_PORTS] = port;
+	h->len++;
+}
+
+/* Drain the inboxes that are ready (under ev_lock). */
+static void direct_harvest(struct pvk_evtchn *h)
+{
+	struct epoll_event evs[32];
+	int i, n;
+
+	do {
+		n = epoll_wait(h->epfd, evs, 32, 0);
+		for (i = 0; i < n; i++) {
+			evtchn_port_t port = evs[i].data.u32;
+			int got;
+
+			if (port == 0 || port >= EMU_NR_PORTS)
+				continue;
+			got = pvk_evtchn_direct_drain(h->e->rt, port);
+			if (got > 0)
+				direct_fire(h, port);
+		}
+	} while (n == 32);
 }
 
 /* Forget port: no more events reach h, and a queued one is dropped. */
@@ -132,6 +201,8 @@ static void disown(struct pvk_evtchn *h, evtchn_port_t port)
 	pthread_mutex_lock(&e->ev_lock);
 	if (e->port_owner[port] == h)
 		e->port_owner[port] = NULL;
+	bit_clear(h->fired, port);
+	bit_clear(h->dpending, port);
 	if (bit_test(h->queued, port)) {
 		bit_clear(h->queued, port);
 		for (i = 0, n = 0; i < h->len; i++) {
@@ -164,13 +235,14 @@ static void evtchn_close(struct pvk_evtchn *h)
 		if (owns(h, p))
 			evtchn_unbind(h, p);
 	close(h->efd);
+	close(h->epfd);
 	free(h->queue);
 	free(h);
 }
 
 static int evtchn_fd(struct pvk_evtchn *h)
 {
-	return h->efd;
+	return h->epfd;
 }
 
 static int evtchn_pending(struct pvk_evtchn *h, evtchn_port_t *port)
@@ -180,6 +252,7 @@ static int evtchn_pending(struct pvk_evtchn *h, evtchn_port_t *port)
 	int rc = 0;
 
 	pthread_mutex_lock(&e->ev_lock);
+	direct_harvest(h);
 	if (h->len == 0) {
 		/* Drained under the lock: a later event re-arms the fd. */
 		if (read(h->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
@@ -197,8 +270,19 @@ static int evtchn_pending(struct pvk_evtchn *h, evtchn_port_t *port)
 
 static int evtchn_unmask(struct pvk_evtchn *h, evtchn_port_t port)
 {
+	uint64_t one = 1;
+
 	if (!owns(h, port))
 		return -EINVAL;
+	pthread_mutex_lock(&h->e->ev_lock);
+	bit_clear(h->fired, port);
+	if (bit_test(h->dpending, port)) {
+		bit_clear(h->dpending, port);
+		direct_fire(h, port);
+		if (write(h->efd, &one, sizeof(one)) < 0)
+			pvk_warn("evtchn: cannot signal handle");
+	}
+	pthread_mutex_unlock(&h->e->ev_lock);
 	pvk_evtchn_unmask(h->e->rt, port);
 	return 0;
 }
