@@ -331,7 +331,8 @@ static void port_close(struct hv_domain *d, evtchn_port_t port)
 
 		/* The peer's end goes back to unbound, awaiting us. */
 		if (rp) {
-			port_hint(rp, p->rport, false);
+			if (p->has_inbox)
+				port_hint(rp, p->rport, false);
 			rp->state = EVTCHNSTAT_unbound;
 			rp->rdom = d->domid;
 			rp->rport = 0;

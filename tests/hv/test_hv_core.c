@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -65,6 +67,13 @@ struct fx {
 	unsigned int nr_changed;
 	unsigned int nr_freed;
 	domid_t last_freed;
+	/* direct-delivery hints, last state per (sink, port) */
+	struct {
+		struct hv_sink *s;
+		evtchn_port_t port;
+		bool on;
+	} hints[MAX_LOG];
+	unsigned int nr_hints;
 };
 
 /* ---- fake environment ----------------------------------------------- */
@@ -100,6 +109,30 @@ static void env_page_release(struct hv_domain *d, uint64_t gpfn)
 	f->released[f->nr_released++] = gpfn;
 }
 
+static void env_direct_hint(struct hv_sink *s, evtchn_port_t port, bool on)
+{
+	struct fx *f = s->priv;
+
+	if (!f) /* a sink being torn down: hvd ignores those too */
+		return;
+	assert_true(f->nr_hints < MAX_LOG);
+	f->hints[f->nr_hints].s = s;
+	f->hints[f->nr_hints].port = port;
+	f->hints[f->nr_hints].on = on;
+	f->nr_hints++;
+}
+
+/* The last hint given for (s, port): 1 on, 0 off, -1 never. */
+static int hint_of(struct fx *f, struct hv_sink *s, evtchn_port_t port)
+{
+	unsigned int i;
+
+	for (i = f->nr_hints; i-- > 0;)
+		if (f->hints[i].s == s && f->hints[i].port == port)
+			return f->hints[i].on;
+	return -1;
+}
+
 static void env_dom_changed(struct hv_domain *d)
 {
 	struct fx *f = d->priv;
@@ -130,6 +163,7 @@ static const struct hv_env_ops fake_env = {
     .page_release = env_page_release,
     .dom_changed = env_dom_changed,
     .dom_free = env_dom_free,
+    .direct_hint = env_direct_hint,
 };
 
 /* ---- fixture -------------------------------------------------------- */
@@ -403,6 +437,65 @@ static void test_evtchn_interdomain(void **state)
 	assert_int_equal(nkicks(f, &u2->kernel, 0), 1);
 	a = (struct evtchn_alloc_unbound){.dom = 77, .remote_dom = 0};
 	assert_int_equal(hv_evtchn_alloc_unbound(&f->d0[0], &a), -ESRCH);
+}
+
+
+/* Direct delivery's bookkeeping: an inbox per port, handed only to the
+ * current peer, hints following bind and close, the write end closed with
+ * the port. */
+static void test_evtchn_direct_inbox(void **state)
+{
+	struct fx *f = *state;
+	struct tdom *u = domu(f), *u2 = domu(f);
+	struct hv_sink *s = &f->d0[0];
+	evtchn_port_t p0, lp, lp2, ipi;
+	struct evtchn_bind_ipi bi = {.vcpu = 0};
+	int sv[2], sv2[2], w;
+	char b = 1;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv2), 0);
+	p0 = unbound(s, DOMID_SELF, u->domid);
+	/* unbound: an inbox, no peer yet */
+	assert_int_equal(hv_evtchn_set_inbox(s, p0, sv[1]), 0);
+	assert_int_equal(hv_evtchn_set_inbox(s, p0, sv[1]), -EEXIST);
+	assert_int_equal(hv_evtchn_peer_inbox(s, p0, &w), -ENOTCONN);
+	/* only the port's own sink */
+	assert_int_equal(hv_evtchn_set_inbox(&f->d0[1], p0, sv2[1]), -EINVAL);
+	assert_int_equal(hv_evtchn_set_inbox(&u->kernel, p0, sv2[1]), -EINVAL);
+	/* binding hints the binder: its peer has an inbox */
+	assert_int_equal(bind_inter(&u->kernel, 0, p0, &lp), 0);
+	assert_int_equal(hint_of(f, &u->kernel, lp), 1);
+	assert_int_equal(hv_evtchn_peer_inbox(&u->kernel, lp, &w), 0);
+	assert_int_equal(w, sv[1]);
+	/* the listener's peer has none yet */
+	assert_int_equal(hv_evtchn_peer_inbox(s, p0, &w), -ENOENT);
+	assert_int_equal(hint_of(f, s, p0), -1);
+	assert_int_equal(hv_evtchn_set_inbox(&u->kernel, lp, sv2[1]), 0);
+	assert_int_equal(hint_of(f, s, p0), 1);
+	assert_int_equal(hv_evtchn_peer_inbox(s, p0, &w), 0);
+	assert_int_equal(w, sv2[1]);
+	/* no inbox for other kinds of port, nor anyone else's */
+	assert_int_equal(hv_evtchn_bind_ipi(&u->kernel, &bi), 0);
+	ipi = bi.port;
+	assert_int_equal(hv_evtchn_set_inbox(&u->kernel, ipi, -1), -EINVAL);
+	assert_int_equal(hv_evtchn_peer_inbox(&u->kernel, ipi, &w), -ENOTCONN);
+	assert_int_equal(hv_evtchn_peer_inbox(&u2->kernel, lp, &w), -EINVAL);
+	/* the DomU closes: the listener's hint goes, the DomU's write end of
+	 * its inbox is closed (its reader sees EOF) */
+	assert_int_equal(hv_evtchn_close(&u->kernel, lp), 0);
+	assert_int_equal(hint_of(f, s, p0), 0);
+	assert_int_equal(recv(sv2[0], &b, 1, MSG_DONTWAIT), 0);
+	assert_int_equal(hv_evtchn_peer_inbox(s, p0, &w), -ENOTCONN);
+	/* a new binding to the same listener sees its inbox again */
+	assert_int_equal(bind_inter(&u->kernel, 0, p0, &lp2), 0);
+	assert_int_equal(hint_of(f, &u->kernel, lp2), 1);
+	/* the listener closes: the binder's hint goes, the write end too */
+	assert_int_equal(hv_evtchn_close(s, p0), 0);
+	assert_int_equal(hint_of(f, &u->kernel, lp2), 0);
+	assert_int_equal(recv(sv[0], &b, 1, MSG_DONTWAIT), 0);
+	close(sv[0]);
+	close(sv2[0]);
 }
 
 static void test_evtchn_send_kicks_once(void **state)
@@ -1826,6 +1919,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_evtchn_interdomain),
+	    T(test_evtchn_direct_inbox),
 	    T(test_evtchn_send_kicks_once),
 	    T(test_evtchn_mask_unmask),
 	    T(test_evtchn_close),
