@@ -295,10 +295,20 @@ struct guest_arg {
 	uint64_t size;
 };
 
+/* The asynchronous pattern blkfront's API is made for: a completion
+ * callback (on blkfront's queue thread) issues the slot's next request
+ * itself, so a request costs no hand-off to the benchmark's thread; the
+ * thread only waits for the run's end. */
 struct bf_run {
 	pthread_mutex_t m;
 	pthread_cond_t c;
-	unsigned int done[MAX_QD], ndone;
+	const struct load *l;
+	struct blkfront *bf;
+	uint8_t *const *bufv;
+	struct offgen g;
+	uint64_t end, ops;
+	unsigned int inflight;
+	bool stop;
 	int err;
 };
 
@@ -307,69 +317,90 @@ struct bf_slot {
 	unsigned int idx;
 };
 
+static void bf_done(void *arg, int status);
+
+static int bf_issue(struct bf_slot *s)
+{
+	struct bf_run *run = s->run;
+	uint64_t off;
+
+	pthread_mutex_lock(&run->m);
+	off = offgen_next(&run->g);
+	pthread_mutex_unlock(&run->m);
+	return blkfront_submit(run->bf,
+			       run->l->write ? BLKFRONT_WRITE : BLKFRONT_READ,
+			       off >> 9, run->bufv[s->idx], run->l->bs >> 9,
+			       bf_done, s);
+}
+
+/* One slot stops: the last one wakes the benchmark (run->m held). */
+static void bf_retire(struct bf_run *run)
+{
+	if (--run->inflight == 0)
+		pthread_cond_signal(&run->c);
+}
+
 static void bf_done(void *arg, int status)
 {
 	struct bf_slot *s = arg;
 	struct bf_run *run = s->run;
+	bool again;
 
 	pthread_mutex_lock(&run->m);
 	if (status)
 		run->err = status;
-	run->done[run->ndone++] = s->idx;
-	pthread_cond_signal(&run->c);
+	run->ops++;
+	if (!run->stop && (run->err || now_ns() >= run->end))
+		run->stop = true;
+	again = !run->stop;
+	if (!again)
+		bf_retire(run);
 	pthread_mutex_unlock(&run->m);
+	if (again && bf_issue(s)) {
+		pthread_mutex_lock(&run->m);
+		run->err = -1;
+		run->stop = true;
+		bf_retire(run);
+		pthread_mutex_unlock(&run->m);
+	}
 }
 
 static struct result run_blkfront(const struct load *l, struct blkfront *bf,
 				  uint8_t *const *bufv, uint64_t size,
 				  uint64_t dur_ns)
 {
-	struct bf_run run = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-			     {0}, 0, 0};
+	struct bf_run run = {.m = PTHREAD_MUTEX_INITIALIZER,
+			     .c = PTHREAD_COND_INITIALIZER,
+			     .l = l,
+			     .bf = bf,
+			     .bufv = bufv};
 	struct bf_slot slots[MAX_QD];
-	unsigned int freel[MAX_QD], nfree = 0, inflight = 0, i;
 	struct result r = {0, 0, 0};
-	struct offgen g;
-	uint64_t t0, end;
-	bool stop = false;
+	uint64_t t0;
+	unsigned int i;
 
-	offgen_init(&g, l, size);
+	offgen_init(&run.g, l, size);
+	t0 = now_ns();
+	run.end = t0 + dur_ns;
+	pthread_mutex_lock(&run.m);
+	run.inflight = l->qd;
+	pthread_mutex_unlock(&run.m);
 	for (i = 0; i < l->qd; i++) {
 		slots[i] = (struct bf_slot){&run, i};
-		freel[nfree++] = i;
-	}
-	t0 = now_ns();
-	end = t0 + dur_ns;
-	for (;;) {
-		while (!stop && nfree) {
-			unsigned int idx = freel[--nfree];
-
-			if (blkfront_submit(bf, l->write ? BLKFRONT_WRITE
-							 : BLKFRONT_READ,
-					    offgen_next(&g) >> 9, bufv[idx],
-					    l->bs >> 9, bf_done, &slots[idx])) {
-				r.err = -1;
-				stop = true;
-				break;
-			}
-			inflight++;
+		if (bf_issue(&slots[i])) {
+			pthread_mutex_lock(&run.m);
+			run.err = -1;
+			run.stop = true;
+			bf_retire(&run);
+			pthread_mutex_unlock(&run.m);
 		}
-		if (!inflight)
-			break;
-		pthread_mutex_lock(&run.m);
-		while (!run.ndone)
-			pthread_cond_wait(&run.c, &run.m);
-		for (i = 0; i < run.ndone; i++)
-			freel[nfree++] = run.done[i];
-		r.ops += run.ndone;
-		inflight -= run.ndone;
-		run.ndone = 0;
-		if (run.err)
-			r.err = -1;
-		pthread_mutex_unlock(&run.m);
-		if (!stop && now_ns() >= end)
-			stop = true;
 	}
+	pthread_mutex_lock(&run.m);
+	while (run.inflight)
+		pthread_cond_wait(&run.c, &run.m);
+	r.ops = run.ops;
+	r.err = run.err ? -1 : 0;
+	pthread_mutex_unlock(&run.m);
 	r.ns = now_ns() - t0;
 	return r;
 }

@@ -40,6 +40,11 @@ struct blkfront_opts {
 	/* Queues wanted (the backend's multi-queue-max-queues caps it);
 	 * 0: min(4, the backend's maximum). */
 	unsigned int num_queues;
+	/* Busy-poll budget per queue in us: how long the queue's thread
+	 * watches the ring for responses before re-arming the event and
+	 * sleeping (adaptive, src/common/spin.h).  0: $PVKIT_BLK_POLL_US or
+	 * 50; < 0: never. */
+	int poll_us;
 };
 
 #define BLKFRONT_MAX_QUEUES 16u

@@ -451,6 +451,17 @@ bool blkif_back_final_check(struct blkif_back *b)
 	return *prod != cons;
 }
 
+bool blkif_back_peek(const struct blkif_back *b)
+{
+	const volatile RING_IDX *prod;
+
+	if (b->broken)
+		return false;
+	prod = b->abi == BLKIF_ABI_X86_32 ? &b->r.n32.sring->req_prod
+					  : &b->r.n64.sring->req_prod;
+	return *prod != BR(b, req_cons);
+}
+
 /* ---- frontend ring -------------------------------------------------------- */
 
 int blkif_front_init(struct blkif_front *f, enum blkif_abi abi, void *sring,
@@ -594,4 +605,15 @@ bool blkif_front_final_check(struct blkif_front *f)
 	*ev = cons + 1;
 	mb();
 	return *prod != cons;
+}
+
+bool blkif_front_peek(const struct blkif_front *f)
+{
+	const volatile RING_IDX *prod;
+
+	if (f->broken)
+		return false;
+	prod = f->abi == BLKIF_ABI_X86_32 ? &f->r.n32.sring->rsp_prod
+					  : &f->r.n64.sring->rsp_prod;
+	return *prod != BR(f, rsp_cons);
 }

@@ -216,6 +216,9 @@ void blkif_back_respond(struct blkif_back *b, uint64_t id, uint8_t operation,
 bool blkif_back_push(struct blkif_back *b);
 /* After draining: re-arm req_event; true when more requests arrived. */
 bool blkif_back_final_check(struct blkif_back *b);
+/* Whether req_prod moved past what was taken (no re-arming: a busy-polling
+ * backend leaves req_event behind so the frontend does not notify). */
+bool blkif_back_peek(const struct blkif_back *b);
 
 /* ---- the frontend end of a ring ----------------------------------------- */
 struct blkif_rsp {
@@ -252,5 +255,7 @@ int blkif_front_poll(struct blkif_front *f);
 /* Copy the next response out once: 0, or -EAGAIN when none. */
 int blkif_front_take(struct blkif_front *f, struct blkif_rsp *rsp);
 bool blkif_front_final_check(struct blkif_front *f);
+/* Whether rsp_prod moved past what was taken, without re-arming. */
+bool blkif_front_peek(const struct blkif_front *f);
 
 #endif

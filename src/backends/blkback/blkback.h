@@ -22,6 +22,8 @@
 #define BK_MAX_QUEUES 16u
 #define BK_DEFAULT_INDIRECT_SEGS 256u
 #define BK_DEFAULT_PERSISTENT 1056u /* grants per ring, as Linux */
+#define BK_DEFAULT_POLL_US 50u /* busy-poll budget (src/common/spin.h) */
+#define BK_MAX_POLL_US 1000u
 
 struct bk_config {
 	unsigned int max_indirect_segs; /* 0: no BLKIF_OP_INDIRECT */
@@ -29,6 +31,7 @@ struct bk_config {
 	unsigned int max_persistent;    /* mapped grants kept per ring */
 	unsigned int max_ring_order;    /* max-ring-page-order */
 	unsigned int max_queues;        /* multi-queue-max-queues */
+	unsigned int poll_us;           /* busy-poll budget; 0: never */
 };
 
 struct bk {

@@ -34,11 +34,16 @@ static void usage(FILE *f)
 		"%u)\n"
 		"  -q, --max-queues N        multi-queue-max-queues (1-%u, "
 		"default 4)\n"
+		"  -u, --poll-us N           watch an idle ring N us before "
+		"sleeping\n"
+		"                            (adaptive; 0-%u, 0: never; "
+		"default %u or\n"
+		"                            $PVKIT_BLK_POLL_US)\n"
 		"  -F, --pid-file PATH       write the pid here once serving\n"
 		"  -v, --verbose             debug logging\n",
 		BK_DEFAULT_INDIRECT_SEGS, BK_DEFAULT_PERSISTENT,
 		BLKIF_MAX_RING_PAGE_ORDER, BLKIF_MAX_RING_PAGE_ORDER,
-		BK_MAX_QUEUES);
+		BK_MAX_QUEUES, BK_MAX_POLL_US, BK_DEFAULT_POLL_US);
 }
 
 static int parse_uint(const char *s, unsigned int max, unsigned int *out)
@@ -61,6 +66,7 @@ int main(int argc, char **argv)
 		{"max-persistent", required_argument, NULL, 'g'},
 		{"max-ring-order", required_argument, NULL, 'o'},
 		{"max-queues", required_argument, NULL, 'q'},
+		{"poll-us", required_argument, NULL, 'u'},
 		{"pid-file", required_argument, NULL, 'F'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -78,7 +84,14 @@ int main(int argc, char **argv)
 	bk.cfg.max_persistent = BK_DEFAULT_PERSISTENT;
 	bk.cfg.max_ring_order = BLKIF_MAX_RING_PAGE_ORDER;
 	bk.cfg.max_queues = 4;
-	while ((c = getopt_long(argc, argv, "s:p:i:Pg:o:q:F:vh", lopts,
+	bk.cfg.poll_us = BK_DEFAULT_POLL_US;
+	if (getenv("PVKIT_BLK_POLL_US") &&
+	    parse_uint(getenv("PVKIT_BLK_POLL_US"), BK_MAX_POLL_US,
+		       &bk.cfg.poll_us)) {
+		fprintf(stderr, "pvkit-blkback: bad PVKIT_BLK_POLL_US\n");
+		return 2;
+	}
+	while ((c = getopt_long(argc, argv, "s:p:i:Pg:o:q:u:F:vh", lopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -123,6 +136,15 @@ int main(int argc, char **argv)
 			    !bk.cfg.max_queues) {
 				fprintf(stderr, "pvkit-blkback: bad "
 						"--max-queues\n");
+				return 2;
+			}
+			break;
+		case 'u':
+			if (parse_uint(optarg, BK_MAX_POLL_US,
+				       &bk.cfg.poll_us)) {
+				fprintf(stderr, "pvkit-blkback: --poll-us: "
+						"0-%u\n",
+					BK_MAX_POLL_US);
 				return 2;
 			}
 			break;

@@ -17,6 +17,7 @@
 
 #include "blkback.h"
 #include "common/log.h"
+#include "common/spin.h"
 
 struct slot {
 	struct blkif_req req;
@@ -50,6 +51,8 @@ struct bk_ring {
 	pthread_t thr;
 	bool thr_started;
 	bool failed;
+	bool stopping; /* atomic: bk_ring_stop was called */
+	struct pvk_spin spin;
 
 	struct slot *slots;
 	unsigned int nslots, seg_cap;
@@ -567,6 +570,15 @@ static void notify_if_needed(struct bk_ring *r)
 
 /* ---- the thread -------------------------------------------------------------- */
 
+/* Busy-polling: a new request, or the ring is being stopped. */
+static bool ring_ready(void *arg)
+{
+	struct bk_ring *r = arg;
+
+	return blkif_back_peek(&r->back) ||
+	       __atomic_load_n(&r->stopping, __ATOMIC_ACQUIRE);
+}
+
 static void *ring_thread(void *arg)
 {
 	struct bk_ring *r = arg;
@@ -577,15 +589,24 @@ static void *ring_thread(void *arg)
 		{.fd = r->stopfd, .events = POLLIN},
 	};
 	evtchn_port_t got;
-	bool more = true;
+	bool more = true, spun = false;
 
 	for (;;) {
-		if (!more && poll(p, 3, -1) < 0 && errno != EINTR)
+		if (!more) {
+			uint64_t t0 = r->spin.max_ns ? pvk_spin_now() : 0;
+
+			if (poll(p, 3, -1) < 0 && errno != EINTR)
+				break;
+			if (t0)
+				pvk_spin_slept(&r->spin, pvk_spin_now() - t0);
+		}
+		if ((p[2].revents & POLLIN) ||
+		    __atomic_load_n(&r->stopping, __ATOMIC_ACQUIRE))
 			break;
-		if (p[2].revents & POLLIN)
-			break;
-		while (evo->pending(r->ev, &got) == 0)
-			evo->unmask(r->ev, got);
+		/* After a watch that found work nothing was notified. */
+		if (!spun)
+			while (evo->pending(r->ev, &got) == 0)
+				evo->unmask(r->ev, got);
 		complete_io(r);
 		take_requests(r);
 		submit_pending(r);
@@ -593,8 +614,17 @@ static void *ring_thread(void *arg)
 		 * io_uring's inline completions) is answered in this pass. */
 		complete_io(r);
 		notify_if_needed(r);
-		more = !r->failed && r->free && blkif_back_final_check(&r->back);
 		p[0].revents = p[1].revents = p[2].revents = 0;
+		/* Idle and answered: watch the ring a while with req_event
+		 * left behind (the frontend does not notify meanwhile)
+		 * before re-arming it and sleeping. */
+		spun = !r->failed && r->free && !r->inflight && !r->pend_head &&
+		       pvk_spin_wait(&r->spin, ring_ready, r);
+		if (spun) {
+			more = true;
+			continue;
+		}
+		more = !r->failed && r->free && blkif_back_final_check(&r->back);
 	}
 	/* Stopping: whatever storage still holds must finish before the
 	 * buffers and grant mappings go away. */
@@ -622,6 +652,7 @@ void bk_ring_stop(struct bk_ring *r)
 		return;
 	plat = r->d->plat;
 	if (r->thr_started) {
+		__atomic_store_n(&r->stopping, true, __ATOMIC_RELEASE);
 		if (write(r->stopfd, &one, sizeof(one)) < 0)
 			pvk_warn("vbd: cannot stop a ring thread");
 		pthread_join(r->thr, NULL);
@@ -671,6 +702,7 @@ int bk_ring_start(const struct vbd_disk *d, enum blkif_abi abi,
 	r->d = d;
 	r->qid = qid;
 	r->stopfd = eventfd(0, EFD_CLOEXEC);
+	pvk_spin_init(&r->spin, (uint64_t)d->cfg->poll_us * 1000);
 	if (r->stopfd < 0) {
 		free(r);
 		return -errno;

@@ -40,6 +40,7 @@
 
 #include "blkif/blkif.h"
 #include "common/log.h"
+#include "common/spin.h"
 #include "common/util.h"
 #include "pvkit/blkfront.h"
 #include "pvkit/platform.h"
@@ -49,6 +50,8 @@
 #define BF_PATH_MAX 128
 #define BF_DEFAULT_INDIRECT 32u
 #define BF_DEFAULT_QUEUES 4u
+#define BF_DEFAULT_POLL_US 50u
+#define BF_MAX_POLL_US 1000u
 #define BF_SPURIOUS_LIMIT 64u /* events in a row without responses */
 #define BF_THROTTLE_NS 1000000
 #define BF_POLL_MS 200 /* recovery re-checks for close this often */
@@ -125,13 +128,16 @@ struct bqueue {
 	pthread_t thr;
 	bool thr_started;
 	int stopfd;
+	bool stopping; /* atomic: the thread is asked to end */
 	unsigned int spurious;
+	struct pvk_spin spin;
 };
 
 struct blkfront {
 	struct pvk_platform *plat;
 	struct xs_client *xs;
 	struct blkfront_opts o;
+	unsigned int poll_us; /* each queue's busy-poll budget */
 	enum blkif_abi abi;
 	struct blkfront_info info;
 	char fe[BF_PATH_MAX];
@@ -319,7 +325,7 @@ static uint8_t op_wire(enum blkfront_op op)
 
 /* Consume responses (queue lock held).  Returns how many, or -1 when the
  * backend violated the protocol (*why says how). */
-static int handle_responses(struct bqueue *q, const char **why)
+static int handle_responses(struct bqueue *q, const char **why, bool arm)
 {
 	struct blkfront *bf = q->bf;
 	struct blkif_rsp rsp;
@@ -367,7 +373,7 @@ static int handle_responses(struct bqueue *q, const char **why)
 			if (ALOAD(&bf->broken) || q->dead)
 				return got;
 		}
-	} while (blkif_front_final_check(&q->f));
+	} while (arm && blkif_front_final_check(&q->f));
 	return got;
 }
 
@@ -381,6 +387,15 @@ static void wake_gate(struct blkfront *bf)
 	pthread_mutex_unlock(&bf->lock);
 }
 
+/* Busy-polling: a response, or the queue is being stopped. */
+static bool queue_ready(void *arg)
+{
+	struct bqueue *q = arg;
+
+	return blkif_front_peek(&q->f) ||
+	       __atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE);
+}
+
 static void *queue_thread(void *arg)
 {
 	struct bqueue *q = arg;
@@ -391,20 +406,42 @@ static void *queue_thread(void *arg)
 		{.fd = q->stopfd, .events = POLLIN},
 	};
 	evtchn_port_t got;
+	bool spun = false;
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (!spun) {
+			uint64_t t0 = q->spin.max_ns ? pvk_spin_now() : 0;
+
+			if (poll(p, 2, -1) < 0 && errno != EINTR)
+				break;
+			if (t0)
+				pvk_spin_slept(&q->spin, pvk_spin_now() - t0);
+		}
+		if ((p[1].revents & POLLIN) ||
+		    __atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE))
 			break;
-		if (p[1].revents & POLLIN)
-			break;
-		while (evo->pending(q->ev, &got) == 0) {
+		if (spun) {
+			/* The watch saw responses: take them without
+			 * re-arming rsp_event, then watch again. */
+			const char *why = NULL;
+			int n = 0;
+
+			pthread_mutex_lock(&q->lock);
+			if (!ALOAD(&bf->broken) && !q->dead)
+				n = handle_responses(q, &why, false);
+			pthread_mutex_unlock(&q->lock);
+			if (n < 0)
+				bf_break(bf, why);
+			wake_gate(bf);
+		}
+		while (!spun && evo->pending(q->ev, &got) == 0) {
 			const char *why = NULL;
 			int n = 0;
 
 			pthread_mutex_lock(&q->lock);
 			AADD(&bf->stats.events, 1);
 			if (!ALOAD(&bf->broken) && !q->dead)
-				n = handle_responses(q, &why);
+				n = handle_responses(q, &why, true);
 			if (n > 0)
 				q->spurious = 0;
 			else if (n == 0)
@@ -427,6 +464,25 @@ static void *queue_thread(void *arg)
 			evo->unmask(q->ev, got);
 		}
 		p[0].revents = p[1].revents = 0;
+		/* Requests out: watch for their responses a while before
+		 * sleeping; the backend does not notify meanwhile. */
+		spun = ALOAD(&q->inflight) && !ALOAD(&bf->broken) &&
+		       pvk_spin_wait(&q->spin, queue_ready, q);
+		if (!spun) {
+			/* Re-arm rsp_event; what came meanwhile is taken
+			 * (and its event will come as a spurious one). */
+			const char *why = NULL;
+			int n = 0;
+
+			pthread_mutex_lock(&q->lock);
+			if (!ALOAD(&bf->broken) && !q->dead)
+				n = handle_responses(q, &why, true);
+			pthread_mutex_unlock(&q->lock);
+			if (n < 0)
+				bf_break(bf, why);
+			else if (n > 0)
+				wake_gate(bf);
+		}
 	}
 	return NULL;
 }
@@ -967,6 +1023,7 @@ static void queue_stop(struct bqueue *q)
 
 	if (!q->thr_started)
 		return;
+	__atomic_store_n(&q->stopping, true, __ATOMIC_RELEASE);
 	if (write(q->stopfd, &one, sizeof(one)) < 0)
 		pvk_warn("blkfront: cannot stop a queue thread");
 	pthread_join(q->thr, NULL);
@@ -1082,6 +1139,8 @@ static int queue_new(struct blkfront *bf, unsigned int id, unsigned int order,
 	if (rc)
 		goto fail;
 	q->stopfd = eventfd(0, EFD_CLOEXEC);
+	q->stopping = false;
+	pvk_spin_init(&q->spin, (uint64_t)bf->poll_us * 1000);
 	if (q->stopfd < 0) {
 		rc = -errno;
 		goto fail;
@@ -1138,7 +1197,7 @@ static void queues_collect(struct blkfront *bf)
 		if (!ALOAD(&bf->broken)) {
 			/* Answers the backend gave before it went: done. */
 			q->dead = false;
-			if (handle_responses(q, &why) < 0)
+			if (handle_responses(q, &why, true) < 0)
 				pvk_warn("blkfront %s: queue %u: %s; every "
 					 "request still open is sent again",
 					 bf->fe, i, why);
@@ -1720,6 +1779,23 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 		bf->o = *opts;
 	if (!bf->o.timeout_ms)
 		bf->o.timeout_ms = 10000;
+	bf->poll_us = BF_DEFAULT_POLL_US;
+	if (bf->o.poll_us > 0)
+		bf->poll_us = (unsigned int)bf->o.poll_us;
+	else if (bf->o.poll_us < 0)
+		bf->poll_us = 0;
+	else if (getenv("PVKIT_BLK_POLL_US")) {
+		uint64_t v;
+
+		if (pvk_parse_u64(getenv("PVKIT_BLK_POLL_US"), 0,
+				  BF_MAX_POLL_US, &v) == 0)
+			bf->poll_us = (unsigned int)v;
+		else
+			pvk_warn("blkfront: PVKIT_BLK_POLL_US: 0-%u; using %u",
+				 BF_MAX_POLL_US, bf->poll_us);
+	}
+	if (bf->poll_us > BF_MAX_POLL_US)
+		bf->poll_us = BF_MAX_POLL_US;
 	bf->o.protocol = NULL; /* the caller's string: parsed below */
 	bf->plat = plat;
 	bf->xs = xs;
