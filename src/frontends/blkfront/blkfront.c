@@ -380,7 +380,9 @@ static int handle_responses(struct bqueue *q, const char **why, bool arm)
 /* A barrier waiting for the queues to drain is woken by completions. */
 static void wake_gate(struct blkfront *bf)
 {
-	if (!ALOAD(&bf->gate))
+	/* After the completions' inflight drops (see the barrier's wait). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&bf->gate, __ATOMIC_SEQ_CST))
 		return;
 	pthread_mutex_lock(&bf->lock);
 	pthread_cond_broadcast(&bf->cond);
@@ -889,9 +891,15 @@ int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 		if (op == BLKFRONT_BARRIER && bf->nq > 1) {
 			/* Everything before it, on every queue, first; and
 			 * nothing after it until it is done. */
-			bf->gate = true;
+			/* Sequentially consistent with wake_gate: either we
+			 * see the last completion's inflight drop, or it sees
+			 * the gate and wakes us (a plain store here could sit
+			 * in the store buffer past our load of inflight). */
+			__atomic_store_n(&bf->gate, true, __ATOMIC_SEQ_CST);
 			u->gate = true;
-			while (ALOAD(&bf->inflight) && !bf->broken &&
+			while (__atomic_load_n(&bf->inflight,
+					       __ATOMIC_SEQ_CST) &&
+			       !bf->broken &&
 			       !bf->closing && !bf->recovering)
 				pthread_cond_wait(&bf->cond, &bf->lock);
 			if (bf->recovering) {
