@@ -306,7 +306,8 @@ sfield() { local v; v=$(tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"); echo "${v:-0}
 # squeue LINE KEY Q: queue Q's value in a per-queue field (q0:A,q1:B)
 squeue() { local v; v=$(sfield "$1" "$2" | tr ',' '\n' | sed -n "s/^q$3://p"); echo "${v:-0}"; }
 # blk_exercised STATS: why a negotiated feature was not used, or nothing;
-# uses be_*/fe_* (the xenstore nodes, - when missing) and ms
+# uses be_*/fe_* (the xenstore nodes, - when missing) and ms; also no
+# error answered and, the disk offering it, a flush
 blk_exercised() {
 	local st=$1 nq order q c peak=0
 	if [ "$be_ind" != - ] && [ "${ms:-0}" -gt 11 ] &&
@@ -331,6 +332,14 @@ blk_exercised() {
 				return
 			fi
 		done
+	fi
+	if [ "$be_flush" = 1 ] && [ "$(sfield "$st" flush)" -eq 0 ]; then
+		echo "feature-flush-cache=1 but no flush request (mkfs, ext4's journal and sync flush when the disk has a write cache)"
+		return
+	fi
+	if [ "$(sfield "$st" errors)" -ne 0 ]; then
+		echo "$(sfield "$st" errors) request(s) answered with an error"
+		return
 	fi
 	order=${fe_order/#-/0}
 	if [ "$order" -gt 0 ]; then
@@ -367,22 +376,25 @@ else
 	if [ -z "$why" ] && grep -q 'disabled for further use' $bcon; then
 		why="Linux blkfront: $(grep -m1 -o 'xvda: .*' $bcon | tr -d '\r')"
 	fi
-	feat="" be_ind=- be_pers=- fe_pers=- fe_nq=- fe_order=- ms=""
+	feat="" be_ind=- be_pers=- be_flush=- fe_pers=- fe_nq=- fe_order=- ms=""
 	if [ -n "$bdom" ]; then
 		be=/local/domain/0/backend/vbd/$bdom/51712
 		fe=/local/domain/$bdom/device/vbd/51712
 		xr() { xs xenstore-read "$1" 2>/dev/null || echo -; }
 		be_ind=$(xr $be/feature-max-indirect-segments)
 		be_pers=$(xr $be/feature-persistent)
+		be_flush=$(xr $be/feature-flush-cache)
 		fe_pers=$(xr $fe/feature-persistent)
 		fe_nq=$(xr $fe/multi-queue-num-queues)
 		fe_order=$(xr $fe/ring-page-order)
 		for n in $be/feature-max-indirect-segments $be/feature-persistent \
 			$be/multi-queue-max-queues $be/max-ring-page-order \
+			$be/feature-flush-cache $be/feature-discard \
 			$fe/feature-persistent $fe/multi-queue-num-queues $fe/ring-page-order; do
 			feat="$feat ${n#/local/domain/}=$(xr $n)"
 		done
 		echo "DOM0: negotiated:$feat"
+		tr -d '\r' <$bcon | grep -a DOMU-BLK-KMSG | sed 's/^/DOM0: the DomU: /'
 		ms=$(tr -d '\r' <$bcon | grep -m1 -o 'max_segments=[0-9]*' | cut -d= -f2)
 		feat="$feat $(tr -d '\r' <$bcon | grep -o 'max_segments=.*' | head -1)"
 	fi
@@ -406,7 +418,7 @@ else
 			why="pvkit-blkback logged no counters after SIGUSR1"
 		fi
 	fi
-	load=$(tr -d '\r' <$bcon | grep -m1 DOMU-BLK-LOAD | sed 's/.*DOMU-BLK-LOAD //')
+	times=$(tr -d '\r' <$bcon | grep -am1 DOMU-BLK-TIMES | sed 's/.*DOMU-BLK-TIMES //')
 	if [ -n "$bdom" ]; then
 		timeout 40 xl shutdown -w $BLK >/tmp/xl-shutdown-blk.log 2>&1 ||
 			{ why="${why:-xl shutdown failed}"; timeout 60 xl destroy $BLK; }
@@ -423,7 +435,7 @@ else
 		esac
 	fi
 	if [ -z "$why" ]; then
-		result 1.blkback PASS "ext4 made, written, remounted and verified by Linux xen-blkfront on pvkit-blkback, then $load; every negotiated feature used: ${final% state=*};$feat"
+		result 1.blkback PASS "ext4 made, written, remounted and verified by Linux xen-blkfront on pvkit-blkback, then the whole disk read twice in parallel (DomU: $times); every negotiated feature used: ${final% state=*};$feat"
 	else
 		result 1.blkback FAIL "$why;$feat${stats:+; counters: $stats}"
 		dump /tmp/xl-create-blk.log; dump $bcon; dump $BLOG 80
