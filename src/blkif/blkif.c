@@ -115,9 +115,12 @@ static int check_segs(const struct blkif_limits *lim, struct blkif_req *req,
 			FAIL(-EINVAL, "segment last_sect before first_sect");
 		total += (uint64_t)(s->last_sect - s->first_sect + 1);
 	}
+	/* No data (a pure flush or barrier): no range to check.  Linux's
+	 * blkfront sends its empty flushes with sector (sector_t)-1, the
+	 * block layer's "no position", and Linux's blkback ignores it. */
 	if (__builtin_add_overflow(req->sector, total, &end))
 		FAIL(-EINVAL, "sector range overflows");
-	if (end > lim->sectors)
+	if (total && end > lim->sectors)
 		FAIL(-EINVAL, "sector range beyond the disk");
 	if (total && lim->readonly && op_writes(req->op))
 		FAIL(-EROFS, "write to a read-only disk");

@@ -332,6 +332,20 @@ static void test_malicious_requests(void **state)
 
 		blkif_front_take(&p.f, &r);
 	}
+	/* Linux's empty flush: sector (sector_t)-1, the block layer's "no
+	 * position" (refused once; Linux then turned flushes off). */
+	rw_req(&q, seg, BLKIF_OP_FLUSH_DISKCACHE, UINT64_MAX, 0);
+	assert_int_equal(roundtrip(&p, &q, &lim), 0);
+	blkif_back_respond(&p.b, 0, 0, 0);
+	blkif_back_push(&p.b);
+	blkif_front_poll(&p.f);
+	{
+		struct blkif_rsp r;
+
+		blkif_front_take(&p.f, &r);
+	}
+	rw_req(&q, seg, BLKIF_OP_FLUSH_DISKCACHE, UINT64_MAX, 1); /* with data */
+	expect_bad(&p, &q, &lim, -EINVAL);
 	rw_req(&q, seg, BLKIF_OP_WRITE_BARRIER, 0, 2); /* barrier with data */
 	expect_bad(&p, &q, &ro, -EROFS);
 

@@ -288,9 +288,71 @@ else
 fi
 
 # ---- scenario 1: pvkit-blkback serves a stock Linux DomU's xvda ----------
+# The DomU (2 vCPUs; xen-blkfront with max_queues=2 max_ring_page_order=2)
+# makes ext4 on xvda, writes, remounts and verifies, then reads the whole
+# disk twice with 8 O_DIRECT readers pinned to both vCPUs.  Then Dom0 asks
+# pvkit-blkback for its counters (SIGUSR1) and checks that every feature
+# Linux negotiated was used: a feature negotiated but never exercised fails.
 begin 1.blkback
 BLK=interop-blk
 bcon=/var/log/xen/console/guest-$BLK.log
+BLOG=/var/log/pvkit-blkback.log
+BLK_RING1=32 # requests in one 4 KiB page of blkif ring (64-bit ABI)
+# blk_stats DOM: blkback's latest counters line for the DomU's xvda
+blk_stats() { grep -a "vbd/$1/51712 stats:" $BLOG | tail -1 | sed 's/.* stats: //'; }
+blk_nstats() { grep -ac "vbd/$1/51712 stats:" $BLOG; }
+# sfield LINE KEY: a field's value (0 when missing)
+sfield() { local v; v=$(tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"); echo "${v:-0}"; }
+# squeue LINE KEY Q: queue Q's value in a per-queue field (q0:A,q1:B)
+squeue() { local v; v=$(sfield "$1" "$2" | tr ',' '\n' | sed -n "s/^q$3://p"); echo "${v:-0}"; }
+# blk_exercised STATS: why a negotiated feature was not used, or nothing;
+# uses be_*/fe_* (the xenstore nodes, - when missing) and ms; also no
+# error answered and, the disk offering it, a flush
+blk_exercised() {
+	local st=$1 nq order q c peak=0
+	if [ "$be_ind" != - ] && [ "${ms:-0}" -gt 11 ] &&
+		[ "$(sfield "$st" indirect)" -eq 0 ]; then
+		echo "indirect negotiated (feature-max-indirect-segments=$be_ind, Linux max_segments=$ms) but no indirect request"
+		return
+	fi
+	if [ "$be_pers" = 1 ] && [ "$fe_pers" = 1 ] &&
+		[ "$(sfield "$st" persistent-hits)" -eq 0 ]; then
+		echo "feature-persistent=1 on both sides but no request found its grant mapped already ($(sfield "$st" persistent-maps) maps)"
+		return
+	fi
+	nq=${fe_nq/#-/1}
+	if [ "$(sfield "$st" queues)" != "$nq" ]; then
+		echo "blkback counted $(sfield "$st" queues) queue(s), the frontend's multi-queue-num-queues is $fe_nq"
+		return
+	fi
+	if [ "$nq" -gt 1 ]; then
+		for q in $(seq 0 $((nq - 1))); do
+			if [ "$(squeue "$st" reqs $q)" -eq 0 ]; then
+				echo "$nq queues negotiated but queue $q saw no request (reqs=$(sfield "$st" reqs))"
+				return
+			fi
+		done
+	fi
+	if [ "$be_flush" = 1 ] && [ "$(sfield "$st" flush)" -eq 0 ]; then
+		echo "feature-flush-cache=1 but no flush request (mkfs, ext4's journal and sync flush when the disk has a write cache)"
+		return
+	fi
+	if [ "$(sfield "$st" errors)" -ne 0 ]; then
+		echo "$(sfield "$st" errors) request(s) answered with an error"
+		return
+	fi
+	order=${fe_order/#-/0}
+	if [ "$order" -gt 0 ]; then
+		for q in $(seq 0 $((nq - 1))); do
+			c=$(squeue "$st" peak-inflight $q)
+			[ "$c" -gt "$peak" ] && peak=$c
+		done
+		if [ "$peak" -le $BLK_RING1 ]; then
+			echo "ring-page-order=$order ($((BLK_RING1 << order)) slots) but at most $peak requests in flight, no more than one page holds (peak-inflight=$(sfield "$st" peak-inflight))"
+			return
+		fi
+	fi
+}
 if [ ! -e /opt/pvkit/pvkit-blkback ]; then
 	result 1.blkback SKIP "not built yet (pvkit-blkback missing from the build)"
 else
@@ -300,42 +362,83 @@ else
 	grep -q '^xen_blkback ' /proc/modules && why="xen-blkback still loaded"
 	truncate -s 64M /interop/blk.img
 	pvkit-blkback --platform=xen --pid-file /run/pvkit-blkback.pid \
-		>/var/log/pvkit-blkback.log 2>&1 &
+		>$BLOG 2>&1 &
 	wait_for 10 test -s /run/pvkit-blkback.pid || why="${why:-pvkit-blkback did not start}"
+	bpid=$(cat /run/pvkit-blkback.pid 2>/dev/null)
 	if [ -z "$why" ] && ! timeout 120 xl create /interop/domu-blk.cfg >/tmp/xl-create-blk.log 2>&1; then
 		why="xl create failed"
 	fi
 	bdom=$(timeout 15 xl domid $BLK 2>/dev/null)
 	# ready, or Linux gave up on the disk (a protocol error)
-	if [ -z "$why" ] && ! wait_for 150 grep -qE 'DOMU-READY|disabled for further use' $bcon; then
+	if [ -z "$why" ] && ! wait_for 240 grep -qE 'DOMU-READY|disabled for further use' $bcon; then
 		why="the DomU never reported ready"
 	fi
 	if [ -z "$why" ] && grep -q 'disabled for further use' $bcon; then
 		why="Linux blkfront: $(grep -m1 -o 'xvda: .*' $bcon | tr -d '\r')"
 	fi
-	feat=""
+	feat="" be_ind=- be_pers=- be_flush=- fe_pers=- fe_nq=- fe_order=- ms=""
 	if [ -n "$bdom" ]; then
 		be=/local/domain/0/backend/vbd/$bdom/51712
 		fe=/local/domain/$bdom/device/vbd/51712
+		xr() { xs xenstore-read "$1" 2>/dev/null || echo -; }
+		be_ind=$(xr $be/feature-max-indirect-segments)
+		be_pers=$(xr $be/feature-persistent)
+		be_flush=$(xr $be/feature-flush-cache)
+		fe_pers=$(xr $fe/feature-persistent)
+		fe_nq=$(xr $fe/multi-queue-num-queues)
+		fe_order=$(xr $fe/ring-page-order)
 		for n in $be/feature-max-indirect-segments $be/feature-persistent \
 			$be/multi-queue-max-queues $be/max-ring-page-order \
+			$be/feature-flush-cache $be/feature-discard \
 			$fe/feature-persistent $fe/multi-queue-num-queues $fe/ring-page-order; do
-			feat="$feat ${n#/local/domain/}=$(xs xenstore-read $n 2>/dev/null || echo -)"
+			feat="$feat ${n#/local/domain/}=$(xr $n)"
 		done
 		echo "DOM0: negotiated:$feat"
-		feat="$feat $(grep -o 'max_segments=.*' $bcon | head -1)"
+		tr -d '\r' <$bcon | grep -a DOMU-BLK-KMSG | sed 's/^/DOM0: the DomU: /'
+		ms=$(tr -d '\r' <$bcon | grep -m1 -o 'max_segments=[0-9]*' | cut -d= -f2)
+		feat="$feat $(tr -d '\r' <$bcon | grep -o 'max_segments=.*' | head -1)"
 	fi
-	[ -z "$why" ] && ! grep -q DOMU-BLK-OK $bcon && why="mkfs/write/remount/verify in the DomU failed"
+	[ -z "$why" ] && ! grep -q DOMU-BLK-OK $bcon && why="mkfs/write/remount/verify/read load in the DomU failed"
+	# what the DomU was configured to ask for
+	[ -z "$why" ] && [ "$fe_nq" != 2 ] &&
+		why="the DomU's xen-blkfront (max_queues=2, 2 vCPUs) wrote multi-queue-num-queues=$fe_nq"
+	[ -z "$why" ] && [ "$fe_order" != 2 ] &&
+		why="the DomU's xen-blkfront (max_ring_page_order=2) wrote ring-page-order=$fe_order"
+	# blkback's counters while the DomU runs (SIGUSR1)
+	stats=""
+	if [ -z "$why" ]; then
+		n0=$(blk_nstats $bdom)
+		kill -USR1 "$bpid"
+		stats_grew() { [ "$(blk_nstats $bdom)" -gt "$n0" ]; }
+		if wait_for 10 stats_grew; then
+			stats=$(blk_stats $bdom)
+			echo "DOM0: pvkit-blkback counters (SIGUSR1): $stats"
+			why=$(blk_exercised "$stats")
+		else
+			why="pvkit-blkback logged no counters after SIGUSR1"
+		fi
+	fi
+	times=$(tr -d '\r' <$bcon | grep -am1 DOMU-BLK-TIMES | sed 's/.*DOMU-BLK-TIMES //')
 	if [ -n "$bdom" ]; then
 		timeout 40 xl shutdown -w $BLK >/tmp/xl-shutdown-blk.log 2>&1 ||
 			{ why="${why:-xl shutdown failed}"; timeout 60 xl destroy $BLK; }
 	fi
-	kill "$(cat /run/pvkit-blkback.pid 2>/dev/null)" 2>/dev/null
+	kill "$bpid" 2>/dev/null
+	wait_for 15 sh -c "! kill -0 $bpid" || why="${why:-pvkit-blkback did not exit on SIGTERM}"
+	# the same line once more as the device went away
+	final=""
+	if [ -n "$bdom" ]; then
+		final=$(blk_stats $bdom)
+		case $final in
+		*state=disconnected*) echo "DOM0: pvkit-blkback counters at disconnection: $final" ;;
+		*) why="${why:-no counters line at disconnection}" ;;
+		esac
+	fi
 	if [ -z "$why" ]; then
-		result 1.blkback PASS "ext4 made, written, remounted and verified by Linux xen-blkfront on pvkit-blkback;$feat"
+		result 1.blkback PASS "ext4 made, written, remounted and verified by Linux xen-blkfront on pvkit-blkback, then the whole disk read twice in parallel (DomU: $times); every negotiated feature used: ${final% state=*};$feat"
 	else
-		result 1.blkback FAIL "$why;$feat"
-		dump /tmp/xl-create-blk.log; dump $bcon; dump /var/log/pvkit-blkback.log 80
+		result 1.blkback FAIL "$why;$feat${stats:+; counters: $stats}"
+		dump /tmp/xl-create-blk.log; dump $bcon; dump $BLOG 80
 	fi
 fi
 

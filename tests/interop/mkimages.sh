@@ -134,9 +134,11 @@ cp "$out/domu-disk.img" "$d0/interop/disk.img"
 cp "$here/domu.cfg" "$d0/interop/domu.cfg"
 install -m 755 "$here/dom0-init.sh" "$d0/init"
 install -m 755 "$here/dom0-scenarios.sh" "$d0/interop/scenarios.sh"
-# the DomU for scenario 1: a disk served by pvkit-blkback, no vif
+# the DomU for scenario 1: a disk served by pvkit-blkback, no vif; two
+# vCPUs, and xen-blkfront asking for two queues of four ring pages each
 sed -e 's/^name .*/name    = "interop-blk"/' \
-	-e 's/loglevel=4"/loglevel=4 interop=blk"/' \
+	-e 's/^vcpus .*/vcpus   = 2/' \
+	-e 's/loglevel=4"/loglevel=4 interop=blk blkfront_opts=max_queues=2,max_ring_page_order=2"/' \
 	-e "s|^disk .*|disk    = [ 'format=raw,vdev=xvda,access=rw,script=/interop/hotplug-none,target=/interop/blk.img' ]|" \
 	-e '/^vif /d' "$here/domu.cfg" >"$d0/interop/domu-blk.cfg"
 # the DomU for scenario 2: pvkit-blkfront in its userspace, xvda served by

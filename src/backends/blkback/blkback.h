@@ -39,12 +39,44 @@ struct bk {
 	struct xs_client *xs;
 	struct bk_config cfg;
 	char base[64]; /* /local/domain/<self>/backend/vbd */
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* vbds, their rings and counters (xenbus.c) */
 	struct vbd *vbds;
 };
 
 struct vbd;
 struct bk_ring;
+
+/* One queue's counters for one connection, kept in the device (struct
+ * vbd) so they outlive the ring.  Only that queue's ring thread writes
+ * them (bk_stat_inc/bk_stat_max: single-writer updates, no lock, no
+ * atomic read-modify-write); any thread may read them (bk_stat_get). */
+struct bk_ring_stats {
+	uint64_t reqs;          /* requests taken from the ring */
+	uint64_t indirect;      /* of which BLKIF_OP_INDIRECT */
+	uint64_t pers_segs;     /* segments found or put in the persistent
+				   table (hits = pers_segs - pers_maps) */
+	uint64_t pers_maps;     /* grants newly mapped into it */
+	uint64_t peak_inflight; /* most requests taken, not yet answered */
+	uint64_t flush;         /* FLUSH_DISKCACHE and WRITE_BARRIER */
+	uint64_t discard;
+	uint64_t errors;        /* answered with a status other than OKAY */
+};
+
+static inline void bk_stat_inc(uint64_t *c)
+{
+	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+}
+
+static inline void bk_stat_max(uint64_t *c, uint64_t v)
+{
+	if (v > *c)
+		__atomic_store_n(c, v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t bk_stat_get(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
 
 /* What the device serves, shared by its rings. */
 struct vbd_disk {
@@ -60,16 +92,24 @@ struct vbd_disk {
 
 /* ---- ring.c: one queue --------------------------------------------------- */
 /* Map the ring (refs[nr_pages]), bind the event channel and start the ring
- * thread.  *out is owned by the caller (bk_ring_stop). */
+ * thread, which counts into *stats (the caller's, kept alive until
+ * bk_ring_stop returns).  *out is owned by the caller (bk_ring_stop). */
 int bk_ring_start(const struct vbd_disk *d, enum blkif_abi abi,
 		  const grant_ref_t *refs, unsigned int nr_pages,
-		  evtchn_port_t port, unsigned int qid, struct bk_ring **out);
+		  evtchn_port_t port, unsigned int qid,
+		  struct bk_ring_stats *stats, struct bk_ring **out);
 /* Stop the thread, wait for I/O in flight, unmap everything, free. */
 void bk_ring_stop(struct bk_ring *r);
 
 /* ---- xenbus.c: the device side of xenbus --------------------------------- */
 int bk_xenbus_start(struct bk *bk);
 void bk_xenbus_stop(struct bk *bk);
+/* Log one counters line per device (its current or last connection's):
+ *   vbd/<fe>/<devid> stats: queues=N reqs=q0:A,q1:B indirect=N
+ *   persistent-hits=N persistent-maps=N peak-inflight=q0:A,q1:B flush=N
+ *   discard=N errors=N state=connected|disconnected
+ * Callable from any thread but the xenstore dispatch thread. */
+void bk_xenbus_log_stats(struct bk *bk);
 /* A ring found the frontend misbehaving: log why and move the device to
  * Closing (from any thread). */
 void bk_vbd_fail(struct vbd *v, const char *why);

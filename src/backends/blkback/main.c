@@ -1,7 +1,8 @@
 /*
  * main.c - pvkit-blkback: the Dom0 block backend service.  Serves every vbd
  * whose backend directory appears under /local/domain/<self>/backend/vbd,
- * until SIGTERM/SIGINT.
+ * until SIGTERM/SIGINT.  SIGUSR1 logs every device's counters (one
+ * "vbd/<fe>/<devid> stats: ..." line each, as at disconnection).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -40,7 +41,8 @@ static void usage(FILE *f)
 		"default %u or\n"
 		"                            $PVKIT_BLK_POLL_US)\n"
 		"  -F, --pid-file PATH       write the pid here once serving\n"
-		"  -v, --verbose             debug logging\n",
+		"  -v, --verbose             debug logging\n"
+		"SIGUSR1 logs each device's counters; SIGTERM/SIGINT stop.\n",
 		BK_DEFAULT_INDIRECT_SEGS, BK_DEFAULT_PERSISTENT,
 		BLKIF_MAX_RING_PAGE_ORDER, BLKIF_MAX_RING_PAGE_ORDER,
 		BK_MAX_QUEUES, BK_MAX_POLL_US, BK_DEFAULT_POLL_US);
@@ -168,6 +170,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -196,10 +199,15 @@ int main(int argc, char **argv)
 		 "queues <= %u)", bk.base, bk.cfg.max_indirect_segs,
 		 bk.cfg.persistent ? "on" : "off", bk.cfg.max_ring_order,
 		 bk.cfg.max_queues);
-	do
+	for (;;) {
 		rc = sigwait(&set, &sig);
-	while (rc == EINTR);
-	pvk_info("signal %d: stopping", sig);
+		if (rc == EINTR)
+			continue;
+		if (rc || sig != SIGUSR1)
+			break;
+		bk_xenbus_log_stats(&bk);
+	}
+	pvk_info("signal %d: stopping", rc ? 0 : sig);
 	bk_xenbus_stop(&bk);
 	rc = 0;
 out:

@@ -53,6 +53,8 @@ struct bk_ring {
 	bool failed;
 	bool stopping; /* atomic: bk_ring_stop was called */
 	struct pvk_spin spin;
+	struct bk_ring_stats *stats; /* the device's, for this queue */
+	unsigned int nbusy;          /* requests taken, not yet answered */
 
 	struct slot *slots;
 	unsigned int nslots, seg_cap;
@@ -179,6 +181,7 @@ static uint8_t *pg_get(struct bk_ring *r, grant_ref_t ref)
 		return NULL;
 	if (gt->map(r->gt, r->d->fe, &ref, 1, 1, &addr, &st))
 		return NULL;
+	bk_stat_inc(&r->stats->pers_maps);
 	p->ref = ref;
 	p->addr = addr;
 	p->last = r->tick;
@@ -275,6 +278,9 @@ static void respond(struct bk_ring *r, struct slot *s, int16_t status)
 	blkif_back_respond(&r->back, s->req.id,
 			   s->req.indirect ? s->req.op : s->req.operation,
 			   status);
+	if (status != BLKIF_RSP_OKAY)
+		bk_stat_inc(&r->stats->errors);
+	r->nbusy--;
 	s->busy = false;
 	s->next = r->free;
 	r->free = s;
@@ -332,7 +338,9 @@ static int slot_prepare_data(struct bk_ring *r, struct slot *s)
 
 		if (!m)
 			persistent = false;
-		else if (i < BLKIF_MAX_SEGMENTS_PER_REQUEST)
+		else
+			bk_stat_inc(&r->stats->pers_segs);
+		if (m && i < BLKIF_MAX_SEGMENTS_PER_REQUEST)
 			maps[i] = m;
 	}
 	s->copy = !persistent;
@@ -401,6 +409,8 @@ static void take_requests(struct bk_ring *r)
 		s->status = BLKIF_RSP_OKAY;
 		s->busy = true;
 		s->copy = true; /* no persistent maps until prepared */
+		bk_stat_inc(&r->stats->reqs);
+		bk_stat_max(&r->stats->peak_inflight, ++r->nbusy);
 		rc = blkif_req_check(&r->d->lim, &s->req, &why);
 		if (rc) {
 			pvk_debug("vbd d%u q%u: request %llu: %s", r->d->fe,
@@ -408,6 +418,13 @@ static void take_requests(struct bk_ring *r)
 			respond(r, s, blkif_status_for(rc));
 			continue;
 		}
+		if (s->req.indirect)
+			bk_stat_inc(&r->stats->indirect);
+		if (s->req.op == BLKIF_OP_FLUSH_DISKCACHE ||
+		    s->req.op == BLKIF_OP_WRITE_BARRIER)
+			bk_stat_inc(&r->stats->flush);
+		else if (s->req.op == BLKIF_OP_DISCARD)
+			bk_stat_inc(&r->stats->discard);
 		if (s->req.indirect) {
 			unsigned int i;
 
@@ -689,7 +706,8 @@ void bk_ring_stop(struct bk_ring *r)
 
 int bk_ring_start(const struct vbd_disk *d, enum blkif_abi abi,
 		  const grant_ref_t *refs, unsigned int nr_pages,
-		  evtchn_port_t port, unsigned int qid, struct bk_ring **out)
+		  evtchn_port_t port, unsigned int qid,
+		  struct bk_ring_stats *stats, struct bk_ring **out)
 {
 	const struct pvk_platform *plat = d->plat;
 	struct bk_ring *r;
@@ -701,6 +719,7 @@ int bk_ring_start(const struct vbd_disk *d, enum blkif_abi abi,
 		return -ENOMEM;
 	r->d = d;
 	r->qid = qid;
+	r->stats = stats;
 	r->stopfd = eventfd(0, EFD_CLOEXEC);
 	pvk_spin_init(&r->spin, (uint64_t)d->cfg->poll_us * 1000);
 	if (r->stopfd < 0) {

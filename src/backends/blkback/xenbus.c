@@ -4,7 +4,9 @@
  * features, follow the frontend's state, negotiate what it wrote (ring
  * pages, event channels, protocol, persistent grants, queues) and start or
  * stop the rings.  Every callback runs on the xenstore client's dispatch
- * thread, so device state changes are serialised.
+ * thread, so device state changes are serialised; each also holds bk->lock,
+ * so that bk_xenbus_log_stats (the main thread, on SIGUSR1) sees the device
+ * list, the rings and the counters at rest.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -27,6 +29,9 @@ struct vbd {
 	struct vbd_disk disk;
 	struct bk_ring *rings[BK_MAX_QUEUES];
 	unsigned int nr_rings;
+	/* The current (or last) connection's counters, per queue. */
+	struct bk_ring_stats stats[BK_MAX_QUEUES];
+	unsigned int stats_queues;
 	bool connected;
 	bool failed;
 	/* Found with its frontend already Connected (this service was
@@ -51,6 +56,91 @@ static int be_write(struct bk *bk, xs_tx_t tx, const struct vbd *v,
 	return xs_write_str(bk->xs, tx, path, val);
 }
 
+/* ---- counters ------------------------------------------------------------- */
+
+/* Append to buf (size n, *len used so far); a line that does not fit is
+ * cut short. */
+static void stats_append(char *buf, size_t n, size_t *len, const char *fmt,
+			 ...) __attribute__((format(printf, 4, 5)));
+static void stats_append(char *buf, size_t n, size_t *len, const char *fmt,
+			 ...)
+{
+	va_list ap;
+	int k;
+
+	if (*len >= n)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(buf + *len, n - *len, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*len = *len + (size_t)k < n ? *len + (size_t)k : n;
+}
+
+/* " reqs=q0:A,q1:B" or " peak-inflight=q0:A,q1:B". */
+static void stats_per_queue(const struct vbd *v, bool peak, char *buf,
+			    size_t n, size_t *len)
+{
+	unsigned int q;
+
+	stats_append(buf, n, len, " %s=", peak ? "peak-inflight" : "reqs");
+	for (q = 0; q < v->stats_queues; q++)
+		stats_append(buf, n, len, "%sq%u:%llu", q ? "," : "", q,
+			     (unsigned long long)bk_stat_get(
+				     peak ? &v->stats[q].peak_inflight
+					  : &v->stats[q].reqs));
+	if (!v->stats_queues)
+		stats_append(buf, n, len, "-");
+}
+
+static void vbd_log_stats(const struct vbd *v)
+{
+	uint64_t ind = 0, segs = 0, maps = 0, fl = 0, disc = 0, err = 0;
+	const char *rel = v->be;
+	char line[768];
+	size_t len = 0;
+	unsigned int q;
+
+	for (q = 0; q < v->stats_queues; q++) {
+		const struct bk_ring_stats *st = &v->stats[q];
+
+		ind += bk_stat_get(&st->indirect);
+		segs += bk_stat_get(&st->pers_segs);
+		maps += bk_stat_get(&st->pers_maps);
+		fl += bk_stat_get(&st->flush);
+		disc += bk_stat_get(&st->discard);
+		err += bk_stat_get(&st->errors);
+	}
+	/* vbd/<fe>/<devid>: the path below /local/domain/<self>/backend */
+	if (!strncmp(rel, v->bk->base, strlen(v->bk->base)))
+		rel += strlen(v->bk->base) - strlen("vbd");
+	stats_append(line, sizeof(line), &len, "%s stats: queues=%u", rel,
+		     v->stats_queues);
+	stats_per_queue(v, false, line, sizeof(line), &len);
+	stats_append(line, sizeof(line), &len,
+		     " indirect=%llu persistent-hits=%llu persistent-maps=%llu",
+		     (unsigned long long)ind,
+		     (unsigned long long)(segs > maps ? segs - maps : 0),
+		     (unsigned long long)maps);
+	stats_per_queue(v, true, line, sizeof(line), &len);
+	stats_append(line, sizeof(line), &len,
+		     " flush=%llu discard=%llu errors=%llu state=%s",
+		     (unsigned long long)fl, (unsigned long long)disc,
+		     (unsigned long long)err,
+		     v->connected ? "connected" : "disconnected");
+	pvk_info("%s", line);
+}
+
+void bk_xenbus_log_stats(struct bk *bk)
+{
+	struct vbd *v;
+
+	pthread_mutex_lock(&bk->lock);
+	for (v = bk->vbds; v; v = v->next)
+		vbd_log_stats(v);
+	pthread_mutex_unlock(&bk->lock);
+}
+
 /* ---- connecting ----------------------------------------------------------- */
 
 static void vbd_disconnect(struct vbd *v)
@@ -60,9 +150,11 @@ static void vbd_disconnect(struct vbd *v)
 	for (i = 0; i < v->nr_rings; i++)
 		bk_ring_stop(v->rings[i]);
 	v->nr_rings = 0;
-	if (v->connected)
+	if (v->connected) {
+		v->connected = false;
 		pvk_info("vbd %s: disconnected", v->be);
-	v->connected = false;
+		vbd_log_stats(v);
+	}
 }
 
 /* Read an optional number from the frontend: -ENOENT leaves *out. */
@@ -114,7 +206,7 @@ static int connect_queue(struct vbd *v, const char *dir, enum blkif_abi abi,
 	if (rc)
 		return rc;
 	rc = bk_ring_start(&v->disk, abi, refs, n, (evtchn_port_t)port, qid,
-			   &v->rings[qid]);
+			   &v->stats[qid], &v->rings[qid]);
 	if (rc)
 		return rc;
 	v->nr_rings = qid + 1;
@@ -151,6 +243,8 @@ static int vbd_connect(struct vbd *v)
 		    bk->cfg.max_queues, &nq);
 	if (rc && rc != -ENOENT)
 		return rc;
+	memset(v->stats, 0, sizeof(v->stats));
+	v->stats_queues = (unsigned int)nq;
 	if (nq == 1) {
 		rc = connect_queue(v, v->fe_path, abi, 0);
 	} else {
@@ -190,15 +284,11 @@ void bk_vbd_fail(struct vbd *v, const char *why)
 	set_state(v, XenbusStateClosing);
 }
 
-static void frontend_changed(struct xs_client *xs, const char *path,
-			     const char *token, void *arg)
+static void frontend_changed_locked(struct xs_client *xs, struct vbd *v)
 {
-	struct vbd *v = arg;
 	enum xenbus_state fs, bs;
 	int rc;
 
-	(void)path;
-	(void)token;
 	if (xenbus_read_state(xs, XS_TX_NONE, v->fe_path, &fs))
 		fs = XenbusStateUnknown;
 	if (xenbus_read_state(xs, XS_TX_NONE, v->be, &bs))
@@ -246,6 +336,19 @@ static void frontend_changed(struct xs_client *xs, const char *path,
 	default:
 		break;
 	}
+}
+
+static void frontend_changed(struct xs_client *xs, const char *path,
+			     const char *token, void *arg)
+{
+	struct vbd *v = arg;
+	struct bk *bk = v->bk;
+
+	(void)path;
+	(void)token;
+	pthread_mutex_lock(&bk->lock);
+	frontend_changed_locked(xs, v);
+	pthread_mutex_unlock(&bk->lock);
 }
 
 /* ---- probing and removal -------------------------------------------------- */
@@ -490,11 +593,12 @@ static void backend_changed(struct xs_client *xs, const char *path,
 		return;
 	}
 	p = path + n;
-	if (!*p || sscanf(p, "/%15[0-9]/%15[0-9]%n", fe, dev, &k) != 2) {
+	pthread_mutex_lock(&bk->lock);
+	if (!*p || sscanf(p, "/%15[0-9]/%15[0-9]%n", fe, dev, &k) != 2)
 		vbd_scan_all(bk);
-		return;
-	}
-	vbd_scan_one(bk, fe, dev);
+	else
+		vbd_scan_one(bk, fe, dev);
+	pthread_mutex_unlock(&bk->lock);
 }
 
 int bk_xenbus_start(struct bk *bk)
@@ -509,8 +613,16 @@ void bk_xenbus_stop(struct bk *bk)
 	struct vbd *v;
 
 	xs_unwatch(bk->xs, bk->base, "vbd");
-	while ((v = bk->vbds)) {
-		bk->vbds = v->next;
+	for (;;) {
+		/* (unlocked while unwatching: xs_unwatch waits for a running
+		 * frontend_changed, which takes the lock) */
+		pthread_mutex_lock(&bk->lock);
+		v = bk->vbds;
+		if (v)
+			bk->vbds = v->next;
+		pthread_mutex_unlock(&bk->lock);
+		if (!v)
+			break;
 		xs_unwatch(bk->xs, v->fe_path, v->fe_token);
 		vbd_disconnect(v);
 		set_state(v, XenbusStateClosed);
