@@ -426,13 +426,26 @@ static void take_requests(struct bk_ring *r)
 		else if (s->req.op == BLKIF_OP_DISCARD)
 			bk_stat_inc(&r->stats->discard);
 		if (s->req.indirect) {
-			unsigned int i;
+			unsigned int i = 0;
 
-			if (cop_reserve(r, s->req.nr_indirect)) {
+			/* With persistent grants the frontend reuses its
+			 * indirect pages too (Linux draws them from the same
+			 * pool): read them through the persistent mapping,
+			 * once, into the private copy that is then parsed. */
+			for (; r->pg && i < s->req.nr_indirect; i++) {
+				uint8_t *m = pg_get(r, s->req.indirect_grefs[i]);
+
+				if (!m)
+					break;
+				memcpy(s->ipages + (size_t)i * BLKIF_PAGE_SIZE,
+				       m, BLKIF_PAGE_SIZE);
+			}
+			if (i < s->req.nr_indirect &&
+			    cop_reserve(r, s->req.nr_indirect - i)) {
 				respond(r, s, BLKIF_RSP_ERROR);
 				continue;
 			}
-			for (i = 0; i < s->req.nr_indirect; i++)
+			for (; i < s->req.nr_indirect; i++)
 				cop_add(r, s, s->req.indirect_grefs[i], 0,
 					s->ipages + (size_t)i * BLKIF_PAGE_SIZE,
 					BLKIF_PAGE_SIZE, false);
