@@ -293,6 +293,7 @@ static pid_t nbdkit_start(const char *file, const char *sock)
 struct guest_arg {
 	int cmd_rd, res_wr; /* pipes */
 	uint64_t size;
+	struct blkfront_opts bo; /* -g, -q; the rest blkfront's defaults */
 };
 
 /* The asynchronous pattern blkfront's API is made for: a completion
@@ -421,7 +422,7 @@ static int guest_main(struct pvk_platform *plat, struct xs_client *xs,
 
 	if (!bufs)
 		return 2;
-	rc = blkfront_open(plat, xs, "xvda", NULL, &bf);
+	rc = blkfront_open(plat, xs, "xvda", &a->bo, &bf);
 	/* The same buffers twice: the caller's own, and zero-copy ones. */
 	for (i = 0; !rc && i < MAX_QD; i++) {
 		own[i] = bufs + (size_t)i * MAX_BS;
@@ -477,12 +478,16 @@ static double median(double *v, unsigned int n)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pvkit-bench-blk [-s MIB] [-t MS] [-r REPS] [-l LOADS]\n"
+	fprintf(f, "usage: pvkit-bench-blk [-s MIB] [-t MS] [-r REPS] [-l LOADS] "
+		   "[-g SEGS] [-q QUEUES]\n"
 		   "  -s  size of the tmpfs file (default 512 MiB)\n"
 		   "  -t  milliseconds per load and path (default 1500)\n"
 		   "  -r  repetitions; the median is reported (default 3)\n"
 		   "  -l  only these loads: numbers 1-%zu of the table, "
-		   "comma-separated\n", NLOADS);
+		   "comma-separated\n"
+		   "  -g  blkfront's indirect segments (default 32, as Linux)\n"
+		   "  -q  blkfront's queues (default: one per CPU, up to 4)\n",
+		NLOADS);
 }
 
 int main(int argc, char **argv)
@@ -501,7 +506,9 @@ int main(int argc, char **argv)
 	pid_t nk = -1, gpid = -1;
 	domid_t d;
 
-	while ((opt = getopt(argc, argv, "s:t:r:l:h")) != -1) {
+	memset(&ga, 0, sizeof(ga));
+	ga.bo.max_indirect_segs = 32;
+	while ((opt = getopt(argc, argv, "s:t:r:l:g:q:h")) != -1) {
 		switch (opt) {
 		case 's':
 			size = strtoull(optarg, NULL, 0) << 20;
@@ -523,6 +530,13 @@ int main(int argc, char **argv)
 				}
 				only |= 1u << (n - 1);
 			}
+			break;
+		case 'g':
+			ga.bo.max_indirect_segs =
+				(unsigned int)strtoul(optarg, NULL, 0);
+			break;
+		case 'q':
+			ga.bo.num_queues = (unsigned int)strtoul(optarg, NULL, 0);
 			break;
 		case 'h':
 			usage(stdout);

@@ -124,6 +124,10 @@ static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 
 	if (!buf || !abuf)
 		return 2;
+	/* The matrix's multi-queue case is 4 queues, whatever the CPUs
+	 * (blkfront's own default is one per CPU, up to 4). */
+	if (!a->opts.num_queues)
+		a->opts.num_queues = 4;
 	rc = blkfront_open(plat, xs, "xvda", &a->opts, &bf);
 	if (rc) {
 		fprintf(stderr, "guest: blkfront_open: %s\n", strerror(-rc));

@@ -389,6 +389,11 @@ static void wake_gate(struct blkfront *bf)
 	pthread_mutex_unlock(&bf->lock);
 }
 
+/* A queue thread's own queue: a request issued from a completion callback
+ * goes back on the queue that completed it (blk-mq's CPU-to-queue map),
+ * which that thread is watching anyway. */
+static __thread struct bqueue *bf_tls_home;
+
 /* Busy-polling: a response, or the queue is being stopped. */
 static bool queue_ready(void *arg)
 {
@@ -410,6 +415,7 @@ static void *queue_thread(void *arg)
 	evtchn_port_t got;
 	bool spun = false;
 
+	bf_tls_home = q;
 	for (;;) {
 		if (!spun) {
 			uint64_t t0 = q->spin.max_ns ? pvk_spin_now() : 0;
@@ -908,7 +914,10 @@ int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 			}
 			q = bf->q[0];
 		} else {
-			q = bf->q[thread_queue() % bf->nq];
+			q = bf_tls_home && bf_tls_home->bf == bf &&
+					    !bf_tls_home->dead
+				    ? bf_tls_home
+				    : bf->q[thread_queue() % bf->nq];
 		}
 		pthread_mutex_lock(&q->lock);
 		q->users++;
@@ -1480,7 +1489,16 @@ static int bf_connect(struct blkfront *bf, int timeout_ms)
 		pub.order = (unsigned int)be_order;
 	if (pub.order > BLKIF_MAX_RING_PAGE_ORDER)
 		pub.order = BLKIF_MAX_RING_PAGE_ORDER;
-	nq = o->num_queues ? o->num_queues : BF_DEFAULT_QUEUES;
+	/* As Linux: one queue per CPU, at most BF_DEFAULT_QUEUES (more
+	 * queues than CPUs only adds threads competing for them). */
+	nq = o->num_queues;
+	if (!nq) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		nq = BF_DEFAULT_QUEUES;
+		if (cpus > 0 && (unsigned long)cpus < nq)
+			nq = (unsigned int)cpus;
+	}
 	if (nq > be_nq)
 		nq = be_nq ? (unsigned int)be_nq : 1;
 	if (nq > BLKFRONT_MAX_QUEUES)
