@@ -155,8 +155,14 @@ static struct result run_uring(const struct load *l, int fd, uint8_t *bufs,
 		{
 			seen++;
 			inflight--;
-			if (cqe->res != (int)l->bs)
+			if (cqe->res != (int)l->bs) {
+				if (!r.err)
+					fprintf(stderr,
+						"native: a request returned %d "
+						"(of %u bytes)\n",
+						cqe->res, l->bs);
 				r.err = -1;
+			}
 			r.ops++;
 			slot = (unsigned int)io_uring_cqe_get_data64(cqe);
 			if (!stop && now_ns() >= end)
@@ -176,8 +182,10 @@ static struct result run_uring(const struct load *l, int fd, uint8_t *bufs,
 			}
 		}
 		io_uring_cq_advance(&ring, seen);
-		if (!stop)
-			io_uring_submit(&ring);
+		/* Always: requests prepared before stop turned true in this
+		 * batch are counted in flight and must go (they once did
+		 * not, and the run waited forever for them). */
+		io_uring_submit(&ring);
 	}
 	r.ns = now_ns() - t0;
 	io_uring_queue_exit(&ring);
