@@ -832,6 +832,25 @@ int pvk_rt_start(struct pvk_rt *rt)
 	return 0;
 }
 
+/* The vCPUs' eventfds and epoll sets and every inbox and peer inbox. */
+static void rt_close_event_fds(struct pvk_rt *rt)
+{
+	unsigned int i;
+
+	for (i = 0; i < MAX_VCPUS; i++) {
+		if (rt->vcpus[i].efd >= 0)
+			close(rt->vcpus[i].efd);
+		if (rt->vcpus[i].epfd >= 0)
+			close(rt->vcpus[i].epfd);
+	}
+	for (i = 0; rt->dports && i < NR_PORTS; i++) {
+		if (rt->dports[i].rx >= 0)
+			close(rt->dports[i].rx);
+		if (rt->dports[i].tx >= 0)
+			close(rt->dports[i].tx);
+	}
+}
+
 void pvk_rt_close(struct pvk_rt *rt)
 {
 	unsigned int i;
@@ -847,17 +866,8 @@ void pvk_rt_close(struct pvk_rt *rt)
 	for (i = 0; i < MAX_VCPUS; i++) {
 		if (rt->vcpus[i].running)
 			pthread_join(rt->vcpus[i].thread, NULL);
-		if (rt->vcpus[i].efd >= 0)
-			close(rt->vcpus[i].efd);
-		if (rt->vcpus[i].epfd >= 0)
-			close(rt->vcpus[i].epfd);
 	}
-	for (i = 0; rt->dports && i < NR_PORTS; i++) {
-		if (rt->dports[i].rx >= 0)
-			close(rt->dports[i].rx);
-		if (rt->dports[i].tx >= 0)
-			close(rt->dports[i].tx);
-	}
+	rt_close_event_fds(rt);
 	free(rt->dports);
 	if (rt->fd >= 0)
 		close(rt->fd);
@@ -877,23 +887,10 @@ void pvk_rt_close(struct pvk_rt *rt)
 
 void pvk_rt_abandon(struct pvk_rt *rt)
 {
-	unsigned int i;
-
 	if (!rt)
 		return;
 	/* After fork(): the threads are not ours; just drop descriptors. */
-	for (i = 0; i < MAX_VCPUS; i++) {
-		if (rt->vcpus[i].efd >= 0)
-			close(rt->vcpus[i].efd);
-		if (rt->vcpus[i].epfd >= 0)
-			close(rt->vcpus[i].epfd);
-	}
-	for (i = 0; rt->dports && i < NR_PORTS; i++) {
-		if (rt->dports[i].rx >= 0)
-			close(rt->dports[i].rx);
-		if (rt->dports[i].tx >= 0)
-			close(rt->dports[i].tx);
-	}
+	rt_close_event_fds(rt);
 	close(rt->fd);
 	if (rt->bell_fd >= 0)
 		close(rt->bell_fd);

@@ -403,6 +403,24 @@ static bool queue_ready(void *arg)
 	       __atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE);
 }
 
+/* Take the responses there are outside an event (arm: and re-arm
+ * rsp_event); a protocol violation breaks the device. */
+static void queue_take(struct bqueue *q, bool arm)
+{
+	struct blkfront *bf = q->bf;
+	const char *why = NULL;
+	int n = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (!ALOAD(&bf->broken) && !q->dead)
+		n = handle_responses(q, &why, arm);
+	pthread_mutex_unlock(&q->lock);
+	if (n < 0)
+		bf_break(bf, why);
+	else if (n > 0)
+		wake_gate(bf);
+}
+
 static void *queue_thread(void *arg)
 {
 	struct bqueue *q = arg;
@@ -428,20 +446,10 @@ static void *queue_thread(void *arg)
 		if ((p[1].revents & POLLIN) ||
 		    __atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE))
 			break;
-		if (spun) {
-			/* The watch saw responses: take them without
-			 * re-arming rsp_event, then watch again. */
-			const char *why = NULL;
-			int n = 0;
-
-			pthread_mutex_lock(&q->lock);
-			if (!ALOAD(&bf->broken) && !q->dead)
-				n = handle_responses(q, &why, false);
-			pthread_mutex_unlock(&q->lock);
-			if (n < 0)
-				bf_break(bf, why);
-			wake_gate(bf);
-		}
+		/* The watch saw responses: take them without re-arming
+		 * rsp_event, then watch again. */
+		if (spun)
+			queue_take(q, false);
 		while (!spun && evo->pending(q->ev, &got) == 0) {
 			const char *why = NULL;
 			int n = 0;
@@ -476,21 +484,10 @@ static void *queue_thread(void *arg)
 		 * sleeping; the backend does not notify meanwhile. */
 		spun = ALOAD(&q->inflight) && !ALOAD(&bf->broken) &&
 		       pvk_spin_wait(&q->spin, queue_ready, q);
-		if (!spun) {
-			/* Re-arm rsp_event; what came meanwhile is taken
-			 * (and its event will come as a spurious one). */
-			const char *why = NULL;
-			int n = 0;
-
-			pthread_mutex_lock(&q->lock);
-			if (!ALOAD(&bf->broken) && !q->dead)
-				n = handle_responses(q, &why, true);
-			pthread_mutex_unlock(&q->lock);
-			if (n < 0)
-				bf_break(bf, why);
-			else if (n > 0)
-				wake_gate(bf);
-		}
+		/* Re-arm rsp_event; what came meanwhile is taken (and its
+		 * event will come as a spurious one). */
+		if (!spun)
+			queue_take(q, true);
 	}
 	return NULL;
 }
