@@ -625,6 +625,98 @@ static void test_readonly(void **state)
 	unlink(disk);
 }
 
+
+/* ---- a writable disk is one backend's alone ---- */
+
+struct hold_arg {
+	char held[192], release[192];
+	bool expect_refused;
+};
+
+static bool file_appears(const char *path, unsigned int ms)
+{
+	unsigned int i;
+
+	for (i = 0; i < ms / 10 && access(path, F_OK); i++)
+		usleep(10000);
+	return access(path, F_OK) == 0;
+}
+
+static int hold_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+{
+	struct hold_arg *a = p;
+	struct blkfront_opts o = {.max_indirect_segs = 32, .timeout_ms = 3000};
+	struct blkfront *bf;
+	int fd;
+
+	if (blkfront_open(plat, xs, "xvda", &o, &bf))
+		return a->expect_refused ? 0 : 2;
+	if (a->expect_refused) {
+		blkfront_close(bf);
+		return 3;
+	}
+	fd = open(a->held, O_CREAT | O_WRONLY, 0600);
+	if (fd < 0)
+		return 4;
+	close(fd);
+	if (!file_appears(a->release, 20000))
+		return 5;
+	blkfront_close(bf);
+	return 0;
+}
+
+/* A second writable device on an image another one serves is refused
+ * (Closed, hotplug-error "busy") — the lock that also makes a restarted
+ * blkback wait for what a killed one left in flight; once the first is
+ * gone the image can be had again. */
+static void test_writable_disk_exclusive(void **state)
+{
+	static const char *const args[] = {"--claim-wait-ms", "200", NULL};
+	struct hold_arg a = {0}, b = {0}, c = {0};
+	char disk[128], path[96], *err = NULL;
+	domid_t da, db, dc;
+	pid_t pa, pb, pc;
+	unsigned int i;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(blk_env_backend(&E, args), 0);
+	assert_int_equal(blk_env_disk(&E, "excl.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
+	snprintf(a.held, sizeof(a.held), "%s/held", E.shm);
+	snprintf(a.release, sizeof(a.release), "%s/release", E.shm);
+	unlink(a.held);
+	unlink(a.release);
+	b = a;
+	b.expect_refused = true;
+	assert_int_equal(blk_env_guest(&E, disk, "w", hold_guest, &a, &da,
+				       &pa), 0);
+	assert_true(file_appears(a.held, 20000));
+	assert_int_equal(blk_env_guest(&E, disk, "w", hold_guest, &b, &db,
+				       &pb), 0);
+	snprintf(path, sizeof(path),
+		 "/local/domain/0/backend/vbd/%u/51712/hotplug-error", db);
+	for (i = 0; i < 500 && xs_read(E.xs, XS_TX_NONE, path, &err, &len);
+	     i++)
+		usleep(10000);
+	assert_non_null(err);
+	if (!strstr(err, "busy"))
+		fprintf(stderr, "hotplug-error: %.*s\n", (int)len, err);
+	/* whole: the message names the image and says why */
+	assert_non_null(strstr(err, "excl.img: Device or resource busy"));
+	free(err);
+	assert_int_equal(blk_env_guest_end(&E, db, pb), 0);
+	/* the holder goes; the image can be served again */
+	close(open(a.release, O_CREAT | O_WRONLY, 0600));
+	assert_int_equal(blk_env_guest_end(&E, da, pa), 0);
+	c = a;
+	unlink(c.held);
+	assert_int_equal(blk_env_guest(&E, disk, "w", hold_guest, &c, &dc,
+				       &pc), 0);
+	assert_int_equal(blk_env_guest_end(&E, dc, pc), 0);
+	unlink(disk);
+}
+
 /* ---- zero-copy buffers ---- */
 
 struct zc_arg {
@@ -773,6 +865,7 @@ int main(void)
 		cmocka_unit_test(test_mq_threads),
 		cmocka_unit_test(test_flush_barrier_discard),
 		cmocka_unit_test(test_readonly),
+		cmocka_unit_test(test_writable_disk_exclusive),
 		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_zero_copy),
 		cmocka_unit_test(test_zero_copy_no_persistent),

@@ -24,6 +24,7 @@
 #define BK_DEFAULT_PERSISTENT 1056u /* grants per ring, as Linux */
 #define BK_DEFAULT_POLL_US 50u /* busy-poll budget (src/common/spin.h) */
 #define BK_MAX_POLL_US 1000u
+#define BK_CLAIM_WAIT_MS 10000u /* default storage claim wait */
 
 struct bk_config {
 	unsigned int max_indirect_segs; /* 0: no BLKIF_OP_INDIRECT */
@@ -32,6 +33,7 @@ struct bk_config {
 	unsigned int max_ring_order;    /* max-ring-page-order */
 	unsigned int max_queues;        /* multi-queue-max-queues */
 	unsigned int poll_us;           /* busy-poll budget; 0: never */
+	unsigned int claim_wait_ms;     /* storage claim (bk_storage_ops) */
 };
 
 struct bk {

@@ -40,12 +40,17 @@ static void usage(FILE *f)
 		"                            (adaptive; 0-%u, 0: never; "
 		"default %u or\n"
 		"                            $PVKIT_BLK_POLL_US)\n"
+		"  -w, --claim-wait-ms N     how long a writable disk may stay "
+		"in use\n"
+		"                            elsewhere before its device fails "
+		"(default %u)\n"
 		"  -F, --pid-file PATH       write the pid here once serving\n"
 		"  -v, --verbose             debug logging\n"
 		"SIGUSR1 logs each device's counters; SIGTERM/SIGINT stop.\n",
 		BK_DEFAULT_INDIRECT_SEGS, BK_DEFAULT_PERSISTENT,
 		BLKIF_MAX_RING_PAGE_ORDER, BLKIF_MAX_RING_PAGE_ORDER,
-		BK_MAX_QUEUES, BK_MAX_POLL_US, BK_DEFAULT_POLL_US);
+		BK_MAX_QUEUES, BK_MAX_POLL_US, BK_DEFAULT_POLL_US,
+		BK_CLAIM_WAIT_MS);
 }
 
 static int parse_uint(const char *s, unsigned int max, unsigned int *out)
@@ -69,6 +74,7 @@ int main(int argc, char **argv)
 		{"max-ring-order", required_argument, NULL, 'o'},
 		{"max-queues", required_argument, NULL, 'q'},
 		{"poll-us", required_argument, NULL, 'u'},
+		{"claim-wait-ms", required_argument, NULL, 'w'},
 		{"pid-file", required_argument, NULL, 'F'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -87,13 +93,14 @@ int main(int argc, char **argv)
 	bk.cfg.max_ring_order = BLKIF_MAX_RING_PAGE_ORDER;
 	bk.cfg.max_queues = 4;
 	bk.cfg.poll_us = BK_DEFAULT_POLL_US;
+	bk.cfg.claim_wait_ms = BK_CLAIM_WAIT_MS;
 	if (getenv("PVKIT_BLK_POLL_US") &&
 	    parse_uint(getenv("PVKIT_BLK_POLL_US"), BK_MAX_POLL_US,
 		       &bk.cfg.poll_us)) {
 		fprintf(stderr, "pvkit-blkback: bad PVKIT_BLK_POLL_US\n");
 		return 2;
 	}
-	while ((c = getopt_long(argc, argv, "s:p:i:Pg:o:q:u:F:vh", lopts,
+	while ((c = getopt_long(argc, argv, "s:p:i:Pg:o:q:u:w:F:vh", lopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -147,6 +154,13 @@ int main(int argc, char **argv)
 				fprintf(stderr, "pvkit-blkback: --poll-us: "
 						"0-%u\n",
 					BK_MAX_POLL_US);
+				return 2;
+			}
+			break;
+		case 'w':
+			if (parse_uint(optarg, 600000, &bk.cfg.claim_wait_ms)) {
+				fprintf(stderr, "pvkit-blkback: --claim-wait-ms: "
+						"0-600000\n");
 				return 2;
 			}
 			break;

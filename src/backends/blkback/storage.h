@@ -44,6 +44,11 @@ struct bk_storage_ops {
 	/* Run done(tag, res, arg) for each finished io, res = bytes moved
 	 * (0 for flush/discard) or -errno.  Returns the number reaped. */
 	int (*reap)(struct bk_storage *st, bk_io_done_fn done, void *arg);
+	/* Optional: before a writable device is served, wait up to wait_ms
+	 * until nobody else has the storage open for I/O (another backend,
+	 * or the requests a killed one left in the kernel); -EBUSY if that
+	 * does not happen. */
+	int (*claim)(const char *path, unsigned int wait_ms);
 };
 
 /* Raw files and block devices through io_uring. */

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -71,6 +72,35 @@ static void uring_close(struct bk_storage *st)
 	free(st);
 }
 
+/* An exclusive lock can be had only when no other open file of the
+ * storage holds its shared one: no other backend serves it and no request
+ * of a killed backend is still on its way to it (whose write would land
+ * after the frontend's replay of a newer one). */
+static int uring_claim(const char *path, unsigned int wait_ms)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -EBUSY;
+	unsigned int waited = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			rc = 0;
+			break;
+		}
+		if (errno != EWOULDBLOCK) {
+			rc = -errno;
+			break;
+		}
+		if (waited >= wait_ms)
+			break;
+		usleep(10000);
+		waited += 10;
+	}
+	close(fd); /* and the exclusive lock with it */
+	return rc;
+}
+
 static int uring_open(const char *path, bool readonly, unsigned int depth,
 		      struct bk_storage **out)
 {
@@ -95,6 +125,14 @@ static int uring_open(const char *path, bool readonly, unsigned int depth,
 	st->fd = open(path, flags | O_DIRECT);
 	if (st->fd < 0)
 		st->fd = st->fd_buffered; /* e.g. tmpfs */
+	/* Every file that carries I/O holds a shared lock, which the
+	 * kernel keeps until the last reference goes: a killed backend's
+	 * io_uring requests still in flight keep it (see uring_claim). */
+	if (flock(st->fd_buffered, LOCK_SH | LOCK_NB) < 0 ||
+	    flock(st->fd, LOCK_SH | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		goto fail;
+	}
 	if (fstat(st->fd_buffered, &sb) < 0) {
 		rc = -errno;
 		goto fail;
@@ -354,6 +392,7 @@ static int uring_reap(struct bk_storage *st, bk_io_done_fn done, void *arg)
 const struct bk_storage_ops bk_storage_uring = {
 	.name = "file",
 	.open = uring_open,
+	.claim = uring_claim,
 	.close = uring_close,
 	.size = uring_size,
 	.can_discard = uring_can_discard,

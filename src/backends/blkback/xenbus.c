@@ -46,7 +46,7 @@ static int be_write(struct bk *bk, xs_tx_t tx, const struct vbd *v,
 static int be_write(struct bk *bk, xs_tx_t tx, const struct vbd *v,
 		    const char *node, const char *fmt, ...)
 {
-	char path[BK_PATH_MAX + 64], val[64];
+	char path[BK_PATH_MAX + 64], val[1024]; /* hotplug-error names a path */
 	va_list ap;
 
 	snprintf(path, sizeof(path), "%s/%s", v->be, node);
@@ -468,7 +468,19 @@ static void vbd_probe(struct bk *bk, const char *be, uint32_t devid)
 	v->disk.plat = bk->plat;
 	v->disk.lim.readonly = mode[0] != 'w' ||
 			       (dtype && !strcmp(dtype, "cdrom"));
-	rc = v->disk.ops->open(v->disk.params, v->disk.lim.readonly, 1, &st);
+	/* A writable disk is ours alone, and only once what a killed
+	 * predecessor left in flight has reached it. */
+	rc = 0;
+	if (!v->disk.lim.readonly && v->disk.ops->claim)
+		rc = v->disk.ops->claim(v->disk.params,
+					bk->cfg.claim_wait_ms);
+	if (rc == -EBUSY)
+		pvk_err("vbd %s: '%s' is in use by another backend (or by "
+			"I/O of a killed one that did not finish in %u ms)",
+			be, v->disk.params, bk->cfg.claim_wait_ms);
+	if (!rc)
+		rc = v->disk.ops->open(v->disk.params, v->disk.lim.readonly,
+				       1, &st);
 	if (rc) {
 		pvk_err("vbd %s: cannot open '%s': %s", be, v->disk.params,
 			strerror(-rc));
