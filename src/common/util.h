@@ -40,6 +40,9 @@ int pvk_unix_listen(const char *path, int type, mode_t mask);
 /* Write our pid to path atomically (a temporary file renamed into place),
  * so a reader never sees it half-written.  0 or -errno. */
 int pvk_write_pidfile(const char *path);
+/* Daemons: lift the soft limit on open files to the hard one (a service
+ * holds descriptors per domain and port: event inboxes, rings, mappings). */
+void pvk_raise_nofile(void);
 
 /* Parse a whole decimal string into [min, max].  0 or -EINVAL/-ERANGE. */
 int pvk_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);

@@ -857,6 +857,7 @@ int main(int argc, char **argv)
 		pvk_err("xenstore: %s", strerror(-rc));
 		goto out_rc;
 	}
+	pvk_raise_nofile();
 	if (pid_file && pvk_write_pidfile(pid_file))
 		pvk_warn("cannot write %s", pid_file);
 	d.listen_fd = pvk_unix_listen(sock, SOCK_STREAM, 077);

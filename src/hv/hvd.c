@@ -1424,6 +1424,7 @@ int main(int argc, char **argv)
 	h->signal_src.type = SRC_SIGNAL;
 	ev.data.ptr = &h->signal_src;
 	epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->signal_fd, &ev);
+	pvk_raise_nofile();
 	if (pidfile && pvk_write_pidfile(pidfile))
 		pvk_warn("cannot write %s", pidfile);
 	pvk_info("listening on %s", sock);

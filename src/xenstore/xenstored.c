@@ -864,6 +864,7 @@ int main(int argc, char **argv)
 	if (epoll_add(x.epfd, x.lfd, &x.listen_src) ||
 	    epoll_add(x.epfd, x.sigfd, &x.signal_src))
 		goto out;
+	pvk_raise_nofile();
 	if (o.pid_file && pvk_write_pidfile(o.pid_file)) {
 		pvk_err("cannot write %s", o.pid_file);
 		goto out;

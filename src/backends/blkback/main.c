@@ -207,6 +207,7 @@ int main(int argc, char **argv)
 			strerror(-rc));
 		goto out;
 	}
+	pvk_raise_nofile();
 	if (pidfile && pvk_write_pidfile(pidfile))
 		pvk_warn("cannot write %s", pidfile);
 	pvk_info("serving %s (indirect %u, persistent %s, ring order <= %u, "
