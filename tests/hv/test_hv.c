@@ -168,28 +168,45 @@ static void pp_finish(struct pp_arg *a, struct pp_arg *b, pid_t pa, pid_t pb,
 	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, db), 0);
 }
 
+/* Start a listener (a) and an initiator (b) guest for rounds round
+ * trips. */
+static void pp_start(struct pp_arg *a, struct pp_arg *b, int rounds,
+		     const char *name_a, const char *name_b, domid_t *da,
+		     domid_t *db, pid_t *pa, pid_t *pb)
+{
+	assert_int_equal(chan_init(&a->up), 0);
+	assert_int_equal(chan_init(&a->down), 0);
+	assert_int_equal(chan_init(&b->up), 0);
+	assert_int_equal(chan_init(&b->down), 0);
+	a->rounds = b->rounds = rounds;
+	b->initiator = true;
+	assert_int_equal(harness_guest(&H, name_a, 1, 4096, pp_guest, a, da,
+				       pa), 0);
+	assert_int_equal(harness_guest(&H, name_b, 1, 4096, pp_guest, b, db,
+				       pb), 0);
+}
+
+/* a allocates a port for b, b binds to it and starts: a's report
+ * (domid << 32 | port). */
+static uint64_t pp_connect(struct pp_arg *a, struct pp_arg *b, domid_t db)
+{
+	uint64_t v;
+
+	chan_put(&a->down, db);
+	assert_int_equal(chan_get(&a->up, &v), 0);
+	chan_put(&b->down, v);
+	return v;
+}
+
 static void test_evtchn_pingpong(void **state)
 {
 	struct pp_arg a = {0}, b = {0};
 	domid_t da, db;
 	pid_t pa, pb;
-	uint64_t v;
 
 	(void)state;
-	assert_int_equal(chan_init(&a.up), 0);
-	assert_int_equal(chan_init(&a.down), 0);
-	assert_int_equal(chan_init(&b.up), 0);
-	assert_int_equal(chan_init(&b.down), 0);
-	a.rounds = b.rounds = 2000;
-	b.initiator = true;
-	assert_int_equal(harness_guest(&H, "pp-a", 1, 4096, pp_guest, &a, &da,
-				       &pa), 0);
-	assert_int_equal(harness_guest(&H, "pp-b", 1, 4096, pp_guest, &b, &db,
-				       &pb), 0);
-	chan_put(&a.down, db);
-	assert_int_equal(chan_get(&a.up, &v), 0);
-	assert_int_equal(v >> 32, da);
-	chan_put(&b.down, v);
+	pp_start(&a, &b, 2000, "pp-a", "pp-b", &da, &db, &pa, &pb);
+	assert_int_equal(pp_connect(&a, &b, db) >> 32, da);
 	pp_finish(&a, &b, pa, pb, da, db);
 }
 
@@ -215,24 +232,12 @@ static void test_events_survive_connection_churn(void **state)
 	pthread_t th;
 	domid_t da, db;
 	pid_t pa, pb;
-	uint64_t v;
 
 	(void)state;
-	assert_int_equal(chan_init(&a.up), 0);
-	assert_int_equal(chan_init(&a.down), 0);
-	assert_int_equal(chan_init(&b.up), 0);
-	assert_int_equal(chan_init(&b.down), 0);
-	a.rounds = b.rounds = 5000;
-	b.initiator = true;
-	assert_int_equal(harness_guest(&H, "churn-a", 1, 4096, pp_guest, &a,
-				       &da, &pa), 0);
-	assert_int_equal(harness_guest(&H, "churn-b", 1, 4096, pp_guest, &b,
-				       &db, &pb), 0);
+	pp_start(&a, &b, 5000, "churn-a", "churn-b", &da, &db, &pa, &pb);
 	churn_stop = false;
 	assert_int_equal(pthread_create(&th, NULL, churn_thread, NULL), 0);
-	chan_put(&a.down, db);
-	assert_int_equal(chan_get(&a.up, &v), 0);
-	chan_put(&b.down, v);
+	pp_connect(&a, &b, db);
 	pp_finish(&a, &b, pa, pb, da, db);
 	churn_stop = true;
 	pthread_join(th, NULL);
