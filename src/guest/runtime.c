@@ -619,54 +619,14 @@ static bool hint_set(struct pvk_rt *rt, evtchn_port_t port)
 		(port % 64)) & 1;
 }
 
-/* Send straight to the peer's inbox: 0 if sent (or already pending there:
- * a full inbox), -1 to take the hypercall path. */
-static int direct_send(struct pvk_rt *rt, evtchn_port_t port)
+/* One event into the peer's inbox we hold: 0 sent (or already pending
+ * there: a full inbox), -ENOENT none held, -EPIPE the receiver closed its
+ * port (the stale write end is dropped). */
+static int tx_try(struct pvk_rt *rt, struct direct_port *dp)
 {
-	struct direct_port *dp = &rt->dports[port];
 	static const uint8_t one = 1;
-	bool stale = false;
 	int fd;
 
-	pthread_rwlock_rdlock(&rt->direct_lock);
-	fd = dp->tx;
-	if (fd >= 0) {
-		if (send(fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ||
-		    errno == EAGAIN || errno == ENOBUFS) {
-			pthread_rwlock_unlock(&rt->direct_lock);
-			return 0;
-		}
-		stale = true; /* EPIPE: the receiver closed its port */
-	}
-	pthread_rwlock_unlock(&rt->direct_lock);
-	if (stale) {
-		pthread_rwlock_wrlock(&rt->direct_lock);
-		if (dp->tx == fd) {
-			close(fd);
-			dp->tx = -1;
-		}
-		pthread_rwlock_unlock(&rt->direct_lock);
-		return -1;
-	}
-	if (!hint_set(rt, port))
-		return -1;
-	{
-		struct pvk_hc_direct a = {.port = port};
-		unsigned int nfds = 1;
-		long rc;
-
-		fd = -1;
-		rc = pvk_rt_hypercall(rt, PVK_HC_evtchn_direct, PVK_DIRECT_tx,
-				      0, &a, sizeof(a), 0, &fd, &nfds);
-		if (rc < 0 || nfds != 1 || fd < 0)
-			return -1;
-		pthread_rwlock_wrlock(&rt->direct_lock);
-		if (dp->tx >= 0)
-			close(dp->tx);
-		dp->tx = fd;
-		pthread_rwlock_unlock(&rt->direct_lock);
-	}
-	/* Once: a dead inbox right away means the hypercall path. */
 	pthread_rwlock_rdlock(&rt->direct_lock);
 	fd = dp->tx;
 	if (fd >= 0 && (send(fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ||
@@ -675,7 +635,41 @@ static int direct_send(struct pvk_rt *rt, evtchn_port_t port)
 		return 0;
 	}
 	pthread_rwlock_unlock(&rt->direct_lock);
-	return -1;
+	if (fd < 0)
+		return -ENOENT;
+	pthread_rwlock_wrlock(&rt->direct_lock);
+	if (dp->tx == fd) {
+		close(fd);
+		dp->tx = -1;
+	}
+	pthread_rwlock_unlock(&rt->direct_lock);
+	return -EPIPE;
+}
+
+/* Send straight to the peer's inbox: 0 if sent, -1 to take the hypercall
+ * path. */
+static int direct_send(struct pvk_rt *rt, evtchn_port_t port)
+{
+	struct direct_port *dp = &rt->dports[port];
+	struct pvk_hc_direct a = {.port = port};
+	unsigned int nfds = 1;
+	int rc = tx_try(rt, dp), fd = -1;
+
+	if (rc != -ENOENT)
+		return rc ? -1 : 0;
+	if (!hint_set(rt, port))
+		return -1;
+	if (pvk_rt_hypercall(rt, PVK_HC_evtchn_direct, PVK_DIRECT_tx, 0, &a,
+			     sizeof(a), 0, &fd, &nfds) < 0 ||
+	    nfds != 1 || fd < 0)
+		return -1;
+	pthread_rwlock_wrlock(&rt->direct_lock);
+	if (dp->tx >= 0)
+		close(dp->tx);
+	dp->tx = fd;
+	pthread_rwlock_unlock(&rt->direct_lock);
+	/* Once: a dead inbox right away means the hypercall path. */
+	return tx_try(rt, dp) ? -1 : 0;
 }
 
 int pvk_evtchn_direct_claim(struct pvk_rt *rt, evtchn_port_t port)
