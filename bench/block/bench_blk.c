@@ -487,14 +487,17 @@ static double median(double *v, unsigned int n)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pvkit-bench-blk [-s MIB] [-t MS] [-r REPS] [-l LOADS] "
-		   "[-g SEGS] [-q QUEUES]\n"
+		   "[-g SEGS] [-q QUEUES] [-p PATHS]\n"
 		   "  -s  size of the tmpfs file (default 512 MiB)\n"
 		   "  -t  milliseconds per load and path (default 1500)\n"
 		   "  -r  repetitions; the median is reported (default 3)\n"
 		   "  -l  only these loads: numbers 1-%zu of the table, "
 		   "comma-separated\n"
 		   "  -g  blkfront's indirect segments (default 32, as Linux)\n"
-		   "  -q  blkfront's queues (default: one per CPU, up to 4)\n",
+		   "  -q  blkfront's queues (default: one per CPU, up to 4)\n"
+		   "  -p  only these paths: 1 native, 2 copying, 3 zero-copy, "
+		   "4 NBD,\n"
+		   "      comma-separated (for profiling one path)\n",
 		NLOADS);
 }
 
@@ -502,7 +505,7 @@ int main(int argc, char **argv)
 {
 	static struct blk_env env;
 	uint64_t size = 512ull << 20;
-	unsigned int ms = 1500, reps = 3, rep, li, k, only = 0;
+	unsigned int ms = 1500, reps = 3, rep, li, k, only = 0, paths = 0;
 	char *tok, *save;
 	double fig[NLOADS][NPATHS][16];
 	int cmd_p[2], res_p[2], fd = -1, opt, rc = 1;
@@ -516,7 +519,7 @@ int main(int argc, char **argv)
 
 	memset(&ga, 0, sizeof(ga));
 	ga.bo.max_indirect_segs = 32;
-	while ((opt = getopt(argc, argv, "s:t:r:l:g:q:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:r:l:g:q:p:h")) != -1) {
 		switch (opt) {
 		case 's':
 			size = strtoull(optarg, NULL, 0) << 20;
@@ -546,6 +549,18 @@ int main(int argc, char **argv)
 		case 'q':
 			ga.bo.num_queues = (unsigned int)strtoul(optarg, NULL, 0);
 			break;
+		case 'p':
+			for (tok = strtok_r(optarg, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				unsigned long n = strtoul(tok, NULL, 0);
+
+				if (n < 1 || n > NPATHS) {
+					usage(stderr);
+					return 2;
+				}
+				paths |= 1u << (n - 1);
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -556,6 +571,8 @@ int main(int argc, char **argv)
 	}
 	if (!only)
 		only = (1u << NLOADS) - 1;
+	if (!paths)
+		paths = (1u << NPATHS) - 1;
 	if (size < (64ull << 20) || !ms || !reps || reps > 16 || !bufs) {
 		usage(stderr);
 		return 2;
@@ -617,11 +634,17 @@ int main(int argc, char **argv)
 
 			if (!(only & (1u << li)))
 				continue;
-			r = run_uring(l, fd, bufs, size, (uint64_t)ms * 1000000);
+			memset(&r, 0, sizeof(r));
+			if (paths & 1u)
+				r = run_uring(l, fd, bufs, size,
+					      (uint64_t)ms * 1000000);
 			if (r.err)
 				fprintf(stderr, "native %s: errors\n", l->name);
 			fig[li][0][rep] = rate(l, &r);
 			for (k = 1; k <= 2; k++) {
+				fig[li][k][rep] = 0;
+				if (!(paths & (1u << k)))
+					continue;
 				cmd.load = (int32_t)(li + (k - 1) * NLOADS);
 				if (write(cmd_p[1], &cmd, sizeof(cmd)) !=
 					    sizeof(cmd) ||
@@ -636,7 +659,10 @@ int main(int argc, char **argv)
 						l->name);
 				fig[li][k][rep] = rate(l, &r);
 			}
-			r = run_nbd(l, h, bufs, size, (uint64_t)ms * 1000000);
+			memset(&r, 0, sizeof(r));
+			if (paths & 8u)
+				r = run_nbd(l, h, bufs, size,
+					    (uint64_t)ms * 1000000);
 			if (r.err)
 				fprintf(stderr, "NBD %s: errors\n", l->name);
 			fig[li][3][rep] = rate(l, &r);

@@ -722,6 +722,9 @@ static void test_writable_disk_exclusive(void **state)
 struct zc_arg {
 	struct blkfront_opts opts;
 	uint64_t seed;
+	/* ring requests the 1100-sector write takes: a zero-copy request is
+	 * as large as the backend allows (up to 256 segments) */
+	unsigned int big_reqs;
 };
 
 static int zc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
@@ -731,6 +734,7 @@ static int zc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	struct counter k = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
 			    0, 0};
 	uint8_t *zb, *zb2, *own = malloc(1100 * 512);
+	struct blkfront_stats st0, st1;
 	unsigned int i;
 
 	if (!own || blkfront_open(plat, xs, "xvda", &a->opts, &bf))
@@ -750,8 +754,17 @@ static int zc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 			return 5;
 	}
 	fill(zb + 3 * 512, a->seed, 256, 1100);
+	blkfront_get_stats(bf, &st0);
 	if (blkfront_write(bf, 256, zb + 3 * 512, 1100))
 		return 6;
+	blkfront_get_stats(bf, &st1);
+	if (st1.requests - st0.requests != a->big_reqs) {
+		fprintf(stderr, "zc_guest: the 1100-sector write took %llu "
+				"ring requests, expected %u\n",
+			(unsigned long long)(st1.requests - st0.requests),
+			a->big_reqs);
+		return 20;
+	}
 	/* Read back through the copying API, and through the buffer. */
 	for (i = 0; i < 8; i++)
 		if (blkfront_read(bf, i * 16, own, 9) ||
@@ -823,17 +836,32 @@ static void run_zc(const char *const *bk_args, struct zc_arg *a)
 
 static void test_zero_copy(void **state)
 {
-	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 21};
+	/* 138 pages (starting 3 sectors into one): one request although
+	 * copied data goes 32 pages a request. */
+	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 21,
+			   .big_reqs = 1};
 
 	(void)state;
 	run_zc(NULL, &a);
+}
+
+/* A backend offering 64 segments: zero-copy requests keep to that. */
+static void test_zero_copy_backend_64_segs(void **state)
+{
+	static const char *const args[] = {"--max-indirect", "64", NULL};
+	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 24,
+			   .big_reqs = 3};
+
+	(void)state;
+	run_zc(args, &a);
 }
 
 /* Grant copy instead of persistent maps; direct requests only. */
 static void test_zero_copy_no_persistent(void **state)
 {
 	static const char *const args[] = {"--no-persistent", NULL};
-	struct zc_arg a = {.opts = {.max_indirect_segs = 0}, .seed = 22};
+	struct zc_arg a = {.opts = {.max_indirect_segs = 0}, .seed = 22,
+			   .big_reqs = 13};
 
 	(void)state;
 	run_zc(args, &a);
@@ -844,7 +872,8 @@ static void test_zero_copy_no_persistent(void **state)
 static void test_zero_copy_small_pgrant_table(void **state)
 {
 	static const char *const args[] = {"--max-persistent", "40", NULL};
-	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 23};
+	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 23,
+			   .big_reqs = 1};
 
 	(void)state;
 	run_zc(args, &a);
@@ -868,6 +897,7 @@ int main(void)
 		cmocka_unit_test(test_writable_disk_exclusive),
 		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_zero_copy),
+		cmocka_unit_test(test_zero_copy_backend_64_segs),
 		cmocka_unit_test(test_zero_copy_no_persistent),
 		cmocka_unit_test(test_zero_copy_small_pgrant_table),
 	};

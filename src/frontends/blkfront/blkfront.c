@@ -49,6 +49,9 @@
 
 #define BF_PATH_MAX 128
 #define BF_DEFAULT_INDIRECT 32u
+/* A request on a zero-copy buffer needs no pages of its slot: it may be as
+ * large as the backend allows, up to 1 MiB (Linux blkback's limit). */
+#define BF_ZC_MAX_SEGS 256u
 #define BF_DEFAULT_QUEUES 4u
 #define BF_DEFAULT_POLL_US 50u
 #define BF_MAX_POLL_US 1000u
@@ -147,8 +150,10 @@ struct blkfront {
 	bool watching;
 	struct pvk_gntshr *shr;
 
-	/* The connection: set up with every queue stopped. */
-	unsigned int segs, ind;
+	/* The connection: set up with every queue stopped.  segs: pages
+	 * per request through the slots' pages; zsegs: on a zero-copy buffer
+	 * (>= segs); ind: indirect pages per slot, for the larger. */
+	unsigned int segs, zsegs, ind;
 	struct bqueue *q[BLKFRONT_MAX_QUEUES];
 	unsigned int nq;
 
@@ -588,13 +593,19 @@ static void queue_kick(struct bqueue *q)
 		q->bf->plat->evtchn->notify(q->ev, q->port);
 }
 
-/* Sectors per ring request for op. */
-static uint32_t chunk_max(const struct blkfront *bf, enum blkfront_op op,
-			  uint32_t nsect)
+/* Sectors one ring request can carry for data on zb (NULL: copied
+ * through the slot's pages). */
+static uint32_t data_max(const struct blkfront *bf, const struct bfbuf *zb)
 {
-	if (op == BLKFRONT_DISCARD || op == BLKFRONT_FLUSH)
-		return nsect ? nsect : 1;
-	return bf->segs * BLKIF_SECTORS_PER_PAGE;
+	return (zb ? bf->zsegs : bf->segs) * BLKIF_SECTORS_PER_PAGE;
+}
+
+/* Sectors per ring request for sh. */
+static uint32_t chunk_max(const struct blkfront *bf, const struct shadow *sh)
+{
+	if (sh->op == BLKFRONT_DISCARD || sh->op == BLKFRONT_FLUSH)
+		return sh->nsect ? sh->nsect : 1;
+	return data_max(bf, sh->zb);
 }
 
 /* Queue *sh on q as ring requests, splitting it; sh advances as parts
@@ -604,7 +615,7 @@ static uint32_t chunk_max(const struct blkfront *bf, enum blkfront_op op,
 static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 {
 	struct blkfront *bf = q->bf;
-	uint32_t per = chunk_max(bf, sh->op, sh->nsect);
+	uint32_t per = chunk_max(bf, sh);
 	int rc = 0;
 
 	do {
@@ -862,7 +873,7 @@ int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 					       BLKIF_PAGE_SIZE) >>
 					      BLKIF_SECTOR_SHIFT)
 			      : 0u) >
-		    bf->segs * BLKIF_SECTORS_PER_PAGE) {
+		    data_max(bf, sh.zb)) {
 		if (sh.zb)
 			AADD(&((struct bfbuf *)sh.zb)->busy, -1u);
 		return -EINVAL;
@@ -1296,7 +1307,12 @@ static int pend_replay(struct blkfront *bf)
 		    (sh->op == BLKFRONT_DISCARD && !bf->info.discard))
 			err = -EOPNOTSUPP;
 		else if (sh->op == BLKFRONT_BARRIER &&
-			 sh->nsect > bf->segs * BLKIF_SECTORS_PER_PAGE)
+			 sh->nsect + (sh->zb ? (uint32_t)(((size_t)(sh->ubuf -
+							    sh->zb->addr) %
+						   BLKIF_PAGE_SIZE) >>
+						  BLKIF_SECTOR_SHIFT)
+					    : 0u) >
+				 data_max(bf, sh->zb))
 			err = -EIO; /* no longer fits one request */
 		else if (sh->op != BLKFRONT_READ && sh->op != BLKFRONT_FLUSH &&
 			 bf->info.readonly)
@@ -1510,8 +1526,17 @@ static int bf_connect(struct blkfront *bf, int timeout_ms)
 		if (bf->segs <= BLKIF_MAX_SEGMENTS_PER_REQUEST)
 			bf->segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
 	}
-	if (bf->segs > BLKIF_MAX_SEGMENTS_PER_REQUEST)
-		bf->ind = (bf->segs + BLKIF_SEGS_PER_INDIRECT_PAGE - 1) /
+	bf->zsegs = bf->segs;
+	if (o->max_indirect_segs && be_ind > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+		uint64_t z = be_ind < BF_ZC_MAX_SEGS ? be_ind : BF_ZC_MAX_SEGS;
+
+		if (z > BLKIF_INDIRECT_SEGS_LIMIT)
+			z = BLKIF_INDIRECT_SEGS_LIMIT;
+		if (z > bf->zsegs)
+			bf->zsegs = (unsigned int)z;
+	}
+	if (bf->zsegs > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+		bf->ind = (bf->zsegs + BLKIF_SEGS_PER_INDIRECT_PAGE - 1) /
 			  BLKIF_SEGS_PER_INDIRECT_PAGE;
 	bf->info.indirect_segs = bf->ind ? bf->segs : 0;
 
@@ -1574,10 +1599,11 @@ static int bf_connect(struct blkfront *bf, int timeout_ms)
 	if (rc)
 		return rc;
 	pvk_info("blkfront %s: connected: %llu sectors, %s, %u queue(s) of "
-		 "%u ring page(s), indirect %u, persistent %s, flush %d "
-		 "barrier %d discard %d",
+		 "%u ring page(s), indirect %u (zero-copy %u), persistent %s, "
+		 "flush %d barrier %d discard %d",
 		 bf->fe, (unsigned long long)bf->info.sectors, bf->info.protocol,
 		 bf->nq, bf->info.ring_pages, bf->info.indirect_segs,
+		 bf->ind ? bf->zsegs : 0,
 		 bf->info.persistent ? "on" : "off", bf->info.flush,
 		 bf->info.barrier, bf->info.discard);
 	return 0;
