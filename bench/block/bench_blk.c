@@ -146,8 +146,16 @@ static struct result run_uring(const struct load *l, int fd, uint8_t *bufs,
 	io_uring_submit(&ring);
 	while (inflight) {
 		unsigned int seen = 0, head, slot;
+		int rc;
 
-		if (io_uring_wait_cqe(&ring, &cqe) < 0) {
+		/* A signal (a child of the test environment ending) may
+		 * interrupt the wait: that is no failed request. */
+		do
+			rc = io_uring_wait_cqe(&ring, &cqe);
+		while (rc == -EINTR);
+		if (rc < 0) {
+			fprintf(stderr, "native: io_uring_wait_cqe: %s\n",
+				strerror(-rc));
 			r.err = -1;
 			break;
 		}
