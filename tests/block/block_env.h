@@ -41,4 +41,21 @@ int blk_env_guest(struct blk_env *e, const char *disk, const char *mode,
 /* Wait for the kernel, destroy the domain, remove its xenstore nodes. */
 int blk_env_guest_end(struct blk_env *e, domid_t domid, pid_t pid);
 
+/* The cmocka group fixtures setup() and teardown() of a test program whose
+ * tests share one environment, env: started before the first test, stopped
+ * after the last. */
+#define DEFINE_BLK_ENV_FIXTURES(env)                                           \
+	static int setup(void **state)                                         \
+	{                                                                      \
+		(void)state;                                                   \
+		return blk_env_start(&(env));                                  \
+	}                                                                      \
+                                                                               \
+	static int teardown(void **state)                                      \
+	{                                                                      \
+		(void)state;                                                   \
+		blk_env_stop(&(env));                                          \
+		return 0;                                                      \
+	}
+
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "blk_pattern.h"
 #include "block_env.h"
 #include "blkif/blkif.h"
 #include "pvkit/blkfront.h"
@@ -27,53 +28,7 @@
 
 static struct blk_env E;
 
-static int setup(void **state)
-{
-	(void)state;
-	return blk_env_start(&E);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	blk_env_stop(&E);
-	return 0;
-}
-
-/* The pattern of one sector for a seed: reproducible on both sides. */
-static void fill_sector(uint8_t *p, uint64_t seed, uint64_t sector)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull ^ (sector + 1) * 0xbf58476d1ce4e5b9ull;
-	unsigned int i;
-
-	for (i = 0; i < 512; i += 8) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		memcpy(p + i, &x, 8);
-	}
-}
-
-static void fill(uint8_t *p, uint64_t seed, uint64_t sector, uint32_t n)
-{
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		fill_sector(p + (size_t)i * 512, seed, sector + i);
-}
-
-static int check(const uint8_t *p, uint64_t seed, uint64_t sector, uint32_t n)
-{
-	uint8_t want[512];
-	uint32_t i;
-
-	for (i = 0; i < n; i++) {
-		fill_sector(want, seed, sector + i);
-		if (memcmp(p + (size_t)i * 512, want, 512))
-			return -1;
-	}
-	return 0;
-}
+DEFINE_BLK_ENV_FIXTURES(E)
 
 /* ---- the data-integrity guest ---- */
 
@@ -91,35 +46,14 @@ static const uint32_t chunks[] = {1, 7, 8, 9, 88, 89, 256, 513, 1024, 3};
 #define ASYNC_N 48u
 #define ASYNC_LEN 64u
 
-struct counter {
-	pthread_mutex_t m;
-	pthread_cond_t c;
-	unsigned int left;
-	int err;
-};
-
-static void count_done(void *arg, int status)
-{
-	struct counter *k = arg;
-
-	pthread_mutex_lock(&k->m);
-	if (status)
-		k->err = status;
-	k->left--;
-	pthread_cond_signal(&k->c);
-	pthread_mutex_unlock(&k->m);
-}
-
 static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 {
 	struct rw_arg *a = p;
 	const struct blkfront_info *info;
 	struct blkfront *bf;
-	struct counter k = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-			    0, 0};
+	struct counter k = COUNTER_INIT;
 	uint8_t *buf = malloc(1024 * 512), *abuf = malloc(ASYNC_N * ASYNC_LEN * 512);
 	uint64_t s;
-	unsigned int i;
 	int rc;
 
 	if (!buf || !abuf)
@@ -148,32 +82,14 @@ static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 						    : "x86_64-abi"))
 		return 8;
 	/* Synchronous writes of every shape. */
-	for (s = 0, i = 0; s < RW_END; i++) {
-		uint32_t n = chunks[i % (sizeof(chunks) / sizeof(chunks[0]))];
-
-		if (s + n > RW_END)
-			n = (uint32_t)(RW_END - s);
-		fill(buf, a->seed, s, n);
-		if (blkfront_write(bf, s, buf, n))
-			return 10;
-		s += n;
-	}
+	if (write_chunks(bf, buf, a->seed, RW_END, chunks,
+			 sizeof(chunks) / sizeof(chunks[0])))
+		return 10;
 	/* Asynchronous: many in flight at once. */
-	k.left = ASYNC_N;
-	for (i = 0; i < ASYNC_N; i++) {
-		uint64_t sec = ASYNC_BASE + (uint64_t)i * ASYNC_LEN;
-		uint8_t *b = abuf + (size_t)i * ASYNC_LEN * 512;
-
-		fill(b, a->seed, sec, ASYNC_LEN);
-		if (blkfront_submit(bf, BLKFRONT_WRITE, sec, b, ASYNC_LEN,
-				    count_done, &k))
-			return 11;
-	}
-	pthread_mutex_lock(&k.m);
-	while (k.left)
-		pthread_cond_wait(&k.c, &k.m);
-	pthread_mutex_unlock(&k.m);
-	if (k.err)
+	if (submit_writes(bf, &k, abuf, a->seed, ASYNC_BASE, ASYNC_N,
+			  ASYNC_LEN))
+		return 11;
+	if (k.errors)
 		return 12;
 	if (info->flush && blkfront_flush(bf))
 		return 13;
@@ -188,18 +104,9 @@ static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 			return 15;
 	}
 	memset(abuf, 0, ASYNC_N * ASYNC_LEN * 512);
-	k.left = ASYNC_N;
-	for (i = 0; i < ASYNC_N; i++)
-		if (blkfront_submit(bf, BLKFRONT_READ,
-				    ASYNC_BASE + (uint64_t)i * ASYNC_LEN,
-				    abuf + (size_t)i * ASYNC_LEN * 512,
-				    ASYNC_LEN, count_done, &k))
-			return 16;
-	pthread_mutex_lock(&k.m);
-	while (k.left)
-		pthread_cond_wait(&k.c, &k.m);
-	pthread_mutex_unlock(&k.m);
-	if (k.err || check(abuf, a->seed, ASYNC_BASE, ASYNC_N * ASYNC_LEN))
+	if (submit_reads(bf, &k, abuf, ASYNC_BASE, ASYNC_N, ASYNC_LEN))
+		return 16;
+	if (k.errors || check(abuf, a->seed, ASYNC_BASE, ASYNC_N * ASYNC_LEN))
 		return 17;
 	/* Out of range is refused before it reaches the ring. */
 	if (blkfront_read(bf, DISK_SECTORS - 1, buf, 2) != -ERANGE)
@@ -731,8 +638,7 @@ static int zc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 {
 	struct zc_arg *a = p;
 	struct blkfront *bf, *bf2;
-	struct counter k = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-			    0, 0};
+	struct counter k = COUNTER_INIT;
 	uint8_t *zb, *zb2, *own = malloc(1100 * 512);
 	struct blkfront_stats st0, st1;
 	unsigned int i;
@@ -777,17 +683,9 @@ static int zc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	    check(zb + 5 * 512, a->seed, 256, 1100))
 		return 9;
 	/* Asynchronous, many at once from one buffer. */
-	k.left = 16;
-	for (i = 0; i < 16; i++)
-		if (blkfront_submit(bf, BLKFRONT_READ, 256 + i * 64,
-				    zb + (size_t)i * 64 * 512, 64, count_done,
-				    &k))
-			return 10;
-	pthread_mutex_lock(&k.m);
-	while (k.left)
-		pthread_cond_wait(&k.c, &k.m);
-	pthread_mutex_unlock(&k.m);
-	if (k.err || check(zb, a->seed, 256, 1024))
+	if (submit_reads(bf, &k, zb, 256, 16, 64))
+		return 10;
+	if (k.errors || check(zb, a->seed, 256, 1024))
 		return 11;
 	/* Misuse: not a pool buffer, not its start, freed twice. */
 	if (blkfront_buf_free(bf, own) != -EINVAL ||

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "blk_pattern.h"
 #include "block_env.h"
 #include "blkif/blkif.h"
 #include "pvkit/blkfront.h"
@@ -90,67 +91,6 @@ static void nbdkit_start(const char *file, bool ro)
 	snprintf(nbd_uri, sizeof(nbd_uri), "nbd+unix:///?socket=%s", nbd_sock);
 }
 
-static void fill_sector(uint8_t *p, uint64_t seed, uint64_t sector)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull ^
-		     (sector + 1) * 0xbf58476d1ce4e5b9ull;
-	unsigned int i;
-
-	for (i = 0; i < 512; i += 8) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		memcpy(p + i, &x, 8);
-	}
-}
-
-static void fill(uint8_t *p, uint64_t seed, uint64_t sector, uint32_t n)
-{
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		fill_sector(p + (size_t)i * 512, seed, sector + i);
-}
-
-static int check(const uint8_t *p, uint64_t seed, uint64_t sector, uint32_t n)
-{
-	uint8_t want[512];
-	uint32_t i;
-
-	for (i = 0; i < n; i++) {
-		fill_sector(want, seed, sector + i);
-		if (memcmp(p + (size_t)i * 512, want, 512))
-			return -1;
-	}
-	return 0;
-}
-
-struct counter {
-	pthread_mutex_t m;
-	pthread_cond_t c;
-	unsigned int left, errors;
-};
-
-static void count_done(void *arg, int status)
-{
-	struct counter *k = arg;
-
-	pthread_mutex_lock(&k->m);
-	if (status)
-		k->errors++;
-	k->left--;
-	pthread_cond_signal(&k->c);
-	pthread_mutex_unlock(&k->m);
-}
-
-static void count_wait(struct counter *k)
-{
-	pthread_mutex_lock(&k->m);
-	while (k->left)
-		pthread_cond_wait(&k->c, &k->m);
-	pthread_mutex_unlock(&k->m);
-}
-
 /* Until everything completed or one failed, at most ms: false on timeout.
  * (Requests a failed device never took stay unanswered.) */
 static bool count_wait_err(struct counter *k, int ms)
@@ -188,14 +128,12 @@ struct rw_arg {
 static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 {
 	struct rw_arg *a = p;
-	struct counter k = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-			    0, 0};
+	struct counter k = COUNTER_INIT;
 	uint8_t *buf = malloc(1024 * 512), *abuf = malloc(ASYNC_N * ASYNC_LEN * 512);
 	uint8_t *zero = calloc(128, 512);
 	const struct blkfront_info *info;
 	struct blkfront *bf;
 	uint64_t s;
-	unsigned int i;
 
 	if (!buf || !abuf || !zero)
 		return 2;
@@ -205,27 +143,12 @@ static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	if (info->sectors != DISK_SECTORS || info->readonly || !info->flush ||
 	    !info->discard)
 		return 4;
-	for (s = 0, i = 0; s < SYNC_END; i++) {
-		uint32_t n = chunks[i % (sizeof(chunks) / sizeof(chunks[0]))];
-
-		if (s + n > SYNC_END)
-			n = (uint32_t)(SYNC_END - s);
-		fill(buf, a->seed, s, n);
-		if (blkfront_write(bf, s, buf, n))
-			return 5;
-		s += n;
-	}
-	k.left = ASYNC_N;
-	for (i = 0; i < ASYNC_N; i++) {
-		uint64_t sec = ASYNC_BASE + (uint64_t)i * ASYNC_LEN;
-		uint8_t *b = abuf + (size_t)i * ASYNC_LEN * 512;
-
-		fill(b, a->seed, sec, ASYNC_LEN);
-		if (blkfront_submit(bf, BLKFRONT_WRITE, sec, b, ASYNC_LEN,
-				    count_done, &k))
-			return 6;
-	}
-	count_wait(&k);
+	if (write_chunks(bf, buf, a->seed, SYNC_END, chunks,
+			 sizeof(chunks) / sizeof(chunks[0])))
+		return 5;
+	if (submit_writes(bf, &k, abuf, a->seed, ASYNC_BASE, ASYNC_N,
+			  ASYNC_LEN))
+		return 6;
 	if (k.errors || blkfront_flush(bf))
 		return 7;
 	for (s = 0; s < SYNC_END; s += 333) {
@@ -236,14 +159,8 @@ static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 			return 8;
 	}
 	memset(abuf, 0, ASYNC_N * ASYNC_LEN * 512);
-	k.left = ASYNC_N;
-	for (i = 0; i < ASYNC_N; i++)
-		if (blkfront_submit(bf, BLKFRONT_READ,
-				    ASYNC_BASE + (uint64_t)i * ASYNC_LEN,
-				    abuf + (size_t)i * ASYNC_LEN * 512,
-				    ASYNC_LEN, count_done, &k))
-			return 9;
-	count_wait(&k);
+	if (submit_reads(bf, &k, abuf, ASYNC_BASE, ASYNC_N, ASYNC_LEN))
+		return 9;
 	if (k.errors || check(abuf, a->seed, ASYNC_BASE, ASYNC_N * ASYNC_LEN))
 		return 10;
 	/* A barrier with data; discard [SYNC_END - 128, SYNC_END) reads back
@@ -400,8 +317,7 @@ static int kill_guest(struct pvk_platform *plat, struct xs_client *xs,
 		      void *p)
 {
 	struct kill_arg *a = p;
-	static struct counter k = {PTHREAD_MUTEX_INITIALIZER,
-				   PTHREAD_COND_INITIALIZER, 0, 0};
+	static struct counter k = COUNTER_INIT;
 	uint8_t *buf = malloc(32 * 64 * 512);
 	enum xenbus_state bs = XenbusStateUnknown;
 	struct blkfront *bf;

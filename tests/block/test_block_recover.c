@@ -341,18 +341,7 @@ static void test_backend_killed(void **state)
 	unlink(disk);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	return blk_env_start(&E);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	blk_env_stop(&E);
-	return 0;
-}
+DEFINE_BLK_ENV_FIXTURES(E)
 
 int main(void)
 {
