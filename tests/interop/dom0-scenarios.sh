@@ -249,6 +249,12 @@ else
 	conl() { tr -d '\r' <$fcon | grep -m1 "$1"; }
 	[ -z "$why" ] && conl DOMU-BF-FAIL >/dev/null && why="DomU: $(conl DOMU-BF-FAIL | sed 's/.*DOMU-BF-FAIL //')"
 	[ -z "$why" ] && ! conl DOMU-BF-WRITE-VERIFY-OK >/dev/null && why="write-verify did not report OK"
+	[ -z "$why" ] && ! conl DOMU-BFZ-WRITE-VERIFY-OK >/dev/null && why="zero-copy write-verify did not report OK"
+	# 8 MiB written and read in 1 MiB operations plus a flush: 17
+	# requests if each went as one (129 in 128 KiB ones)
+	zreqs=$(conl 'DOMU-BFZ: stats:' | sed -n 's/.*requests=\([0-9]*\) .*/\1/p')
+	[ -z "$why" ] && { [ -n "$zreqs" ] && [ "$zreqs" -le 24 ]; } ||
+		why="${why:-zero-copy write-verify took ${zreqs:-?} requests for 8 MiB (1 MiB ones expected)}"
 	feat=$(conl 'DOMU-BF: features:' | sed 's/.*features: //')
 	timing=$(conl 'DOMU-BF: write-verify: written' | sed 's/.*written in //')
 	timing="write $timing, verify $(conl 'DOMU-BF: write-verify: read back' | sed 's/.*verified in \([0-9.]* s\).*/\1/')"
@@ -280,7 +286,7 @@ else
 	fi
 	rm -f /interop/bf.img
 	if [ -z "$why" ]; then
-		result 2.blkfront PASS "8 MiB written, flushed, verified by pvkit-blkfront in DomU $fdom on Linux xen-blkback, read again by a second open = Dom0's file ($timing); negotiated: $feat; requests per queue $qstats;$bestat"
+		result 2.blkfront PASS "8 MiB written, flushed, verified by pvkit-blkfront in DomU $fdom on Linux xen-blkback, again with zero-copy buffers in $zreqs requests, read again by a second open = Dom0's file ($timing); negotiated: $feat; requests per queue $qstats;$bestat"
 	else
 		result 2.blkfront FAIL "$why; negotiated: ${feat:--};$bestat"
 		dump /tmp/xl-create-bf.log; dump $fcon 80; dump /var/log/xen/xen-hotplug.log

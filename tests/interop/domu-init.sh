@@ -52,6 +52,17 @@ if grep -q interop=blkfront /proc/cmdline; then
 		else
 			echo "DOMU-BF-FAIL write-verify exit status $rc: $(grep -v -e '^features' -e '^stats' /tmp/bf.out | tail -1)"
 		fi
+		# again through zero-copy buffers: 1 MiB operations that go
+		# to Linux's blkback as single 256-segment indirect requests
+		bf_run 90 /tmp/bfz.err --ring-order 1 --zero-copy xvda write-verify 8 >/tmp/bfz.out
+		rc=$?
+		cat /tmp/bfz.err >>/tmp/bfz.out
+		sed 's/^/DOMU-BFZ: /' /tmp/bfz.out
+		if [ $rc = 0 ]; then
+			echo "DOMU-BFZ-WRITE-VERIFY-OK"
+		else
+			echo "DOMU-BF-FAIL zero-copy write-verify exit status $rc: $(grep -v -e '^features' -e '^stats' /tmp/bfz.out | tail -1)"
+		fi
 		# a second program opens the closed device again and reads
 		# the 8 MiB back for Dom0 to compare with its file
 		bf_run 45 /tmp/bf-read.err xvda read 0 16384 >/tmp/bf.read

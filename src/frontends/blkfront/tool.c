@@ -10,8 +10,9 @@
  *   pvkit-blkfront [OPTIONS] VDEV read [SECTOR [COUNT]]   (raw to stdout)
  *
  * write-verify writes MIB (default 8) MiB of stamped 4 KiB blocks from
- * sector 0 (one thread per queue, 128 KiB requests), flushes, reads it all
- * back and checks every block.  Every action prints the negotiated
+ * sector 0 (one thread per queue, 128 KiB operations; with --zero-copy,
+ * 1 MiB ones on buffers from blkfront_buf_alloc, granted straight to the
+ * backend), flushes, reads it all back and checks every block.  Every action prints the negotiated
  * features as one "features:" line of key=value pairs.  Exit status 0 on
  * success, 1 on any failure.
  */
@@ -36,6 +37,7 @@
 #define BLOCK 4096u
 #define BLOCK_SECTORS (BLOCK / 512u)
 #define CHUNK_BLOCKS 32u /* 128 KiB: more than 11 segments (indirect) */
+#define ZC_CHUNK_BLOCKS 256u /* 1 MiB: one request on a zero-copy buffer */
 #define STAMP_MAGIC 0x31464b4256505ull /* "PVKBF1" */
 
 struct stamp { /* at the start of each 4 KiB block */
@@ -93,7 +95,7 @@ struct worker {
 	pthread_t thr;
 	unsigned int idx, nthreads;
 	uint64_t nblocks, seed;
-	bool write;
+	bool write, zc;
 	int rc;
 	uint64_t bad, first_bad;
 };
@@ -102,19 +104,23 @@ static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
 	uint8_t *buf = NULL, *want = NULL;
-	uint64_t c, b, nchunks = (w->nblocks + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
+	uint64_t chunk = w->zc ? ZC_CHUNK_BLOCKS : CHUNK_BLOCKS;
+	uint64_t c, b, nchunks = (w->nblocks + chunk - 1) / chunk;
 
-	if (posix_memalign((void **)&buf, BLOCK, CHUNK_BLOCKS * BLOCK) ||
-	    !(want = malloc(BLOCK))) {
+	if (w->zc)
+		buf = blkfront_buf_alloc(w->bf, chunk * BLOCK);
+	else if (posix_memalign((void **)&buf, BLOCK, chunk * BLOCK))
+		buf = NULL;
+	if (!buf || !(want = malloc(BLOCK))) {
 		w->rc = -ENOMEM;
 		goto out;
 	}
 	w->first_bad = UINT64_MAX;
 	for (c = w->idx; c < nchunks; c += w->nthreads) {
-		uint64_t first = c * CHUNK_BLOCKS;
-		uint32_t n = (uint32_t)(w->nblocks - first < CHUNK_BLOCKS
+		uint64_t first = c * chunk;
+		uint32_t n = (uint32_t)(w->nblocks - first < chunk
 						? w->nblocks - first
-						: CHUNK_BLOCKS);
+						: chunk);
 
 		if (w->write) {
 			for (b = 0; b < n; b++)
@@ -138,14 +144,17 @@ static void *worker_run(void *arg)
 			break;
 	}
 out:
-	free(buf);
+	if (w->zc && buf)
+		blkfront_buf_free(w->bf, buf);
+	else
+		free(buf);
 	free(want);
 	return NULL;
 }
 
 /* Run one pass (write or read+check) over nblocks with nthreads threads. */
 static int pass_run(struct blkfront *bf, unsigned int nthreads,
-		    uint64_t nblocks, uint64_t seed, bool write,
+		    uint64_t nblocks, uint64_t seed, bool write, bool zc,
 		    uint64_t *bad, uint64_t *first_bad)
 {
 	struct worker w[BLKFRONT_MAX_QUEUES];
@@ -157,7 +166,7 @@ static int pass_run(struct blkfront *bf, unsigned int nthreads,
 	for (i = 0; i < nthreads; i++) {
 		w[i] = (struct worker){.bf = bf, .idx = i, .nthreads = nthreads,
 				       .nblocks = nblocks, .seed = seed,
-				       .write = write};
+				       .write = write, .zc = zc};
 		rc = -pthread_create(&w[i].thr, NULL, worker_run, &w[i]);
 		if (rc)
 			break;
@@ -179,7 +188,8 @@ static double secs_since(uint64_t t0)
 	return (double)(pvk_now_ns() - t0) / 1e9;
 }
 
-static int do_write_verify(struct blkfront *bf, int argc, char **argv)
+static int do_write_verify(struct blkfront *bf, bool zc, int argc,
+			   char **argv)
 {
 	const struct blkfront_info *in = blkfront_info(bf);
 	uint64_t mib = 8, seed = (uint64_t)pvk_now_ns(), nblocks, bad, first;
@@ -206,9 +216,11 @@ static int do_write_verify(struct blkfront *bf, int argc, char **argv)
 		return -ENOSPC;
 	}
 	printf("write-verify: %" PRIu64 " MiB, %" PRIu64 " blocks of 4 KiB, "
-	       "seed %" PRIu64 ", %u thread(s)\n", mib, nblocks, seed, nthreads);
+	       "seed %" PRIu64 ", %u thread(s), %s\n", mib, nblocks, seed,
+	       nthreads, zc ? "1 MiB zero-copy operations"
+			    : "128 KiB copied operations");
 	t0 = pvk_now_ns();
-	rc = pass_run(bf, nthreads, nblocks, seed, true, &bad, &first);
+	rc = pass_run(bf, nthreads, nblocks, seed, true, zc, &bad, &first);
 	if (rc) {
 		printf("write-verify: write failed: %s\n", strerror(-rc));
 		return rc;
@@ -227,7 +239,7 @@ static int do_write_verify(struct blkfront *bf, int argc, char **argv)
 		printf("write-verify: no flush (the backend offers none)\n");
 	}
 	t0 = pvk_now_ns();
-	rc = pass_run(bf, nthreads, nblocks, seed, false, &bad, &first);
+	rc = pass_run(bf, nthreads, nblocks, seed, false, zc, &bad, &first);
 	if (rc) {
 		printf("write-verify: read failed: %s\n", strerror(-rc));
 		return rc;
@@ -313,6 +325,9 @@ static void usage(FILE *f)
 		"  -i, --indirect=N     segments per indirect request (0: "
 		"none; default 32)\n"
 		"  -n, --no-persistent  do not ask for persistent grants\n"
+		"  -z, --zero-copy      write-verify through blkfront_buf_alloc "
+		"buffers,\n"
+		"                       1 MiB per operation\n"
 		"  -t, --timeout=MS     each xenbus step (default 10000)\n"
 		"  -v, --verbose\n");
 }
@@ -325,6 +340,7 @@ int main(int argc, char **argv)
 		{"ring-order", required_argument, NULL, 'o'},
 		{"indirect", required_argument, NULL, 'i'},
 		{"no-persistent", no_argument, NULL, 'n'},
+		{"zero-copy", no_argument, NULL, 'z'},
 		{"timeout", required_argument, NULL, 't'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -337,9 +353,10 @@ int main(int argc, char **argv)
 	struct blkfront *bf = NULL;
 	enum pvk_log_level lvl = PVK_LOG_WARN;
 	uint64_t v;
+	bool zc = false;
 	int c, rc, fd;
 
-	while ((c = getopt_long(argc, argv, "P:q:o:i:nt:vh", lopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "P:q:o:i:nzt:vh", lopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'P':
@@ -362,6 +379,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			o.no_persistent = true;
+			break;
+		case 'z':
+			zc = true;
 			break;
 		case 't':
 			if (pvk_parse_u64(optarg, 1, 600000, &v))
@@ -418,7 +438,8 @@ int main(int argc, char **argv)
 	/* read's stdout is the data */
 	print_features(strcmp(action, "read") ? stdout : stderr, bf);
 	if (!strcmp(action, "write-verify"))
-		rc = do_write_verify(bf, argc - optind - 2, argv + optind + 2);
+		rc = do_write_verify(bf, zc, argc - optind - 2,
+				     argv + optind + 2);
 	else if (!strcmp(action, "read"))
 		rc = do_read(bf, argc - optind - 2, argv + optind + 2);
 	if (strcmp(action, "read"))
