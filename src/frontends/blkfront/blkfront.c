@@ -513,6 +513,17 @@ static void seg_sectors(unsigned int i, unsigned int fs, uint32_t n,
 	seg->last_sect = (uint8_t)(end - 1);
 }
 
+/* The sectors of its first page before sh's data: a request on a zero-copy
+ * buffer may start inside a page (copied data starts each slot page). */
+static uint32_t lead_sectors(const struct shadow *sh)
+{
+	if (!sh->zb)
+		return 0;
+	return (uint32_t)((size_t)(sh->ubuf - sh->zb->addr) %
+			  BLKIF_PAGE_SIZE) >>
+	       BLKIF_SECTOR_SHIFT;
+}
+
 /* Queue one ring request for sh (queue lock held, a free slot and ring
  * space available). */
 static int queue_one(struct bqueue *q, const struct shadow *sh)
@@ -525,16 +536,13 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 	const grant_ref_t *refs = srefs; /* the data's pages */
 	uint8_t op = op_wire(sh->op);
 	uint32_t n = sh->nsect, bytes = n << BLKIF_SECTOR_SHIFT;
-	unsigned int fs = 0; /* first sector in the first page */
+	unsigned int fs = lead_sectors(sh); /* first sector, first page */
 	struct blkif_req r;
 	int rc;
 
-	if (sh->zb) {
-		size_t off = (size_t)(sh->ubuf - sh->zb->addr);
-
-		refs = sh->zb->refs + off / BLKIF_PAGE_SIZE;
-		fs = (unsigned int)(off % BLKIF_PAGE_SIZE) >> BLKIF_SECTOR_SHIFT;
-	}
+	if (sh->zb)
+		refs = sh->zb->refs +
+		       (size_t)(sh->ubuf - sh->zb->addr) / BLKIF_PAGE_SIZE;
 
 	memset(&r, 0, sizeof(r));
 	r.operation = op;
@@ -643,17 +651,9 @@ static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 			return -EIO;
 		if (q->dead)
 			return -EAGAIN;
-		if (sh->zb) {
-			/* The first part may start inside a page. */
-			uint32_t fs = (uint32_t)((size_t)(sh->ubuf - sh->zb->addr) %
-						 BLKIF_PAGE_SIZE) >>
-				      BLKIF_SECTOR_SHIFT;
-
-			if (part.nsect > per - fs)
-				part.nsect = per - fs;
-		} else if (part.nsect > per) {
-			part.nsect = per;
-		}
+		/* The first part may start inside a page. */
+		if (part.nsect > per - lead_sectors(sh))
+			part.nsect = per - lead_sectors(sh);
 		AADD(&sh->u->parts, 1);
 		rc = queue_one(q, &part);
 		if (rc) {
@@ -869,11 +869,7 @@ int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 	}
 	/* A barrier must be one request to mean what it says. */
 	if (op == BLKFRONT_BARRIER &&
-	    nsectors + (sh.zb ? (unsigned int)(((size_t)(sh.ubuf - sh.zb->addr) %
-					       BLKIF_PAGE_SIZE) >>
-					      BLKIF_SECTOR_SHIFT)
-			      : 0u) >
-		    data_max(bf, sh.zb)) {
+	    nsectors + lead_sectors(&sh) > data_max(bf, sh.zb)) {
 		if (sh.zb)
 			AADD(&((struct bfbuf *)sh.zb)->busy, -1u);
 		return -EINVAL;
@@ -1307,12 +1303,7 @@ static int pend_replay(struct blkfront *bf)
 		    (sh->op == BLKFRONT_DISCARD && !bf->info.discard))
 			err = -EOPNOTSUPP;
 		else if (sh->op == BLKFRONT_BARRIER &&
-			 sh->nsect + (sh->zb ? (uint32_t)(((size_t)(sh->ubuf -
-							    sh->zb->addr) %
-						   BLKIF_PAGE_SIZE) >>
-						  BLKIF_SECTOR_SHIFT)
-					    : 0u) >
-				 data_max(bf, sh->zb))
+			 sh->nsect + lead_sectors(sh) > data_max(bf, sh->zb))
 			err = -EIO; /* no longer fits one request */
 		else if (sh->op != BLKFRONT_READ && sh->op != BLKFRONT_FLUSH &&
 			 bf->info.readonly)
