@@ -33,6 +33,23 @@ wait_for() {
 	done
 }
 xs() { timeout 15 "$@"; }
+# xl_create CFG LOG: xl -vvv create with a time limit; past it, where each
+# xl process waits goes into LOG (a hang once left nothing to go on)
+xl_create() {
+	timeout 120 xl -vvv create "$1" >"$2" 2>&1 &
+	local pid=$! rc p
+	wait $pid
+	rc=$?
+	if [ $rc = 124 ]; then
+		for p in $(pgrep -x xl); do
+			echo "stuck xl $p: $(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null) state $(awk '{print $3}' /proc/$p/stat 2>/dev/null) wchan $(cat /proc/$p/wchan 2>/dev/null)"
+			head -6 /proc/$p/stack 2>/dev/null | tr '\n' ' '
+			echo
+		done >>"$2"
+		cat /var/log/xen/xl-*.log >>"$2" 2>/dev/null
+	fi
+	return $rc
+}
 
 # ---- scenario 4: the xenstore-* tools against whichever daemon runs ------
 utils_fail=""
@@ -151,7 +168,7 @@ fi
 
 begin 3.xl-create
 t_create=$EPOCHREALTIME
-if timeout 120 xl -vvv create /interop/domu.cfg >/tmp/xl-create.log 2>&1; then
+if xl_create /interop/domu.cfg /tmp/xl-create.log; then
 	domid=$(timeout 15 xl domid $DOMU)
 	result 3.xl-create PASS "PV DomU $domid with a disk and a vif"
 else
@@ -239,7 +256,7 @@ else
 	why=""
 	grep -q '^xen_blkback ' /proc/modules || modprobe xen-blkback
 	truncate -s 32M /interop/bf.img
-	if ! timeout 120 xl create /interop/domu-bf.cfg >/tmp/xl-create-bf.log 2>&1; then
+	if ! xl_create /interop/domu-bf.cfg /tmp/xl-create-bf.log; then
 		why="xl create failed"
 	fi
 	fdom=$(timeout 15 xl domid $BF 2>/dev/null)
@@ -289,7 +306,7 @@ else
 		result 2.blkfront PASS "8 MiB written, flushed, verified by pvkit-blkfront in DomU $fdom on Linux xen-blkback, again with zero-copy buffers in $zreqs requests, read again by a second open = Dom0's file ($timing); negotiated: $feat; requests per queue $qstats;$bestat"
 	else
 		result 2.blkfront FAIL "$why; negotiated: ${feat:--};$bestat"
-		dump /tmp/xl-create-bf.log; dump $fcon 80; dump /var/log/xen/xen-hotplug.log
+		dump /tmp/xl-create-bf.log 120; dump $fcon 80; dump /var/log/xen/xen-hotplug.log
 	fi
 fi
 
@@ -371,7 +388,7 @@ else
 		>$BLOG 2>&1 &
 	wait_for 10 test -s /run/pvkit-blkback.pid || why="${why:-pvkit-blkback did not start}"
 	bpid=$(cat /run/pvkit-blkback.pid 2>/dev/null)
-	if [ -z "$why" ] && ! timeout 120 xl create /interop/domu-blk.cfg >/tmp/xl-create-blk.log 2>&1; then
+	if [ -z "$why" ] && ! xl_create /interop/domu-blk.cfg /tmp/xl-create-blk.log; then
 		why="xl create failed"
 	fi
 	bdom=$(timeout 15 xl domid $BLK 2>/dev/null)
@@ -444,7 +461,7 @@ else
 		result 1.blkback PASS "ext4 made, written, remounted and verified by Linux xen-blkfront on pvkit-blkback, then the whole disk read twice in parallel (DomU: $times); every negotiated feature used: ${final% state=*};$feat"
 	else
 		result 1.blkback FAIL "$why;$feat${stats:+; counters: $stats}"
-		dump /tmp/xl-create-blk.log; dump $bcon; dump $BLOG 80
+		dump /tmp/xl-create-blk.log 120; dump $bcon; dump $BLOG 80
 	fi
 fi
 
