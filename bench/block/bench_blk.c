@@ -509,12 +509,28 @@ static void usage(FILE *f)
 		NLOADS);
 }
 
+/* "1,3,4" -> bits 0, 2 and 3 set in *set; -1 for a number outside 1..max
+ * or anything that is not a number. */
+static int parse_set(char *list, unsigned int max, unsigned int *set)
+{
+	char *tok, *save, *end;
+
+	for (tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		unsigned long n = strtoul(tok, &end, 10);
+
+		if (*end || n < 1 || n > max)
+			return -1;
+		*set |= 1u << (n - 1);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct blk_env env;
 	uint64_t size = 512ull << 20;
 	unsigned int ms = 1500, reps = 3, rep, li, k, only = 0, paths = 0;
-	char *tok, *save;
 	double fig[NLOADS][NPATHS][16];
 	int cmd_p[2], res_p[2], fd = -1, opt, rc = 1;
 	struct guest_arg ga;
@@ -539,15 +555,9 @@ int main(int argc, char **argv)
 			reps = (unsigned int)strtoul(optarg, NULL, 0);
 			break;
 		case 'l':
-			for (tok = strtok_r(optarg, ",", &save); tok;
-			     tok = strtok_r(NULL, ",", &save)) {
-				unsigned long n = strtoul(tok, NULL, 0);
-
-				if (n < 1 || n > NLOADS) {
-					usage(stderr);
-					return 2;
-				}
-				only |= 1u << (n - 1);
+			if (parse_set(optarg, NLOADS, &only)) {
+				usage(stderr);
+				return 2;
 			}
 			break;
 		case 'g':
@@ -558,15 +568,9 @@ int main(int argc, char **argv)
 			ga.bo.num_queues = (unsigned int)strtoul(optarg, NULL, 0);
 			break;
 		case 'p':
-			for (tok = strtok_r(optarg, ",", &save); tok;
-			     tok = strtok_r(NULL, ",", &save)) {
-				unsigned long n = strtoul(tok, NULL, 0);
-
-				if (n < 1 || n > NPATHS) {
-					usage(stderr);
-					return 2;
-				}
-				paths |= 1u << (n - 1);
+			if (parse_set(optarg, NPATHS, &paths)) {
+				usage(stderr);
+				return 2;
 			}
 			break;
 		case 'h':

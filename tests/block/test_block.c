@@ -362,30 +362,40 @@ static int mq_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	return 0;
 }
 
-static void test_mq_threads(void **state)
+/* Run guest(arg) on a fresh writable disk `name` of a default backend,
+ * then check that its first `sectors` hold the pattern of seed. */
+static void run_guest_check(const char *name,
+			    int (*guest)(struct pvk_platform *,
+					 struct xs_client *, void *),
+			    void *arg, uint64_t seed, uint32_t sectors)
 {
-	uint8_t *buf = malloc((size_t)MQ_THREADS * MQ_REGION * 512);
+	uint8_t *buf = malloc((size_t)sectors * 512);
 	char disk[128];
 	domid_t d;
 	pid_t pid;
 	int fd;
 
-	(void)state;
 	assert_non_null(buf);
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
-	assert_int_equal(blk_env_disk(&E, "mq.img", DISK_BYTES, disk,
+	assert_int_equal(blk_env_disk(&E, name, DISK_BYTES, disk,
 				      sizeof(disk)), 0);
-	assert_int_equal(blk_env_guest(&E, disk, "w", mq_guest, NULL, &d,
-				       &pid), 0);
+	assert_int_equal(blk_env_guest(&E, disk, "w", guest, arg, &d, &pid),
+			 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	fd = open(disk, O_RDONLY);
 	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, buf, (size_t)MQ_THREADS * MQ_REGION * 512, 0),
-			 (ssize_t)MQ_THREADS * MQ_REGION * 512);
+	assert_int_equal(pread(fd, buf, (size_t)sectors * 512, 0),
+			 (ssize_t)sectors * 512);
 	close(fd);
-	assert_int_equal(check(buf, 21, 0, MQ_THREADS * MQ_REGION), 0);
+	assert_int_equal(check(buf, seed, 0, sectors), 0);
 	free(buf);
 	unlink(disk);
+}
+
+static void test_mq_threads(void **state)
+{
+	(void)state;
+	run_guest_check("mq.img", mq_guest, NULL, 21, MQ_THREADS * MQ_REGION);
 }
 
 /* ---- flush, barrier, discard ---- */
@@ -668,27 +678,10 @@ static int pool_guest(struct pvk_platform *plat, struct xs_client *xs,
 static void test_copy_pool_contention(void **state)
 {
 	uint64_t seed = 31;
-	uint8_t *buf = malloc(DISK_BYTES);
-	char disk[128];
-	domid_t d;
-	pid_t pid;
-	int fd;
 
 	(void)state;
-	assert_non_null(buf);
-	assert_int_equal(blk_env_backend(&E, NULL), 0);
-	assert_int_equal(blk_env_disk(&E, "pool.img", DISK_BYTES, disk,
-				      sizeof(disk)), 0);
-	assert_int_equal(blk_env_guest(&E, disk, "w", pool_guest, &seed, &d,
-				       &pid), 0);
-	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
-	fd = open(disk, O_RDONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, buf, DISK_BYTES, 0), DISK_BYTES);
-	close(fd);
-	assert_int_equal(check(buf, seed, 0, POOL_N * POOL_LEN), 0);
-	free(buf);
-	unlink(disk);
+	run_guest_check("pool.img", pool_guest, &seed, seed,
+			POOL_N * POOL_LEN);
 }
 
 /* ---- zero-copy buffers ---- */
