@@ -4,8 +4,7 @@
  * Shared memory carries nothing but the ring and payload (XSA-403): each
  * queue owns a pool of granted data pages, from which a request takes as
  * many as its data needs while it is in flight (each ring slot owns its
- * indirect pages); user data is copied in and out of them.  Responses
- * are copied out of the ring
+ * indirect pages); user data is copied in and out of them.  Responses are copied out of the ring
  * once and checked (id names a request in flight with that operation, the
  * producer index stays within what was requested); a violation marks the
  * device broken.  Events that bring no responses are counted and, past a
@@ -51,8 +50,8 @@
 
 #define BF_PATH_MAX 128
 #define BF_DEFAULT_INDIRECT 32u
-/* A request on a zero-copy buffer needs no pool pages: it may be as large
- * as the backend allows, up to 1 MiB (Linux blkback's limit). */
+/* A request on a zero-copy buffer needs no pages of its slot: it may be as
+ * large as the backend allows, up to 1 MiB (Linux blkback's limit). */
 #define BF_ZC_MAX_SEGS 256u
 #define BF_DEFAULT_QUEUES 4u
 #define BF_DEFAULT_POLL_US 50u
@@ -238,7 +237,7 @@ static void ureq_part_done(struct ureq *u, int status)
 	free(u);
 }
 
-/* The pool indexes of the data pages a slot's request holds. */
+/* The pool index of data page `page` of a slot's request. */
 static uint32_t *slot_pg(const struct bqueue *q, unsigned int slot)
 {
 	return q->slot_pg + (size_t)slot * q->bf->csegs;
@@ -250,7 +249,7 @@ static uint8_t *slot_page(const struct bqueue *q, unsigned int slot,
 	return q->data[slot_pg(q, slot)[page]];
 }
 
-/* Where a slot's i-th indirect page is in q->data and q->data_refs. */
+/* A slot's i-th indirect page, and its grant. */
 static size_t ind_index(const struct bqueue *q, unsigned int slot,
 			unsigned int i)
 {
@@ -281,19 +280,13 @@ static void slot_copy(const struct bqueue *q, unsigned int slot, uint8_t *buf,
 	}
 }
 
-/* Give a slot's pool pages back (queue lock held). */
-static void pool_put(struct bqueue *q, struct bslot *s)
+/* Release a slot and its pool pages (queue lock held). */
+static void slot_put(struct bqueue *q, struct bslot *s)
 {
 	const uint32_t *pg = slot_pg(q, (unsigned int)(s - q->slots));
 
 	while (s->npg)
 		q->pool_free[q->pool_nfree++] = pg[--s->npg];
-}
-
-/* Release a slot and its pool pages (queue lock held). */
-static void slot_put(struct bqueue *q, struct bslot *s)
-{
-	pool_put(q, s);
 	s->busy = false;
 	s->next = q->free;
 	q->free = s;
@@ -623,7 +616,8 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 		slot_copy(q, idx, sh->ubuf, bytes, true);
 	rc = blkif_front_queue(&q->f, &r);
 	if (rc) {
-		pool_put(q, s);
+		while (s->npg)
+			q->pool_free[q->pool_nfree++] = pg[--s->npg];
 		return rc;
 	}
 	q->free = s->next;
@@ -646,7 +640,7 @@ static void queue_kick(struct bqueue *q)
 }
 
 /* Sectors one ring request can carry for data on zb (NULL: copied
- * through the queue's pool). */
+ * through the slot's pages). */
 static uint32_t data_max(const struct blkfront *bf, const struct bfbuf *zb)
 {
 	return (zb ? bf->zsegs : bf->csegs) * BLKIF_SECTORS_PER_PAGE;
