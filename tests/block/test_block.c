@@ -639,36 +639,10 @@ static void test_writable_disk_exclusive(void **state)
 #define POOL_N 12u      /* 1 MiB writes at once on one queue */
 #define POOL_LEN 2048u  /* sectors: 256 pages each */
 
-#define POOL_SMALL 64u /* 4 KiB writes from a second thread meanwhile */
-
-struct small_arg {
-	struct blkfront *bf;
-	uint64_t seed;
-	int rc;
-};
-
-/* 4 KiB writes after the large ones' sectors, while those wait for the
- * pool: they take pages too, but cannot starve the large ones. */
-static void *small_writer(void *p)
-{
-	struct small_arg *a = p;
-	uint8_t blk[4096];
-	uint32_t i;
-
-	for (i = 0; i < POOL_SMALL && !a->rc; i++) {
-		uint64_t sector = POOL_N * POOL_LEN + i * 8;
-
-		fill(blk, a->seed, sector, 8);
-		a->rc = blkfront_write(a->bf, sector, blk, 8);
-	}
-	return NULL;
-}
-
 /* One queue (a pool of 32 slots x 32 pages = 1024 pages) gets 12 MiB
  * of 1 MiB writes from the caller's buffer at once: each is one ring
  * request of 256 pages, four fit in the pool, the others wait for pages
- * as those complete (while another thread writes 4 KiB blocks); then the
- * same back as 1 MiB reads. */
+ * as those complete; then the same back as 1 MiB reads. */
 static int pool_guest(struct pvk_platform *plat, struct xs_client *xs,
 		      void *p)
 {
@@ -677,28 +651,19 @@ static int pool_guest(struct pvk_platform *plat, struct xs_client *xs,
 	struct blkfront_stats st0, st1;
 	struct counter k = COUNTER_INIT;
 	struct blkfront *bf;
-	struct small_arg sa = {.seed = seed};
-	pthread_t thr;
 	uint8_t *buf = malloc((size_t)POOL_N * POOL_LEN * 512);
 
 	if (!buf || blkfront_open(plat, xs, "xvda", &o, &bf))
 		return 2;
 	blkfront_get_stats(bf, &st0);
-	sa.bf = bf;
-	if (pthread_create(&thr, NULL, small_writer, &sa))
-		return 6;
 	if (submit_writes(bf, &k, buf, seed, 0, POOL_N, POOL_LEN) || k.errors)
 		return 3;
-	pthread_join(thr, NULL);
-	if (sa.rc)
-		return 7;
 	blkfront_get_stats(bf, &st1);
-	if (st1.requests - st0.requests != POOL_N + POOL_SMALL) {
-		fprintf(stderr, "pool_guest: %u MiB and %u blocks took %llu "
-				"ring requests, expected %u\n", POOL_N,
-			POOL_SMALL,
+	if (st1.requests - st0.requests != POOL_N) {
+		fprintf(stderr, "pool_guest: %u MiB of writes took %llu ring "
+				"requests, expected %u\n", POOL_N,
 			(unsigned long long)(st1.requests - st0.requests),
-			POOL_N + POOL_SMALL);
+			POOL_N);
 		return 4;
 	}
 	memset(buf, 0, (size_t)POOL_N * POOL_LEN * 512);
@@ -716,7 +681,7 @@ static void test_copy_pool_contention(void **state)
 
 	(void)state;
 	run_guest_check("pool.img", pool_guest, &seed, seed,
-			POOL_N * POOL_LEN + POOL_SMALL * 8);
+			POOL_N * POOL_LEN);
 }
 
 /* ---- zero-copy buffers ---- */

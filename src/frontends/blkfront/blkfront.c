@@ -128,9 +128,6 @@ struct bqueue {
 	grant_ref_t *data_refs;
 	unsigned int ndata, npool, pool_nfree;
 	uint32_t *pool_free, *slot_pg;
-	/* pages kept for the first submitter that waits for the pool, so
-	 * that a stream of smaller requests cannot starve a large one */
-	unsigned int pool_want;
 	struct bslot *slots;
 	unsigned int nslots;
 	struct bslot *free;
@@ -654,16 +651,6 @@ static uint32_t chunk_max(const struct blkfront *bf, const struct shadow *sh)
 	return data_max(bf, sh->zb);
 }
 
-/* The reservation of a submitter that waited for the pool ends (queue
- * lock held). */
-static void pool_unreserve(struct bqueue *q, bool reserver)
-{
-	if (!reserver)
-		return;
-	q->pool_want = 0;
-	pthread_cond_broadcast(&q->cond);
-}
-
 /* Queue *sh on q as ring requests, splitting it; sh advances as parts
  * are queued (each adds a part to sh->u).  Queue lock held; waits for
  * space.  0 when all is queued, -EAGAIN when the queue died (or, for a
@@ -677,7 +664,6 @@ static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 	do {
 		struct shadow part = *sh;
 		unsigned int pages = 0; /* from the pool */
-		bool reserver = false;  /* q->pool_want is ours */
 
 		/* The first part may start inside a page. */
 		if (part.nsect > per - lead_sectors(sh))
@@ -687,23 +673,13 @@ static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 				BLKIF_SECTORS_PER_PAGE;
 		while (!ALOAD(&bf->broken) && !q->dead &&
 		       (!q->free || !blkif_front_free(&q->f) ||
-			(pages && q->pool_nfree <
-					  pages + (reserver ? 0 : q->pool_want)))) {
+			q->pool_nfree < pages)) {
 			struct timespec ts;
-			int stop = 0;
 
-			if (pages && !q->pool_want) {
-				q->pool_want = pages;
-				reserver = true;
-			}
 			if (ALOAD(&bf->closing))
-				stop = replay ? -ECANCELED : -EIO;
-			else if (replay && ALOAD(&bf->recover_req))
-				stop = -EAGAIN;
-			if (stop) {
-				pool_unreserve(q, reserver);
-				return stop;
-			}
+				return replay ? -ECANCELED : -EIO;
+			if (replay && ALOAD(&bf->recover_req))
+				return -EAGAIN;
 			/* Publish what is queued so the slots come back. */
 			queue_kick(q);
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -714,7 +690,6 @@ static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 			}
 			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
 		}
-		pool_unreserve(q, reserver);
 		if (ALOAD(&bf->broken))
 			return -EIO;
 		if (q->dead)
