@@ -634,56 +634,6 @@ static void test_writable_disk_exclusive(void **state)
 	unlink(disk);
 }
 
-/* ---- copied data: the queue's page pool ---- */
-
-#define POOL_N 12u      /* 1 MiB writes at once on one queue */
-#define POOL_LEN 2048u  /* sectors: 256 pages each */
-
-/* One queue (a pool of 32 slots x 32 pages = 1024 pages) gets 12 MiB
- * of 1 MiB writes from the caller's buffer at once: each is one ring
- * request of 256 pages, four fit in the pool, the others wait for pages
- * as those complete; then the same back as 1 MiB reads. */
-static int pool_guest(struct pvk_platform *plat, struct xs_client *xs,
-		      void *p)
-{
-	const uint64_t seed = *(const uint64_t *)p;
-	struct blkfront_opts o = {.max_indirect_segs = 32, .num_queues = 1};
-	struct blkfront_stats st0, st1;
-	struct counter k = COUNTER_INIT;
-	struct blkfront *bf;
-	uint8_t *buf = malloc((size_t)POOL_N * POOL_LEN * 512);
-
-	if (!buf || blkfront_open(plat, xs, "xvda", &o, &bf))
-		return 2;
-	blkfront_get_stats(bf, &st0);
-	if (submit_writes(bf, &k, buf, seed, 0, POOL_N, POOL_LEN) || k.errors)
-		return 3;
-	blkfront_get_stats(bf, &st1);
-	if (st1.requests - st0.requests != POOL_N) {
-		fprintf(stderr, "pool_guest: %u MiB of writes took %llu ring "
-				"requests, expected %u\n", POOL_N,
-			(unsigned long long)(st1.requests - st0.requests),
-			POOL_N);
-		return 4;
-	}
-	memset(buf, 0, (size_t)POOL_N * POOL_LEN * 512);
-	if (submit_reads(bf, &k, buf, 0, POOL_N, POOL_LEN) || k.errors ||
-	    check(buf, seed, 0, POOL_N * POOL_LEN))
-		return 5;
-	blkfront_close(bf);
-	free(buf);
-	return 0;
-}
-
-static void test_copy_pool_contention(void **state)
-{
-	uint64_t seed = 31;
-
-	(void)state;
-	run_guest_check("pool.img", pool_guest, &seed, seed,
-			POOL_N * POOL_LEN);
-}
-
 /* ---- zero-copy buffers ---- */
 
 struct zc_arg {
@@ -854,7 +804,6 @@ int main(void)
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test(test_writable_disk_exclusive),
 		cmocka_unit_test(test_reopen),
-		cmocka_unit_test(test_copy_pool_contention),
 		cmocka_unit_test(test_zero_copy),
 		cmocka_unit_test(test_zero_copy_backend_64_segs),
 		cmocka_unit_test(test_zero_copy_no_persistent),

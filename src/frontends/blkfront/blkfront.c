@@ -2,9 +2,8 @@
  * blkfront.c - the PV block frontend (see include/pvkit/blkfront.h).
  *
  * Shared memory carries nothing but the ring and payload (XSA-403): each
- * queue owns a pool of granted data pages, from which a request takes as
- * many as its data needs while it is in flight (each ring slot owns its
- * indirect pages); user data is copied in and out of them.  Responses are copied out of the ring
+ * ring slot owns dedicated granted data pages (and indirect pages), user
+ * data is copied in and out of them.  Responses are copied out of the ring
  * once and checked (id names a request in flight with that operation, the
  * producer index stays within what was requested); a violation marks the
  * device broken.  Events that bring no responses are counted and, past a
@@ -99,7 +98,6 @@ struct bslot {
 	bool busy;
 	uint16_t gen;
 	uint8_t operation; /* on the wire (BLKIF_OP_INDIRECT maybe) */
-	unsigned int npg;  /* pool pages it holds (copied data) */
 	struct shadow sh;
 	struct bslot *next;
 };
@@ -119,15 +117,12 @@ struct bqueue {
 	struct pvk_evtchn *ev;
 	evtchn_port_t port;
 
-	/* npool pool pages for copied data (nslots x segs: as much as when
-	 * each slot had its own), then ind indirect pages per slot; each page
-	 * its own share (no contiguous runs needed: guest memory fragments
-	 * over reconnections).  pool_free: a stack of free pool pages;
-	 * slot_pg: per slot, csegs entries, the pool pages it holds. */
+	/* Per slot: segs data pages then ind indirect pages, each page its
+	 * own share (no contiguous runs needed: guest memory fragments over
+	 * reconnections). */
 	uint8_t **data;
 	grant_ref_t *data_refs;
-	unsigned int ndata, npool, pool_nfree;
-	uint32_t *pool_free, *slot_pg;
+	unsigned int slot_pages;
 	struct bslot *slots;
 	unsigned int nslots;
 	struct bslot *free;
@@ -155,11 +150,10 @@ struct blkfront {
 	bool watching;
 	struct pvk_gntshr *shr;
 
-	/* The connection: set up with every queue stopped.  segs: data pages
-	 * per ring slot in each queue's pool; csegs: pages per request
-	 * through the pool; zsegs: per request on a zero-copy buffer; ind:
-	 * indirect pages per slot, for the larger. */
-	unsigned int segs, csegs, zsegs, ind;
+	/* The connection: set up with every queue stopped.  segs: pages
+	 * per request through the slots' pages; zsegs: on a zero-copy buffer
+	 * (>= segs); ind: indirect pages per slot, for the larger. */
+	unsigned int segs, zsegs, ind;
 	struct bqueue *q[BLKFRONT_MAX_QUEUES];
 	unsigned int nq;
 
@@ -234,23 +228,10 @@ static void ureq_part_done(struct ureq *u, int status)
 	free(u);
 }
 
-/* The pool index of data page `page` of a slot's request. */
-static uint32_t *slot_pg(const struct bqueue *q, unsigned int slot)
-{
-	return q->slot_pg + (size_t)slot * q->bf->csegs;
-}
-
 static uint8_t *slot_page(const struct bqueue *q, unsigned int slot,
 			  unsigned int page)
 {
-	return q->data[slot_pg(q, slot)[page]];
-}
-
-/* A slot's i-th indirect page, and its grant. */
-static size_t ind_index(const struct bqueue *q, unsigned int slot,
-			unsigned int i)
-{
-	return q->npool + (size_t)slot * q->bf->ind + i;
+	return q->data[(size_t)slot * q->slot_pages + page];
 }
 
 /* Copy between a slot's data pages and a flat buffer. */
@@ -277,13 +258,9 @@ static void slot_copy(const struct bqueue *q, unsigned int slot, uint8_t *buf,
 	}
 }
 
-/* Release a slot and its pool pages (queue lock held). */
+/* Release a slot (queue lock held). */
 static void slot_put(struct bqueue *q, struct bslot *s)
 {
-	const uint32_t *pg = slot_pg(q, (unsigned int)(s - q->slots));
-
-	while (s->npg)
-		q->pool_free[q->pool_nfree++] = pg[--s->npg];
 	s->busy = false;
 	s->next = q->free;
 	q->free = s;
@@ -555,8 +532,8 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 	struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 	struct bslot *s = q->free;
 	unsigned int idx = (unsigned int)(s - q->slots), i, nseg;
-	uint32_t *pg = slot_pg(q, idx);
-	const grant_ref_t *zrefs = NULL; /* the zero-copy buffer's pages */
+	const grant_ref_t *srefs = q->data_refs + (size_t)idx * q->slot_pages;
+	const grant_ref_t *refs = srefs; /* the data's pages */
 	uint8_t op = op_wire(sh->op);
 	uint32_t n = sh->nsect, bytes = n << BLKIF_SECTOR_SHIFT;
 	unsigned int fs = lead_sectors(sh); /* first sector, first page */
@@ -564,8 +541,8 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 	int rc;
 
 	if (sh->zb)
-		zrefs = sh->zb->refs +
-			(size_t)(sh->ubuf - sh->zb->addr) / BLKIF_PAGE_SIZE;
+		refs = sh->zb->refs +
+		       (size_t)(sh->ubuf - sh->zb->addr) / BLKIF_PAGE_SIZE;
 
 	memset(&r, 0, sizeof(r));
 	r.operation = op;
@@ -575,35 +552,26 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 	s->gen++;
 	r.id = idx | ((uint64_t)s->gen << 16);
 	nseg = (fs + n + BLKIF_SECTORS_PER_PAGE - 1) / BLKIF_SECTORS_PER_PAGE;
-	if (op == BLKIF_OP_DISCARD)
-		nseg = 0;
-	/* Copied data: pages from the pool (queue_shadow waited for them;
-	 * given back if the request does not go). */
-	if (!sh->zb && nseg) {
-		if (nseg > q->pool_nfree)
-			return -ENOSPC;
-		for (i = 0; i < nseg; i++)
-			pg[i] = q->pool_free[--q->pool_nfree];
-		s->npg = nseg;
-	}
 	if (op == BLKIF_OP_DISCARD) {
 		r.nr_sectors = n;
+		nseg = 0;
 	} else if (nseg > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
 		r.operation = BLKIF_OP_INDIRECT;
 		for (i = 0; i < nseg; i++) {
 			struct blkif_request_segment *ip =
-				(void *)q->data[ind_index(
-					q, idx, i / BLKIF_SEGS_PER_INDIRECT_PAGE)];
+				(void *)slot_page(q, idx,
+						  bf->segs +
+							  i / BLKIF_SEGS_PER_INDIRECT_PAGE);
 			unsigned int k = i % BLKIF_SEGS_PER_INDIRECT_PAGE;
 
-			ip[k].gref = zrefs ? zrefs[i] : q->data_refs[pg[i]];
+			ip[k].gref = refs[i];
 			seg_sectors(i, fs, n, &ip[k]);
 		}
 		for (i = 0; i * BLKIF_SEGS_PER_INDIRECT_PAGE < nseg; i++)
-			r.indirect_grefs[i] = q->data_refs[ind_index(q, idx, i)];
+			r.indirect_grefs[i] = srefs[bf->segs + i];
 	} else {
 		for (i = 0; i < nseg; i++) {
-			seg[i].gref = zrefs ? zrefs[i] : q->data_refs[pg[i]];
+			seg[i].gref = refs[i];
 			seg_sectors(i, fs, n, &seg[i]);
 		}
 		r.seg = seg;
@@ -612,11 +580,8 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 	if (nseg && op != BLKIF_OP_READ && !sh->zb)
 		slot_copy(q, idx, sh->ubuf, bytes, true);
 	rc = blkif_front_queue(&q->f, &r);
-	if (rc) {
-		while (s->npg)
-			q->pool_free[q->pool_nfree++] = pg[--s->npg];
+	if (rc)
 		return rc;
-	}
 	q->free = s->next;
 	s->busy = true;
 	/* Xen's blkif.h: the response to BLKIF_OP_INDIRECT carries the
@@ -640,7 +605,7 @@ static void queue_kick(struct bqueue *q)
  * through the slot's pages). */
 static uint32_t data_max(const struct blkfront *bf, const struct bfbuf *zb)
 {
-	return (zb ? bf->zsegs : bf->csegs) * BLKIF_SECTORS_PER_PAGE;
+	return (zb ? bf->zsegs : bf->segs) * BLKIF_SECTORS_PER_PAGE;
 }
 
 /* Sectors per ring request for sh. */
@@ -663,17 +628,9 @@ static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 
 	do {
 		struct shadow part = *sh;
-		unsigned int pages = 0; /* from the pool */
 
-		/* The first part may start inside a page. */
-		if (part.nsect > per - lead_sectors(sh))
-			part.nsect = per - lead_sectors(sh);
-		if (!sh->zb && sh->ubuf)
-			pages = (part.nsect + BLKIF_SECTORS_PER_PAGE - 1) /
-				BLKIF_SECTORS_PER_PAGE;
 		while (!ALOAD(&bf->broken) && !q->dead &&
-		       (!q->free || !blkif_front_free(&q->f) ||
-			q->pool_nfree < pages)) {
+		       (!q->free || !blkif_front_free(&q->f))) {
 			struct timespec ts;
 
 			if (ALOAD(&bf->closing))
@@ -694,6 +651,9 @@ static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 			return -EIO;
 		if (q->dead)
 			return -EAGAIN;
+		/* The first part may start inside a page. */
+		if (part.nsect > per - lead_sectors(sh))
+			part.nsect = per - lead_sectors(sh);
 		AADD(&sh->u->parts, 1);
 		rc = queue_one(q, &part);
 		if (rc) {
@@ -1125,11 +1085,9 @@ static void queue_free(struct bqueue *q)
 		bf->plat->evtchn->close(q->ev);
 	}
 	/* Newest share first: the share list is searched from its head. */
-	for (i = q->data ? q->ndata : 0; i-- > 0;)
+	for (i = q->data ? q->nslots * q->slot_pages : 0; i-- > 0;)
 		left += unshare_retry(bf, q->data[i], 1, deadline);
 	free(q->data);
-	free(q->pool_free);
-	free(q->slot_pg);
 	left += unshare_retry(bf, q->sring, q->nr_pages, deadline);
 	if (left)
 		pvk_warn("blkfront %s: queue %u: %u page(s) still mapped by "
@@ -1170,39 +1128,28 @@ static int queue_new(struct blkfront *bf, unsigned int id, unsigned int order,
 	if (rc)
 		goto fail;
 	q->nslots = blkif_front_nr_ents(&q->f);
-	q->npool = q->nslots * bf->segs;
-	q->ndata = q->npool + q->nslots * bf->ind;
-	if (bf->csegs > q->npool) { /* bf_connect sizes csegs for this */
-		rc = -EINVAL;
-		goto fail;
-	}
-	q->data_refs = calloc(q->ndata, sizeof(*q->data_refs));
+	q->slot_pages = bf->segs + bf->ind;
+	q->data_refs = calloc((size_t)q->nslots * q->slot_pages,
+			      sizeof(*q->data_refs));
 	q->slots = calloc(q->nslots, sizeof(*q->slots));
-	q->data = calloc(q->ndata, sizeof(*q->data));
-	q->pool_free = calloc(q->npool, sizeof(*q->pool_free));
-	q->slot_pg = calloc((size_t)q->nslots * bf->csegs,
-			    sizeof(*q->slot_pg));
-	if (!q->data_refs || !q->slots || !q->data || !q->pool_free ||
-	    !q->slot_pg) {
+	q->data = calloc((size_t)q->nslots * q->slot_pages, sizeof(*q->data));
+	if (!q->data_refs || !q->slots || !q->data) {
 		rc = -ENOMEM;
 		goto fail;
 	}
-	for (i = 0; i < q->ndata; i++) {
+	for (i = 0; i < q->nslots * q->slot_pages; i++) {
 		void *addr;
 
 		rc = plat->gntshr->share(bf->shr, bf->be_id, 1, 1,
 					 &q->data_refs[i], &addr);
 		if (rc) {
 			pvk_err("blkfront %s: cannot share payload pages "
-				"(%u of %u): %s", bf->fe, i, q->ndata,
-				strerror(-rc));
+				"(%u of %u): %s", bf->fe, i,
+				q->nslots * q->slot_pages, strerror(-rc));
 			goto fail;
 		}
 		q->data[i] = addr;
 	}
-	/* The pool hands out its lowest pages first. */
-	for (i = q->npool; i-- > 0;)
-		q->pool_free[q->pool_nfree++] = i;
 	for (i = q->nslots; i-- > 0;) {
 		q->slots[i].next = q->free;
 		q->free = &q->slots[i];
@@ -1579,10 +1526,6 @@ static int bf_connect(struct blkfront *bf, int timeout_ms)
 		if (z > bf->zsegs)
 			bf->zsegs = (unsigned int)z;
 	}
-	/* Copied data takes its pages from a pool of (ring slots x segs)
-	 * pages, at least 32 x segs (a one-page ring): a request may be as
-	 * large as on a zero-copy buffer while the pool holds it. */
-	bf->csegs = bf->zsegs < 32 * bf->segs ? bf->zsegs : 32 * bf->segs;
 	if (bf->zsegs > BLKIF_MAX_SEGMENTS_PER_REQUEST)
 		bf->ind = (bf->zsegs + BLKIF_SEGS_PER_INDIRECT_PAGE - 1) /
 			  BLKIF_SEGS_PER_INDIRECT_PAGE;
@@ -1647,12 +1590,11 @@ static int bf_connect(struct blkfront *bf, int timeout_ms)
 	if (rc)
 		return rc;
 	pvk_info("blkfront %s: connected: %llu sectors, %s, %u queue(s) of "
-		 "%u ring page(s), indirect %u (pool %u, zero-copy %u), "
-		 "persistent %s, "
+		 "%u ring page(s), indirect %u (zero-copy %u), persistent %s, "
 		 "flush %d barrier %d discard %d",
 		 bf->fe, (unsigned long long)bf->info.sectors, bf->info.protocol,
 		 bf->nq, bf->info.ring_pages, bf->info.indirect_segs,
-		 bf->ind ? bf->csegs : 0, bf->ind ? bf->zsegs : 0,
+		 bf->ind ? bf->zsegs : 0,
 		 bf->info.persistent ? "on" : "off", bf->info.flush,
 		 bf->info.barrier, bf->info.discard);
 	return 0;
