@@ -32,11 +32,10 @@ struct blkfront;
 struct blkfront_opts {
 	/* Segments per request when the backend offers indirect requests
 	 * (0: never use BLKIF_OP_INDIRECT); default 32 when opts is NULL.
-	 * This sizes each queue's pool of pages for copied data (ring slots
-	 * x this many); a request takes what its data needs from the pool,
-	 * and carries, as one on a zero-copy buffer (blkfront_buf_alloc)
-	 * does, up to the backend's maximum, at most 256 (1 MiB), whenever
-	 * indirect requests are used at all. */
+	 * This sizes the pages each ring slot keeps for copied data; a
+	 * request on a zero-copy buffer (blkfront_buf_alloc) needs none of
+	 * them and carries up to the backend's maximum, at most 256 (1 MiB),
+	 * whenever indirect requests are used at all. */
 	unsigned int max_indirect_segs;
 	bool no_persistent;       /* do not ask for feature-persistent */
 	unsigned int ring_page_order; /* wanted; the backend's max caps it */
