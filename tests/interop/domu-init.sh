@@ -83,11 +83,8 @@ fi
 modprobe xen-blkfront $(sed -n 's/.*blkfront_opts=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
 modprobe xen-netfront
 modprobe ext4
-# (eth0 is waited for only when xenbus lists a vif: scenario 1's DomU has
-# none and waited 10 s for it)
 for i in $(seq 1 100); do
-	[ -b /dev/xvda ] && { ip link show eth0 >/dev/null 2>&1 ||
-		! ls /sys/bus/xen/devices 2>/dev/null | grep -q '^vif-'; } && break
+	[ -b /dev/xvda ] && ip link show eth0 >/dev/null 2>&1 && break
 	sleep 0.1
 done
 [ -b /dev/xvda ] && echo "DOMU-XVDA-OK"
