@@ -12,9 +12,9 @@
  * write-verify writes MIB (default 8) MiB of stamped 4 KiB blocks from
  * sector 0 (one thread per queue, 128 KiB operations; with --zero-copy,
  * 1 MiB ones on buffers from blkfront_buf_alloc, granted straight to the
- * backend), flushes, reads it all back and checks every block.  Every action prints the negotiated
- * features as one "features:" line of key=value pairs.  Exit status 0 on
- * success, 1 on any failure.
+ * backend), flushes, reads it all back and checks every block.  Every
+ * action prints the negotiated features as one "features:" line of
+ * key=value pairs.  Exit status 0 on success, 1 on any failure.
  */
 #include <errno.h>
 #include <execinfo.h>
