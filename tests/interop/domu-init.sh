@@ -43,7 +43,7 @@ if grep -q interop=blkfront /proc/cmdline; then
 	else
 		echo "DOMU-BF: xen-blkfront not loaded; xvda left to pvkit-blkfront"
 		# write 8 MiB of stamped blocks, flush, read back, verify
-		bf_run 90 /tmp/bf.err --queues 2 --ring-order 1 xvda write-verify 8 >/tmp/bf.out
+		bf_run 90 /tmp/bf.err --ring-order 1 xvda write-verify 8 >/tmp/bf.out
 		rc=$?
 		cat /tmp/bf.err >>/tmp/bf.out
 		sed 's/^/DOMU-BF: /' /tmp/bf.out
@@ -54,7 +54,7 @@ if grep -q interop=blkfront /proc/cmdline; then
 		fi
 		# again through zero-copy buffers: 1 MiB operations that go
 		# to Linux's blkback as single 256-segment indirect requests
-		bf_run 90 /tmp/bfz.err --queues 2 --ring-order 1 --zero-copy xvda write-verify 8 >/tmp/bfz.out
+		bf_run 90 /tmp/bfz.err --ring-order 1 --zero-copy xvda write-verify 8 >/tmp/bfz.out
 		rc=$?
 		cat /tmp/bfz.err >>/tmp/bfz.out
 		sed 's/^/DOMU-BFZ: /' /tmp/bfz.out
