@@ -42,27 +42,27 @@ if grep -q interop=blkfront /proc/cmdline; then
 		echo "DOMU-BF-FAIL xen-blkfront is loaded"
 	else
 		echo "DOMU-BF: xen-blkfront not loaded; xvda left to pvkit-blkfront"
+		# bf_verify TAG WHAT ARGS...: write-verify 8 MiB with ARGS, its
+		# output prefixed "DOMU-TAG: ", then DOMU-TAG-WRITE-VERIFY-OK or
+		# DOMU-BF-FAIL naming WHAT
+		bf_verify() {
+			local tag=$1 what=$2 rc
+			shift 2
+			bf_run 90 /tmp/$tag.err "$@" xvda write-verify 8 >/tmp/$tag.out
+			rc=$?
+			cat /tmp/$tag.err >>/tmp/$tag.out
+			sed "s/^/DOMU-$tag: /" /tmp/$tag.out
+			if [ $rc = 0 ]; then
+				echo "DOMU-$tag-WRITE-VERIFY-OK"
+			else
+				echo "DOMU-BF-FAIL ${what}write-verify exit status $rc: $(grep -v -e '^features' -e '^stats' /tmp/$tag.out | tail -1)"
+			fi
+		}
 		# write 8 MiB of stamped blocks, flush, read back, verify
-		bf_run 90 /tmp/bf.err --ring-order 1 xvda write-verify 8 >/tmp/bf.out
-		rc=$?
-		cat /tmp/bf.err >>/tmp/bf.out
-		sed 's/^/DOMU-BF: /' /tmp/bf.out
-		if [ $rc = 0 ]; then
-			echo "DOMU-BF-WRITE-VERIFY-OK"
-		else
-			echo "DOMU-BF-FAIL write-verify exit status $rc: $(grep -v -e '^features' -e '^stats' /tmp/bf.out | tail -1)"
-		fi
+		bf_verify BF "" --ring-order 1
 		# again through zero-copy buffers: 1 MiB operations that go
 		# to Linux's blkback as single 256-segment indirect requests
-		bf_run 90 /tmp/bfz.err --ring-order 1 --zero-copy xvda write-verify 8 >/tmp/bfz.out
-		rc=$?
-		cat /tmp/bfz.err >>/tmp/bfz.out
-		sed 's/^/DOMU-BFZ: /' /tmp/bfz.out
-		if [ $rc = 0 ]; then
-			echo "DOMU-BFZ-WRITE-VERIFY-OK"
-		else
-			echo "DOMU-BF-FAIL zero-copy write-verify exit status $rc: $(grep -v -e '^features' -e '^stats' /tmp/bfz.out | tail -1)"
-		fi
+		bf_verify BFZ "zero-copy " --ring-order 1 --zero-copy
 		# a second program opens the closed device again and reads
 		# the 8 MiB back for Dom0 to compare with its file
 		bf_run 45 /tmp/bf-read.err xvda read 0 16384 >/tmp/bf.read
