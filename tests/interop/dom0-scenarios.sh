@@ -34,12 +34,19 @@ wait_for() {
 }
 xs() { timeout 15 "$@"; }
 # xl_create CFG LOG: xl -vvv create with a time limit; past it, where each
-# xl process waits goes into LOG (a hang once left nothing to go on)
+# xl process waits goes into LOG (a hang once left nothing to go on).  The
+# domain is created paused and unpaused once xl create has exited: xl
+# crashed or hung on its way out three times while a DomU's frontends were
+# already connecting to pvkit-blkback (xl's own exit path, after unpause)
 xl_create() {
-	timeout 120 xl -vvv create "$1" >"$2" 2>&1 &
+	timeout 120 xl -vvv create -p "$1" >"$2" 2>&1 &
 	local pid=$! rc p
 	wait $pid
 	rc=$?
+	if [ $rc = 0 ]; then
+		timeout 30 xl unpause "$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$1")" >>"$2" 2>&1
+		rc=$?
+	fi
 	if [ $rc = 124 ]; then
 		for p in $(pgrep -x xl); do
 			echo "stuck xl $p: $(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null) state $(awk '{print $3}' /proc/$p/stat 2>/dev/null) wchan $(cat /proc/$p/wchan 2>/dev/null)"
