@@ -375,8 +375,8 @@ static int guest_start(struct guest *g, const char *name)
 
 	if (chan_init(&g->a.up) || chan_init(&g->a.down))
 		return -errno;
-	rc = harness_guest(&H, name, 1, GUEST_KIB, guest_main, &g->a, &g->domid,
-			   &g->pid);
+	rc = harness_guest(&H, name, 1, GUEST_KIB, guest_main, &g->a,
+			   sizeof(g->a), &g->domid, &g->pid);
 	return rc;
 }
 

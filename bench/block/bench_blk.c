@@ -626,7 +626,8 @@ int main(int argc, char **argv)
 	ga.cmd_rd = cmd_p[0];
 	ga.res_wr = res_p[1];
 	ga.size = size;
-	if (blk_env_guest(&env, disk, "w", guest_main, &ga, &d, &gpid) ||
+	if (blk_env_guest(&env, disk, "w", guest_main, &ga, sizeof(ga), &d,
+			  &gpid) ||
 	    read(res_p[0], &r, sizeof(r)) != sizeof(r) || r.err) {
 		fprintf(stderr, "pvkit-bench-blk: the guest could not open "
 				"its disk\n");

@@ -193,8 +193,9 @@ static int write_vbd(struct blk_env *e, domid_t d, const char *disk,
 	return rc;
 }
 
-static int guest_main(int fd, blk_guest_fn fn, void *arg)
+static int guest_main(int fd, uintptr_t fnp, void *arg)
 {
+	blk_guest_fn fn = (blk_guest_fn)fnp;
 	struct pvk_platform *plat;
 	struct pvk_evtchn *xev;
 	struct xs_client *xs;
@@ -225,7 +226,8 @@ static int guest_main(int fd, blk_guest_fn fn, void *arg)
 }
 
 int blk_env_guest(struct blk_env *e, const char *disk, const char *mode,
-		  blk_guest_fn fn, void *arg, domid_t *domid, pid_t *pid)
+		  blk_guest_fn fn, const void *arg, size_t arg_size,
+		  domid_t *domid, pid_t *pid)
 {
 	struct evtchn_alloc_unbound a = {.remote_dom = 0};
 	struct xs_perm perm;
@@ -233,7 +235,6 @@ int blk_env_guest(struct blk_env *e, const char *disk, const char *mode,
 	char path[64];
 	int fd, rc;
 	long r;
-	pid_t p;
 
 	rc = pvk_dom_create(e->h.dom0, "blk", 65536, 65536, 2, "blk", domid,
 			    &fd);
@@ -264,15 +265,11 @@ int blk_env_guest(struct blk_env *e, const char *disk, const char *mode,
 		rc = xs_introduce(e->xs, *domid, pfn, a.port);
 	if (rc)
 		return rc;
-	p = fork();
-	if (p < 0)
-		return -errno;
-	if (p == 0) {
-		pvk_rt_abandon(e->h.dom0);
-		_exit(guest_main(fd, fn, arg));
-	}
+	rc = harness_spawn(e->h.dom0, guest_main, (uintptr_t)fn, arg, arg_size,
+			   fd, pid);
 	close(fd);
-	*pid = p;
+	if (rc)
+		return rc;
 	return pvk_dom_simple(e->h.dom0, PVK_HC_dom_unpause, *domid);
 }
 

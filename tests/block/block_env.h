@@ -1,6 +1,6 @@
 /* block_env.h - the block integration environment: a private pvkit-hvd
  * (tests/hv harness), a private pvkit-xenstored serving DomU rings,
- * pvkit-blkback, tmpfs disk files, and DomU kernels (forked children) that
+ * pvkit-blkback, tmpfs disk files, and DomU kernels (child processes) that
  * reach xenstore over their ring, set up the way the toolstack does. */
 #ifndef PVKIT_TESTS_BLOCK_ENV_H
 #define PVKIT_TESTS_BLOCK_ENV_H
@@ -35,9 +35,11 @@ int blk_env_disk(struct blk_env *e, const char *name, uint64_t size,
 typedef int (*blk_guest_fn)(struct pvk_platform *plat, struct xs_client *xs,
 			    void *arg);
 /* Create a domain with xenstore, write the vbd nodes for disk (mode "w" or
- * "r") unless disk is NULL, fork the kernel running fn and unpause. */
+ * "r") unless disk is NULL, start the kernel running fn on a copy of the
+ * arg_size bytes at arg (harness_spawn) and unpause. */
 int blk_env_guest(struct blk_env *e, const char *disk, const char *mode,
-		  blk_guest_fn fn, void *arg, domid_t *domid, pid_t *pid);
+		  blk_guest_fn fn, const void *arg, size_t arg_size,
+		  domid_t *domid, pid_t *pid);
 /* Wait for the kernel, destroy the domain, remove its xenstore nodes. */
 int blk_env_guest_end(struct blk_env *e, domid_t domid, pid_t pid);
 

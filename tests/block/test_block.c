@@ -33,7 +33,8 @@ DEFINE_BLK_ENV_FIXTURES(E)
 /* ---- the data-integrity guest ---- */
 
 struct rw_arg {
-	struct blkfront_opts opts;
+	struct blkfront_opts opts; /* .protocol is set from abi32 */
+	bool abi32;		   /* the x86_32-abi request layout */
 	uint64_t seed;
 	bool expect_persistent, expect_indirect;
 	unsigned int expect_ring_pages;
@@ -62,6 +63,7 @@ static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	 * (blkfront's own default is one per CPU, up to 4). */
 	if (!a->opts.num_queues)
 		a->opts.num_queues = 4;
+	a->opts.protocol = a->abi32 ? "x86_32-abi" : NULL;
 	rc = blkfront_open(plat, xs, "xvda", &a->opts, &bf);
 	if (rc) {
 		fprintf(stderr, "guest: blkfront_open: %s\n", strerror(-rc));
@@ -142,8 +144,8 @@ static void run_rw(const char *const *bk_args, struct rw_arg *a)
 	assert_int_equal(blk_env_backend(&E, bk_args), 0);
 	assert_int_equal(blk_env_disk(&E, "rw.img", DISK_BYTES, disk,
 				      sizeof(disk)), 0);
-	assert_int_equal(blk_env_guest(&E, disk, "w", rw_guest, a, &d, &pid),
-			 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk, "w", rw_guest, a, sizeof(*a), &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	check_file(disk, a->seed);
 	unlink(disk);
@@ -214,15 +216,15 @@ static void test_rw_frontend_no_persistent(void **state)
 
 static void test_rw_x86_32(void **state)
 {
-	struct rw_arg a = {.opts = {.max_indirect_segs = 64,
-				    .protocol = "x86_32-abi"},
+	struct rw_arg a = {.opts = {.max_indirect_segs = 64},
+			   .abi32 = true,
 			   .seed = 6,
 			   .expect_persistent = true,
 			   .expect_indirect = true,
 			   .expect_ring_pages = 1};
 	struct rw_arg b = {.opts = {.max_indirect_segs = 0,
-				    .no_persistent = true,
-				    .protocol = "x86_32-abi"},
+				    .no_persistent = true},
+			   .abi32 = true,
 			   .seed = 7,
 			   .expect_persistent = false,
 			   .expect_indirect = false,
@@ -367,7 +369,8 @@ static int mq_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 static void run_guest_check(const char *name,
 			    int (*guest)(struct pvk_platform *,
 					 struct xs_client *, void *),
-			    void *arg, uint64_t seed, uint32_t sectors)
+			    const void *arg, size_t arg_size, uint64_t seed,
+			    uint32_t sectors)
 {
 	uint8_t *buf = malloc((size_t)sectors * 512);
 	char disk[128];
@@ -379,8 +382,8 @@ static void run_guest_check(const char *name,
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
 	assert_int_equal(blk_env_disk(&E, name, DISK_BYTES, disk,
 				      sizeof(disk)), 0);
-	assert_int_equal(blk_env_guest(&E, disk, "w", guest, arg, &d, &pid),
-			 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk, "w", guest, arg, arg_size, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	fd = open(disk, O_RDONLY);
 	assert_true(fd >= 0);
@@ -395,7 +398,8 @@ static void run_guest_check(const char *name,
 static void test_mq_threads(void **state)
 {
 	(void)state;
-	run_guest_check("mq.img", mq_guest, NULL, 21, MQ_THREADS * MQ_REGION);
+	run_guest_check("mq.img", mq_guest, NULL, 0, 21,
+			MQ_THREADS * MQ_REGION);
 }
 
 /* ---- flush, barrier, discard ---- */
@@ -451,8 +455,8 @@ static void test_flush_barrier_discard(void **state)
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
 	assert_int_equal(blk_env_disk(&E, "ops.img", DISK_BYTES, disk,
 				      sizeof(disk)), 0);
-	assert_int_equal(blk_env_guest(&E, disk, "w", ops_guest, NULL, &d,
-				       &pid), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk, "w", ops_guest, NULL, 0, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	unlink(disk);
 }
@@ -493,8 +497,8 @@ static void test_reopen(void **state)
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
 	assert_int_equal(blk_env_disk(&E, "reopen.img", DISK_BYTES, disk,
 				      sizeof(disk)), 0);
-	assert_int_equal(blk_env_guest(&E, disk, "w", reopen_guest, NULL, &d,
-				       &pid), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk, "w", reopen_guest, NULL, 0, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	unlink(disk);
 }
@@ -536,8 +540,8 @@ static void test_readonly(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, buf, sizeof(buf), 8 * 512), sizeof(buf));
 	close(fd);
-	assert_int_equal(blk_env_guest(&E, disk, "r", ro_guest, NULL, &d,
-				       &pid), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk, "r", ro_guest, NULL, 0, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	unlink(disk);
 }
@@ -606,11 +610,13 @@ static void test_writable_disk_exclusive(void **state)
 	unlink(a.release);
 	b = a;
 	b.expect_refused = true;
-	assert_int_equal(blk_env_guest(&E, disk, "w", hold_guest, &a, &da,
-				       &pa), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk, "w", hold_guest, &a, sizeof(a), &da, &pa),
+	    0);
 	assert_true(file_appears(a.held, 20000));
-	assert_int_equal(blk_env_guest(&E, disk, "w", hold_guest, &b, &db,
-				       &pb), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk, "w", hold_guest, &b, sizeof(b), &db, &pb),
+	    0);
 	snprintf(path, sizeof(path),
 		 "/local/domain/0/backend/vbd/%u/51712/hotplug-error", db);
 	for (i = 0; i < 500 && xs_read(E.xs, XS_TX_NONE, path, &err, &len);
@@ -628,8 +634,9 @@ static void test_writable_disk_exclusive(void **state)
 	assert_int_equal(blk_env_guest_end(&E, da, pa), 0);
 	c = a;
 	unlink(c.held);
-	assert_int_equal(blk_env_guest(&E, disk, "w", hold_guest, &c, &dc,
-				       &pc), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk, "w", hold_guest, &c, sizeof(c), &dc, &pc),
+	    0);
 	assert_int_equal(blk_env_guest_end(&E, dc, pc), 0);
 	unlink(disk);
 }
@@ -736,8 +743,8 @@ static void run_zc(const char *const *bk_args, struct zc_arg *a)
 	assert_int_equal(blk_env_backend(&E, bk_args), 0);
 	assert_int_equal(blk_env_disk(&E, "zc.img", DISK_BYTES, disk,
 				      sizeof(disk)), 0);
-	assert_int_equal(blk_env_guest(&E, disk, "w", zc_guest, a, &d, &pid),
-			 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk, "w", zc_guest, a, sizeof(*a), &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	unlink(disk);
 }

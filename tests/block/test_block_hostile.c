@@ -249,13 +249,13 @@ static void test_malicious_frontend(void **state)
 				      sizeof(disk)), 0);
 	assert_int_equal(blk_env_disk(&E, "good.img", DISK_BYTES, disk2,
 				      sizeof(disk2)), 0);
-	assert_int_equal(blk_env_guest(&E, disk, "w", evil_front, NULL, &d,
-				       &pid), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk, "w", evil_front, NULL, 0, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	/* The backend survived and serves the next disk. */
 	assert_int_equal(kill(E.bk, 0), 0);
-	assert_int_equal(blk_env_guest(&E, disk2, "w", good_front, NULL, &d2,
-				       &pid2), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk2, "w", good_front, NULL, 0, &d2, &pid2), 0);
 	assert_int_equal(blk_env_guest_end(&E, d2, pid2), 0);
 	assert_int_equal(kill(E.bk, 0), 0);
 }
@@ -298,7 +298,7 @@ static int wait_done(struct done_wait *w, int n)
 static int victim_front(struct pvk_platform *plat, struct xs_client *xs,
 			void *arg)
 {
-	enum evil_mode mode = (enum evil_mode)(uintptr_t)arg;
+	enum evil_mode mode = *(const enum evil_mode *)arg;
 	struct blkfront_opts o = {.max_indirect_segs = 0, .timeout_ms = 500};
 	struct done_wait w = {PTHREAD_MUTEX_INITIALIZER,
 			      PTHREAD_COND_INITIALIZER, 0, {1, 1}};
@@ -385,8 +385,9 @@ static void run_evil_backend(enum evil_mode mode)
 	blk_env_backend_stop(&E); /* we are the backend */
 	assert_int_equal(blk_env_disk(&E, "x.img", DISK_BYTES, disk,
 				      sizeof(disk)), 0);
-	assert_int_equal(blk_env_guest(&E, disk, "w", victim_front,
-				       (void *)(uintptr_t)mode, &d, &pid), 0);
+	assert_int_equal(blk_env_guest(&E, disk, "w", victim_front, &mode,
+				       sizeof(mode), &d, &pid),
+			 0);
 	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", d,
 		 BLK_DEVID);
 	snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", d,

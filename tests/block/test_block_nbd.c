@@ -121,7 +121,8 @@ static bool count_wait_err(struct counter *k, int ms)
 static const uint32_t chunks[] = {1, 8, 9, 88, 256, 513, 3, 1024};
 
 struct rw_arg {
-	struct blkfront_opts opts;
+	struct blkfront_opts opts; /* .protocol is set from abi32 */
+	bool abi32;		   /* the x86_32-abi request layout */
 	uint64_t seed;
 };
 
@@ -137,6 +138,7 @@ static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 
 	if (!buf || !abuf || !zero)
 		return 2;
+	a->opts.protocol = a->abi32 ? "x86_32-abi" : NULL;
 	if (blkfront_open(plat, xs, "xvda", &a->opts, &bf))
 		return 3;
 	info = blkfront_info(bf);
@@ -210,8 +212,9 @@ static void run_rw(const char *const *bk_args, struct rw_arg *a)
 	assert_int_equal(blk_env_disk(&E, "nbd.img", DISK_BYTES, disk,
 				      sizeof(disk)), 0);
 	nbdkit_start(disk, false);
-	assert_int_equal(blk_env_guest(&E, nbd_uri, "w", rw_guest, a, &d, &pid),
-			 0);
+	assert_int_equal(
+	    blk_env_guest(&E, nbd_uri, "w", rw_guest, a, sizeof(*a), &d, &pid),
+	    0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	nbdkit_stop(SIGTERM);
 	check_file(disk, a->seed);
@@ -237,8 +240,8 @@ static void test_nbd_rw_direct_no_persistent(void **state)
 
 static void test_nbd_rw_x86_32(void **state)
 {
-	struct rw_arg a = {.opts = {.max_indirect_segs = 64,
-				    .protocol = "x86_32-abi"},
+	struct rw_arg a = {.opts = {.max_indirect_segs = 64},
+			   .abi32 = true,
 			   .seed = 23};
 
 	(void)state;
@@ -296,11 +299,12 @@ static void test_nbd_readonly(void **state)
 	assert_int_equal(pwrite(fd, buf, sizeof(buf), 8 * 512), sizeof(buf));
 	close(fd);
 	nbdkit_start(disk, true);
-	assert_int_equal(blk_env_guest(&E, nbd_uri, "r", ro_guest, NULL, &d,
-				       &pid), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, nbd_uri, "r", ro_guest, NULL, 0, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	assert_int_equal(blk_env_guest(&E, nbd_uri, "w", ro_refused_guest, NULL,
-				       &d, &pid), 0);
+				       0, &d, &pid),
+			 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	nbdkit_stop(SIGTERM);
 	unlink(disk);
@@ -397,7 +401,8 @@ static void test_nbd_server_killed(void **state)
 	snprintf(a.started, sizeof(a.started), "%s/io-started", E.shm);
 	unlink(a.started);
 	assert_int_equal(blk_env_guest(&E, nbd_uri, "w", kill_guest, &a,
-				       &a.domid, &pid), 0);
+				       sizeof(a), &a.domid, &pid),
+			 0);
 	d = a.domid;
 	for (i = 0; i < 1000 && access(a.started, F_OK); i++)
 		usleep(10000);
@@ -409,8 +414,8 @@ static void test_nbd_server_killed(void **state)
 	assert_int_equal(waitpid(E.bk, NULL, WNOHANG), 0);
 	assert_int_equal(blk_env_disk(&E, "after.img", DISK_BYTES, disk2,
 				      sizeof(disk2)), 0);
-	assert_int_equal(blk_env_guest(&E, disk2, "w", plain_guest, NULL, &d,
-				       &pid), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk2, "w", plain_guest, NULL, 0, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	unlink(disk);
 	unlink(disk2);
@@ -427,8 +432,9 @@ static void test_nbd_no_server(void **state)
 	(void)state;
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
 	snprintf(uri, sizeof(uri), "nbd+unix:///?socket=%s/none.sock", E.shm);
-	assert_int_equal(blk_env_guest(&E, uri, "w", ro_refused_guest, NULL,
-				       &d, &pid), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, uri, "w", ro_refused_guest, NULL, 0, &d, &pid),
+	    0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	assert_int_equal(waitpid(E.bk, NULL, WNOHANG), 0);
 }

@@ -287,8 +287,9 @@ static void test_backend_killed(void **state)
 	snprintf(a.stop, sizeof(a.stop), "%s/stop", E.shm);
 	snprintf(a.started, sizeof(a.started), "%s/started", E.shm);
 	snprintf(a.result, sizeof(a.result), "%s/result", E.shm);
-	assert_int_equal(blk_env_guest(&E, disk, "w", crash_guest, &a, &d,
-				       &pid), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk, "w", crash_guest, &a, sizeof(a), &d, &pid),
+	    0);
 	wait_file(a.started);
 	srand(42);
 	for (i = 0; i < KILLS + 1; i++) {

@@ -180,10 +180,12 @@ static void pp_start(struct pp_arg *a, struct pp_arg *b, int rounds,
 	assert_int_equal(chan_init(&b->down), 0);
 	a->rounds = b->rounds = rounds;
 	b->initiator = true;
-	assert_int_equal(harness_guest(&H, name_a, 1, 4096, pp_guest, a, da,
-				       pa), 0);
-	assert_int_equal(harness_guest(&H, name_b, 1, 4096, pp_guest, b, db,
-				       pb), 0);
+	assert_int_equal(
+	    harness_guest(&H, name_a, 1, 4096, pp_guest, a, sizeof(*a), da, pa),
+	    0);
+	assert_int_equal(
+	    harness_guest(&H, name_b, 1, 4096, pp_guest, b, sizeof(*b), db, pb),
+	    0);
 }
 
 /* a allocates a port for b, b binds to it and starts: a's report
@@ -310,7 +312,8 @@ static void test_vcpus_ipi_timer(void **state)
 	(void)state;
 	assert_int_equal(chan_init(&up), 0);
 	assert_int_equal(harness_guest(&H, "vcpus", 2, 4096, vcpu_guest, &up,
-				       &d, &p), 0);
+				       sizeof(up), &d, &p),
+			 0);
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(chan_get(&up, &late), 0);
 		print_message("PV timer on vCPU %d fired %.3f ms after its "
@@ -452,7 +455,8 @@ static void test_grants(void **state)
 	assert_int_equal(chan_init(&a.up), 0);
 	assert_int_equal(chan_init(&a.down), 0);
 	assert_int_equal(harness_guest(&H, "grants", 1, 4096, gnt_guest, &a,
-				       &d, &p), 0);
+				       sizeof(a), &d, &p),
+			 0);
 	for (i = 0; i < G_COUNT; i++) {
 		assert_int_equal(chan_get(&a.up, &v), 0);
 		refs[i] = (grant_ref_t)v;
@@ -547,7 +551,8 @@ static void test_kill9_reclaim(void **state)
 	assert_int_equal(chan_init(&a.up), 0);
 	assert_int_equal(chan_init(&a.down), 0);
 	assert_int_equal(harness_guest(&H, "victim", 1, 8192, holder_guest, &a,
-				       &d, &p), 0);
+				       sizeof(a), &d, &p),
+			 0);
 	assert_int_equal(chan_get(&a.up, &port), 0);
 	assert_int_equal(chan_get(&a.up, &ref), 0);
 	/* Dom0 binds to its port and maps its grant. */
@@ -641,8 +646,9 @@ static void test_memory_reservation(void **state)
 	(void)state;
 	assert_int_equal(chan_init(&a.up), 0);
 	assert_int_equal(chan_init(&a.down), 0);
-	assert_int_equal(harness_guest(&H, "balloon", 1, 16384, mem_guest,
-				       &a, &d, &p), 0);
+	assert_int_equal(harness_guest(&H, "balloon", 1, 16384, mem_guest, &a,
+				       sizeof(a), &d, &p),
+			 0);
 	assert_int_equal(chan_get(&a.up, &v), 0);
 	assert_int_equal(pvk_dom_list(H.dom0, d, &info, 1), 1);
 	assert_int_equal(info.tot_pages, 4096 - 1024);
@@ -819,7 +825,8 @@ static void test_malicious_guest(void **state)
 	(void)state;
 	assert_int_equal(chan_init(&up), 0);
 	assert_int_equal(harness_guest(&H, "evil", 1, 4096, evil_guest, &up,
-				       &d, &p), 0);
+				       sizeof(up), &d, &p),
+			 0);
 	assert_int_equal(chan_get(&up, &fails), 0);
 	assert_int_equal(fails, 0);
 	assert_int_equal(harness_wait(p), 0);
@@ -981,10 +988,12 @@ static void test_direct_delivery(void **state)
 	assert_int_equal(chan_init(&snd.up), 0);
 	assert_int_equal(chan_init(&snd.down), 0);
 	snd.sender = true;
-	assert_int_equal(harness_guest(&H, "dd-rx", 1, 4096, dd_guest, &r, &dr,
-				       &pr), 0);
+	assert_int_equal(harness_guest(&H, "dd-rx", 1, 4096, dd_guest, &r,
+				       sizeof(r), &dr, &pr),
+			 0);
 	assert_int_equal(harness_guest(&H, "dd-tx", 1, 4096, dd_guest, &snd,
-				       &ds, &ps), 0);
+				       sizeof(snd), &ds, &ps),
+			 0);
 	for (round = 0; round < 2; round++) {
 		chan_put(&r.down, ds);
 		assert_int_equal(chan_get(&r.up, &v), 0); /* port */
@@ -1047,7 +1056,8 @@ static void test_suspend_resume_remote_shutdown(void **state)
 	assert_int_equal(chan_init(&a.up), 0);
 	assert_int_equal(chan_init(&a.down), 0);
 	assert_int_equal(harness_guest(&H, "suspender", 1, 4096, suspend_guest,
-				       &a, &d, &p), 0);
+				       &a, sizeof(a), &d, &p),
+			 0);
 	assert_int_equal(chan_get(&a.up, &v), 0);
 	for (i = 0; i < 200; i++) {
 		assert_int_equal(pvk_dom_list(H.dom0, d, &info, 1), 1);

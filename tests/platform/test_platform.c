@@ -289,7 +289,8 @@ static void test_share_map_notify(void **state)
 	assert_int_equal(chan_init(&a.up), 0);
 	assert_int_equal(chan_init(&a.down), 0);
 	assert_int_equal(harness_guest(&H, "plat-u", 1, 4096, share_guest, &a,
-				       &dom, &pid), 0);
+				       sizeof(a), &dom, &pid),
+			 0);
 	assert_int_equal(chan_get(&a.up, &v), 0);
 	refs[0] = (grant_ref_t)v;
 	assert_int_equal(chan_get(&a.up, &v), 0);
