@@ -9,6 +9,8 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin:/opt/pvkit
 M="PVKIT-INTEROP"
 XSTEST_ITER=$(sed -n 's/.*xstest_iter=\([0-9]*\).*/\1/p' /proc/cmdline)
 XSTEST_ITER=${XSTEST_ITER:-20}
+# bf_soak=R:Q (run.sh's PVKIT_INTEROP_BF_SOAK): only scenario 2, repeated
+BF_SOAK=$(sed -n 's/.*bf_soak=\([0-9]*:[0-9]*\).*/\1/p' /proc/cmdline)
 DOMU=interop-domu
 PVK_LOG=/var/log/pvkit-xenstored.log
 failed=0
@@ -263,11 +265,17 @@ else
 	why=""
 	grep -q '^xen_blkback ' /proc/modules || modprobe xen-blkback
 	truncate -s 32M /interop/bf.img
+	bf_wait=200
+	if [ -n "$BF_SOAK" ]; then
+		sed -i -e "s/interop=blkfront/interop=blkfront bf_soak=$BF_SOAK/" \
+			-e "s/^vcpus .*/vcpus   = ${BF_SOAK#*:}/" /interop/domu-bf.cfg
+		bf_wait=$((200 + ${BF_SOAK%:*} * 120))
+	fi
 	if ! xl_create /interop/domu-bf.cfg /tmp/xl-create-bf.log; then
 		why="xl create failed"
 	fi
 	fdom=$(timeout 15 xl domid $BF 2>/dev/null)
-	if [ -z "$why" ] && ! wait_for 200 grep -q DOMU-READY $fcon; then
+	if [ -z "$why" ] && ! wait_for $bf_wait grep -q DOMU-READY $fcon; then
 		why="the DomU never reported ready"
 	fi
 	conl() { tr -d '\r' <$fcon | grep -m1 "$1"; }
@@ -313,8 +321,13 @@ else
 		result 2.blkfront PASS "8 MiB written, flushed, verified by pvkit-blkfront in DomU $fdom on Linux xen-blkback, again with zero-copy buffers in $zreqs requests, read again by a second open = Dom0's file ($timing); negotiated: $feat; requests per queue $qstats;$bestat"
 	else
 		result 2.blkfront FAIL "$why; negotiated: ${feat:--};$bestat"
-		dump /tmp/xl-create-bf.log 120; dump $fcon 80; dump /var/log/xen/xen-hotplug.log
+		dump /tmp/xl-create-bf.log 120; dump $fcon $([ -n "$BF_SOAK" ] && echo 100000 || echo 80); dump /var/log/xen/xen-hotplug.log
 	fi
+fi
+
+if [ -n "$BF_SOAK" ]; then
+	echo "$M DOM0-DONE uptime=$(cut -d' ' -f1 /proc/uptime) (bf_soak: scenario 2 only)"
+	exit $failed
 fi
 
 # ---- scenario 1: pvkit-blkback serves a stock Linux DomU's xvda ----------

@@ -58,11 +58,23 @@ if grep -q interop=blkfront /proc/cmdline; then
 				echo "DOMU-BF-FAIL ${what}write-verify exit status $rc: $(grep -v -e '^features' -e '^stats' /tmp/$tag.out | tail -1)"
 			fi
 		}
-		# write 8 MiB of stamped blocks, flush, read back, verify
-		bf_verify BF "" --ring-order 1
-		# again through zero-copy buffers: 1 MiB operations that go
-		# to Linux's blkback as single 256-segment indirect requests
-		bf_verify BFZ "zero-copy " --ring-order 1 --zero-copy
+		# bf_soak=R:Q on the cmdline (run.sh's PVKIT_INTEROP_BF_SOAK):
+		# both passes R times with Q queues
+		rounds=1 qopt=""
+		soak=$(sed -n 's/.*bf_soak=\([0-9]*\):\([0-9]*\).*/\1 \2/p' /proc/cmdline)
+		[ -n "$soak" ] && { rounds=${soak% *} qopt="--queues ${soak#* }"; }
+		i=1
+		while [ $i -le $rounds ]; do
+			[ -n "$soak" ] && echo "DOMU-BF-SOAK round $i of $rounds at $(up)"
+			# write 8 MiB of stamped blocks, flush, read back,
+			# verify
+			bf_verify BF "" --ring-order 1 $qopt
+			# again through zero-copy buffers: 1 MiB operations
+			# that go to Linux's blkback as single 256-segment
+			# indirect requests
+			bf_verify BFZ "zero-copy " --ring-order 1 --zero-copy $qopt
+			i=$((i + 1))
+		done
 		# a second program opens the closed device again and reads
 		# the 8 MiB back for Dom0 to compare with its file
 		bf_run 45 /tmp/bf-read.err xvda read 0 16384 >/tmp/bf.read

@@ -11,6 +11,10 @@
 #   PVKIT_INTEROP_SHELL=1      boot to an interactive Dom0 shell instead
 #   XSTEST_ITER=N, XSTEST_ROUNDS=N  test-xenstore iterations per run (20)
 #                              and alternating rounds per daemon (3)
+#   PVKIT_INTEROP_BF_SOAK=R:Q  soak scenario 2 instead of the full run: its
+#                              DomU repeats the copied and zero-copy
+#                              write-verify R times with Q queues (and as
+#                              many vCPUs), then only 2.blkfront is judged
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -64,6 +68,11 @@ log=$logs/serial-latest.log
 dom0_args="console=hvc0 earlyprintk=xen rdinit=/init loglevel=4"
 dom0_args="$dom0_args xstest_iter=${XSTEST_ITER:-20} xstest_rounds=${XSTEST_ROUNDS:-3}"
 [ "${PVKIT_INTEROP_SHELL:-0}" = 1 ] && dom0_args="$dom0_args interop=shell"
+soak=${PVKIT_INTEROP_BF_SOAK:-}
+if [ -n "$soak" ]; then
+	[[ $soak =~ ^[1-9][0-9]*:[1-4]$ ]] || die "PVKIT_INTEROP_BF_SOAK=$soak: want ROUNDS:QUEUES (queues 1-4)"
+	dom0_args="$dom0_args bf_soak=$soak"
+fi
 qemu=(qemu-system-x86_64 -machine q35 -accel tcg -cpu max,-smap -m 3G -smp 2
 	-display none -monitor none -serial stdio -no-reboot
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
@@ -98,6 +107,7 @@ expected=(1.blkback 2.blkfront 3.pvkit-xenstored-start 3.xen-init-dom0
 	3.xl-create 3.devices-connected 3.domu-sees-devices 3.xl-shutdown
 	3.test-xenstore 4.xenstore-utils
 	4.xl-list-info)
+[ -n "$soak" ] && expected=(3.pvkit-xenstored-start 3.xen-init-dom0 2.blkfront)
 pass=0 fail=0 skip=0
 for id in "${expected[@]}"; do
 	line=$(grep -ao "$M RESULT $id .*" "$log" | tail -1)
