@@ -466,6 +466,57 @@ static void run_evil_backend(enum evil_mode mode)
 	unlink(disk);
 }
 
+/* A backend that says Connected before the frontend has published any ring
+ * (still connected to an earlier program's rings, as Linux's blkback is
+ * when a close was not followed in time): blkfront must not take it for a
+ * connection to its own rings. */
+struct stale_arg {
+	struct chan go;
+};
+
+static int stale_front(struct pvk_platform *plat, struct xs_client *xs,
+		       void *arg)
+{
+	struct stale_arg *a = arg;
+	struct blkfront_opts o = {.timeout_ms = 500};
+	struct blkfront *bf;
+	uint64_t v;
+
+	if (chan_get(&a->go, &v))
+		return 2;
+	if (!blkfront_open(plat, xs, "xvda", &o, &bf)) {
+		blkfront_close(bf);
+		return 3; /* it "connected" to rings nobody serves */
+	}
+	return 0;
+}
+
+static void test_backend_stale_connected(void **state)
+{
+	struct stale_arg a;
+	char disk[128];
+	domid_t d;
+	pid_t pid;
+
+	(void)state;
+	blk_env_backend_stop(&E); /* we are the backend */
+	assert_int_equal(chan_init(&a.go), 0);
+	assert_int_equal(blk_env_disk(&E, "stale.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
+	assert_int_equal(blk_env_guest(&E, disk, "w", stale_front, &a,
+				       sizeof(a), &d, &pid),
+			 0);
+	be_node(d, "sectors", "8192");
+	be_node(d, "info", "0");
+	be_node(d, "sector-size", "512");
+	be_node(d, "state", "4");
+	assert_int_equal(chan_put(&a.go, 1), 0);
+	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
+	close(a.go.fd[0]);
+	close(a.go.fd[1]);
+	unlink(disk);
+}
+
 static void test_backend_unknown_id(void **state)
 {
 	(void)state;
@@ -498,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_backend_duplicate_id),
 		cmocka_unit_test(test_backend_bogus_rsp_prod),
 		cmocka_unit_test(test_backend_event_flood),
+		cmocka_unit_test(test_backend_stale_connected),
 	};
 
 	return cmocka_run_group_tests_name("block-hostile", tests, setup,

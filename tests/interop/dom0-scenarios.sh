@@ -256,6 +256,24 @@ xl_check after-shutdown Domain-0
 # store).  The DomU never loads xen-blkfront: pvkit-blkfront in its
 # userspace writes and verifies 8 MiB, a second run reads them back, and
 # Dom0 compares that with its file and blkback's own statistics.
+# bf_forensics: after a mismatch, where Dom0's file and the DomU's read
+# differ (md5 per MiB) and what the stamps in the differing MiBs say
+bf_forensics() {
+	local m b seed dm um st
+	seed=$(conl 'DOMU-BFZ: write-verify: ' | sed -n 's/.* seed \([0-9]*\),.*/\1/p')
+	um=($(conl DOMU-BF-MD5S | sed 's/.*DOMU-BF-MD5S //'))
+	for m in 0 1 2 3 4 5 6 7; do
+		dm=$(dd if=/interop/bf.img bs=1M skip=$m count=1 2>/dev/null | md5sum | cut -c1-8)
+		echo "DOM0: MiB $m: Dom0 $dm DomU ${um[$m]:-?}"
+		[ "$dm" = "${um[$m]:-}" ] && continue
+		for b in $(seq $((m * 256)) $((m * 256 + 255))); do
+			st=$(echo $(od -A n -t u8 -N 24 -j $((b * 4096)) /interop/bf.img))
+			[ "$st" = "866847681766661 $b $seed" ] ||
+				echo "DOM0: block $b stamp in Dom0's file: $st (want magic 866847681766661 block $b seed $seed)"
+		done
+	done
+}
+
 begin 2.blkfront
 BF=interop-bf
 fcon=/var/log/xen/console/guest-$BF.log
@@ -314,7 +332,10 @@ else
 	if [ -z "$why" ]; then
 		dsum=$(dd if=/interop/bf.img bs=1M count=8 2>/dev/null | md5sum | cut -d' ' -f1)
 		usum=$(conl DOMU-BF-MD5 | sed 's/.*DOMU-BF-MD5 //')
-		[ "$dsum" = "$usum" ] || why="the DomU read back md5 $usum, Dom0's file has $dsum"
+		if [ "$dsum" != "$usum" ]; then
+			why="the DomU read back md5 $usum, Dom0's file has $dsum"
+			bf_forensics
+		fi
 	fi
 	rm -f /interop/bf.img
 	if [ -z "$why" ]; then

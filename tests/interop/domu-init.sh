@@ -76,16 +76,26 @@ if grep -q interop=blkfront /proc/cmdline; then
 			i=$((i + 1))
 		done
 		# a second program opens the closed device again and reads
-		# the 8 MiB back for Dom0 to compare with its file
+		# the 8 MiB back for Dom0 to compare with its file (md5 of
+		# the whole and of each MiB)
 		bf_run 45 /tmp/bf-read.err xvda read 0 16384 >/tmp/bf.read
 		rc=$?
 		sed 's/^/DOMU-BF: read: /' /tmp/bf-read.err
 		if [ $rc = 0 ]; then
 			echo "DOMU-BF-MD5 $(md5sum </tmp/bf.read | cut -d' ' -f1)"
+			echo "DOMU-BF-MD5S $(for m in 0 1 2 3 4 5 6 7; do dd if=/tmp/bf.read bs=1M skip=$m count=1 2>/dev/null | md5sum | cut -c1-8; done | tr '\n' ' ')"
 		else
 			echo "DOMU-BF-FAIL reopen and read: exit status $rc: $(tail -1 /tmp/bf-read.err)"
 		fi
 		rm -f /tmp/bf.read
+		# and a third checks every block's stamp against the last
+		# write-verify's seed (a wrong block is described)
+		zseed=$(sed -n 's/^write-verify: .* seed \([0-9]*\),.*/\1/p' /tmp/BFZ.out | tail -1)
+		bf_run 45 /tmp/bf-verify.err xvda verify 8 "$zseed" >/tmp/bf-verify.out
+		rc=$?
+		cat /tmp/bf-verify.err >>/tmp/bf-verify.out
+		sed 's/^/DOMU-BF: verify: /' /tmp/bf-verify.out
+		[ $rc = 0 ] || echo "DOMU-BF-FAIL reopen and verify: exit status $rc: $(grep -v -e '^features' -e '^stats' /tmp/bf-verify.out | tail -1)"
 	fi
 	echo "DOMU-READY at $(up)"
 	while :; do sleep 1; done

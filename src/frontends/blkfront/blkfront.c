@@ -1756,20 +1756,33 @@ static void *recover_thread(void *arg)
 
 /* ---- open and close ------------------------------------------------------------ */
 
-/* Closing, then Closed, each time waiting for the backend to follow. */
-static void close_handshake(struct blkfront *bf)
+/* Closing, then Closed, each time waiting for the backend to follow.  A
+ * backend that does not follow in time (-ETIMEDOUT) may still be connected
+ * to the old rings: Linux's blkback ignores a frontend that says
+ * Initialised while it is Connected, so a new connection must not start. */
+static int close_handshake(struct blkfront *bf)
 {
+	enum xenbus_state st = XenbusStateUnknown;
+	int rc;
+
 	xenbus_switch_state(bf->xs, bf->fe, XenbusStateClosing);
-	xenbus_wait_for_state(bf->xs, bf->be,
-			      XENBUS_STATE_BIT(XenbusStateClosing) |
-				      XENBUS_STATE_BIT(XenbusStateClosed) |
-				      XENBUS_STATE_BIT(XenbusStateUnknown),
-			      bf->o.timeout_ms, NULL);
+	rc = xenbus_wait_for_state(bf->xs, bf->be,
+				   XENBUS_STATE_BIT(XenbusStateClosing) |
+					   XENBUS_STATE_BIT(XenbusStateClosed) |
+					   XENBUS_STATE_BIT(XenbusStateUnknown),
+				   bf->o.timeout_ms, &st);
 	xenbus_switch_state(bf->xs, bf->fe, XenbusStateClosed);
-	xenbus_wait_for_state(bf->xs, bf->be,
-			      XENBUS_STATE_BIT(XenbusStateClosed) |
-				      XENBUS_STATE_BIT(XenbusStateUnknown),
-			      bf->o.timeout_ms, NULL);
+	if (!rc)
+		rc = xenbus_wait_for_state(
+			bf->xs, bf->be,
+			XENBUS_STATE_BIT(XenbusStateClosed) |
+				XENBUS_STATE_BIT(XenbusStateUnknown),
+			bf->o.timeout_ms, &st);
+	if (rc)
+		pvk_warn("blkfront %s: the backend did not follow to Closed "
+			 "(it is %s): %s", bf->fe, xenbus_state_name(st),
+			 strerror(-rc));
+	return rc;
 }
 
 static void bf_free(struct blkfront *bf)
@@ -1868,16 +1881,32 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 		if (st != XenbusStateClosed) {
 			pvk_warn("blkfront %s: found %s: closing it first",
 				 bf->fe, xenbus_state_name(st));
-			close_handshake(bf);
+			rc = close_handshake(bf);
+		} else {
+			/* Closed by an earlier program; the backend may
+			 * still be on its way there from the old rings. */
+			rc = xenbus_wait_for_state(
+				xs, bf->be,
+				XENBUS_STATE_BIT(XenbusStateClosed) |
+					XENBUS_STATE_BIT(XenbusStateInitWait) |
+					XENBUS_STATE_BIT(XenbusStateUnknown),
+				bf->o.timeout_ms, &st);
+			if (rc)
+				pvk_err("blkfront %s: the backend is still %s "
+					"after the frontend closed: %s",
+					bf->fe, xenbus_state_name(st),
+					strerror(-rc));
 		}
-		rc = xenbus_switch_state(xs, bf->fe, XenbusStateInitialising);
+		if (!rc)
+			rc = xenbus_switch_state(xs, bf->fe,
+						 XenbusStateInitialising);
 		if (rc)
 			goto fail;
 	}
-	/* The backend publishes its features, then InitWait. */
+	/* The backend publishes its features, then InitWait.  Connected
+	 * here would be a connection to somebody else's rings. */
 	rc = xenbus_wait_for_state(xs, bf->be,
-				   XENBUS_STATE_BIT(XenbusStateInitWait) |
-					   XENBUS_STATE_BIT(XenbusStateConnected),
+				   XENBUS_STATE_BIT(XenbusStateInitWait),
 				   bf->o.timeout_ms, &st);
 	if (rc) {
 		pvk_err("blkfront %s: backend not ready (%s): %s", bf->fe,
@@ -1945,7 +1974,7 @@ void blkfront_close(struct blkfront *bf)
 		pthread_cond_broadcast(&bf->q[i]->cond);
 		pthread_mutex_unlock(&bf->q[i]->lock);
 	}
-	close_handshake(bf);
+	close_handshake(bf); /* it says so if the backend did not follow */
 	/* Anything left fails quietly. */
 	for (i = 0; i < bf->nq; i++)
 		queue_stop(bf->q[i]);

@@ -7,12 +7,16 @@
  *
  *   pvkit-blkfront [OPTIONS] VDEV info
  *   pvkit-blkfront [OPTIONS] VDEV write-verify [MIB [SEED]]
+ *   pvkit-blkfront [OPTIONS] VDEV verify MIB SEED
  *   pvkit-blkfront [OPTIONS] VDEV read [SECTOR [COUNT]]   (raw to stdout)
  *
  * write-verify writes MIB (default 8) MiB of stamped 4 KiB blocks from
  * sector 0 (one thread per queue, 128 KiB operations; with --zero-copy,
  * 1 MiB ones on buffers from blkfront_buf_alloc, granted straight to the
- * backend), flushes, reads it all back and checks every block.  Every
+ * backend), flushes, reads it all back and checks every block; verify
+ * only reads and checks what an earlier write-verify with SEED wrote.  A
+ * wrong block is described (what its stamp says, which bytes differ), so
+ * a lost, stale, misdirected or torn write can be told apart.  Every
  * action prints the negotiated features as one "features:" line of
  * key=value pairs.  Exit status 0 on success, 1 on any failure.
  */
@@ -88,6 +92,39 @@ static void print_stats(const struct blkfront *bf)
 	fflush(stdout);
 }
 
+/* Say how the block read as got differs from block `block` of seed. */
+static void block_describe(const uint8_t *got, const uint8_t *want,
+			   uint64_t block, uint64_t seed)
+{
+	struct stamp st;
+	unsigned int i, first = BLOCK, last = 0, ndiff = 0, nzero = 0;
+
+	memcpy(&st, got, sizeof(st));
+	for (i = 0; i < BLOCK; i++) {
+		nzero += !got[i];
+		if (got[i] == want[i])
+			continue;
+		ndiff++;
+		if (i < first)
+			first = i;
+		last = i;
+	}
+	printf("wrong block %" PRIu64 " (sector %" PRIu64 "): %u of %u bytes "
+	       "differ, offsets %u..%u; %s; its stamp: %s block %" PRIu64
+	       " seed %" PRIu64 " (want block %" PRIu64 " seed %" PRIu64
+	       ")%s%s\n",
+	       block, block * BLOCK_SECTORS, ndiff, BLOCK, first, last,
+	       nzero == BLOCK ? "all zero" : "not zero",
+	       st.magic == STAMP_MAGIC ? "valid," : "no magic,", st.block,
+	       st.seed, block, seed,
+	       st.magic == STAMP_MAGIC && st.seed != seed
+		       ? ": another run's data (a lost or stale write)"
+		       : "",
+	       st.magic == STAMP_MAGIC && st.seed == seed && st.block != block
+		       ? ": another block's data (misdirected)"
+		       : "");
+}
+
 /* ---- write-verify: one thread per queue, blocks interleaved by chunk ---- */
 
 struct worker {
@@ -135,6 +172,9 @@ static void *worker_run(void *arg)
 				block_fill(want, first + b, w->seed);
 				if (!memcmp(want, buf + b * BLOCK, BLOCK))
 					continue;
+				if (w->bad < 4)
+					block_describe(buf + b * BLOCK, want,
+						       first + b, w->seed);
 				w->bad++;
 				if (first + b < w->first_bad)
 					w->first_bad = first + b;
@@ -254,6 +294,40 @@ static int do_write_verify(struct blkfront *bf, bool zc, int argc,
 	return 0;
 }
 
+/* Read back and check what write-verify wrote with a given seed. */
+static int do_verify(struct blkfront *bf, bool zc, int argc, char **argv)
+{
+	const struct blkfront_info *in = blkfront_info(bf);
+	unsigned int nthreads = in->nr_queues ? in->nr_queues : 1;
+	uint64_t mib, seed, nblocks, bad, first, t0 = pvk_now_ns();
+	int rc;
+
+	if (argc != 2 || pvk_parse_u64(argv[0], 1, 1u << 20, &mib) ||
+	    pvk_parse_u64(argv[1], 0, UINT64_MAX, &seed)) {
+		fprintf(stderr, "verify: want MIB SEED\n");
+		return -EINVAL;
+	}
+	nblocks = mib * (1u << 20) / BLOCK;
+	if (nblocks * BLOCK_SECTORS > in->sectors) {
+		fprintf(stderr, "verify: %" PRIu64 " MiB are more than the "
+			"disk (%" PRIu64 " sectors)\n", mib, in->sectors);
+		return -ENOSPC;
+	}
+	rc = pass_run(bf, nthreads, nblocks, seed, false, zc, &bad, &first);
+	if (rc) {
+		printf("verify: read failed: %s\n", strerror(-rc));
+		return rc;
+	}
+	if (bad) {
+		printf("verify: %" PRIu64 " of %" PRIu64 " blocks wrong, first "
+		       "%" PRIu64 "\n", bad, nblocks, first);
+		return -EIO;
+	}
+	printf("verify: %" PRIu64 " blocks of seed %" PRIu64 " read back and "
+	       "verified in %.2f s: OK\n", nblocks, seed, secs_since(t0));
+	return 0;
+}
+
 /* ---- read: raw sectors to stdout ---- */
 
 static int do_read(struct blkfront *bf, int argc, char **argv)
@@ -315,8 +389,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: pvkit-blkfront [OPTIONS] VDEV ACTION [ARGS]\n"
 		"  VDEV: xvda..., or a decimal device id\n"
-		"  ACTION: info | write-verify [MIB [SEED]] | "
-		"read [SECTOR [COUNT]]\n"
+		"  ACTION: info | write-verify [MIB [SEED]] | verify MIB SEED "
+		"|\n"
+		"          read [SECTOR [COUNT]]\n"
 		"  -P, --platform=xen|emulated  (default: PVKIT_PLATFORM, "
 		"else detected)\n"
 		"  -q, --queues=N       queues wanted (default: min(4, the "
@@ -403,7 +478,7 @@ int main(int argc, char **argv)
 	vdev = argv[optind];
 	action = argv[optind + 1];
 	if (strcmp(action, "info") && strcmp(action, "write-verify") &&
-	    strcmp(action, "read"))
+	    strcmp(action, "verify") && strcmp(action, "read"))
 		goto bad;
 	pvk_log_init("pvkit-blkfront", lvl);
 	{
@@ -440,6 +515,8 @@ int main(int argc, char **argv)
 	if (!strcmp(action, "write-verify"))
 		rc = do_write_verify(bf, zc, argc - optind - 2,
 				     argv + optind + 2);
+	else if (!strcmp(action, "verify"))
+		rc = do_verify(bf, zc, argc - optind - 2, argv + optind + 2);
 	else if (!strcmp(action, "read"))
 		rc = do_read(bf, argc - optind - 2, argv + optind + 2);
 	if (strcmp(action, "read"))
