@@ -22,7 +22,7 @@ if grep -q interop=blkfront /proc/cmdline; then
 	bf_run() {
 		local lim=$1 err=$2 pid i=0 t
 		shift 2
-		PVKIT_LOG=info /opt/pvkit/pvkit-blkfront --platform xen "$@" 2>"$err" &
+		env $BF_ENV PVKIT_LOG=info /opt/pvkit/pvkit-blkfront --platform xen "$@" 2>"$err" &
 		pid=$!
 		while kill -0 $pid 2>/dev/null && [ $i -lt $((lim * 5)) ]; do
 			sleep 0.2
@@ -59,20 +59,32 @@ if grep -q interop=blkfront /proc/cmdline; then
 			fi
 		}
 		# bf_soak=R:Q on the cmdline (run.sh's PVKIT_INTEROP_BF_SOAK):
-		# both passes R times with Q queues
-		rounds=1 qopt=""
+		# both passes R times with Q queues, the rounds cycling
+		# through the defaults, no persistent grants, no polling and
+		# no indirect requests
+		rounds=1 qopt="" BF_ENV=""
 		soak=$(sed -n 's/.*bf_soak=\([0-9]*\):\([0-9]*\).*/\1 \2/p' /proc/cmdline)
 		[ -n "$soak" ] && { rounds=${soak% *} qopt="--queues ${soak#* }"; }
 		i=1
 		while [ $i -le $rounds ]; do
-			[ -n "$soak" ] && echo "DOMU-BF-SOAK round $i of $rounds at $(up)"
+			vopt="" BF_ENV=""
+			if [ -n "$soak" ]; then
+				# and blkfront checks each copied write's pages
+				BF_ENV="PVKIT_BLKFRONT_CHECK=1"
+				case $((i % 4)) in
+				2) vopt="--no-persistent" ;;
+				3) BF_ENV="$BF_ENV PVKIT_BLK_POLL_US=0" ;;
+				0) vopt="--indirect 0" ;;
+				esac
+				echo "DOMU-BF-SOAK round $i of $rounds at $(up): $vopt $BF_ENV"
+			fi
 			# write 8 MiB of stamped blocks, flush, read back,
 			# verify
-			bf_verify BF "" --ring-order 1 $qopt
+			bf_verify BF "" --ring-order 1 $qopt $vopt
 			# again through zero-copy buffers: 1 MiB operations
 			# that go to Linux's blkback as single 256-segment
 			# indirect requests
-			bf_verify BFZ "zero-copy " --ring-order 1 --zero-copy $qopt
+			bf_verify BFZ "zero-copy " --ring-order 1 --zero-copy $qopt $vopt
 			i=$((i + 1))
 		done
 		# a second program opens the closed device again and reads

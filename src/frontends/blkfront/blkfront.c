@@ -141,6 +141,10 @@ struct blkfront {
 	struct xs_client *xs;
 	struct blkfront_opts o;
 	unsigned int poll_us; /* each queue's busy-poll budget */
+	/* $PVKIT_BLKFRONT_CHECK=1: when a copied write is answered, check
+	 * that its slot pages still hold what was copied in (a page changed
+	 * under the backend is reported). */
+	bool check_pages;
 	enum blkif_abi abi;
 	struct blkfront_info info;
 	char fe[BF_PATH_MAX];
@@ -258,6 +262,34 @@ static void slot_copy(const struct bqueue *q, unsigned int slot, uint8_t *buf,
 	}
 }
 
+/* PVKIT_BLKFRONT_CHECK: a copied write's slot pages against its data. */
+static void slot_check(const struct bqueue *q, unsigned int slot,
+		       const struct shadow *sh)
+{
+	size_t bytes = (size_t)sh->nsect << BLKIF_SECTOR_SHIFT;
+	const uint8_t *buf = sh->ubuf;
+	unsigned int pg, i;
+
+	for (pg = 0; bytes; pg++) {
+		size_t n = bytes < BLKIF_PAGE_SIZE ? bytes : BLKIF_PAGE_SIZE;
+		const uint8_t *p = slot_page(q, slot, pg);
+		unsigned int ndiff = 0, first = 0;
+
+		for (i = 0; i < n; i++)
+			if (p[i] != buf[i] && !ndiff++)
+				first = i;
+		if (ndiff)
+			pvk_err("blkfront %s: queue %u slot %u page %u (at %p, "
+				"gref %u): %u bytes changed under the backend "
+				"since the write was queued, first at %u",
+				q->bf->fe, q->id, slot, pg, (const void *)p,
+				q->data_refs[(size_t)slot * q->slot_pages + pg],
+				ndiff, first);
+		buf += n;
+		bytes -= n;
+	}
+}
+
 /* Release a slot (queue lock held). */
 static void slot_put(struct bqueue *q, struct bslot *s)
 {
@@ -365,6 +397,9 @@ static int handle_responses(struct bqueue *q, const char **why, bool arm)
 			st = rsp.status == BLKIF_RSP_OKAY	  ? 0
 			     : rsp.status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP
 								  : -EIO;
+			if (bf->check_pages && s->sh.op == BLKFRONT_WRITE &&
+			    !s->sh.zb)
+				slot_check(q, (unsigned int)idx, &s->sh);
 			if (!st && s->sh.op == BLKFRONT_READ && !s->sh.zb)
 				slot_copy(q, (unsigned int)idx, s->sh.ubuf,
 					  (size_t)s->sh.nsect
@@ -1085,8 +1120,9 @@ static void queue_free(struct bqueue *q)
 		bf->plat->evtchn->close(q->ev);
 	}
 	/* Newest share first: the share list is searched from its head. */
-	for (i = q->data ? q->nslots * q->slot_pages : 0; i-- > 0;)
-		left += unshare_retry(bf, q->data[i], 1, deadline);
+	for (i = q->data ? q->nslots : 0; i-- > 0;)
+		left += unshare_retry(bf, q->data[(size_t)i * q->slot_pages],
+				      q->slot_pages, deadline);
 	free(q->data);
 	left += unshare_retry(bf, q->sring, q->nr_pages, deadline);
 	if (left)
@@ -1137,18 +1173,23 @@ static int queue_new(struct blkfront *bf, unsigned int id, unsigned int order,
 		rc = -ENOMEM;
 		goto fail;
 	}
-	for (i = 0; i < q->nslots * q->slot_pages; i++) {
-		void *addr;
+	/* One share per slot: its pages are one mapping (one gntalloc
+	 * allocation on real Xen), released together. */
+	for (i = 0; i < q->nslots; i++) {
+		size_t first = (size_t)i * q->slot_pages;
+		unsigned int j;
+		uint8_t *addr;
 
-		rc = plat->gntshr->share(bf->shr, bf->be_id, 1, 1,
-					 &q->data_refs[i], &addr);
+		rc = plat->gntshr->share(bf->shr, bf->be_id, q->slot_pages, 1,
+					 &q->data_refs[first], (void **)&addr);
 		if (rc) {
-			pvk_err("blkfront %s: cannot share payload pages "
-				"(%u of %u): %s", bf->fe, i,
-				q->nslots * q->slot_pages, strerror(-rc));
+			pvk_err("blkfront %s: cannot share the pages of slot "
+				"%u of %u: %s", bf->fe, i, q->nslots,
+				strerror(-rc));
 			goto fail;
 		}
-		q->data[i] = addr;
+		for (j = 0; j < q->slot_pages; j++)
+			q->data[first + j] = addr + (size_t)j * BLKIF_PAGE_SIZE;
 	}
 	for (i = q->nslots; i-- > 0;) {
 		q->slots[i].next = q->free;
@@ -1849,6 +1890,8 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 	}
 	if (bf->poll_us > BF_MAX_POLL_US)
 		bf->poll_us = BF_MAX_POLL_US;
+	bf->check_pages = getenv("PVKIT_BLKFRONT_CHECK") &&
+			  !strcmp(getenv("PVKIT_BLKFRONT_CHECK"), "1");
 	bf->o.protocol = NULL; /* the caller's string: parsed below */
 	bf->plat = plat;
 	bf->xs = xs;

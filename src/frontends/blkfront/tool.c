@@ -137,6 +137,25 @@ struct worker {
 	uint64_t bad, first_bad;
 };
 
+/* After a wrong block: read it again on its own.  Right now means the
+ * first read went wrong; the same wrong bytes mean the disk holds them. */
+static void block_reread(struct worker *w, uint64_t block, const uint8_t *want,
+			 const uint8_t *first)
+{
+	uint8_t *again = NULL;
+	int rc;
+
+	if (posix_memalign((void **)&again, BLOCK, BLOCK))
+		return;
+	rc = blkfront_read(w->bf, block * BLOCK_SECTORS, again, BLOCK_SECTORS);
+	printf("wrong block %" PRIu64 " read again: %s\n", block,
+	       rc		       ? strerror(-rc)
+	       : !memcmp(again, want, BLOCK)  ? "right now (the first read went wrong)"
+	       : !memcmp(again, first, BLOCK) ? "the same wrong bytes (on the disk)"
+					      : "wrong differently");
+	free(again);
+}
+
 static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
@@ -172,9 +191,12 @@ static void *worker_run(void *arg)
 				block_fill(want, first + b, w->seed);
 				if (!memcmp(want, buf + b * BLOCK, BLOCK))
 					continue;
-				if (w->bad < 4)
+				if (w->bad < 4) {
 					block_describe(buf + b * BLOCK, want,
 						       first + b, w->seed);
+					block_reread(w, first + b, want,
+						     buf + b * BLOCK);
+				}
 				w->bad++;
 				if (first + b < w->first_bad)
 					w->first_bad = first + b;
