@@ -29,6 +29,7 @@
  * before letting new submissions in.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -100,6 +101,7 @@ struct bslot {
 	uint8_t operation; /* on the wire (BLKIF_OP_INDIRECT maybe) */
 	struct shadow sh;
 	struct bslot *next;
+	uint8_t *check; /* PVKIT_BLKFRONT_CHECK: the data as queued */
 };
 
 struct bqueue {
@@ -262,32 +264,74 @@ static void slot_copy(const struct bqueue *q, unsigned int slot, uint8_t *buf,
 	}
 }
 
-/* PVKIT_BLKFRONT_CHECK: a copied write's slot pages against its data. */
-static void slot_check(const struct bqueue *q, unsigned int slot,
-		       const struct shadow *sh)
+/* PVKIT_BLKFRONT_CHECK: where the mapping holding p comes from. */
+static void maps_line(const void *p, char *out, size_t len)
 {
-	size_t bytes = (size_t)sh->nsect << BLKIF_SECTOR_SHIFT;
-	const uint8_t *buf = sh->ubuf;
-	unsigned int pg, i;
+	uintptr_t a = (uintptr_t)p, lo, hi;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
 
-	for (pg = 0; bytes; pg++) {
-		size_t n = bytes < BLKIF_PAGE_SIZE ? bytes : BLKIF_PAGE_SIZE;
-		const uint8_t *p = slot_page(q, slot, pg);
-		unsigned int ndiff = 0, first = 0;
+	snprintf(out, len, "?");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2 &&
+		    a >= lo && a < hi) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, len, "%s", line);
+			break;
+		}
+	fclose(f);
+}
 
-		for (i = 0; i < n; i++)
-			if (p[i] != buf[i] && !ndiff++)
+/* Compare len bytes at p with the copy; say where they differ. */
+static bool check_region(const struct bqueue *q, unsigned int slot,
+			 const char *what, const uint8_t *p, const uint8_t *copy,
+			 size_t len)
+{
+	size_t i, ndiff = 0, first = 0, last = 0;
+	char where[600];
+
+	for (i = 0; i < len; i++)
+		if (p[i] != copy[i]) {
+			if (!ndiff++)
 				first = i;
-		if (ndiff)
-			pvk_err("blkfront %s: queue %u slot %u page %u (at %p, "
-				"gref %u): %u bytes changed under the backend "
-				"since the write was queued, first at %u",
-				q->bf->fe, q->id, slot, pg, (const void *)p,
-				q->data_refs[(size_t)slot * q->slot_pages + pg],
-				ndiff, first);
-		buf += n;
-		bytes -= n;
+			last = i;
+		}
+	if (!ndiff)
+		return false;
+	maps_line(p + first, where, sizeof(where));
+	pvk_err("blkfront %s: queue %u slot %u: %zu bytes of the %s changed "
+		"while the write was in flight, offsets %zu..%zu (at %p: %s)",
+		q->bf->fe, q->id, slot, ndiff, what, first, last,
+		(const void *)(p + first), where);
+	return true;
+}
+
+/* PVKIT_BLKFRONT_CHECK: a copied write's slot pages and the caller's buffer
+ * against what was copied when it was queued. */
+static void slot_check(const struct bqueue *q, unsigned int slot,
+		       struct bslot *s)
+{
+	size_t bytes = (size_t)s->sh.nsect << BLKIF_SECTOR_SHIFT, off = 0;
+	unsigned int pg;
+
+	if (!s->check)
+		return;
+	check_region(q, slot, "caller's buffer", s->sh.ubuf, s->check, bytes);
+	for (pg = 0; off < bytes; pg++, off += BLKIF_PAGE_SIZE) {
+		size_t n = bytes - off < BLKIF_PAGE_SIZE ? bytes - off
+							 : BLKIF_PAGE_SIZE;
+
+		if (check_region(q, slot, "slot pages", slot_page(q, slot, pg),
+				 s->check + off, n))
+			pvk_err("blkfront %s: (that is slot page %u, gref %u)",
+				q->bf->fe, pg,
+				q->data_refs[(size_t)slot * q->slot_pages +
+					     pg]);
 	}
+	free(s->check);
+	s->check = NULL;
 }
 
 /* Release a slot (queue lock held). */
@@ -399,7 +443,7 @@ static int handle_responses(struct bqueue *q, const char **why, bool arm)
 								  : -EIO;
 			if (bf->check_pages && s->sh.op == BLKFRONT_WRITE &&
 			    !s->sh.zb)
-				slot_check(q, (unsigned int)idx, &s->sh);
+				slot_check(q, (unsigned int)idx, s);
 			if (!st && s->sh.op == BLKFRONT_READ && !s->sh.zb)
 				slot_copy(q, (unsigned int)idx, s->sh.ubuf,
 					  (size_t)s->sh.nsect
@@ -612,8 +656,15 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 		r.seg = seg;
 	}
 	r.nr_segs = (uint16_t)nseg;
-	if (nseg && op != BLKIF_OP_READ && !sh->zb)
+	if (nseg && op != BLKIF_OP_READ && !sh->zb) {
 		slot_copy(q, idx, sh->ubuf, bytes, true);
+		if (bf->check_pages && op == BLKIF_OP_WRITE) {
+			free(s->check);
+			s->check = malloc(bytes);
+			if (s->check)
+				memcpy(s->check, sh->ubuf, bytes);
+		}
+	}
 	rc = blkif_front_queue(&q->f, &r);
 	if (rc)
 		return rc;
@@ -1130,6 +1181,8 @@ static void queue_free(struct bqueue *q)
 			 "the backend; left shared", bf->fe, q->id, left);
 	if (q->stopfd >= 0)
 		close(q->stopfd);
+	for (i = 0; q->slots && i < q->nslots; i++)
+		free(q->slots[i].check);
 	free(q->slots);
 	free(q->data_refs);
 	pthread_mutex_destroy(&q->lock);
