@@ -287,7 +287,7 @@ else
 	if [ -n "$BF_SOAK" ]; then
 		sed -i -e "s/interop=blkfront/interop=blkfront bf_soak=$BF_SOAK/" \
 			-e "s/^vcpus .*/vcpus   = ${BF_SOAK#*:}/" /interop/domu-bf.cfg
-		bf_wait=$((200 + ${BF_SOAK%:*} * 120))
+		bf_wait=$((400 + ${BF_SOAK%:*} * 120))
 	fi
 	if ! xl_create /interop/domu-bf.cfg /tmp/xl-create-bf.log; then
 		why="xl create failed"

@@ -66,22 +66,25 @@ if grep -q interop=blkfront /proc/cmdline; then
 		soak=$(sed -n 's/.*bf_soak=\([0-9]*\):\([0-9]*\).*/\1 \2/p' /proc/cmdline)
 		[ -n "$soak" ] && { rounds=${soak% *} qopt="--queues ${soak#* }"; }
 		if [ -n "$soak" ]; then
-			# the control: no pvkit, no grants.  A 24 MiB tmpfs
+			# the control: no pvkit, no grants.  A 16 MiB tmpfs
 			# file copied (fresh pages each time) and checked
 			# while the shell forks on the other vCPU
-			dd if=/dev/urandom of=/tmp/ctl bs=1M count=24 2>/dev/null
+			dd if=/dev/urandom of=/tmp/ctl bs=1M count=16 2>/dev/null
 			ref=$(md5sum </tmp/ctl)
 			k=0 bad=0
-			while [ $k -lt 30 ]; do
-				(j=0; while [ $j -lt 200 ]; do x=$(echo $j); j=$((j + 1)); done) &
+			while [ $k -lt 12 ]; do
+				(j=0; while [ $j -lt 40 ]; do x=$(echo $j); j=$((j + 1)); done) &
 				cp /tmp/ctl /tmp/ctl2
-				[ "$(md5sum </tmp/ctl2)" = "$ref" ] || bad=$((bad + 1))
+				if [ "$(md5sum </tmp/ctl2)" != "$ref" ]; then
+					bad=$((bad + 1))
+					echo "DOMU-BF-CONTROL copy $k differs: $(cmp -l /tmp/ctl /tmp/ctl2 | wc -l) bytes"
+				fi
 				rm -f /tmp/ctl2
 				wait
 				k=$((k + 1))
 			done
 			rm -f /tmp/ctl
-			echo "DOMU-BF-CONTROL a 24 MiB tmpfs file copied and checked $k times while the shell forked: $bad wrong"
+			echo "DOMU-BF-CONTROL a 16 MiB tmpfs file copied and checked $k times while the shell forked: $bad wrong at $(up)"
 		fi
 		i=1
 		while [ $i -le $rounds ]; do

@@ -250,6 +250,29 @@ static double secs_since(uint64_t t0)
 	return (double)(pvk_now_ns() - t0) / 1e9;
 }
 
+/* The reading pass of write-verify and verify (what names it). */
+static int check_pass(struct blkfront *bf, const char *what,
+		      unsigned int nthreads, uint64_t nblocks, uint64_t seed,
+		      bool zc)
+{
+	uint64_t bad, first, t0 = pvk_now_ns();
+	int rc;
+
+	rc = pass_run(bf, nthreads, nblocks, seed, false, zc, &bad, &first);
+	if (rc) {
+		printf("%s: read failed: %s\n", what, strerror(-rc));
+		return rc;
+	}
+	if (bad) {
+		printf("%s: %" PRIu64 " of %" PRIu64 " blocks wrong, first "
+		       "%" PRIu64 "\n", what, bad, nblocks, first);
+		return -EIO;
+	}
+	printf("%s: read back and verified in %.2f s: OK (%" PRIu64 " blocks "
+	       "of seed %" PRIu64 ")\n", what, secs_since(t0), nblocks, seed);
+	return 0;
+}
+
 static int do_write_verify(struct blkfront *bf, bool zc, int argc,
 			   char **argv)
 {
@@ -300,20 +323,7 @@ static int do_write_verify(struct blkfront *bf, bool zc, int argc,
 	} else {
 		printf("write-verify: no flush (the backend offers none)\n");
 	}
-	t0 = pvk_now_ns();
-	rc = pass_run(bf, nthreads, nblocks, seed, false, zc, &bad, &first);
-	if (rc) {
-		printf("write-verify: read failed: %s\n", strerror(-rc));
-		return rc;
-	}
-	if (bad) {
-		printf("write-verify: %" PRIu64 " of %" PRIu64 " blocks wrong, "
-		       "first %" PRIu64 "\n", bad, nblocks, first);
-		return -EIO;
-	}
-	printf("write-verify: read back and verified in %.2f s: OK\n",
-	       secs_since(t0));
-	return 0;
+	return check_pass(bf, "write-verify", nthreads, nblocks, seed, zc);
 }
 
 /* Read back and check what write-verify wrote with a given seed. */
@@ -321,8 +331,7 @@ static int do_verify(struct blkfront *bf, bool zc, int argc, char **argv)
 {
 	const struct blkfront_info *in = blkfront_info(bf);
 	unsigned int nthreads = in->nr_queues ? in->nr_queues : 1;
-	uint64_t mib, seed, nblocks, bad, first, t0 = pvk_now_ns();
-	int rc;
+	uint64_t mib, seed, nblocks;
 
 	if (argc != 2 || pvk_parse_u64(argv[0], 1, 1u << 20, &mib) ||
 	    pvk_parse_u64(argv[1], 0, UINT64_MAX, &seed)) {
@@ -335,19 +344,7 @@ static int do_verify(struct blkfront *bf, bool zc, int argc, char **argv)
 			"disk (%" PRIu64 " sectors)\n", mib, in->sectors);
 		return -ENOSPC;
 	}
-	rc = pass_run(bf, nthreads, nblocks, seed, false, zc, &bad, &first);
-	if (rc) {
-		printf("verify: read failed: %s\n", strerror(-rc));
-		return rc;
-	}
-	if (bad) {
-		printf("verify: %" PRIu64 " of %" PRIu64 " blocks wrong, first "
-		       "%" PRIu64 "\n", bad, nblocks, first);
-		return -EIO;
-	}
-	printf("verify: %" PRIu64 " blocks of seed %" PRIu64 " read back and "
-	       "verified in %.2f s: OK\n", nblocks, seed, secs_since(t0));
-	return 0;
+	return check_pass(bf, "verify", nthreads, nblocks, seed, zc);
 }
 
 /* ---- read: raw sectors to stdout ---- */
