@@ -143,9 +143,9 @@ struct blkfront {
 	struct xs_client *xs;
 	struct blkfront_opts o;
 	unsigned int poll_us; /* each queue's busy-poll budget */
-	/* $PVKIT_BLKFRONT_CHECK=1: when a copied write is answered, check
-	 * that its slot pages still hold what was copied in (a page changed
-	 * under the backend is reported). */
+	/* $PVKIT_BLKFRONT_CHECK=1 (a diagnostic): a copied write keeps a
+	 * copy of its data; when it is answered, the caller's buffer and the
+	 * slot pages are compared with it and any change is logged. */
 	bool check_pages;
 	enum blkif_abi abi;
 	struct blkfront_info info;
