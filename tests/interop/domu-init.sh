@@ -89,6 +89,18 @@ if grep -q interop=blkfront /proc/cmdline; then
 			done
 			rm -f /dev/shm/ctl
 			echo "DOMU-BF-CONTROL a 4 MiB tmpfs file copied $k times while the shell forked: $bad wrong, $failed copies not made"
+			# the second control: memstress, blkfront's pattern
+			# of malloc, copies into slot pages and frees on two
+			# threads, without blkif; its checker first proves
+			# itself on answers it spoils on purpose
+			ms() { /opt/pvkit/memstress "$@" 2>&1 | tail -4 | sed 's/^/DOMU-BF-MEMSTRESS /'; }
+			ms --threads 2 --seconds 2 --corrupt 997
+			touch /tmp/churn
+			(while [ -e /tmp/churn ]; do x=$(echo a); done) &
+			ms --threads 2 --seconds 90 --slots anon
+			ms --threads 2 --seconds 90 --slots gnt
+			rm -f /tmp/churn
+			wait
 		fi
 		i=1
 		while [ $i -le $rounds ]; do

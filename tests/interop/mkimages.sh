@@ -82,6 +82,11 @@ for b in "${pvkit_bins[@]}"; do
 	pvkit-blkfront*) copy_bins "$du" "$b" && ln -sf "$b" "$du/opt/pvkit/" ;;
 	esac
 done
+# the soak's control program (tests/interop/memstress.c): blkfront's
+# memory pattern without blkif
+gcc -O2 -Wall -Wextra -Werror -pthread "$here/memstress.c" \
+	-o "$du/opt/pvkit/memstress" -lxengnttab
+copy_bins "$du" "$(ldd "$du/opt/pvkit/memstress" | grep -o '/[^ ]*libxengnttab[^ ]*')"
 copy_bins "$du" /usr/sbin/mke2fs \
 	/lib/x86_64-linux-gnu/libgcc_s.so.1 # pvkit-blkfront's crash backtrace
 ln -sf /usr/sbin/mke2fs "$du/sbin/mkfs.ext4"
