@@ -11,6 +11,10 @@ XSTEST_ITER=$(sed -n 's/.*xstest_iter=\([0-9]*\).*/\1/p' /proc/cmdline)
 XSTEST_ITER=${XSTEST_ITER:-20}
 # bf_soak=R:Q (run.sh's PVKIT_INTEROP_BF_SOAK): only scenario 2, repeated
 BF_SOAK=$(sed -n 's/.*bf_soak=\([0-9]*:[0-9]*\).*/\1/p' /proc/cmdline)
+# bf_type=pvh (run.sh's PVKIT_INTEROP_BF_TYPE): scenario 2's DomU as PVH
+BF_TYPE=$(sed -n 's/.*bf_type=\([a-z]*\).*/\1/p' /proc/cmdline)
+# bf_mem=MiB (run.sh's PVKIT_INTEROP_BF_MEM): scenario 2's DomU memory
+BF_MEM=$(sed -n 's/.*bf_mem=\([0-9]*\).*/\1/p' /proc/cmdline)
 DOMU=interop-domu
 PVK_LOG=/var/log/pvkit-xenstored.log
 failed=0
@@ -288,6 +292,18 @@ else
 		sed -i -e "s/interop=blkfront/interop=blkfront bf_soak=$BF_SOAK/" \
 			-e "s/^vcpus .*/vcpus   = ${BF_SOAK#*:}/" /interop/domu-bf.cfg
 		bf_wait=$((640 + ${BF_SOAK%:*} * 120))
+		# Dom0's own control: memstress on its two vCPUs
+		for slots in anon gnt; do
+			timeout 120 /opt/pvkit/memstress --threads 2 --seconds 45 --slots $slots 2>&1 |
+				tail -8 | sed 's/^/DOM0-MEMSTRESS /'
+		done
+	fi
+	# (a PVH guest's RDTSCP must not be intercepted: QEMU's emulated
+	# SVM gives Xen no next-RIP to step over it, and the guest spins)
+	[ -n "$BF_MEM" ] && sed -i "s/^memory .*/memory  = $BF_MEM/" /interop/domu-bf.cfg
+	if [ -n "$BF_TYPE" ]; then
+		sed -i "s/^type .*/type    = \"$BF_TYPE\"/" /interop/domu-bf.cfg
+		echo 'tsc_mode = "native"' >>/interop/domu-bf.cfg
 	fi
 	if ! xl_create /interop/domu-bf.cfg /tmp/xl-create-bf.log; then
 		why="xl create failed"

@@ -93,12 +93,13 @@ if grep -q interop=blkfront /proc/cmdline; then
 			# of malloc, copies into slot pages and frees on two
 			# threads, without blkif; its checker first proves
 			# itself on answers it spoils on purpose
-			ms() { /opt/pvkit/memstress "$@" 2>&1 | tail -4 | sed 's/^/DOMU-BF-MEMSTRESS /'; }
+			ms() { /opt/pvkit/memstress "$@" 2>&1 | tail -8 | sed 's/^/DOMU-BF-MEMSTRESS /'; }
 			ms --threads 2 --seconds 2 --corrupt 997
 			touch /tmp/churn
 			(while [ -e /tmp/churn ]; do x=$(echo a); done) &
-			ms --threads 2 --seconds 90 --slots anon
-			ms --threads 2 --seconds 90 --slots gnt
+			ms --threads 1 --seconds 45 --slots anon
+			ms --threads 2 --seconds 45 --slots anon
+			ms --threads 2 --seconds 45 --slots gnt
 			rm -f /tmp/churn
 			wait
 		fi

@@ -166,6 +166,7 @@ int main(int argc, char **argv)
 	uint64_t jobs = 0, stamp = (uint64_t)time(NULL) << 20;
 	struct timespec t0, t;
 
+	setvbuf(stdout, NULL, _IOLBF, 0); /* lines out before any abort */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--threads") && i + 1 < argc)
 			nthreads = (unsigned)atoi(argv[++i]);
@@ -213,6 +214,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	printf("memstress: %u threads, %s slots, %u s%s: start\n", nthreads,
+	       slots_kind, seconds, corrupt_every ? ", spoiling answers" : "");
 	/* keep INFLIGHT jobs at each worker, one slot each, until time is up */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned i = 0; i < nthreads; i++)

@@ -111,6 +111,7 @@ copy_bins "$d0" \
 copy_bins "$d0" "${pvkit_bins[@]}"
 mkdir -p "$d0/opt/pvkit"
 for b in "${pvkit_bins[@]}"; do ln -sf "$b" "$d0/opt/pvkit/"; done
+cp "$du/opt/pvkit/memstress" "$d0/opt/pvkit/memstress" # (soak: Dom0's control)
 # Xen's hotplug scripts want the real tools, not busybox's applets
 for t in ip losetup flock stat; do
 	for d in /bin /sbin /usr/bin /usr/sbin; do

@@ -15,6 +15,8 @@
 #                              DomU repeats the copied and zero-copy
 #                              write-verify R times with Q queues (and as
 #                              many vCPUs), then only 2.blkfront is judged
+#   PVKIT_INTEROP_BF_TYPE=pvh  scenario 2's DomU as PVH instead of PV
+#   PVKIT_INTEROP_BF_MEM=MiB   scenario 2's DomU memory (default 160)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -72,6 +74,16 @@ soak=${PVKIT_INTEROP_BF_SOAK:-}
 if [ -n "$soak" ]; then
 	[[ $soak =~ ^[1-9][0-9]*:[1-4]$ ]] || die "PVKIT_INTEROP_BF_SOAK=$soak: want ROUNDS:QUEUES (queues 1-4)"
 	dom0_args="$dom0_args bf_soak=$soak"
+fi
+bf_mem=${PVKIT_INTEROP_BF_MEM:-}
+if [ -n "$bf_mem" ]; then
+	[[ $bf_mem =~ ^[1-9][0-9]{2,3}$ ]] || die "PVKIT_INTEROP_BF_MEM=$bf_mem: want MiB (100-9999)"
+	dom0_args="$dom0_args bf_mem=$bf_mem"
+fi
+bf_type=${PVKIT_INTEROP_BF_TYPE:-}
+if [ -n "$bf_type" ]; then
+	[[ $bf_type =~ ^(pv|pvh)$ ]] || die "PVKIT_INTEROP_BF_TYPE=$bf_type: want pv or pvh"
+	dom0_args="$dom0_args bf_type=$bf_type"
 fi
 qemu=(qemu-system-x86_64 -machine q35 -accel tcg -cpu max,-smap -m 3G -smp 2
 	-display none -monitor none -serial stdio -no-reboot
