@@ -50,7 +50,7 @@ struct worker {
 	pthread_t tid;
 	int req[2], rsp[2];
 	uint8_t *slot[SLOTS];
-	uint64_t copied;
+	uint64_t copied, jobs;
 };
 
 static volatile int stop_flag;
@@ -111,7 +111,7 @@ static void *worker_main(void *arg)
 		if (j->answer)
 			memcpy(j->answer, slot, j->len);
 		w->copied += j->len;
-		if (corrupt_every && j->answer && j->stamp % corrupt_every == 0)
+		if (corrupt_every && j->answer && ++w->jobs % corrupt_every == 0)
 			((uint8_t *)j->answer)[j->len / 2] ^= 0x40;
 		if (write(w->rsp[1], &j, sizeof(j)) != sizeof(j))
 			break;
@@ -265,8 +265,10 @@ int main(int argc, char **argv)
 			pthread_join(w[i].tid, NULL);
 		copied += w[i].copied;
 	}
-	printf("memstress: %u threads, %s slots, %u s: %" PRIu64 " jobs, %" PRIu64
+	printf("memstress: %u threads, %s slots, %u s%s: %" PRIu64 " jobs, %" PRIu64
 	       " MiB copied, %" PRIu64 " wrong words\n",
-	       nthreads, slots_kind, seconds, jobs, copied >> 20, bad_words);
+	       nthreads, slots_kind, seconds,
+	       corrupt_every ? ", spoiling answers" : "", jobs, copied >> 20,
+	       bad_words);
 	return bad_words ? 1 : 0;
 }

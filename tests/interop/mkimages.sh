@@ -147,9 +147,11 @@ sed -e 's/^name .*/name    = "interop-blk"/' \
 	-e 's/loglevel=4"/loglevel=4 interop=blk blkfront_opts=max_queues=2,max_ring_page_order=2"/' \
 	-e "s|^disk .*|disk    = [ 'format=raw,vdev=xvda,access=rw,script=/interop/hotplug-none,target=/interop/blk.img' ]|" \
 	-e '/^vif /d' "$here/domu.cfg" >"$d0/interop/domu-blk.cfg"
-# the DomU for scenario 2: pvkit-blkfront in its userspace, xvda served by
-# Dom0's kernel blkback from a loop device, no vif
+# the DomU for scenario 2: pvkit-blkfront in its userspace with a queue
+# thread on each of two vCPUs, xvda served by Dom0's kernel blkback from a
+# loop device, no vif
 sed -e 's/^name .*/name    = "interop-bf"/' \
+	-e 's/^vcpus .*/vcpus   = 2/' \
 	-e 's/loglevel=4"/loglevel=4 interop=blkfront"/' \
 	-e "s|^disk .*|disk    = [ 'format=raw,vdev=xvda,access=rw,target=/interop/bf.img' ]|" \
 	-e '/^vif /d' "$here/domu.cfg" >"$d0/interop/domu-bf.cfg"

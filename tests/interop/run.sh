@@ -17,6 +17,9 @@
 #                              many vCPUs), then only 2.blkfront is judged
 #   PVKIT_INTEROP_BF_TYPE=pvh  scenario 2's DomU as PVH instead of PV
 #   PVKIT_INTEROP_BF_MEM=MiB   scenario 2's DomU memory (default 160)
+#   PVKIT_INTEROP_XEN_ARGS=... more options for Xen's command line, last
+#                              wins (spec-ctrl=no-eager-fpu brings back
+#                              the lazy FPU switching that corrupts)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -85,11 +88,21 @@ if [ -n "$bf_type" ]; then
 	[[ $bf_type =~ ^(pv|pvh)$ ]] || die "PVKIT_INTEROP_BF_TYPE=$bf_type: want pv or pvh"
 	dom0_args="$dom0_args bf_type=$bf_type"
 fi
+# Xen's options: eager FPU switching.  On this CPU model (AMD as QEMU
+# shows it) Xen 4.17 switches FPU state lazily (CR0.TS, restore at the
+# first #NM); under QEMU 7.2's emulation that loses vector registers
+# between vCPUs: a DomU with two vCPUs had the first or last 64 bytes of
+# memcpy'd buffers replaced by another context's data, with no Xen device
+# involved (tests/interop/memstress.c; docs/benchmarks.md, session 5).
+# spec-ctrl=eager-fpu saves and restores it at every switch instead.
+xen_args="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2"
+xen_args="$xen_args noreboot loglvl=all guest_loglvl=all spec-ctrl=eager-fpu"
+xen_args="$xen_args ${PVKIT_INTEROP_XEN_ARGS:-}"
 qemu=(qemu-system-x86_64 -machine q35 -accel tcg -cpu max,-smap -m 3G -smp 2
 	-display none -monitor none -serial stdio -no-reboot
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
 	-kernel "$images/xen"
-	-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 noreboot loglvl=all guest_loglvl=all"
+	-append "$xen_args"
 	-initrd "$images/vmlinuz $dom0_args,$images/dom0-initrd.gz")
 if [ "${PVKIT_INTEROP_SHELL:-0}" = 1 ]; then
 	exec "${qemu[@]}"
