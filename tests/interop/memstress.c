@@ -14,7 +14,8 @@
  * buffer (first few, then a count); the exit status is 1 if any was seen.
  *
  * Usage: memstress [--threads N] [--seconds S] [--slots anon|gnt]
- *                  [--corrupt N]  (flip a bit in every Nth answer: the
+ *                  [--corrupt N]  (flip a bit in each worker's first
+ *                                  answer and every Nth after it: the
  *                                  checker's own test)
  * Built by tests/interop/mkimages.sh into the DomU image; not part of
  * pvkit.
@@ -111,7 +112,7 @@ static void *worker_main(void *arg)
 		if (j->answer)
 			memcpy(j->answer, slot, j->len);
 		w->copied += j->len;
-		if (corrupt_every && j->answer && ++w->jobs % corrupt_every == 0)
+		if (corrupt_every && j->answer && w->jobs++ % corrupt_every == 0)
 			((uint8_t *)j->answer)[j->len / 2] ^= 0x40;
 		if (write(w->rsp[1], &j, sizeof(j)) != sizeof(j))
 			break;
