@@ -54,7 +54,6 @@ struct worker {
 	uint64_t copied, jobs;
 };
 
-static volatile int stop_flag;
 static unsigned corrupt_every; /* --corrupt N: the checker's own test */
 static uint64_t bad_words;
 
@@ -226,7 +225,7 @@ int main(int argc, char **argv)
 			if (!j || write(w[i].req[1], &j, sizeof(j)) != sizeof(j))
 				return 2;
 		}
-	for (;;) {
+	do {
 		for (unsigned i = 0; i < nthreads; i++) {
 			struct job *j;
 			unsigned slot;
@@ -236,28 +235,22 @@ int main(int argc, char **argv)
 			slot = (j->slot + INFLIGHT) % SLOTS;
 			finish_job(&w[i], j);
 			jobs++;
-			if (stop_flag)
-				continue;
 			if (!(j = new_job(stamp++, slot)) ||
 			    write(w[i].req[1], &j, sizeof(j)) != sizeof(j))
 				return 2;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (!stop_flag && t.tv_sec - t0.tv_sec >= (time_t)seconds) {
-			stop_flag = 1;
-			/* drain the INFLIGHT jobs each worker still has */
-			for (unsigned k = 0; k < INFLIGHT; k++)
-				for (unsigned i = 0; i < nthreads; i++) {
-					struct job *j;
+	} while (t.tv_sec - t0.tv_sec < (time_t)seconds);
+	/* drain the INFLIGHT jobs each worker still has */
+	for (unsigned k = 0; k < INFLIGHT; k++)
+		for (unsigned i = 0; i < nthreads; i++) {
+			struct job *j;
 
-					if (read(w[i].rsp[0], &j, sizeof(j)) != sizeof(j))
-						return 2;
-					finish_job(&w[i], j);
-					jobs++;
-				}
-			break;
+			if (read(w[i].rsp[0], &j, sizeof(j)) != sizeof(j))
+				return 2;
+			finish_job(&w[i], j);
+			jobs++;
 		}
-	}
 	uint64_t copied = 0;
 	for (unsigned i = 0; i < nthreads; i++) {
 		struct job *none = NULL;
