@@ -296,9 +296,9 @@ else
 		timeout 120 /opt/pvkit/memstress --threads 2 --seconds 45 2>&1 |
 			tail -8 | sed 's/^/DOM0-MEMSTRESS /'
 	fi
+	[ -n "$BF_MEM" ] && sed -i "s/^memory .*/memory  = $BF_MEM/" /interop/domu-bf.cfg
 	# (a PVH guest's RDTSCP must not be intercepted: QEMU's emulated
 	# SVM gives Xen no next-RIP to step over it, and the guest spins)
-	[ -n "$BF_MEM" ] && sed -i "s/^memory .*/memory  = $BF_MEM/" /interop/domu-bf.cfg
 	if [ -n "$BF_TYPE" ]; then
 		sed -i "s/^type .*/type    = \"$BF_TYPE\"/" /interop/domu-bf.cfg
 		echo 'tsc_mode = "native"' >>/interop/domu-bf.cfg

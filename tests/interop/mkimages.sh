@@ -82,8 +82,8 @@ for b in "${pvkit_bins[@]}"; do
 	pvkit-blkfront*) copy_bins "$du" "$b" && ln -sf "$b" "$du/opt/pvkit/" ;;
 	esac
 done
-# the soak's control program (tests/interop/memstress.c): blkfront's
-# memory pattern without blkif
+# scenario 2's memory check (tests/interop/memstress.c): blkfront's
+# memory pattern without blkif, run before pvkit-blkfront
 gcc -O2 -Wall -Wextra -Werror -pthread "$here/memstress.c" \
 	-o "$du/opt/pvkit/memstress" -lxengnttab
 copy_bins "$du" "$(ldd "$du/opt/pvkit/memstress" | grep -o '/[^ ]*libxengnttab[^ ]*')"
