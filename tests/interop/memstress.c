@@ -157,6 +157,20 @@ static void finish_job(struct worker *w, struct job *j)
 	free(j);
 }
 
+/* a whole decimal number in [lo, hi], or false */
+static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < lo || v > hi)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned nthreads = 2, seconds = 30;
@@ -168,23 +182,29 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0); /* lines out before any abort */
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-			nthreads = (unsigned)atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			seconds = (unsigned)atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--corrupt") && i + 1 < argc)
-			corrupt_every = (unsigned)atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--slots") && i + 1 < argc)
-			slots_kind = argv[++i];
-		else {
-			fprintf(stderr, "usage: memstress [--threads N] [--seconds S] [--slots anon|gnt] [--corrupt N]\n");
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		bool ok = v != NULL;
+
+		if (ok && !strcmp(argv[i], "--threads"))
+			ok = parse_uint(v, 1, MAX_THREADS, &nthreads);
+		else if (ok && !strcmp(argv[i], "--seconds"))
+			ok = parse_uint(v, 1, 86400, &seconds);
+		else if (ok && !strcmp(argv[i], "--corrupt"))
+			ok = parse_uint(v, 1, UINT32_MAX, &corrupt_every);
+		else if (ok && !strcmp(argv[i], "--slots")) {
+			slots_kind = v;
+			ok = !strcmp(v, "anon") || !strcmp(v, "gnt");
+		}
+		else
+			ok = false;
+		if (!ok) {
+			fprintf(stderr, "memstress: bad argument %s%s%s\n"
+				"usage: memstress [--threads 1-%u] [--seconds S] "
+				"[--slots anon|gnt] [--corrupt N]\n",
+				argv[i], v ? " " : "", v ? v : "", MAX_THREADS);
 			return 2;
 		}
-	}
-	if (nthreads < 1 || nthreads > MAX_THREADS || seconds < 1 ||
-	    (strcmp(slots_kind, "anon") && strcmp(slots_kind, "gnt"))) {
-		fprintf(stderr, "memstress: bad arguments\n");
-		return 2;
+		i++;
 	}
 	if (!strcmp(slots_kind, "gnt") && !(xgs = xengntshr_open(NULL, 0))) {
 		fprintf(stderr, "memstress: xengntshr_open: %s\n", strerror(errno));
