@@ -16,6 +16,7 @@
 #include "blkif/blkif.h"
 #include "pvkit/platform.h"
 #include "pvkit/xs.h"
+#include "pvkit/xenbus_backend.h"
 #include "storage.h"
 
 #define BK_PATH_MAX 256
@@ -40,9 +41,7 @@ struct bk {
 	struct pvk_platform *plat;
 	struct xs_client *xs;
 	struct bk_config cfg;
-	char base[64]; /* /local/domain/<self>/backend/vbd */
-	pthread_mutex_t lock; /* vbds, their rings and counters (xenbus.c) */
-	struct vbd *vbds;
+	struct xenbus_backend *be; /* the vbd devices (xenbus.c) */
 };
 
 struct vbd;

@@ -200,7 +200,6 @@ int main(int argc, char **argv)
 		pvk_platform_close(bk.plat);
 		return 1;
 	}
-	pthread_mutex_init(&bk.lock, NULL);
 	rc = bk_xenbus_start(&bk);
 	if (rc) {
 		pvk_err("cannot watch the backend directory: %s",
@@ -211,7 +210,7 @@ int main(int argc, char **argv)
 	if (pidfile && pvk_write_pidfile(pidfile))
 		pvk_warn("cannot write %s", pidfile);
 	pvk_info("serving %s (indirect %u, persistent %s, ring order <= %u, "
-		 "queues <= %u)", bk.base, bk.cfg.max_indirect_segs,
+		 "queues <= %u)", xenbus_backend_base(bk.be), bk.cfg.max_indirect_segs,
 		 bk.cfg.persistent ? "on" : "off", bk.cfg.max_ring_order,
 		 bk.cfg.max_queues);
 	for (;;) {

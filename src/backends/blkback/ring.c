@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "blkback.h"
+#include "pvkit/xenbus_ring.h"
 #include "common/log.h"
 #include "common/spin.h"
 
@@ -53,6 +54,7 @@ struct bk_ring {
 	bool failed;
 	bool stopping; /* atomic: bk_ring_stop was called */
 	struct pvk_spin spin;
+	struct xenbus_spurious spur; /* events that brought no request */
 	struct bk_ring_stats *stats; /* the device's, for this queue */
 	unsigned int nbusy;          /* requests taken, not yet answered */
 
@@ -619,7 +621,8 @@ static void *ring_thread(void *arg)
 		{.fd = r->stopfd, .events = POLLIN},
 	};
 	evtchn_port_t got;
-	bool more = true, spun = false;
+	bool more = true, spun = false, events;
+	uint64_t reqs;
 
 	for (;;) {
 		if (!more) {
@@ -634,11 +637,19 @@ static void *ring_thread(void *arg)
 		    __atomic_load_n(&r->stopping, __ATOMIC_ACQUIRE))
 			break;
 		/* After a watch that found work nothing was notified. */
+		events = false;
 		if (!spun)
-			while (evo->pending(r->ev, &got) == 0)
+			while (evo->pending(r->ev, &got) == 0) {
 				evo->unmask(r->ev, got);
+				events = true;
+			}
 		complete_io(r);
+		reqs = bk_stat_get(&r->stats->reqs);
 		take_requests(r);
+		/* Events that bring no request: a flood is throttled. */
+		if (events)
+			xenbus_spurious_throttle(
+				&r->spur, bk_stat_get(&r->stats->reqs) != reqs);
 		submit_pending(r);
 		/* What finished during the submission (inline storage,
 		 * io_uring's inline completions) is answered in this pass. */

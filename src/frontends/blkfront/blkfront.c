@@ -46,6 +46,7 @@
 #include "pvkit/blkfront.h"
 #include "pvkit/platform.h"
 #include "pvkit/xenbus.h"
+#include "pvkit/xenbus_ring.h"
 #include "pvkit/xs.h"
 
 #define BF_PATH_MAX 128
@@ -56,8 +57,6 @@
 #define BF_DEFAULT_QUEUES 4u
 #define BF_DEFAULT_POLL_US 50u
 #define BF_MAX_POLL_US 1000u
-#define BF_SPURIOUS_LIMIT 64u /* events in a row without responses */
-#define BF_THROTTLE_NS 1000000
 #define BF_POLL_MS 200 /* recovery re-checks for close this often */
 
 #define ALOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -134,7 +133,7 @@ struct bqueue {
 	bool thr_started;
 	int stopfd;
 	bool stopping; /* atomic: the thread is asked to end */
-	unsigned int spurious;
+	struct xenbus_spurious spur;
 	struct pvk_spin spin;
 };
 
@@ -536,23 +535,23 @@ static void *queue_thread(void *arg)
 			queue_take(q, false);
 		while (!spun && evo->pending(q->ev, &got) == 0) {
 			const char *why = NULL;
+			uint64_t hold;
 			int n = 0;
 
 			pthread_mutex_lock(&q->lock);
 			AADD(&bf->stats.events, 1);
 			if (!ALOAD(&bf->broken) && !q->dead)
 				n = handle_responses(q, &why, true);
-			if (n > 0)
-				q->spurious = 0;
-			else if (n == 0)
-				q->spurious++, AADD(&bf->stats.spurious_events, 1);
+			hold = n < 0 ? 0 : xenbus_spurious_account(&q->spur, n > 0);
+			if (n == 0)
+				AADD(&bf->stats.spurious_events, 1);
 			if (n < 0) {
 				pthread_mutex_unlock(&q->lock);
 				bf_break(bf, why);
-			} else if (q->spurious > BF_SPURIOUS_LIMIT) {
+			} else if (hold) {
 				/* An event flood without work: hold the port
 				 * masked a while (the lateeoi idea). */
-				struct timespec ts = {0, BF_THROTTLE_NS};
+				struct timespec ts = {0, (long)hold};
 
 				AADD(&bf->stats.throttled, 1);
 				pthread_mutex_unlock(&q->lock);
@@ -1461,64 +1460,28 @@ static int fe_write(struct xs_client *xs, xs_tx_t tx, const char *dir,
 	return xs_printf(xs, tx, path, "%u", v);
 }
 
-/* One queue's nodes in dir: ring-ref or ring-refN, event-channel. */
-static int publish_queue(struct xs_client *xs, xs_tx_t tx, const char *dir,
-			 const struct bqueue *q, unsigned int order)
-{
-	char node[32];
-	unsigned int i;
-	int rc = 0;
-
-	if (order == 0) {
-		rc = fe_write(xs, tx, dir, "ring-ref", q->refs[0]);
-	} else {
-		for (i = 0; !rc && i < (1u << order); i++) {
-			snprintf(node, sizeof(node), "ring-ref%u", i);
-			rc = fe_write(xs, tx, dir, node, q->refs[i]);
-		}
-	}
-	if (!rc)
-		rc = fe_write(xs, tx, dir, "event-channel", q->port);
-	return rc;
-}
-
-static bool stale_node(const char *n)
-{
-	return !strncmp(n, "queue-", 6) || !strncmp(n, "ring-ref", 8) ||
-	       !strcmp(n, "ring-page-order") || !strcmp(n, "event-channel") ||
-	       !strcmp(n, "multi-queue-num-queues");
-}
-
 static int publish_tx(struct xs_client *xs, xs_tx_t tx, void *arg)
 {
 	struct publish *p = arg;
 	struct blkfront *bf = p->bf;
-	char path[BF_PATH_MAX + 64], **names = NULL;
-	unsigned int i, n = 0;
-	int rc = 0;
+	char path[BF_PATH_MAX + 64];
+	unsigned int i;
+	int rc;
 
 	/* What an earlier connection wrote goes first. */
-	if (xs_directory(xs, tx, bf->fe, &names, &n) == 0) {
-		for (i = 0; !rc && i < n; i++) {
-			if (!stale_node(names[i]))
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", bf->fe, names[i]);
-			rc = xs_rm(xs, tx, path);
-			if (rc == -ENOENT)
-				rc = 0;
-		}
-		free(names);
-	}
+	rc = xenbus_remove_rings(xs, tx, bf->fe);
 	if (!rc && p->order)
 		rc = fe_write(xs, tx, bf->fe, "ring-page-order", p->order);
-	if (!rc && bf->nq == 1) {
-		rc = publish_queue(xs, tx, bf->fe, bf->q[0], p->order);
-	} else if (!rc) {
+	if (!rc && bf->nq > 1)
 		rc = fe_write(xs, tx, bf->fe, "multi-queue-num-queues", bf->nq);
-		for (i = 0; !rc && i < bf->nq; i++) {
-			snprintf(path, sizeof(path), "%s/queue-%u", bf->fe, i);
-			rc = publish_queue(xs, tx, path, bf->q[i], p->order);
-		}
+	for (i = 0; !rc && i < bf->nq; i++) {
+		rc = xenbus_queue_dir(path, sizeof(path), bf->fe, bf->nq, i);
+		if (!rc)
+			rc = xenbus_write_ring(xs, tx, path, bf->q[i]->refs,
+					       p->order);
+		if (!rc)
+			rc = xenbus_write_evtchn(xs, tx, path, "event-channel",
+						 bf->q[i]->port);
 	}
 	if (!rc) {
 		snprintf(path, sizeof(path), "%s/protocol", bf->fe);
