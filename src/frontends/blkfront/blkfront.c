@@ -46,6 +46,7 @@
 #include "pvkit/blkfront.h"
 #include "pvkit/platform.h"
 #include "pvkit/xenbus.h"
+#include "pvkit/xenbus_frontend.h"
 #include "pvkit/xenbus_ring.h"
 #include "pvkit/xs.h"
 
@@ -69,8 +70,8 @@ struct bfbuf { /* a zero-copy buffer */
 	uint8_t *addr;
 	size_t pages;
 	grant_ref_t *refs;
-	bool live;          /* allocated (else kept for reuse) */
-	unsigned int busy;  /* operations in flight on it, atomic */
+	bool live;	   /* allocated (else kept for reuse) */
+	unsigned int busy; /* operations in flight on it, atomic */
 };
 
 struct ureq { /* one user operation, maybe several ring requests */
@@ -78,8 +79,8 @@ struct ureq { /* one user operation, maybe several ring requests */
 	void *arg;
 	struct blkfront *bf;
 	unsigned int parts; /* atomic */
-	int status;         /* first error, atomic */
-	bool gate;          /* a multi-queue barrier holding the gate */
+	int status;	    /* first error, atomic */
+	bool gate;	    /* a multi-queue barrier holding the gate */
 	struct bfbuf *zb;   /* the zero-copy buffer it uses, or NULL */
 };
 
@@ -89,9 +90,9 @@ struct shadow {
 	enum blkfront_op op;
 	uint64_t sector;
 	uint32_t nsect;
-	uint8_t *ubuf;  /* the caller's buffer (NULL: no data) */
+	uint8_t *ubuf;		/* the caller's buffer (NULL: no data) */
 	const struct bfbuf *zb; /* ubuf lies in this zero-copy buffer */
-	uint64_t seq;   /* submission order */
+	uint64_t seq;		/* submission order */
 };
 
 struct bslot {
@@ -108,7 +109,7 @@ struct bqueue {
 	unsigned int id;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool dead; /* being torn down: submitters start over */
+	bool dead;	    /* being torn down: submitters start over */
 	unsigned int users; /* submitters inside; teardown waits for them */
 
 	struct blkif_front f;
@@ -148,10 +149,8 @@ struct blkfront {
 	bool check_pages;
 	enum blkif_abi abi;
 	struct blkfront_info info;
-	char fe[BF_PATH_MAX];
-	char *be;
-	domid_t be_id;
-	char token[BF_PATH_MAX + 8];
+	struct xenbus_fe x; /* the device's xenbus handshake and paths */
+	char token[XENBUS_FE_PATH_MAX + 8];
 	bool watching;
 	struct pvk_gntshr *shr;
 
@@ -168,7 +167,7 @@ struct blkfront {
 	pthread_t rthr;
 	bool rthr_started;
 	unsigned int inflight; /* over all queues, atomic */
-	uint64_t seq;          /* atomic */
+	uint64_t seq;	       /* atomic */
 	struct shadow *pend;   /* shadows waiting to be sent again */
 	unsigned int npend;
 	struct blkfront_stats stats; /* atomic counters */
@@ -178,7 +177,8 @@ struct blkfront {
 	unsigned int nbufs, bufs_cap;
 };
 
-/* ---- vdev names ------------------------------------------------------------ */
+/* ---- vdev names ------------------------------------------------------------
+ */
 
 int blkfront_vdev_parse(const char *vdev, uint32_t *devid)
 {
@@ -204,12 +204,13 @@ int blkfront_vdev_parse(const char *vdev, uint32_t *devid)
 		disk = (disk + 1) * 26 + (unsigned int)(vdev[4] - 'a');
 	}
 	/* xvda..xvdp: major 202; beyond: the extended form. */
-	*devid = disk < 16 ? (202u << 8) | (disk << 4)
-			   : (1u << 28) | (disk << 8);
+	*devid =
+	    disk < 16 ? (202u << 8) | (disk << 4) : (1u << 28) | (disk << 8);
 	return 0;
 }
 
-/* ---- completions ------------------------------------------------------------- */
+/* ---- completions
+ * ------------------------------------------------------------- */
 
 static void ureq_part_done(struct ureq *u, int status)
 {
@@ -285,8 +286,8 @@ static void maps_line(const void *p, char *out, size_t len)
 
 /* Compare len bytes at p with the copy; say where they differ. */
 static bool check_region(const struct bqueue *q, unsigned int slot,
-			 const char *what, const uint8_t *p, const uint8_t *copy,
-			 size_t len)
+			 const char *what, const uint8_t *p,
+			 const uint8_t *copy, size_t len)
 {
 	size_t i, ndiff = 0, first = 0, last = 0;
 	char where[600];
@@ -302,7 +303,7 @@ static bool check_region(const struct bqueue *q, unsigned int slot,
 	maps_line(p + first, where, sizeof(where));
 	pvk_err("blkfront %s: queue %u slot %u: %zu bytes of the %s changed "
 		"while the write was in flight, offsets %zu..%zu (at %p: %s)",
-		q->bf->fe, q->id, slot, ndiff, what, first, last,
+		q->bf->x.path, q->id, slot, ndiff, what, first, last,
 		(const void *)(p + first), where);
 	return true;
 }
@@ -324,10 +325,10 @@ static void slot_check(const struct bqueue *q, unsigned int slot,
 
 		if (check_region(q, slot, "slot pages", slot_page(q, slot, pg),
 				 s->check + off, n))
-			pvk_err("blkfront %s: (that is slot page %u, gref %u)",
-				q->bf->fe, pg,
-				q->data_refs[(size_t)slot * q->slot_pages +
-					     pg]);
+			pvk_err(
+			    "blkfront %s: (that is slot page %u, gref %u)",
+			    q->bf->x.path, pg,
+			    q->data_refs[(size_t)slot * q->slot_pages + pg]);
 	}
 	free(s->check);
 	s->check = NULL;
@@ -375,7 +376,7 @@ static void bf_break(struct blkfront *bf, const char *why)
 	pthread_cond_broadcast(&bf->cond);
 	pthread_mutex_unlock(&bf->lock);
 	if (!was && why)
-		pvk_err("blkfront %s: %s: device broken", bf->fe, why);
+		pvk_err("blkfront %s: %s: device broken", bf->x.path, why);
 	for (i = 0; i < bf->nq; i++) {
 		struct bqueue *q = bf->q[i];
 
@@ -433,7 +434,8 @@ static int handle_responses(struct bqueue *q, const char **why, bool arm)
 			    (q->slots[idx].operation != rsp.operation &&
 			     (q->slots[idx].operation != BLKIF_OP_INDIRECT ||
 			      op_wire(q->slots[idx].sh.op) != rsp.operation))) {
-				*why = "response with an unknown or duplicate id";
+				*why =
+				    "response with an unknown or duplicate id";
 				return -1;
 			}
 			s = &q->slots[idx];
@@ -446,7 +448,7 @@ static int handle_responses(struct bqueue *q, const char **why, bool arm)
 			if (!st && s->sh.op == BLKFRONT_READ && !s->sh.zb)
 				slot_copy(q, (unsigned int)idx, s->sh.ubuf,
 					  (size_t)s->sh.nsect
-						  << BLKIF_SECTOR_SHIFT,
+					      << BLKIF_SECTOR_SHIFT,
 					  false);
 			u = s->sh.u;
 			slot_put(q, s);
@@ -510,8 +512,8 @@ static void *queue_thread(void *arg)
 	struct blkfront *bf = q->bf;
 	const struct pvk_evtchn_ops *evo = bf->plat->evtchn;
 	struct pollfd p[2] = {
-		{.fd = evo->fd(q->ev), .events = POLLIN},
-		{.fd = q->stopfd, .events = POLLIN},
+	    {.fd = evo->fd(q->ev), .events = POLLIN},
+	    {.fd = q->stopfd, .events = POLLIN},
 	};
 	evtchn_port_t got;
 	bool spun = false;
@@ -542,7 +544,8 @@ static void *queue_thread(void *arg)
 			AADD(&bf->stats.events, 1);
 			if (!ALOAD(&bf->broken) && !q->dead)
 				n = handle_responses(q, &why, true);
-			hold = n < 0 ? 0 : xenbus_spurious_account(&q->spur, n > 0);
+			hold = n < 0 ? 0
+				     : xenbus_spurious_account(&q->spur, n > 0);
 			if (n == 0)
 				AADD(&bf->stats.spurious_events, 1);
 			if (n < 0) {
@@ -575,7 +578,8 @@ static void *queue_thread(void *arg)
 	return NULL;
 }
 
-/* ---- submitting ---------------------------------------------------------------- */
+/* ---- submitting
+ * ---------------------------------------------------------------- */
 
 /* Segment i of a request of n sectors starting at sector fs of its first
  * page: which sectors of its page it covers. */
@@ -636,10 +640,9 @@ static int queue_one(struct bqueue *q, const struct shadow *sh)
 	} else if (nseg > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
 		r.operation = BLKIF_OP_INDIRECT;
 		for (i = 0; i < nseg; i++) {
-			struct blkif_request_segment *ip =
-				(void *)slot_page(q, idx,
-						  bf->segs +
-							  i / BLKIF_SEGS_PER_INDIRECT_PAGE);
+			struct blkif_request_segment *ip = (void *)slot_page(
+			    q, idx,
+			    bf->segs + i / BLKIF_SEGS_PER_INDIRECT_PAGE);
 			unsigned int k = i % BLKIF_SEGS_PER_INDIRECT_PAGE;
 
 			ip[k].gref = refs[i];
@@ -753,7 +756,8 @@ static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 	return 0;
 }
 
-/* ---- zero-copy buffers ------------------------------------------------------------ */
+/* ---- zero-copy buffers
+ * ------------------------------------------------------------ */
 
 /* The buffer whose pages hold addr (buf_lock held): index in bf->bufs
  * of the last buffer starting at or below addr, or -1. */
@@ -783,14 +787,17 @@ static const struct bfbuf *buf_hold(struct blkfront *bf, uint8_t *buf,
 	struct bfbuf *b = NULL;
 	int i;
 
-	if (!ALOAD(&bf->nbufs) || ((uintptr_t)buf & ((1u << BLKIF_SECTOR_SHIFT) - 1)))
+	if (!ALOAD(&bf->nbufs) ||
+	    ((uintptr_t)buf & ((1u << BLKIF_SECTOR_SHIFT) - 1)))
 		return NULL;
 	pthread_mutex_lock(&bf->buf_lock);
 	i = buf_find(bf, buf);
 	if (i >= 0) {
 		b = bf->bufs[i];
-		if (!b->live || (size_t)(buf - b->addr) >= b->pages * BLKIF_PAGE_SIZE ||
-		    bytes > b->pages * BLKIF_PAGE_SIZE - (size_t)(buf - b->addr))
+		if (!b->live ||
+		    (size_t)(buf - b->addr) >= b->pages * BLKIF_PAGE_SIZE ||
+		    bytes >
+			b->pages * BLKIF_PAGE_SIZE - (size_t)(buf - b->addr))
 			b = NULL;
 		else
 			AADD(&b->busy, 1);
@@ -839,7 +846,7 @@ void *blkfront_buf_alloc(struct blkfront *bf, size_t bytes)
 		goto out;
 	}
 	/* Fresh guest pages (zeroed), shared with the backend only. */
-	rc = bf->plat->gntshr->share(bf->shr, bf->be_id, (uint32_t)pages, 1,
+	rc = bf->plat->gntshr->share(bf->shr, bf->x.be_id, (uint32_t)pages, 1,
 				     b->refs, &addr);
 	if (rc)
 		goto out;
@@ -906,7 +913,8 @@ static void bufs_release(struct blkfront *bf)
 	}
 	if (left)
 		pvk_warn("blkfront %s: %u buffer page(s) still mapped by the "
-			 "backend; left shared", bf->fe, left);
+			 "backend; left shared",
+			 bf->x.path, left);
 	free(bf->bufs);
 	bf->bufs = NULL;
 	bf->nbufs = 0;
@@ -919,8 +927,8 @@ static unsigned int bf_next_queue;
 static unsigned int thread_queue(void)
 {
 	if (bf_tls_queue == ~0u)
-		bf_tls_queue = __atomic_fetch_add(&bf_next_queue, 1,
-						  __ATOMIC_RELAXED);
+		bf_tls_queue =
+		    __atomic_fetch_add(&bf_next_queue, 1, __ATOMIC_RELAXED);
 	return bf_tls_queue;
 }
 
@@ -950,7 +958,8 @@ int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 		return -ERANGE;
 	if (op != BLKFRONT_FLUSH && op != BLKFRONT_DISCARD && nsectors) {
 		sh.ubuf = buf;
-		sh.zb = buf_hold(bf, buf, (size_t)nsectors << BLKIF_SECTOR_SHIFT);
+		sh.zb =
+		    buf_hold(bf, buf, (size_t)nsectors << BLKIF_SECTOR_SHIFT);
 	}
 	/* A barrier must be one request to mean what it says. */
 	if (op == BLKFRONT_BARRIER &&
@@ -992,10 +1001,9 @@ int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 			 * in the store buffer past our load of inflight). */
 			__atomic_store_n(&bf->gate, true, __ATOMIC_SEQ_CST);
 			u->gate = true;
-			while (__atomic_load_n(&bf->inflight,
-					       __ATOMIC_SEQ_CST) &&
-			       !bf->broken &&
-			       !bf->closing && !bf->recovering)
+			while (
+			    __atomic_load_n(&bf->inflight, __ATOMIC_SEQ_CST) &&
+			    !bf->broken && !bf->closing && !bf->recovering)
 				pthread_cond_wait(&bf->cond, &bf->lock);
 			if (bf->recovering) {
 				pthread_mutex_unlock(&bf->lock);
@@ -1004,9 +1012,9 @@ int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 			q = bf->q[0];
 		} else {
 			q = bf_tls_home && bf_tls_home->bf == bf &&
-					    !bf_tls_home->dead
-				    ? bf_tls_home
-				    : bf->q[thread_queue() % bf->nq];
+				    !bf_tls_home->dead
+				? bf_tls_home
+				: bf->q[thread_queue() % bf->nq];
 		}
 		pthread_mutex_lock(&q->lock);
 		q->users++;
@@ -1094,8 +1102,8 @@ int blkfront_discard(struct blkfront *bf, uint64_t sector, uint64_t nsectors)
 	int rc = 0;
 
 	while (nsectors && !rc) {
-		uint32_t n = nsectors > (1u << 30) ? (1u << 30)
-						   : (uint32_t)nsectors;
+		uint32_t n =
+		    nsectors > (1u << 30) ? (1u << 30) : (uint32_t)nsectors;
 
 		rc = sync_op(bf, BLKFRONT_DISCARD, sector, NULL, n);
 		sector += n;
@@ -1109,10 +1117,7 @@ const struct blkfront_info *blkfront_info(const struct blkfront *bf)
 	return &bf->info;
 }
 
-bool blkfront_broken(const struct blkfront *bf)
-{
-	return ALOAD(&bf->broken);
-}
+bool blkfront_broken(const struct blkfront *bf) { return ALOAD(&bf->broken); }
 
 void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st)
 {
@@ -1120,7 +1125,8 @@ void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st)
 	*st = bf->stats;
 }
 
-/* ---- queues: build and tear down ------------------------------------------------- */
+/* ---- queues: build and tear down
+ * ------------------------------------------------- */
 
 /* Stop a queue's thread (no lock held). */
 static void queue_stop(struct bqueue *q)
@@ -1177,7 +1183,8 @@ static void queue_free(struct bqueue *q)
 	left += unshare_retry(bf, q->sring, q->nr_pages, deadline);
 	if (left)
 		pvk_warn("blkfront %s: queue %u: %u page(s) still mapped by "
-			 "the backend; left shared", bf->fe, q->id, left);
+			 "the backend; left shared",
+			 bf->x.path, q->id, left);
 	if (q->stopfd >= 0)
 		close(q->stopfd);
 	for (i = 0; q->slots && i < q->nslots; i++)
@@ -1205,7 +1212,7 @@ static int queue_new(struct blkfront *bf, unsigned int id, unsigned int order,
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	q->nr_pages = 1u << order;
-	rc = plat->gntshr->share(bf->shr, bf->be_id, q->nr_pages, 1, q->refs,
+	rc = plat->gntshr->share(bf->shr, bf->x.be_id, q->nr_pages, 1, q->refs,
 				 &q->sring);
 	if (rc) {
 		q->sring = NULL;
@@ -1217,8 +1224,8 @@ static int queue_new(struct blkfront *bf, unsigned int id, unsigned int order,
 		goto fail;
 	q->nslots = blkif_front_nr_ents(&q->f);
 	q->slot_pages = bf->segs + bf->ind;
-	q->data_refs = calloc((size_t)q->nslots * q->slot_pages,
-			      sizeof(*q->data_refs));
+	q->data_refs =
+	    calloc((size_t)q->nslots * q->slot_pages, sizeof(*q->data_refs));
 	q->slots = calloc(q->nslots, sizeof(*q->slots));
 	q->data = calloc((size_t)q->nslots * q->slot_pages, sizeof(*q->data));
 	if (!q->data_refs || !q->slots || !q->data) {
@@ -1232,12 +1239,12 @@ static int queue_new(struct blkfront *bf, unsigned int id, unsigned int order,
 		unsigned int j;
 		uint8_t *addr;
 
-		rc = plat->gntshr->share(bf->shr, bf->be_id, q->slot_pages, 1,
+		rc = plat->gntshr->share(bf->shr, bf->x.be_id, q->slot_pages, 1,
 					 &q->data_refs[first], (void **)&addr);
 		if (rc) {
 			pvk_err("blkfront %s: cannot share the pages of slot "
-				"%u of %u: %s", bf->fe, i, q->nslots,
-				strerror(-rc));
+				"%u of %u: %s",
+				bf->x.path, i, q->nslots, strerror(-rc));
 			goto fail;
 		}
 		for (j = 0; j < q->slot_pages; j++)
@@ -1249,7 +1256,7 @@ static int queue_new(struct blkfront *bf, unsigned int id, unsigned int order,
 	}
 	rc = plat->evtchn->open(bf->plat, &q->ev);
 	if (!rc)
-		rc = plat->evtchn->bind_unbound(q->ev, bf->be_id, &q->port);
+		rc = plat->evtchn->bind_unbound(q->ev, bf->x.be_id, &q->port);
 	if (rc)
 		goto fail;
 	q->stopfd = eventfd(0, EFD_CLOEXEC);
@@ -1314,7 +1321,7 @@ static void queues_collect(struct blkfront *bf)
 			if (handle_responses(q, &why, true) < 0)
 				pvk_warn("blkfront %s: queue %u: %s; every "
 					 "request still open is sent again",
-					 bf->fe, i, why);
+					 bf->x.path, i, why);
 			q->dead = true;
 		}
 		for (j = 0; j < q->nslots; j++) {
@@ -1421,29 +1428,14 @@ static int pend_replay(struct blkfront *bf)
 	}
 	queue_kick(q);
 	pthread_mutex_unlock(&q->lock);
-	memmove(bf->pend, bf->pend + from, (bf->npend - from) * sizeof(*bf->pend));
+	memmove(bf->pend, bf->pend + from,
+		(bf->npend - from) * sizeof(*bf->pend));
 	bf->npend -= from;
 	return rc;
 }
 
-/* ---- xenbus: negotiating ------------------------------------------------------------ */
-
-static int be_u64(struct blkfront *bf, const char *node, uint64_t min,
-		  uint64_t max, uint64_t def, uint64_t *out)
-{
-	char path[BF_PATH_MAX + 64];
-	int rc;
-
-	snprintf(path, sizeof(path), "%s/%s", bf->be, node);
-	rc = xs_read_u64(bf->xs, XS_TX_NONE, path, min, max, out);
-	if (rc == -ENOENT) {
-		*out = def;
-		return 0;
-	}
-	if (rc)
-		pvk_warn("blkfront %s: %s: %s", bf->fe, path, strerror(-rc));
-	return rc;
-}
+/* ---- xenbus: negotiating
+ * ------------------------------------------------------------ */
 
 struct publish {
 	struct blkfront *bf;
@@ -1469,13 +1461,15 @@ static int publish_tx(struct xs_client *xs, xs_tx_t tx, void *arg)
 	int rc;
 
 	/* What an earlier connection wrote goes first. */
-	rc = xenbus_remove_rings(xs, tx, bf->fe);
+	rc = xenbus_remove_rings(xs, tx, bf->x.path);
 	if (!rc && p->order)
-		rc = fe_write(xs, tx, bf->fe, "ring-page-order", p->order);
+		rc = fe_write(xs, tx, bf->x.path, "ring-page-order", p->order);
 	if (!rc && bf->nq > 1)
-		rc = fe_write(xs, tx, bf->fe, "multi-queue-num-queues", bf->nq);
+		rc = fe_write(xs, tx, bf->x.path, "multi-queue-num-queues",
+			      bf->nq);
 	for (i = 0; !rc && i < bf->nq; i++) {
-		rc = xenbus_queue_dir(path, sizeof(path), bf->fe, bf->nq, i);
+		rc =
+		    xenbus_queue_dir(path, sizeof(path), bf->x.path, bf->nq, i);
 		if (!rc)
 			rc = xenbus_write_ring(xs, tx, path, bf->q[i]->refs,
 					       p->order);
@@ -1484,40 +1478,13 @@ static int publish_tx(struct xs_client *xs, xs_tx_t tx, void *arg)
 						 bf->q[i]->port);
 	}
 	if (!rc) {
-		snprintf(path, sizeof(path), "%s/protocol", bf->fe);
+		snprintf(path, sizeof(path), "%s/protocol", bf->x.path);
 		rc = xs_write_str(xs, tx, path, bf->info.protocol);
 	}
 	if (!rc)
-		rc = fe_write(xs, tx, bf->fe, "feature-persistent",
+		rc = fe_write(xs, tx, bf->x.path, "feature-persistent",
 			      p->persistent ? 1u : 0u);
 	return rc;
-}
-
-/* Wait until the backend's state is in want; forever when timeout_ms < 0,
- * but -ECANCELED once the device is closing. */
-static int wait_be(struct blkfront *bf, uint32_t want, int timeout_ms,
-		   enum xenbus_state *st)
-{
-	uint64_t until = pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	int rc;
-
-	for (;;) {
-		int step = BF_POLL_MS;
-
-		if (timeout_ms >= 0) {
-			uint64_t now = pvk_now_ns();
-
-			if (now >= until)
-				return -ETIMEDOUT;
-			if ((until - now) / 1000000 < (uint64_t)step)
-				step = (int)((until - now) / 1000000) + 1;
-		}
-		rc = xenbus_wait_for_state(bf->xs, bf->be, want, step, st);
-		if (rc != -ETIMEDOUT)
-			return rc;
-		if (ALOAD(&bf->closing))
-			return -ECANCELED;
-	}
 }
 
 /* Negotiate with a backend in InitWait (or Connected): pick the features,
@@ -1533,15 +1500,17 @@ static int bf_connect(struct blkfront *bf, int timeout_ms)
 	unsigned int i, nq;
 	int rc;
 
-	rc = be_u64(bf, "max-ring-page-order", 0, 31, 0, &be_order);
+	rc = xenbus_fe_be_u64(&bf->x, "max-ring-page-order", 0, 31, 0,
+			      &be_order);
 	if (!rc)
-		rc = be_u64(bf, "feature-max-indirect-segments", 0, UINT32_MAX,
-			    0, &be_ind);
+		rc = xenbus_fe_be_u64(&bf->x, "feature-max-indirect-segments",
+				      0, UINT32_MAX, 0, &be_ind);
 	if (!rc)
-		rc = be_u64(bf, "feature-persistent", 0, 1, 0, &be_pers);
+		rc = xenbus_fe_be_u64(&bf->x, "feature-persistent", 0, 1, 0,
+				      &be_pers);
 	if (!rc)
-		rc = be_u64(bf, "multi-queue-max-queues", 0, UINT32_MAX, 1,
-			    &be_nq);
+		rc = xenbus_fe_be_u64(&bf->x, "multi-queue-max-queues", 0,
+				      UINT32_MAX, 1, &be_nq);
 	if (rc)
 		return rc;
 	pub.persistent = !o->no_persistent; /* we reuse grants: ask */
@@ -1598,66 +1567,73 @@ static int bf_connect(struct blkfront *bf, int timeout_ms)
 	rc = xs_transaction_run(bf->xs, publish_tx, &pub);
 	if (rc < 0)
 		return rc;
-	rc = xenbus_switch_state(bf->xs, bf->fe, XenbusStateInitialised);
+	rc = xenbus_fe_switch(&bf->x, XenbusStateInitialised);
 	if (rc)
 		return rc;
-	rc = wait_be(bf,
-		     XENBUS_STATE_BIT(XenbusStateConnected) |
-			     XENBUS_STATE_BIT(XenbusStateClosing) |
-			     XENBUS_STATE_BIT(XenbusStateClosed) |
-			     XENBUS_STATE_BIT(XenbusStateUnknown),
-		     timeout_ms, &st);
+	rc = xenbus_fe_wait(&bf->x,
+			    XENBUS_STATE_BIT(XenbusStateConnected) |
+				XENBUS_STATE_BIT(XenbusStateClosing) |
+				XENBUS_STATE_BIT(XenbusStateClosed) |
+				XENBUS_STATE_BIT(XenbusStateUnknown),
+			    timeout_ms, &st);
 	if (!rc && st != XenbusStateConnected)
-		rc = timeout_ms >= 0		    ? -ECONNREFUSED
+		rc = timeout_ms >= 0	       ? -ECONNREFUSED
 		     : st == XenbusStateClosed ? -EAGAIN
 					       : -ENODEV;
 	if (rc) {
-		pvk_err("blkfront %s: backend did not connect (%s)", bf->fe,
+		pvk_err("blkfront %s: backend did not connect (%s)", bf->x.path,
 			xenbus_state_name(st));
 		return rc;
 	}
 	/* What the connected backend says about the disk. */
-	rc = be_u64(bf, "sectors", 0, UINT64_MAX, 0, &bf->info.sectors);
+	rc = xenbus_fe_be_u64(&bf->x, "sectors", 0, UINT64_MAX, 0,
+			      &bf->info.sectors);
 	if (!rc)
-		rc = be_u64(bf, "sector-size", 512, 512, 512, &v);
+		rc = xenbus_fe_be_u64(&bf->x, "sector-size", 512, 512, 512, &v);
 	bf->info.sector_size = 512;
 	if (!rc)
-		rc = be_u64(bf, "physical-sector-size", 512, 1u << 20, 512, &v);
+		rc = xenbus_fe_be_u64(&bf->x, "physical-sector-size", 512,
+				      1u << 20, 512, &v);
 	bf->info.physical_sector_size = (unsigned int)v;
 	if (!rc)
-		rc = be_u64(bf, "info", 0, UINT32_MAX, 0, &v);
+		rc = xenbus_fe_be_u64(&bf->x, "info", 0, UINT32_MAX, 0, &v);
 	if (rc)
 		return rc;
 	bf->info.readonly = v & VDISK_READONLY;
 	bf->info.cdrom = v & VDISK_CDROM;
 	bf->info.removable = v & VDISK_REMOVABLE;
-	bf->info.flush = !be_u64(bf, "feature-flush-cache", 0, 1, 0, &v) && v;
-	bf->info.barrier = !be_u64(bf, "feature-barrier", 0, 1, 0, &v) && v;
-	bf->info.discard = !be_u64(bf, "feature-discard", 0, 1, 0, &v) && v;
-	if (bf->info.discard &&
-	    !be_u64(bf, "discard-granularity", 0, UINT32_MAX, 512, &v))
+	bf->info.flush =
+	    !xenbus_fe_be_u64(&bf->x, "feature-flush-cache", 0, 1, 0, &v) && v;
+	bf->info.barrier =
+	    !xenbus_fe_be_u64(&bf->x, "feature-barrier", 0, 1, 0, &v) && v;
+	bf->info.discard =
+	    !xenbus_fe_be_u64(&bf->x, "feature-discard", 0, 1, 0, &v) && v;
+	if (bf->info.discard && !xenbus_fe_be_u64(&bf->x, "discard-granularity",
+						  0, UINT32_MAX, 512, &v))
 		bf->info.discard_granularity = (unsigned int)v;
 	/* Linux's blkback writes feature-persistent only as it connects. */
-	if (!be_pers && be_u64(bf, "feature-persistent", 0, 1, 0, &be_pers))
+	if (!be_pers &&
+	    xenbus_fe_be_u64(&bf->x, "feature-persistent", 0, 1, 0, &be_pers))
 		be_pers = 0;
 	bf->info.persistent = pub.persistent && be_pers;
 	bf->info.ring_pages = 1u << pub.order;
 	bf->info.nr_queues = bf->nq;
-	rc = xenbus_switch_state(bf->xs, bf->fe, XenbusStateConnected);
+	rc = xenbus_fe_switch(&bf->x, XenbusStateConnected);
 	if (rc)
 		return rc;
 	pvk_info("blkfront %s: connected: %llu sectors, %s, %u queue(s) of "
 		 "%u ring page(s), indirect %u (zero-copy %u), persistent %s, "
 		 "flush %d barrier %d discard %d",
-		 bf->fe, (unsigned long long)bf->info.sectors, bf->info.protocol,
-		 bf->nq, bf->info.ring_pages, bf->info.indirect_segs,
-		 bf->ind ? bf->zsegs : 0,
+		 bf->x.path, (unsigned long long)bf->info.sectors,
+		 bf->info.protocol, bf->nq, bf->info.ring_pages,
+		 bf->info.indirect_segs, bf->ind ? bf->zsegs : 0,
 		 bf->info.persistent ? "on" : "off", bf->info.flush,
 		 bf->info.barrier, bf->info.discard);
 	return 0;
 }
 
-/* ---- recovery -------------------------------------------------------------------- */
+/* ---- recovery
+ * -------------------------------------------------------------------- */
 
 /* The backend's state changed: anything but Connected while we are
  * connected means it went away (a restarted backend says InitWait, a
@@ -1673,49 +1649,16 @@ static void be_state_changed(struct xs_client *xs, const char *path,
 	/* Read under the lock: the recovery clears a request only once it
 	 * saw Connected, so a state read before that cannot outlive it. */
 	pthread_mutex_lock(&bf->lock);
-	if (xenbus_read_state(xs, XS_TX_NONE, bf->be, &st) == 0 &&
+	if (xenbus_read_state(xs, XS_TX_NONE, bf->x.be_path, &st) == 0 &&
 	    st != XenbusStateConnected) {
 		if (!bf->recover_req && !bf->recovering && !bf->closing &&
 		    !bf->broken)
 			pvk_info("blkfront %s: backend %s: reconnecting",
-				 bf->fe, xenbus_state_name(st));
+				 bf->x.path, xenbus_state_name(st));
 		bf->recover_req = true;
 		pthread_cond_broadcast(&bf->cond);
 	}
 	pthread_mutex_unlock(&bf->lock);
-}
-
-/* Bring the backend to InitWait again.  0 once it is there. */
-static int await_initwait(struct blkfront *bf)
-{
-	enum xenbus_state st;
-	int rc;
-
-	for (;;) {
-		if (ALOAD(&bf->closing))
-			return -ECANCELED;
-		rc = xenbus_read_state(bf->xs, XS_TX_NONE, bf->be, &st);
-		if (rc)
-			return rc;
-		switch (st) {
-		case XenbusStateInitWait:
-			return 0;
-		case XenbusStateClosing:
-			return -ENODEV; /* the backend closes the device */
-		case XenbusStateClosed:
-			/* Ask for a new connection. */
-			xenbus_switch_state(bf->xs, bf->fe,
-					    XenbusStateInitialising);
-			break;
-		case XenbusStateUnknown:
-			return -ENODEV; /* the device was removed */
-		default:
-			break; /* a dead backend's Connected: wait */
-		}
-		rc = wait_be(bf, ~XENBUS_STATE_BIT(st), -1, &st);
-		if (rc)
-			return rc;
-	}
 }
 
 static void bf_recover(struct blkfront *bf)
@@ -1729,12 +1672,12 @@ static void bf_recover(struct blkfront *bf)
 	for (;;) {
 		queues_collect(bf);
 		pvk_info("blkfront %s: queues stopped, %u request(s) to send "
-			 "again", bf->fe, bf->npend);
+			 "again",
+			 bf->x.path, bf->npend);
 		/* Tell the backend we start over; once it is back in
 		 * InitWait it holds no mapping of ours (a dead one's went
 		 * with it): end foreign access, then negotiate anew. */
-		xenbus_switch_state(bf->xs, bf->fe, XenbusStateInitialising);
-		rc = await_initwait(bf);
+		rc = xenbus_fe_restart(&bf->x);
 		queues_release(bf);
 		if (!rc)
 			rc = bf_connect(bf, -1);
@@ -1750,7 +1693,7 @@ static void bf_recover(struct blkfront *bf)
 				struct timespec ts = {0, 100000000};
 
 				pvk_warn("blkfront %s: reconnecting: %s; again",
-					 bf->fe, strerror(-rc));
+					 bf->x.path, strerror(-rc));
 				nanosleep(&ts, NULL);
 			}
 			continue;
@@ -1758,14 +1701,14 @@ static void bf_recover(struct blkfront *bf)
 		break;
 	}
 	if (rc) {
-		pvk_err("blkfront %s: cannot reconnect: %s", bf->fe,
+		pvk_err("blkfront %s: cannot reconnect: %s", bf->x.path,
 			strerror(-rc));
 		queues_teardown(bf);
 		pend_fail(bf, -EIO);
 		pthread_mutex_lock(&bf->lock);
 		bf->broken = true;
 	} else {
-		pvk_info("blkfront %s: reconnected", bf->fe);
+		pvk_info("blkfront %s: reconnected", bf->x.path);
 		pthread_mutex_lock(&bf->lock);
 	}
 	bf->recovering = false;
@@ -1788,7 +1731,7 @@ static void *recover_thread(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&bf->lock);
-		if (xenbus_read_state(bf->xs, XS_TX_NONE, bf->be, &st))
+		if (xenbus_read_state(bf->xs, XS_TX_NONE, bf->x.be_path, &st))
 			st = XenbusStateUnknown;
 		if (st == XenbusStateConnected) {
 			/* A change seen late: nothing to do. */
@@ -1801,9 +1744,9 @@ static void *recover_thread(void *arg)
 			/* The backend fails or removes the device (as Linux's
 			 * blkfront_closing): no reconnection. */
 			bf_break(bf, st == XenbusStateClosing
-					     ? "the backend closed the device"
-					     : "the backend device was removed");
-			xenbus_switch_state(bf->xs, bf->fe, XenbusStateClosing);
+					 ? "the backend closed the device"
+					 : "the backend device was removed");
+			xenbus_fe_switch(&bf->x, XenbusStateClosing);
 			break;
 		}
 		bf_recover(bf);
@@ -1811,35 +1754,15 @@ static void *recover_thread(void *arg)
 	return NULL;
 }
 
-/* ---- open and close ------------------------------------------------------------ */
+/* ---- open and close
+ * ------------------------------------------------------------ */
 
-/* Closing, then Closed, each time waiting for the backend to follow.  A
- * backend that does not follow in time (-ETIMEDOUT) may still be connected
- * to the old rings: Linux's blkback ignores a frontend that says
- * Initialised while it is Connected, so a new connection must not start. */
-static int close_handshake(struct blkfront *bf)
+/* (bf->lock held) No more reconnections; unbounded waits give up. */
+static void bf_set_closing(struct blkfront *bf)
 {
-	enum xenbus_state st = XenbusStateUnknown;
-	int rc;
-
-	xenbus_switch_state(bf->xs, bf->fe, XenbusStateClosing);
-	rc = xenbus_wait_for_state(bf->xs, bf->be,
-				   XENBUS_STATE_BIT(XenbusStateClosing) |
-					   XENBUS_STATE_BIT(XenbusStateClosed) |
-					   XENBUS_STATE_BIT(XenbusStateUnknown),
-				   bf->o.timeout_ms, &st);
-	xenbus_switch_state(bf->xs, bf->fe, XenbusStateClosed);
-	if (!rc)
-		rc = xenbus_wait_for_state(
-			bf->xs, bf->be,
-			XENBUS_STATE_BIT(XenbusStateClosed) |
-				XENBUS_STATE_BIT(XenbusStateUnknown),
-			bf->o.timeout_ms, &st);
-	if (rc)
-		pvk_warn("blkfront %s: the backend did not follow to Closed "
-			 "(it is %s): %s", bf->fe, xenbus_state_name(st),
-			 strerror(-rc));
-	return rc;
+	bf->closing = true;
+	__atomic_store_n(&bf->x.cancel, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&bf->cond);
 }
 
 static void bf_free(struct blkfront *bf)
@@ -1847,11 +1770,10 @@ static void bf_free(struct blkfront *bf)
 	unsigned int i;
 
 	if (bf->watching)
-		xs_unwatch(bf->xs, bf->be, bf->token);
+		xs_unwatch(bf->xs, bf->x.be_path, bf->token);
 	if (bf->rthr_started) {
 		pthread_mutex_lock(&bf->lock);
-		bf->closing = true;
-		pthread_cond_broadcast(&bf->cond);
+		bf_set_closing(bf);
 		pthread_mutex_unlock(&bf->lock);
 		pthread_join(bf->rthr, NULL);
 	}
@@ -1861,7 +1783,7 @@ static void bf_free(struct blkfront *bf)
 	if (bf->shr)
 		bf->plat->gntshr->close(bf->shr);
 	free(bf->pend);
-	free(bf->be);
+	xenbus_fe_release(&bf->x);
 	pthread_mutex_destroy(&bf->lock);
 	pthread_cond_destroy(&bf->cond);
 	pthread_mutex_destroy(&bf->buf_lock);
@@ -1873,9 +1795,7 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 		  struct blkfront **out)
 {
 	struct blkfront *bf;
-	enum xenbus_state st;
 	uint32_t devid;
-	domid_t self;
 	int rc;
 
 	rc = blkfront_vdev_parse(vdev, &devid);
@@ -1919,59 +1839,11 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 		goto out_free;
 	snprintf(bf->info.protocol, sizeof(bf->info.protocol), "%s",
 		 blkif_abi_name(bf->abi));
-	/* On real Xen the platform knows itself only as DOMID_SELF. */
-	self = plat->self;
-	if (self == DOMID_SELF && (rc = xenbus_read_domid(xs, &self)) < 0) {
-		pvk_err("blkfront: cannot read this domain's id: %s",
-			strerror(-rc));
-		goto out_free;
-	}
-	rc = xenbus_frontend_path(bf->fe, sizeof(bf->fe), self, "vbd", devid);
+	rc = xenbus_fe_init(&bf->x, plat, xs, "vbd", devid, bf->o.timeout_ms);
 	if (!rc)
-		rc = xenbus_read_backend(xs, XS_TX_NONE, bf->fe, &bf->be,
-					 &bf->be_id);
+		rc = xenbus_fe_begin(&bf->x);
 	if (rc)
 		goto fail;
-	/* A device an earlier program closed, or left connected when it
-	 * died: close it properly first; Linux's blkback then stays Closed
-	 * until the frontend says Initialising again. */
-	if (xenbus_read_state(xs, XS_TX_NONE, bf->fe, &st) == 0 &&
-	    st != XenbusStateInitialising && st != XenbusStateUnknown) {
-		if (st != XenbusStateClosed) {
-			pvk_warn("blkfront %s: found %s: closing it first",
-				 bf->fe, xenbus_state_name(st));
-			rc = close_handshake(bf);
-		} else {
-			/* Closed by an earlier program; the backend may
-			 * still be on its way there from the old rings. */
-			rc = xenbus_wait_for_state(
-				xs, bf->be,
-				XENBUS_STATE_BIT(XenbusStateClosed) |
-					XENBUS_STATE_BIT(XenbusStateInitWait) |
-					XENBUS_STATE_BIT(XenbusStateUnknown),
-				bf->o.timeout_ms, &st);
-			if (rc)
-				pvk_err("blkfront %s: the backend is still %s "
-					"after the frontend closed: %s",
-					bf->fe, xenbus_state_name(st),
-					strerror(-rc));
-		}
-		if (!rc)
-			rc = xenbus_switch_state(xs, bf->fe,
-						 XenbusStateInitialising);
-		if (rc)
-			goto fail;
-	}
-	/* The backend publishes its features, then InitWait.  Connected
-	 * here would be a connection to somebody else's rings. */
-	rc = xenbus_wait_for_state(xs, bf->be,
-				   XENBUS_STATE_BIT(XenbusStateInitWait),
-				   bf->o.timeout_ms, &st);
-	if (rc) {
-		pvk_err("blkfront %s: backend not ready (%s): %s", bf->fe,
-			xenbus_state_name(st), strerror(-rc));
-		goto fail;
-	}
 	rc = plat->gntshr->open(plat, &bf->shr);
 	if (rc)
 		goto fail;
@@ -1982,15 +1854,16 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 	if (rc)
 		goto fail;
 	bf->rthr_started = true;
-	snprintf(bf->token, sizeof(bf->token), "bf:%s", bf->fe);
-	rc = xs_watch(xs, bf->be, bf->token, be_state_changed, bf);
+	snprintf(bf->token, sizeof(bf->token), "bf:%s", bf->x.path);
+	rc = xs_watch(xs, bf->x.be_path, bf->token, be_state_changed, bf);
 	if (rc)
 		goto fail;
 	bf->watching = true;
 	*out = bf;
 	return 0;
 fail:
-	xenbus_switch_state(xs, bf->fe, XenbusStateClosed);
+	if (bf->x.be_path)
+		xenbus_fe_switch(&bf->x, XenbusStateClosed);
 out_free:
 	bf_free(bf);
 	return rc;
@@ -2005,7 +1878,7 @@ void blkfront_close(struct blkfront *bf)
 		return;
 	/* No new reconnection; let what is in flight finish, for a while. */
 	if (bf->watching)
-		xs_unwatch(bf->xs, bf->be, bf->token);
+		xs_unwatch(bf->xs, bf->x.be_path, bf->token);
 	bf->watching = false;
 	until = pvk_now_ns() + 5000000000ull;
 	pthread_mutex_lock(&bf->lock);
@@ -2021,8 +1894,7 @@ void blkfront_close(struct blkfront *bf)
 		}
 		pthread_cond_timedwait(&bf->cond, &bf->lock, &ts);
 	}
-	bf->closing = true;
-	pthread_cond_broadcast(&bf->cond);
+	bf_set_closing(bf);
 	pthread_mutex_unlock(&bf->lock);
 	if (bf->rthr_started) {
 		pthread_join(bf->rthr, NULL);
@@ -2033,7 +1905,7 @@ void blkfront_close(struct blkfront *bf)
 		pthread_cond_broadcast(&bf->q[i]->cond);
 		pthread_mutex_unlock(&bf->q[i]->lock);
 	}
-	close_handshake(bf); /* it says so if the backend did not follow */
+	xenbus_fe_close(&bf->x); /* it says so if the backend did not follow */
 	/* Anything left fails quietly. */
 	for (i = 0; i < bf->nq; i++)
 		queue_stop(bf->q[i]);
