@@ -37,10 +37,10 @@ struct blkfront_opts {
 	 * them and carries up to the backend's maximum, at most 256 (1 MiB),
 	 * whenever indirect requests are used at all. */
 	unsigned int max_indirect_segs;
-	bool no_persistent;       /* do not ask for feature-persistent */
+	bool no_persistent;	      /* do not ask for feature-persistent */
 	unsigned int ring_page_order; /* wanted; the backend's max caps it */
-	const char *protocol;     /* "x86_32-abi"/"x86_64-abi"; NULL native */
-	int timeout_ms;           /* for each xenbus step; 0: 10 s */
+	const char *protocol; /* "x86_32-abi"/"x86_64-abi"; NULL native */
+	int timeout_ms;	      /* for each xenbus step; 0: 10 s */
 	/* Queues wanted (the backend's multi-queue-max-queues caps it);
 	 * 0: min(4, the backend's maximum). */
 	unsigned int num_queues;
@@ -54,13 +54,13 @@ struct blkfront_opts {
 #define BLKFRONT_MAX_QUEUES 16u
 
 struct blkfront_info {
-	uint64_t sectors;           /* 512-byte sectors */
-	unsigned int sector_size;   /* "sector-size" */
+	uint64_t sectors;	  /* 512-byte sectors */
+	unsigned int sector_size; /* "sector-size" */
 	unsigned int physical_sector_size;
 	bool readonly, cdrom, removable;
 	bool flush, barrier, discard, persistent; /* negotiated */
-	unsigned int indirect_segs; /* 0: direct requests only */
-	unsigned int ring_pages;    /* per queue */
+	unsigned int indirect_segs;		  /* 0: direct requests only */
+	unsigned int ring_pages;		  /* per queue */
 	unsigned int nr_queues;
 	unsigned int discard_granularity;
 	char protocol[16];
@@ -84,7 +84,7 @@ bool blkfront_broken(const struct blkfront *bf);
 enum blkfront_op {
 	BLKFRONT_READ,
 	BLKFRONT_WRITE,
-	BLKFRONT_FLUSH,   /* buf NULL, nsectors 0 */
+	BLKFRONT_FLUSH,	  /* buf NULL, nsectors 0 */
 	BLKFRONT_BARRIER, /* a write ordered after everything before it
 			     (nsectors may be 0: a pure barrier) */
 	BLKFRONT_DISCARD, /* buf NULL */
@@ -132,6 +132,26 @@ int blkfront_flush(struct blkfront *bf);
 int blkfront_barrier(struct blkfront *bf, uint64_t sector, const void *buf,
 		     uint32_t nsectors);
 int blkfront_discard(struct blkfront *bf, uint64_t sector, uint64_t nsectors);
+
+/* Suspend (the control driver's suspend, or a save): new submissions wait;
+ * what is in flight gets up to timeout_ms (<= 0: 5 s) to complete, and
+ * what is still in flight then is kept in its ring slots.  0. */
+int blkfront_suspend(struct blkfront *bf, int timeout_ms);
+/* Resume after blkfront_suspend.  cancelled (SCHEDOP_shutdown(suspend)
+ * returned 1: the same domain goes on): the rings are untouched, kept
+ * requests complete as they would have, nothing is sent twice; waiting
+ * submissions go on.  Not cancelled (a restored domain): the backend is
+ * looked up again (its path or domain may have changed), everything is
+ * negotiated from scratch and every request still unanswered is sent
+ * again, in submission order, before the waiting submissions. */
+int blkfront_resume(struct blkfront *bf, bool cancelled);
+
+/* blkfront as a frontend driver for the xenbus bus
+ * (include/pvkit/xenbus_frontend.h): type "vbd"; probe opens the disk with
+ * default options (priv is its struct blkfront *), remove flushes a
+ * writable disk and closes it, suspend/resume as above. */
+struct xenbus_frontend_driver;
+extern const struct xenbus_frontend_driver blkfront_driver;
 
 /* Counters, for tests: spurious events seen and rate-limited, ring
  * requests per queue, reconnections and requests sent again. */

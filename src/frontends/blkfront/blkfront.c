@@ -164,6 +164,8 @@ struct blkfront {
 	pthread_mutex_t lock; /* the device state below */
 	pthread_cond_t cond;
 	bool broken, closing, recovering, recover_req, gate;
+	bool suspended;	    /* new submissions wait (blkfront_suspend) */
+	bool recover_force; /* reconnect even if the backend says Connected */
 	pthread_t rthr;
 	bool rthr_started;
 	unsigned int inflight; /* over all queues, atomic */
@@ -984,8 +986,9 @@ int blkfront_submit(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
 		struct bqueue *q;
 
 		pthread_mutex_lock(&bf->lock);
-		while (!bf->broken && !bf->closing &&
-		       (bf->recovering || (bf->gate && !u->gate)))
+		while (
+		    !bf->broken && !bf->closing &&
+		    (bf->recovering || bf->suspended || (bf->gate && !u->gate)))
 			pthread_cond_wait(&bf->cond, &bf->lock);
 		if (bf->broken || bf->closing) {
 			pthread_mutex_unlock(&bf->lock);
@@ -1684,6 +1687,7 @@ static void bf_recover(struct blkfront *bf)
 		if (!rc) {
 			pthread_mutex_lock(&bf->lock);
 			bf->recover_req = false; /* we saw Connected */
+			bf->recover_force = false;
 			pthread_mutex_unlock(&bf->lock);
 			rc = pend_replay(bf);
 		}
@@ -1712,6 +1716,7 @@ static void bf_recover(struct blkfront *bf)
 		pthread_mutex_lock(&bf->lock);
 	}
 	bf->recovering = false;
+	bf->recover_force = false;
 	pthread_cond_broadcast(&bf->cond);
 	pthread_mutex_unlock(&bf->lock);
 }
@@ -1733,7 +1738,7 @@ static void *recover_thread(void *arg)
 		pthread_mutex_unlock(&bf->lock);
 		if (xenbus_read_state(bf->xs, XS_TX_NONE, bf->x.be_path, &st))
 			st = XenbusStateUnknown;
-		if (st == XenbusStateConnected) {
+		if (st == XenbusStateConnected && !ALOAD(&bf->recover_force)) {
 			/* A change seen late: nothing to do. */
 			pthread_mutex_lock(&bf->lock);
 			bf->recover_req = false;
@@ -1917,3 +1922,141 @@ void blkfront_close(struct blkfront *bf)
 	pend_fail(bf, -EIO);
 	bf_free(bf);
 }
+
+/* ---- suspend and resume
+ * ----------------------------------------------------------- */
+
+/* (bf->lock held) Wait for cond_fn to become false, polling every 10 ms
+ * (completions do not signal bf->cond), until deadline (ns; 0: forever). */
+static bool bf_wait_until(struct blkfront *bf, bool (*busy)(struct blkfront *),
+			  uint64_t deadline)
+{
+	while (busy(bf) && !bf->broken) {
+		struct timespec ts;
+
+		if (deadline && pvk_now_ns() >= deadline)
+			return false;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&bf->cond, &bf->lock, &ts);
+	}
+	return true;
+}
+
+static bool bf_busy(struct blkfront *bf)
+{
+	return ALOAD(&bf->inflight) || bf->recovering || bf->npend;
+}
+
+static bool bf_recovery_due(struct blkfront *bf)
+{
+	return bf->recovering || bf->recover_req;
+}
+
+int blkfront_suspend(struct blkfront *bf, int timeout_ms)
+{
+	uint64_t deadline;
+	unsigned int left;
+
+	deadline = pvk_now_ns() +
+		   (uint64_t)(timeout_ms > 0 ? timeout_ms : 5000) * 1000000ull;
+	pthread_mutex_lock(&bf->lock);
+	bf->suspended = true;
+	bf_wait_until(bf, bf_busy, deadline);
+	left = ALOAD(&bf->inflight);
+	pthread_mutex_unlock(&bf->lock);
+	if (left)
+		pvk_info("blkfront %s: suspended with %u request(s) in flight, "
+			 "kept",
+			 bf->x.path, left);
+	else
+		pvk_info("blkfront %s: suspended, nothing in flight",
+			 bf->x.path);
+	return 0;
+}
+
+int blkfront_resume(struct blkfront *bf, bool cancelled)
+{
+	bool moved = false;
+	int rc = 0;
+
+	if (!cancelled) {
+		/* A restored domain: the backend (maybe another one) holds
+		 * nothing of ours.  Wait out a reconnection already under
+		 * way, find the backend again, then reconnect from scratch
+		 * and send again what was unanswered, before new I/O. */
+		pthread_mutex_lock(&bf->lock);
+		bf_wait_until(bf, bf_recovery_due, 0);
+		pthread_mutex_unlock(&bf->lock);
+		if (bf->watching)
+			xs_unwatch(bf->xs, bf->x.be_path, bf->token);
+		bf->watching = false;
+		rc = xenbus_fe_reread_backend(&bf->x, &moved);
+		if (!rc && moved)
+			pvk_info("blkfront %s: the backend is now %s (domain "
+				 "%u)",
+				 bf->x.path, bf->x.be_path, bf->x.be_id);
+		if (!rc)
+			rc = xs_watch(bf->xs, bf->x.be_path, bf->token,
+				      be_state_changed, bf);
+		bf->watching = !rc;
+		pthread_mutex_lock(&bf->lock);
+		if (!rc && !bf->broken) {
+			bf->recover_force = true;
+			bf->recover_req = true;
+			pthread_cond_broadcast(&bf->cond);
+			bf_wait_until(bf, bf_recovery_due, 0);
+		}
+		if (rc || bf->broken)
+			rc = rc ? rc : -EIO;
+		pthread_mutex_unlock(&bf->lock);
+		if (rc)
+			pvk_err("blkfront %s: resume: %s", bf->x.path,
+				strerror(-rc));
+	}
+	pthread_mutex_lock(&bf->lock);
+	bf->suspended = false;
+	pthread_cond_broadcast(&bf->cond);
+	pthread_mutex_unlock(&bf->lock);
+	pvk_info("blkfront %s: resumed (%s)", bf->x.path,
+		 cancelled ? "cancelled: in place" : "reconnected");
+	return rc;
+}
+
+/* ---- blkfront as a xenbus frontend driver
+ * ------------------------------------------- */
+
+static int drv_probe(struct xenbus_bus *bus, const char *id, void **priv)
+{
+	return blkfront_open(xenbus_bus_platform(bus), xenbus_bus_xs(bus), id,
+			     NULL, (struct blkfront **)priv);
+}
+
+static void drv_remove(void *priv)
+{
+	struct blkfront *bf = priv;
+
+	/* Make writes durable before the device goes. */
+	if (!bf->broken && !bf->info.readonly && bf->info.flush)
+		blkfront_flush(bf);
+	blkfront_close(bf);
+}
+
+static int drv_suspend(void *priv) { return blkfront_suspend(priv, 0); }
+
+static int drv_resume(void *priv, bool cancelled)
+{
+	return blkfront_resume(priv, cancelled);
+}
+
+const struct xenbus_frontend_driver blkfront_driver = {
+    .type = "vbd",
+    .probe = drv_probe,
+    .remove = drv_remove,
+    .suspend = drv_suspend,
+    .resume = drv_resume,
+};

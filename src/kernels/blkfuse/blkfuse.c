@@ -3,12 +3,14 @@
  * as files through FUSE (libfuse3), so standard tools work on them:
  * mkfs.ext4, mount -o loop, dd, fio.
  *
- * Start of day as pvkit-guest (hypervisor channel from $PVKIT_HV_FD,
- * xenstore over the shared ring, the control driver for poweroff, reboot
- * and halt), then every vbd under device/vbd is connected with blkfront
- * and served as one file named by its vdev ("xvda", the backend's "dev"
- * node) in a directory mounted at the cmdline's pvkit.fuse=PATH (default
- * /run/pvkit-blkfuse/d<domid>).  The FUSE loop is multi-threaded; each
+ * Start of day and the control driver come from the kernel library
+ * (include/pvkit/kernel.h: poweroff, reboot, halt, suspend); every vbd
+ * under device/vbd at boot is connected by the xenbus bus with blkfront
+ * (no hot-plug: the file table is fixed once mounted) and served as one
+ * file named by its vdev ("xvda", the backend's "dev" node) in a
+ * directory mounted at the cmdline's pvkit.fuse=PATH (default
+ * /run/pvkit-blkfuse/d<domid>).  Suspend holds FUSE I/O in blkfront
+ * until the disks resume.  The FUSE loop is multi-threaded; each
  * FUSE worker thread keeps to one blkfront queue.
  *
  * I/O at any byte offset and length: the aligned middle goes straight to
@@ -29,13 +31,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xen/hvm/params.h>
 #include <xen/sched.h>
 
 #include "common/log.h"
 #include "pvkit/blkfront.h"
 #include "pvkit/guest.h"
-#include "pvkit/platform.h"
+#include "pvkit/kernel.h"
+#include "pvkit/xenbus_frontend.h"
 #include "pvkit/xs.h"
 
 #define MAX_DISKS 16
@@ -51,19 +53,16 @@ struct disk {
 };
 
 struct kfuse {
+	struct pvk_kernel *k;
 	struct pvk_rt *rt;
-	struct pvk_platform *plat;
-	struct pvk_evtchn *xs_evtchn;
 	struct xs_client *xs;
+	struct xenbus_bus *bus;
 	struct disk disks[MAX_DISKS];
 	unsigned int ndisks;
 	char mnt[256];
 	struct fuse *fuse;
 	pthread_t loop;
 	bool loop_started;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	char request[32];
 };
 
 static struct kfuse K;
@@ -109,56 +108,57 @@ static void disk_name(const char *id, char *out, size_t len)
 		snprintf(out, len, "vbd%s", id);
 }
 
-static void disks_open(void)
+/* The bus connected a disk: give it a file. */
+static void disk_added(struct xenbus_bus *bus, const char *type, const char *id,
+		       void *priv, void *arg)
 {
-	char **ids = NULL;
-	unsigned int n = 0, i;
+	struct disk *d = &K.disks[K.ndisks];
+	const struct blkfront_info *in = blkfront_info(priv);
 
-	if (xs_directory(K.xs, XS_TX_NONE, "device/vbd", &ids, &n) < 0)
+	(void)bus;
+	(void)type;
+	(void)arg;
+	if (K.ndisks >= MAX_DISKS) {
+		pvk_warn("vbd %s: more than %u disks: not served", id,
+			 MAX_DISKS);
 		return;
-	for (i = 0; i < n && K.ndisks < MAX_DISKS; i++) {
-		struct disk *d = &K.disks[K.ndisks];
-		const struct blkfront_info *in;
-		int rc = blkfront_open(K.plat, K.xs, ids[i], NULL, &d->bf);
-
-		if (rc) {
-			pvk_err("vbd %s: %s", ids[i], strerror(-rc));
-			continue;
-		}
-		in = blkfront_info(d->bf);
-		disk_name(ids[i], d->name, sizeof(d->name));
-		d->bytes = in->sectors * SECTOR;
-		d->readonly = in->readonly;
-		pthread_rwlock_init(&d->rmw, NULL);
-		pvk_info("vbd %s: /%s, %llu bytes%s, %u queue(s)", ids[i],
-			 d->name, (unsigned long long)d->bytes,
-			 d->readonly ? ", read-only" : "", in->nr_queues);
-		K.ndisks++;
 	}
-	free(ids);
+	d->bf = priv;
+	disk_name(id, d->name, sizeof(d->name));
+	d->bytes = in->sectors * SECTOR;
+	d->readonly = in->readonly;
+	pthread_rwlock_init(&d->rmw, NULL);
+	pvk_info("vbd %s: /%s, %llu bytes%s, %u queue(s)", id, d->name,
+		 (unsigned long long)d->bytes, d->readonly ? ", read-only" : "",
+		 in->nr_queues);
+	K.ndisks++;
 }
 
-static void disks_close(void)
+/* The bus removes the disks only once FUSE is stopped (poweroff). */
+static void disk_removing(struct xenbus_bus *bus, const char *type,
+			  const char *id, void *priv, void *arg)
 {
-	while (K.ndisks) {
-		struct disk *d = &K.disks[--K.ndisks];
+	unsigned int i;
 
-		if (!d->readonly && blkfront_info(d->bf)->flush)
-			blkfront_flush(d->bf);
-		blkfront_close(d->bf);
-		pthread_rwlock_destroy(&d->rmw);
-	}
+	(void)bus;
+	(void)type;
+	(void)id;
+	(void)arg;
+	for (i = 0; i < K.ndisks; i++)
+		if (K.disks[i].bf == priv)
+			pthread_rwlock_destroy(&K.disks[i].rmw);
 }
 
-/* ---- byte-granular I/O over 512-byte sectors ------------------------------ */
+/* ---- byte-granular I/O over 512-byte sectors ------------------------------
+ */
 
 /* Read or write whole sectors in calls of at most BOUNCE_MAX bytes. */
 static int sectors_io(struct disk *d, bool wr, uint64_t sector, uint8_t *buf,
 		      uint64_t n)
 {
 	while (n) {
-		uint32_t k = n > BOUNCE_MAX / SECTOR ? BOUNCE_MAX / SECTOR
-						     : (uint32_t)n;
+		uint32_t k =
+		    n > BOUNCE_MAX / SECTOR ? BOUNCE_MAX / SECTOR : (uint32_t)n;
 		int rc = wr ? blkfront_write(d->bf, sector, buf, k)
 			    : blkfront_read(d->bf, sector, buf, k);
 
@@ -243,7 +243,8 @@ static int bytes_write(struct disk *d, const uint8_t *src, size_t size,
 		uint64_t n = (end - pos) / SECTOR;
 
 		if (src) {
-			rc = sectors_io(d, true, pos / SECTOR, (uint8_t *)src, n);
+			rc = sectors_io(d, true, pos / SECTOR, (uint8_t *)src,
+					n);
 			src += n * SECTOR;
 		} else {
 			uint64_t left = n, s = pos / SECTOR;
@@ -253,8 +254,8 @@ static int bytes_write(struct disk *d, const uint8_t *src, size_t size,
 				rc = -ENOMEM;
 			while (!rc && left) {
 				uint64_t k = left > BOUNCE_MAX / SECTOR
-						     ? BOUNCE_MAX / SECTOR
-						     : left;
+						 ? BOUNCE_MAX / SECTOR
+						 : left;
 
 				rc = sectors_io(d, true, s, zero, k);
 				s += k;
@@ -270,7 +271,8 @@ static int bytes_write(struct disk *d, const uint8_t *src, size_t size,
 	return rc;
 }
 
-/* ---- FUSE operations ---------------------------------------------------------- */
+/* ---- FUSE operations
+ * ---------------------------------------------------------- */
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
@@ -458,17 +460,17 @@ static int fs_statfs(const char *path, struct statvfs *st)
 }
 
 static const struct fuse_operations fs_ops = {
-	.init = fs_init,
-	.getattr = fs_getattr,
-	.readdir = fs_readdir,
-	.open = fs_open,
-	.read = fs_read,
-	.write = fs_write,
-	.fsync = fs_fsync,
-	.fallocate = fs_fallocate,
-	.truncate = fs_truncate,
-	.utimens = fs_utimens,
-	.statfs = fs_statfs,
+    .init = fs_init,
+    .getattr = fs_getattr,
+    .readdir = fs_readdir,
+    .open = fs_open,
+    .read = fs_read,
+    .write = fs_write,
+    .fsync = fs_fsync,
+    .fallocate = fs_fallocate,
+    .truncate = fs_truncate,
+    .utimens = fs_utimens,
+    .statfs = fs_statfs,
 };
 
 static void *fuse_thread(void *arg)
@@ -533,58 +535,8 @@ static void fuse_stop(void)
 	pvk_info("unmounted %s", K.mnt);
 }
 
-/* ---- start of day and the control driver --------------------------------------- */
-
-static void on_shutdown_watch(struct xs_client *xs, const char *path,
-			      const char *token, void *arg)
-{
-	char *val = NULL;
-	size_t len = 0;
-
-	(void)path;
-	(void)token;
-	(void)arg;
-	if (xs_read(xs, XS_TX_NONE, "control/shutdown", &val, &len) < 0)
-		return;
-	if (len && len < sizeof(K.request)) {
-		pthread_mutex_lock(&K.lock);
-		memcpy(K.request, val, len);
-		K.request[len] = 0;
-		pthread_cond_signal(&K.cond);
-		pthread_mutex_unlock(&K.lock);
-	}
-	free(val);
-}
-
-static int xenstore_start(void)
-{
-	static const char *const feats[] = {"control/feature-poweroff",
-					    "control/feature-reboot"};
-	uint64_t pfn, port;
-	void *page;
-	size_t i;
-	int rc;
-
-	if (pvk_rt_hvm_param(K.rt, HVM_PARAM_STORE_PFN, &pfn) ||
-	    pvk_rt_hvm_param(K.rt, HVM_PARAM_STORE_EVTCHN, &port) || !port)
-		return -ENOENT;
-	page = pvk_rt_gpfn_to_ptr(K.rt, pfn);
-	if (!page)
-		return -EFAULT;
-	rc = K.plat->evtchn->open(K.plat, &K.xs_evtchn);
-	if (!rc)
-		rc = pvk_platform_emulated_adopt_port(K.xs_evtchn,
-						      (evtchn_port_t)port);
-	if (!rc)
-		rc = xs_client_open_ring(page, K.plat->evtchn, K.xs_evtchn,
-					 (evtchn_port_t)port, &K.xs);
-	for (i = 0; !rc && i < sizeof(feats) / sizeof(feats[0]); i++)
-		rc = xs_write_str(K.xs, XS_TX_NONE, feats[i], "1");
-	if (!rc)
-		rc = xs_watch(K.xs, "control/shutdown", "shutdown",
-			      on_shutdown_watch, NULL);
-	return rc;
-}
+/* ---- start of day and the control driver
+ * --------------------------------------- */
 
 /* pvkit.fuse=PATH from the command line. */
 static void mount_point(void)
@@ -608,65 +560,50 @@ static void mount_point(void)
 	mkdir("/run/pvkit-blkfuse", 0755);
 }
 
+static void on_stopping(void *arg, unsigned int reason)
+{
+	(void)arg;
+	(void)reason;
+	fuse_stop();
+}
+
 int main(void)
 {
-	unsigned int reason;
+	static const struct xenbus_frontend_driver *const drivers[] = {
+	    &blkfront_driver,
+	};
+	static const struct xenbus_bus_hooks hooks = {
+	    .added = disk_added,
+	    .removing = disk_removing,
+	};
+	static const struct pvk_control_hooks control = {
+	    .stopping = on_stopping,
+	};
 	int rc;
 
-	pthread_mutex_init(&K.lock, NULL);
-	pthread_cond_init(&K.cond, NULL);
-	pvk_log_init("pvkit-blkfuse", PVK_LOG_INFO);
-	rc = pvk_rt_open(NULL, -1, &K.rt);
-	if (rc) {
-		pvk_err("cannot open the hypervisor channel: %s", strerror(-rc));
+	rc = pvk_kernel_boot("pvkit-blkfuse", -1, 0, &K.k);
+	if (rc)
 		return 1;
-	}
-	rc = pvk_rt_start(K.rt);
-	if (!rc)
-		rc = pvk_platform_emulated_from_rt(K.rt, &K.plat);
-	if (!rc)
-		rc = xenstore_start();
+	K.rt = pvk_kernel_rt(K.k);
+	K.xs = pvk_kernel_xs(K.k);
+	rc = pvk_kernel_control_start(K.k, &control, NULL);
+	if (rc)
+		goto crash;
+	mount_point();
+	rc = xenbus_bus_open(pvk_kernel_platform(K.k), K.xs, drivers, 1, &hooks,
+			     NULL, XENBUS_BUS_NO_HOTPLUG, &K.bus);
 	if (rc) {
-		pvk_err("start of day failed: %s", strerror(-rc));
+		pvk_err("vbd: %s", strerror(-rc));
 		goto crash;
 	}
-	mount_point();
-	pvk_info("d%u up, cmdline '%s'", pvk_rt_domid(K.rt),
-		 pvk_rt_cmdline(K.rt));
-	disks_open();
 	rc = fuse_start();
 	if (rc) {
 		pvk_err("FUSE: %s", strerror(-rc));
-		disks_close();
+		xenbus_bus_close(K.bus);
 		goto crash;
 	}
-	for (;;) {
-		char req[32];
-
-		pthread_mutex_lock(&K.lock);
-		while (!K.request[0])
-			pthread_cond_wait(&K.cond, &K.lock);
-		memcpy(req, K.request, sizeof(req));
-		K.request[0] = 0;
-		pthread_mutex_unlock(&K.lock);
-		xs_write_str(K.xs, XS_TX_NONE, "control/shutdown", "");
-		if (!strcmp(req, "poweroff") || !strcmp(req, "halt"))
-			reason = SHUTDOWN_poweroff;
-		else if (!strcmp(req, "reboot"))
-			reason = SHUTDOWN_reboot;
-		else if (!strcmp(req, "crash"))
-			goto crash;
-		else {
-			pvk_warn("control/shutdown: '%s' not supported", req);
-			continue;
-		}
-		pvk_info("control: %s", req);
-		fuse_stop();
-		disks_close();
-		pvk_sched_shutdown(K.rt, reason);
-		return 0;
-	}
+	pvk_kernel_run(K.k, K.bus);
 crash:
-	pvk_sched_shutdown(K.rt, SHUTDOWN_crash);
+	pvk_kernel_crash(K.k);
 	return 1;
 }

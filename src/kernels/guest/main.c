@@ -1,0 +1,128 @@
+/*
+ * main.c - pvkit-guest, the default DomU kernel, on the kernel library
+ * (include/pvkit/kernel.h): start of day with the PV console, the control
+ * driver, and a xenbus bus with blkfront for every vbd (hot-plug
+ * included): each disk is connected and its first sector read, the way a
+ * kernel probes a disk.  Console input lines are answered ("ping" ->
+ * "pong", anything else echoed) so the input path can be tested.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "pvkit/blkfront.h"
+#include "pvkit/console.h"
+#include "pvkit/kernel.h"
+#include "pvkit/xenbus_frontend.h"
+
+static void console_puts(struct pvk_console *c, const char *s)
+{
+	pvk_console_write(c, s, strlen(s), 1000);
+}
+
+/* Answer one input line: "ping" -> "pong", anything else echoed. */
+static void console_answer(struct pvk_console *c, const char *line, bool cut)
+{
+	char out[300];
+	size_t i;
+
+	if (!cut && !strcmp(line, "ping")) {
+		console_puts(c, "pong\n");
+		return;
+	}
+	snprintf(out, sizeof(out), "echo: %s%s\n", line, cut ? "..." : "");
+	for (i = 6; out[i] && out[i] != '\n'; i++)
+		if ((unsigned char)out[i] < 0x20 ||
+		    (unsigned char)out[i] > 0x7e)
+			out[i] = '?';
+	console_puts(c, out);
+}
+
+static void *console_input(void *arg)
+{
+	struct pvk_console *c = arg;
+	char line[128], buf[256];
+	size_t len = 0;
+	bool cut = false;
+	ssize_t n, i;
+
+	for (;;) {
+		n = pvk_console_read(c, buf, sizeof(buf), -1);
+		if (n < 0)
+			break;
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n' || buf[i] == '\r') {
+				line[len] = 0;
+				if (len || cut)
+					console_answer(c, line, cut);
+				len = 0;
+				cut = false;
+			} else if (len < sizeof(line) - 1) {
+				line[len++] = buf[i];
+			} else {
+				cut = true;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* A disk connected: say what it is and read its first sector. */
+static void disk_added(struct xenbus_bus *bus, const char *type, const char *id,
+		       void *priv, void *arg)
+{
+	static uint8_t sector[512] __attribute__((aligned(512)));
+	struct blkfront *bf = priv;
+	const struct blkfront_info *in = blkfront_info(bf);
+	int rc;
+
+	(void)bus;
+	(void)type;
+	(void)arg;
+	pvk_info("vbd %s: %llu sectors of %u bytes%s; ring pages %u, "
+		 "indirect %u, persistent %s, flush %s, discard %s",
+		 id, (unsigned long long)in->sectors, in->sector_size,
+		 in->readonly ? ", read-only" : "", in->ring_pages,
+		 in->indirect_segs, in->persistent ? "yes" : "no",
+		 in->flush ? "yes" : "no", in->discard ? "yes" : "no");
+	rc = blkfront_read(bf, 0, sector, 1);
+	if (rc)
+		pvk_err("vbd %s: reading sector 0: %s", id, strerror(-rc));
+	else
+		pvk_info("vbd %s: sector 0 starts %02x %02x %02x %02x", id,
+			 sector[0], sector[1], sector[2], sector[3]);
+}
+
+int main(void)
+{
+	static const struct xenbus_frontend_driver *const drivers[] = {
+	    &blkfront_driver,
+	};
+	static const struct xenbus_bus_hooks hooks = {.added = disk_added};
+	struct xenbus_bus *bus = NULL;
+	struct pvk_kernel *k;
+	pthread_t t;
+	int rc;
+
+	rc = pvk_kernel_boot("pvkit-guest", -1, PVK_KERNEL_CONSOLE, &k);
+	if (rc)
+		return 1;
+	if (pvk_kernel_console(k) &&
+	    pthread_create(&t, NULL, console_input, pvk_kernel_console(k)) == 0)
+		pthread_detach(t);
+	rc = pvk_kernel_control_start(k, NULL, NULL);
+	if (rc)
+		goto crash;
+	pvk_info("control driver ready");
+	/* Every vbd the toolstack gave us, then hot-plug. */
+	rc = xenbus_bus_open(pvk_kernel_platform(k), pvk_kernel_xs(k), drivers,
+			     1, &hooks, NULL, 0, &bus);
+	if (rc)
+		pvk_warn("no devices: %s", strerror(-rc));
+	pvk_kernel_run(k, bus);
+crash:
+	pvk_kernel_crash(k);
+	return 1;
+}
