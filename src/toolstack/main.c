@@ -55,10 +55,11 @@ int ts_dom0(const struct ts *ts, struct pvk_platform **plat)
 	int rc = pvk_platform_open(NULL, plat);
 
 	if (rc) {
-		fprintf(stderr,
-			"pvkit: cannot reach the hypervisor at %s: %s\n"
-			"       (is the host started? try: pvkit host start)\n",
-			ts->hv_sock, strerror(-rc));
+		/* The platform has said what failed (the socket, /dev/xen). */
+		fprintf(stderr, "pvkit: cannot reach the hypervisor of %s\n"
+				"       (is the host started? try: pvkit host "
+				"start)\n",
+			ts->state);
 		return rc;
 	}
 	if (!(*plat)->domctl) {
