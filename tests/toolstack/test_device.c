@@ -283,18 +283,8 @@ static void test_remove_frontend_never_closes(void **state)
 	assert_false(exists(e->xs, FE_DIR));
 }
 
-/* A second type, to show destroy goes through the whole table. */
-static int vtest_parse(const char *name, uint32_t *devid)
-{
-	*devid = (uint32_t)atoi(name);
-	return 0;
-}
-
-static const char *vtest_name(const void *cfg)
-{
-	return cfg;
-}
-
+/* A second type, to show destroy goes through the whole table: vbd's
+ * entry under another name with nodes of its own. */
 static int vtest_nodes(const void *cfg, const struct ts_dev *dev,
 		       struct ts_nodes *be, struct ts_nodes *fe)
 {
@@ -305,34 +295,24 @@ static int vtest_nodes(const void *cfg, const struct ts_dev *dev,
 	return 0;
 }
 
-static const struct ts_devcol vtest_cols[] = {{"Idx", 3, ts_col_id}};
-static const struct ts_devtype vtest_type = {
-	.type = "vtest",
-	.noun = "test device",
-	.id_noun = "index",
-	.id_arg = "IDX",
-	.backend = "test backend",
-	.daemon = "nobody",
-	.parse_id = vtest_parse,
-	.cfg_name = vtest_name,
-	.nodes = vtest_nodes,
-	.cols = vtest_cols,
-	.ncols = 1,
-};
-
 static void test_remove_all_types(void **state)
 {
-	static const struct ts_devtype *const types[] = {&ts_vbd_type,
-							 &vtest_type, NULL};
+	struct ts_devtype vtest_type = ts_vbd_type;
+	const struct ts_devtype *const types[] = {&ts_vbd_type, &vtest_type,
+						  NULL};
+	struct xlcfg_disk dk = disk("xvda", false);
 	struct fake_xsd_env *e = *state;
 	struct ts_dev a, b, c, keep;
+
+	vtest_type.type = "vtest";
+	vtest_type.nodes = vtest_nodes;
 
 	add_disk(e->xs, FE, "xvda", &a);
 	add_disk(e->xs, FE, "xvdb", &b);
 	add_disk(e->xs, FE + 1, "xvda", &keep);
-	assert_int_equal(ts_dev_from_cfg(&c, &vtest_type, FE, "0"), 0);
-	assert_int_equal(ts_dev_add(e->xs, &c, "0", "test"), 0);
-	assert_string_equal(c.be, "/local/domain/0/backend/vtest/7/0");
+	assert_int_equal(ts_dev_from_cfg(&c, &vtest_type, FE, &dk), 0);
+	assert_int_equal(ts_dev_add(e->xs, &c, &dk, "test"), 0);
+	assert_string_equal(c.be, "/local/domain/0/backend/vtest/7/51712");
 	expect_node(e->xs, c.fe, "mac", "00:16:3e:00:00:01");
 
 	ts_dev_remove_all(e->xs, types, FE);
