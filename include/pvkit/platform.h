@@ -4,8 +4,8 @@
  *
  * Two implementations exist: "emulated" (src/platform/emulated, talking to
  * pvkit-hvd) and "xen" (src/platform/xen, over Debian's libxenevtchn,
- * libxengnttab, libxenforeignmemory).  Nothing here is global: a process may
- * hold several platforms (e.g. two domains in one test).
+ * libxengnttab, libxenforeignmemory, libxenctrl).  Nothing here is global:
+ * a process may hold several platforms (e.g. two domains in one test).
  *
  * All functions return 0 or a negative errno unless stated otherwise.
  */
@@ -88,7 +88,7 @@ struct pvk_fmem_ops {
 	int (*unmap)(struct pvk_fmem *h, void *addr, uint32_t count);
 };
 
-/* ---- domain information (privileged: domctl getdomaininfo) ------------ */
+/* ---- domain control (privileged: domctl, libxenctrl) ------------------ */
 #define PVK_DOMINFO_DYING (1u << 0)    /* being destroyed / reclaimed */
 #define PVK_DOMINFO_SHUTDOWN (1u << 1) /* shut down; see shutdown_reason */
 #define PVK_DOMINFO_PAUSED (1u << 2)
@@ -104,11 +104,59 @@ struct pvk_dominfo {
 	uint64_t cpu_time_ns;
 	char name[64];
 };
+/* What a new domain is made of (domctl create). */
+struct pvk_domain_config {
+	const char *name;
+	uint64_t max_kib, mem_kib; /* maximum and initial memory */
+	unsigned int vcpus;
+	const char *cmdline; /* NULL: empty */
+};
+/* The toolstack's view of the hypervisor (libxenctrl's domctls).  Every op
+ * is set on both platforms except save and restore, which no platform has
+ * yet: a NULL op means "not available here" and its caller reports
+ * -ENOSYS.  Ops on another domain need privilege (-EPERM otherwise);
+ * -ESRCH: no such domain. */
 struct pvk_domctl_ops {
 	/* Fill up to max entries for domains with domid >= first, in domid
 	 * order.  Returns the number filled (>= 0) or -errno. */
 	int (*list)(struct pvk_platform *plat, domid_t first,
 		    struct pvk_dominfo *out, unsigned int max);
+	/* One domain's information: 0 and *out, or -ESRCH. */
+	int (*info)(struct pvk_platform *plat, domid_t dom,
+		    struct pvk_dominfo *out);
+	/* Create a domain, paused, with its start info, xenstore and console
+	 * pages.  Emulated platform only: the domain runs as the process that
+	 * is handed *kernel_fd (its hypercall channel, the caller's to close;
+	 * the kernel finds it as $PVKIT_HV_FD).  Real Xen: -ENOSYS (pvkit
+	 * does not build domains there: xl create does). */
+	int (*create)(struct pvk_platform *plat,
+		      const struct pvk_domain_config *cfg, domid_t *dom,
+		      int *kernel_fd);
+	int (*destroy)(struct pvk_platform *plat, domid_t dom);
+	int (*pause)(struct pvk_platform *plat, domid_t dom);
+	int (*unpause)(struct pvk_platform *plat, domid_t dom);
+	/* SCHEDOP_remote_shutdown: shut dom down for reason (SHUTDOWN_*)
+	 * without asking it (a guest asks itself through control/shutdown). */
+	int (*shutdown)(struct pvk_platform *plat, domid_t dom,
+			unsigned int reason);
+	/* HVM_PARAM_* of dom. */
+	int (*set_param)(struct pvk_platform *plat, domid_t dom, uint32_t index,
+			 uint64_t value);
+	int (*get_param)(struct pvk_platform *plat, domid_t dom, uint32_t index,
+			 uint64_t *value);
+	/* EVTCHNOP_alloc_unbound for dom: a port of dom that remote may bind
+	 * (the toolstack's xenstore and console ports). */
+	int (*alloc_unbound)(struct pvk_platform *plat, domid_t dom,
+			     domid_t remote, evtchn_port_t *port);
+	/* XENVER_version: the hypervisor's major and minor version. */
+	int (*version)(struct pvk_platform *plat, unsigned int *major,
+		       unsigned int *minor);
+	/* Save a suspended dom's image to fd / build a domain from one
+	 * (docs/architecture.md, "Save/restore").  NULL on every platform
+	 * today. */
+	int (*save)(struct pvk_platform *plat, domid_t dom, int fd);
+	int (*restore)(struct pvk_platform *plat, int fd, domid_t *dom,
+		       int *kernel_fd);
 };
 
 /* ---- this domain's own xenstore ring (a xenstored running here) -------
@@ -132,7 +180,7 @@ struct pvk_platform {
 	const struct pvk_gnttab_ops *gnttab;
 	const struct pvk_gntshr_ops *gntshr;
 	const struct pvk_fmem_ops *fmem;
-	const struct pvk_domctl_ops *domctl;
+	const struct pvk_domctl_ops *domctl; /* NULL: none (Xen, no privcmd) */
 	const struct pvk_store_ops *store; /* NULL: no local xenstore ring */
 	/* xenstore: the socket path (Dom0) or NULL to use the ring. */
 	const char *xs_path;

@@ -95,7 +95,7 @@ static int relay(int sock, bool tty)
 int cmd_console(struct ts *ts, int argc, char **argv)
 {
 	struct termios saved, raw;
-	struct pvk_rt *rt = NULL;
+	struct pvk_platform *plat = NULL;
 	char path[320], line[256];
 	bool tty = isatty(STDIN_FILENO);
 	domid_t domid;
@@ -105,10 +105,10 @@ int cmd_console(struct ts *ts, int argc, char **argv)
 		fprintf(stderr, "usage: pvkit console DOM\n");
 		return 2;
 	}
-	if (ts_dom0(ts, &rt))
+	if (ts_dom0(ts, &plat))
 		return 1;
-	rc = ts_lookup(rt, argv[1], &domid);
-	pvk_rt_close(rt);
+	rc = ts_lookup(plat, argv[1], &domid);
+	pvk_platform_close(plat);
 	if (rc)
 		return 1;
 	snprintf(path, sizeof(path), "%s/console.sock", ts->state);

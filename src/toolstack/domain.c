@@ -3,12 +3,11 @@
  * and the per-domain monitor that applies on_poweroff/on_reboot/on_crash
  * (like xl's monitoring process: it is the parent of the guest kernel).
  */
+#include "device.h"
 #include "toolstack.h"
 #include "xlcfg.h"
 #include "pvkit/platform.h"
 #include "pvkit/xs.h"
-#include "pvkit/blkfront.h"
-#include "hv/hc_wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,58 +25,6 @@
 static const char *const reason_names[] = {"poweroff", "reboot", "suspend",
 					   "crash",    "watchdog",
 					   "soft_reset"};
-
-bool disk_target_is_nbd(const char *target)
-{
-	static const char *const schemes[] = {"nbd://", "nbds://",
-					      "nbd+unix://", "nbds+unix://"};
-	size_t i;
-
-	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (!strncmp(target, schemes[i], strlen(schemes[i])))
-			return target[strlen(schemes[i])] != 0;
-	return false;
-}
-
-/* What pvkit's block backend can serve: raw files, block devices and NBD
- * exports. */
-int disk_check(const char *cfg, const struct xlcfg_disk *dk)
-{
-	uint32_t devid;
-	struct stat st;
-
-	if (dk->format && strcmp(dk->format, "raw")) {
-		fprintf(stderr, "pvkit: %s:%u: disk: format '%s' is not "
-				"supported (raw only)\n",
-			cfg, dk->line, dk->format);
-		return -ENOTSUP;
-	}
-	if (blkfront_vdev_parse(dk->vdev, &devid)) {
-		fprintf(stderr, "pvkit: %s:%u: disk: vdev '%s' is not a xvd* "
-				"name pvkit knows\n",
-			cfg, dk->line, dk->vdev);
-		return -EINVAL;
-	}
-	if (!dk->target || !*dk->target) {
-		fprintf(stderr, "pvkit: %s:%u: disk: empty drives are not "
-				"supported\n",
-			cfg, dk->line);
-		return -ENOTSUP;
-	}
-	/* An NBD export (nbd://host[:port]/export, nbd+unix:///export?
-	 * socket=PATH): pvkit-blkback connects when the device appears. */
-	if (disk_target_is_nbd(dk->target))
-		return 0;
-	errno = 0;
-	if (stat(dk->target, &st) < 0 ||
-	    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
-		fprintf(stderr, "pvkit: %s:%u: disk: target '%s': %s\n", cfg,
-			dk->line, dk->target,
-			errno ? strerror(errno) : "not a file or block device");
-		return -ENOENT;
-	}
-	return 0;
-}
 
 static int load_cfg(const char *path, struct xlcfg_domain **out)
 {
@@ -116,19 +62,6 @@ out:
 	return rc;
 }
 
-static int alloc_port_for(struct pvk_rt *rt, domid_t dom, uint64_t *port)
-{
-	struct evtchn_alloc_unbound a = {.dom = dom, .remote_dom = 0};
-	long rc = pvk_rt_hypercall(rt, __HYPERVISOR_event_channel_op,
-				   EVTCHNOP_alloc_unbound, 0, &a, sizeof(a),
-				   sizeof(a), NULL, NULL);
-
-	if (rc < 0)
-		return (int)rc;
-	*port = a.port;
-	return 0;
-}
-
 static int xs_dom_write(struct xs_client *xs, domid_t d, const char *rel,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int xs_dom_write(struct xs_client *xs, domid_t d, const char *rel,
@@ -144,116 +77,50 @@ static int xs_dom_write(struct xs_client *xs, domid_t d, const char *rel,
 	return xs_write_str(xs, XS_TX_NONE, path, val);
 }
 
-static int xs_write_fmt(struct xs_client *xs, const char *dir,
-			const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int xs_write_fmt(struct xs_client *xs, const char *dir,
-			const char *key, const char *fmt, ...)
-{
-	char path[256], val[512];
-	va_list ap;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, key);
-	va_start(ap, fmt);
-	vsnprintf(val, sizeof(val), fmt, ap);
-	va_end(ap);
-	return xs_write_str(xs, XS_TX_NONE, path, val);
-}
-
-/* A vbd for fe: the backend's directory (owned by Dom0, readable by the
- * frontend) and the frontend's (owned by it, readable by Dom0), states
- * last, as libxl does; pvkit-blkback watches backend/vbd. */
-int disk_add(struct xs_client *xs, domid_t fe, const struct xlcfg_disk *dk)
-{
-	char be[128], fr[128];
-	struct xs_perm bp[2] = {{0, XS_PERM_NONE}, {fe, XS_PERM_READ}};
-	struct xs_perm fp[2] = {{fe, XS_PERM_NONE}, {0, XS_PERM_READ}};
-	const char *type = dk->cdrom ? "cdrom" : "disk";
-	uint32_t devid;
-	int rc;
-
-	rc = blkfront_vdev_parse(dk->vdev, &devid);
-	if (rc)
-		return rc;
-	snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", fe,
-		 devid);
-	snprintf(fr, sizeof(fr), "/local/domain/%u/device/vbd/%u", fe, devid);
-	rc = xs_mkdir(xs, XS_TX_NONE, be);
-	if (!rc)
-		rc = xs_set_perms(xs, XS_TX_NONE, be, bp, 2);
-	if (!rc)
-		rc = xs_write_fmt(xs, be, "frontend", "%s", fr);
-	if (!rc)
-		rc = xs_write_fmt(xs, be, "frontend-id", "%u", fe);
-	if (!rc)
-		rc = xs_write_fmt(xs, be, "params", "%s", dk->target);
-	if (!rc)
-		rc = xs_write_fmt(xs, be, "mode", "%s",
-				  dk->readonly ? "r" : "w");
-	if (!rc)
-		rc = xs_write_fmt(xs, be, "device-type", "%s", type);
-	if (!rc)
-		rc = xs_write_fmt(xs, be, "dev", "%s", dk->vdev);
-	if (!rc)
-		rc = xs_write_fmt(xs, be, "online", "1");
-	if (!rc)
-		rc = xs_mkdir(xs, XS_TX_NONE, fr);
-	if (!rc)
-		rc = xs_set_perms(xs, XS_TX_NONE, fr, fp, 2);
-	if (!rc)
-		rc = xs_write_fmt(xs, fr, "backend", "%s", be);
-	if (!rc)
-		rc = xs_write_fmt(xs, fr, "backend-id", "0");
-	if (!rc)
-		rc = xs_write_fmt(xs, fr, "virtual-device", "%u", devid);
-	if (!rc)
-		rc = xs_write_fmt(xs, fr, "device-type", "%s", type);
-	if (!rc)
-		rc = xs_write_fmt(xs, fr, "state", "1");
-	if (!rc)
-		rc = xs_write_fmt(xs, be, "state", "1");
-	if (rc)
-		fprintf(stderr, "pvkit: disk %s of domain %u: %s\n", dk->vdev,
-			fe, strerror(-rc));
-	return rc;
-}
-
 /* Build a domain from its config: hypervisor, event channels, xenstore.
  * Returns 0 with *domid and *chan_fd (the kernel's channel). */
-static int domain_build(struct ts *ts, struct pvk_rt *rt,
+static int domain_build(struct ts *ts, struct pvk_platform *plat,
 			const struct xlcfg_domain *c, domid_t *domid,
 			int *chan_fd)
 {
+	const struct pvk_domctl_ops *dc = plat->domctl;
+	const struct pvk_domain_config dcfg = {
+		.name = c->name,
+		.max_kib = c->maxmem_mib * 1024,
+		.mem_kib = c->memory_mib * 1024,
+		.vcpus = c->vcpus,
+		.cmdline = c->cmdline,
+	};
 	struct xs_client *xs = NULL;
-	uint64_t store_port = 0, cons_port = 0, store_pfn = 0, cons_pfn = 0;
+	evtchn_port_t store_port = 0, cons_port = 0;
+	uint64_t store_pfn = 0, cons_pfn = 0;
 	struct xs_perm perm;
+	struct ts_dev dev;
 	char path[64];
 	unsigned int i;
 	int rc;
 
-	rc = pvk_dom_create(rt, c->name, c->maxmem_mib * 1024,
-			    c->memory_mib * 1024, c->vcpus,
-			    c->cmdline ? c->cmdline : "", domid, chan_fd);
+	rc = dc->create(plat, &dcfg, domid, chan_fd);
 	if (rc) {
 		fprintf(stderr, "pvkit: cannot create domain '%s': %s\n",
 			c->name, strerror(-rc));
 		return rc;
 	}
-	rc = alloc_port_for(rt, *domid, &store_port);
+	rc = dc->alloc_unbound(plat, *domid, 0, &store_port);
 	if (!rc)
-		rc = alloc_port_for(rt, *domid, &cons_port);
+		rc = dc->alloc_unbound(plat, *domid, 0, &cons_port);
 	if (!rc)
-		rc = pvk_dom_set_param(rt, *domid, HVM_PARAM_STORE_EVTCHN,
-				       store_port);
+		rc = dc->set_param(plat, *domid, HVM_PARAM_STORE_EVTCHN,
+				   store_port);
 	if (!rc)
-		rc = pvk_dom_set_param(rt, *domid, HVM_PARAM_CONSOLE_EVTCHN,
-				       cons_port);
+		rc = dc->set_param(plat, *domid, HVM_PARAM_CONSOLE_EVTCHN,
+				   cons_port);
 	if (!rc)
-		rc = pvk_dom_get_param(rt, *domid, HVM_PARAM_STORE_PFN,
-				       &store_pfn);
+		rc = dc->get_param(plat, *domid, HVM_PARAM_STORE_PFN,
+				   &store_pfn);
 	if (!rc)
-		rc = pvk_dom_get_param(rt, *domid, HVM_PARAM_CONSOLE_PFN,
-				       &cons_pfn);
+		rc = dc->get_param(plat, *domid, HVM_PARAM_CONSOLE_PFN,
+				   &cons_pfn);
 	if (!rc)
 		rc = xs_client_open_path(ts->xs_sock, &xs);
 	if (rc) {
@@ -261,9 +128,11 @@ static int domain_build(struct ts *ts, struct pvk_rt *rt,
 			strerror(-rc));
 		goto fail;
 	}
-	/* The domain's home, owned by it (xenstore-paths.pandoc). */
+	/* The domain's home, owned by it (xenstore-paths.pandoc); nothing
+	 * inherited from a reused id, devices included. */
 	snprintf(path, sizeof(path), "/local/domain/%u", *domid);
-	xs_rm(xs, XS_TX_NONE, path); /* nothing inherited from a reused id */
+	ts_dev_remove_all(xs, ts_device_types, *domid);
+	xs_rm(xs, XS_TX_NONE, path);
 	rc = xs_mkdir(xs, XS_TX_NONE, path);
 	perm.id = *domid;
 	perm.perms = XS_PERM_NONE;
@@ -282,8 +151,7 @@ static int domain_build(struct ts *ts, struct pvk_rt *rt,
 	if (!rc)
 		rc = xs_dom_write(xs, *domid, "control/shutdown", "%s", "");
 	if (!rc)
-		rc = xs_dom_write(xs, *domid, "console/port", "%llu",
-				  (unsigned long long)cons_port);
+		rc = xs_dom_write(xs, *domid, "console/port", "%u", cons_port);
 	if (!rc)
 		rc = xs_dom_write(xs, *domid, "console/ring-ref", "%llu",
 				  (unsigned long long)cons_pfn);
@@ -294,13 +162,14 @@ static int domain_build(struct ts *ts, struct pvk_rt *rt,
 		rc = xs_dom_write(xs, *domid, "store/ring-ref", "%llu",
 				  (unsigned long long)store_pfn);
 	if (!rc)
-		rc = xs_dom_write(xs, *domid, "store/port", "%llu",
-				  (unsigned long long)store_port);
-	for (i = 0; !rc && i < c->ndisks; i++)
-		rc = disk_add(xs, *domid, &c->disks[i]);
+		rc = xs_dom_write(xs, *domid, "store/port", "%u", store_port);
+	for (i = 0; !rc && i < c->ndisks; i++) {
+		rc = ts_dev_from_cfg(&dev, &ts_vbd_type, *domid, &c->disks[i]);
+		if (!rc)
+			rc = ts_dev_add(xs, &dev, &c->disks[i], "create");
+	}
 	if (!rc)
-		rc = xs_introduce(xs, *domid, store_pfn,
-				  (evtchn_port_t)store_port);
+		rc = xs_introduce(xs, *domid, store_pfn, store_port);
 	if (rc) {
 		fprintf(stderr, "pvkit: xenstore setup for domain %u: %s\n",
 			*domid, strerror(-rc));
@@ -310,33 +179,61 @@ static int domain_build(struct ts *ts, struct pvk_rt *rt,
 	return 0;
 fail:
 	xs_client_close(xs);
-	pvk_dom_simple(rt, PVK_HC_dom_destroy, *domid);
+	dc->destroy(plat, *domid);
 	close(*chan_fd);
 	return rc ? rc : -EIO;
 }
 
-static void domain_cleanup(struct ts *ts, struct pvk_rt *rt, domid_t d)
+/* Destroy d and remove what the toolstack wrote for it: its devices (every
+ * type's frontend and backend directories; a backend drops a device whose
+ * directory goes) and its home. */
+static void domain_cleanup(struct ts *ts, struct pvk_platform *plat,
+			   domid_t d)
 {
 	struct xs_client *xs = NULL;
 	char path[64];
 
-	pvk_dom_simple(rt, PVK_HC_dom_destroy, d);
+	plat->domctl->destroy(plat, d);
 	if (xs_client_open_path(ts->xs_sock, &xs) == 0) {
 		xs_release(xs, d);
+		ts_dev_remove_all(xs, ts_device_types, d);
 		snprintf(path, sizeof(path), "/local/domain/%u", d);
-		xs_rm(xs, XS_TX_NONE, path);
-		/* pvkit-blkback drops a device whose directory goes. */
-		snprintf(path, sizeof(path), "/local/domain/0/backend/vbd/%u",
-			 d);
 		xs_rm(xs, XS_TX_NONE, path);
 		xs_client_close(xs);
 	}
 }
 
+/* The kernel's environment: ours without the hypervisor's socket, with its
+ * channel as $PVKIT_HV_FD (the only thing it inherits from us).  NULL when
+ * out of memory; free() the array, its strings are environ's and fdvar. */
+static char **kernel_env(char *fdvar)
+{
+	extern char **environ;
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (n = 0; environ[n]; n++)
+		if (strncmp(environ[n], "PVKIT_HV_SOCK=", 14) &&
+		    strncmp(environ[n], "PVKIT_HV_FD=", 12))
+			env[k++] = environ[n];
+	env[k] = fdvar;
+	return env;
+}
+
+/* Start the domain's kernel on chan_fd, its output appended to
+ * <state>/guest-<name>.log.  Everything is prepared before fork(): the
+ * platform has threads, so the child only dups, execs and reports. */
 static pid_t spawn_kernel(struct ts *ts, const struct xlcfg_domain *c,
 			  int chan_fd, domid_t d)
 {
-	char kernel[300], fdstr[16], log[400];
+	char kernel[300], fdvar[32], log[400], line[512];
+	char *argv[2] = {kernel, NULL}, **env;
+	int log_fd, err = 0, ep[2] = {-1, -1};
 	pid_t p;
 
 	if (c->kernel)
@@ -345,34 +242,53 @@ static pid_t spawn_kernel(struct ts *ts, const struct xlcfg_domain *c,
 		ts_helper(ts, "PVKIT_GUEST", "pvkit-guest", kernel,
 			  sizeof(kernel));
 	snprintf(log, sizeof(log), "%s/guest-%s.log", ts->state, c->name);
-	p = fork();
-	if (p != 0)
-		return p;
-	{
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			      0600);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
+	snprintf(fdvar, sizeof(fdvar), "PVKIT_HV_FD=%d", chan_fd);
+	env = kernel_env(fdvar);
+	if (!env || pipe2(ep, O_CLOEXEC) < 0) {
+		free(env);
+		return -1;
 	}
-	/* The channel is the only thing the kernel inherits from us. */
-	fcntl(chan_fd, F_SETFD, 0);
-	snprintf(fdstr, sizeof(fdstr), "%d", chan_fd);
-	setenv("PVKIT_HV_FD", fdstr, 1);
-	unsetenv("PVKIT_HV_SOCK");
-	fprintf(stderr, "--- domain %u (%s) kernel %s\n", d, c->name, kernel);
-	execl(kernel, kernel, (char *)NULL);
-	fprintf(stderr, "exec %s: %s\n", kernel, strerror(errno));
-	_exit(127);
+	log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (log_fd >= 0) {
+		snprintf(line, sizeof(line), "--- domain %u (%s) kernel %s\n",
+			 d, c->name, kernel);
+		if (write(log_fd, line, strlen(line)) < 0)
+			perror("monitor");
+	}
+	p = fork();
+	if (p == 0) {
+		if (log_fd >= 0) {
+			dup2(log_fd, 1);
+			dup2(log_fd, 2);
+		}
+		fcntl(chan_fd, F_SETFD, 0);
+		execve(kernel, argv, env);
+		err = errno;
+		if (write(ep[1], &err, sizeof(err)) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(ep[1]);
+	/* Nothing comes (the pipe closes at exec) unless exec failed. */
+	if (p > 0 && read(ep[0], &err, sizeof(err)) == sizeof(err) &&
+	    log_fd >= 0) {
+		snprintf(line, sizeof(line), "exec %s: %s\n", kernel,
+			 strerror(err));
+		if (write(log_fd, line, strlen(line)) < 0)
+			perror("monitor");
+	}
+	close(ep[0]);
+	if (log_fd >= 0)
+		close(log_fd);
+	free(env);
+	return p;
 }
 
 /* pvkit __monitor CFG DOMID CHANFD READYFD */
 int cmd_monitor(struct ts *ts, int argc, char **argv)
 {
 	struct xlcfg_domain *c = NULL;
-	struct pvk_rt *rt = NULL;
+	struct pvk_platform *plat = NULL;
 	domid_t d;
 	int chan_fd, ready_fd, rc = 1;
 
@@ -381,7 +297,7 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 	d = (domid_t)atoi(argv[2]);
 	chan_fd = atoi(argv[3]);
 	ready_fd = atoi(argv[4]);
-	if (load_cfg(argv[1], &c) || ts_dom0(ts, &rt))
+	if (load_cfg(argv[1], &c) || ts_dom0(ts, &plat))
 		goto out;
 	for (;;) {
 		struct pvk_dominfo info;
@@ -391,8 +307,8 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 
 		k = spawn_kernel(ts, c, chan_fd, d);
 		close(chan_fd);
-		if (k < 0 || pvk_dom_simple(rt, PVK_HC_dom_unpause, d)) {
-			domain_cleanup(ts, rt, d);
+		if (k < 0 || plat->domctl->unpause(plat, d)) {
+			domain_cleanup(ts, plat, d);
 			goto out;
 		}
 		if (ready_fd >= 0) {
@@ -405,13 +321,13 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 			;
 		/* The hypervisor stops the kernel when the domain shuts
 		 * down; a kernel that just died has crashed. */
-		if (pvk_dom_list(rt, d, &info, 1) != 1 || info.domid != d ||
+		if (plat->domctl->info(plat, d, &info) ||
 		    (info.flags & PVK_DOMINFO_DYING)) {
 			rc = 0; /* destroyed by someone else */
 			break;
 		}
 		if (!(info.flags & PVK_DOMINFO_SHUTDOWN))
-			pvk_dom_simple(rt, PVK_HC_dom_destroy, d);
+			plat->domctl->destroy(plat, d);
 		switch (info.shutdown_reason) {
 		case SHUTDOWN_poweroff:
 			act = c->on_poweroff;
@@ -436,18 +352,18 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 			rc = 0;
 			break;
 		}
-		domain_cleanup(ts, rt, d);
+		domain_cleanup(ts, plat, d);
 		if (act != XLCFG_ACTION_RESTART &&
 		    act != XLCFG_ACTION_RENAME_RESTART &&
 		    act != XLCFG_ACTION_COREDUMP_RESTART) {
 			rc = 0;
 			break;
 		}
-		if (domain_build(ts, rt, c, &d, &chan_fd))
+		if (domain_build(ts, plat, c, &d, &chan_fd))
 			break;
 	}
 out:
-	pvk_rt_close(rt);
+	pvk_platform_close(plat);
 	xlcfg_domain_free(c);
 	return rc;
 }
@@ -455,7 +371,7 @@ out:
 int cmd_create(struct ts *ts, int argc, char **argv)
 {
 	struct xlcfg_domain *c = NULL;
-	struct pvk_rt *rt = NULL;
+	struct pvk_platform *plat = NULL;
 	char self[300], a_dom[16], a_fd[16], a_ready[16];
 	int chan_fd = -1, pfd[2] = {-1, -1}, rc = 1;
 	domid_t d, got;
@@ -467,14 +383,14 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 	}
 	if (load_cfg(argv[1], &c))
 		return 1;
-	if (ts_dom0(ts, &rt))
+	if (ts_dom0(ts, &plat))
 		goto out;
-	if (ts_find(rt, c->name, &d) == 0) {
+	if (ts_find(plat, c->name, &d) == 0) {
 		fprintf(stderr, "pvkit: a domain named '%s' already exists\n",
 			c->name);
 		goto out;
 	}
-	if (pipe(pfd) < 0 || domain_build(ts, rt, c, &d, &chan_fd))
+	if (pipe(pfd) < 0 || domain_build(ts, plat, c, &d, &chan_fd))
 		goto out;
 	ts_helper(ts, "PVKIT_SELF", "pvkit", self, sizeof(self));
 	snprintf(a_dom, sizeof(a_dom), "%u", d);
@@ -503,7 +419,7 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 out:
 	if (pfd[0] >= 0)
 		close(pfd[0]);
-	pvk_rt_close(rt);
+	pvk_platform_close(plat);
 	xlcfg_domain_free(c);
 	return rc;
 }
@@ -530,7 +446,7 @@ static const char *state_str(const struct pvk_dominfo *i, char buf[7])
 int cmd_list(struct ts *ts, int argc, char **argv)
 {
 	struct pvk_dominfo info[256];
-	struct pvk_rt *rt;
+	struct pvk_platform *plat;
 	bool json = argc == 2 && !strcmp(argv[1], "--json");
 	char st[7];
 	int n, i;
@@ -539,12 +455,12 @@ int cmd_list(struct ts *ts, int argc, char **argv)
 		fprintf(stderr, "usage: pvkit list [--json]\n");
 		return 2;
 	}
-	if (ts_dom0(ts, &rt))
+	if (ts_dom0(ts, &plat))
 		return 1;
-	n = pvk_dom_list(rt, 0, info, 256);
+	n = plat->domctl->list(plat, 0, info, 256);
 	if (n < 0) {
 		fprintf(stderr, "pvkit: list: %s\n", strerror(-n));
-		pvk_rt_close(rt);
+		pvk_platform_close(plat);
 		return 1;
 	}
 	if (json) {
@@ -567,26 +483,26 @@ int cmd_list(struct ts *ts, int argc, char **argv)
 			       (unsigned long long)info[i].tot_pages / 256,
 			       info[i].vcpus, state_str(&info[i], st));
 	}
-	pvk_rt_close(rt);
+	pvk_platform_close(plat);
 	return 0;
 }
 
 static int one_domain(struct ts *ts, int argc, char **argv,
-		      struct pvk_rt **rt, domid_t *d, const char *verb)
+		      struct pvk_platform **plat, domid_t *d, const char *verb)
 {
 	if (argc != 2) {
 		fprintf(stderr, "usage: pvkit %s DOMAIN\n", verb);
 		return 2;
 	}
-	if (ts_dom0(ts, rt))
+	if (ts_dom0(ts, plat))
 		return 1;
-	if (ts_lookup(*rt, argv[1], d)) {
-		pvk_rt_close(*rt);
+	if (ts_lookup(*plat, argv[1], d)) {
+		pvk_platform_close(*plat);
 		return 1;
 	}
 	if (*d == 0) {
 		fprintf(stderr, "pvkit: %s: not for Domain-0\n", verb);
-		pvk_rt_close(*rt);
+		pvk_platform_close(*plat);
 		return 1;
 	}
 	return 0;
@@ -594,38 +510,38 @@ static int one_domain(struct ts *ts, int argc, char **argv,
 
 int cmd_destroy(struct ts *ts, int argc, char **argv)
 {
-	struct pvk_rt *rt;
+	struct pvk_platform *plat;
 	domid_t d;
-	int rc = one_domain(ts, argc, argv, &rt, &d, "destroy");
+	int rc = one_domain(ts, argc, argv, &plat, &d, "destroy");
 
 	if (rc)
 		return rc;
-	domain_cleanup(ts, rt, d);
-	pvk_rt_close(rt);
+	domain_cleanup(ts, plat, d);
+	pvk_platform_close(plat);
 	return 0;
 }
 
 int cmd_pause(struct ts *ts, int argc, char **argv, bool pause)
 {
-	struct pvk_rt *rt;
+	struct pvk_platform *plat;
 	domid_t d;
-	int rc = one_domain(ts, argc, argv, &rt, &d,
+	int rc = one_domain(ts, argc, argv, &plat, &d,
 			    pause ? "pause" : "unpause");
 
 	if (rc)
 		return rc;
-	rc = pvk_dom_simple(rt, pause ? PVK_HC_dom_pause : PVK_HC_dom_unpause,
-			    d);
+	rc = pause ? plat->domctl->pause(plat, d)
+		   : plat->domctl->unpause(plat, d);
 	if (rc)
 		fprintf(stderr, "pvkit: %s: %s\n", argv[1], strerror(-rc));
-	pvk_rt_close(rt);
+	pvk_platform_close(plat);
 	return rc ? 1 : 0;
 }
 
 int cmd_shutdown(struct ts *ts, int argc, char **argv, const char *what)
 {
 	struct xs_client *xs = NULL;
-	struct pvk_rt *rt;
+	struct pvk_platform *plat;
 	struct pvk_dominfo info;
 	bool wait = false;
 	char path[64], *feat = NULL;
@@ -638,7 +554,7 @@ int cmd_shutdown(struct ts *ts, int argc, char **argv, const char *what)
 		argc--;
 		argv++;
 	}
-	rc = one_domain(ts, argc, argv, &rt, &d, what);
+	rc = one_domain(ts, argc, argv, &plat, &d, what);
 	if (rc)
 		return rc;
 	rc = xs_client_open_path(ts->xs_sock, &xs);
@@ -662,7 +578,7 @@ int cmd_shutdown(struct ts *ts, int argc, char **argv, const char *what)
 		goto out;
 	/* -w: wait for the domain to go away (or come back, for reboot). */
 	for (i = 0; i < 3000; i++) {
-		if (pvk_dom_list(rt, d, &info, 1) != 1 || info.domid != d)
+		if (plat->domctl->info(plat, d, &info))
 			break;
 		usleep(10000);
 	}
@@ -678,15 +594,16 @@ out:
 		fprintf(stderr, "pvkit: %s %s: %s\n", what, argv[1],
 			strerror(-rc));
 	xs_client_close(xs);
-	pvk_rt_close(rt);
+	pvk_platform_close(plat);
 	return rc ? 1 : 0;
 }
 
 int cmd_info(struct ts *ts, int argc, char **argv)
 {
 	struct pvk_dominfo info[256];
-	struct pvk_rt *rt;
-	long ver;
+	struct pvk_platform *plat;
+	unsigned int major = 0, minor = 0;
+	bool emu;
 	int n;
 
 	(void)argv;
@@ -694,18 +611,20 @@ int cmd_info(struct ts *ts, int argc, char **argv)
 		fprintf(stderr, "usage: pvkit info\n");
 		return 2;
 	}
-	if (ts_dom0(ts, &rt))
+	if (ts_dom0(ts, &plat))
 		return 1;
-	ver = pvk_rt_hypercall(rt, __HYPERVISOR_xen_version, 0, 0, NULL, 0, 0,
-			       NULL, NULL);
-	n = pvk_dom_list(rt, 0, info, 256);
-	printf("host                   : emulated (pvkit-hvd)\n");
-	printf("xen_major              : %ld\n", ver >> 16);
-	printf("xen_minor              : %ld\n", ver & 0xffff);
-	printf("xen_extra              : -pvkit\n");
-	printf("xen_caps               : pvh-style guests as processes\n");
+	emu = !strcmp(plat->name, "emulated");
+	plat->domctl->version(plat, &major, &minor);
+	n = plat->domctl->list(plat, 0, info, 256);
+	printf("host                   : %s\n",
+	       emu ? "emulated (pvkit-hvd)" : plat->name);
+	printf("xen_major              : %u\n", major);
+	printf("xen_minor              : %u\n", minor);
+	printf("xen_extra              : %s\n", emu ? "-pvkit" : "");
+	printf("xen_caps               : %s\n",
+	       emu ? "pvh-style guests as processes" : "");
 	printf("nr_domains             : %d\n", n);
 	printf("state_dir              : %s\n", ts->state);
-	pvk_rt_close(rt);
+	pvk_platform_close(plat);
 	return 0;
 }

@@ -28,7 +28,10 @@ void ts_init(struct ts *ts)
 		snprintf(ts->self_dir, sizeof(ts->self_dir), "%s",
 			 dirname(self));
 	}
+	/* The platform (emulated) reaches hvd as a Dom0 process by its
+	 * socket, never through a DomU's inherited channel. */
 	setenv("PVKIT_HV_SOCK", ts->hv_sock, 1);
+	unsetenv("PVKIT_HV_FD");
 	setenv("XENSTORED_PATH", ts->xs_sock, 1);
 }
 
@@ -47,21 +50,32 @@ void ts_helper(const struct ts *ts, const char *env, const char *name,
 	snprintf(out, len, "%s", name); /* PATH */
 }
 
-int ts_dom0(const struct ts *ts, struct pvk_rt **rt)
+int ts_dom0(const struct ts *ts, struct pvk_platform **plat)
 {
-	int rc = pvk_rt_open(ts->hv_sock, -1, rt);
+	int rc = pvk_platform_open(NULL, plat);
 
-	if (rc)
-		fprintf(stderr,
-			"pvkit: cannot reach the hypervisor at %s: %s\n"
-			"       (is the host started? try: pvkit host start)\n",
-			ts->hv_sock, strerror(-rc));
-	return rc;
+	if (rc) {
+		/* The platform has said what failed (the socket, /dev/xen). */
+		fprintf(stderr, "pvkit: cannot reach the hypervisor of %s\n"
+				"       (is the host started? try: pvkit host "
+				"start)\n",
+			ts->state);
+		return rc;
+	}
+	if (!(*plat)->domctl) {
+		fprintf(stderr, "pvkit: the %s platform gives this process no "
+				"domain control (not privileged?)\n",
+			(*plat)->name);
+		pvk_platform_close(*plat);
+		*plat = NULL;
+		return -EPERM;
+	}
+	return 0;
 }
 
-int ts_lookup(struct pvk_rt *rt, const char *what, domid_t *domid)
+int ts_lookup(struct pvk_platform *plat, const char *what, domid_t *domid)
 {
-	int rc = ts_find(rt, what, domid);
+	int rc = ts_find(plat, what, domid);
 
 	if (rc)
 		fprintf(stderr, "pvkit: no domain named or numbered '%s'\n",
@@ -69,14 +83,14 @@ int ts_lookup(struct pvk_rt *rt, const char *what, domid_t *domid)
 	return rc;
 }
 
-int ts_find(struct pvk_rt *rt, const char *what, domid_t *domid)
+int ts_find(struct pvk_platform *plat, const char *what, domid_t *domid)
 {
 	struct pvk_dominfo info[256];
 	char *end;
 	unsigned long id = strtoul(what, &end, 10);
 	int n, i;
 
-	n = pvk_dom_list(rt, 0, info, 256);
+	n = plat->domctl->list(plat, 0, info, 256);
 	for (i = 0; i < n; i++) {
 		if ((*what && !*end && info[i].domid == id) ||
 		    !strcmp(info[i].name, what)) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <xen/hvm/params.h>
+#include <xen/sched.h>
 
 #include "harness.h"
 #include "hv/hc_wire.h"
@@ -470,6 +471,65 @@ static void test_open_domu_from_env(void **state)
 	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, dom), 0);
 }
 
+/* The toolstack's domctl ops over hvd: a domain's whole life without a
+ * kernel process (it never needs to run for any of them). */
+static void test_domctl(void **state)
+{
+	const struct pvk_domctl_ops *dc = P0->domctl;
+	const struct pvk_domain_config cfg = {
+		.name = "plat-dc", .max_kib = 8192, .mem_kib = 4096, .vcpus = 2};
+	struct pvk_dominfo info;
+	unsigned int major = 0, minor = 0;
+	evtchn_port_t port = 0;
+	uint64_t v = 0;
+	domid_t dom;
+	int kfd = -1;
+
+	(void)state;
+	assert_null(dc->save);
+	assert_null(dc->restore);
+	assert_int_equal(dc->create(P0, &cfg, &dom, NULL), -EINVAL);
+	assert_int_equal(dc->create(P0, &cfg, &dom, &kfd), 0);
+	assert_true(kfd >= 0);
+
+	assert_int_equal(dc->info(P0, dom, &info), 0);
+	assert_int_equal(info.domid, dom);
+	assert_string_equal(info.name, "plat-dc");
+	assert_int_equal(info.vcpus, 2);
+	assert_int_equal(info.max_pages, 8192 / 4);
+	assert_int_equal(info.tot_pages, 4096 / 4);
+	assert_true(info.flags & PVK_DOMINFO_PAUSED);
+
+	assert_int_equal(dc->alloc_unbound(P0, dom, 0, &port), 0);
+	assert_true(port > 0);
+	assert_int_equal(dc->set_param(P0, dom, HVM_PARAM_STORE_EVTCHN, port),
+			 0);
+	assert_int_equal(dc->get_param(P0, dom, HVM_PARAM_STORE_EVTCHN, &v),
+			 0);
+	assert_int_equal(v, port);
+	assert_int_equal(dc->version(P0, &major, &minor), 0);
+	assert_true(major >= 4);
+
+	assert_int_equal(dc->unpause(P0, dom), 0);
+	assert_int_equal(dc->info(P0, dom, &info), 0);
+	assert_false(info.flags & PVK_DOMINFO_PAUSED);
+	assert_int_equal(dc->pause(P0, dom), 0);
+	assert_int_equal(dc->info(P0, dom, &info), 0);
+	assert_true(info.flags & PVK_DOMINFO_PAUSED);
+
+	assert_int_equal(dc->shutdown(P0, dom, SHUTDOWN_reboot), 0);
+	assert_int_equal(dc->info(P0, dom, &info), 0);
+	assert_true(info.flags & PVK_DOMINFO_SHUTDOWN);
+	assert_int_equal(info.shutdown_reason, SHUTDOWN_reboot);
+	assert_int_equal(dc->shutdown(P0, 0, SHUTDOWN_poweroff), -EPERM);
+
+	assert_int_equal(dc->destroy(P0, dom), 0);
+	close(kfd);
+	assert_int_equal(dc->info(P0, dom, &info), -ESRCH);
+	assert_int_equal(dc->pause(P0, dom), -ESRCH);
+	assert_int_equal(dc->shutdown(P0, dom, SHUTDOWN_poweroff), -ESRCH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_dom0_cannot_share),
 		cmocka_unit_test(test_open_by_name),
 		cmocka_unit_test(test_open_domu_from_env),
+		cmocka_unit_test(test_domctl),
 	};
 
 	return cmocka_run_group_tests_name("platform", tests, setup,

@@ -1,7 +1,7 @@
 /*
  * emulated.c - the emulated platform: opening it over a guest runtime
- * (pvkit-hvd's hypercall channel), foreign memory and domain listing.
- * Event channels, grant mapping and grant sharing live beside it.
+ * (pvkit-hvd's hypercall channel) and foreign memory.  Event channels,
+ * grant mapping, grant sharing and domain control live beside it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -144,24 +144,4 @@ const struct pvk_fmem_ops emu_fmem_ops = {
 	.close = fmem_close,
 	.map = fmem_map,
 	.unmap = fmem_unmap,
-};
-
-/* ---- domain information ---- */
-
-/* One hypercall carries at most this many entries. */
-#define DOMLIST_BATCH 256u
-
-static int domctl_list(struct pvk_platform *plat, domid_t first,
-		       struct pvk_dominfo *out, unsigned int max)
-{
-	if (!out && max)
-		return -EINVAL;
-	if (!max)
-		return 0;
-	return pvk_dom_list(emu_of(plat)->rt, first, out,
-			    max < DOMLIST_BATCH ? max : DOMLIST_BATCH);
-}
-
-const struct pvk_domctl_ops emu_domctl_ops = {
-	.list = domctl_list,
 };

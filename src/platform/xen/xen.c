@@ -1,7 +1,7 @@
 /*
  * xen.c - the real-Xen platform: pvkit's ops tables over Debian's
  * libxenevtchn, libxengnttab (gntdev and gntalloc), libxenforeignmemory
- * (privcmd) and libxenctrl (domain list).
+ * (privcmd) and libxenctrl (domain control).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -427,7 +427,7 @@ static const struct pvk_fmem_ops xen_fmem_ops = {
 	.unmap = xfm_unmap,
 };
 
-/* ---- domain information (libxenctrl) ---- */
+/* ---- domain control (libxenctrl) ---- */
 
 static void dominfo_from_xen(const xc_domaininfo_t *x, struct pvk_dominfo *o)
 {
@@ -487,8 +487,116 @@ out:
 	return n;
 }
 
+static int xdom_info(struct pvk_platform *plat, domid_t dom,
+		     struct pvk_dominfo *out)
+{
+	struct xen_plat *x = xen_of(plat);
+	xc_domaininfo_t info;
+	int n;
+
+	if (!out)
+		return -EINVAL;
+	n = xc_domain_getinfolist(x->xch, dom, 1, &info);
+	if (n < 0)
+		return -errno;
+	if (n != 1 || info.domain != dom)
+		return -ESRCH;
+	dominfo_from_xen(&info, out);
+	return 0;
+}
+
+static int xdom_create(struct pvk_platform *plat,
+		       const struct pvk_domain_config *cfg, domid_t *dom,
+		       int *kernel_fd)
+{
+	(void)plat;
+	(void)dom;
+	(void)kernel_fd;
+	pvk_err("platform xen: pvkit cannot create domain '%s' on real Xen "
+		"(building a guest's memory is xl's job: use xl create)",
+		cfg && cfg->name ? cfg->name : "?");
+	return -ENOSYS;
+}
+
+/* libxenctrl's 0 / -1-and-errno as 0 / -errno. */
+static int xc_result(int r)
+{
+	return r < 0 ? -errno : 0;
+}
+
+static int xdom_destroy(struct pvk_platform *plat, domid_t dom)
+{
+	return xc_result(xc_domain_destroy(xen_of(plat)->xch, dom));
+}
+
+static int xdom_pause(struct pvk_platform *plat, domid_t dom)
+{
+	return xc_result(xc_domain_pause(xen_of(plat)->xch, dom));
+}
+
+static int xdom_unpause(struct pvk_platform *plat, domid_t dom)
+{
+	return xc_result(xc_domain_unpause(xen_of(plat)->xch, dom));
+}
+
+static int xdom_shutdown(struct pvk_platform *plat, domid_t dom,
+			 unsigned int reason)
+{
+	return xc_result(
+		xc_domain_shutdown(xen_of(plat)->xch, dom, (int)reason));
+}
+
+static int xdom_set_param(struct pvk_platform *plat, domid_t dom,
+			  uint32_t index, uint64_t value)
+{
+	return xc_result(
+		xc_hvm_param_set(xen_of(plat)->xch, dom, index, value));
+}
+
+static int xdom_get_param(struct pvk_platform *plat, domid_t dom,
+			  uint32_t index, uint64_t *value)
+{
+	return xc_result(
+		xc_hvm_param_get(xen_of(plat)->xch, dom, index, value));
+}
+
+static int xdom_alloc_unbound(struct pvk_platform *plat, domid_t dom,
+			      domid_t remote, evtchn_port_t *port)
+{
+	int r = xc_evtchn_alloc_unbound(xen_of(plat)->xch, dom, remote);
+
+	if (r < 0)
+		return -errno;
+	*port = (evtchn_port_t)r;
+	return 0;
+}
+
+static int xdom_version(struct pvk_platform *plat, unsigned int *major,
+			unsigned int *minor)
+{
+	int v = xc_version(xen_of(plat)->xch, XENVER_version, NULL);
+
+	if (v < 0)
+		return -errno;
+	*major = (unsigned int)v >> 16;
+	*minor = (unsigned int)v & 0xffff;
+	return 0;
+}
+
+/* Set only with privcmd (x->xch).  No save/restore: that is xl's
+ * (libxl's stream format), not pvkit's, on real Xen. */
 static const struct pvk_domctl_ops xen_domctl_ops = {
 	.list = xdom_list,
+	.info = xdom_info,
+	.create = xdom_create,
+	.destroy = xdom_destroy,
+	.pause = xdom_pause,
+	.unpause = xdom_unpause,
+	.shutdown = xdom_shutdown,
+	.set_param = xdom_set_param,
+	.get_param = xdom_get_param,
+	.alloc_unbound = xdom_alloc_unbound,
+	.version = xdom_version,
 };
 
 /* ---- the local xenstore ring (xenfs) ---- */
@@ -573,7 +681,7 @@ int pvk_platform_xen_open(struct pvk_platform **out)
 	x->xch = privcmd ? xc_interface_open(NULL, NULL, 0) : NULL;
 	if (privcmd && !x->xch)
 		pvk_warn("platform xen: xc_interface_open failed (%s); "
-			 "no domain list", strerror(errno));
+			 "no domain control", strerror(errno));
 	x->pub.name = "xen";
 	x->pub.self = DOMID_SELF;
 	x->pub.evtchn = &xen_evtchn_ops;

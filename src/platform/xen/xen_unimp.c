@@ -1,4 +1,5 @@
-/* xen_unimp.c - the real-Xen platform when pvkit is built without libxen*. */
+/* xen_unimp.c - the real-Xen platform when pvkit is built without libxen*:
+ * opening it fails, so none of its ops tables (domctl included) exist. */
 #include <errno.h>
 
 #include "common/log.h"

@@ -1,0 +1,88 @@
+/*
+ * devcmd.c - the verbs every device type shares, over the generic device
+ * code (device.c): TYPE-detach [-f] DOM ID and TYPE-list DOM, with xl's
+ * arguments and output.  block-detach and block-list are these for vbd;
+ * network-* and pci-* will be too.  Attach parses a type's own spec, so
+ * it is the type's (block.c), ending in ts_dev_hotplug.
+ */
+#include "device.h"
+#include "toolstack.h"
+#include "pvkit/xs.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int ts_dev_open(struct ts *ts, const char *dom, const char *verb,
+		domid_t *d, struct xs_client **xs)
+{
+	struct pvk_platform *plat;
+	int rc;
+
+	if (ts_dom0(ts, &plat))
+		return 1;
+	rc = ts_lookup(plat, dom, d);
+	pvk_platform_close(plat);
+	if (rc)
+		return 1;
+	if (*d == 0) {
+		fprintf(stderr, "pvkit: %s: not for Domain-0\n", verb);
+		return 1;
+	}
+	rc = xs_client_open_path(ts->xs_sock, xs);
+	if (rc) {
+		fprintf(stderr, "pvkit: cannot reach xenstored at %s: %s\n",
+			ts->xs_sock, strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
+int ts_cmd_dev_detach(struct ts *ts, const struct ts_devtype *t,
+		      const char *verb, int argc, char **argv)
+{
+	struct xs_client *xs = NULL;
+	struct ts_dev dev;
+	bool force = false;
+	domid_t d;
+	int rc;
+
+	if (argc == 4 && (!strcmp(argv[1], "-f") ||
+			  !strcmp(argv[1], "--force"))) {
+		force = true;
+		argc--;
+		argv++;
+	}
+	if (argc != 3) {
+		fprintf(stderr, "usage: pvkit %s [-f] DOMAIN %s\n", verb,
+			t->id_arg);
+		return 2;
+	}
+	if (ts_dev_from_name(&dev, t, 0, argv[2])) {
+		fprintf(stderr, "pvkit: %s: '%s' is not a %s name or number\n",
+			verb, argv[2], t->id_noun);
+		return 2;
+	}
+	if (ts_dev_open(ts, argv[1], verb, &d, &xs))
+		return 1;
+	ts_dev_init(&dev, t, d, dev.devid, argv[2]);
+	rc = ts_dev_remove(xs, &dev, force, TS_DEV_WAIT_MS, verb);
+	xs_client_close(xs);
+	return rc ? 1 : 0;
+}
+
+int ts_cmd_dev_list(struct ts *ts, const struct ts_devtype *t,
+		    const char *verb, int argc, char **argv)
+{
+	struct xs_client *xs = NULL;
+	domid_t d;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: pvkit %s DOMAIN\n", verb);
+		return 2;
+	}
+	if (ts_dev_open(ts, argv[1], verb, &d, &xs))
+		return 1;
+	ts_dev_list(xs, t, d, stdout);
+	xs_client_close(xs);
+	return 0;
+}
