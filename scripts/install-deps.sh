@@ -12,6 +12,7 @@ pkgs=(
 	xen-utils-4.17     # test-xenstore, Xen's own xenstore test program
 	xenstore-utils     # xenstore-ls/read/write/... interop tests
 	python3
+	procps             # pgrep/pkill in the end-to-end tests
 )
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
 	apt-get update -qq

@@ -18,6 +18,11 @@ if ! bash scripts/build.sh "$dir" "${args[@]}"; then
 fi
 if [ "$dir" = build ]; then
 	meson install -C build --quiet >/dev/null || { echo "install failed"; echo "0 passed, 1 failed"; exit 1; }
+	# libpvkit.so.0 just went into <prefix>/lib/<triplet>: refresh the
+	# loader's cache so programs built against it (tests/example) run.
+	[ "$(id -u)" = 0 ] && command -v ldconfig >/dev/null && ldconfig
+	# The example kernel test must find the library just installed.
+	export PVKIT_EXAMPLE_REQUIRED=1
 fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -25,6 +25,10 @@
 #include <stdint.h>
 #include <xen/xen.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct pvk_platform;
 struct xs_client;
 struct blkfront;
@@ -161,5 +165,9 @@ struct blkfront_stats {
 	uint64_t reconnects, replayed;
 };
 void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -21,6 +21,10 @@
 #include <xen/event_channel.h>
 #include <xen/io/console.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct pvk_evtchn;
 struct pvk_evtchn_ops;
 struct pvk_console;
@@ -48,5 +52,9 @@ ssize_t pvk_console_write(struct pvk_console *c, const void *buf, size_t len,
  * -EIO on a broken console. */
 ssize_t pvk_console_read(struct pvk_console *c, void *buf, size_t len,
 			 int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

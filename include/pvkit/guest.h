@@ -21,6 +21,10 @@
 #include <xen/event_channel.h>
 #include <xen/grant_table.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct pvk_rt;
 
 typedef void (*pvk_evtchn_handler_t)(struct pvk_rt *rt, evtchn_port_t port,
@@ -138,5 +142,9 @@ int pvk_dom_get_param(struct pvk_rt *rt, domid_t domid, uint32_t index,
 /* Map count frames of dom (privcmd-style); munmap() to release. */
 int pvk_foreign_map(struct pvk_rt *rt, domid_t dom, const xen_pfn_t *gfns,
 		    uint32_t count, bool writable, void **addr);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

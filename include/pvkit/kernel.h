@@ -32,6 +32,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct pvk_rt;
 struct pvk_platform;
 struct pvk_console;
@@ -86,5 +90,9 @@ int pvk_kernel_control(struct pvk_kernel *k, struct xenbus_bus *bus,
 		       const char *request);
 /* SCHEDOP_shutdown(crash); returns only if the hypervisor refused. */
 void pvk_kernel_crash(struct pvk_kernel *k);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

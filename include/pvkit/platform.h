@@ -18,6 +18,10 @@
 #include <xen/event_channel.h>
 #include <xen/grant_table.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct pvk_platform;
 
 /* ---- event channels: the libxenevtchn model ----------------------------
@@ -205,5 +209,9 @@ int pvk_platform_emulated_from_rt(struct pvk_rt *rt,
  * domain (e.g. HVM_PARAM_STORE_EVTCHN) to handle h. */
 int pvk_platform_emulated_adopt_port(struct pvk_evtchn *h,
 				     evtchn_port_t port);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

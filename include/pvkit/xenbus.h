@@ -17,6 +17,10 @@
 
 #include "pvkit/xs.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- the state machine (pure) ---------------------------------------- */
 
 /* "Initialising", "Connected", ...; "Unknown" for values out of range. */
@@ -106,5 +110,9 @@ int xenbus_read_backend(struct xs_client *xs, xs_tx_t tx, const char *fe_path,
  * device id, and frontend-id must match.  As above otherwise. */
 int xenbus_read_frontend(struct xs_client *xs, xs_tx_t tx, const char *be_path,
 			 char **fe_path, domid_t *fe_id);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

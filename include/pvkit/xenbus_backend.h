@@ -40,6 +40,10 @@
 
 #include "pvkit/xs.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct pvk_platform;
 struct xenbus_backend;
 struct xenbus_device;
@@ -131,5 +135,9 @@ void xenbus_device_set_error(struct xenbus_device *dev, const char *fmt, ...)
 void xenbus_device_fail(struct xenbus_device *dev, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 bool xenbus_device_failed(const struct xenbus_device *dev);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -29,6 +29,10 @@
 
 #include "pvkit/xs.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct pvk_platform;
 
 /* ---- one device's handshake ------------------------------------------- */
@@ -135,5 +139,9 @@ int xenbus_bus_suspend(struct xenbus_bus *bus);
 int xenbus_bus_resume(struct xenbus_bus *bus, bool cancelled);
 /* Number of connected devices. */
 unsigned int xenbus_bus_count(struct xenbus_bus *bus);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

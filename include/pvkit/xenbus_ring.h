@@ -26,6 +26,10 @@
 
 #include "pvkit/xs.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define XENBUS_MAX_RING_ORDER 4u /* 16 pages, as Linux's blkback/netback */
 #define XENBUS_MAX_QUEUES 64u
 
@@ -81,5 +85,9 @@ struct xenbus_spurious {
 uint64_t xenbus_spurious_account(struct xenbus_spurious *s, bool work);
 /* Account, and sleep the returned time if any. */
 void xenbus_spurious_throttle(struct xenbus_spurious *s, bool work);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

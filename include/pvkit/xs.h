@@ -25,6 +25,10 @@
 #include <xen/event_channel.h>
 #include <xen/io/xs_wire.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct pvk_platform;
 struct pvk_evtchn;
 struct pvk_evtchn_ops;
@@ -181,5 +185,9 @@ int xs_transaction_run(struct xs_client *xs, xs_transaction_fn fn, void *arg);
  * give -EIO.  The reverse: "EINVAL" for unknown values. */
 int xs_errno_from_string(const char *s);
 const char *xs_errno_to_string(int err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

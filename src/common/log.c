@@ -1,5 +1,6 @@
-/* log.c - leveled logging to stderr, plus an optional hook per line. */
-#include "common/log.h"
+/* log.c - leveled logging to stderr, plus an optional hook per line
+ * (include/pvkit/log.h). */
+#include "pvkit/log.h"
 
 #include <pthread.h>
 #include <stdarg.h>

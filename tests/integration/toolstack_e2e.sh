@@ -10,6 +10,14 @@ export PVKIT_STATE_DIR=$(mktemp -d /tmp/pvkit-e2e-XXXXXX)
 fail=0
 id2=""
 check() { if eval "$2"; then echo "ok   - $1"; else echo "FAIL - $1"; fail=1; fi; }
+# kill -9 this host's guest kernels only (other tests may run beside us):
+# each inherits our PVKIT_STATE_DIR.
+kill_guests() {
+	local p
+	for p in $(pgrep -f pvkit-guest); do
+		tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qxF "PVKIT_STATE_DIR=$PVKIT_STATE_DIR" && kill -9 "$p"
+	done
+}
 cleanup() { "$P" host stop >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$PVKIT_STATE_DIR"; }
 trap cleanup EXIT
 cfg=$PVKIT_STATE_DIR/g.cfg
@@ -78,7 +86,7 @@ for i in $(seq 50); do [ "$(grep -c 'control driver ready' $PVKIT_STATE_DIR/gues
 check "shutdown -w" '"$P" shutdown -w e2e >/dev/null && ! "$P" list | grep -q "^e2e "'
 check "create again" '"$P" create "$cfg" >/dev/null'
 check "destroy" '"$P" destroy e2e && sleep 0.2 && ! "$P" list | grep -q "^e2e "'
-check "kill -9 of a guest is a crash (on_crash=destroy)" '"$P" create "$cfg" >/dev/null && pkill -9 -f "pvkit-guest" ; for i in $(seq 100); do "$P" list | grep -q "^e2e " || break; sleep 0.1; done; ! "$P" list | grep -q "^e2e "'
+check "kill -9 of a guest is a crash (on_crash=destroy)" '"$P" create "$cfg" >/dev/null && kill_guests; for i in $(seq 100); do "$P" list | grep -q "^e2e " || break; sleep 0.1; done; ! "$P" list | grep -q "^e2e "'
 printf 'name = "bad"\nmemory = lots\n' > "$PVKIT_STATE_DIR/bad.cfg"
 printf 'name = "bad2"\ndisk = [ "vdev=xvda, target=/nonexistent/disk.img" ]\n' > "$PVKIT_STATE_DIR/bad2.cfg"
 check "missing disk target refused" '"$P" create "$PVKIT_STATE_DIR/bad2.cfg" 2>&1 | grep -q "bad2.cfg:2: disk: target"'
