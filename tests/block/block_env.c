@@ -1,5 +1,6 @@
 /* block_env.c - see block_env.h. */
 #include "block_env.h"
+#include "pvkit/kernel.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -111,8 +112,8 @@ void blk_env_stop(struct blk_env *e)
 		fprintf(stderr, "cannot remove %s\n", e->shm);
 }
 
-int blk_env_disk(struct blk_env *e, const char *name, uint64_t size,
-		 char *path, size_t len)
+int blk_env_disk(struct blk_env *e, const char *name, uint64_t size, char *path,
+		 size_t len)
 {
 	FILE *f;
 
@@ -196,38 +197,30 @@ static int write_vbd(struct blk_env *e, domid_t d, const char *disk,
 static int guest_main(int fd, uintptr_t fnp, void *arg)
 {
 	blk_guest_fn fn = (blk_guest_fn)fnp;
-	struct pvk_platform *plat;
-	struct pvk_evtchn *xev;
-	struct xs_client *xs;
-	struct pvk_rt *rt;
-	uint64_t pfn, port;
-	void *page;
+	struct pvk_kernel *k;
 	int rc;
 
-	if (pvk_rt_open(NULL, fd, &rt) || pvk_rt_start(rt))
+	if (pvk_kernel_boot("blk-guest", fd, 0, &k))
 		return 100;
-	if (pvk_rt_hvm_param(rt, HVM_PARAM_STORE_PFN, &pfn) ||
-	    pvk_rt_hvm_param(rt, HVM_PARAM_STORE_EVTCHN, &port))
-		return 101;
-	page = pvk_rt_gpfn_to_ptr(rt, pfn);
-	if (!page || pvk_platform_emulated_from_rt(rt, &plat))
-		return 102;
-	if (plat->evtchn->open(plat, &xev) ||
-	    pvk_platform_emulated_adopt_port(xev, (evtchn_port_t)port) ||
-	    xs_client_open_ring(page, plat->evtchn, xev, (evtchn_port_t)port,
-				&xs))
-		return 103;
-	rc = fn(plat, xs, arg);
-	xs_client_close(xs);
-	plat->evtchn->close(xev);
-	pvk_platform_close(plat);
-	pvk_rt_close(rt);
+	rc = fn(pvk_kernel_platform(k), pvk_kernel_xs(k), arg);
+	pvk_kernel_close(k);
 	return rc;
 }
 
-int blk_env_guest(struct blk_env *e, const char *disk, const char *mode,
-		  blk_guest_fn fn, const void *arg, size_t arg_size,
-		  domid_t *domid, pid_t *pid)
+static int kernel_main(int fd, uintptr_t fnp, void *arg)
+{
+	blk_kernel_fn fn = (blk_kernel_fn)fnp;
+	struct pvk_kernel *k;
+
+	if (pvk_kernel_boot("blk-kernel", fd, 0, &k))
+		return 100;
+	/* The process ends with whatever threads fn left running. */
+	return fn(k, arg);
+}
+
+static int guest_spawn(struct blk_env *e, const char *disk, const char *mode,
+		       harness_entry entry, uintptr_t fn, const void *arg,
+		       size_t arg_size, domid_t *domid, pid_t *pid)
 {
 	struct evtchn_alloc_unbound a = {.remote_dom = 0};
 	struct xs_perm perm;
@@ -265,12 +258,27 @@ int blk_env_guest(struct blk_env *e, const char *disk, const char *mode,
 		rc = xs_introduce(e->xs, *domid, pfn, a.port);
 	if (rc)
 		return rc;
-	rc = harness_spawn(e->h.dom0, guest_main, (uintptr_t)fn, arg, arg_size,
-			   fd, pid);
+	rc = harness_spawn(e->h.dom0, entry, fn, arg, arg_size, fd, pid);
 	close(fd);
 	if (rc)
 		return rc;
 	return pvk_dom_simple(e->h.dom0, PVK_HC_dom_unpause, *domid);
+}
+
+int blk_env_guest(struct blk_env *e, const char *disk, const char *mode,
+		  blk_guest_fn fn, const void *arg, size_t arg_size,
+		  domid_t *domid, pid_t *pid)
+{
+	return guest_spawn(e, disk, mode, guest_main, (uintptr_t)fn, arg,
+			   arg_size, domid, pid);
+}
+
+int blk_env_kernel(struct blk_env *e, const char *disk, const char *mode,
+		   blk_kernel_fn fn, const void *arg, size_t arg_size,
+		   domid_t *domid, pid_t *pid)
+{
+	return guest_spawn(e, disk, mode, kernel_main, (uintptr_t)fn, arg,
+			   arg_size, domid, pid);
 }
 
 int blk_env_guest_end(struct blk_env *e, domid_t domid, pid_t pid)

@@ -16,7 +16,7 @@
 
 struct blk_env {
 	struct harness h;
-	char shm[64];      /* tmpfs directory for disks */
+	char shm[64]; /* tmpfs directory for disks */
 	char xs_sock[320];
 	pid_t xsd, bk;
 	struct xs_client *xs; /* Dom0's */
@@ -28,8 +28,8 @@ void blk_env_stop(struct blk_env *e);
 int blk_env_backend(struct blk_env *e, const char *const *args);
 void blk_env_backend_stop(struct blk_env *e);
 /* Create a disk file of size bytes in the tmpfs directory. */
-int blk_env_disk(struct blk_env *e, const char *name, uint64_t size,
-		 char *path, size_t len);
+int blk_env_disk(struct blk_env *e, const char *name, uint64_t size, char *path,
+		 size_t len);
 
 /* A DomU body: its platform and its xenstore client (over the ring). */
 typedef int (*blk_guest_fn)(struct pvk_platform *plat, struct xs_client *xs,
@@ -40,6 +40,14 @@ typedef int (*blk_guest_fn)(struct pvk_platform *plat, struct xs_client *xs,
 int blk_env_guest(struct blk_env *e, const char *disk, const char *mode,
 		  blk_guest_fn fn, const void *arg, size_t arg_size,
 		  domid_t *domid, pid_t *pid);
+/* The same for a body that gets the whole kernel (include/pvkit/kernel.h:
+ * the control driver too); the domain ends when fn returns, with any
+ * threads it left running. */
+struct pvk_kernel;
+typedef int (*blk_kernel_fn)(struct pvk_kernel *k, void *arg);
+int blk_env_kernel(struct blk_env *e, const char *disk, const char *mode,
+		   blk_kernel_fn fn, const void *arg, size_t arg_size,
+		   domid_t *domid, pid_t *pid);
 /* Wait for the kernel, destroy the domain, remove its xenstore nodes. */
 int blk_env_guest_end(struct blk_env *e, domid_t domid, pid_t pid);
 
