@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/daemon.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "console/ring.h"
@@ -88,7 +89,8 @@ struct consoled {
 	struct pvk_evtchn *evh;
 	struct pvk_fmem *fmem;
 	struct xs_client *xs;
-	int wake_fd, listen_fd, sig_fd;
+	int wake_fd, listen_fd, sig_fd; /* sig_fd: the daemon skeleton's */
+	const char *sock;               /* --socket */
 	const char *log_dir;
 	off_t log_max;
 	struct cons_dom *doms;
@@ -765,79 +767,80 @@ static int loop(struct consoled *d)
 	return 0;
 }
 
-static void usage(FILE *f, const char *prog)
+/* consoled's own options: -s, -l, -m (arg is the struct consoled, with
+ * the socket path kept in its sock). */
+static int cd_option(void *arg, int c, const char *val)
 {
-	fprintf(f,
-		"usage: %s --socket PATH [options]\n"
-		"  -s, --socket PATH     clients attach here (\"attach <domid>\")\n"
-		"  -l, --log-dir DIR     guest output to DIR/console-<name>.log "
-		"(default .)\n"
-		"  -m, --log-max BYTES   rotate a log to .1 past this size "
-		"(default 8 MiB)\n"
-		"  -F, --pid-file PATH   write the daemon's pid here\n"
-		"Environment: XENSTORED_PATH, PVKIT_HV_SOCK, PVKIT_PLATFORM.\n",
-		prog);
+	struct consoled *d = arg;
+	uint64_t v;
+
+	switch (c) {
+	case 's':
+		d->sock = val;
+		return 0;
+	case 'l':
+		d->log_dir = val;
+		return 0;
+	case 'm':
+		if (pvk_parse_u64(val, 4096, (uint64_t)1 << 40, &v)) {
+			fprintf(stderr, "bad --log-max '%s'\n", val);
+			return -EINVAL;
+		}
+		d->log_max = (off_t)v;
+		return 0;
+	default:
+		return -EINVAL;
+	}
 }
+
+static const struct option cd_lopts[] = {
+	{"socket", required_argument, NULL, 's'},
+	{"log-dir", required_argument, NULL, 'l'},
+	{"log-max", required_argument, NULL, 'm'},
+	{NULL, 0, NULL, 0},
+};
+
+static const struct pvk_daemon_spec cd_spec = {
+	.name = "pvkit-consoled",
+	.synopsis = "--socket PATH [options]",
+	.usage = "  -s, --socket PATH         clients attach here "
+		 "(\"attach <domid>\")\n"
+		 "  -l, --log-dir DIR         guest output to "
+		 "DIR/console-<name>.log (default .)\n"
+		 "  -m, --log-max BYTES       rotate a log to .1 past this size "
+		 "(default 8 MiB)\n",
+	.footer = "Environment: XENSTORED_PATH, PVKIT_HV_SOCK, "
+		  "PVKIT_PLATFORM.\n",
+	.shortopts = "s:l:m:",
+	.longopts = cd_lopts,
+	.option = cd_option,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"log-dir", required_argument, NULL, 'l'},
-		{"log-max", required_argument, NULL, 'm'},
-		{"pid-file", required_argument, NULL, 'F'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	static const int sigs[] = {SIGHUP, 0};
 	struct consoled d = {.wake_fd = -1, .listen_fd = -1, .sig_fd = -1,
 			     .log_dir = ".", .log_max = 8 << 20};
-	const char *sock = NULL, *pid_file = NULL;
-	uint64_t v;
-	sigset_t mask;
-	int opt, rc = 1;
+	struct pvk_daemon dmn;
+	const char *sock;
+	int rc = 1;
 
-	pvk_log_init("pvkit-consoled", PVK_LOG_INFO);
-	while ((opt = getopt_long(argc, argv, "s:l:m:F:h", lopts, NULL)) != -1) {
-		switch (opt) {
-		case 's':
-			sock = optarg;
-			break;
-		case 'l':
-			d.log_dir = optarg;
-			break;
-		case 'm':
-			if (pvk_parse_u64(optarg, 4096, (uint64_t)1 << 40, &v)) {
-				fprintf(stderr, "bad --log-max '%s'\n", optarg);
-				return 2;
-			}
-			d.log_max = (off_t)v;
-			break;
-		case 'F':
-			pid_file = optarg;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			return 0;
-		default:
-			usage(stderr, argv[0]);
-			return 2;
-		}
-	}
+	rc = pvk_daemon_parse(&dmn, &cd_spec, &d, argc, argv);
+	if (rc)
+		return rc == 1 ? 0 : 2;
+	sock = d.sock;
 	if (!sock || optind != argc) {
-		usage(stderr, argv[0]);
+		fprintf(stderr, "usage: pvkit-consoled --socket PATH "
+				"[options] (--help)\n");
 		return 2;
 	}
 	/* Before any thread starts, so only the signalfd sees them. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (pvk_daemon_setup(&dmn, sigs, true))
+		return 1;
+	d.sig_fd = dmn.sig_fd;
 	d.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d.sig_fd < 0 || d.wake_fd < 0) {
-		pvk_err("signalfd/eventfd: %m");
+	if (d.wake_fd < 0) {
+		pvk_err("eventfd: %m");
 		goto out;
 	}
 	rc = pvk_platform_open(NULL, &d.plat);
@@ -857,9 +860,7 @@ int main(int argc, char **argv)
 		pvk_err("xenstore: %s", strerror(-rc));
 		goto out_rc;
 	}
-	pvk_raise_nofile();
-	if (pid_file && pvk_write_pidfile(pid_file))
-		pvk_warn("cannot write %s", pid_file);
+	pvk_daemon_ready(&dmn);
 	d.listen_fd = pvk_unix_listen(sock, SOCK_STREAM, 077);
 	if (d.listen_fd < 0) {
 		pvk_err("%s: %s", sock, strerror(-d.listen_fd));
@@ -891,8 +892,6 @@ out_rc:
 		close(d.listen_fd);
 		unlink(sock);
 	}
-	if (pid_file)
-		unlink(pid_file);
 	if (d.fmem)
 		d.plat->fmem->close(d.fmem);
 	if (d.evh)
@@ -901,7 +900,6 @@ out_rc:
 		pvk_platform_close(d.plat);
 	if (d.wake_fd >= 0)
 		close(d.wake_fd);
-	if (d.sig_fd >= 0)
-		close(d.sig_fd);
+	pvk_daemon_end(&dmn); /* the pid file, the signalfd */
 	return rc ? 1 : 0;
 }

@@ -14,6 +14,7 @@
  */
 #include "hv/hc_wire.h"
 #include "hv/hv.h"
+#include "common/daemon.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -1350,49 +1351,50 @@ static void timer_input(struct vtimer *t)
 
 /* ---- main ---- */
 
-static void usage(FILE *f)
+static int hvd_option(void *arg, int c, const char *val)
 {
-	fprintf(f, "usage: pvkit-hvd --socket PATH [--pid-file PATH]\n"
-		   "  The emulated hypervisor daemon.  Dom0 processes connect "
-		   "to PATH.\n");
+	if (c != 's')
+		return -EINVAL;
+	*(const char **)arg = val;
+	return 0;
 }
+
+static const struct option hvd_lopts[] = {
+	{"socket", required_argument, NULL, 's'},
+	{NULL, 0, NULL, 0},
+};
+
+static const struct pvk_daemon_spec hvd_spec = {
+	.name = "pvkit-hvd",
+	.synopsis = "--socket PATH [options]",
+	.usage = "  The emulated hypervisor daemon.\n"
+		 "  -s, --socket PATH         Dom0 processes connect here "
+		 "(default $PVKIT_HV_SOCK)\n",
+	.shortopts = "s:",
+	.longopts = hvd_lopts,
+	.option = hvd_option,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"pid-file", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *sock = getenv("PVKIT_HV_SOCK"), *pidfile = NULL;
+	const char *sock = getenv("PVKIT_HV_SOCK");
+	struct pvk_daemon dmn;
 	struct hvd *h;
 	struct hv_domain *d0;
 	struct epoll_event ev;
-	sigset_t mask;
-	int opt, rc;
+	int rc;
 
-	pvk_log_init("pvkit-hvd", PVK_LOG_INFO);
-	while ((opt = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 's':
-			sock = optarg;
-			break;
-		case 'p':
-			pidfile = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	rc = pvk_daemon_parse(&dmn, &hvd_spec, &sock, argc, argv);
+	if (rc)
+		return rc == 1 ? 0 : 2;
 	if (optind != argc || !sock) {
-		usage(stderr);
+		fprintf(stderr, "usage: pvkit-hvd --socket PATH [options] "
+				"(--help)\n");
 		return 2;
 	}
+	/* Before any thread: only the signalfd takes them. */
+	if (pvk_daemon_setup(&dmn, NULL, true))
+		return 1;
 	h = calloc(1, sizeof(*h));
 	if (!h || hv_init(&h->hv, &env_ops) < 0) {
 		pvk_err("out of memory");
@@ -1415,18 +1417,11 @@ int main(int argc, char **argv)
 	ev.events = EPOLLIN;
 	ev.data.ptr = &h->listen_src;
 	epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->listen_fd, &ev);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	h->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	h->signal_fd = dmn.sig_fd;
 	h->signal_src.type = SRC_SIGNAL;
 	ev.data.ptr = &h->signal_src;
 	epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->signal_fd, &ev);
-	pvk_raise_nofile();
-	if (pidfile && pvk_write_pidfile(pidfile))
-		pvk_warn("cannot write %s", pidfile);
+	pvk_daemon_ready(&dmn);
 	pvk_info("listening on %s", sock);
 	while (!h->quit) {
 		struct epoll_event evs[64];
@@ -1477,5 +1472,6 @@ int main(int argc, char **argv)
 	close(h->listen_fd);
 	close(h->epfd);
 	free(h);
+	pvk_daemon_end(&dmn); /* the pid file, the signalfd */
 	return 0;
 }

@@ -5,7 +5,6 @@
  * "vbd/<fe>/<devid> stats: ..." line each, as at disconnection).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,45 +12,9 @@
 #include <unistd.h>
 
 #include "blkback.h"
+#include "common/daemon.h"
 #include "common/log.h"
 #include "common/util.h"
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: pvkit-blkback [options]\n"
-		"  -s, --xenstore PATH       xenstored socket (default: the "
-		"platform's,\n"
-		"                            $XENSTORED_PATH, "
-		"/var/run/xenstored/socket)\n"
-		"  -p, --platform NAME       emulated|xen (default: from the "
-		"environment)\n"
-		"  -i, --max-indirect N      feature-max-indirect-segments "
-		"(0: none; default %u)\n"
-		"  -P, --no-persistent       do not offer feature-persistent\n"
-		"  -g, --max-persistent N    persistent grants kept per ring "
-		"(default %u)\n"
-		"  -o, --max-ring-order N    max-ring-page-order (0-%u, default "
-		"%u)\n"
-		"  -q, --max-queues N        multi-queue-max-queues (1-%u, "
-		"default 4)\n"
-		"  -u, --poll-us N           watch an idle ring N us before "
-		"sleeping\n"
-		"                            (adaptive; 0-%u, 0: never; "
-		"default %u or\n"
-		"                            $PVKIT_BLK_POLL_US)\n"
-		"  -w, --claim-wait-ms N     how long a writable disk may stay "
-		"in use\n"
-		"                            elsewhere before its device fails "
-		"(default %u)\n"
-		"  -F, --pid-file PATH       write the pid here once serving\n"
-		"  -v, --verbose             debug logging\n"
-		"SIGUSR1 logs each device's counters; SIGTERM/SIGINT stop.\n",
-		BK_DEFAULT_INDIRECT_SEGS, BK_DEFAULT_PERSISTENT,
-		BLKIF_MAX_RING_PAGE_ORDER, BLKIF_MAX_RING_PAGE_ORDER,
-		BK_MAX_QUEUES, BK_MAX_POLL_US, BK_DEFAULT_POLL_US,
-		BK_CLAIM_WAIT_MS);
-}
 
 static int parse_uint(const char *s, unsigned int max, unsigned int *out)
 {
@@ -63,28 +26,107 @@ static int parse_uint(const char *s, unsigned int max, unsigned int *out)
 	return 0;
 }
 
+/* One of blkback's own options into bk->cfg. */
+static int bk_option(void *arg, int c, const char *val)
+{
+	struct bk_config *cfg = &((struct bk *)arg)->cfg;
+
+	switch (c) {
+	case 'i':
+		if (parse_uint(val, BLKIF_INDIRECT_SEGS_LIMIT,
+			       &cfg->max_indirect_segs) ||
+		    (cfg->max_indirect_segs &&
+		     cfg->max_indirect_segs <=
+			 BLKIF_MAX_SEGMENTS_PER_REQUEST)) {
+			fprintf(stderr,
+				"pvkit-blkback: --max-indirect: 0 or "
+				"12-%u\n",
+				(unsigned int)BLKIF_INDIRECT_SEGS_LIMIT);
+			return -EINVAL;
+		}
+		return 0;
+	case 'P':
+		cfg->persistent = false;
+		return 0;
+	case 'g':
+		if (!parse_uint(val, 65536, &cfg->max_persistent))
+			return 0;
+		fprintf(stderr, "pvkit-blkback: bad --max-persistent\n");
+		return -EINVAL;
+	case 'o':
+		if (!parse_uint(val, BLKIF_MAX_RING_PAGE_ORDER,
+				&cfg->max_ring_order))
+			return 0;
+		fprintf(stderr, "pvkit-blkback: bad --max-ring-order\n");
+		return -EINVAL;
+	case 'q':
+		if (!parse_uint(val, BK_MAX_QUEUES, &cfg->max_queues) &&
+		    cfg->max_queues)
+			return 0;
+		fprintf(stderr, "pvkit-blkback: bad --max-queues\n");
+		return -EINVAL;
+	case 'u':
+		if (!parse_uint(val, BK_MAX_POLL_US, &cfg->poll_us))
+			return 0;
+		fprintf(stderr, "pvkit-blkback: --poll-us: 0-%u\n",
+			BK_MAX_POLL_US);
+		return -EINVAL;
+	case 'w':
+		if (!parse_uint(val, 600000, &cfg->claim_wait_ms))
+			return 0;
+		fprintf(stderr, "pvkit-blkback: --claim-wait-ms: 0-600000\n");
+		return -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
+static const struct option bk_lopts[] = {
+    {"max-indirect", required_argument, NULL, 'i'},
+    {"no-persistent", no_argument, NULL, 'P'},
+    {"max-persistent", required_argument, NULL, 'g'},
+    {"max-ring-order", required_argument, NULL, 'o'},
+    {"max-queues", required_argument, NULL, 'q'},
+    {"poll-us", required_argument, NULL, 'u'},
+    {"claim-wait-ms", required_argument, NULL, 'w'},
+    {NULL, 0, NULL, 0},
+};
+
+/* (The defaults named are blkback.h's BK_DEFAULT_*, BK_MAX_*.) */
+static const struct pvk_daemon_spec bk_spec = {
+    .name = "pvkit-blkback",
+    .synopsis = "[options]",
+    .usage = "  -i, --max-indirect N      feature-max-indirect-segments "
+	     "(0: none; default 256)\n"
+	     "  -P, --no-persistent       do not offer feature-persistent\n"
+	     "  -g, --max-persistent N    persistent grants kept per ring "
+	     "(default 1056)\n"
+	     "  -o, --max-ring-order N    max-ring-page-order (0-4, "
+	     "default 4)\n"
+	     "  -q, --max-queues N        multi-queue-max-queues (1-16, "
+	     "default 4)\n"
+	     "  -u, --poll-us N           watch an idle ring N us before "
+	     "sleeping\n"
+	     "                            (adaptive; 0-1000, 0: never; "
+	     "default 50 or\n"
+	     "                            $PVKIT_BLK_POLL_US)\n"
+	     "  -w, --claim-wait-ms N     how long a writable disk may stay "
+	     "in use\n"
+	     "                            elsewhere before its device fails "
+	     "(default 10000)\n",
+    .footer = "SIGUSR1 logs each device's counters; SIGTERM/SIGINT stop.\n",
+    .shortopts = "i:Pg:o:q:u:w:",
+    .longopts = bk_lopts,
+    .option = bk_option,
+    .flags = PVK_DAEMON_PLATFORM_OPT | PVK_DAEMON_XS_OPT,
+};
+
 int main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{"xenstore", required_argument, NULL, 's'},
-		{"platform", required_argument, NULL, 'p'},
-		{"max-indirect", required_argument, NULL, 'i'},
-		{"no-persistent", no_argument, NULL, 'P'},
-		{"max-persistent", required_argument, NULL, 'g'},
-		{"max-ring-order", required_argument, NULL, 'o'},
-		{"max-queues", required_argument, NULL, 'q'},
-		{"poll-us", required_argument, NULL, 'u'},
-		{"claim-wait-ms", required_argument, NULL, 'w'},
-		{"pid-file", required_argument, NULL, 'F'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	static const int sigs[] = {SIGUSR1, 0};
+	struct pvk_daemon dmn;
 	struct bk bk;
-	const char *xs_path = NULL, *platform = NULL, *pidfile = NULL;
-	enum pvk_log_level level = PVK_LOG_INFO;
-	sigset_t set;
-	int c, sig, rc;
+	int rc;
 
 	memset(&bk, 0, sizeof(bk));
 	bk.cfg.max_indirect_segs = BK_DEFAULT_INDIRECT_SEGS;
@@ -100,101 +142,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pvkit-blkback: bad PVKIT_BLK_POLL_US\n");
 		return 2;
 	}
-	while ((c = getopt_long(argc, argv, "s:p:i:Pg:o:q:u:w:F:vh", lopts,
-				NULL)) != -1) {
-		switch (c) {
-		case 's':
-			xs_path = optarg;
-			break;
-		case 'p':
-			platform = optarg;
-			break;
-		case 'i':
-			if (parse_uint(optarg, BLKIF_INDIRECT_SEGS_LIMIT,
-				       &bk.cfg.max_indirect_segs) ||
-			    (bk.cfg.max_indirect_segs &&
-			     bk.cfg.max_indirect_segs <=
-				     BLKIF_MAX_SEGMENTS_PER_REQUEST)) {
-				fprintf(stderr, "pvkit-blkback: --max-indirect: "
-						"0 or 12-%u\n",
-					(unsigned int)BLKIF_INDIRECT_SEGS_LIMIT);
-				return 2;
-			}
-			break;
-		case 'P':
-			bk.cfg.persistent = false;
-			break;
-		case 'g':
-			if (parse_uint(optarg, 65536, &bk.cfg.max_persistent)) {
-				fprintf(stderr, "pvkit-blkback: bad "
-						"--max-persistent\n");
-				return 2;
-			}
-			break;
-		case 'o':
-			if (parse_uint(optarg, BLKIF_MAX_RING_PAGE_ORDER,
-				       &bk.cfg.max_ring_order)) {
-				fprintf(stderr, "pvkit-blkback: bad "
-						"--max-ring-order\n");
-				return 2;
-			}
-			break;
-		case 'q':
-			if (parse_uint(optarg, BK_MAX_QUEUES,
-				       &bk.cfg.max_queues) ||
-			    !bk.cfg.max_queues) {
-				fprintf(stderr, "pvkit-blkback: bad "
-						"--max-queues\n");
-				return 2;
-			}
-			break;
-		case 'u':
-			if (parse_uint(optarg, BK_MAX_POLL_US,
-				       &bk.cfg.poll_us)) {
-				fprintf(stderr, "pvkit-blkback: --poll-us: "
-						"0-%u\n",
-					BK_MAX_POLL_US);
-				return 2;
-			}
-			break;
-		case 'w':
-			if (parse_uint(optarg, 600000, &bk.cfg.claim_wait_ms)) {
-				fprintf(stderr, "pvkit-blkback: --claim-wait-ms: "
-						"0-600000\n");
-				return 2;
-			}
-			break;
-		case 'F':
-			pidfile = optarg;
-			break;
-		case 'v':
-			level = PVK_LOG_DEBUG;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	pvk_log_init("pvkit-blkback", level);
-	/* Signals are taken synchronously below; ring threads inherit the
-	 * mask. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	rc = pvk_platform_open(platform, &bk.plat);
+	rc = pvk_daemon_parse(&dmn, &bk_spec, &bk, argc, argv);
+	if (rc)
+		return rc == 1 ? 0 : 2;
+	if (pvk_daemon_setup(&dmn, sigs, false))
+		return 1;
+	rc = pvk_platform_open(dmn.platform, &bk.plat);
 	if (rc) {
 		pvk_err("cannot open the platform: %s", strerror(-rc));
 		return 1;
 	}
-	rc = xs_path ? xs_client_open_path(xs_path, &bk.xs)
-		     : xs_client_open_platform(bk.plat, &bk.xs);
+	rc = dmn.xs_path ? xs_client_open_path(dmn.xs_path, &bk.xs)
+			 : xs_client_open_platform(bk.plat, &bk.xs);
 	if (rc) {
 		pvk_err("cannot connect to xenstore: %s", strerror(-rc));
 		pvk_platform_close(bk.plat);
@@ -206,26 +165,20 @@ int main(int argc, char **argv)
 			strerror(-rc));
 		goto out;
 	}
-	pvk_raise_nofile();
-	if (pidfile && pvk_write_pidfile(pidfile))
-		pvk_warn("cannot write %s", pidfile);
+	pvk_daemon_ready(&dmn);
 	pvk_info("serving %s (indirect %u, persistent %s, ring order <= %u, "
-		 "queues <= %u)", xenbus_backend_base(bk.be), bk.cfg.max_indirect_segs,
+		 "queues <= %u)",
+		 xenbus_backend_base(bk.be), bk.cfg.max_indirect_segs,
 		 bk.cfg.persistent ? "on" : "off", bk.cfg.max_ring_order,
 		 bk.cfg.max_queues);
-	for (;;) {
-		rc = sigwait(&set, &sig);
-		if (rc == EINTR)
-			continue;
-		if (rc || sig != SIGUSR1)
-			break;
+	while ((rc = pvk_daemon_wait(&dmn)) == SIGUSR1)
 		bk_xenbus_log_stats(&bk);
-	}
-	pvk_info("signal %d: stopping", rc ? 0 : sig);
+	pvk_info("signal %d: stopping", rc);
 	bk_xenbus_stop(&bk);
 	rc = 0;
 out:
 	xs_client_close(bk.xs);
 	pvk_platform_close(bk.plat);
+	pvk_daemon_end(&dmn);
 	return rc ? 1 : 0;
 }
