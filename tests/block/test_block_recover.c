@@ -253,6 +253,18 @@ static void touch(const char *path)
 		close(fd);
 }
 
+/* Writers from start to stop: started is created once they run. */
+static int writers_run(struct shared *sh, struct writer *w, pthread_t *th,
+		       const char *started)
+{
+	int rc = writers_start(sh, w, th);
+
+	if (rc)
+		return rc;
+	touch(started);
+	return writers_finish(sh, w, th);
+}
+
 struct crash_arg {
 	char stop[200];	   /* the test asks the writers to finish */
 	char started[200]; /* the guest says I/O is flowing */
@@ -279,11 +291,7 @@ static int crash_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	pthread_cond_init(&sh.c, NULL);
 	if (blkfront_open(plat, xs, "xvda", &o, &sh.bf))
 		return 2;
-	rc = writers_start(&sh, w, th);
-	if (rc)
-		return rc;
-	touch(a->started);
-	rc = writers_finish(&sh, w, th);
+	rc = writers_run(&sh, w, th, a->started);
 	if (rc)
 		return rc;
 	blkfront_get_stats(sh.bf, &st);
@@ -488,11 +496,7 @@ static int suspend_guest(struct pvk_kernel *k, void *p)
 		return 2;
 	if (pthread_create(&ct, NULL, control_thread, &run))
 		return 3;
-	rc = writers_start(&sh, w, th);
-	if (rc)
-		return rc;
-	touch(a->started);
-	rc = writers_finish(&sh, w, th);
+	rc = writers_run(&sh, w, th, a->started);
 	if (rc)
 		return rc;
 	blkfront_get_stats(sh.bf, &st); /* at rest, after the suspends */

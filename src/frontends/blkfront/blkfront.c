@@ -64,6 +64,21 @@
 #define ASTORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define AADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
 
+/* Wait on c (m held) for at most ms milliseconds. */
+static void cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m,
+			 unsigned int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)ms * 1000000;
+	while (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(c, m, &ts);
+}
+
 struct blkfront;
 
 struct bfbuf { /* a zero-copy buffer */
@@ -179,8 +194,7 @@ struct blkfront {
 	unsigned int nbufs, bufs_cap;
 };
 
-/* ---- vdev names ------------------------------------------------------------
- */
+/* ---- vdev names --------------------------------------------------------- */
 
 int blkfront_vdev_parse(const char *vdev, uint32_t *devid)
 {
@@ -211,8 +225,7 @@ int blkfront_vdev_parse(const char *vdev, uint32_t *devid)
 	return 0;
 }
 
-/* ---- completions
- * ------------------------------------------------------------- */
+/* ---- completions -------------------------------------------------------- */
 
 static void ureq_part_done(struct ureq *u, int status)
 {
@@ -580,8 +593,7 @@ static void *queue_thread(void *arg)
 	return NULL;
 }
 
-/* ---- submitting
- * ---------------------------------------------------------------- */
+/* ---- submitting --------------------------------------------------------- */
 
 /* Segment i of a request of n sectors starting at sector fs of its first
  * page: which sectors of its page it covers. */
@@ -721,21 +733,13 @@ static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 
 		while (!ALOAD(&bf->broken) && !q->dead &&
 		       (!q->free || !blkif_front_free(&q->f))) {
-			struct timespec ts;
-
 			if (ALOAD(&bf->closing))
 				return replay ? -ECANCELED : -EIO;
 			if (replay && ALOAD(&bf->recover_req))
 				return -EAGAIN;
 			/* Publish what is queued so the slots come back. */
 			queue_kick(q);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 100000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+			cond_wait_ms(&q->cond, &q->lock, 100);
 		}
 		if (ALOAD(&bf->broken))
 			return -EIO;
@@ -758,8 +762,7 @@ static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 	return 0;
 }
 
-/* ---- zero-copy buffers
- * ------------------------------------------------------------ */
+/* ---- zero-copy buffers -------------------------------------------------- */
 
 /* The buffer whose pages hold addr (buf_lock held): index in bf->bufs
  * of the last buffer starting at or below addr, or -1. */
@@ -1128,8 +1131,7 @@ void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st)
 	*st = bf->stats;
 }
 
-/* ---- queues: build and tear down
- * ------------------------------------------------- */
+/* ---- queues: build and tear down ---------------------------------------- */
 
 /* Stop a queue's thread (no lock held). */
 static void queue_stop(struct bqueue *q)
@@ -1437,8 +1439,7 @@ static int pend_replay(struct blkfront *bf)
 	return rc;
 }
 
-/* ---- xenbus: negotiating
- * ------------------------------------------------------------ */
+/* ---- xenbus: negotiating ------------------------------------------------ */
 
 struct publish {
 	struct blkfront *bf;
@@ -1635,8 +1636,7 @@ static int bf_connect(struct blkfront *bf, int timeout_ms)
 	return 0;
 }
 
-/* ---- recovery
- * -------------------------------------------------------------------- */
+/* ---- recovery ----------------------------------------------------------- */
 
 /* The backend's state changed: anything but Connected while we are
  * connected means it went away (a restarted backend says InitWait, a
@@ -1759,8 +1759,26 @@ static void *recover_thread(void *arg)
 	return NULL;
 }
 
-/* ---- open and close
- * ------------------------------------------------------------ */
+/* ---- open and close ----------------------------------------------------- */
+
+/* (bf->lock held) Wait for busy() to become false, polling every 10 ms
+ * (completions do not signal bf->cond), until deadline (ns; 0: forever). */
+static bool bf_wait_until(struct blkfront *bf, bool (*busy)(struct blkfront *),
+			  uint64_t deadline)
+{
+	while (busy(bf) && !bf->broken) {
+		if (deadline && pvk_now_ns() >= deadline)
+			return false;
+		cond_wait_ms(&bf->cond, &bf->lock, 10);
+	}
+	return true;
+}
+
+static bool bf_busy(struct blkfront *bf)
+{
+	return ALOAD(&bf->inflight) || bf->recovering || bf->npend;
+}
+
 
 /* (bf->lock held) No more reconnections; unbounded waits give up. */
 static void bf_set_closing(struct blkfront *bf)
@@ -1876,7 +1894,6 @@ out_free:
 
 void blkfront_close(struct blkfront *bf)
 {
-	uint64_t until;
 	unsigned int i;
 
 	if (!bf)
@@ -1885,20 +1902,8 @@ void blkfront_close(struct blkfront *bf)
 	if (bf->watching)
 		xs_unwatch(bf->xs, bf->x.be_path, bf->token);
 	bf->watching = false;
-	until = pvk_now_ns() + 5000000000ull;
 	pthread_mutex_lock(&bf->lock);
-	while ((ALOAD(&bf->inflight) || bf->recovering || bf->npend) &&
-	       !bf->broken && pvk_now_ns() < until) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 10000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&bf->cond, &bf->lock, &ts);
-	}
+	bf_wait_until(bf, bf_busy, pvk_now_ns() + 5000000000ull);
 	bf_set_closing(bf);
 	pthread_mutex_unlock(&bf->lock);
 	if (bf->rthr_started) {
@@ -1923,34 +1928,7 @@ void blkfront_close(struct blkfront *bf)
 	bf_free(bf);
 }
 
-/* ---- suspend and resume
- * ----------------------------------------------------------- */
-
-/* (bf->lock held) Wait for cond_fn to become false, polling every 10 ms
- * (completions do not signal bf->cond), until deadline (ns; 0: forever). */
-static bool bf_wait_until(struct blkfront *bf, bool (*busy)(struct blkfront *),
-			  uint64_t deadline)
-{
-	while (busy(bf) && !bf->broken) {
-		struct timespec ts;
-
-		if (deadline && pvk_now_ns() >= deadline)
-			return false;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 10000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&bf->cond, &bf->lock, &ts);
-	}
-	return true;
-}
-
-static bool bf_busy(struct blkfront *bf)
-{
-	return ALOAD(&bf->inflight) || bf->recovering || bf->npend;
-}
+/* ---- suspend and resume ------------------------------------------------- */
 
 static bool bf_recovery_due(struct blkfront *bf)
 {
@@ -2027,8 +2005,7 @@ int blkfront_resume(struct blkfront *bf, bool cancelled)
 	return rc;
 }
 
-/* ---- blkfront as a xenbus frontend driver
- * ------------------------------------------- */
+/* ---- blkfront as a xenbus frontend driver ------------------------------- */
 
 static int drv_probe(struct xenbus_bus *bus, const char *id, void **priv)
 {

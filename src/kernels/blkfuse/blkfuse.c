@@ -149,8 +149,7 @@ static void disk_removing(struct xenbus_bus *bus, const char *type,
 			pthread_rwlock_destroy(&K.disks[i].rmw);
 }
 
-/* ---- byte-granular I/O over 512-byte sectors ------------------------------
- */
+/* ---- byte-granular I/O over 512-byte sectors ---------------------------- */
 
 /* Read or write whole sectors in calls of at most BOUNCE_MAX bytes. */
 static int sectors_io(struct disk *d, bool wr, uint64_t sector, uint8_t *buf,
@@ -271,8 +270,7 @@ static int bytes_write(struct disk *d, const uint8_t *src, size_t size,
 	return rc;
 }
 
-/* ---- FUSE operations
- * ---------------------------------------------------------- */
+/* ---- FUSE operations ---------------------------------------------------- */
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
@@ -535,8 +533,7 @@ static void fuse_stop(void)
 	pvk_info("unmounted %s", K.mnt);
 }
 
-/* ---- start of day and the control driver
- * --------------------------------------- */
+/* ---- start of day and the control driver -------------------------------- */
 
 /* pvkit.fuse=PATH from the command line. */
 static void mount_point(void)
