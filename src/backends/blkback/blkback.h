@@ -17,6 +17,7 @@
 #include "pvkit/platform.h"
 #include "pvkit/xs.h"
 #include "pvkit/xenbus_backend.h"
+#include "pvkit/xenbus_ring.h"
 #include "storage.h"
 
 #define BK_PATH_MAX 256
@@ -61,6 +62,9 @@ struct bk_ring_stats {
 	uint64_t flush;         /* FLUSH_DISKCACHE and WRITE_BARRIER */
 	uint64_t discard;
 	uint64_t errors;        /* answered with a status other than OKAY */
+	/* Events that brought no request, and how often a run of them held
+	 * the ring thread back (xenbus_ring.h). */
+	struct xenbus_spurious events;
 };
 
 static inline void bk_stat_inc(uint64_t *c)
@@ -108,7 +112,8 @@ void bk_xenbus_stop(struct bk *bk);
 /* Log one counters line per device (its current or last connection's):
  *   vbd/<fe>/<devid> stats: queues=N reqs=q0:A,q1:B indirect=N
  *   persistent-hits=N persistent-maps=N peak-inflight=q0:A,q1:B flush=N
- *   discard=N errors=N state=connected|disconnected
+ *   discard=N errors=N spurious-events=N throttled=N
+ *   state=connected|disconnected
  * Callable from any thread but the xenstore dispatch thread. */
 void bk_xenbus_log_stats(struct bk *bk);
 /* A ring found the frontend misbehaving: log why and move the device to

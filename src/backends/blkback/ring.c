@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "blkback.h"
-#include "pvkit/xenbus_ring.h"
 #include "common/log.h"
 #include "common/spin.h"
 
@@ -54,7 +53,6 @@ struct bk_ring {
 	bool failed;
 	bool stopping; /* atomic: bk_ring_stop was called */
 	struct pvk_spin spin;
-	struct xenbus_spurious spur; /* events that brought no request */
 	struct bk_ring_stats *stats; /* the device's, for this queue */
 	unsigned int nbusy;          /* requests taken, not yet answered */
 
@@ -649,7 +647,7 @@ static void *ring_thread(void *arg)
 		/* Events that bring no request: a flood is throttled. */
 		if (events)
 			xenbus_spurious_throttle(
-				&r->spur, bk_stat_get(&r->stats->reqs) != reqs);
+				&r->stats->events, bk_stat_get(&r->stats->reqs) != reqs);
 		submit_pending(r);
 		/* What finished during the submission (inline storage,
 		 * io_uring's inline completions) is answered in this pass. */

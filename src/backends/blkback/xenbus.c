@@ -71,6 +71,7 @@ static void stats_per_queue(const struct vbd *v, bool peak, char *buf, size_t n,
 static void vbd_log_stats(const struct vbd *v)
 {
 	uint64_t ind = 0, segs = 0, maps = 0, fl = 0, disc = 0, err = 0;
+	uint64_t spur = 0, thr = 0;
 	char line[768];
 	size_t len = 0;
 	unsigned int q;
@@ -84,6 +85,8 @@ static void vbd_log_stats(const struct vbd *v)
 		fl += bk_stat_get(&st->flush);
 		disc += bk_stat_get(&st->discard);
 		err += bk_stat_get(&st->errors);
+		spur += bk_stat_get(&st->events.spurious);
+		thr += bk_stat_get(&st->events.throttled);
 	}
 	/* vbd/<fe>/<devid>: the path below /local/domain/<self>/backend */
 	stats_append(line, sizeof(line), &len, "%s stats: queues=%u",
@@ -96,9 +99,11 @@ static void vbd_log_stats(const struct vbd *v)
 		     (unsigned long long)maps);
 	stats_per_queue(v, true, line, sizeof(line), &len);
 	stats_append(line, sizeof(line), &len,
-		     " flush=%llu discard=%llu errors=%llu state=%s",
+		     " flush=%llu discard=%llu errors=%llu spurious-events=%llu "
+		     "throttled=%llu state=%s",
 		     (unsigned long long)fl, (unsigned long long)disc,
-		     (unsigned long long)err,
+		     (unsigned long long)err, (unsigned long long)spur,
+		     (unsigned long long)thr,
 		     xenbus_device_connected(v->dev) ? "connected"
 						     : "disconnected");
 	pvk_info("%s", line);
