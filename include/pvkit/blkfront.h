@@ -147,7 +147,10 @@ int blkfront_suspend(struct blkfront *bf, int timeout_ms);
  * submissions go on.  Not cancelled (a restored domain): the backend is
  * looked up again (its path or domain may have changed), everything is
  * negotiated from scratch and every request still unanswered is sent
- * again, in submission order, before the waiting submissions. */
+ * again, in submission order, before the waiting submissions.  Zero-copy
+ * buffers stay shared with the domain they were made for: if the backend
+ * now lives in another domain, requests on them are copied through the
+ * slots' pages. */
 int blkfront_resume(struct blkfront *bf, bool cancelled);
 
 /* blkfront as a frontend driver for the xenbus bus

@@ -18,6 +18,8 @@
 #include <xen/event_channel.h>
 #include <xen/grant_table.h>
 
+#include "pvkit/dominfo.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -93,21 +95,6 @@ struct pvk_fmem_ops {
 };
 
 /* ---- domain control (privileged: domctl, libxenctrl) ------------------ */
-#define PVK_DOMINFO_DYING (1u << 0)    /* being destroyed / reclaimed */
-#define PVK_DOMINFO_SHUTDOWN (1u << 1) /* shut down; see shutdown_reason */
-#define PVK_DOMINFO_PAUSED (1u << 2)
-#define PVK_DOMINFO_BLOCKED (1u << 3)  /* every vCPU blocked */
-#define PVK_DOMINFO_RUNNING (1u << 4)
-#define PVK_DOMINFO_PRIVILEGED (1u << 5)
-struct pvk_dominfo {
-	domid_t domid;
-	uint32_t flags;           /* PVK_DOMINFO_* */
-	uint32_t shutdown_reason; /* SHUTDOWN_* when PVK_DOMINFO_SHUTDOWN */
-	uint32_t vcpus;
-	uint64_t tot_pages, max_pages;
-	uint64_t cpu_time_ns;
-	char name[64];
-};
 /* What a new domain is made of (domctl create). */
 struct pvk_domain_config {
 	const char *name;

@@ -3,7 +3,7 @@
  * event dispatch, PV timers, guest memory and the grant-table client.
  */
 #include "pvkit/guest.h"
-#include "pvkit/platform.h"
+#include "pvkit/dominfo.h"
 #include "hv/hc_wire.h"
 #include "common/log.h"
 #include "common/util.h"

@@ -23,7 +23,7 @@
 #include <xen/hvm/params.h>
 #include <xen/sched.h>
 
-#include "pvkit/platform.h"
+#include "pvkit/dominfo.h"
 
 #define HV_MAX_VCPUS XEN_LEGACY_MAX_VCPUS
 #define HV_NR_VIRQS 24

@@ -324,14 +324,8 @@ static void dev_add(struct xenbus_bus *bus,
 {
 	char path[XENBUS_FE_PATH_MAX], *be = NULL;
 	struct fdev *d;
-	uint64_t v;
 	int rc;
 
-	if (pvk_parse_u64(id, 0, UINT32_MAX, &v) || strlen(id) >= ID_MAX) {
-		pvk_warn("device/%s/%s: not a device id: ignored", drv->type,
-			 id);
-		return;
-	}
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return;
@@ -407,8 +401,20 @@ static void bus_scan(struct xenbus_bus *bus, bool initial)
 		if (xs_directory(bus->xs, XS_TX_NONE, path, &ids, &n))
 			continue;
 		for (j = 0; j < n; j++) {
+			uint64_t v;
+
 			if (dev_find(bus, drv, ids[j]))
 				continue;
+			/* A name the toolstack would never write: said once,
+			 * at start. */
+			if (pvk_parse_u64(ids[j], 0, UINT32_MAX, &v) ||
+			    strlen(ids[j]) >= ID_MAX) {
+				if (initial)
+					pvk_warn("device/%s/%s: not a device "
+						 "id: ignored",
+						 drv->type, ids[j]);
+				continue;
+			}
 			snprintf(path, sizeof(path), "device/%s/%s/state",
 				 drv->type, ids[j]);
 			if (!initial && !read_is(bus->xs, path, "1"))

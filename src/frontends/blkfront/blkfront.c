@@ -65,8 +65,7 @@
 #define AADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
 
 /* Wait on c (m held) for at most ms milliseconds. */
-static void cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m,
-			 unsigned int ms)
+static void cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, unsigned int ms)
 {
 	struct timespec ts;
 
@@ -85,6 +84,7 @@ struct bfbuf { /* a zero-copy buffer */
 	uint8_t *addr;
 	size_t pages;
 	grant_ref_t *refs;
+	domid_t dom;	   /* the backend domain it is shared with */
 	bool live;	   /* allocated (else kept for reuse) */
 	unsigned int busy; /* operations in flight on it, atomic */
 };
@@ -799,7 +799,9 @@ static const struct bfbuf *buf_hold(struct blkfront *bf, uint8_t *buf,
 	i = buf_find(bf, buf);
 	if (i >= 0) {
 		b = bf->bufs[i];
-		if (!b->live ||
+		/* Granted to another domain (the backend moved at a
+		 * resume): copied through the slots' pages instead. */
+		if (!b->live || b->dom != bf->x.be_id ||
 		    (size_t)(buf - b->addr) >= b->pages * BLKIF_PAGE_SIZE ||
 		    bytes >
 			b->pages * BLKIF_PAGE_SIZE - (size_t)(buf - b->addr))
@@ -857,6 +859,7 @@ void *blkfront_buf_alloc(struct blkfront *bf, size_t bytes)
 		goto out;
 	b->addr = addr;
 	b->pages = pages;
+	b->dom = bf->x.be_id;
 	b->live = true;
 	i = (unsigned int)(buf_find(bf, b->addr) + 1);
 	memmove(bf->bufs + i + 1, bf->bufs + i,
@@ -1778,7 +1781,6 @@ static bool bf_busy(struct blkfront *bf)
 {
 	return ALOAD(&bf->inflight) || bf->recovering || bf->npend;
 }
-
 
 /* (bf->lock held) No more reconnections; unbounded waits give up. */
 static void bf_set_closing(struct blkfront *bf)
