@@ -85,6 +85,16 @@ static void device(struct env *e, const char *be, const char *be_id)
 	st(e, FE, XenbusStateInitialising);
 }
 
+/* The device with its backend in state bs; fe initialised for it. */
+static void fe_open(struct env *e, enum xenbus_state bs, int timeout_ms,
+		    struct xenbus_fe *fe)
+{
+	device(e, BE, "0");
+	st(e, BE, bs);
+	assert_int_equal(
+	    xenbus_fe_init(fe, &e->plat, e->xs, "tst", 7, timeout_ms), 0);
+}
+
 /* ---- the handshake ------------------------------------------------------ */
 
 static void test_init_validates_backend(void **state)
@@ -131,9 +141,7 @@ static void test_begin_ready_backend(void **state)
 	struct env *e = *state;
 	struct xenbus_fe fe;
 
-	device(e, BE, "0");
-	st(e, BE, XenbusStateInitWait);
-	assert_int_equal(xenbus_fe_init(&fe, &e->plat, e->xs, "tst", 7, 0), 0);
+	fe_open(e, XenbusStateInitWait, 0, &fe);
 	assert_int_equal(xenbus_fe_begin(&fe), 0);
 	assert_int_equal(rd_state(e, FE), XenbusStateInitialising);
 	xenbus_fe_release(&fe);
@@ -146,10 +154,7 @@ static void test_begin_stale_connected_backend(void **state)
 	struct env *e = *state;
 	struct xenbus_fe fe;
 
-	device(e, BE, "0");
-	st(e, BE, XenbusStateConnected);
-	assert_int_equal(
-	    xenbus_fe_init(&fe, &e->plat, e->xs, "tst", 7, SHORT_MS), 0);
+	fe_open(e, XenbusStateConnected, SHORT_MS, &fe);
 	assert_int_equal(xenbus_fe_begin(&fe), -ETIMEDOUT);
 	xenbus_fe_release(&fe);
 }
@@ -222,10 +227,7 @@ static void test_close_unfollowed(void **state)
 	struct env *e = *state;
 	struct xenbus_fe fe;
 
-	device(e, BE, "0");
-	st(e, BE, XenbusStateConnected);
-	assert_int_equal(
-	    xenbus_fe_init(&fe, &e->plat, e->xs, "tst", 7, SHORT_MS), 0);
+	fe_open(e, XenbusStateConnected, SHORT_MS, &fe);
 	assert_int_equal(xenbus_fe_close(&fe), -ETIMEDOUT);
 	assert_int_equal(rd_state(e, FE), XenbusStateClosed);
 	xenbus_fe_release(&fe);
