@@ -457,7 +457,7 @@ struct run_arg {
 	struct xenbus_bus *bus;
 };
 
-static void *control_thread(void *p)
+static void *run_kernel(void *p)
 {
 	struct run_arg *r = p;
 
@@ -494,7 +494,7 @@ static int suspend_guest(struct pvk_kernel *k, void *p)
 			    &run.bus) ||
 	    !sh.bf)
 		return 2;
-	if (pthread_create(&ct, NULL, control_thread, &run))
+	if (pthread_create(&ct, NULL, run_kernel, &run))
 		return 3;
 	rc = writers_run(&sh, w, th, a->started);
 	if (rc)
@@ -638,6 +638,71 @@ static void test_suspend_under_io(void **state)
 	check_image(disk, rounds);
 }
 
+/* ---- poweroff with the backend gone ------------------------------------- */
+
+/* A kernel with the control driver and a disk; it says when the disk is
+ * connected, then carries out requests (the domain ends with a
+ * poweroff). */
+static int plain_kernel(struct pvk_kernel *k, void *p)
+{
+	static const struct xenbus_frontend_driver *const drivers[] = {
+	    &blkfront_driver,
+	};
+	struct crash_arg *a = p;
+	struct run_arg run = {.k = k};
+
+	if (pvk_kernel_control_start(k, NULL, NULL) ||
+	    xenbus_bus_open(pvk_kernel_platform(k), pvk_kernel_xs(k), drivers,
+			    1, NULL, NULL, XENBUS_BUS_NO_HOTPLUG, &run.bus) ||
+	    xenbus_bus_count(run.bus) != 1)
+		return 2;
+	touch(a->started);
+	run_kernel(&run);
+	return 3; /* pvk_kernel_run returned: an error */
+}
+
+/* Poweroff while the block backend is dead: the control driver's flush
+ * and close cannot be answered, yet the domain powers off in bounded time
+ * (blkfront_close's waits), not never. */
+static void test_poweroff_backend_gone(void **state)
+{
+	struct pvk_dominfo info;
+	struct crash_arg a;
+	char disk[128], path[64];
+	uint64_t t0;
+	domid_t d;
+	pid_t pid;
+	int i;
+
+	(void)state;
+	assert_int_equal(blk_env_backend(&E, NULL), 0);
+	assert_int_equal(
+	    blk_env_disk(&E, "off.img", DISK_BYTES, disk, sizeof(disk)), 0);
+	snprintf(a.started, sizeof(a.started), "%s/off-started", E.shm);
+	assert_int_equal(blk_env_kernel(&E, disk, "w", plain_kernel, &a,
+					sizeof(a), &d, &pid),
+			 0);
+	wait_file(a.started);
+	assert_int_equal(kill(E.bk, SIGKILL), 0);
+	assert_int_equal(waitpid(E.bk, NULL, 0), E.bk);
+	E.bk = 0;
+	t0 = pvk_rt_system_time();
+	snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown", d);
+	assert_int_equal(xs_write_str(E.xs, XS_TX_NONE, path, "poweroff"), 0);
+	for (i = 0; i < 3000; i++) {
+		assert_int_equal(pvk_dom_list(E.h.dom0, d, &info, 1), 1);
+		if (info.flags & PVK_DOMINFO_SHUTDOWN)
+			break;
+		sleep_ms(10);
+	}
+	fprintf(stderr, "poweroff with the backend gone took %.1f s\n",
+		(double)(pvk_rt_system_time() - t0) / 1e9);
+	assert_true(info.flags & PVK_DOMINFO_SHUTDOWN);
+	assert_int_equal(info.shutdown_reason, SHUTDOWN_poweroff);
+	blk_env_guest_end(&E, d, pid);
+	unlink(disk);
+}
+
 DEFINE_BLK_ENV_FIXTURES(E)
 
 int main(void)
@@ -645,6 +710,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_backend_killed),
 	    cmocka_unit_test(test_suspend_under_io),
+	    cmocka_unit_test(test_poweroff_backend_gone),
 	};
 
 	return cmocka_run_group_tests_name("block-recover", tests, setup,

@@ -2015,14 +2015,28 @@ static int drv_probe(struct xenbus_bus *bus, const char *id, void **priv)
 			     NULL, (struct blkfront **)priv);
 }
 
+static void drv_flush_done(void *arg, int status)
+{
+	__atomic_store_n((int *)arg, status ? status : 1, __ATOMIC_RELEASE);
+}
+
 static void drv_remove(void *priv)
 {
 	struct blkfront *bf = priv;
+	int flushed = 0;
+	bool flush;
 
-	/* Make writes durable before the device goes. */
-	if (!bf->broken && !bf->info.readonly && bf->info.flush)
-		blkfront_flush(bf);
+	/* Make writes durable before the device goes, but never wait on a
+	 * backend that is gone: the flush is one more request in flight,
+	 * which blkfront_close waits for a bounded time and then fails
+	 * (calling drv_flush_done before it returns). */
+	flush = !bf->broken && !bf->info.readonly && bf->info.flush &&
+		blkfront_submit(bf, BLKFRONT_FLUSH, 0, NULL, 0, drv_flush_done,
+				&flushed) == 0;
 	blkfront_close(bf);
+	if (flush && __atomic_load_n(&flushed, __ATOMIC_ACQUIRE) != 1)
+		pvk_warn("blkfront: the flush before closing failed: %s",
+			 strerror(flushed < 0 ? -flushed : EIO));
 }
 
 static int drv_suspend(void *priv) { return blkfront_suspend(priv, 0); }
