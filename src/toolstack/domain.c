@@ -4,15 +4,15 @@
  * (like xl's monitoring process: it is the parent of the guest kernel).
  */
 #include "device.h"
-#include "toolstack.h"
-#include "xlcfg.h"
 #include "pvkit/platform.h"
 #include "pvkit/xs.h"
+#include "toolstack.h"
+#include "xlcfg.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +22,8 @@
 #include <xen/hvm/params.h>
 #include <xen/sched.h>
 
-static const char *const reason_names[] = {"poweroff", "reboot", "suspend",
-					   "crash",    "watchdog",
-					   "soft_reset"};
+static const char *const reason_names[] = {
+    "poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset"};
 
 static int load_cfg(const char *path, struct xlcfg_domain **out)
 {
@@ -48,8 +47,9 @@ static int load_cfg(const char *path, struct xlcfg_domain **out)
 	for (i = 0; i < (*out)->ndisks && !rc; i++)
 		rc = disk_check(path, &(*out)->disks[i]);
 	if (!rc && (*out)->nvifs) {
-		fprintf(stderr, "pvkit: %s: vif= is not implemented yet (no "
-				"network devices)\n",
+		fprintf(stderr,
+			"pvkit: %s: vif= is not implemented yet (no "
+			"network devices)\n",
 			path);
 		rc = -ENOTSUP;
 	}
@@ -63,7 +63,8 @@ out:
 }
 
 static int xs_dom_write(struct xs_client *xs, domid_t d, const char *rel,
-			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+			const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int xs_dom_write(struct xs_client *xs, domid_t d, const char *rel,
 			const char *fmt, ...)
 {
@@ -85,11 +86,11 @@ static int domain_build(struct ts *ts, struct pvk_platform *plat,
 {
 	const struct pvk_domctl_ops *dc = plat->domctl;
 	const struct pvk_domain_config dcfg = {
-		.name = c->name,
-		.max_kib = c->maxmem_mib * 1024,
-		.mem_kib = c->memory_mib * 1024,
-		.vcpus = c->vcpus,
-		.cmdline = c->cmdline,
+	    .name = c->name,
+	    .max_kib = c->maxmem_mib * 1024,
+	    .mem_kib = c->memory_mib * 1024,
+	    .vcpus = c->vcpus,
+	    .cmdline = c->cmdline,
 	};
 	struct xs_client *xs = NULL;
 	evtchn_port_t store_port = 0, cons_port = 0;
@@ -187,8 +188,7 @@ fail:
 /* Destroy d and remove what the toolstack wrote for it: its devices (every
  * type's frontend and backend directories; a backend drops a device whose
  * directory goes) and its home. */
-static void domain_cleanup(struct ts *ts, struct pvk_platform *plat,
-			   domid_t d)
+static void domain_cleanup(struct ts *ts, struct pvk_platform *plat, domid_t d)
 {
 	struct xs_client *xs = NULL;
 	char path[64];
@@ -345,8 +345,8 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 		fprintf(stderr, "pvkit: domain %u (%s) %s: action %s\n", d,
 			c->name,
 			info.shutdown_reason < 6
-				? reason_names[info.shutdown_reason]
-				: "?",
+			    ? reason_names[info.shutdown_reason]
+			    : "?",
 			xlcfg_action_name(act));
 		if (act == XLCFG_ACTION_PRESERVE) {
 			rc = 0;
@@ -372,8 +372,8 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 {
 	struct xlcfg_domain *c = NULL;
 	struct pvk_platform *plat = NULL;
-	char self[300], a_dom[16], a_fd[16], a_ready[16];
-	int chan_fd = -1, pfd[2] = {-1, -1}, rc = 1;
+	char self[300], a_dom[16], a_fd[16], a_ready[16], mlog[400];
+	int chan_fd = -1, pfd[2] = {-1, -1}, rc = 1, null_fd, mlog_fd;
 	domid_t d, got;
 	pid_t m;
 
@@ -396,9 +396,22 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 	snprintf(a_dom, sizeof(a_dom), "%u", d);
 	snprintf(a_fd, sizeof(a_fd), "%d", chan_fd);
 	snprintf(a_ready, sizeof(a_ready), "%d", pfd[1]);
+	/* The monitor outlives this command: it must not keep the caller's
+	 * terminal or pipes (`out=$(pvkit create ...)` would wait for the
+	 * domain to end).  Its own messages go to <state>/monitor-<name>.log,
+	 * as xl's go to xl-<name>.log. */
+	snprintf(mlog, sizeof(mlog), "%s/monitor-%s.log", ts->state, c->name);
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	mlog_fd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	m = fork();
 	if (m == 0) {
 		setsid();
+		if (null_fd >= 0)
+			dup2(null_fd, 0);
+		if (mlog_fd >= 0) {
+			dup2(mlog_fd, 1);
+			dup2(mlog_fd, 2);
+		}
 		fcntl(chan_fd, F_SETFD, 0);
 		fcntl(pfd[1], F_SETFD, 0);
 		close(pfd[0]);
@@ -408,6 +421,10 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 	}
 	close(pfd[1]);
 	close(chan_fd);
+	if (null_fd >= 0)
+		close(null_fd);
+	if (mlog_fd >= 0)
+		close(mlog_fd);
 	if (m < 0 || read(pfd[0], &got, sizeof(got)) != sizeof(got) ||
 	    got != d) {
 		fprintf(stderr, "pvkit: domain %u did not start\n", d);
@@ -525,8 +542,8 @@ int cmd_pause(struct ts *ts, int argc, char **argv, bool pause)
 {
 	struct pvk_platform *plat;
 	domid_t d;
-	int rc = one_domain(ts, argc, argv, &plat, &d,
-			    pause ? "pause" : "unpause");
+	int rc =
+	    one_domain(ts, argc, argv, &plat, &d, pause ? "pause" : "unpause");
 
 	if (rc)
 		return rc;

@@ -84,8 +84,11 @@ check "console: unknown domain refused" '! "$P" console nosuch 2>/dev/null'
 check "reboot restarts with a new id" '"$P" reboot e2e && for i in $(seq 100); do id2=$("$P" list | awk "\$1==\"e2e\"{print \$2}"); [ -n "$id2" ] && [ "$id2" != "$id1" ] && break; sleep 0.1; done; [ -n "$id2" ] && [ "$id2" != "$id1" ]'
 for i in $(seq 50); do [ "$(grep -c 'control driver ready' $PVKIT_STATE_DIR/guest-e2e.log)" -ge 2 ] && break; sleep 0.1; done
 check "shutdown -w" '"$P" shutdown -w e2e >/dev/null && ! "$P" list | grep -q "^e2e "'
-check "create again" '"$P" create "$cfg" >/dev/null'
+# The monitor must not keep the caller's stdout: $(...) returns at once.
+# (timeout ends the pipeline's process group; the monitor has its own)
+check "create again, output piped (the monitor lets go of stdout)" 'out=$(timeout 20 sh -c "\"$P\" create \"$cfg\" | cat") && echo "$out" | grep -q "Domain [0-9]* (e2e) created"'
 check "destroy" '"$P" destroy e2e && sleep 0.2 && ! "$P" list | grep -q "^e2e "'
+check "the monitor logged the domain's end in monitor-e2e.log" 'for i in $(seq 50); do grep -q "action" $PVKIT_STATE_DIR/monitor-e2e.log 2>/dev/null && break; sleep 0.1; done; grep -q "action" $PVKIT_STATE_DIR/monitor-e2e.log'
 check "kill -9 of a guest is a crash (on_crash=destroy)" '"$P" create "$cfg" >/dev/null && kill_guests; for i in $(seq 100); do "$P" list | grep -q "^e2e " || break; sleep 0.1; done; ! "$P" list | grep -q "^e2e "'
 printf 'name = "bad"\nmemory = lots\n' > "$PVKIT_STATE_DIR/bad.cfg"
 printf 'name = "bad2"\ndisk = [ "vdev=xvda, target=/nonexistent/disk.img" ]\n' > "$PVKIT_STATE_DIR/bad2.cfg"
