@@ -53,11 +53,11 @@ struct xsd {
 	struct client *clients;
 	bool quit;
 	/* live update */
-	char **argv;			/* ours, for the re-exec */
-	char exe[PATH_MAX];		/* the image to exec */
-	char state[PATH_MAX];		/* state file, beside the socket */
-	bool lu_now, lu_force;		/* CONTROL live-update -s accepted */
-	bool lu_signal;			/* SIGUSR2: retry while busy */
+	char **argv;	       /* ours, for the re-exec */
+	char exe[PATH_MAX];    /* the image to exec */
+	char state[PATH_MAX];  /* state file, beside the socket */
+	bool lu_now, lu_force; /* CONTROL live-update -s accepted */
+	bool lu_signal;	       /* SIGUSR2: retry while busy */
 	uint64_t lu_deadline_ns;
 };
 
@@ -88,31 +88,32 @@ struct lu_client {
 
 static void usage(FILE *f, const char *prog)
 {
-	fprintf(f,
-		"usage: %s [options]\n"
-		"  -s, --socket PATH        listen here (default $XENSTORED_PATH,\n"
-		"                           else $XENSTORED_RUNDIR/socket, else\n"
-		"                           /var/run/xenstored/socket)\n"
-		"  -N, --no-fork            stay in the foreground (the default)\n"
-		"  -F, --pid-file PATH      write the daemon's pid here\n"
-		"  -p, --platform[=NAME]    open the platform (emulated|xen) at\n"
-		"                           start and watch VIRQ_DOM_EXC; else\n"
-		"                           it opens on the first INTRODUCE\n"
-		"  -E, --entry-nb N         nodes per domain quota\n"
-		"  -S, --entry-size N       node size quota (bytes)\n"
-		"  -W, --watch-nb N         watches per connection quota\n"
-		"  -t, --transaction N      transactions per connection quota\n"
-		"  -A, --perm-nb N          permission entries per node quota\n"
-		"  -Q, --quota NAME=N       any core quota: nodes, node-size,\n"
-		"                           watches, transactions, outstanding,\n"
-		"                           out-bytes, tx-nodes, tx-rate, perms\n"
-		"  -v, --verbose            debug logging\n"
-		"      --restore FILE       continue from a live update's state\n"
-		"                           (used by the daemon itself)\n"
-		"  -h, --help               this text\n"
-		"SIGUSR2 or 'xenstore-control live-update -s' restarts the\n"
-		"daemon in place, keeping nodes, watches and connections.\n",
-		prog);
+	fprintf(
+	    f,
+	    "usage: %s [options]\n"
+	    "  -s, --socket PATH        listen here (default $XENSTORED_PATH,\n"
+	    "                           else $XENSTORED_RUNDIR/socket, else\n"
+	    "                           /var/run/xenstored/socket)\n"
+	    "  -N, --no-fork            stay in the foreground (the default)\n"
+	    "  -F, --pid-file PATH      write the daemon's pid here\n"
+	    "  -p, --platform[=NAME]    open the platform (emulated|xen) at\n"
+	    "                           start and watch VIRQ_DOM_EXC; else\n"
+	    "                           it opens on the first INTRODUCE\n"
+	    "  -E, --entry-nb N         nodes per domain quota\n"
+	    "  -S, --entry-size N       node size quota (bytes)\n"
+	    "  -W, --watch-nb N         watches per connection quota\n"
+	    "  -t, --transaction N      transactions per connection quota\n"
+	    "  -A, --perm-nb N          permission entries per node quota\n"
+	    "  -Q, --quota NAME=N       any core quota: nodes, node-size,\n"
+	    "                           watches, transactions, outstanding,\n"
+	    "                           out-bytes, tx-nodes, tx-rate, perms\n"
+	    "  -v, --verbose            debug logging\n"
+	    "      --restore FILE       continue from a live update's state\n"
+	    "                           (used by the daemon itself)\n"
+	    "  -h, --help               this text\n"
+	    "SIGUSR2 or 'xenstore-control live-update -s' restarts the\n"
+	    "daemon in place, keeping nodes, watches and connections.\n",
+	    prog);
 }
 
 static int set_quota(struct xs_quota *q, const char *name, const char *val)
@@ -138,20 +139,20 @@ static int set_quota(struct xs_quota *q, const char *name, const char *val)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lopts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"no-fork", no_argument, NULL, 'N'},
-		{"pid-file", required_argument, NULL, 'F'},
-		{"platform", optional_argument, NULL, 'p'},
-		{"entry-nb", required_argument, NULL, 'E'},
-		{"entry-size", required_argument, NULL, 'S'},
-		{"watch-nb", required_argument, NULL, 'W'},
-		{"transaction", required_argument, NULL, 't'},
-		{"perm-nb", required_argument, NULL, 'A'},
-		{"quota", required_argument, NULL, 'Q'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"restore", required_argument, NULL, 'R'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"no-fork", no_argument, NULL, 'N'},
+	    {"pid-file", required_argument, NULL, 'F'},
+	    {"platform", optional_argument, NULL, 'p'},
+	    {"entry-nb", required_argument, NULL, 'E'},
+	    {"entry-size", required_argument, NULL, 'S'},
+	    {"watch-nb", required_argument, NULL, 'W'},
+	    {"transaction", required_argument, NULL, 't'},
+	    {"perm-nb", required_argument, NULL, 'A'},
+	    {"quota", required_argument, NULL, 'Q'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"restore", required_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c, rc = 0;
 
@@ -293,6 +294,26 @@ static void client_write(struct client *cl)
 	}
 }
 
+/* Write what is queued and feed what is buffered, for as long as that
+ * makes progress: a client that pipelines requests past the outstanding
+ * quota pauses the feed until its replies are written, and once they are
+ * nothing else would wake us for the input still buffered (no EPOLLIN
+ * while input is buffered, no EPOLLOUT with nothing to write). */
+static void client_pump(struct client *cl)
+{
+	size_t left;
+
+	client_write(cl);
+	while (!cl->dead && cl->inlen) {
+		left = cl->inlen - cl->inoff;
+		if (!client_feed(cl))
+			return;
+		client_write(cl);
+		if (cl->inlen - cl->inoff == left)
+			return; /* paused: output waits for EPOLLOUT */
+	}
+}
+
 static void client_read(struct client *cl)
 {
 	ssize_t n;
@@ -365,9 +386,7 @@ static void flush_clients(struct xsd *x)
 		struct client *cl = *pp;
 
 		if (!cl->dead) {
-			client_write(cl);
-			if (!cl->dead && cl->inlen && client_feed(cl))
-				client_write(cl);
+			client_pump(cl);
 			client_update(cl);
 		}
 		if (cl->dead) {
@@ -457,7 +476,8 @@ static ssize_t lu_save_client(void *opaque, const struct xs_conn *conn,
 		return -E2BIG;
 	memcpy(buf, &lc, sizeof(lc));
 	if (lc.pending)
-		memcpy((char *)buf + sizeof(lc), cl->in + cl->inoff, lc.pending);
+		memcpy((char *)buf + sizeof(lc), cl->in + cl->inoff,
+		       lc.pending);
 	return (ssize_t)(sizeof(lc) + lc.pending);
 }
 
@@ -492,8 +512,8 @@ static int lu_restore_client(void *opaque, struct xs_conn *conn,
 }
 
 static const struct xs_lu_ops lu_ops = {
-	.save_conn = lu_save_client,
-	.restore_conn = lu_restore_client,
+    .save_conn = lu_save_client,
+    .restore_conn = lu_restore_client,
 };
 
 /* Save everything and exec the new image; returns only on failure (the
@@ -660,8 +680,8 @@ static int listen_on(const char *path)
 	if (fd < 0)
 		return -errno;
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    chmod(path, 0600) || listen(fd, 64)) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) ||
+	    listen(fd, 64)) {
 		rc = -errno;
 		close(fd);
 		return rc;
@@ -787,13 +807,13 @@ int main(int argc, char **argv)
 {
 	struct xsd x = {.epfd = -1, .lfd = -1, .sigfd = -1, .argv = argv};
 	struct xs_core_hooks hooks = {
-		.opaque = &x,
-		.introduce = hook_introduce,
-		.release = hook_release,
-		.wake = hook_wake,
-		.now_ns = hook_now,
-		.live_update = hook_live_update,
-		.reattach = hook_reattach,
+	    .opaque = &x,
+	    .introduce = hook_introduce,
+	    .release = hook_release,
+	    .wake = hook_wake,
+	    .now_ns = hook_now,
+	    .live_update = hook_live_update,
+	    .reattach = hook_reattach,
 	};
 	char pathbuf[256];
 	const char *path;
@@ -835,8 +855,8 @@ int main(int argc, char **argv)
 
 		if (lrc)
 			pvk_err("live update: cannot restore %s: %s; starting "
-				"with an empty store", o.restore,
-				strerror(-lrc));
+				"with an empty store",
+				o.restore, strerror(-lrc));
 		else
 			pvk_info("live update: restored %zu nodes",
 				 xs_core_node_count(x.core));

@@ -107,8 +107,9 @@ void xs_conn_reset(struct xs_conn *conn);
 
 /* Feed len bytes of the client's stream.  Returns how many were consumed
  * (fewer than len while the connection is paused by the outstanding
- * quota), or -EPROTO when the stream is malformed (oversized payload, bad
- * type); the connection is then failed. */
+ * quota), or -EPROTO when the stream is malformed (a payload over
+ * XENSTORE_PAYLOAD_MAX); the connection is then failed.  A message of a
+ * type we do not know is answered ENOSYS, as Xen's xenstored does. */
 ssize_t xs_conn_feed(struct xs_conn *conn, const void *buf, size_t len);
 /* Handle one complete message (payload of hdr->len bytes, which must be
  * <= XENSTORE_PAYLOAD_MAX).  Queues the reply.  0 or -EPROTO. */

@@ -751,9 +751,15 @@ int xs_conn_handle(struct xs_conn *conn, const struct xsd_sockmsg *hdr,
 
 	if (conn->failed)
 		return -EPROTO;
-	if (hdr->len > XENSTORE_PAYLOAD_MAX || hdr->type >= XS_TYPE_COUNT) {
+	if (hdr->len > XENSTORE_PAYLOAD_MAX) {
 		conn->failed = true;
 		return -EPROTO;
+	}
+	/* A type we do not know is answered ENOSYS, as Xen's xenstored
+	 * does; the connection goes on. */
+	if (hdr->type >= XS_TYPE_COUNT) {
+		rc = -ENOSYS;
+		goto err_noreq;
 	}
 	r = malloc(sizeof(*r));
 	if (!r) {
@@ -848,8 +854,7 @@ ssize_t xs_conn_feed(struct xs_conn *conn, const void *buf, size_t len)
 		if (conn->inlen < hlen)
 			continue;
 		memcpy(&hdr, conn->in, hlen);
-		if (hdr.len > XENSTORE_PAYLOAD_MAX ||
-		    hdr.type >= XS_TYPE_COUNT) {
+		if (hdr.len > XENSTORE_PAYLOAD_MAX) {
 			conn->failed = true;
 			return -EPROTO;
 		}

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -14,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "common/util.h"
 #include "pvkit/xenbus.h"
 
 static char tmpdir[64], sock[128], logpath[128];
@@ -65,8 +68,9 @@ static int start_daemon(const char *exe)
 	}
 	for (i = 0; i < 500; i++) {
 		if (waitpid(daemon_pid, &st, WNOHANG) == daemon_pid) {
-			fprintf(stderr, "xenstored %s exited early (status "
-					"%#x); its output:\n",
+			fprintf(stderr,
+				"xenstored %s exited early (status "
+				"%#x); its output:\n",
 				exe, st);
 			dump_log();
 			daemon_pid = -1;
@@ -147,9 +151,9 @@ static void test_read_write(void **state)
 	assert_int_equal(xs_directory(xs, 0, "/pvktest", &names, &n), 0);
 	assert_int_equal(n, 4);
 	for (k = 0; k < n; k++)
-		assert_true(!strcmp(names[k], "a") || !strcmp(names[k], "big") ||
-			    !strcmp(names[k], "dir") ||
-			    !strcmp(names[k], "empty"));
+		assert_true(
+		    !strcmp(names[k], "a") || !strcmp(names[k], "big") ||
+		    !strcmp(names[k], "dir") || !strcmp(names[k], "empty"));
 	free(names);
 	assert_int_equal(xs_directory(xs, 0, "/pvktest/dir/x/y", &names, &n),
 			 0);
@@ -211,8 +215,7 @@ static void test_perms(void **state)
 	assert_int_equal(got[2].id, 6);
 	assert_int_equal(got[2].perms, XS_PERM_BOTH);
 	free(got);
-	assert_int_equal(xs_set_perms(xs, 0, "/pvktest/none", set, 3),
-			 -ENOENT);
+	assert_int_equal(xs_set_perms(xs, 0, "/pvktest/none", set, 3), -ENOENT);
 }
 
 struct wstate {
@@ -461,10 +464,10 @@ static void test_xenbus(void **state)
 	free(p);
 
 	pthread_create(&t, NULL, connect_later, NULL);
-	assert_int_equal(xenbus_wait_for_state(
-				 xs, BE, XENBUS_STATE_BIT(XenbusStateConnected),
-				 10000, &s),
-			 0);
+	assert_int_equal(
+	    xenbus_wait_for_state(
+		xs, BE, XENBUS_STATE_BIT(XenbusStateConnected), 10000, &s),
+	    0);
 	pthread_join(t, &r);
 	assert_null(r);
 	assert_int_equal(s, XenbusStateConnected);
@@ -480,22 +483,88 @@ static void test_xenbus(void **state)
 	xs_rm(xs, 0, "/local/domain/0/backend");
 }
 
+/* A client that pipelines: many requests written before any reply is
+ * read (past the outstanding quota) all get their replies, in order; a
+ * message of a type the daemon does not know is answered ENOSYS and the
+ * connection goes on (Xen's xenstored does the same). */
+static void test_pipelined_requests(void **state)
+{
+	enum { N = 300 };
+	static char out[N * 64];
+	struct xsd_sockmsg h;
+	size_t off = 0, got_len = 0;
+	char in[8192], *rbuf = NULL;
+	unsigned int i, replies = 0;
+	int fd = pvk_unix_connect(sock, SOCK_STREAM);
+
+	(void)state;
+	assert_true(fd >= 0);
+	for (i = 0; i < N; i++) {
+		char body[48];
+		int n = snprintf(body, sizeof(body), "/pipe/%u", i) + 1;
+
+		memcpy(body + n, "v", 1);
+		h = (struct xsd_sockmsg){
+		    .type = XS_WRITE, .req_id = i + 1, .len = (uint32_t)n + 1};
+		memcpy(out + off, &h, sizeof(h));
+		memcpy(out + off + sizeof(h), body, (size_t)n + 1);
+		off += sizeof(h) + (size_t)n + 1;
+	}
+	h = (struct xsd_sockmsg){.type = XS_TYPE_COUNT + 5, .req_id = N + 1};
+	memcpy(out + off, &h, sizeof(h));
+	off += sizeof(h);
+	assert_int_equal(pvk_write_all(fd, out, off), 0);
+	rbuf = malloc(N * 64);
+	assert_non_null(rbuf);
+	while (replies < N + 1) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, 5000) != 1)
+			break; /* stalled */
+		n = read(fd, in, sizeof(in));
+		if (n <= 0)
+			break;
+		memcpy(rbuf + got_len, in, (size_t)n);
+		got_len += (size_t)n;
+		while (got_len >= sizeof(h)) {
+			memcpy(&h, rbuf, sizeof(h));
+			if (got_len < sizeof(h) + h.len)
+				break;
+			replies++;
+			assert_int_equal(h.req_id, replies);
+			if (replies <= N) {
+				assert_int_equal(h.type, XS_WRITE);
+			} else {
+				assert_int_equal(h.type, XS_ERROR);
+				assert_string_equal(rbuf + sizeof(h), "ENOSYS");
+			}
+			got_len -= sizeof(h) + h.len;
+			memmove(rbuf, rbuf + sizeof(h) + h.len, got_len);
+		}
+	}
+	assert_int_equal(replies, N + 1);
+	free(rbuf);
+	close(fd);
+}
+
 int main(void)
 {
 	const char *exe = getenv("XS_TEST_DAEMON");
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_read_write, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_big_directory, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_perms, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watches, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transaction_conflict,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transaction_retry, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_xenbus, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_write, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_big_directory, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_perms, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watches, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transaction_conflict, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_transaction_retry, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_xenbus, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pipelined_requests, setup,
+					    teardown),
 	};
 	int rc;
 

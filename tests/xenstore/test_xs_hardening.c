@@ -39,12 +39,33 @@ static void test_oversized_length(void **state)
 	assert_int_equal(xs_conn_new(f->core, 0, &bad2), 0);
 	assert_int_equal(xs_conn_feed(bad2, &h, sizeof(h)), -EPROTO);
 	xs_conn_free(bad2);
-	/* a bad type */
-	h.type = XS_TYPE_COUNT;
-	h.len = 0;
-	assert_int_equal(xs_conn_new(f->core, 0, &bad2), 0);
-	assert_int_equal(xs_conn_feed(bad2, &h, sizeof(h)), -EPROTO);
-	xs_conn_free(bad2);
+	/* a type we do not know: ENOSYS, as Xen's xenstored answers, and the
+	 * connection goes on */
+	{
+		const struct xsd_sockmsg *rh;
+		const void *out;
+		size_t n;
+
+		h.type = XS_TYPE_COUNT;
+		h.req_id = 77;
+		h.len = 0;
+		assert_int_equal(xs_conn_new(f->core, 0, &bad2), 0);
+		assert_int_equal(xs_conn_feed(bad2, &h, sizeof(h)),
+				 (ssize_t)sizeof(h));
+		assert_false(xs_conn_failed(bad2));
+		n = xs_conn_peek(bad2, &out);
+		assert_true(n >= sizeof(*rh) + sizeof("ENOSYS"));
+		rh = out;
+		assert_int_equal(rh->type, XS_ERROR);
+		assert_int_equal(rh->req_id, 77);
+		assert_string_equal((const char *)(rh + 1), "ENOSYS");
+		xs_conn_consume(bad2, n);
+		h.type = 0xffff; /* XS_INVALID */
+		assert_int_equal(xs_conn_feed(bad2, &h, sizeof(h)),
+				 (ssize_t)sizeof(h));
+		assert_false(xs_conn_failed(bad2));
+		xs_conn_free(bad2);
+	}
 	/* exactly the maximum is fine */
 	{
 		static char big[XENSTORE_PAYLOAD_MAX];

@@ -79,16 +79,22 @@ check "xenstore-read relative path" sh -c \
 
 # a client sending garbage is cut off; the daemon and others carry on
 if command -v python3 >/dev/null; then
-	check "oversized payload closes only that client" python3 - \
+	check "oversized payload closes only that client; an unknown type gets ENOSYS" python3 - \
 		"$XENSTORED_PATH" <<'PY'
 import socket, struct, sys
 bad = socket.socket(socket.AF_UNIX); bad.connect(sys.argv[1])
 good = socket.socket(socket.AF_UNIX); good.connect(sys.argv[1])
 bad.sendall(struct.pack("IIII", 2, 1, 0, 5000) + b"x" * 64)
 assert bad.recv(64) == b"", "bad client not closed"
-bad2 = socket.socket(socket.AF_UNIX); bad2.connect(sys.argv[1])
-bad2.sendall(struct.pack("IIII", 0x7777, 1, 0, 0))
-assert bad2.recv(64) == b"", "bad type not closed"
+# an unknown type is answered ENOSYS (as Xen's xenstored does), and the
+# connection goes on
+odd = socket.socket(socket.AF_UNIX); odd.connect(sys.argv[1])
+odd.sendall(struct.pack("IIII", 0x7777, 1, 0, 0))
+h = odd.recv(16); t, rid, tx, ln = struct.unpack("IIII", h)
+assert t == 16 and rid == 1 and odd.recv(ln) == b"ENOSYS\0", ("unknown type", h)
+odd.sendall(struct.pack("IIII", 10, 2, 0, 2) + b"4\0")
+h = odd.recv(16); t, rid, tx, ln = struct.unpack("IIII", h)
+assert t == 10 and rid == 2 and odd.recv(ln) == b"/local/domain/4\0", h
 good.sendall(struct.pack("IIII", 10, 9, 0, 2) + b"3\0")
 h = good.recv(16); t, rid, tx, ln = struct.unpack("IIII", h)
 body = good.recv(ln)
