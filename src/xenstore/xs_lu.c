@@ -597,8 +597,9 @@ static int load_conn(struct rbuf *r, struct xs_core *core, struct xs_conn **out,
 		struct xsd_sockmsg hdr;
 
 		memcpy(&hdr, in, hlen);
-		if (hdr.len > XENSTORE_PAYLOAD_MAX ||
-		    hdr.type >= XS_TYPE_COUNT || inlen >= hlen + hdr.len)
+		/* (any type: an unknown one is answered ENOSYS once
+		 * complete, as the live connection would) */
+		if (hdr.len > XENSTORE_PAYLOAD_MAX || inlen >= hlen + hdr.len)
 			return -EINVAL;
 	}
 	memcpy(c->in, in, inlen);
