@@ -166,6 +166,10 @@ struct blkfront_stats {
 	uint64_t requests, responses, events, spurious_events, throttled;
 	uint64_t queue_requests[BLKFRONT_MAX_QUEUES];
 	uint64_t reconnects, replayed;
+	/* The queue threads' busy-polling (src/common/spin.h): watches
+	 * begun, of which work came, of which the watcher lost its CPU;
+	 * watches not begun because the host was busy. */
+	uint64_t poll_watches, poll_hits, poll_preempted, poll_host_busy;
 };
 void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st);
 

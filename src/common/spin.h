@@ -1,16 +1,38 @@
 /*
- * spin.h - adaptive busy-polling before sleeping (the vhost busyloop /
- * NAPI idea) for threads that serve a shared ring.
+ * spin.h - the one busy-polling policy of every waiting path (blkback's
+ * ring threads, blkfront's queue threads): watch a shared ring a short
+ * while before re-arming its event and sleeping, but only where watching
+ * pays and never at somebody else's expense.
  *
- * A ring thread that finished its work may watch the ring a short while
- * instead of re-arming the event and sleeping: while it watches, the peer
- * sees the event unarmed and sends no notification, and work that comes
- * meanwhile costs no wake-up on either side.  Watching only pays when the
- * work comes back quickly, so the thread keeps a running average of how
- * long it waited for work (watched or slept) and watches only while that
- * average is under the budget: 4 KiB requests at depth 1 are watched for,
- * 1 MiB ones (whose copies need the CPU the watcher would burn) and an
- * idle device are slept on.
+ * A thread that finished its work may watch the ring instead of sleeping:
+ * while it watches, the peer sees the event unarmed and sends no
+ * notification, and work that comes meanwhile costs no wake-up on either
+ * side.  That promise is also the danger: a watcher that loses its CPU
+ * (another runnable task, a preempted vCPU) leaves the peer's work
+ * unannounced until the scheduler gives the CPU back, milliseconds later.
+ * So the policy is three rules (docs/architecture.md, "Polling"):
+ *
+ *  1. A window that adapts, as KVM's halt-polling does.  The thread
+ *     watches for at most win_ns.  When it slept and the work came within
+ *     the budget (max_ns) anyway, watching longer would have caught it:
+ *     the window grows (doubling from 1/8 of the budget).  When the work
+ *     took longer than the budget, watching was wasted: the window halves
+ *     and, under 1/8 of the budget, closes.  4 KiB requests at depth 1 are
+ *     watched for; 1 MiB ones (whose copies need the CPU the watcher would
+ *     burn) and an idle device are slept on.
+ *  2. No watching on a busy host.  Before watching, the thread looks at
+ *     how many tasks the host has runnable (/proc/loadavg, at most once a
+ *     millisecond): with more than one per CPU, its watching would take a
+ *     CPU somebody else is waiting for, so it sleeps instead.
+ *  3. A watcher that was preempted stops.  The clock is read every few
+ *     dozen looks; a gap of PVK_SPIN_PREEMPT_NS between two readings means
+ *     the thread lost its CPU while watching.  It stops at once, and the
+ *     watching stays off for a back-off (1 ms, doubling to 64 ms while it
+ *     keeps happening).
+ *
+ * The budget is the one knob (blkback --poll-us, blkfront opts.poll_us,
+ * $PVKIT_BLK_POLL_US; 0 never watches).  The counters say what the policy
+ * did.  One struct per waiting thread, used by that thread only.
  */
 #ifndef PVKIT_COMMON_SPIN_H
 #define PVKIT_COMMON_SPIN_H
@@ -19,10 +41,43 @@
 #include <stdint.h>
 #include <time.h>
 
-struct pvk_spin {
-	uint64_t max_ns; /* budget; 0: never watch */
-	uint64_t avg_ns; /* running average of the waits for work */
+/* A clock gap this long while watching: the thread lost its CPU. */
+#define PVK_SPIN_PREEMPT_NS 30000ull
+/* How often the host's runnable tasks are counted, at most. */
+#define PVK_SPIN_HOST_NS 1000000ull
+#define PVK_SPIN_BACKOFF_MIN_NS 1000000ull
+#define PVK_SPIN_BACKOFF_MAX_NS 64000000ull
+
+struct pvk_spin_stats {
+	uint64_t watches;   /* watches begun */
+	uint64_t hits;	    /* of which work came */
+	uint64_t preempted; /* of which the watcher lost its CPU */
+	uint64_t host_busy; /* watches not begun: the host was busy */
 };
+
+struct pvk_spin {
+	uint64_t max_ns;     /* budget; 0: never watch */
+	uint64_t win_ns;     /* the current window; 0: closed */
+	uint64_t off_until;  /* no watching before (back-off, busy host) */
+	uint64_t backoff_ns; /* the next back-off after a preemption */
+	uint64_t host_at;    /* when the host was last looked at */
+	bool host_busy;
+	bool watched;	    /* the last wait watched (and missed) */
+	int loadavg_fd;	    /* /proc/loadavg, or -1 */
+	unsigned int ncpus; /* CPUs online */
+	/* How many tasks the host has runnable, or -1 if unknown: a test's
+	 * stand-in for /proc/loadavg (NULL: the real one). */
+	int (*host_runnable)(void *arg);
+	void *host_arg;
+	/* The counters: the owner's (pvk_spin_init; several policies may
+	 * share them), or own.  Any thread may read them (pvk_spin_stat). */
+	struct pvk_spin_stats *st, own;
+};
+
+static inline uint64_t pvk_spin_stat(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
 
 static inline uint64_t pvk_spin_now(void)
 {
@@ -32,12 +87,6 @@ static inline uint64_t pvk_spin_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static inline void pvk_spin_init(struct pvk_spin *s, uint64_t max_ns)
-{
-	s->max_ns = max_ns;
-	s->avg_ns = max_ns / 2;
-}
-
 static inline void pvk_spin_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -45,47 +94,24 @@ static inline void pvk_spin_relax(void)
 #endif
 }
 
-/* One more wait sample (capped, so an idle spell is forgotten soon). */
-static inline void pvk_spin_sample(struct pvk_spin *s, uint64_t ns)
-{
-	if (ns > 4 * s->max_ns)
-		ns = 4 * s->max_ns;
-	s->avg_ns = (s->avg_ns * 7 + ns) / 8;
-}
+/* A policy with budget max_ns (0: never watch), counting into *st (NULL:
+ * its own).  A zeroed struct pvk_spin may be destroyed too. */
+void pvk_spin_init(struct pvk_spin *s, uint64_t max_ns,
+		   struct pvk_spin_stats *st);
+void pvk_spin_destroy(struct pvk_spin *s);
 
-/* Watch until ready(arg) or the budget runs out; true if work came. */
-static inline bool pvk_spin_wait(struct pvk_spin *s,
-				 bool (*ready)(void *arg), void *arg)
-{
-	uint64_t t0, now;
-	unsigned int i = 0;
+/* Watch until ready(arg) or the window closes; true if work came.  False
+ * also when the policy says not to watch at all: the caller re-arms its
+ * event, checks once more and sleeps. */
+bool pvk_spin_wait(struct pvk_spin *s, bool (*ready)(void *arg), void *arg);
 
-	if (!s->max_ns || s->avg_ns >= s->max_ns)
-		return false;
-	t0 = pvk_spin_now();
-	for (;;) {
-		if (ready(arg)) {
-			pvk_spin_sample(s, pvk_spin_now() - t0);
-			return true;
-		}
-		/* the clock every 32 looks: it costs more than a look */
-		if ((++i & 31) == 0) {
-			now = pvk_spin_now();
-			if (now - t0 >= s->max_ns)
-				break;
-		}
-		pvk_spin_relax();
-	}
-	/* a miss: the wait goes on past the budget (sampled on wake-up) */
-	pvk_spin_sample(s, 2 * s->max_ns);
-	return false;
-}
+/* The thread slept slept_ns before work came (measured around its poll). */
+void pvk_spin_slept(struct pvk_spin *s, uint64_t slept_ns);
 
-/* The thread slept slept_ns before work came. */
-static inline void pvk_spin_slept(struct pvk_spin *s, uint64_t slept_ns)
+/* Whether the caller should time its sleeps for pvk_spin_slept. */
+static inline bool pvk_spin_enabled(const struct pvk_spin *s)
 {
-	if (s->max_ns)
-		pvk_spin_sample(s, slept_ns);
+	return s->max_ns != 0;
 }
 
 #endif

@@ -14,6 +14,7 @@
 #include <xen/io/xenbus.h>
 
 #include "blkif/blkif.h"
+#include "common/spin.h"
 #include "pvkit/platform.h"
 #include "pvkit/xs.h"
 #include "pvkit/xenbus_backend.h"
@@ -65,6 +66,7 @@ struct bk_ring_stats {
 	/* Events that brought no request, and how often a run of them held
 	 * the ring thread back (xenbus_ring.h). */
 	struct xenbus_spurious events;
+	struct pvk_spin_stats poll; /* the ring thread's polling */
 };
 
 static inline void bk_stat_inc(uint64_t *c)
@@ -112,7 +114,8 @@ void bk_xenbus_stop(struct bk *bk);
 /* Log one counters line per device (its current or last connection's):
  *   vbd/<fe>/<devid> stats: queues=N reqs=q0:A,q1:B indirect=N
  *   persistent-hits=N persistent-maps=N peak-inflight=q0:A,q1:B flush=N
- *   discard=N errors=N spurious-events=N throttled=N
+ *   discard=N errors=N spurious-events=N throttled=N polls=N
+ *   poll-hits=N poll-preempted=N poll-host-busy=N
  *   state=connected|disconnected
  * Callable from any thread but the xenstore dispatch thread. */
 void bk_xenbus_log_stats(struct bk *bk);

@@ -624,7 +624,8 @@ static void *ring_thread(void *arg)
 
 	for (;;) {
 		if (!more) {
-			uint64_t t0 = r->spin.max_ns ? pvk_spin_now() : 0;
+			uint64_t t0 =
+			    pvk_spin_enabled(&r->spin) ? pvk_spin_now() : 0;
 
 			if (poll(p, 3, -1) < 0 && errno != EINTR)
 				break;
@@ -723,6 +724,7 @@ void bk_ring_stop(struct bk_ring *r)
 	free(r->done);
 	if (r->stopfd >= 0)
 		close(r->stopfd);
+	pvk_spin_destroy(&r->spin);
 	free(r);
 }
 
@@ -743,11 +745,12 @@ int bk_ring_start(const struct vbd_disk *d, enum blkif_abi abi,
 	r->qid = qid;
 	r->stats = stats;
 	r->stopfd = eventfd(0, EFD_CLOEXEC);
-	pvk_spin_init(&r->spin, (uint64_t)d->cfg->poll_us * 1000);
 	if (r->stopfd < 0) {
 		free(r);
 		return -errno;
 	}
+	pvk_spin_init(&r->spin, (uint64_t)d->cfg->poll_us * 1000,
+		      &stats->poll);
 	rc = plat->gnttab->open(d->plat, &r->gt);
 	if (rc)
 		goto fail;

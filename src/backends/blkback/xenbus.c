@@ -71,7 +71,7 @@ static void stats_per_queue(const struct vbd *v, bool peak, char *buf, size_t n,
 static void vbd_log_stats(const struct vbd *v)
 {
 	uint64_t ind = 0, segs = 0, maps = 0, fl = 0, disc = 0, err = 0;
-	uint64_t spur = 0, thr = 0;
+	uint64_t spur = 0, thr = 0, pw = 0, ph = 0, pp = 0, pb = 0;
 	char line[768];
 	size_t len = 0;
 	unsigned int q;
@@ -87,6 +87,10 @@ static void vbd_log_stats(const struct vbd *v)
 		err += bk_stat_get(&st->errors);
 		spur += bk_stat_get(&st->events.spurious);
 		thr += bk_stat_get(&st->events.throttled);
+		pw += pvk_spin_stat(&st->poll.watches);
+		ph += pvk_spin_stat(&st->poll.hits);
+		pp += pvk_spin_stat(&st->poll.preempted);
+		pb += pvk_spin_stat(&st->poll.host_busy);
 	}
 	/* vbd/<fe>/<devid>: the path below /local/domain/<self>/backend */
 	stats_append(line, sizeof(line), &len, "%s stats: queues=%u",
@@ -100,10 +104,13 @@ static void vbd_log_stats(const struct vbd *v)
 	stats_per_queue(v, true, line, sizeof(line), &len);
 	stats_append(line, sizeof(line), &len,
 		     " flush=%llu discard=%llu errors=%llu spurious-events=%llu "
-		     "throttled=%llu state=%s",
+		     "throttled=%llu polls=%llu poll-hits=%llu "
+		     "poll-preempted=%llu poll-host-busy=%llu state=%s",
 		     (unsigned long long)fl, (unsigned long long)disc,
 		     (unsigned long long)err, (unsigned long long)spur,
-		     (unsigned long long)thr,
+		     (unsigned long long)thr, (unsigned long long)pw,
+		     (unsigned long long)ph, (unsigned long long)pp,
+		     (unsigned long long)pb,
 		     xenbus_device_connected(v->dev) ? "connected"
 						     : "disconnected");
 	pvk_info("%s", line);

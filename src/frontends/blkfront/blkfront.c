@@ -158,6 +158,7 @@ struct blkfront {
 	struct xs_client *xs;
 	struct blkfront_opts o;
 	unsigned int poll_us; /* each queue's busy-poll budget */
+	struct pvk_spin_stats poll; /* the queues' polling, together */
 	/* $PVKIT_BLKFRONT_CHECK=1 (a diagnostic): a copied write keeps a
 	 * copy of its data; when it is answered, the caller's buffer and the
 	 * slot pages are compared with it and any change is logged. */
@@ -536,7 +537,8 @@ static void *queue_thread(void *arg)
 	bf_tls_home = q;
 	for (;;) {
 		if (!spun) {
-			uint64_t t0 = q->spin.max_ns ? pvk_spin_now() : 0;
+			uint64_t t0 =
+			    pvk_spin_enabled(&q->spin) ? pvk_spin_now() : 0;
 
 			if (poll(p, 2, -1) < 0 && errno != EINTR)
 				break;
@@ -1132,6 +1134,10 @@ void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st)
 {
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	*st = bf->stats;
+	st->poll_watches = pvk_spin_stat(&bf->poll.watches);
+	st->poll_hits = pvk_spin_stat(&bf->poll.hits);
+	st->poll_preempted = pvk_spin_stat(&bf->poll.preempted);
+	st->poll_host_busy = pvk_spin_stat(&bf->poll.host_busy);
 }
 
 /* ---- queues: build and tear down ---------------------------------------- */
@@ -1195,6 +1201,7 @@ static void queue_free(struct bqueue *q)
 			 bf->x.path, q->id, left);
 	if (q->stopfd >= 0)
 		close(q->stopfd);
+	pvk_spin_destroy(&q->spin);
 	for (i = 0; q->slots && i < q->nslots; i++)
 		free(q->slots[i].check);
 	free(q->slots);
@@ -1217,6 +1224,7 @@ static int queue_new(struct blkfront *bf, unsigned int id, unsigned int order,
 	q->bf = bf;
 	q->id = id;
 	q->stopfd = -1;
+	pvk_spin_init(&q->spin, (uint64_t)bf->poll_us * 1000, &bf->poll);
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	q->nr_pages = 1u << order;
@@ -1269,7 +1277,6 @@ static int queue_new(struct blkfront *bf, unsigned int id, unsigned int order,
 		goto fail;
 	q->stopfd = eventfd(0, EFD_CLOEXEC);
 	q->stopping = false;
-	pvk_spin_init(&q->spin, (uint64_t)bf->poll_us * 1000);
 	if (q->stopfd < 0) {
 		rc = -errno;
 		goto fail;
