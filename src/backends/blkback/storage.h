@@ -35,7 +35,10 @@ struct bk_storage_ops {
 	void (*close)(struct bk_storage *st);
 	uint64_t (*size)(const struct bk_storage *st); /* bytes */
 	bool (*can_discard)(const struct bk_storage *st);
-	/* Readable when completions are waiting. */
+	/* Readable when completions of submitted I/O are waiting; -1 when
+	 * nothing needs watching (asked again before every wait).  What
+	 * completes inside queue() or submit() is not announced: the caller
+	 * calls reap() after submit() before it waits. */
 	int (*fd)(const struct bk_storage *st);
 	/* Queue io (not yet started); -EBUSY when the queue is full. */
 	int (*queue)(struct bk_storage *st, const struct bk_io *io);

@@ -11,8 +11,10 @@
  * per request for what is a copy to or from memory.  There each operation
  * up to INLINE_MAX_BYTES (and every flush and discard) runs in queue()
  * with preadv/pwritev (fdatasync, fallocate) and its completion waits on
- * a list for reap(), the eventfd signalled once per submit(); larger
- * transfers still go through io_uring, whose workers copy in parallel.
+ * a list for the reap() that follows the submit(); larger transfers still
+ * go through io_uring, whose workers copy in parallel.  fd() is the
+ * eventfd only while io_uring has work: a ring served inline costs no
+ * eventfd system call at all.
  */
 #include "storage.h"
 
@@ -37,13 +39,14 @@
 
 struct bk_storage {
 	struct io_uring ring;
-	int fd;          /* O_DIRECT when possible */
+	int fd;		 /* O_DIRECT when possible */
 	int fd_buffered; /* the same file through the page cache */
 	int efd;
 	uint64_t size;
 	bool discard;
 	bool inline_io; /* tmpfs: synchronous in queue() */
 	unsigned int depth, queued, inflight;
+	unsigned int ring_busy; /* of inflight: in io_uring, not reaped */
 	/* Per io: the original, kept for a buffered retry. */
 	struct uio {
 		struct bk_io io;
@@ -51,7 +54,7 @@ struct bk_storage {
 		int res;
 		bool direct;
 		struct uio *next_free; /* also: the inline done list */
-	} *uios, *free;
+	} * uios, *free;
 	struct uio *idone, **idone_tail; /* inline completions, in order */
 };
 
@@ -194,10 +197,7 @@ fail:
 	return rc;
 }
 
-static uint64_t uring_size(const struct bk_storage *st)
-{
-	return st->size;
-}
+static uint64_t uring_size(const struct bk_storage *st) { return st->size; }
 
 static bool uring_can_discard(const struct bk_storage *st)
 {
@@ -206,7 +206,10 @@ static bool uring_can_discard(const struct bk_storage *st)
 
 static int uring_fd(const struct bk_storage *st)
 {
-	return st->efd;
+	/* Idle: nothing to watch (a completion's late signal stays in the
+	 * eventfd until the next busy spell drains it: one spurious wake at
+	 * most). */
+	return st->ring_busy ? st->efd : -1;
 }
 
 static int uring_submit_io(struct bk_storage *st, struct uio *u)
@@ -234,7 +237,7 @@ static int uring_submit_io(struct bk_storage *st, struct uio *u)
 	case BK_IO_DISCARD:
 		io_uring_prep_fallocate(sqe, st->fd_buffered,
 					FALLOC_FL_PUNCH_HOLE |
-						FALLOC_FL_KEEP_SIZE,
+					    FALLOC_FL_KEEP_SIZE,
 					io->off, io->len);
 		need = 1;
 		break;
@@ -245,7 +248,8 @@ static int uring_submit_io(struct bk_storage *st, struct uio *u)
 	if (need == 2) {
 		sqe->flags |= IOSQE_IO_LINK;
 		sqe = io_uring_get_sqe(&st->ring);
-		io_uring_prep_fsync(sqe, st->fd_buffered, IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, st->fd_buffered,
+				    IORING_FSYNC_DATASYNC);
 		io_uring_sqe_set_data(sqe, u);
 	}
 	st->queued += need;
@@ -307,17 +311,15 @@ static int uring_queue(struct bk_storage *st, const struct bk_io *io)
 		return rc;
 	st->free = u->next_free;
 	st->inflight++;
+	st->ring_busy++;
 	return 0;
 }
 
 static int uring_submit(struct bk_storage *st)
 {
-	uint64_t one = 1;
 	int rc;
 
-	/* Inline completions are waiting: the fd says so. */
-	if (st->idone && write(st->efd, &one, sizeof(one)) < 0)
-		return -errno;
+	/* Inline completions wait for the reap() that follows. */
 	if (!st->queued)
 		return 0;
 	do
@@ -336,7 +338,8 @@ static int uring_reap(struct bk_storage *st, bk_io_done_fn done, void *arg)
 	int n = 0;
 	bool resubmit = false;
 
-	if (read(st->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+	if (st->ring_busy && read(st->efd, &v, sizeof(v)) < 0 &&
+	    errno != EAGAIN)
 		return -errno;
 	while (st->idone) {
 		struct uio *u = st->idone;
@@ -379,6 +382,7 @@ static int uring_reap(struct bk_storage *st, bk_io_done_fn done, void *arg)
 		    u->res >= 0 && (uint64_t)u->res != u->io.len)
 			u->res = -EIO; /* short transfer */
 		st->inflight--;
+		st->ring_busy--;
 		u->next_free = st->free;
 		st->free = u;
 		done(u->io.tag, u->res >= 0 ? u->res : u->res, arg);
@@ -390,14 +394,14 @@ static int uring_reap(struct bk_storage *st, bk_io_done_fn done, void *arg)
 }
 
 const struct bk_storage_ops bk_storage_uring = {
-	.name = "file",
-	.open = uring_open,
-	.claim = uring_claim,
-	.close = uring_close,
-	.size = uring_size,
-	.can_discard = uring_can_discard,
-	.fd = uring_fd,
-	.queue = uring_queue,
-	.submit = uring_submit,
-	.reap = uring_reap,
+    .name = "file",
+    .open = uring_open,
+    .claim = uring_claim,
+    .close = uring_close,
+    .size = uring_size,
+    .can_discard = uring_can_discard,
+    .fd = uring_fd,
+    .queue = uring_queue,
+    .submit = uring_submit,
+    .reap = uring_reap,
 };
