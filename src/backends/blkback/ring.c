@@ -21,13 +21,13 @@
 
 struct slot {
 	struct blkif_req req;
-	uint8_t *bounce; /* nr_segs pages, data at first_sect * 512 */
+	uint8_t *bounce;     /* nr_segs pages, data at first_sect * 512 */
 	size_t bounce_pages;
-	uint8_t *ipages; /* private copy of the indirect pages */
+	uint8_t *ipages;     /* private copy of the indirect pages */
 	struct iovec *iov;
 	int16_t status;
-	bool copy; /* bounce + grant copy (else persistent maps) */
-	bool busy; /* taken from the ring, not yet answered */
+	bool copy;           /* bounce + grant copy (else persistent maps) */
+	bool busy;           /* taken from the ring, not yet answered */
 	struct slot *next;
 };
 
@@ -54,13 +54,13 @@ struct bk_ring {
 	bool stopping; /* atomic: bk_ring_stop was called */
 	struct pvk_spin spin;
 	struct bk_ring_stats *stats; /* the device's, for this queue */
-	unsigned int nbusy;	     /* requests taken, not yet answered */
+	unsigned int nbusy;          /* requests taken, not yet answered */
 
 	struct slot *slots;
 	unsigned int nslots, seg_cap;
 	struct slot *free;
 	struct slot *pend_head, *pend_tail; /* validated, not yet submitted */
-	unsigned int inflight;		    /* submitted to storage */
+	unsigned int inflight;              /* submitted to storage */
 	bool barrier_active;
 
 	struct pgrant *pg; /* persistent grants: open addressing */
@@ -70,12 +70,11 @@ struct bk_ring {
 	struct gnttab_copy *cops;
 	struct slot **cslot; /* which slot each copy op belongs to */
 	unsigned int ncops, cops_cap;
-	struct slot **done; /* completed this round, awaiting read copies */
+	struct slot **done;  /* completed this round, awaiting read copies */
 	unsigned int ndone;
 };
 
-/* ---- persistent grants ----------------------------------------------------
- */
+/* ---- persistent grants ---------------------------------------------------- */
 
 static struct pgrant *pg_find(struct bk_ring *r, grant_ref_t ref, bool *found)
 {
@@ -173,7 +172,8 @@ static uint8_t *pg_get(struct bk_ring *r, grant_ref_t ref)
 		p->last = r->tick;
 		return p->addr;
 	}
-	if (r->pg_count >= r->d->cfg->max_persistent && r->evicted != r->tick) {
+	if (r->pg_count >= r->d->cfg->max_persistent &&
+	    r->evicted != r->tick) {
 		pg_evict(r);
 		p = pg_find(r, ref, &found);
 	}
@@ -201,8 +201,7 @@ static void pg_unmap_all(struct bk_ring *r)
 	r->pg_count = 0;
 }
 
-/* ---- grant copy batches ---------------------------------------------------
- */
+/* ---- grant copy batches --------------------------------------------------- */
 
 static int cop_reserve(struct bk_ring *r, unsigned int more)
 {
@@ -262,16 +261,15 @@ static void cop_run(struct bk_ring *r)
 				pvk_debug("vbd d%u q%u: grant copy ref %u: %d",
 					  r->d->fe, r->qid,
 					  r->cops[i].flags & GNTCOPY_dest_gref
-					      ? r->cops[i].dest.u.ref
-					      : r->cops[i].source.u.ref,
+						  ? r->cops[i].dest.u.ref
+						  : r->cops[i].source.u.ref,
 					  rc ? rc : r->cops[i].status);
 			r->cslot[i]->status = BLKIF_RSP_ERROR;
 		}
 	r->ncops = 0;
 }
 
-/* ---- slots -----------------------------------------------------------------
- */
+/* ---- slots ----------------------------------------------------------------- */
 
 static void respond(struct bk_ring *r, struct slot *s, int16_t status)
 {
@@ -372,8 +370,7 @@ static int slot_prepare_data(struct bk_ring *r, struct slot *s)
 	return 0;
 }
 
-/* ---- taking requests -------------------------------------------------------
- */
+/* ---- taking requests ------------------------------------------------------- */
 
 static void fail_ring(struct bk_ring *r, const char *why)
 {
@@ -436,8 +433,7 @@ static void take_requests(struct bk_ring *r)
 			 * pool): read them through the persistent mapping,
 			 * once, into the private copy that is then parsed. */
 			for (; r->pg && i < s->req.nr_indirect; i++) {
-				uint8_t *m =
-				    pg_get(r, s->req.indirect_grefs[i]);
+				uint8_t *m = pg_get(r, s->req.indirect_grefs[i]);
 
 				if (!m)
 					break;
@@ -492,8 +488,7 @@ static void take_requests(struct bk_ring *r)
 	}
 }
 
-/* ---- submitting and completing ---------------------------------------------
- */
+/* ---- submitting and completing --------------------------------------------- */
 
 static void submit_pending(struct bk_ring *r)
 {
@@ -525,8 +520,7 @@ static void submit_pending(struct bk_ring *r)
 		case BLKIF_OP_FLUSH_DISKCACHE:
 			if (s->req.nr_segs) {
 				io.op = BK_IO_WRITE;
-				io.len = s->req.nr_sectors
-					 << BLKIF_SECTOR_SHIFT;
+				io.len = s->req.nr_sectors << BLKIF_SECTOR_SHIFT;
 				io.flush_after = true;
 			} else {
 				io.op = BK_IO_FLUSH;
@@ -563,8 +557,8 @@ static void io_done(void *tag, int res, void *arg)
 	if (res < 0) {
 		pvk_debug("vbd d%u q%u: request %llu: I/O error %d", r->d->fe,
 			  r->qid, (unsigned long long)s->req.id, res);
-		s->status =
-		    res == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
+		s->status = res == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP
+					       : BLKIF_RSP_ERROR;
 	}
 	if (s->status == BLKIF_RSP_OKAY && s->copy &&
 	    s->req.op == BLKIF_OP_READ) {
@@ -604,8 +598,7 @@ static void notify_if_needed(struct bk_ring *r)
 		r->d->plat->evtchn->notify(r->ev, r->port);
 }
 
-/* ---- the thread
- * -------------------------------------------------------------- */
+/* ---- the thread -------------------------------------------------------------- */
 
 /* Busy-polling: a new request, or the ring is being stopped. */
 static bool ring_ready(void *arg)
@@ -621,9 +614,9 @@ static void *ring_thread(void *arg)
 	struct bk_ring *r = arg;
 	const struct pvk_evtchn_ops *evo = r->d->plat->evtchn;
 	struct pollfd p[3] = {
-	    {.fd = evo->fd(r->ev), .events = POLLIN},
-	    {.fd = r->d->ops->fd(r->st), .events = POLLIN},
-	    {.fd = r->stopfd, .events = POLLIN},
+		{.fd = evo->fd(r->ev), .events = POLLIN},
+		{.fd = r->d->ops->fd(r->st), .events = POLLIN},
+		{.fd = r->stopfd, .events = POLLIN},
 	};
 	evtchn_port_t got;
 	bool more = true, spun = false, events;
@@ -655,9 +648,8 @@ static void *ring_thread(void *arg)
 		take_requests(r);
 		/* Events that bring no request: a flood is throttled. */
 		if (events)
-			xenbus_spurious_throttle(&r->stats->events,
-						 bk_stat_get(&r->stats->reqs) !=
-						     reqs);
+			xenbus_spurious_throttle(
+				&r->stats->events, bk_stat_get(&r->stats->reqs) != reqs);
 		submit_pending(r);
 		/* What finished during the submission (inline storage,
 		 * io_uring's inline completions) is answered in this pass. */
@@ -673,14 +665,12 @@ static void *ring_thread(void *arg)
 			more = true;
 			continue;
 		}
-		more =
-		    !r->failed && r->free && blkif_back_final_check(&r->back);
+		more = !r->failed && r->free && blkif_back_final_check(&r->back);
 	}
 	/* Stopping: whatever storage still holds must finish before the
 	 * buffers and grant mappings go away. */
 	while (r->inflight) {
-		struct pollfd q = {.fd = r->d->ops->fd(r->st),
-				   .events = POLLIN};
+		struct pollfd q = {.fd = r->d->ops->fd(r->st), .events = POLLIN};
 
 		poll(&q, 1, 100);
 		complete_io(r);
@@ -691,8 +681,7 @@ static void *ring_thread(void *arg)
 	return NULL;
 }
 
-/* ---- start / stop
- * -------------------------------------------------------------- */
+/* ---- start / stop -------------------------------------------------------------- */
 
 void bk_ring_stop(struct bk_ring *r)
 {
@@ -761,12 +750,13 @@ int bk_ring_start(const struct vbd_disk *d, enum blkif_abi abi,
 		free(r);
 		return -errno;
 	}
-	pvk_spin_init(&r->spin, (uint64_t)d->cfg->poll_us * 1000, &stats->poll);
+	pvk_spin_init(&r->spin, (uint64_t)d->cfg->poll_us * 1000,
+		      &stats->poll);
 	rc = plat->gnttab->open(d->plat, &r->gt);
 	if (rc)
 		goto fail;
-	rc =
-	    plat->gnttab->map(r->gt, d->fe, refs, nr_pages, 1, &r->sring, NULL);
+	rc = plat->gnttab->map(r->gt, d->fe, refs, nr_pages, 1, &r->sring,
+			       NULL);
 	if (rc) {
 		r->sring = NULL;
 		pvk_err("vbd d%u q%u: cannot map the ring: %s", d->fe, qid,
@@ -780,8 +770,8 @@ int bk_ring_start(const struct vbd_disk *d, enum blkif_abi abi,
 		goto fail;
 	r->nslots = blkif_back_nr_ents(&r->back);
 	r->seg_cap = d->lim.max_indirect_segs > BLKIF_MAX_SEGMENTS_PER_REQUEST
-			 ? d->lim.max_indirect_segs
-			 : BLKIF_MAX_SEGMENTS_PER_REQUEST;
+			     ? d->lim.max_indirect_segs
+			     : BLKIF_MAX_SEGMENTS_PER_REQUEST;
 	r->slots = calloc(r->nslots, sizeof(*r->slots));
 	r->done = calloc(r->nslots, sizeof(*r->done));
 	if (!r->slots || !r->done) {
@@ -796,9 +786,9 @@ int bk_ring_start(const struct vbd_disk *d, enum blkif_abi abi,
 		s->iov = calloc(r->seg_cap, sizeof(*s->iov));
 		if (d->lim.max_indirect_segs)
 			s->ipages = aligned_alloc(
-			    BLKIF_PAGE_SIZE,
-			    (size_t)BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST *
-				BLKIF_PAGE_SIZE);
+				BLKIF_PAGE_SIZE,
+				(size_t)BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST *
+					BLKIF_PAGE_SIZE);
 		if (!s->req.seg || !s->iov ||
 		    (d->lim.max_indirect_segs && !s->ipages)) {
 			rc = -ENOMEM;

@@ -39,7 +39,7 @@
 
 struct bk_storage {
 	struct io_uring ring;
-	int fd;		 /* O_DIRECT when possible */
+	int fd;          /* O_DIRECT when possible */
 	int fd_buffered; /* the same file through the page cache */
 	int efd;
 	uint64_t size;
@@ -54,7 +54,7 @@ struct bk_storage {
 		int res;
 		bool direct;
 		struct uio *next_free; /* also: the inline done list */
-	} * uios, *free;
+	} *uios, *free;
 	struct uio *idone, **idone_tail; /* inline completions, in order */
 };
 
@@ -197,7 +197,10 @@ fail:
 	return rc;
 }
 
-static uint64_t uring_size(const struct bk_storage *st) { return st->size; }
+static uint64_t uring_size(const struct bk_storage *st)
+{
+	return st->size;
+}
 
 static bool uring_can_discard(const struct bk_storage *st)
 {
@@ -237,7 +240,7 @@ static int uring_submit_io(struct bk_storage *st, struct uio *u)
 	case BK_IO_DISCARD:
 		io_uring_prep_fallocate(sqe, st->fd_buffered,
 					FALLOC_FL_PUNCH_HOLE |
-					    FALLOC_FL_KEEP_SIZE,
+						FALLOC_FL_KEEP_SIZE,
 					io->off, io->len);
 		need = 1;
 		break;
@@ -248,8 +251,7 @@ static int uring_submit_io(struct bk_storage *st, struct uio *u)
 	if (need == 2) {
 		sqe->flags |= IOSQE_IO_LINK;
 		sqe = io_uring_get_sqe(&st->ring);
-		io_uring_prep_fsync(sqe, st->fd_buffered,
-				    IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, st->fd_buffered, IORING_FSYNC_DATASYNC);
 		io_uring_sqe_set_data(sqe, u);
 	}
 	st->queued += need;
@@ -394,14 +396,14 @@ static int uring_reap(struct bk_storage *st, bk_io_done_fn done, void *arg)
 }
 
 const struct bk_storage_ops bk_storage_uring = {
-    .name = "file",
-    .open = uring_open,
-    .claim = uring_claim,
-    .close = uring_close,
-    .size = uring_size,
-    .can_discard = uring_can_discard,
-    .fd = uring_fd,
-    .queue = uring_queue,
-    .submit = uring_submit,
-    .reap = uring_reap,
+	.name = "file",
+	.open = uring_open,
+	.claim = uring_claim,
+	.close = uring_close,
+	.size = uring_size,
+	.can_discard = uring_can_discard,
+	.fd = uring_fd,
+	.queue = uring_queue,
+	.submit = uring_submit,
+	.reap = uring_reap,
 };

@@ -32,9 +32,9 @@ struct pvk_evtchn {
 	int epfd; /* efd + claimed inboxes; what fd() returns */
 	/* under e->ev_lock */
 	unsigned long queued[BITMAP_WORDS];
-	unsigned long fired[BITMAP_WORDS];    /* direct: delivered, masked */
+	unsigned long fired[BITMAP_WORDS];   /* direct: delivered, masked */
 	unsigned long dpending[BITMAP_WORDS]; /* direct: came while masked */
-	evtchn_port_t *queue;		      /* ring of EMU_NR_PORTS */
+	evtchn_port_t *queue; /* ring of EMU_NR_PORTS */
 	uint32_t head, len;
 	bool signalled; /* efd written since pending() last drained it */
 };
@@ -153,8 +153,7 @@ static int adopt(struct pvk_evtchn *h, evtchn_port_t port)
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = port};
 
 		if (fd >= 0 && epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-			pvk_warn("evtchn: port %u: cannot poll its inbox",
-				 port);
+			pvk_warn("evtchn: port %u: cannot poll its inbox", port);
 	}
 	return 0;
 }
@@ -209,8 +208,7 @@ static void disown(struct pvk_evtchn *h, evtchn_port_t port)
 	if (bit_test(h->queued, port)) {
 		bit_clear(h->queued, port);
 		for (i = 0, n = 0; i < h->len; i++) {
-			evtchn_port_t p =
-			    h->queue[(h->head + i) % EMU_NR_PORTS];
+			evtchn_port_t p = h->queue[(h->head + i) % EMU_NR_PORTS];
 
 			if (p != port)
 				h->queue[(h->head + n++) % EMU_NR_PORTS] = p;
@@ -244,7 +242,10 @@ static void evtchn_close(struct pvk_evtchn *h)
 	free(h);
 }
 
-static int evtchn_fd(struct pvk_evtchn *h) { return h->epfd; }
+static int evtchn_fd(struct pvk_evtchn *h)
+{
+	return h->epfd;
+}
 
 static int evtchn_pending(struct pvk_evtchn *h, evtchn_port_t *port)
 {
@@ -319,8 +320,8 @@ static int evtchn_bind_interdomain(struct pvk_evtchn *h, domid_t remote_dom,
 				   evtchn_port_t *local)
 {
 	evtchn_port_t p = 0;
-	int rc =
-	    pvk_evtchn_bind_interdomain(h->e->rt, remote_dom, remote_port, &p);
+	int rc = pvk_evtchn_bind_interdomain(h->e->rt, remote_dom,
+					     remote_port, &p);
 
 	return bound(h, rc, p, local);
 }
@@ -344,16 +345,16 @@ static int evtchn_bind_virq(struct pvk_evtchn *h, uint32_t virq,
 }
 
 const struct pvk_evtchn_ops emu_evtchn_ops = {
-    .open = evtchn_open,
-    .close = evtchn_close,
-    .fd = evtchn_fd,
-    .pending = evtchn_pending,
-    .unmask = evtchn_unmask,
-    .notify = evtchn_notify,
-    .bind_interdomain = evtchn_bind_interdomain,
-    .bind_unbound = evtchn_bind_unbound,
-    .bind_virq = evtchn_bind_virq,
-    .unbind = evtchn_unbind,
+	.open = evtchn_open,
+	.close = evtchn_close,
+	.fd = evtchn_fd,
+	.pending = evtchn_pending,
+	.unmask = evtchn_unmask,
+	.notify = evtchn_notify,
+	.bind_interdomain = evtchn_bind_interdomain,
+	.bind_unbound = evtchn_bind_unbound,
+	.bind_virq = evtchn_bind_virq,
+	.unbind = evtchn_unbind,
 };
 
 /* A DomU kernel's own pre-allocated ports (the xenstore and console ports
