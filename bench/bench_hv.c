@@ -43,6 +43,7 @@
 #include "hog.h"
 #include "hv/hc_wire.h"
 #include "json.h"
+#include "stop.h"
 
 #define PAGE_SIZE 4096u
 #define GUEST_KIB (16u * 1024u)
@@ -956,10 +957,6 @@ out:
 
 enum section { S_EVTCHN, S_COPY, S_MAP, NSECTIONS };
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig) { interrupted = sig; }
-
 struct bench {
 	struct guest *ga, *gb;
 	grant_ref_t src_refs[COPY_PAGES], dst_refs[COPY_PAGES];
@@ -997,7 +994,7 @@ static int bench_run(struct bench *b, bool hog, unsigned int *nhogs)
 
 	for (s = 0; s < NSECTIONS && rc == 0; s++) {
 		for (c = 0; c < (hog ? NCONDS : 1u) && rc == 0; c++) {
-			if (interrupted) {
+			if (bench_stop_requested()) {
 				rc = -EINTR;
 				break;
 			}
@@ -1088,7 +1085,6 @@ int main(int argc, char **argv)
 	unsigned int i, c, nhogs = 0;
 	bool hog = false, json = false;
 	struct bench_json j;
-	struct sigaction sa;
 	FILE *out;
 	int opt, rc;
 
@@ -1144,14 +1140,8 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
-	/* SIGINT, SIGTERM, SIGHUP: stop after the section in progress and
-	 * clean up (the hogs' handlers, installed later, call this one). */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* SIGINT, SIGTERM, SIGHUP: stop after the section in progress. */
+	bench_stop_install();
 	if (cpu != UINT64_MAX) {
 		cpu_set_t set;
 
@@ -1192,10 +1182,7 @@ int main(int argc, char **argv)
 	if (guest_stop(&gb) && rc == 0)
 		rc = -EIO;
 	harness_stop(&H);
-	if (interrupted) {
-		signal(interrupted, SIG_DFL);
-		raise(interrupted);
-	}
+	bench_stop_reraise();
 	if (rc) {
 		fprintf(stderr, "benchmark failed: %s\n", strerror(-rc));
 		return 1;

@@ -61,6 +61,7 @@
 #include "hog.h"
 #include "json.h"
 #include "pvkit/blkfront.h"
+#include "stop.h"
 
 #define MAX_QD 32u
 #define MAX_BS (1u << 20)
@@ -577,6 +578,16 @@ struct guest {
 	int cmd_wr, res_rd;
 };
 
+/* Close whichever ends of p are open. */
+static void close_pipe(int p[2])
+{
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	p[0] = p[1] = -1;
+}
+
 /* Start a DomU with disk as xvda and wait until it has opened it. */
 static int guest_start(struct blk_env *env, const char *disk,
 		       struct guest_arg *ga, struct guest *g)
@@ -608,14 +619,8 @@ static int guest_start(struct blk_env *env, const char *disk,
 	if (!rc && r.err)
 		rc = r.err < 0 ? r.err : -EIO;
 out:
-	if (cmd_p[0] >= 0)
-		close(cmd_p[0]);
-	if (cmd_p[1] >= 0)
-		close(cmd_p[1]);
-	if (res_p[0] >= 0)
-		close(res_p[0]);
-	if (res_p[1] >= 0)
-		close(res_p[1]);
+	close_pipe(cmd_p);
+	close_pipe(res_p);
 	return rc;
 }
 
@@ -721,14 +726,8 @@ out:
 		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
 			;
 	}
-	if (go[0] >= 0)
-		close(go[0]);
-	if (go[1] >= 0)
-		close(go[1]);
-	if (res[0] >= 0)
-		close(res[0]);
-	if (res[1] >= 0)
-		close(res[1]);
+	close_pipe(go);
+	close_pipe(res);
 	return rc;
 }
 
@@ -763,10 +762,6 @@ struct bench {
 	/* the figures */
 	struct fig fig[NLOADS][NCONDS][NPATHS];
 };
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig) { interrupted = sig; }
 
 static bool path_applies(const struct bench *b, unsigned int li, enum path p)
 {
@@ -893,7 +888,7 @@ static int run_load(struct bench *b, unsigned int li, enum cond c)
 	unsigned int k;
 	int rc;
 
-	for (k = 0; k < NPATHS && !interrupted; k++) {
+	for (k = 0; k < NPATHS && !bench_stop_requested(); k++) {
 		enum path p = path_order[k];
 		struct fig *f = &b->fig[li][c][p];
 		struct result r;
@@ -919,6 +914,40 @@ static int run_load(struct bench *b, unsigned int li, enum cond c)
 		f->n++;
 	}
 	return 0;
+}
+
+/* Every repetition of every selected load: quiet, then (--hog) contended.
+ * 0, or -errno once reported (-EINTR: asked to stop). */
+static int run_all(struct bench *b)
+{
+	unsigned int rep, li, c, nc = b->hog ? NCONDS : 1;
+	int rc;
+
+	for (rep = 0; rep < b->reps; rep++) {
+		for (li = 0; li < NLOADS; li++) {
+			for (c = 0; c < nc && (b->only & (1u << li)); c++) {
+				if (bench_stop_requested())
+					return -EINTR;
+				if (c == C_HOG) {
+					rc = bench_hog_start(&b->hogs);
+					if (rc) {
+						fprintf(stderr,
+							"pvkit-bench-blk: "
+							"hog: %s\n",
+							strerror(-rc));
+						return rc;
+					}
+					b->nhogs = b->hogs.n;
+					usleep(HOG_SETTLE_US);
+				}
+				rc = run_load(b, li, (enum cond)c);
+				bench_hog_stop(&b->hogs);
+				if (rc)
+					return rc;
+			}
+		}
+	}
+	return bench_stop_requested() ? -EINTR : 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -1364,8 +1393,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	static struct bench b;
-	struct sigaction sa;
-	unsigned int rep, li, c, i;
+	unsigned int i;
 	FILE *out;
 	uint64_t v;
 	int opt, rc = 1;
@@ -1449,14 +1477,8 @@ int main(int argc, char **argv)
 	if (!b.bufs)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	/* SIGINT, SIGTERM, SIGHUP: stop after the run in progress and clean
-	 * up (the hogs' handlers, installed later, call this one). */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* SIGINT, SIGTERM, SIGHUP: stop after the run in progress. */
+	bench_stop_install();
 	if (bench_setup(&b))
 		goto out;
 	fprintf(out,
@@ -1474,45 +1496,12 @@ int main(int argc, char **argv)
 			bench_cpu_count());
 	fputs("\n", out);
 	fflush(out);
-	for (rep = 0; rep < b.reps && !interrupted; rep++) {
-		for (li = 0; li < NLOADS && !interrupted; li++) {
-			if (!(b.only & (1u << li)))
-				continue;
-			for (c = 0; c < (b.hog ? NCONDS : 1u) && !interrupted;
-			     c++) {
-				if (c == C_HOG) {
-					rc = bench_hog_start(&b.hogs);
-					if (rc) {
-						fprintf(stderr,
-							"pvkit-bench-blk: "
-							"hog: %s\n",
-							strerror(-rc));
-						rc = 1;
-						goto out;
-					}
-					b.nhogs = b.hogs.n;
-					usleep(HOG_SETTLE_US);
-				}
-				rc = run_load(&b, li, (enum cond)c);
-				bench_hog_stop(&b.hogs);
-				if (rc) {
-					rc = 1;
-					goto out;
-				}
-			}
-		}
-	}
-	if (interrupted) {
-		rc = 1;
+	if (run_all(&b))
 		goto out;
-	}
 	report_tables(&b, out);
 	rc = b.json && report_json(&b) ? 1 : 0;
 out:
 	bench_teardown(&b);
-	if (interrupted) {
-		signal(interrupted, SIG_DFL);
-		raise(interrupted);
-	}
+	bench_stop_reraise();
 	return rc;
 }
