@@ -5,7 +5,14 @@
  *
  *   event-channel round trip between two DomUs  vs  eventfd ping-pong
  *   GNTTABOP_copy throughput (DomU A -> DomU B)  vs  memcpy
+ *     (batches of 32 and of 16 pages)
  *   GNTTABOP_map/unmap + mmap/munmap per second  vs  memfd mmap/munmap
+ *     (and the two hypercalls alone, 32 grants each, no mmap)
+ *
+ * --hog measures every row twice, quiet and contended: one busy-looping
+ * process per CPU this process may use (bench/common/hog.h) runs beside the
+ * contended pass of each section.  --json prints every figure as one JSON
+ * object on stdout (the table goes to stderr).
  *
  * A private pvkit-hvd is started through the integration-test harness
  * ($PVKIT_HVD); this process is Dom0, the two DomU kernels are forked
@@ -23,6 +30,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,13 +38,17 @@
 #include <xen/sched.h>
 
 #include "common/util.h"
+#include "cpu.h"
 #include "harness.h"
+#include "hog.h"
 #include "hv/hc_wire.h"
+#include "json.h"
+#include "stop.h"
 
 #define PAGE_SIZE 4096u
 #define GUEST_KIB (16u * 1024u)
 #define WARMUP_ROUNDS 2000u
-#define COPY_BATCH 32u
+#define COPY_BATCH 32u	/* the largest batch */
 #define COPY_PAGES 256u /* 1 MiB granted by each guest */
 #define MAP_BATCH 32u
 #define SEM_TIMEOUT_S 30
@@ -408,27 +420,94 @@ static int guest_stop(struct guest *g)
 	return rc;
 }
 
-/* One row of the result table. */
+enum cond { C_QUIET, C_HOG, NCONDS };
+
+/* One row of the result table.  base and subj point at the figures of the
+ * condition being measured: base_c/subj_c[C_QUIET], then [C_HOG]. */
 struct row {
 	const char *name;
 	const char *base_name;
 	const char *unit;
 	bool higher_better;
 	double *base, *subj; /* one median per repetition */
+	double *base_c[NCONDS], *subj_c[NCONDS];
 };
 
-static void row_print(const struct row *r, unsigned int reps)
+/* How many times slower pvkit is than the baseline. */
+static double row_ratio(const struct row *r, double b, double s)
 {
-	double b = median_double(r->base, reps),
-	       s = median_double(r->subj, reps);
-	double blo, bhi, slo, shi, ratio;
+	return r->higher_better ? b / s : s / b;
+}
 
-	min_max(r->base, reps, &blo, &bhi);
-	min_max(r->subj, reps, &slo, &shi);
-	ratio = r->higher_better ? b / s : s / b;
-	printf("%-36s %-18s %11.2f %11.2f %-6s %7.2fx  [%.4g..%.4g | "
-	       "%.4g..%.4g]\n",
-	       r->name, r->base_name, b, s, r->unit, ratio, blo, bhi, slo, shi);
+static void row_print(FILE *out, const struct row *r, unsigned int reps,
+		      int cond, bool hog)
+{
+	const double *bv = r->base_c[cond], *sv = r->subj_c[cond];
+	double b = median_double(bv, reps), s = median_double(sv, reps);
+	double blo, bhi, slo, shi;
+
+	min_max(bv, reps, &blo, &bhi);
+	min_max(sv, reps, &slo, &shi);
+	fprintf(out, "%-36s ", r->name);
+	if (hog)
+		fprintf(out, "%-5s ", cond == C_QUIET ? "quiet" : "hog");
+	fprintf(out,
+		"%-18s %11.2f %11.2f %-6s %7.2fx  [%.4g..%.4g | "
+		"%.4g..%.4g]\n",
+		r->base_name, b, s, r->unit, row_ratio(r, b, s), blo, bhi, slo,
+		shi);
+}
+
+static void json_samples(struct bench_json *j, const char *key, const double *v,
+			 unsigned int n)
+{
+	unsigned int i;
+
+	bench_json_arr_open(j, key);
+	for (i = 0; i < n; i++)
+		bench_json_num(j, NULL, v[i]);
+	bench_json_arr_close(j);
+}
+
+static void row_json(struct bench_json *j, const struct row *r,
+		     unsigned int reps, bool hog)
+{
+	double b[NCONDS], s[NCONDS], lo, hi;
+	int c;
+
+	bench_json_obj_open(j, NULL);
+	bench_json_str(j, "name", r->name);
+	bench_json_str(j, "baseline", r->base_name);
+	bench_json_str(j, "unit", r->unit);
+	bench_json_bool(j, "higher_is_better", r->higher_better);
+	for (c = 0; c < NCONDS; c++) {
+		const char *key = c == C_QUIET ? "quiet" : "contended";
+
+		if (c == C_HOG && !hog) {
+			bench_json_null(j, key);
+			continue;
+		}
+		b[c] = median_double(r->base_c[c], reps);
+		s[c] = median_double(r->subj_c[c], reps);
+		bench_json_obj_open(j, key);
+		bench_json_num(j, "baseline", b[c]);
+		bench_json_num(j, "pvkit", s[c]);
+		bench_json_num(j, "slowdown_vs_baseline",
+			       row_ratio(r, b[c], s[c]));
+		if (c == C_HOG)
+			bench_json_num(j, "pvkit_slowdown_vs_quiet",
+				       row_ratio(r, s[C_QUIET], s[c]));
+		min_max(r->base_c[c], reps, &lo, &hi);
+		bench_json_num(j, "baseline_min", lo);
+		bench_json_num(j, "baseline_max", hi);
+		min_max(r->subj_c[c], reps, &lo, &hi);
+		bench_json_num(j, "pvkit_min", lo);
+		bench_json_num(j, "pvkit_max", hi);
+		json_samples(j, "baseline_samples", r->base_c[c], reps);
+		json_samples(j, "pvkit_samples", r->subj_c[c], reps);
+		bench_json_obj_close(j);
+	}
+	bench_json_obj_close(j);
 }
 
 /* ---- 1. event-channel round trip vs eventfd ---- */
@@ -440,7 +519,7 @@ static int eventfd_pingpong(uint32_t warm, uint32_t rounds, uint64_t *med)
 	int ping = eventfd(0, EFD_CLOEXEC), pong = eventfd(0, EFD_CLOEXEC);
 	uint32_t i, total = warm + rounds;
 	uint64_t *samples = calloc(rounds, sizeof(*samples)), one = 1, cnt;
-	pid_t pid = -1;
+	pid_t pid = -1, parent = getpid();
 	int rc = -ENOMEM;
 
 	if (ping < 0 || pong < 0 || !samples)
@@ -451,6 +530,9 @@ static int eventfd_pingpong(uint32_t warm, uint32_t rounds, uint64_t *med)
 		goto out;
 	}
 	if (pid == 0) {
+		/* Killed mid-run, the benchmark leaves no peer behind. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(1);
 		for (i = 0; i < total; i++) {
 			if (read(ping, &cnt, sizeof(cnt)) != sizeof(cnt) ||
 			    write(pong, &one, sizeof(one)) != sizeof(one))
@@ -472,6 +554,8 @@ static int eventfd_pingpong(uint32_t warm, uint32_t rounds, uint64_t *med)
 	*med = median_u64(samples, rounds);
 	rc = 0;
 out:
+	if (pid > 0 && rc)
+		kill(pid, SIGKILL); /* it would wait for a ping forever */
 	if (pid > 0 && harness_wait(pid) != 0 && rc == 0)
 		rc = -EIO;
 	if (ping >= 0)
@@ -533,11 +617,10 @@ static int null_hypercall(domid_t dom, uint32_t warm, uint32_t rounds,
 	return rc < 0 ? (int)rc : 0;
 }
 
-static int bench_evtchn(struct guest *ga, struct guest *gb, uint32_t rounds,
-			unsigned int reps, struct row *rows)
+/* The channel between A (listening) and B (binding, the initiator). */
+static int evtchn_setup(struct guest *ga, struct guest *gb)
 {
-	uint64_t med, p90, port, ack;
-	unsigned int r;
+	uint64_t port, ack;
 	int rc;
 
 	rc = guest_call(ga, GK_CMD(GK_LISTEN, gb->domid), &port);
@@ -545,8 +628,16 @@ static int bench_evtchn(struct guest *ga, struct guest *gb, uint32_t rounds,
 		rc = guest_call(
 		    gb, GK_CMD(GK_BIND, (uint64_t)ga->domid << 32 | port),
 		    &ack);
-	if (rc)
-		return rc;
+	return rc;
+}
+
+static int bench_evtchn(struct guest *ga, struct guest *gb, uint32_t rounds,
+			unsigned int reps, struct row *rows)
+{
+	uint64_t med, p90;
+	unsigned int r;
+	int rc;
+
 	for (r = 0; r < reps; r++) {
 		rc = eventfd_pingpong(WARMUP_ROUNDS, rounds, &med);
 		if (rc)
@@ -588,7 +679,7 @@ static int recv_refs(struct guest *g, grant_ref_t *refs, uint32_t n)
 
 static int grant_copy_batches(const grant_ref_t *src, domid_t sdom,
 			      const grant_ref_t *dst, domid_t ddom,
-			      uint32_t batches)
+			      uint32_t batch, uint32_t batches)
 {
 	struct gnttab_copy ops[COPY_BATCH];
 	uint32_t b, i, page = 0;
@@ -596,8 +687,7 @@ static int grant_copy_batches(const grant_ref_t *src, domid_t sdom,
 
 	memset(ops, 0, sizeof(ops));
 	for (b = 0; b < batches; b++) {
-		for (i = 0; i < COPY_BATCH;
-		     i++, page = (page + 1) % COPY_PAGES) {
+		for (i = 0; i < batch; i++, page = (page + 1) % COPY_PAGES) {
 			ops[i].source.u.ref = src[page];
 			ops[i].source.domid = sdom;
 			ops[i].source.offset = 0;
@@ -609,11 +699,12 @@ static int grant_copy_batches(const grant_ref_t *src, domid_t sdom,
 			ops[i].status = 0;
 		}
 		rc = pvk_rt_hypercall(H.dom0, __HYPERVISOR_grant_table_op,
-				      GNTTABOP_copy, COPY_BATCH, ops,
-				      sizeof(ops), sizeof(ops), NULL, NULL);
+				      GNTTABOP_copy, batch, ops,
+				      sizeof(ops[0]) * batch,
+				      sizeof(ops[0]) * batch, NULL, NULL);
 		if (rc < 0)
 			return (int)rc;
-		for (i = 0; i < COPY_BATCH; i++) {
+		for (i = 0; i < batch; i++) {
 			if (ops[i].status != GNTST_okay) {
 				fprintf(stderr, "grant copy: status %d\n",
 					ops[i].status);
@@ -624,12 +715,13 @@ static int grant_copy_batches(const grant_ref_t *src, domid_t sdom,
 	return 0;
 }
 
-static void memcpy_batches(uint8_t *dst, const uint8_t *src, uint32_t batches)
+static void memcpy_batches(uint8_t *dst, const uint8_t *src, uint32_t batch,
+			   uint32_t batches)
 {
 	uint32_t b, i, page = 0;
 
 	for (b = 0; b < batches; b++) {
-		for (i = 0; i < COPY_BATCH; i++, page = (page + 1) % COPY_PAGES)
+		for (i = 0; i < batch; i++, page = (page + 1) % COPY_PAGES)
 			memcpy(dst + (size_t)page * PAGE_SIZE,
 			       src + (size_t)page * PAGE_SIZE, PAGE_SIZE);
 		/* keep the compiler from merging or dropping the copies */
@@ -637,21 +729,18 @@ static void memcpy_batches(uint8_t *dst, const uint8_t *src, uint32_t batches)
 	}
 }
 
-static double mib_per_s(uint32_t batches, uint64_t ns)
+static double mib_per_s(uint32_t batch, uint32_t batches, uint64_t ns)
 {
-	double bytes = (double)batches * COPY_BATCH * PAGE_SIZE;
+	double bytes = (double)batches * batch * PAGE_SIZE;
 
 	return bytes / (1024.0 * 1024.0) / ((double)ns / 1e9);
 }
 
-static int bench_copy(struct guest *ga, struct guest *gb, grant_ref_t *src_refs,
-		      unsigned int reps, struct row *row)
+/* A grants its 256 pages (read-only, holding the pattern) and B its 256
+ * (writable) to Dom0. */
+static int copy_setup(struct guest *ga, struct guest *gb, grant_ref_t *src_refs,
+		      grant_ref_t *dst_refs)
 {
-	grant_ref_t dst_refs[COPY_PAGES];
-	uint8_t *src = NULL, *dst = NULL;
-	uint32_t batches = 4096, i, j; /* 512 MiB per repetition */
-	uint64_t t0, bad;
-	unsigned int r;
 	int rc;
 
 	rc = chan_put(&ga->a.down, GK_CMD(GK_GRANT, COPY_PAGES << 1 | 1));
@@ -661,8 +750,23 @@ static int bench_copy(struct guest *ga, struct guest *gb, grant_ref_t *src_refs,
 		rc = chan_put(&gb->a.down, GK_CMD(GK_GRANT, COPY_PAGES << 1));
 	if (rc == 0)
 		rc = recv_refs(gb, dst_refs, COPY_PAGES);
-	if (rc)
-		return rc;
+	return rc;
+}
+
+/* rows[0]: batches of COPY_BATCH pages, rows[1]: of COPY_BATCH / 2; 512 MiB
+ * per repetition each, and B's pages checked afterwards. */
+static int bench_copy(struct guest *ga, struct guest *gb,
+		      const grant_ref_t *src_refs, const grant_ref_t *dst_refs,
+		      unsigned int reps, struct row *rows)
+{
+	static const uint32_t batch[2] = {COPY_BATCH, COPY_BATCH / 2};
+	const uint32_t bytes = 512u << 20;
+	uint8_t *src = NULL, *dst = NULL;
+	uint32_t i, j, k, n;
+	uint64_t t0, bad;
+	unsigned int r;
+	int rc = 0;
+
 	src = malloc((size_t)COPY_PAGES * PAGE_SIZE);
 	dst = calloc(COPY_PAGES, PAGE_SIZE);
 	if (!src || !dst) {
@@ -673,20 +777,26 @@ static int bench_copy(struct guest *ga, struct guest *gb, grant_ref_t *src_refs,
 		for (j = 0; j < PAGE_SIZE; j++)
 			src[(size_t)i * PAGE_SIZE + j] = pattern_byte(i, j);
 	/* warm-up both */
-	memcpy_batches(dst, src, 64);
-	rc = grant_copy_batches(src_refs, ga->domid, dst_refs, gb->domid, 64);
+	memcpy_batches(dst, src, COPY_BATCH, 64);
+	rc = grant_copy_batches(src_refs, ga->domid, dst_refs, gb->domid,
+				COPY_BATCH, 64);
 	if (rc)
 		goto out;
 	for (r = 0; r < reps; r++) {
-		t0 = pvk_now_ns();
-		memcpy_batches(dst, src, batches);
-		row->base[r] = mib_per_s(batches, pvk_now_ns() - t0);
-		t0 = pvk_now_ns();
-		rc = grant_copy_batches(src_refs, ga->domid, dst_refs,
-					gb->domid, batches);
-		if (rc)
-			goto out;
-		row->subj[r] = mib_per_s(batches, pvk_now_ns() - t0);
+		for (k = 0; k < 2; k++) {
+			n = bytes / (batch[k] * PAGE_SIZE);
+			t0 = pvk_now_ns();
+			memcpy_batches(dst, src, batch[k], n);
+			rows[k].base[r] =
+			    mib_per_s(batch[k], n, pvk_now_ns() - t0);
+			t0 = pvk_now_ns();
+			rc = grant_copy_batches(src_refs, ga->domid, dst_refs,
+						gb->domid, batch[k], n);
+			if (rc)
+				goto out;
+			rows[k].subj[r] =
+			    mib_per_s(batch[k], n, pvk_now_ns() - t0);
+		}
 	}
 	if (memcmp(src, dst, (size_t)COPY_PAGES * PAGE_SIZE) != 0) {
 		rc = -EIO;
@@ -706,10 +816,11 @@ out:
 
 /* ---- 3. grant map/unmap vs memfd mmap/munmap ---- */
 
-/* Map n grants of dom in one hypercall, mmap each, read a byte, munmap, and
- * unmap them in one hypercall. */
+/* Map n grants of dom in one hypercall, mmap each, read a byte, munmap
+ * (unless !touch: the two hypercalls alone), and unmap them in one
+ * hypercall. */
 static int map_unmap(domid_t dom, const grant_ref_t *refs, uint32_t n,
-		     uint32_t first)
+		     uint32_t first, bool touch)
 {
 	struct gnttab_map_grant_ref map[MAP_BATCH];
 	struct gnttab_unmap_grant_ref unmap[MAP_BATCH];
@@ -742,6 +853,8 @@ static int map_unmap(domid_t dom, const grant_ref_t *refs, uint32_t n,
 			rc = -EIO;
 			break;
 		}
+		if (!touch)
+			continue;
 		p = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_SHARED,
 			 fds[map[i].host_addr], (off_t)map[i].dev_bus_addr);
 		if (p == MAP_FAILED) {
@@ -809,7 +922,7 @@ static int bench_map(struct guest *ga, const grant_ref_t *refs,
 	/* warm-up */
 	rc = memfd_map_unmap(fd, 1000);
 	for (i = 0; i < 200 && rc == 0; i++)
-		rc = map_unmap(ga->domid, refs, 1, i);
+		rc = map_unmap(ga->domid, refs, 1, i, true);
 	for (r = 0; r < reps && rc == 0; r++) {
 		t0 = pvk_now_ns();
 		rc = memfd_map_unmap(fd, 20000);
@@ -819,13 +932,20 @@ static int bench_map(struct guest *ga, const grant_ref_t *refs,
 		    20000.0 / ((double)(pvk_now_ns() - t0) / 1e9);
 		t0 = pvk_now_ns();
 		for (i = 0; i < single && rc == 0; i++)
-			rc = map_unmap(ga->domid, refs, 1, i);
+			rc = map_unmap(ga->domid, refs, 1, i, true);
 		rows[0].subj[r] = single / ((double)(pvk_now_ns() - t0) / 1e9);
 		t0 = pvk_now_ns();
 		for (i = 0; i < batches && rc == 0; i++)
 			rc = map_unmap(ga->domid, refs, MAP_BATCH,
-				       i * MAP_BATCH);
+				       i * MAP_BATCH, true);
 		rows[1].subj[r] = (double)batches * MAP_BATCH /
+				  ((double)(pvk_now_ns() - t0) / 1e9);
+		rows[2].base[r] = rows[0].base[r];
+		t0 = pvk_now_ns();
+		for (i = 0; i < batches && rc == 0; i++)
+			rc = map_unmap(ga->domid, refs, MAP_BATCH,
+				       i * MAP_BATCH, false);
+		rows[2].subj[r] = (double)batches * MAP_BATCH /
 				  ((double)(pvk_now_ns() - t0) / 1e9);
 	}
 out:
@@ -835,43 +955,141 @@ out:
 
 /* ---- main ---- */
 
+enum section { S_EVTCHN, S_COPY, S_MAP, NSECTIONS };
+
+struct bench {
+	struct guest *ga, *gb;
+	grant_ref_t src_refs[COPY_PAGES], dst_refs[COPY_PAGES];
+	uint32_t rounds;
+	unsigned int reps;
+	struct row *rows;
+	size_t nrows;
+};
+
+static int section_run(struct bench *b, enum section s)
+{
+	switch (s) {
+	case S_EVTCHN:
+		fprintf(stderr, "event channels (%u rounds x %u reps)...\n",
+			b->rounds, b->reps);
+		return bench_evtchn(b->ga, b->gb, b->rounds, b->reps, b->rows);
+	case S_COPY:
+		fprintf(stderr, "grant copy...\n");
+		return bench_copy(b->ga, b->gb, b->src_refs, b->dst_refs,
+				  b->reps, &b->rows[3]);
+	default:
+		fprintf(stderr, "grant map...\n");
+		return bench_map(b->ga, b->src_refs, b->reps, &b->rows[5]);
+	}
+}
+
+/* Every section quiet, then (hog) contended: the rows' figures of each
+ * condition go to their own arrays. */
+static int bench_run(struct bench *b, bool hog, unsigned int *nhogs)
+{
+	struct bench_hog hogs = {.n = 0};
+	unsigned int s, c;
+	size_t i;
+	int rc = 0;
+
+	for (s = 0; s < NSECTIONS && rc == 0; s++) {
+		for (c = 0; c < (hog ? NCONDS : 1u) && rc == 0; c++) {
+			if (bench_stop_requested()) {
+				rc = -EINTR;
+				break;
+			}
+			for (i = 0; i < b->nrows; i++) {
+				b->rows[i].base = b->rows[i].base_c[c];
+				b->rows[i].subj = b->rows[i].subj_c[c];
+			}
+			if (c == C_HOG) {
+				rc = bench_hog_start(&hogs);
+				if (rc)
+					break;
+				*nhogs = hogs.n;
+				fprintf(stderr,
+					"  contended (%u hogs): ", hogs.n);
+				usleep(50000);
+			}
+			rc = section_run(b, (enum section)s);
+			bench_hog_stop(&hogs);
+		}
+	}
+	return rc;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: pvkit-bench-hv [-n ROUNDS] [-r REPS] [-c CPU]\n"
+	    "usage: pvkit-bench-hv [-n ROUNDS] [-r REPS] [-c CPU] [--hog] "
+	    "[--json]\n"
 	    "  -n  event-channel round trips per run after %u of warm-up "
 	    "(20000)\n"
 	    "  -r  repetitions of each baseline/subject pair (5)\n"
 	    "  -c  pin everything (this process, pvkit-hvd, the guests, the "
 	    "baseline's\n      peer) to one CPU; default: let the scheduler "
 	    "place them\n"
+	    "  --hog   measure every row also contended: one busy-looping "
+	    "process per\n      CPU this process may use (with -c: one, on "
+	    "that CPU)\n"
+	    "  --json  print every figure as one JSON object on stdout (the "
+	    "table goes\n      to stderr)\n"
 	    "Needs $PVKIT_HVD (or pvkit-hvd on PATH).\n",
 	    WARMUP_ROUNDS);
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+	    {"hog", no_argument, NULL, 'H'},
+	    {"json", no_argument, NULL, 'J'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
 	uint64_t v, rounds = 20000, reps = 5, cpu = UINT64_MAX;
 	struct guest ga = {0}, gb = {0};
-	grant_ref_t src_refs[COPY_PAGES];
-	struct row rows[6] = {
-	    {"evtchn RTT, reply in handler", "eventfd RTT", "us", false, NULL,
-	     NULL},
-	    {"evtchn RTT, handler->sem->thread", "eventfd RTT", "us", false,
-	     NULL, NULL},
-	    {"Dom0 null hypercall (query_size)", "eventfd RTT", "us", false,
-	     NULL, NULL},
-	    {"grant copy 32x4KiB batches", "memcpy", "MiB/s", true, NULL, NULL},
-	    {"grant map+mmap+munmap+unmap x1", "memfd mmap+munmap", "ops/s",
-	     true, NULL, NULL},
-	    {"grant map+mmap+munmap+unmap x32", "memfd mmap+munmap", "ops/s",
-	     true, NULL, NULL},
+	static struct bench b;
+	struct row rows[] = {
+	    {.name = "evtchn RTT, reply in handler",
+	     .base_name = "eventfd RTT",
+	     .unit = "us"},
+	    {.name = "evtchn RTT, handler->sem->thread",
+	     .base_name = "eventfd RTT",
+	     .unit = "us"},
+	    {.name = "Dom0 null hypercall (query_size)",
+	     .base_name = "eventfd RTT",
+	     .unit = "us"},
+	    {.name = "grant copy 32x4KiB batches",
+	     .base_name = "memcpy",
+	     .unit = "MiB/s",
+	     .higher_better = true},
+	    {.name = "grant copy 16x4KiB batches",
+	     .base_name = "memcpy",
+	     .unit = "MiB/s",
+	     .higher_better = true},
+	    {.name = "grant map+mmap+munmap+unmap x1",
+	     .base_name = "memfd mmap+munmap",
+	     .unit = "ops/s",
+	     .higher_better = true},
+	    {.name = "grant map+mmap+munmap+unmap x32",
+	     .base_name = "memfd mmap+munmap",
+	     .unit = "ops/s",
+	     .higher_better = true},
+	    {.name = "grant map+unmap x32, no mmap",
+	     .base_name = "memfd mmap+munmap",
+	     .unit = "ops/s",
+	     .higher_better = true},
 	};
-	unsigned int i;
+
+	unsigned int i, c, nhogs = 0;
+	bool hog = false, json = false;
+	struct bench_json j;
+	FILE *out;
 	int opt, rc;
 
-	while ((opt = getopt(argc, argv, "n:r:c:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:r:c:h", longopts, NULL)) !=
+	       -1) {
 		switch (opt) {
 		case 'n':
 			if (pvk_parse_u64(optarg, 1, 10000000, &v) < 0) {
@@ -894,6 +1112,12 @@ int main(int argc, char **argv)
 			}
 			cpu = v;
 			break;
+		case 'H':
+			hog = true;
+			break;
+		case 'J':
+			json = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -902,13 +1126,22 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	out = json ? stderr : stdout;
 	for (i = 0; i < PVK_ARRAY_SIZE(rows); i++) {
-		rows[i].base = calloc(reps, sizeof(double));
-		rows[i].subj = calloc(reps, sizeof(double));
-		if (!rows[i].base || !rows[i].subj)
-			return 1;
+		for (c = 0; c < NCONDS; c++) {
+			rows[i].base_c[c] = calloc(reps, sizeof(double));
+			rows[i].subj_c[c] = calloc(reps, sizeof(double));
+			if (!rows[i].base_c[c] || !rows[i].subj_c[c])
+				return 1;
+		}
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* SIGINT, SIGTERM, SIGHUP: stop after the section in progress. */
+	bench_stop_install();
 	if (cpu != UINT64_MAX) {
 		cpu_set_t set;
 
@@ -933,40 +1166,73 @@ int main(int argc, char **argv)
 		harness_stop(&H);
 		return 1;
 	}
-	fprintf(stderr, "event channels (%llu rounds x %llu reps)...\n",
-		(unsigned long long)rounds, (unsigned long long)reps);
-	rc = bench_evtchn(&ga, &gb, (uint32_t)rounds, (unsigned int)reps, rows);
-	if (rc == 0) {
-		fprintf(stderr, "grant copy...\n");
-		rc = bench_copy(&ga, &gb, src_refs, (unsigned int)reps,
-				&rows[3]);
-	}
-	if (rc == 0) {
-		fprintf(stderr, "grant map...\n");
-		rc = bench_map(&ga, src_refs, (unsigned int)reps, &rows[4]);
-	}
+	b.ga = &ga;
+	b.gb = &gb;
+	b.rounds = (uint32_t)rounds;
+	b.reps = (unsigned int)reps;
+	b.rows = rows;
+	b.nrows = PVK_ARRAY_SIZE(rows);
+	rc = evtchn_setup(&ga, &gb);
+	if (rc == 0)
+		rc = copy_setup(&ga, &gb, b.src_refs, b.dst_refs);
+	if (rc == 0)
+		rc = bench_run(&b, hog, &nhogs);
 	if (guest_stop(&ga) && rc == 0)
 		rc = -EIO;
 	if (guest_stop(&gb) && rc == 0)
 		rc = -EIO;
 	harness_stop(&H);
+	bench_stop_reraise();
 	if (rc) {
 		fprintf(stderr, "benchmark failed: %s\n", strerror(-rc));
 		return 1;
 	}
-	printf("pvkit-bench-hv: %llu event-channel rounds, medians of %llu "
-	       "interleaved repetitions, %s\n"
-	       "ratio = how many times slower pvkit is than the baseline\n",
-	       (unsigned long long)rounds, (unsigned long long)reps,
-	       cpu == UINT64_MAX ? "unpinned" : "all pinned to one CPU");
-	printf("%-36s %-18s %11s %11s %-6s %8s  [%s]\n", "pvkit path",
-	       "baseline", "baseline", "pvkit", "unit", "ratio",
-	       "min..max baseline | pvkit");
+	fprintf(out,
+		"pvkit-bench-hv: %llu event-channel rounds, medians of %llu "
+		"interleaved repetitions, %s%s\n"
+		"ratio = how many times slower pvkit is than the baseline\n",
+		(unsigned long long)rounds, (unsigned long long)reps,
+		cpu == UINT64_MAX ? "unpinned" : "all pinned to one CPU",
+		hog ? ", quiet and contended (hog: one busy-looping process "
+		      "per CPU)"
+		    : "");
+	fprintf(out, "%-36s ", "pvkit path");
+	if (hog)
+		fprintf(out, "%-5s ", "cond");
+	fprintf(out, "%-18s %11s %11s %-6s %8s  [%s]\n", "baseline", "baseline",
+		"pvkit", "unit", "ratio", "min..max baseline | pvkit");
 	for (i = 0; i < PVK_ARRAY_SIZE(rows); i++)
-		row_print(&rows[i], (unsigned int)reps);
+		for (c = 0; c < (hog ? NCONDS : 1u); c++)
+			row_print(out, &rows[i], (unsigned int)reps, (int)c,
+				  hog);
+	if (json) {
+		bench_json_begin(&j, stdout);
+		bench_json_str(&j, "bench", "pvkit-bench-hv");
+		bench_json_obj_open(&j, "config");
+		bench_json_int(&j, "rounds", (int64_t)rounds);
+		bench_json_int(&j, "warmup_rounds", WARMUP_ROUNDS);
+		bench_json_int(&j, "reps", (int64_t)reps);
+		bench_json_str(&j, "statistic", "median");
+		if (cpu == UINT64_MAX)
+			bench_json_null(&j, "pinned_cpu");
+		else
+			bench_json_int(&j, "pinned_cpu", (int64_t)cpu);
+		bench_json_int(&j, "cpus", bench_cpu_count());
+		bench_json_bool(&j, "hog", hog);
+		bench_json_int(&j, "hog_procs", nhogs);
+		bench_json_obj_close(&j);
+		bench_json_arr_open(&j, "rows");
+		for (i = 0; i < PVK_ARRAY_SIZE(rows); i++)
+			row_json(&j, &rows[i], (unsigned int)reps, hog);
+		bench_json_arr_close(&j);
+		if (bench_json_end(&j))
+			return 1;
+	}
 	for (i = 0; i < PVK_ARRAY_SIZE(rows); i++) {
-		free(rows[i].base);
-		free(rows[i].subj);
+		for (c = 0; c < NCONDS; c++) {
+			free(rows[i].base_c[c]);
+			free(rows[i].subj_c[c]);
+		}
 	}
 	return 0;
 }

@@ -3,7 +3,7 @@
 # against the pvkit-hvd of an existing build (builds nothing).
 set -eu
 if [ $# -lt 1 ] || [ ! -d "$1" ]; then
-	echo "usage: $0 BUILDDIR [-n ROUNDS] [-r REPS]" >&2
+	echo "usage: $0 BUILDDIR [-n ROUNDS] [-r REPS] [-c CPU] [--hog] [--json]" >&2
 	exit 2
 fi
 build=$(cd "$1" && pwd)

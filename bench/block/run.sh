@@ -1,10 +1,12 @@
 #!/bin/sh
 # run.sh BUILDDIR [pvkit-bench-blk options] - the block benchmark against
 # the pvkit-hvd, pvkit-xenstored and pvkit-blkback of an existing build
-# (builds nothing).  Needs nbdkit (scripts/install-deps.sh installs it).
+# (builds nothing); the options go to pvkit-bench-blk as they are.  Needs
+# nbdkit (scripts/install-deps.sh installs it).
 set -eu
 if [ $# -lt 1 ] || [ ! -d "$1" ]; then
-	echo "usage: $0 BUILDDIR [-s MIB] [-t MS] [-r REPS] [-l LOADS]" >&2
+	echo "usage: $0 BUILDDIR [-s MIB] [-t MS] [-r REPS] [-l LOADS] [-p PATHS]" \
+		"[--guests N] [--hog] [--json]  (-h: all options)" >&2
 	exit 2
 fi
 build=$(cd "$1" && pwd)

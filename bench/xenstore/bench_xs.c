@@ -10,19 +10,45 @@
  *   watch fan-out             one WRITE firing 100 watchers (events/s)
  *   1,000 vs 100,000 nodes    READ and WRITE cost, side by side, as a ratio
  *
- * Each figure is the median of -r repetitions of -n operations.
+ * Each figure is the median of -r repetitions of -n operations.  --hog
+ * measures each one twice, quiet and contended (one busy-looping process
+ * per CPU beside it, bench/common/hog.h); --json prints every figure as one
+ * JSON object on stdout (the table goes to stderr).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cpu.h"
+#include "hog.h"
+#include "json.h"
 #include "xenstore/xs_core.h"
 
 #define REPS_MAX 31
+#define ROWS_MAX 16
+
+enum cond { C_QUIET, C_HOG, NCONDS };
+
+/* One line of the output: a rate, or a ratio of two (unit NULL). */
+struct row {
+	const char *name, *unit;
+	const char *note; /* after the quiet figure */
+	double v[NCONDS];
+	unsigned int events; /* watch fan-out: events per write */
+};
+
+struct table {
+	bool hog;
+	unsigned int nhogs;
+	struct row rows[ROWS_MAX];
+	unsigned int n;
+};
 
 static unsigned int reps = 5, ops = 20000;
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -54,7 +80,8 @@ static void die(const char *what)
 static uint32_t req(struct xs_conn *c, uint32_t type, uint32_t tx,
 		    const void *p, size_t len, char *out, size_t outlen)
 {
-	struct xsd_sockmsg h = {.type = type, .tx_id = tx, .len = (uint32_t)len};
+	struct xsd_sockmsg h = {
+	    .type = type, .tx_id = tx, .len = (uint32_t)len};
 	uint32_t first = UINT32_MAX;
 	const void *b;
 	size_t n;
@@ -68,8 +95,8 @@ static uint32_t req(struct xs_conn *c, uint32_t type, uint32_t tx,
 			memcpy(&rh, b, sizeof(rh));
 			first = rh.type;
 			if (out && outlen) {
-				size_t k = rh.len < outlen - 1 ? rh.len
-							       : outlen - 1;
+				size_t k =
+				    rh.len < outlen - 1 ? rh.len : outlen - 1;
 
 				memcpy(out, (const char *)b + sizeof(rh), k);
 				out[k] = '\0';
@@ -120,8 +147,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Median over reps of ops/s for fn run n times. */
-static double measure(void (*fn)(void *arg, uint32_t i), void *arg,
-		      uint32_t n)
+static double measure(void (*fn)(void *arg, uint32_t i), void *arg, uint32_t n)
 {
 	double r[REPS_MAX];
 
@@ -134,6 +160,127 @@ static double measure(void (*fn)(void *arg, uint32_t i), void *arg,
 	}
 	qsort(r, reps, sizeof(r[0]), cmp_double);
 	return r[reps / 2];
+}
+
+/* measure() quiet, and with --hog again beside one hog per CPU. */
+static void measure_c(struct table *t, void (*fn)(void *arg, uint32_t i),
+		      void *arg, uint32_t n, double v[NCONDS])
+{
+	struct bench_hog hogs = {.n = 0};
+	int rc;
+
+	v[C_QUIET] = measure(fn, arg, n);
+	v[C_HOG] = 0;
+	if (!t->hog)
+		return;
+	rc = bench_hog_start(&hogs);
+	if (rc) {
+		fprintf(stderr, "pvkit-bench-xs: hog: %s\n", strerror(-rc));
+		exit(1);
+	}
+	t->nhogs = hogs.n;
+	usleep(50000);
+	v[C_HOG] = measure(fn, arg, n);
+	bench_hog_stop(&hogs);
+}
+
+static void add_row(struct table *t, const char *name, const char *unit,
+		    const double v[NCONDS], unsigned int events)
+{
+	struct row *r = &t->rows[t->n++];
+
+	r->name = name;
+	r->unit = unit;
+	memcpy(r->v, v, sizeof(r->v));
+	r->events = events;
+	r->note = NULL;
+}
+
+/* A row of ratios a / b, each condition on its own. */
+static void add_ratio(struct table *t, const char *name, const double a[NCONDS],
+		      const double b[NCONDS])
+{
+	double v[NCONDS];
+	int c;
+
+	for (c = 0; c < NCONDS; c++)
+		v[c] = b[c] > 0 ? a[c] / b[c] : 0;
+	add_row(t, name, NULL, v, 0);
+}
+
+static void print_value(FILE *out, const struct row *r, int c)
+{
+	if (!r->unit)
+		fprintf(out, "%12.2f", r->v[c]);
+	else if (r->events)
+		fprintf(out, "%12.0f %s = %.0f events/s", r->v[c], r->unit,
+			r->v[c] * r->events);
+	else
+		fprintf(out, "%12.0f %s", r->v[c], r->unit);
+}
+
+static void table_print(const struct table *t, FILE *out)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->n; i++) {
+		const struct row *r = &t->rows[i];
+
+		fprintf(out, "%-36s ", r->name);
+		print_value(out, r, C_QUIET);
+		if (r->note)
+			fprintf(out, " %s", r->note);
+		if (t->hog) {
+			fputs("   hog: ", out);
+			print_value(out, r, C_HOG);
+			if (r->unit && r->v[C_QUIET] > 0)
+				fprintf(out, " (x%.2f)",
+					r->v[C_HOG] / r->v[C_QUIET]);
+		}
+		fputc('\n', out);
+	}
+}
+
+static int table_json(const struct table *t)
+{
+	struct bench_json j;
+	unsigned int i;
+
+	bench_json_begin(&j, stdout);
+	bench_json_str(&j, "bench", "pvkit-bench-xs");
+	bench_json_obj_open(&j, "config");
+	bench_json_int(&j, "ops", ops);
+	bench_json_int(&j, "reps", reps);
+	bench_json_str(&j, "statistic", "median");
+	bench_json_int(&j, "cpus", bench_cpu_count());
+	bench_json_bool(&j, "hog", t->hog);
+	bench_json_int(&j, "hog_procs", t->nhogs);
+	bench_json_obj_close(&j);
+	bench_json_arr_open(&j, "rows");
+	for (i = 0; i < t->n; i++) {
+		const struct row *r = &t->rows[i];
+
+		bench_json_obj_open(&j, NULL);
+		bench_json_str(&j, "name", r->name);
+		bench_json_str(&j, "unit", r->unit ? r->unit : "ratio");
+		if (r->events)
+			bench_json_int(&j, "events_per_write", r->events);
+		bench_json_num(&j, "quiet", r->v[C_QUIET]);
+		if (t->hog) {
+			bench_json_num(&j, "contended", r->v[C_HOG]);
+			if (r->unit && r->v[C_QUIET] > 0)
+				bench_json_num(&j, "contended_vs_quiet",
+					       r->v[C_HOG] / r->v[C_QUIET]);
+			else
+				bench_json_null(&j, "contended_vs_quiet");
+		} else {
+			bench_json_null(&j, "contended");
+			bench_json_null(&j, "contended_vs_quiet");
+		}
+		bench_json_obj_close(&j);
+	}
+	bench_json_arr_close(&j);
+	return bench_json_end(&j);
 }
 
 struct rw {
@@ -215,20 +362,36 @@ static void op_fan(void *arg, uint32_t i)
 
 static void usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s [-n OPS] [-r REPS]\n", prog);
+	fprintf(stderr,
+		"usage: %s [-n OPS] [-r REPS] [--hog] [--json]\n"
+		"  -n  operations per repetition (20000)\n"
+		"  -r  repetitions; the median is reported (5, at most %d)\n"
+		"  --hog   measure every figure also contended: one "
+		"busy-looping process\n      per CPU beside it\n"
+		"  --json  print every figure as one JSON object on stdout "
+		"(the table goes\n      to stderr)\n",
+		prog, REPS_MAX);
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+	    {"hog", no_argument, NULL, 'H'},
+	    {"json", no_argument, NULL, 'J'},
+	    {NULL, 0, NULL, 0},
+	};
+	static struct table t;
 	struct xs_conn *d0;
 	struct xs_core *small, *big;
 	struct rw a;
 	struct fan f;
-	double rs, ws, rb, wb, v;
+	double v[NCONDS];
+	bool json = false;
+	FILE *out;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:r:h")) != -1) {
+	while ((c = getopt_long(argc, argv, "n:r:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			ops = (unsigned int)strtoul(optarg, NULL, 10);
@@ -236,33 +399,44 @@ int main(int argc, char **argv)
 		case 'r':
 			reps = (unsigned int)strtoul(optarg, NULL, 10);
 			break;
+		case 'H':
+			t.hog = true;
+			break;
+		case 'J':
+			json = true;
+			break;
 		default:
 			usage(argv[0]);
 		}
 	}
-	if (!ops || !reps || reps > REPS_MAX)
+	if (!ops || !reps || reps > REPS_MAX || optind != argc)
 		usage(argv[0]);
-	printf("pvkit-bench-xs: xenstore core in-process, median of %u x %u "
-	       "ops\n",
-	       reps, ops);
+	out = json ? stderr : stdout;
+	fprintf(out,
+		"pvkit-bench-xs: xenstore core in-process, median of %u x %u "
+		"ops%s\n",
+		reps, ops,
+		t.hog ? "; quiet, and contended (hog: one busy-looping "
+			"process per CPU)"
+		      : "");
 
 	small = store(1000, &d0);
 	a.c = d0;
 	a.n = 1000;
-	printf("%-36s %12.0f ops/s\n", "read (1,000-node store)",
-	       measure(op_read, &a, ops));
-	printf("%-36s %12.0f ops/s\n", "write (1,000-node store)",
-	       measure(op_write, &a, ops));
+	measure_c(&t, op_read, &a, ops, v);
+	add_row(&t, "read (1,000-node store)", "ops/s", v, 0);
+	measure_c(&t, op_write, &a, ops, v);
+	add_row(&t, "write (1,000-node store)", "ops/s", v, 0);
 	for (unsigned int i = 0; i < 1000; i++) {
 		char p[32];
 
 		snprintf(p, sizeof(p), "/dir/%u", i); /* fits one reply */
 		write_node(d0, 0, p, "");
 	}
-	printf("%-36s %12.0f ops/s\n", "directory of 1,000 children",
-	       measure(op_dir, &a, ops / 10 ? ops / 10 : 1));
-	printf("%-36s %12.0f tx/s\n", "transaction (read+write+commit)",
-	       measure(op_tx, &a, ops));
+	measure_c(&t, op_dir, &a, ops / 10 ? ops / 10 : 1, v);
+	add_row(&t, "directory of 1,000 children", "ops/s", v, 0);
+	measure_c(&t, op_tx, &a, ops, v);
+	add_row(&t, "transaction (read+write+commit)", "tx/s", v, 0);
 	f.c = d0;
 	for (unsigned int k = 0; k < 100; k++) {
 		if (xs_conn_new(small, 0, &f.w[k]))
@@ -271,9 +445,8 @@ int main(int argc, char **argv)
 		    XS_WATCH)
 			die("watch failed");
 	}
-	v = measure(op_fan, &f, ops / 10 ? ops / 10 : 1);
-	printf("%-36s %12.0f writes/s = %.0f events/s\n",
-	       "watch fan-out to 100 watchers", v, v * 100);
+	measure_c(&t, op_fan, &f, ops / 10 ? ops / 10 : 1, v);
+	add_row(&t, "watch fan-out to 100 watchers", "writes/s", v, 100);
 
 	/* the same operations on 100x the nodes, back to back with the
 	 * small store: random nodes of the whole store (cache misses
@@ -281,26 +454,28 @@ int main(int argc, char **argv)
 	 * alone: no scan means no difference) */
 	big = store(100000, &a.c);
 	{
-		struct rw as = {.c = d0, .n = 1000}, ab = {.c = a.c, .n = 100000};
+		struct rw as = {.c = d0, .n = 1000},
+			  ab = {.c = a.c, .n = 100000};
 		struct rw ah = {.c = a.c, .n = 1000};
-		double rh, wh;
+		double rs[NCONDS], rb[NCONDS], rh[NCONDS], ws[NCONDS],
+		    wb[NCONDS], wh[NCONDS];
 
-		rs = measure(op_read, &as, ops);
-		rb = measure(op_read, &ab, ops);
-		rh = measure(op_read, &ah, ops);
-		ws = measure(op_write, &as, ops);
-		wb = measure(op_write, &ab, ops);
-		wh = measure(op_write, &ah, ops);
-		printf("%-36s %12.0f ops/s\n", "read (100,000-node store)", rb);
-		printf("%-36s %12.0f ops/s\n", "write (100,000-node store)", wb);
-		printf("%-36s %12.2f (1.00 = no slower)\n",
-		       "read cost 100,000 / 1,000 nodes", rs / rb);
-		printf("%-36s %12.2f\n", "write cost 100,000 / 1,000 nodes",
-		       ws / wb);
-		printf("%-36s %12.2f\n", "  same 1,000 nodes, read", rs / rh);
-		printf("%-36s %12.2f\n", "  same 1,000 nodes, write", ws / wh);
+		measure_c(&t, op_read, &as, ops, rs);
+		measure_c(&t, op_read, &ab, ops, rb);
+		measure_c(&t, op_read, &ah, ops, rh);
+		measure_c(&t, op_write, &as, ops, ws);
+		measure_c(&t, op_write, &ab, ops, wb);
+		measure_c(&t, op_write, &ah, ops, wh);
+		add_row(&t, "read (100,000-node store)", "ops/s", rb, 0);
+		add_row(&t, "write (100,000-node store)", "ops/s", wb, 0);
+		add_ratio(&t, "read cost 100,000 / 1,000 nodes", rs, rb);
+		t.rows[t.n - 1].note = "(1.00 = no slower)";
+		add_ratio(&t, "write cost 100,000 / 1,000 nodes", ws, wb);
+		add_ratio(&t, "  same 1,000 nodes, read", rs, rh);
+		add_ratio(&t, "  same 1,000 nodes, write", ws, wh);
 	}
 	xs_core_free(big);
 	xs_core_free(small);
-	return 0;
+	table_print(&t, out);
+	return json && table_json(&t) ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xen/hvm/params.h>
@@ -16,6 +17,7 @@
 
 int blk_env_start(struct blk_env *e)
 {
+	pid_t parent = getpid();
 	int rc, i;
 
 	memset(e, 0, sizeof(*e));
@@ -30,6 +32,9 @@ int blk_env_start(struct blk_env *e)
 	if (e->xsd < 0)
 		return -errno;
 	if (e->xsd == 0) {
+		/* killed mid-run, the caller leaves no daemon behind */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(126);
 		setenv("PVKIT_HV_SOCK", e->h.sock, 1);
 		setenv("PVKIT_PLATFORM", "emulated", 1);
 		execl(getenv("PVKIT_XENSTORED"), "pvkit-xenstored", "--socket",
@@ -59,6 +64,7 @@ int blk_env_backend(struct blk_env *e, const char *const *args)
 {
 	const char *argv[16];
 	char pidfile[340];
+	pid_t parent = getpid();
 	unsigned int n = 0;
 	int i;
 
@@ -77,6 +83,8 @@ int blk_env_backend(struct blk_env *e, const char *const *args)
 	if (e->bk < 0)
 		return -errno;
 	if (e->bk == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(126);
 		setenv("PVKIT_HV_SOCK", e->h.sock, 1);
 		setenv("PVKIT_PLATFORM", "emulated", 1);
 		execv(getenv("PVKIT_BLKBACK"), (char *const *)argv);
