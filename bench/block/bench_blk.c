@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -91,7 +92,7 @@ static const struct load loads[] = {
 #define LOAD_DOM0 (NLOADS - 1) /* its bit in the -l set */
 
 /* The paths, numbered as -p takes them (minus one). */
-enum path { P_URING, P_COPY, P_ZC, P_NBD, P_PSYNC, NPATHS };
+enum path { P_URING, P_COPY, P_ZC, P_NBD, P_PSYNC, P_FLOOR, NPATHS };
 
 static const struct path_info {
 	const char *key;  /* in the JSON */
@@ -103,11 +104,12 @@ static const struct path_info {
     [P_ZC] = {"pvkit_zerocopy", "pvkit, zero-copy", false},
     [P_NBD] = {"nbd", "NBD (libnbd->nbdkit file)", false},
     [P_PSYNC] = {"native_psync", "native psync", true},
+    [P_FLOOR] = {"floor", "split-driver floor", false},
 };
 
 /* The order of the table columns and of the runs. */
-static const enum path path_order[NPATHS] = {P_URING, P_PSYNC, P_COPY, P_ZC,
-					     P_NBD};
+static const enum path path_order[NPATHS] = {P_URING, P_PSYNC, P_FLOOR,
+					     P_COPY,  P_ZC,    P_NBD};
 
 enum cond { C_QUIET, C_HOG, NCONDS };
 
@@ -285,6 +287,84 @@ static struct result run_psync(const struct load *l, int fd, uint8_t *buf,
 		r.ops++;
 	} while (now_ns() < end);
 	r.ns = now_ns() - t0;
+	return r;
+}
+
+/* ---- the split-driver floor ---------------------------------------------- */
+
+/*
+ * What a split driver that does not poll cannot beat: per request one
+ * eventfd round trip between two processes (the frontend's notification
+ * and the backend's answer, one wake-up each way) plus the native psync
+ * transfer, done here by the "backend" end.  Measured under the same
+ * condition as the paths it is compared with (issue 11's QD1 target).
+ */
+static struct result run_floor(const struct load *l, int fd, uint8_t *buf,
+			       uint64_t size, uint64_t dur_ns)
+{
+	struct result r = {0};
+	int req = eventfd(0, EFD_CLOEXEC), rsp = eventfd(0, EFD_CLOEXEC);
+	uint64_t t0, end, v = 1;
+	struct offgen g;
+	pid_t pid = -1;
+	int st;
+
+	if (req < 0 || rsp < 0)
+		goto fail;
+	pid = fork();
+	if (pid < 0)
+		goto fail;
+	if (pid == 0) {
+		/* the frontend: ask, wait for the answer; 2 ends it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;) {
+			uint64_t one = 1, got;
+
+			if (write(req, &one, sizeof(one)) != sizeof(one) ||
+			    read(rsp, &got, sizeof(got)) != sizeof(got) ||
+			    got != 1)
+				_exit(0);
+		}
+	}
+	offgen_init(&g, l, size, 0);
+	t0 = now_ns();
+	end = t0 + dur_ns;
+	do {
+		off_t off = (off_t)offgen_next(&g);
+		ssize_t n;
+
+		if (read(req, &v, sizeof(v)) != sizeof(v)) {
+			r.err = -1;
+			break;
+		}
+		n = l->write ? pwrite(fd, buf, l->bs, off)
+			     : pread(fd, buf, l->bs, off);
+		if (n != (ssize_t)l->bs) {
+			r.err = -1;
+			break;
+		}
+		r.ops++;
+		v = 1;
+		if (write(rsp, &v, sizeof(v)) != sizeof(v)) {
+			r.err = -1;
+			break;
+		}
+	} while (now_ns() < end);
+	r.ns = now_ns() - t0;
+	/* the frontend is waiting for an answer: 2 tells it to stop */
+	v = 2;
+	if (write(rsp, &v, sizeof(v)) < 0)
+		kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	close(req);
+	close(rsp);
+	return r;
+fail:
+	r.err = -1;
+	if (req >= 0)
+		close(req);
+	if (rsp >= 0)
+		close(rsp);
 	return r;
 }
 
@@ -560,6 +640,21 @@ static int guest_main(struct pvk_platform *plat, struct xs_client *xs, void *p)
 					 (uint64_t)cmd.ms * 1000000ull,
 					 cmd.seed);
 		}
+		if (getenv("PVKIT_BENCH_STATS")) {
+			struct blkfront_stats st;
+
+			blkfront_get_stats(bf, &st);
+			fprintf(stderr,
+				"blkfront %s: events=%llu spurious=%llu "
+				"polls=%llu poll-hits=%llu poll-preempted=%llu "
+				"poll-backed-off=%llu\n",
+				l->name, (unsigned long long)st.events,
+				(unsigned long long)st.spurious_events,
+				(unsigned long long)st.poll_watches,
+				(unsigned long long)st.poll_hits,
+				(unsigned long long)st.poll_preempted,
+				(unsigned long long)st.poll_backed_off);
+		}
 		if (pvk_write_all(a->res_wr, &r, sizeof(r)))
 			break;
 	}
@@ -773,6 +868,8 @@ static bool path_applies(const struct bench *b, unsigned int li, enum path p)
 		return p == P_PSYNC || p == P_ZC;
 	if (p == P_PSYNC)
 		return l->qd == 1 || l->bs >= MAX_BS;
+	if (p == P_FLOOR)
+		return l->qd == 1 && l->bs < MAX_BS;
 	return true;
 }
 
@@ -817,6 +914,14 @@ static int path_cpu(const struct bench *b, const struct load *l, enum path p,
 		rc = bench_cpu_pid(b->nk, &v);
 		*s = v + bench_cpu_self();
 		return rc;
+	case P_FLOOR: {
+		/* this process and its frontend, reaped by run_floor */
+		struct rusage ru;
+
+		getrusage(RUSAGE_CHILDREN, &ru);
+		*s = bench_cpu_self() + ru_cpu_s(&ru);
+		return 0;
+	}
 	default:
 		*s = bench_cpu_self();
 		return 0;
@@ -868,6 +973,8 @@ static int measure(struct bench *b, unsigned int li, enum path p,
 		*r = run_uring(l, b->fd, b->bufs, b->size, dur);
 	} else if (p == P_PSYNC) {
 		*r = run_psync(l, b->fd, b->bufs, b->size, dur, 0);
+	} else if (p == P_FLOOR) {
+		*r = run_floor(l, b->fd, b->bufs, b->size, dur);
 	} else {
 		*r = run_nbd(l, b->h, b->bufs, b->size, dur);
 	}
@@ -1044,11 +1151,12 @@ static void report_tables(const struct bench *b, FILE *out)
 
 	fprintf(out,
 		"\n| load | condition | unit | native io_uring | native psync "
-		"| pvkit, copying | pvkit, zero-copy | NBD (libnbd->nbdkit "
-		"file) | best native | copying / best native | zero-copy / "
-		"best native | NBD / best native | zero-copy / NBD |\n"
-		"|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
-		"\n");
+		"| split-driver floor | pvkit, copying | pvkit, zero-copy | "
+		"NBD (libnbd->nbdkit file) | best native | copying / best "
+		"native | zero-copy / best native | NBD / best native | "
+		"zero-copy / NBD | zero-copy / floor |\n"
+		"|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+		"---:|---:|\n");
 	for (li = 0; li < NLOADS; li++) {
 		if (!(b->only & (1u << li)))
 			continue;
@@ -1078,6 +1186,8 @@ static void report_tables(const struct bench *b, FILE *out)
 			put_ratio(out, med_rate(b, li, c, P_NBD), nat);
 			put_ratio(out, med_rate(b, li, c, P_ZC),
 				  med_rate(b, li, c, P_NBD));
+			put_ratio(out, med_rate(b, li, c, P_ZC),
+				  med_rate(b, li, c, P_FLOOR));
 			fputs(" |\n", out);
 		}
 	}
@@ -1088,8 +1198,9 @@ static void report_tables(const struct bench *b, FILE *out)
 	    "pvkit-hvd, native = this process (or its\nreaders), NBD = "
 	    "this process + nbdkit\n\n"
 	    "| load | condition | CPU s per | native io_uring | native "
-	    "psync | pvkit, copying | pvkit, zero-copy | NBD (libnbd->nbdkit "
-	    "file) |\n|---|---|---|---:|---:|---:|---:|---:|\n");
+	    "psync | split-driver floor | pvkit, copying | pvkit, zero-copy | "
+	    "NBD (libnbd->nbdkit file) |\n|---|---|---|---:|---:|---:|---:|"
+	    "---:|---:|\n");
 	for (li = 0; li < NLOADS; li++) {
 		if (!(b->only & (1u << li)))
 			continue;
@@ -1185,9 +1296,12 @@ static int report_json(const struct bench *b)
 				bench_json_num(&j, "cpu_s_per_mio",
 					       median(f->cpu_mio, f->n));
 				json_ratio(&j, "ratio_vs_best_native", m, nat);
-				if (p == P_COPY || p == P_ZC)
+				if (p == P_COPY || p == P_ZC) {
 					json_ratio(&j, "ratio_vs_nbd", m,
 						   med_rate(b, li, c, P_NBD));
+					json_ratio(&j, "ratio_vs_floor", m,
+						   med_rate(b, li, c, P_FLOOR));
+				}
 				if (c == C_HOG)
 					json_ratio(&j, "ratio_vs_quiet", m,
 						   med_rate(b, li, C_QUIET, p));
@@ -1225,8 +1339,10 @@ static void usage(FILE *f)
 	    "      guests: 1)\n"
 	    "  -p  only these paths: 1 native io_uring, 2 copying, 3 "
 	    "zero-copy, 4 NBD,\n"
-	    "      5 native psync, comma-separated (for profiling one "
-	    "path)\n"
+	    "      5 native psync, 6 the split-driver floor (QD1 loads: an "
+	    "eventfd round\n"
+	    "      trip between two processes plus the psync transfer), "
+	    "comma-separated\n"
 	    "  --guests N  add the Dom0-shaped load: N guests (1-%u), each "
 	    "with its own\n"
 	    "      %u MiB disk, 4 KiB random reads at QD1 on zero-copy "

@@ -168,8 +168,8 @@ struct blkfront_stats {
 	uint64_t reconnects, replayed;
 	/* The queue threads' busy-polling (src/common/spin.h): watches
 	 * begun, of which work came, of which the watcher lost its CPU;
-	 * watches not begun because the host was busy. */
-	uint64_t poll_watches, poll_hits, poll_preempted, poll_host_busy;
+	 * watches not begun while backing off after such a loss. */
+	uint64_t poll_watches, poll_hits, poll_preempted, poll_backed_off;
 };
 void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st);
 

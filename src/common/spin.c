@@ -3,70 +3,18 @@
  */
 #include "common/spin.h"
 
-#include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void count(uint64_t *c) { __atomic_fetch_add(c, 1, __ATOMIC_RELAXED); }
 
 void pvk_spin_init(struct pvk_spin *s, uint64_t max_ns,
 		   struct pvk_spin_stats *st)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
 	memset(s, 0, sizeof(*s));
 	s->st = st ? st : &s->own;
 	s->max_ns = max_ns;
 	s->win_ns = max_ns / 2;
 	s->backoff_ns = PVK_SPIN_BACKOFF_MIN_NS;
-	s->ncpus = n > 0 ? (unsigned int)n : 1;
-	s->loadavg_fd =
-	    max_ns ? open("/proc/loadavg", O_RDONLY | O_CLOEXEC) : -1;
-}
-
-void pvk_spin_destroy(struct pvk_spin *s)
-{
-	if (s->max_ns && s->loadavg_fd >= 0)
-		close(s->loadavg_fd);
-	s->loadavg_fd = -1;
-}
-
-/* /proc/loadavg's fourth field, "runnable/total": the tasks runnable on
- * the host now, this one included; -1 if it cannot be read. */
-static int loadavg_runnable(const struct pvk_spin *s)
-{
-	char buf[128], *slash, *p;
-	ssize_t n;
-
-	if (s->loadavg_fd < 0)
-		return -1;
-	n = pread(s->loadavg_fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	slash = strchr(buf, '/');
-	if (!slash)
-		return -1;
-	p = slash;
-	while (p > buf && p[-1] >= '0' && p[-1] <= '9')
-		p--;
-	if (p == slash)
-		return -1;
-	return atoi(p);
-}
-
-static bool host_busy(struct pvk_spin *s, uint64_t now)
-{
-	int n;
-
-	if (now - s->host_at < PVK_SPIN_HOST_NS)
-		return s->host_busy;
-	s->host_at = now;
-	n = s->host_runnable ? s->host_runnable(s->host_arg)
-			     : loadavg_runnable(s);
-	s->host_busy = n > 0 && (unsigned int)n > s->ncpus;
-	return s->host_busy;
 }
 
 bool pvk_spin_wait(struct pvk_spin *s, bool (*ready)(void *arg), void *arg)
@@ -78,10 +26,8 @@ bool pvk_spin_wait(struct pvk_spin *s, bool (*ready)(void *arg), void *arg)
 	if (!s->max_ns || !s->win_ns)
 		return false;
 	now = pvk_spin_now();
-	if (now < s->off_until)
-		return false;
-	if (host_busy(s, now)) {
-		count(&s->st->host_busy);
+	if (now < s->off_until) {
+		count(&s->st->backed_off);
 		return false;
 	}
 	count(&s->st->watches);

@@ -10,7 +10,7 @@
  * side.  That promise is also the danger: a watcher that loses its CPU
  * (another runnable task, a preempted vCPU) leaves the peer's work
  * unannounced until the scheduler gives the CPU back, milliseconds later.
- * So the policy is three rules (docs/architecture.md, "Polling"):
+ * So the policy is two rules (docs/architecture.md, "Polling"):
  *
  *  1. A window that adapts, as KVM's halt-polling does.  The thread
  *     watches for at most win_ns.  When it slept and the work came within
@@ -20,15 +20,18 @@
  *     and, under 1/8 of the budget, closes.  4 KiB requests at depth 1 are
  *     watched for; 1 MiB ones (whose copies need the CPU the watcher would
  *     burn) and an idle device are slept on.
- *  2. No watching on a busy host.  Before watching, the thread looks at
- *     how many tasks the host has runnable (/proc/loadavg, at most once a
- *     millisecond): with more than one per CPU, its watching would take a
- *     CPU somebody else is waiting for, so it sleeps instead.
- *  3. A watcher that was preempted stops.  The clock is read every few
+ *  2. A watcher that was preempted stops.  The clock is read every few
  *     dozen looks; a gap of PVK_SPIN_PREEMPT_NS between two readings means
  *     the thread lost its CPU while watching.  It stops at once, and the
  *     watching stays off for a back-off (1 ms, doubling to 64 ms while it
- *     keeps happening).
+ *     keeps happening, halving with each watch that finds work).
+ *
+ * What the policy does not do is refuse to watch because other tasks are
+ * runnable: measured with one busy loop per CPU beside a depth-1 load,
+ * that rule (tried: more runnable tasks than CPUs in /proc/loadavg) gave
+ * 5-9k IOPS where watching gave 98-99k and no polling 27-39k (a woken
+ * thread waits for a busy loop's time slice; a watching one is already
+ * running and gets its fair share of the CPU).
  *
  * The budget is the one knob (blkback --poll-us, blkfront opts.poll_us,
  * $PVKIT_BLK_POLL_US; 0 never watches).  The counters say what the policy
@@ -43,8 +46,6 @@
 
 /* A clock gap this long while watching: the thread lost its CPU. */
 #define PVK_SPIN_PREEMPT_NS 30000ull
-/* How often the host's runnable tasks are counted, at most. */
-#define PVK_SPIN_HOST_NS 1000000ull
 #define PVK_SPIN_BACKOFF_MIN_NS 1000000ull
 #define PVK_SPIN_BACKOFF_MAX_NS 64000000ull
 
@@ -52,7 +53,7 @@ struct pvk_spin_stats {
 	uint64_t watches;   /* watches begun */
 	uint64_t hits;	    /* of which work came */
 	uint64_t preempted; /* of which the watcher lost its CPU */
-	uint64_t host_busy; /* watches not begun: the host was busy */
+	uint64_t backed_off; /* watches not begun: backing off */
 };
 
 struct pvk_spin {
@@ -60,15 +61,7 @@ struct pvk_spin {
 	uint64_t win_ns;     /* the current window; 0: closed */
 	uint64_t off_until;  /* no watching before (back-off, busy host) */
 	uint64_t backoff_ns; /* the next back-off after a preemption */
-	uint64_t host_at;    /* when the host was last looked at */
-	bool host_busy;
-	bool watched;	    /* the last wait watched (and missed) */
-	int loadavg_fd;	    /* /proc/loadavg, or -1 */
-	unsigned int ncpus; /* CPUs online */
-	/* How many tasks the host has runnable, or -1 if unknown: a test's
-	 * stand-in for /proc/loadavg (NULL: the real one). */
-	int (*host_runnable)(void *arg);
-	void *host_arg;
+	bool watched;        /* the last wait watched (and missed) */
 	/* The counters: the owner's (pvk_spin_init; several policies may
 	 * share them), or own.  Any thread may read them (pvk_spin_stat). */
 	struct pvk_spin_stats *st, own;
@@ -95,10 +88,9 @@ static inline void pvk_spin_relax(void)
 }
 
 /* A policy with budget max_ns (0: never watch), counting into *st (NULL:
- * its own).  A zeroed struct pvk_spin may be destroyed too. */
+ * its own).  It holds no resources. */
 void pvk_spin_init(struct pvk_spin *s, uint64_t max_ns,
 		   struct pvk_spin_stats *st);
-void pvk_spin_destroy(struct pvk_spin *s);
 
 /* Watch until ready(arg) or the window closes; true if work came.  False
  * also when the policy says not to watch at all: the caller re-arms its

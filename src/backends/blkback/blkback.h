@@ -115,7 +115,7 @@ void bk_xenbus_stop(struct bk *bk);
  *   vbd/<fe>/<devid> stats: queues=N reqs=q0:A,q1:B indirect=N
  *   persistent-hits=N persistent-maps=N peak-inflight=q0:A,q1:B flush=N
  *   discard=N errors=N spurious-events=N throttled=N polls=N
- *   poll-hits=N poll-preempted=N poll-host-busy=N
+ *   poll-hits=N poll-preempted=N poll-backed-off=N
  *   state=connected|disconnected
  * Callable from any thread but the xenstore dispatch thread. */
 void bk_xenbus_log_stats(struct bk *bk);

@@ -725,7 +725,6 @@ void bk_ring_stop(struct bk_ring *r)
 	free(r->done);
 	if (r->stopfd >= 0)
 		close(r->stopfd);
-	pvk_spin_destroy(&r->spin);
 	free(r);
 }
 

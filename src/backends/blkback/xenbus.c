@@ -90,7 +90,7 @@ static void vbd_log_stats(const struct vbd *v)
 		pw += pvk_spin_stat(&st->poll.watches);
 		ph += pvk_spin_stat(&st->poll.hits);
 		pp += pvk_spin_stat(&st->poll.preempted);
-		pb += pvk_spin_stat(&st->poll.host_busy);
+		pb += pvk_spin_stat(&st->poll.backed_off);
 	}
 	/* vbd/<fe>/<devid>: the path below /local/domain/<self>/backend */
 	stats_append(line, sizeof(line), &len, "%s stats: queues=%u",
@@ -105,7 +105,7 @@ static void vbd_log_stats(const struct vbd *v)
 	stats_append(line, sizeof(line), &len,
 		     " flush=%llu discard=%llu errors=%llu spurious-events=%llu "
 		     "throttled=%llu polls=%llu poll-hits=%llu "
-		     "poll-preempted=%llu poll-host-busy=%llu state=%s",
+		     "poll-preempted=%llu poll-backed-off=%llu state=%s",
 		     (unsigned long long)fl, (unsigned long long)disc,
 		     (unsigned long long)err, (unsigned long long)spur,
 		     (unsigned long long)thr, (unsigned long long)pw,

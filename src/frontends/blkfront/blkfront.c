@@ -1137,7 +1137,7 @@ void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st)
 	st->poll_watches = pvk_spin_stat(&bf->poll.watches);
 	st->poll_hits = pvk_spin_stat(&bf->poll.hits);
 	st->poll_preempted = pvk_spin_stat(&bf->poll.preempted);
-	st->poll_host_busy = pvk_spin_stat(&bf->poll.host_busy);
+	st->poll_backed_off = pvk_spin_stat(&bf->poll.backed_off);
 }
 
 /* ---- queues: build and tear down ---------------------------------------- */
@@ -1201,7 +1201,6 @@ static void queue_free(struct bqueue *q)
 			 bf->x.path, q->id, left);
 	if (q->stopfd >= 0)
 		close(q->stopfd);
-	pvk_spin_destroy(&q->spin);
 	for (i = 0; q->slots && i < q->nslots; i++)
 		free(q->slots[i].check);
 	free(q->slots);
