@@ -15,6 +15,7 @@ void pvk_spin_init(struct pvk_spin *s, uint64_t max_ns,
 	s->max_ns = max_ns;
 	s->win_ns = max_ns / 2;
 	s->backoff_ns = PVK_SPIN_BACKOFF_MIN_NS;
+	s->stride = 32;
 }
 
 bool pvk_spin_wait(struct pvk_spin *s, bool (*ready)(void *arg), void *arg)
@@ -40,7 +41,7 @@ bool pvk_spin_wait(struct pvk_spin *s, bool (*ready)(void *arg), void *arg)
 			return true;
 		}
 		/* the clock every 32 looks: it costs more than a look */
-		if ((++i & 31) != 0) {
+		if ((++i & (s->stride - 1)) != 0) {
 			pvk_spin_relax();
 			continue;
 		}

@@ -62,6 +62,7 @@ struct pvk_spin {
 	uint64_t off_until;  /* no watching before (back-off, busy host) */
 	uint64_t backoff_ns; /* the next back-off after a preemption */
 	bool watched;        /* the last wait watched (and missed) */
+	unsigned int stride; /* looks per clock reading (a power of two) */
 	/* The counters: the owner's (pvk_spin_init; several policies may
 	 * share them), or own.  Any thread may read them (pvk_spin_stat). */
 	struct pvk_spin_stats *st, own;
@@ -96,6 +97,14 @@ void pvk_spin_init(struct pvk_spin *s, uint64_t max_ns,
  * also when the policy says not to watch at all: the caller re-arms its
  * event, checks once more and sleeps. */
 bool pvk_spin_wait(struct pvk_spin *s, bool (*ready)(void *arg), void *arg);
+
+/* A look that is a system call (epoll_wait with no timeout) costs as much
+ * as a clock reading: read the clock after each one, or a run of them
+ * passes for a preemption. */
+static inline void pvk_spin_syscall_looks(struct pvk_spin *s)
+{
+	s->stride = 1;
+}
 
 /* The thread slept slept_ns before work came (measured around its poll). */
 void pvk_spin_slept(struct pvk_spin *s, uint64_t slept_ns);

@@ -6,6 +6,7 @@
 #include "pvkit/dominfo.h"
 #include "hv/hc_wire.h"
 #include "common/log.h"
+#include "common/spin.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -50,6 +51,7 @@ struct vcpu {
 	int epfd; /* efd and the inboxes of the ports bound to this vCPU */
 	pthread_t thread;
 	bool running;
+	struct pvk_spin spin; /* watching the ports before sleeping */
 };
 
 /* Direct delivery (PVK_HC_evtchn_direct): the port's inbox, polled by its
@@ -216,6 +218,7 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 	struct pvk_rt *rt;
 	int fds[PVK_MAX_FDS];
 	unsigned int nfds = PVK_MAX_FDS, i, need;
+	uint64_t poll_ns;
 	long rc;
 
 	rt = calloc(1, sizeof(*rt));
@@ -260,8 +263,17 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 		rt->dports[i].rx = rt->dports[i].tx = -1;
 	{
 		const char *d = getenv("PVKIT_EVTCHN_DIRECT");
+		const char *pu = getenv("PVKIT_EVTCHN_POLL_US");
+		uint64_t us = 0;
 
 		rt->direct = !d || strcmp(d, "0") != 0;
+		/* The vCPUs' polling budget: off unless asked for. */
+		if (pu && pvk_parse_u64(pu, 0, 1000, &us) < 0) {
+			pvk_warn("PVKIT_EVTCHN_POLL_US: 0-1000 (us); not "
+				 "polling");
+			us = 0;
+		}
+		poll_ns = us * 1000;
 	}
 	rc = pvk_rt_hypercall(rt, PVK_HC_hello, 0, 0, &rt->hello,
 			      sizeof(rt->hello), sizeof(rt->hello), fds, &nfds);
@@ -285,6 +297,8 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 	for (i = 0; i < rt->hello.nr_vcpus; i++) {
 		rt->vcpus[i].rt = rt;
 		rt->vcpus[i].id = i;
+		pvk_spin_init(&rt->vcpus[i].spin, poll_ns, NULL);
+		pvk_spin_syscall_looks(&rt->vcpus[i].spin);
 		rt->vcpus[i].efd = fds[3 + i];
 	}
 	for (i = 0; i < rt->hello.nr_vcpus; i++) {
@@ -710,6 +724,22 @@ int pvk_evtchn_direct_drain(struct pvk_rt *rt, evtchn_port_t port)
 	return n;
 }
 
+/* A look for the vCPU's polling: what is ready now, without sleeping. */
+struct vcpu_look {
+	struct vcpu *v;
+	struct epoll_event *evs;
+	int n;
+};
+
+static bool vcpu_ready(void *arg)
+{
+	struct vcpu_look *l = arg;
+
+	l->n = epoll_wait(l->v->epfd, l->evs, 16, 0);
+	return l->n > 0 ||
+	       __atomic_load_n(&l->v->rt->stopping, __ATOMIC_ACQUIRE);
+}
+
 static void *vcpu_thread(void *p)
 {
 	struct vcpu *v = p;
@@ -725,11 +755,27 @@ static void *vcpu_thread(void *p)
 			dispatch(v);
 		if (__atomic_load_n(&v->rt->stopping, __ATOMIC_ACQUIRE))
 			break;
-		/* The vCPU sleeps here until the hypervisor kicks it or a
-		 * peer sends to one of its ports directly. */
-		n = epoll_wait(v->epfd, evs, 16, -1);
-		if (n < 0 && errno != EINTR)
-			break;
+		/* The vCPU watches its ports a while (the one polling
+		 * policy, src/common/spin.h; $PVKIT_EVTCHN_POLL_US), then
+		 * sleeps until the hypervisor kicks it or a peer sends to one
+		 * of its ports directly. */
+		{
+			struct vcpu_look look = {v, evs, 0};
+			uint64_t t0;
+
+			if (pvk_spin_wait(&v->spin, vcpu_ready, &look)) {
+				n = look.n > 0 ? look.n : 0;
+			} else {
+				t0 = pvk_spin_enabled(&v->spin) ? pvk_spin_now()
+								: 0;
+				n = epoll_wait(v->epfd, evs, 16, -1);
+				if (n < 0 && errno != EINTR)
+					break;
+				if (t0)
+					pvk_spin_slept(&v->spin,
+						       pvk_spin_now() - t0);
+			}
+		}
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.u64 != EV_KICK)
 				direct_input(v, (evtchn_port_t)evs[i].data.u64);
