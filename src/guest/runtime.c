@@ -62,6 +62,7 @@ struct direct_port {
 	bool claimed;
 };
 #define EV_KICK UINT64_MAX /* epoll tag of a vCPU's own eventfd */
+#define EV_HVD (UINT64_MAX - 1) /* vCPU 0's: the hypervisor connection */
 
 struct pvk_rt {
 	int fd;
@@ -309,6 +310,20 @@ int pvk_rt_open(const char *path, int fd, struct pvk_rt **out)
 		if (rt->vcpus[i].epfd < 0 ||
 		    epoll_ctl(rt->vcpus[i].epfd, EPOLL_CTL_ADD,
 			      rt->vcpus[i].efd, &ev) < 0) {
+			for (i = need; i-- > 3 + rt->hello.nr_vcpus;)
+				close(fds[i]);
+			rc = -errno;
+			goto fail;
+		}
+	}
+	/* vCPU 0 also learns when the hypervisor goes away (hang-up only:
+	 * replies are read by the callers that wait for them). */
+	{
+		struct epoll_event ev = {.events = EPOLLRDHUP,
+					 .data.u64 = EV_HVD};
+
+		if (epoll_ctl(rt->vcpus[0].epfd, EPOLL_CTL_ADD, rt->fd, &ev) <
+		    0) {
 			for (i = need; i-- > 3 + rt->hello.nr_vcpus;)
 				close(fds[i]);
 			rc = -errno;
@@ -724,6 +739,25 @@ int pvk_evtchn_direct_drain(struct pvk_rt *rt, evtchn_port_t port)
 	return n;
 }
 
+/* The hypervisor hung up.  A domain does not outlive its hypervisor: a
+ * DomU's process ends here (nothing it holds means anything without
+ * pvkit-hvd).  A Dom0 process keeps running (its hypercalls now fail) and
+ * stops watching the dead connection. */
+static void hvd_gone(struct vcpu *v)
+{
+	struct pvk_rt *rt = v->rt;
+
+	if (__atomic_load_n(&rt->stopping, __ATOMIC_ACQUIRE))
+		return;
+	if (rt->hello.has_memory) {
+		pvk_err("d%u: pvkit-hvd is gone; the domain ends with it",
+			rt->hello.domid);
+		_exit(1);
+	}
+	pvk_warn("pvkit-hvd is gone; hypercalls will fail");
+	epoll_ctl(v->epfd, EPOLL_CTL_DEL, rt->fd, NULL);
+}
+
 /* A look for the vCPU's polling: what is ready now, without sleeping. */
 struct vcpu_look {
 	struct vcpu *v;
@@ -777,7 +811,9 @@ static void *vcpu_thread(void *p)
 			}
 		}
 		for (i = 0; i < n; i++) {
-			if (evs[i].data.u64 != EV_KICK)
+			if (evs[i].data.u64 == EV_HVD)
+				hvd_gone(v);
+			else if (evs[i].data.u64 != EV_KICK)
 				direct_input(v, (evtchn_port_t)evs[i].data.u64);
 			else if (read(v->efd, &cnt, sizeof(cnt)) < 0 &&
 				 errno != EAGAIN && errno != EINTR)

@@ -18,6 +18,13 @@ kill_guests() {
 		tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qxF "PVKIT_STATE_DIR=$PVKIT_STATE_DIR" && kill -9 "$p"
 	done
 }
+# pids of this host's processes whose command line matches $1
+host_procs() {
+	local p
+	for p in $(pgrep -f "$1"); do
+		tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qxF "PVKIT_STATE_DIR=$PVKIT_STATE_DIR" && echo "$p"
+	done
+}
 cleanup() { "$P" host stop >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$PVKIT_STATE_DIR"; }
 trap cleanup EXIT
 cfg=$PVKIT_STATE_DIR/g.cfg
@@ -108,5 +115,10 @@ if [ -n "${CONS_POKE:-}" ]; then
   check "console: the daemon survives, other consoles work" '"$P" create "$cfg" >/dev/null && sleep 0.5 && printf "ping\n" | timeout 5 "$P" console e2e | grep -qx pong'
   "$P" destroy hostile; "$P" destroy e2e
 fi
+# A domain does not outlive its hypervisor: pvkit-hvd SIGKILLed with a
+# guest running takes the guest and its monitor with it, and host stop then
+# leaves nothing of this host running (before: both stayed for good).
+check "pvkit-hvd killed: the guest and its monitor end with it" '"$P" create "$cfg" >/dev/null && kill -9 $(cat $PVKIT_STATE_DIR/hvd.pid) && for i in $(seq 100); do [ -z "$(host_procs pvkit-guest)$(host_procs __monitor)" ] && break; sleep 0.1; done; [ -z "$(host_procs pvkit-guest)$(host_procs __monitor)" ]'
 check "host stop" '"$P" host stop >/dev/null && ! "$P" host status >/dev/null'
+check "no process of this host left" 'sleep 0.3; [ -z "$(host_procs pvkit)" ]'
 exit $fail
