@@ -119,6 +119,10 @@ fi
 # guest running takes the guest and its monitor with it, and host stop then
 # leaves nothing of this host running (before: both stayed for good).
 check "pvkit-hvd killed: the guest and its monitor end with it" '"$P" create "$cfg" >/dev/null && kill -9 $(cat $PVKIT_STATE_DIR/hvd.pid) && for i in $(seq 100); do [ -z "$(host_procs pvkit-guest)$(host_procs __monitor)" ] && break; sleep 0.1; done; [ -z "$(host_procs pvkit-guest)$(host_procs __monitor)" ]'
+# ...and the daemons whose peer is gone do not spin (before: pvkit-xenstored
+# and pvkit-consoled at 100% CPU, their event inboxes at EOF for good).
+ticks() { awk '{print $14 + $15}' /proc/$(cat $PVKIT_STATE_DIR/$1.pid)/stat; }
+check "xenstored and consoled idle with pvkit-hvd gone" 'x0=$(ticks xenstored); c0=$(ticks consoled); sleep 1; [ $(( $(ticks xenstored) - x0 )) -lt 30 ] && [ $(( $(ticks consoled) - c0 )) -lt 30 ]'
 check "host stop" '"$P" host stop >/dev/null && ! "$P" host status >/dev/null'
 check "no process of this host left" 'sleep 0.3; [ -z "$(host_procs pvkit)" ]'
 exit $fail

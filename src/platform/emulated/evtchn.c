@@ -188,8 +188,21 @@ static void direct_harvest(struct pvk_evtchn *h)
 			if (port == 0 || port >= EMU_NR_PORTS)
 				continue;
 			got = pvk_evtchn_direct_drain(h->e->rt, port);
-			if (got > 0)
+			if (got > 0) {
 				direct_fire(h, port);
+			} else if (got < 0) {
+				/* Nobody can write to it any more (pvkit-hvd
+				 * is gone): an inbox at EOF is readable for
+				 * good, so it leaves the set, or every wait
+				 * returns at once (a busy loop). */
+				int fd = pvk_evtchn_direct_claim(h->e->rt,
+								 port);
+
+				pvk_debug("evtchn: port %u: inbox closed", port);
+				if (fd >= 0)
+					epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd,
+						  NULL);
+			}
 		}
 	} while (n == 32);
 }
