@@ -188,7 +188,7 @@ fail:
 /* Destroy d and remove what the toolstack wrote for it: its devices (every
  * type's frontend and backend directories; a backend drops a device whose
  * directory goes) and its home. */
-static void domain_cleanup(struct ts *ts, struct pvk_platform *plat, domid_t d)
+void domain_cleanup(struct ts *ts, struct pvk_platform *plat, domid_t d)
 {
 	struct xs_client *xs = NULL;
 	char path[64];

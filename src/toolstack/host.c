@@ -1,14 +1,24 @@
 /* host.c - pvkit host start|stop|status: the emulated host's daemons
- * (pvkit-hvd, pvkit-xenstored, pvkit-consoled). */
+ * (pvkit-hvd, pvkit-xenstored, pvkit-consoled, pvkit-blkback).
+ *
+ * One host per state directory: start and stop hold <state>/host.lock
+ * (flock) while they work, so two of them at once run one after the
+ * other, and start refuses while any daemon of the directory runs.  Stop
+ * is xendomains' order: the domains are asked to power off and given a
+ * bounded time, then the daemons go; a domain that does not go refuses the
+ * stop unless -f, which destroys it. */
 #include "toolstack.h"
 #include "pvkit/xs.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,6 +69,28 @@ static int spawn(const struct ts *ts, const char *name, char *const argv[])
 	return 0;
 }
 
+static const char *const daemons[] = {"hvd", "xenstored", "consoled",
+				      "blkback"};
+#define NDAEMONS (sizeof(daemons) / sizeof(daemons[0]))
+
+/* Hold the state directory's lock (released when the process ends or
+ * the fd is closed): the fd, or -1 with the reason printed. */
+static int host_lock(const struct ts *ts)
+{
+	char path[400];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/host.lock", ts->state);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		fprintf(stderr, "pvkit: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int wait_for(const char *path)
 {
 	int i;
@@ -75,16 +107,30 @@ static int host_start(struct ts *ts)
 {
 	char hvd[300], xsd[300], cond[300], blkb[300], pid[400], sock[400];
 	struct xs_client *xs = NULL;
-	int rc;
+	size_t i;
+	int rc, lock;
 
 	if (mkdir(ts->state, 0700) < 0 && errno != EEXIST) {
 		fprintf(stderr, "pvkit: %s: %s\n", ts->state, strerror(errno));
 		return 1;
 	}
-	if (read_pid(ts, "hvd")) {
-		fprintf(stderr, "pvkit: host already running (state %s)\n",
-			ts->state);
+	lock = host_lock(ts);
+	if (lock < 0)
 		return 1;
+	/* Any daemon left of this directory: a second set beside it would
+	 * forget every domain the first knows. */
+	for (i = 0; i < NDAEMONS; i++) {
+		pid_t p = read_pid(ts, daemons[i]);
+
+		if (p) {
+			fprintf(stderr,
+				"pvkit: host already running (state %s): "
+				"pvkit-%s is pid %d; `pvkit host stop` "
+				"first\n",
+				ts->state, daemons[i], (int)p);
+			close(lock);
+			return 1;
+		}
 	}
 	ts_helper(ts, "PVKIT_HVD", "pvkit-hvd", hvd, sizeof(hvd));
 	ts_helper(ts, "PVKIT_XENSTORED", "pvkit-xenstored", xsd, sizeof(xsd));
@@ -172,15 +218,106 @@ static int host_start(struct ts *ts)
 	return 0;
 }
 
-static int host_stop(struct ts *ts)
+/* The domains still there (not Dom0, not shut down): how many; their
+ * ids into ids[]. */
+static int live_domains(struct pvk_platform *plat, domid_t *ids, int max)
 {
-	static const char *const names[] = {"blkback", "consoled", "xenstored",
-					    "hvd"};
-	size_t i;
-	int j;
+	struct pvk_dominfo info[256];
+	int n = plat->domctl->list(plat, 0, info, 256), i, k = 0;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		pid_t p = read_pid(ts, names[i]);
+	for (i = 0; i < n && k < max; i++)
+		if (info[i].domid != 0 &&
+		    !(info[i].flags & PVK_DOMINFO_SHUTDOWN))
+			ids[k++] = info[i].domid;
+	return n < 0 ? n : k;
+}
+
+/* Ask every domain to power off and wait up to wait_s for them to go;
+ * then destroy what is left if force (and what shut down but stayed, as
+ * on_poweroff="preserve" leaves it), else name it and fail. */
+static int stop_domains(struct ts *ts, unsigned int wait_s, bool force)
+{
+	struct pvk_platform *plat;
+	struct pvk_dominfo info[256];
+	struct xs_client *xs = NULL;
+	domid_t ids[256];
+	char path[64];
+	int n, i, t, rc = 0;
+
+	if (ts_dom0(ts, &plat))
+		return -ENXIO;
+	n = live_domains(plat, ids, 256);
+	if (n > 0 && xs_client_open_path(ts->xs_sock, &xs) == 0) {
+		for (i = 0; i < n; i++) {
+			snprintf(path, sizeof(path),
+				 "/local/domain/%u/control/shutdown", ids[i]);
+			xs_write_str(xs, XS_TX_NONE, path, "poweroff");
+		}
+		xs_client_close(xs);
+		printf("pvkit: asked %d domain(s) to power off\n", n);
+	}
+	for (t = 0; n > 0 && t < (int)wait_s * 10; t++) {
+		usleep(100000);
+		n = live_domains(plat, ids, 256);
+	}
+	if (n > 0 && !force) {
+		for (i = 0; i < n; i++)
+			fprintf(stderr,
+				"pvkit: host stop: domain %u did not shut "
+				"down in %u s\n",
+				ids[i], wait_s);
+		fprintf(stderr, "pvkit: host left running; `pvkit host stop "
+				"-f` destroys what is left\n");
+		rc = -EBUSY;
+		goto out;
+	}
+	n = plat->domctl->list(plat, 0, info, 256);
+	for (i = 0; i < n; i++)
+		if (info[i].domid != 0) {
+			printf("pvkit: destroying domain %u (%s)\n",
+			       info[i].domid, info[i].name);
+			domain_cleanup(ts, plat, info[i].domid);
+		}
+out:
+	pvk_platform_close(plat);
+	return rc;
+}
+
+static int host_stop(struct ts *ts, int argc, char **argv)
+{
+	static const char *const order[] = {"blkback", "consoled",
+					    "xenstored", "hvd"};
+	unsigned int wait_s = 30;
+	bool force = false;
+	size_t i;
+	int j, lock;
+
+	for (j = 2; j < argc; j++) {
+		if (!strcmp(argv[j], "-f")) {
+			force = true;
+		} else if (!strcmp(argv[j], "-w") && j + 1 < argc) {
+			uint64_t v;
+
+			if (pvk_parse_u64(argv[++j], 0, 3600, &v) < 0) {
+				fprintf(stderr, "pvkit host stop: -w: seconds, "
+						"0-3600\n");
+				return 2;
+			}
+			wait_s = (unsigned int)v;
+		} else {
+			fprintf(stderr,
+				"usage: pvkit host stop [-f] [-w SECONDS]\n");
+			return 2;
+		}
+	}
+	lock = host_lock(ts);
+	if (lock < 0)
+		return 1;
+	if (read_pid(ts, "hvd") && read_pid(ts, "xenstored") &&
+	    stop_domains(ts, wait_s, force) == -EBUSY)
+		return 1;
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		pid_t p = read_pid(ts, order[i]);
 
 		if (!p)
 			continue;
@@ -191,6 +328,7 @@ static int host_stop(struct ts *ts)
 			kill(p, SIGKILL);
 	}
 	printf("pvkit host stopped\n");
+	close(lock);
 	return 0;
 }
 
@@ -216,14 +354,15 @@ static int host_status(struct ts *ts)
 
 int cmd_host(struct ts *ts, int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "stop"))
+		return host_stop(ts, argc, argv);
 	if (argc != 2) {
-		fprintf(stderr, "usage: pvkit host start|stop|status\n");
+		fprintf(stderr, "usage: pvkit host start|stop [-f] [-w "
+				"SECONDS]|status\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "start"))
 		return host_start(ts);
-	if (!strcmp(argv[1], "stop"))
-		return host_stop(ts);
 	if (!strcmp(argv[1], "status"))
 		return host_status(ts);
 	fprintf(stderr, "pvkit host: unknown action '%s'\n", argv[1]);

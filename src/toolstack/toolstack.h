@@ -60,6 +60,10 @@ int ts_cmd_dev_detach(struct ts *ts, const struct ts_devtype *t,
 int ts_cmd_dev_list(struct ts *ts, const struct ts_devtype *t,
 		    const char *verb, int argc, char **argv);
 
+/* Destroy d and remove what the toolstack wrote for it (its devices'
+ * directories and its home). */
+void domain_cleanup(struct ts *ts, struct pvk_platform *plat, domid_t d);
+
 /* Internal: the per-domain monitor (like xl's). */
 int cmd_monitor(struct ts *ts, int argc, char **argv);
 

@@ -115,6 +115,18 @@ if [ -n "${CONS_POKE:-}" ]; then
   check "console: the daemon survives, other consoles work" '"$P" create "$cfg" >/dev/null && sleep 0.5 && printf "ping\n" | timeout 5 "$P" console e2e | grep -qx pong'
   "$P" destroy hostile; "$P" destroy e2e
 fi
+# One host per state directory: a second start, even one racing the first,
+# refuses and names the daemon already there.
+check "host start while running refused, naming the daemon" '"$P" host start 2>&1 | grep -q "host already running.*pvkit-hvd is pid"'
+# host stop shuts the domains down first (xendomains' order), then the
+# daemons: nothing of the host is left (before: guests and monitors ran on).
+check "host stop powers a running guest off first" '"$P" create "$cfg" >/dev/null && "$P" host stop > $PVKIT_STATE_DIR/stop.txt && grep -q "asked 1 domain(s) to power off" $PVKIT_STATE_DIR/stop.txt && ! grep -q destroying $PVKIT_STATE_DIR/stop.txt'
+check "nothing of the host left after host stop" 'sleep 0.3; [ -z "$(host_procs pvkit)" ]'
+check "two host starts at once: one host" '("$P" host start >/dev/null 2>&1 &); "$P" host start >/dev/null 2>&1; sleep 1; [ $(host_procs pvkit-hvd | wc -l) = 1 ] && [ $(host_procs pvkit-xenstored | wc -l) = 1 ] && "$P" host status >/dev/null'
+# A domain that does not go (paused: it cannot answer) keeps the host up
+# unless -f, which destroys it.
+check "host stop refuses while a domain stays; -f destroys it" '"$P" create "$cfg" >/dev/null && "$P" pause e2e && ! "$P" host stop -w 1 >/dev/null 2>&1 && "$P" host status >/dev/null && "$P" list | grep -q "^e2e " && "$P" host stop -f -w 1 | grep -q "destroying domain" && sleep 0.3 && [ -z "$(host_procs pvkit)" ]'
+check "host start again" '"$P" host start >/dev/null'
 # A domain does not outlive its hypervisor: pvkit-hvd SIGKILLed with a
 # guest running takes the guest and its monitor with it, and host stop then
 # leaves nothing of this host running (before: both stayed for good).
