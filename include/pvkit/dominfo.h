@@ -14,6 +14,11 @@
 extern "C" {
 #endif
 
+/* What the emulated hypervisor builds at most: the toolstack checks a
+ * configuration against the same figures before it asks. */
+#define PVK_EMU_MAX_VCPUS XEN_LEGACY_MAX_VCPUS
+#define PVK_EMU_MAX_MEM_MIB (64ull << 10) /* 64 GiB */
+
 #define PVK_DOMINFO_DYING (1u << 0)    /* being destroyed / reclaimed */
 #define PVK_DOMINFO_SHUTDOWN (1u << 1) /* shut down; see shutdown_reason */
 #define PVK_DOMINFO_PAUSED (1u << 2)

@@ -25,7 +25,7 @@
 
 #include "pvkit/dominfo.h"
 
-#define HV_MAX_VCPUS XEN_LEGACY_MAX_VCPUS
+#define HV_MAX_VCPUS PVK_EMU_MAX_VCPUS
 #define HV_NR_VIRQS 24
 /* 2-level ABI: one bit per port in shared_info's pending/mask arrays. */
 #define HV_2L_NR_PORTS (sizeof(xen_ulong_t) * sizeof(xen_ulong_t) * 64)

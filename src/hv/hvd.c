@@ -43,7 +43,7 @@
 #include <xen/version.h>
 
 #define PAGE_SIZE 4096u
-#define MAX_MEM_PAGES (64ull << 18) /* 64 GiB */
+#define MAX_MEM_PAGES (PVK_EMU_MAX_MEM_MIB << 8) /* in 4 KiB pages */
 
 enum src_type { SRC_LISTEN, SRC_CONN, SRC_BELL, SRC_TIMER, SRC_SIGNAL };
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,89 @@
 
 static const char *const reason_names[] = {
     "poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset"};
+
+/* What pvkit can build, checked before anything is created: every
+ * refusal names the file, the line and the key.  0 or -errno. */
+static int check_buildable(const char *path, const struct xlcfg *cfg,
+			   const struct xlcfg_domain *d)
+{
+	unsigned int line = 0;
+	char magic[0x206];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	if (d->type != XLCFG_TYPE_PV) {
+		xlcfg_has(cfg, "type", &line);
+		fprintf(stderr,
+			"pvkit: %s:%u: type: %s is not supported (pvkit builds "
+			"PV domains: the kernel is a program on libpvkit)\n",
+			path, line, xlcfg_type_name(d->type));
+		return -ENOTSUP;
+	}
+	if (d->ramdisk) {
+		xlcfg_has(cfg, "ramdisk", &line);
+		fprintf(stderr,
+			"pvkit: %s:%u: ramdisk: not supported (a pvkit kernel "
+			"is a program; give it data with extra= or a disk)\n",
+			path, line);
+		return -ENOTSUP;
+	}
+	if (d->maxvcpus > PVK_EMU_MAX_VCPUS) {
+		xlcfg_has(cfg, xlcfg_has(cfg, "maxvcpus", NULL) ? "maxvcpus"
+								: "vcpus",
+			  &line);
+		fprintf(stderr,
+			"pvkit: %s:%u: vcpus: %u is more than pvkit-hvd "
+			"builds (%u)\n",
+			path, line, d->maxvcpus, PVK_EMU_MAX_VCPUS);
+		return -EINVAL;
+	}
+	if (d->maxmem_mib > PVK_EMU_MAX_MEM_MIB) {
+		xlcfg_has(cfg, xlcfg_has(cfg, "maxmem", NULL) ? "maxmem"
+							      : "memory",
+			  &line);
+		fprintf(stderr,
+			"pvkit: %s:%u: memory: %llu MiB is more than pvkit-hvd "
+			"builds (%llu MiB)\n",
+			path, line, (unsigned long long)d->maxmem_mib,
+			(unsigned long long)PVK_EMU_MAX_MEM_MIB);
+		return -EINVAL;
+	}
+	if (!d->kernel)
+		return 0; /* pvkit-guest, the built-in kernel */
+	xlcfg_has(cfg, "kernel", &line);
+	if (stat(d->kernel, &sb) < 0 || access(d->kernel, X_OK) < 0) {
+		fprintf(stderr, "pvkit: %s:%u: kernel: %s: %s\n", path, line,
+			d->kernel, strerror(errno));
+		return -ENOEXEC;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		fprintf(stderr, "pvkit: %s:%u: kernel: %s: not a file\n", path,
+			line, d->kernel);
+		return -ENOEXEC;
+	}
+	fd = open(d->kernel, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, magic, sizeof(magic)) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n >= (ssize_t)sizeof(magic) && !memcmp(magic + 0x202, "HdrS", 4)) {
+		fprintf(stderr,
+			"pvkit: %s:%u: kernel: %s is a Linux kernel image; "
+			"pvkit runs kernels that are programs on libpvkit "
+			"(docs/writing-a-kernel.md)\n",
+			path, line, d->kernel);
+		return -ENOEXEC;
+	}
+	if (n < 4 || (memcmp(magic, "\177ELF", 4) && memcmp(magic, "#!", 2))) {
+		fprintf(stderr,
+			"pvkit: %s:%u: kernel: %s is not a program (no ELF "
+			"or #! header)\n",
+			path, line, d->kernel);
+		return -ENOEXEC;
+	}
+	return 0;
+}
 
 static int load_cfg(const char *path, struct xlcfg_domain **out)
 {
@@ -44,6 +128,7 @@ static int load_cfg(const char *path, struct xlcfg_domain **out)
 	}
 	for (i = 0; i < xlcfg_warning_count(cfg); i++)
 		fprintf(stderr, "pvkit: warning: %s\n", xlcfg_warning(cfg, i));
+	rc = check_buildable(path, cfg, *out);
 	for (i = 0; i < (*out)->ndisks && !rc; i++)
 		rc = disk_check(path, &(*out)->disks[i]);
 	if (!rc && (*out)->nvifs) {

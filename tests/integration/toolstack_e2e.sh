@@ -104,6 +104,19 @@ printf 'name = "bad3"\ndisk = [ "format=qcow2, vdev=xvda, target=%s" ]\n' "$disk
 check "non-raw disk format refused" '"$P" create "$PVKIT_STATE_DIR/bad3.cfg" 2>&1 | grep -q "qcow2"'
 check "bad config names file, line and key" '"$P" create "$PVKIT_STATE_DIR/bad.cfg" 2>&1 | grep -q "bad.cfg:2: memory"'
 check "unknown domain" '! "$P" destroy nosuch 2>/dev/null'
+# What pvkit cannot build is refused before anything is created, naming
+# file, line and key (before: "Domain N created", rc 0, then a crash).
+badcfg() { printf 'name = "%s"\nmemory = 16\n%s\n' "$1" "$2" > "$PVKIT_STATE_DIR/$1.cfg"; }
+badcfg bk1 'kernel = "/nonexistent"'
+check "missing kernel refused" '! "$P" create "$PVKIT_STATE_DIR/bk1.cfg" 2>$PVKIT_STATE_DIR/err.txt && grep -q "bk1.cfg:3: kernel: /nonexistent: No such file" $PVKIT_STATE_DIR/err.txt'
+head -c 1024 /dev/zero > "$PVKIT_STATE_DIR/bzImage"; printf 'HdrS' | dd of="$PVKIT_STATE_DIR/bzImage" bs=1 seek=514 conv=notrunc status=none; chmod +x "$PVKIT_STATE_DIR/bzImage"
+badcfg bk2 "kernel = \"$PVKIT_STATE_DIR/bzImage\""
+check "a Linux kernel image refused" '"$P" create "$PVKIT_STATE_DIR/bk2.cfg" 2>&1 | grep -q "bk2.cfg:3: kernel: .* is a Linux kernel image"'
+badcfg bk3 'type = "hvm"'
+check "type=hvm refused" '"$P" create "$PVKIT_STATE_DIR/bk3.cfg" 2>&1 | grep -q "bk3.cfg:3: type: hvm is not supported"'
+badcfg bk4 'vcpus = 64'
+check "vcpus over pvkit-hvd's limit refused by the toolstack" '"$P" create "$PVKIT_STATE_DIR/bk4.cfg" 2>&1 | grep -q "bk4.cfg:3: vcpus: 64 is more than pvkit-hvd builds (32)"'
+check "none of them was created" '! "$P" list | grep -Eq "^bk[0-9] "'
 if [ -n "${CONS_POKE:-}" ]; then
   printf 'name = "hostile"\nmemory = 16\n' > "$PVKIT_STATE_DIR/h.cfg"
   "$P" create "$PVKIT_STATE_DIR/h.cfg" >/dev/null
