@@ -369,11 +369,27 @@ static pid_t spawn_kernel(struct ts *ts, const struct xlcfg_domain *c,
 	return p;
 }
 
+/* A restart this soon after the start counts as quick; this many quick
+ * ones in a row and the monitor gives up. */
+#define RESTART_QUICK_S 10
+#define RESTART_QUICK_MAX 5
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* pvkit __monitor CFG DOMID CHANFD READYFD */
 int cmd_monitor(struct ts *ts, int argc, char **argv)
 {
 	struct xlcfg_domain *c = NULL;
 	struct pvk_platform *plat = NULL;
+	unsigned int delay_ms = 500;
+	double started;
+	int quick = 0;
 	domid_t d;
 	int chan_fd, ready_fd, rc = 1;
 
@@ -390,6 +406,7 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 		pid_t k;
 		int st;
 
+		started = mono_s();
 		k = spawn_kernel(ts, c, chan_fd, d);
 		close(chan_fd);
 		if (k < 0 || plat->domctl->unpause(plat, d)) {
@@ -443,6 +460,28 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 		    act != XLCFG_ACTION_COREDUMP_RESTART) {
 			rc = 0;
 			break;
+		}
+		/* A domain that ends soon after every start (a kernel that
+		 * fails at once, on_crash="restart") is restarted ever more
+		 * slowly, and given up after RESTART_QUICK_MAX such runs. */
+		if (mono_s() - started < RESTART_QUICK_S) {
+			if (++quick >= RESTART_QUICK_MAX) {
+				fprintf(stderr,
+					"pvkit: domain %s ended within %d s "
+					"of starting %d times in a row; not "
+					"restarting it\n",
+					c->name, RESTART_QUICK_S, quick);
+				break;
+			}
+			fprintf(stderr,
+				"pvkit: domain %s ended within %d s of "
+				"starting; restarting in %u ms\n",
+				c->name, RESTART_QUICK_S, delay_ms);
+			usleep(delay_ms * 1000u);
+			delay_ms = delay_ms * 2 > 8000 ? 8000 : delay_ms * 2;
+		} else {
+			quick = 0;
+			delay_ms = 500;
 		}
 		if (domain_build(ts, plat, c, &d, &chan_fd))
 			break;
