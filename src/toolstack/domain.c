@@ -28,9 +28,37 @@ static const char *const reason_names[] = {
 
 /* What pvkit can build, checked before anything is created: every
  * refusal names the file, the line and the key.  0 or -errno. */
-static int check_buildable(const char *path, const struct xlcfg *cfg,
+/* The default kernel (pvkit-guest: $PVKIT_GUEST, next to us, or in
+ * PATH) as a path into out: 0, or -ENOENT. */
+static int default_kernel(const struct ts *ts, char *out, size_t len)
+{
+	const char *p = getenv("PATH"), *e;
+	char name[300];
+
+	ts_helper(ts, "PVKIT_GUEST", "pvkit-guest", name, sizeof(name));
+	if (strchr(name, '/')) {
+		snprintf(out, len, "%s", name);
+		return access(out, X_OK) == 0 ? 0 : -ENOENT;
+	}
+	for (; p && *p; p = *e ? e + 1 : e) {
+		int w;
+
+		e = strchrnul(p, ':');
+		w = snprintf(out, len, "%.*s/%s", (int)(e - p), p, name);
+		if (e > p && w > 0 && (size_t)w < len &&
+		    access(out, X_OK) == 0)
+			return 0;
+	}
+	snprintf(out, len, "%s", name);
+	return -ENOENT;
+}
+
+static int check_buildable(const struct ts *ts, const char *path,
+			   const struct xlcfg *cfg,
 			   const struct xlcfg_domain *d)
 {
+	char deflt[300];
+
 	unsigned int line = 0;
 	char magic[0x206];
 	struct stat sb;
@@ -74,8 +102,16 @@ static int check_buildable(const char *path, const struct xlcfg *cfg,
 			(unsigned long long)PVK_EMU_MAX_MEM_MIB);
 		return -EINVAL;
 	}
-	if (!d->kernel)
-		return 0; /* pvkit-guest, the built-in kernel */
+	if (!d->kernel) {
+		/* pvkit-guest, the default kernel, as spawn_kernel finds it */
+		if (default_kernel(ts, deflt, sizeof(deflt)) == 0)
+			return 0;
+		fprintf(stderr,
+			"pvkit: %s: no kernel= and the default kernel %s is "
+			"not installed (set kernel= or $PVKIT_GUEST)\n",
+			path, deflt);
+		return -ENOEXEC;
+	}
 	xlcfg_has(cfg, "kernel", &line);
 	if (stat(d->kernel, &sb) < 0 || access(d->kernel, X_OK) < 0) {
 		fprintf(stderr, "pvkit: %s:%u: kernel: %s: %s\n", path, line,
@@ -109,7 +145,8 @@ static int check_buildable(const char *path, const struct xlcfg *cfg,
 	return 0;
 }
 
-static int load_cfg(const char *path, struct xlcfg_domain **out)
+static int load_cfg(const struct ts *ts, const char *path,
+		    struct xlcfg_domain **out)
 {
 	char err[XLCFG_ERR_MAX];
 	struct xlcfg *cfg = NULL;
@@ -128,7 +165,7 @@ static int load_cfg(const char *path, struct xlcfg_domain **out)
 	}
 	for (i = 0; i < xlcfg_warning_count(cfg); i++)
 		fprintf(stderr, "pvkit: warning: %s\n", xlcfg_warning(cfg, i));
-	rc = check_buildable(path, cfg, *out);
+	rc = check_buildable(ts, path, cfg, *out);
 	for (i = 0; i < (*out)->ndisks && !rc; i++)
 		rc = disk_check(path, &(*out)->disks[i]);
 	if (!rc && (*out)->nvifs) {
@@ -324,8 +361,7 @@ static pid_t spawn_kernel(struct ts *ts, const struct xlcfg_domain *c,
 	if (c->kernel)
 		snprintf(kernel, sizeof(kernel), "%s", c->kernel);
 	else
-		ts_helper(ts, "PVKIT_GUEST", "pvkit-guest", kernel,
-			  sizeof(kernel));
+		default_kernel(ts, kernel, sizeof(kernel));
 	snprintf(log, sizeof(log), "%s/guest-%s.log", ts->state, c->name);
 	snprintf(fdvar, sizeof(fdvar), "PVKIT_HV_FD=%d", chan_fd);
 	env = kernel_env(fdvar);
@@ -398,7 +434,7 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 	d = (domid_t)atoi(argv[2]);
 	chan_fd = atoi(argv[3]);
 	ready_fd = atoi(argv[4]);
-	if (load_cfg(argv[1], &c) || ts_dom0(ts, &plat))
+	if (load_cfg(ts, argv[1], &c) || ts_dom0(ts, &plat))
 		goto out;
 	for (;;) {
 		struct pvk_dominfo info;
@@ -505,7 +541,7 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 		fprintf(stderr, "usage: pvkit create CFG\n");
 		return 2;
 	}
-	if (load_cfg(argv[1], &c))
+	if (load_cfg(ts, argv[1], &c))
 		return 1;
 	if (ts_dom0(ts, &plat))
 		goto out;
@@ -717,9 +753,11 @@ int cmd_shutdown(struct ts *ts, int argc, char **argv, const char *what)
 	rc = xs_write_str(xs, XS_TX_NONE, path, what);
 	if (rc || !wait)
 		goto out;
-	/* -w: wait for the domain to go away (or come back, for reboot). */
+	/* -w: wait for the domain to go away (or come back, for reboot), or
+	 * to stay shut down (on_poweroff="preserve" keeps it). */
 	for (i = 0; i < 3000; i++) {
-		if (plat->domctl->info(plat, d, &info))
+		if (plat->domctl->info(plat, d, &info) ||
+		    (info.flags & PVK_DOMINFO_SHUTDOWN))
 			break;
 		usleep(10000);
 	}

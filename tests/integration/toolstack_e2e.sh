@@ -117,6 +117,10 @@ check "type=hvm refused" '"$P" create "$PVKIT_STATE_DIR/bk3.cfg" 2>&1 | grep -q 
 badcfg bk4 'vcpus = 64'
 check "vcpus over pvkit-hvd's limit refused by the toolstack" '"$P" create "$PVKIT_STATE_DIR/bk4.cfg" 2>&1 | grep -q "bk4.cfg:3: vcpus: 64 is more than pvkit-hvd builds (32)"'
 check "none of them was created" '! "$P" list | grep -Eq "^bk[0-9] "'
+# shutdown -w of an on_poweroff="preserve" domain returns once it is shut
+# down (before: "did not shut down in 30 s", rc 1).
+printf 'name = "kept"\nmemory = 16\non_poweroff = "preserve"\n' > "$PVKIT_STATE_DIR/kept.cfg"
+check "shutdown -w of a preserved domain" '"$P" create "$PVKIT_STATE_DIR/kept.cfg" >/dev/null && sleep 0.5 && timeout 10 "$P" shutdown -w kept | grep -q "shut down" && "$P" list | grep "^kept " | grep -q -- "---s--" && "$P" destroy kept'
 # A kernel that fails at once with on_crash="restart" is restarted ever
 # more slowly and given up after 5 quick runs (before: ~65 domains a second
 # without end).
