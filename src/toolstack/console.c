@@ -111,6 +111,14 @@ int cmd_console(struct ts *ts, int argc, char **argv)
 	pvk_platform_close(plat);
 	if (rc)
 		return 1;
+	if (domid == 0) {
+		/* Dom0's processes write to their terminals and logs (pvkit
+		 * dmesg is not built yet); the console daemon serves DomUs. */
+		fprintf(stderr, "pvkit: console: Domain-0 has no PV console "
+				"here; its daemons log to %s/*.log\n",
+			ts->state);
+		return 1;
+	}
 	snprintf(path, sizeof(path), "%s/console.sock", ts->state);
 	sock = pvk_unix_connect(path, SOCK_STREAM);
 	if (sock < 0) {

@@ -88,6 +88,7 @@ check "log lines reach the console" 'grep -q "control driver ready" $PVKIT_STATE
 check "console: ping -> pong" 'printf "ping\n" | timeout 5 "$P" console e2e | grep -qx pong'
 check "console: other input echoed" 'printf "hello\n" | timeout 5 "$P" console e2e | grep -qx "echo: hello"'
 check "console: unknown domain refused" '! "$P" console nosuch 2>/dev/null'
+check "console: Domain-0 refused with a reason, not the daemon's protocol" '"$P" console Domain-0 2>&1 </dev/null | grep -q "Domain-0 has no PV console" && ! "$P" console 0 </dev/null 2>&1 | grep -q "expected: attach"'
 check "reboot restarts with a new id" '"$P" reboot e2e && for i in $(seq 100); do id2=$("$P" list | awk "\$1==\"e2e\"{print \$2}"); [ -n "$id2" ] && [ "$id2" != "$id1" ] && break; sleep 0.1; done; [ -n "$id2" ] && [ "$id2" != "$id1" ]'
 for i in $(seq 50); do [ "$(grep -c 'control driver ready' $PVKIT_STATE_DIR/guest-e2e.log)" -ge 2 ] && break; sleep 0.1; done
 check "shutdown -w" '"$P" shutdown -w e2e >/dev/null && ! "$P" list | grep -q "^e2e "'
