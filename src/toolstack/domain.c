@@ -145,6 +145,41 @@ static int check_buildable(const struct ts *ts, const char *path,
 	return 0;
 }
 
+/* Two disks of one domain on the same vdev, or on the same file with
+ * either writable (blkback would serve both: one writer per image holds
+ * across backends, not within one configuration). */
+static int disks_distinct(const char *path, const struct xlcfg_domain *d)
+{
+	struct stat a, b;
+	unsigned int i, j;
+
+	for (i = 0; i < d->ndisks; i++)
+		for (j = i + 1; j < d->ndisks; j++) {
+			const struct xlcfg_disk *x = &d->disks[i],
+						*y = &d->disks[j];
+
+			if (!strcmp(x->vdev, y->vdev)) {
+				fprintf(stderr,
+					"pvkit: %s:%u: disk: vdev %s given "
+					"twice (line %u too)\n",
+					path, y->line, y->vdev, x->line);
+				return -EINVAL;
+			}
+			if (disk_target_is_nbd(x->target) ||
+			    disk_target_is_nbd(y->target) ||
+			    stat(x->target, &a) || stat(y->target, &b) ||
+			    a.st_dev != b.st_dev || a.st_ino != b.st_ino ||
+			    (x->readonly && y->readonly))
+				continue;
+			fprintf(stderr,
+				"pvkit: %s:%u: disk: %s is %s's target too "
+				"(line %u); a writable image is attached once\n",
+				path, y->line, y->target, x->vdev, x->line);
+			return -EBUSY;
+		}
+	return 0;
+}
+
 static int load_cfg(const struct ts *ts, const char *path,
 		    struct xlcfg_domain **out)
 {
@@ -168,6 +203,8 @@ static int load_cfg(const struct ts *ts, const char *path,
 	rc = check_buildable(ts, path, cfg, *out);
 	for (i = 0; i < (*out)->ndisks && !rc; i++)
 		rc = disk_check(path, &(*out)->disks[i]);
+	if (!rc)
+		rc = disks_distinct(path, *out);
 	if (!rc && (*out)->nvifs) {
 		fprintf(stderr,
 			"pvkit: %s: vif= is not implemented yet (no "

@@ -117,6 +117,8 @@ badcfg bk3 'type = "hvm"'
 check "type=hvm refused" '"$P" create "$PVKIT_STATE_DIR/bk3.cfg" 2>&1 | grep -q "bk3.cfg:3: type: hvm is not supported"'
 badcfg bk4 'vcpus = 64'
 check "vcpus over pvkit-hvd's limit refused by the toolstack" '"$P" create "$PVKIT_STATE_DIR/bk4.cfg" 2>&1 | grep -q "bk4.cfg:3: vcpus: 64 is more than pvkit-hvd builds (32)"'
+printf 'name = "bk5"\nmemory = 16\ndisk = [ "vdev=xvda, target=%s", "vdev=xvdb, target=%s" ]\n' "$disk" "$disk" > "$PVKIT_STATE_DIR/bk5.cfg"
+check "one image twice in a config, writable, refused" '"$P" create "$PVKIT_STATE_DIR/bk5.cfg" 2>&1 | grep -q "bk5.cfg:3: disk: .* is xvda.s target too"'
 check "none of them was created" '! "$P" list | grep -Eq "^bk[0-9] "'
 # shutdown -w of an on_poweroff="preserve" domain returns once it is shut
 # down (before: "did not shut down in 30 s", rc 1).
