@@ -689,13 +689,15 @@ int cmd_list(struct ts *ts, int argc, char **argv)
 			       info[i].vcpus, state_str(&info[i], st));
 		printf("\n]\n");
 	} else {
-		printf("%-32s %5s %7s %5s %6s\n", "Name", "ID", "Mem", "VCPUs",
-		       "State");
+		/* xl list's columns */
+		printf("%-32s %5s %7s %5s %6s %9s\n", "Name", "ID", "Mem",
+		       "VCPUs", "State", "Time(s)");
 		for (i = 0; i < n; i++)
-			printf("%-32s %5u %7llu %5u %6s\n", info[i].name,
+			printf("%-32s %5u %7llu %5u %6s %9.1f\n", info[i].name,
 			       info[i].domid,
 			       (unsigned long long)info[i].tot_pages / 256,
-			       info[i].vcpus, state_str(&info[i], st));
+			       info[i].vcpus, state_str(&info[i], st),
+			       (double)info[i].cpu_time_ns / 1e9);
 	}
 	pvk_platform_close(plat);
 	return 0;
@@ -720,6 +722,34 @@ static int one_domain(struct ts *ts, int argc, char **argv,
 		return 1;
 	}
 	return 0;
+}
+
+/* xl domid NAME / xl domname ID: the one printed from the other. */
+int cmd_domid(struct ts *ts, int argc, char **argv, bool name)
+{
+	struct pvk_dominfo info;
+	struct pvk_platform *plat;
+	domid_t d;
+	int rc;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: pvkit %s\n",
+			name ? "domname ID" : "domid NAME");
+		return 2;
+	}
+	if (ts_dom0(ts, &plat))
+		return 1;
+	rc = ts_lookup(plat, argv[1], &d);
+	if (!rc && name)
+		rc = plat->domctl->info(plat, d, &info);
+	if (!rc) {
+		if (name)
+			printf("%s\n", info.name);
+		else
+			printf("%u\n", d);
+	}
+	pvk_platform_close(plat);
+	return rc ? 1 : 0;
 }
 
 int cmd_destroy(struct ts *ts, int argc, char **argv)

@@ -105,12 +105,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pvkit COMMAND [ARGS]\n"
-		"  host start|stop|status     the emulated host: hypervisor, "
-		"xenstored, consoled\n"
+		"  host start|status          the emulated host: hypervisor, "
+		"xenstored, consoled, blkback\n"
+		"  host stop [-f] [-w SECS]   power the domains off (-f: destroy "
+		"what stays), stop the host\n"
 		"  create CFG                 create a domain from an xl.cfg "
 		"file\n"
 		"  list [--json]              list domains\n"
 		"  destroy DOM                destroy a domain now\n"
+		"  domid NAME | domname ID    a domain's id from its name, or "
+		"the name from the id\n"
 		"  shutdown [-w] DOM          ask a domain to power off\n"
 		"  reboot [-w] DOM            ask a domain to reboot\n"
 		"  pause DOM | unpause DOM\n"
@@ -151,6 +155,10 @@ int main(int argc, char **argv)
 		return cmd_list(&ts, argc, argv);
 	if (!strcmp(cmd, "destroy"))
 		return cmd_destroy(&ts, argc, argv);
+	if (!strcmp(cmd, "domid"))
+		return cmd_domid(&ts, argc, argv, false);
+	if (!strcmp(cmd, "domname"))
+		return cmd_domid(&ts, argc, argv, true);
 	if (!strcmp(cmd, "shutdown"))
 		return cmd_shutdown(&ts, argc, argv, "poweroff");
 	if (!strcmp(cmd, "reboot"))
