@@ -65,12 +65,15 @@ static int check_buildable(const struct ts *ts, const char *path,
 	ssize_t n;
 	int fd;
 
-	if (d->type != XLCFG_TYPE_PV) {
+	/* pv and pvh: a pvkit kernel is a program started with PVH's start
+	 * info (hvm_start_info); nothing emulates a machine for hvm. */
+	if (d->type == XLCFG_TYPE_HVM) {
 		xlcfg_has(cfg, "type", &line);
 		fprintf(stderr,
-			"pvkit: %s:%u: type: %s is not supported (pvkit builds "
-			"PV domains: the kernel is a program on libpvkit)\n",
-			path, line, xlcfg_type_name(d->type));
+			"pvkit: %s:%u: type: hvm is not supported (pvkit "
+			"builds PV and PVH domains: the kernel is a program on "
+			"libpvkit)\n",
+			path, line);
 		return -ENOTSUP;
 	}
 	if (d->ramdisk) {
