@@ -34,7 +34,8 @@
  * running and gets its fair share of the CPU).
  *
  * The budget is the one knob (blkback --poll-us, blkfront opts.poll_us,
- * $PVKIT_BLK_POLL_US; 0 never watches).  The counters say what the policy
+ * $PVKIT_BLK_POLL_US; a guest's vCPU threads $PVKIT_EVTCHN_POLL_US, off by
+ * default; 0 never watches).  The counters say what the policy
  * did.  One struct per waiting thread, used by that thread only.
  */
 #ifndef PVKIT_COMMON_SPIN_H
@@ -59,7 +60,7 @@ struct pvk_spin_stats {
 struct pvk_spin {
 	uint64_t max_ns;     /* budget; 0: never watch */
 	uint64_t win_ns;     /* the current window; 0: closed */
-	uint64_t off_until;  /* no watching before (back-off, busy host) */
+	uint64_t off_until;  /* no watching before this (back-off) */
 	uint64_t backoff_ns; /* the next back-off after a preemption */
 	bool watched;        /* the last wait watched (and missed) */
 	unsigned int stride; /* looks per clock reading (a power of two) */

@@ -144,6 +144,7 @@ if [ -n "${CONS_POKE:-}" ]; then
 fi
 # One host per state directory: a second start, even one racing the first,
 # refuses and names the daemon already there.
+check "host stop -w with a bad value refused, host left running" 'out=$("$P" host stop -w soon 2>&1); rc=$?; [ $rc = 2 ] && echo "$out" | grep -q "seconds, 0-3600" && "$P" host status >/dev/null'
 check "host start while running refused, naming the daemon" '"$P" host start 2>&1 | grep -q "host already running.*pvkit-hvd is pid"'
 # host stop shuts the domains down first (xendomains' order), then the
 # daemons: nothing of the host is left (before: guests and monitors ran on).
