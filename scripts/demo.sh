@@ -8,7 +8,7 @@ bash scripts/install-deps.sh
 bash scripts/build.sh build
 meson install -C build --quiet
 export PVKIT_STATE_DIR=${PVKIT_STATE_DIR:-/run/pvkit}
-pvkit host stop >/dev/null 2>&1 || true
+pvkit host stop -f -w 10 >/dev/null 2>&1 || true
 rm -f /tmp/pvkit-demo-disk.img
 truncate -s 64M /tmp/pvkit-demo-disk.img
 printf 'pvkit demo disk' | dd of=/tmp/pvkit-demo-disk.img conv=notrunc status=none

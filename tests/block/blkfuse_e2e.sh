@@ -27,7 +27,7 @@ cleanup() {
 	mountpoint -q "$ext" 2>/dev/null && umount "$ext"
 	"$P" destroy fuse >/dev/null 2>&1
 	mountpoint -q "$mnt" 2>/dev/null && umount -l "$mnt"
-	"$P" host stop >/dev/null 2>&1
+	"$P" host stop -f -w 5 >/dev/null 2>&1
 	if [ -n "${KEEP:-}" ]; then echo "kept $PVKIT_STATE_DIR $shm"; return; fi
 	rm -rf "$PVKIT_STATE_DIR" "$shm"
 }

@@ -26,7 +26,7 @@ fail=0
 check() { if eval "$2"; then echo "ok   - $1"; else echo "FAIL - $1"; fail=1; fi; }
 ours() { pgrep -f "$S" >/dev/null; } # every process of this test names $S
 cleanup() {
-	"$P" host stop >/dev/null 2>&1
+	"$P" host stop -f -w 5 >/dev/null 2>&1
 	for p in $(pgrep -f "$S"); do kill -9 "$p" 2>/dev/null; done
 	[ -n "${KEEP:-}" ] || rm -rf "$S"
 }

@@ -25,7 +25,7 @@ host_procs() {
 		tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qxF "PVKIT_STATE_DIR=$PVKIT_STATE_DIR" && echo "$p"
 	done
 }
-cleanup() { "$P" host stop >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$PVKIT_STATE_DIR"; }
+cleanup() { "$P" host stop -f -w 5 >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$PVKIT_STATE_DIR"; }
 trap cleanup EXIT
 cfg=$PVKIT_STATE_DIR/g.cfg
 disk=$PVKIT_STATE_DIR/disk.img
