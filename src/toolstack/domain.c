@@ -53,13 +53,24 @@ static int default_kernel(const struct ts *ts, char *out, size_t len)
 	return -ENOENT;
 }
 
+/* Which key set a maximum (max_key, else key, as xl.cfg defaults it) and
+ * on which line. */
+static const char *figure_key(const struct xlcfg *cfg, const char *max_key,
+			      const char *key, unsigned int *line)
+{
+	if (xlcfg_has(cfg, max_key, line))
+		return max_key;
+	xlcfg_has(cfg, key, line);
+	return key;
+}
+
 static int check_buildable(const struct ts *ts, const char *path,
 			   const struct xlcfg *cfg,
 			   const struct xlcfg_domain *d)
 {
 	char deflt[300];
-
 	unsigned int line = 0;
+	const char *key;
 	char magic[0x206];
 	struct stat sb;
 	ssize_t n;
@@ -84,24 +95,20 @@ static int check_buildable(const struct ts *ts, const char *path,
 			path, line);
 		return -ENOTSUP;
 	}
+	/* The limits: named by the key that set the figure. */
 	if (d->maxvcpus > PVK_EMU_MAX_VCPUS) {
-		xlcfg_has(cfg, xlcfg_has(cfg, "maxvcpus", NULL) ? "maxvcpus"
-								: "vcpus",
-			  &line);
-		fprintf(stderr,
-			"pvkit: %s:%u: vcpus: %u is more than pvkit-hvd "
-			"builds (%u)\n",
-			path, line, d->maxvcpus, PVK_EMU_MAX_VCPUS);
+		key = figure_key(cfg, "maxvcpus", "vcpus", &line);
+		fprintf(stderr, "pvkit: %s:%u: %s: %u is more than pvkit-hvd "
+				"builds (%u)\n",
+			path, line, key, d->maxvcpus, PVK_EMU_MAX_VCPUS);
 		return -EINVAL;
 	}
 	if (d->maxmem_mib > PVK_EMU_MAX_MEM_MIB) {
-		xlcfg_has(cfg, xlcfg_has(cfg, "maxmem", NULL) ? "maxmem"
-							      : "memory",
-			  &line);
+		key = figure_key(cfg, "maxmem", "memory", &line);
 		fprintf(stderr,
-			"pvkit: %s:%u: memory: %llu MiB is more than pvkit-hvd "
+			"pvkit: %s:%u: %s: %llu MiB is more than pvkit-hvd "
 			"builds (%llu MiB)\n",
-			path, line, (unsigned long long)d->maxmem_mib,
+			path, line, key, (unsigned long long)d->maxmem_mib,
 			(unsigned long long)PVK_EMU_MAX_MEM_MIB);
 		return -EINVAL;
 	}

@@ -334,17 +334,15 @@ static int host_stop(struct ts *ts, int argc, char **argv)
 
 static int host_status(struct ts *ts)
 {
-	static const char *const names[] = {"hvd", "xenstored", "consoled",
-					    "blkback"};
 	size_t i;
 	int down = 0;
 
 	printf("state directory: %s\n", ts->state);
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		pid_t p = read_pid(ts, names[i]);
+	for (i = 0; i < NDAEMONS; i++) {
+		pid_t p = read_pid(ts, daemons[i]);
 		char label[32];
 
-		snprintf(label, sizeof(label), "pvkit-%s:", names[i]);
+		snprintf(label, sizeof(label), "pvkit-%s:", daemons[i]);
 		printf("%-17s%s (pid %d)\n", label, p ? "running" : "stopped",
 		       (int)p);
 		down += !p;
