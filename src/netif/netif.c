@@ -273,6 +273,136 @@ bool netif_rx_back_want(struct netif_rx_back *b, unsigned int want)
 	return s->req_prod - b->r.req_cons >= (want ? want : 1);
 }
 
+/* ---- checksum offload ------------------------------------------------ */
+
+static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+int netif_parse_l4(const uint8_t *pkt, size_t len, struct netif_l4 *l4)
+{
+	size_t off = NETIF_ETH_HLEN;
+	uint16_t type;
+	uint8_t proto;
+
+	memset(l4, 0, sizeof(*l4));
+	if (len < NETIF_ETH_HLEN)
+		return -EINVAL;
+	type = be16(pkt + 12);
+	if (type == 0x8100) { /* one 802.1Q tag */
+		if (len < off + 4)
+			return -EINVAL;
+		type = be16(pkt + 16);
+		off += 4;
+	}
+	if (type == 0x0800) {
+		size_t ihl;
+
+		if (len < off + 20 || (pkt[off] >> 4) != 4)
+			return -EINVAL;
+		ihl = (size_t)(pkt[off] & 15) * 4;
+		if (ihl < 20 || len < off + ihl)
+			return -EINVAL;
+		if (be16(pkt + off + 6) & 0x3fff) /* MF or an offset */
+			return -EPROTONOSUPPORT;
+		proto = pkt[off + 9];
+		off += ihl;
+	} else if (type == 0x86dd) {
+		unsigned int hops = 0;
+
+		if (len < off + 40 || (pkt[off] >> 4) != 6)
+			return -EINVAL;
+		proto = pkt[off + 6];
+		off += 40;
+		l4->ipv6 = true;
+		/* hop-by-hop 0, routing 43, destination options 60 */
+		while (proto == 0 || proto == 43 || proto == 60) {
+			if (++hops > 8 || len < off + 8)
+				return -EINVAL;
+			proto = pkt[off];
+			off += ((size_t)pkt[off + 1] + 1) * 8;
+		}
+	} else {
+		return -EPROTONOSUPPORT;
+	}
+	if (proto == 6) {
+		size_t doff;
+
+		if (len < off + 20)
+			return -EINVAL;
+		doff = (size_t)(pkt[off + 12] >> 4) * 4;
+		if (doff < 20 || len < off + doff)
+			return -EINVAL;
+		l4->csum_offset = 16;
+		l4->hdr_len = (uint16_t)(off + doff);
+	} else if (proto == 17) {
+		if (len < off + 8)
+			return -EINVAL;
+		l4->csum_offset = 6;
+		l4->hdr_len = (uint16_t)(off + 8);
+	} else {
+		return -EPROTONOSUPPORT;
+	}
+	if (off > 0xffff - 64)
+		return -EINVAL;
+	l4->csum_start = (uint16_t)off;
+	l4->proto = proto;
+	return 0;
+}
+
+/* The one's complement sum of n bytes, added to sum (not folded). */
+static uint64_t sum16(const uint8_t *p, size_t n, uint64_t sum)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += be16(p + i);
+	if (n & 1)
+		sum += (uint64_t)p[n - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint64_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+void netif_csum_pseudo(uint8_t *pkt, size_t len, const struct netif_l4 *l4)
+{
+	/* the IP header (after the Ethernet header and its tag, if any):
+	 * IPv4's addresses at 12..19 of it, IPv6's at 8..39 */
+	size_t ip = be16(pkt + 12) == 0x8100 ? 18 : 14;
+	size_t l4len = len - l4->csum_start;
+	uint64_t sum;
+	uint16_t s;
+
+	if (l4->ipv6)
+		sum = sum16(pkt + ip + 8, 32, 0);
+	else
+		sum = sum16(pkt + ip + 12, 8, 0);
+	sum += l4->proto;
+	sum += l4len;
+	s = fold(sum);
+	pkt[l4->csum_start + l4->csum_offset] = (uint8_t)(s >> 8);
+	pkt[l4->csum_start + l4->csum_offset + 1] = (uint8_t)s;
+}
+
+int netif_csum_finish(uint8_t *pkt, size_t len, uint16_t start,
+		      uint16_t offset)
+{
+	uint16_t s;
+
+	if ((size_t)start + offset + 2 > len)
+		return -EINVAL;
+	s = (uint16_t)~fold(sum16(pkt + start, len - start, 0));
+	/* UDP: a computed 0 is sent as all ones */
+	if (!s && offset == 6)
+		s = 0xffff;
+	pkt[start + offset] = (uint8_t)(s >> 8);
+	pkt[start + offset + 1] = (uint8_t)s;
+	return 0;
+}
+
 const char *netif_tx_error_name(enum netif_tx_error e)
 {
 	switch (e) {

@@ -151,6 +151,30 @@ bool netif_rx_back_push(struct netif_rx_back *b, RING_IDX end);
  * (req_event = req_cons + want); true when they are there already. */
 bool netif_rx_back_want(struct netif_rx_back *b, unsigned int want);
 
+/* ---- checksum offload ------------------------------------------------
+ * netif has no csum_start/csum_offset: a packet marked csum_blank (TX) or
+ * bound for a TAP that wants them (virtio-net header) has its transport
+ * header found by parsing.  Ethernet (one optional 802.1Q tag), IPv4 or
+ * IPv6 (hop-by-hop, routing and destination-options headers skipped), TCP
+ * or UDP; fragments and anything else are -EPROTONOSUPPORT, a packet too
+ * short for its headers -EINVAL. */
+struct netif_l4 {
+	uint16_t csum_start;  /* where the transport header begins */
+	uint16_t csum_offset; /* its checksum field, from csum_start */
+	uint16_t hdr_len;     /* Ethernet + IP + transport headers */
+	uint8_t proto;	      /* IPPROTO_TCP or IPPROTO_UDP */
+	bool ipv6;
+};
+int netif_parse_l4(const uint8_t *pkt, size_t len, struct netif_l4 *l4);
+/* Write the pseudo-header sum into the checksum field (what a partially
+ * checksummed packet carries there), for a packet parsed as l4. */
+void netif_csum_pseudo(uint8_t *pkt, size_t len, const struct netif_l4 *l4);
+/* Finish a partial checksum in software: the one's complement sum of
+ * pkt[start..len) (the field holding the pseudo-header sum) goes into
+ * the field at start + offset.  -EINVAL when the field lies outside. */
+int netif_csum_finish(uint8_t *pkt, size_t len, uint16_t start,
+		      uint16_t offset);
+
 /* ---- names for logs ------------------------------------------------- */
 const char *netif_tx_error_name(enum netif_tx_error e);
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -394,6 +395,69 @@ static void test_rx(void **state)
 	assert_string_equal(why, "impossible number of RX requests");
 }
 
+/* An IPv4/UDP frame with a VLAN tag, and one IPv6/TCP frame with a
+ * hop-by-hop header: found, pseudo-header summed, checksum finished; the
+ * result verifies (the sum over pseudo-header and segment is 0xffff). */
+static uint16_t be(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+static uint32_t verify_sum(const uint8_t *f, size_t len, size_t ip, bool v6,
+			   size_t l4, uint8_t proto)
+{
+	uint32_t s = 0;
+	size_t i;
+
+	for (i = v6 ? ip + 8 : ip + 12; i < (v6 ? ip + 40 : ip + 20); i += 2)
+		s += be(f + i);
+	s += proto + (uint32_t)(len - l4);
+	for (i = l4; i + 1 < len; i += 2)
+		s += be(f + i);
+	if ((len - l4) & 1)
+		s += (uint32_t)f[len - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return s;
+}
+
+static void test_csum(void **state)
+{
+	uint8_t f[200];
+	struct netif_l4 l4;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(f); i++)
+		f[i] = (uint8_t)(i * 7 + 3);
+	/* Ethernet + 802.1Q + IPv4 (ihl 5, no fragment) + UDP */
+	f[12] = 0x81, f[13] = 0x00, f[16] = 0x08, f[17] = 0x00;
+	f[18] = 0x45, f[24] = 0x40, f[25] = 0, f[27] = 17;
+	assert_int_equal(netif_parse_l4(f, 101, &l4), 0);
+	assert_int_equal(l4.csum_start, 38);
+	assert_int_equal(l4.csum_offset, 6);
+	assert_int_equal(l4.hdr_len, 46);
+	assert_false(l4.ipv6);
+	netif_csum_pseudo(f, 101, &l4);
+	assert_int_equal(
+	    netif_csum_finish(f, 101, l4.csum_start, l4.csum_offset), 0);
+	assert_int_equal(verify_sum(f, 101, 18, false, 38, 17), 0xffff);
+	/* a fragment is not offloadable; too short is invalid */
+	f[24] = 0x20;
+	assert_int_equal(netif_parse_l4(f, 101, &l4), -EPROTONOSUPPORT);
+	assert_int_equal(netif_parse_l4(f, 30, &l4), -EINVAL);
+	/* Ethernet + IPv6 + hop-by-hop (8 bytes) + TCP (doff 5) */
+	f[12] = 0x86, f[13] = 0xdd, f[14] = 0x60, f[20] = 0;
+	f[54] = 6, f[55] = 0;
+	f[62 + 12] = 0x50;
+	assert_int_equal(netif_parse_l4(f, 150, &l4), 0);
+	assert_int_equal(l4.csum_start, 62);
+	assert_int_equal(l4.csum_offset, 16);
+	assert_int_equal(l4.hdr_len, 82);
+	assert_true(l4.ipv6);
+	netif_csum_pseudo(f, 150, &l4);
+	assert_int_equal(netif_csum_finish(f, 150, 62, 16), 0);
+	assert_int_equal(verify_sum(f, 150, 14, true, 62, 6), 0xffff);
+	assert_int_equal(netif_csum_finish(f, 60, 62, 16), -EINVAL);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -413,6 +477,7 @@ int main(void)
 	    T(test_tx_drops),
 	    T(test_tx_copy_once),
 	    T(test_rx),
+	    cmocka_unit_test(test_csum),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
