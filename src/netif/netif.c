@@ -43,6 +43,18 @@ bool netif_tx_back_peek(const struct netif_tx_back *b)
 	return !b->broken && *prod != b->r.req_cons;
 }
 
+bool netif_tx_peek_size(const struct netif_tx_back *b, uint16_t *size)
+{
+	struct netif_tx_request t;
+
+	if (!netif_tx_back_peek(b))
+		return false;
+	rmb();
+	copy_once(&t, RING_GET_REQUEST(&b->r, b->r.req_cons), sizeof(t));
+	*size = t.size;
+	return true;
+}
+
 static int tx_fatal(struct netif_tx_back *b, const char **why, const char *w)
 {
 	b->broken = true;

@@ -103,6 +103,9 @@ struct netif_tx_back {
 int netif_tx_back_init(struct netif_tx_back *b, void *sring);
 /* Requests waiting (0 when none or broken). */
 bool netif_tx_back_peek(const struct netif_tx_back *b);
+/* The size field of the next request (a packet's whole length), without
+ * taking it: the rate limiter's look ahead.  False when none waits. */
+bool netif_tx_peek_size(const struct netif_tx_back *b, uint16_t *size);
 /* Take the next packet (the ring's req_cons moves past all its slots).
  * 1: *p holds a packet (which may be a drop: p->drop); 0: no request
  * waiting; -EPROTO: the frontend broke the protocol, *why says how (a

@@ -50,6 +50,9 @@ struct nb_queue_stats {
 	uint64_t rx_drop_big;  /* larger than the frontend can take */
 	uint64_t rx_drop_copy; /* a grant copy into the guest failed */
 	uint64_t rx_drop_csum; /* a partial checksum we cannot finish */
+	uint64_t rx_drop_stall; /* queued while the guest posted nothing */
+	uint64_t tx_throttled;	/* times the rate limit held TX back */
+	uint64_t rx_stalls;	/* times the guest stopped taking packets */
 	struct xenbus_spurious events;
 };
 
@@ -72,7 +75,18 @@ struct nb_vif_params {
 	bool gso4, gso6; /* it takes GSO packets (RX) */
 	bool rx_csum4;	 /* it takes csum_blank IPv4 packets (RX) */
 	bool rx_csum6;	 /* ... IPv6 (feature-ipv6-csum-offload) */
+	/* rate=: credit_bytes per credit_us of guest TX (0: unlimited) */
+	uint64_t credit_bytes, credit_us;
 };
+
+/* Guest TX rate limiting as Linux netback does it: a credit of
+ * credit_bytes refilled every credit_us, bursts up to 128 KiB. */
+#define NB_RATE_MIN_BURST 131072u
+/* A guest that posts no RX requests: packets queued meanwhile are dropped
+ * after 10 s, and the carrier goes off after 60 s (Linux's
+ * rx_drain_timeout and rx_stall_timeout, XSA-392). */
+#define NB_RX_DRAIN_NS 10000000000ull
+#define NB_RX_STALL_NS 60000000000ull
 
 struct nb_queue;
 
@@ -99,6 +113,11 @@ int nb_tap_queue(const struct nb_tap *t, int *fd);
 /* What the kernel may hand us: TUN_F_* (TUNSETOFFLOAD). */
 int nb_tap_offload(const struct nb_tap *t, unsigned int flags);
 void nb_tap_close(struct nb_tap *t);
+
+/* Run a vif's hotplug script (hotplug.c): 0, or -errno with the
+ * device's hotplug-error set. */
+int nb_hotplug_run(struct xenbus_device *dev, const char *script,
+		   const char *ifname, const char *action);
 
 int nb_xenbus_start(struct nb *nb);
 void nb_xenbus_stop(struct nb *nb);

@@ -18,12 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_tun.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "netback.h"
 
 #define NB_BATCH 32u
@@ -71,6 +74,13 @@ struct nb_queue {
 	struct rxp rxp[NB_BATCH];
 	struct gnttab_copy *cops;
 	unsigned int rx_worst; /* RX slots the largest packet needs */
+	/* rate limiting: credit left in the window ending window_end; TX
+	 * held back until tx_hold (0: not held) */
+	uint64_t remaining, window_end, tx_hold;
+	/* since when the guest leaves TAP packets waiting for RX slots (0:
+	 * not stalled); the carrier we turned off */
+	uint64_t stall_since;
+	bool carrier_off;
 	bool failed, thr_started, stopping;
 	pthread_t thr;
 };
@@ -230,6 +240,37 @@ static unsigned int tx_plan(struct nb_queue *q, struct txp *t, uint8_t *buf,
 	return cop;
 }
 
+/* Whether the rate limit lets the next packet go (Linux's
+ * tx_credit_exceeded): a new window refills the credit, bursting up to
+ * 128 KiB (or the packet, if larger).  When not, TX is held until the
+ * window ends. */
+static bool tx_credit(struct nb_queue *q)
+{
+	uint64_t now, burst;
+	uint16_t size;
+
+	if (!q->vp.credit_bytes || !netif_tx_peek_size(&q->tx, &size) ||
+	    size <= q->remaining)
+		return true;
+	now = pvk_now_ns();
+	if (now >= q->window_end) {
+		burst = q->vp.credit_bytes > NB_RATE_MIN_BURST
+			    ? q->vp.credit_bytes
+			    : NB_RATE_MIN_BURST;
+		if (size > burst)
+			burst = size;
+		q->remaining += q->vp.credit_bytes;
+		if (q->remaining > burst)
+			q->remaining = burst;
+		q->window_end = now + q->vp.credit_us * 1000;
+		if (size <= q->remaining)
+			return true;
+	}
+	q->tx_hold = q->window_end;
+	nb_stat_add(&q->st->tx_throttled, 1);
+	return false;
+}
+
 /* One batch of packets from the TX ring; true if it took any. */
 static bool tx_batch(struct nb_queue *q)
 {
@@ -238,7 +279,7 @@ static bool tx_batch(struct nb_queue *q)
 	bool took = false;
 	int rc;
 
-	while (n < NB_BATCH) {
+	while (n < NB_BATCH && tx_credit(q)) {
 		struct txp *t = &q->txp[n];
 
 		rc = netif_tx_take(&q->tx, &t->pkt, &why);
@@ -249,6 +290,10 @@ static bool tx_batch(struct nb_queue *q)
 		if (!rc)
 			break;
 		took = true;
+		if (q->vp.credit_bytes)
+			q->remaining -= t->pkt.len < q->remaining
+					    ? t->pkt.len
+					    : q->remaining;
 		if (t->pkt.drop) {
 			nb_stat_add(&q->st->tx_drop[t->pkt.drop], 1);
 			netif_tx_respond(&q->tx, &t->pkt, NETIF_RSP_ERROR);
@@ -438,6 +483,53 @@ static int rx_batch(struct nb_queue *q)
 /* ---- the thread -----------------------------------------------------------
  */
 
+/* Packets wait in the TAP while the guest posts no RX requests: after
+ * NB_RX_DRAIN_NS they are dropped, after NB_RX_STALL_NS the carrier goes
+ * off (the kernel stops queueing), and both end when requests come. */
+static void rx_stall(struct nb_queue *q, bool waiting, uint64_t now)
+{
+	struct pollfd tp = {.fd = q->tapfd, .events = POLLIN};
+	uint8_t hdr[sizeof(struct virtio_net_hdr)];
+	int on;
+
+	if (waiting && !q->stall_since) {
+		if (poll(&tp, 1, 0) == 1) { /* packets are waiting */
+			q->stall_since = now;
+			nb_stat_add(&q->st->rx_stalls, 1);
+		}
+		return;
+	}
+	if (!waiting) {
+		if (q->carrier_off) {
+			on = 1;
+			ioctl(q->tapfd, TUNSETCARRIER, &on);
+			q->carrier_off = false;
+			pvk_info("%s: the guest takes packets again: carrier "
+				 "on",
+				 q->name);
+		}
+		q->stall_since = 0;
+		return;
+	}
+	if (now - q->stall_since >= NB_RX_DRAIN_NS) {
+		struct iovec iov[2] = {{hdr, sizeof(hdr)},
+				       {q->rxbuf, NB_BUF_SIZE}};
+
+		while (readv(q->tapfd, iov, 2) >= 0)
+			nb_stat_add(&q->st->rx_drop_stall, 1);
+	}
+	if (now - q->stall_since >= NB_RX_STALL_NS && !q->carrier_off) {
+		on = 0;
+		if (ioctl(q->tapfd, TUNSETCARRIER, &on) < 0)
+			pvk_warn("%s: carrier off: %s", q->name,
+				 strerror(errno));
+		q->carrier_off = true;
+		pvk_warn("%s: the guest has taken no packet for %llu s: "
+			 "carrier off",
+			 q->name, NB_RX_STALL_NS / 1000000000ull);
+	}
+}
+
 static void *queue_thread(void *arg)
 {
 	struct nb_queue *q = arg;
@@ -448,8 +540,9 @@ static void *queue_thread(void *arg)
 	    {.fd = q->tapfd, .events = POLLIN},
 	};
 	evtchn_port_t got;
-	bool events, work, rx_wait = false;
-	int rx;
+	bool events, work, rx_wait;
+	uint64_t now;
+	int rx, timeout;
 
 	for (;;) {
 		events = false;
@@ -459,21 +552,23 @@ static void *queue_thread(void *arg)
 		}
 		if (__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE))
 			break;
+		now = pvk_now_ns();
 		work = false;
 		rx = 0;
-		if (!q->failed) {
-			while (!q->failed && tx_batch(q))
-				work = true;
-			while (!q->failed && (rx = rx_batch(q)) == 1)
-				work = true;
-		}
+		if (q->tx_hold && now >= q->tx_hold)
+			q->tx_hold = 0;
+		while (!q->failed && !q->tx_hold && tx_batch(q))
+			work = true;
+		while (!q->failed && (rx = rx_batch(q)) == 1)
+			work = true;
 		if (events)
 			xenbus_spurious_throttle(&q->st->events, work);
+		timeout = -1;
 		if (q->failed) {
 			/* only the stop matters now */
 			p[0].events = p[2].events = 0;
 		} else {
-			if (netif_tx_back_final_check(&q->tx))
+			if (!q->tx_hold && netif_tx_back_final_check(&q->tx))
 				continue;
 			/* Too few RX requests: ask for an event when there
 			 * are enough, and leave the TAP alone meanwhile. */
@@ -481,9 +576,18 @@ static void *queue_thread(void *arg)
 				  !netif_rx_back_want(&q->rx, q->rx_worst);
 			if (rx == -EAGAIN && !rx_wait)
 				continue;
+			rx_stall(q, rx_wait, now);
 			p[2].events = rx_wait ? 0 : POLLIN;
+			if (q->stall_since)
+				timeout = 1000;
+			if (q->tx_hold) {
+				int ms = (int)((q->tx_hold - now) / 1000000) + 1;
+
+				timeout = timeout < 0 || ms < timeout ? ms
+								      : timeout;
+			}
 		}
-		if (poll(p, 3, -1) < 0 && errno != EINTR)
+		if (poll(p, 3, timeout) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)
 			break;
@@ -566,6 +670,8 @@ int nb_queue_start(const struct nb_vif_params *vp, unsigned int qid, int tapfd,
 	snprintf(q->name, sizeof(q->name), "%s q%u",
 		 xenbus_device_name(vp->dev), qid);
 	q->rx_worst = vp->sg ? netif_rx_slots(NB_MAX_PKT, 1) : 1;
+	q->remaining = vp->credit_bytes;
+	q->window_end = pvk_now_ns() + vp->credit_us * 1000;
 	q->stopfd = eventfd(0, EFD_CLOEXEC);
 	q->cops = calloc(NB_TX_COPS > NB_RX_COPS ? NB_TX_COPS : NB_RX_COPS,
 			 sizeof(*q->cops));

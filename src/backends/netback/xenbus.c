@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <linux/if_tun.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct vif {
 	struct xenbus_device *dev;
 	struct nb *nb;
 	struct nb_tap tap;
+	char *script; /* the hotplug script, run online: offline at remove */
 	struct nb_vif_params vp;
 	struct nb_queue *q[NB_MAX_QUEUES];
 	unsigned int nq;
@@ -34,58 +36,73 @@ struct vif {
 /* ---- counters -------------------------------------------------------------
  */
 
+/* The counters a stats line shows, in order (the vif's sum over its
+ * queues), then each queue's packets. */
+#define C(name, field) {name, offsetof(struct nb_queue_stats, field)}
+static const struct {
+	const char *name;
+	size_t off;
+} counters[] = {
+    C("tx-packets", tx_packets),
+    C("tx-bytes", tx_bytes),
+    C("tx-gso", tx_gso),
+    C("tx-csum-blank", tx_csum),
+    C("rx-packets", rx_packets),
+    C("rx-bytes", rx_bytes),
+    C("rx-gso", rx_gso),
+    C("rx-csum-blank", rx_csum),
+    C("drop-tx-too-many-slots", tx_drop[NETIF_TX_DROP_TOO_MANY_SLOTS]),
+    C("drop-tx-slot-too-big", tx_drop[NETIF_TX_DROP_SLOT_TOO_BIG]),
+    C("drop-tx-runt", tx_drop[NETIF_TX_DROP_RUNT]),
+    C("drop-tx-copy", tx_drop_copy),
+    C("drop-tx-tap", tx_drop_tap),
+    C("drop-tx-csum", tx_drop_csum),
+    C("drop-rx-too-big", rx_drop_big),
+    C("drop-rx-copy", rx_drop_copy),
+    C("drop-rx-csum", rx_drop_csum),
+    C("drop-rx-stalled", rx_drop_stall),
+    C("tx-throttled", tx_throttled),
+    C("rx-stalls", rx_stalls),
+    C("spurious-events", events.spurious),
+    C("events-throttled", events.throttled),
+};
+#undef C
+
+static uint64_t counter(const struct nb_queue_stats *s, size_t off)
+{
+	return nb_stat_get((const uint64_t *)((const char *)s + off));
+}
+
 static void vif_log_stats(const struct vif *v)
 {
-	uint64_t t[9] = {0}, r[9] = {0}, tdrop[NETIF_TX_DROP_MAX] = {0};
-	uint64_t spur = 0, thr = 0;
-	unsigned int i, k;
+	char line[1536];
+	size_t len = 0;
+	unsigned int i, q;
 
-	for (i = 0; i < v->stats_queues; i++) {
-		const struct nb_queue_stats *s = &v->stats[i];
+#define APPEND(...)                                                            \
+	do {                                                                   \
+		if (len < sizeof(line))                                        \
+			len += (size_t)snprintf(line + len, sizeof(line) - len, \
+						__VA_ARGS__);                  \
+	} while (0)
+	APPEND("%s stats: %s queues=%u", xenbus_device_name(v->dev),
+	       v->tap.name, v->stats_queues);
+	for (i = 0; i < PVK_ARRAY_SIZE(counters); i++) {
+		uint64_t sum = 0;
 
-		t[0] += nb_stat_get(&s->tx_packets);
-		t[1] += nb_stat_get(&s->tx_bytes);
-		t[2] += nb_stat_get(&s->tx_gso);
-		t[3] += nb_stat_get(&s->tx_csum);
-		t[4] += nb_stat_get(&s->tx_drop_copy);
-		t[5] += nb_stat_get(&s->tx_drop_tap);
-		t[6] += nb_stat_get(&s->tx_drop_csum);
-		r[0] += nb_stat_get(&s->rx_packets);
-		r[1] += nb_stat_get(&s->rx_bytes);
-		r[2] += nb_stat_get(&s->rx_gso);
-		r[3] += nb_stat_get(&s->rx_csum);
-		r[4] += nb_stat_get(&s->rx_drop_copy);
-		r[5] += nb_stat_get(&s->rx_drop_big);
-		r[6] += nb_stat_get(&s->rx_drop_csum);
-		for (k = 1; k < NETIF_TX_DROP_MAX; k++)
-			tdrop[k] += nb_stat_get(&s->tx_drop[k]);
-		spur += nb_stat_get(&s->events.spurious);
-		thr += nb_stat_get(&s->events.throttled);
+		for (q = 0; q < v->stats_queues; q++)
+			sum += counter(&v->stats[q], counters[i].off);
+		APPEND(" %s=%llu", counters[i].name, (unsigned long long)sum);
 	}
-	pvk_info("%s stats: %s queues=%u tx-packets=%llu tx-bytes=%llu "
-		 "tx-gso=%llu tx-csum-blank=%llu rx-packets=%llu rx-bytes=%llu "
-		 "rx-gso=%llu rx-csum-blank=%llu drops: tx-copy=%llu "
-		 "tx-tap=%llu tx-csum=%llu tx-%s=%llu tx-%s=%llu tx-%s=%llu "
-		 "rx-copy=%llu rx-too-big=%llu rx-csum=%llu "
-		 "spurious-events=%llu throttled=%llu state=%s",
-		 xenbus_device_name(v->dev), v->tap.name, v->stats_queues,
-		 (unsigned long long)t[0], (unsigned long long)t[1],
-		 (unsigned long long)t[2], (unsigned long long)t[3],
-		 (unsigned long long)r[0], (unsigned long long)r[1],
-		 (unsigned long long)r[2], (unsigned long long)r[3],
-		 (unsigned long long)t[4], (unsigned long long)t[5],
-		 (unsigned long long)t[6],
-		 netif_tx_error_name(NETIF_TX_DROP_TOO_MANY_SLOTS),
-		 (unsigned long long)tdrop[NETIF_TX_DROP_TOO_MANY_SLOTS],
-		 netif_tx_error_name(NETIF_TX_DROP_SLOT_TOO_BIG),
-		 (unsigned long long)tdrop[NETIF_TX_DROP_SLOT_TOO_BIG],
-		 netif_tx_error_name(NETIF_TX_DROP_RUNT),
-		 (unsigned long long)tdrop[NETIF_TX_DROP_RUNT],
-		 (unsigned long long)r[4], (unsigned long long)r[5],
-		 (unsigned long long)r[6], (unsigned long long)spur,
-		 (unsigned long long)thr,
-		 xenbus_device_connected(v->dev) ? "connected"
-						 : "disconnected");
+	APPEND(" per-queue-tx/rx=");
+	for (q = 0; q < v->stats_queues; q++)
+		APPEND("%sq%u:%llu/%llu", q ? "," : "", q,
+		       (unsigned long long)nb_stat_get(&v->stats[q].tx_packets),
+		       (unsigned long long)nb_stat_get(&v->stats[q].rx_packets));
+	APPEND(" state=%s",
+	       xenbus_device_connected(v->dev) ? "connected" : "disconnected");
+#undef APPEND
+	pvk_info("%s", line);
 }
 
 static void log_stats_one(struct xenbus_device *dev, void *arg)
@@ -178,6 +195,36 @@ static int connect_queue(struct vif *v, const char *dir, unsigned int qid)
 	return 0;
 }
 
+/* The backend node rate, "<bytes>,<usec>" (Linux netback's form; the
+ * toolstack converts xl's rate=): 0 and no limit when absent. */
+static int read_rate(struct xenbus_device *dev, uint64_t *bytes,
+		     uint64_t *usec)
+{
+	char *val = NULL, *comma;
+	int rc;
+
+	*bytes = *usec = 0;
+	rc = xenbus_device_read(dev, "rate", &val);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	comma = strchr(val, ',');
+	if (comma)
+		*comma = 0;
+	if (!comma || pvk_parse_u64(val, 1, UINT32_MAX, bytes) ||
+	    pvk_parse_u64(comma + 1, 1, 10000000, usec)) {
+		if (comma)
+			*comma = ',';
+		xenbus_device_fail(dev, "rate '%s': not <bytes>,<usec> "
+					"(usec 1-10000000)",
+				   val);
+		rc = -EINVAL;
+	}
+	free(val);
+	return rc;
+}
+
 static int vif_connect(struct xenbus_device *dev)
 {
 	struct vif *v = xenbus_device_priv(dev);
@@ -211,6 +258,8 @@ static int vif_connect(struct xenbus_device *dev)
 		rc = fe_flag(dev, "feature-no-csum-offload", false, &no_csum);
 	if (!rc)
 		rc = fe_flag(dev, "feature-ipv6-csum-offload", false, &csum6);
+	if (!rc)
+		rc = read_rate(dev, &v->vp.credit_bytes, &v->vp.credit_us);
 	if (rc)
 		return rc;
 	v->vp.rx_csum4 = !no_csum;
@@ -248,6 +297,11 @@ static int vif_connect(struct xenbus_device *dev)
 		vif_stop_queues(v);
 		return rc;
 	}
+	if (v->vp.credit_bytes)
+		pvk_info("%s: guest TX limited to %llu bytes per %llu us",
+			 xenbus_device_name(dev),
+			 (unsigned long long)v->vp.credit_bytes,
+			 (unsigned long long)v->vp.credit_us);
 	pvk_info("%s: connected on %s: %u queue(s), sg %s, gso %s%s, "
 		 "csum offload to the guest %s%s",
 		 xenbus_device_name(dev), v->tap.name, nq,
@@ -289,7 +343,10 @@ static void vif_remove(struct xenbus_device *dev)
 	if (!v)
 		return;
 	vif_stop_queues(v);
+	if (v->script && v->tap.fd >= 0)
+		nb_hotplug_run(dev, v->script, v->tap.name, "offline");
 	nb_tap_close(&v->tap);
+	free(v->script);
 	free(v);
 	xenbus_device_set_priv(dev, NULL);
 }
@@ -316,6 +373,10 @@ static int vif_probe(struct xenbus_device *dev)
 		vifname = NULL;
 	if (xenbus_device_read(dev, "bridge", &bridge))
 		bridge = NULL;
+	if (xenbus_device_read(dev, "script", &v->script) || !*v->script) {
+		free(v->script);
+		v->script = NULL;
+	}
 	if (!xenbus_device_read(dev, "mtu", &mtus) &&
 	    pvk_parse_u64(mtus, 68, 65535, &mtu)) {
 		xenbus_device_set_error(dev, "mtu '%s': not 68-65535", mtus);
@@ -336,7 +397,17 @@ static int vif_probe(struct xenbus_device *dev)
 		xenbus_device_set_error(dev, "interface name too long");
 		goto out;
 	}
-	rc = nb_tap_open(&v->tap, name, (unsigned int)mtu, bridge);
+	/* A script does what Xen's vif-bridge does (the bridge is its
+	 * business); without one, netback joins the bridge itself. */
+	rc = nb_tap_open(&v->tap, name, (unsigned int)mtu,
+			 v->script ? NULL : bridge);
+	if (!rc && v->script) {
+		rc = nb_hotplug_run(dev, v->script, name, "online");
+		if (rc) {
+			nb_tap_close(&v->tap);
+			goto out;
+		}
+	}
 	if (rc) {
 		xenbus_device_set_error(dev, "%s: %s%s%s", name, strerror(-rc),
 					bridge ? ", bridge " : "",
