@@ -115,12 +115,19 @@ int netif_tx_take(struct netif_tx_back *b, struct netif_tx_pkt *p,
 	p->has_extra = 0;
 	p->nextra = 0;
 	p->drop = NETIF_TX_OK;
+	p->mcast = false;
 	copy_once(&p->req[0], RING_GET_REQUEST(&b->r, cons), sizeof(p->req[0]));
 	p->len = p->req[0].size;
 	if (p->req[0].flags & NETTXF_extra_info) {
 		rc = tx_extras(b, p, cons, avail, &used, why);
 		if (rc)
 			return rc;
+		if (p->has_extra & (1u << XEN_NETIF_EXTRA_TYPE_MCAST_ADD |
+				    1u << XEN_NETIF_EXTRA_TYPE_MCAST_DEL)) {
+			p->mcast = true;
+			b->r.req_cons = cons + used;
+			return 1;
+		}
 	}
 	left = p->len;
 	more = p->req[0].flags & NETTXF_more_data;

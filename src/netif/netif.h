@@ -25,7 +25,9 @@
  *     follow-on larger than what is left of the packet, or a first slot
  *     shorter than an Ethernet header, is dropped;
  *   - an extra info of type NONE or >= XEN_NETIF_EXTRA_TYPE_MAX, one given
- *     twice, a GSO one with size 0 or an unknown GSO type is fatal.
+ *     twice, a GSO one with size 0 or an unknown GSO type is fatal;
+ *   - a request with an MCAST_ADD or MCAST_DEL extra is a multicast
+ *     control message, taken alone (p->mcast).
  * "Fatal" means the frontend broke the protocol: the caller disables the
  * vif with the reason (Linux's fatal_tx_err), never the process.
  *
@@ -93,6 +95,10 @@ struct netif_tx_pkt {
 	unsigned int has_extra;
 	unsigned int nextra;
 	enum netif_tx_error drop; /* NETIF_TX_OK: a packet to forward */
+	/* A multicast-control request (an MCAST_ADD or MCAST_DEL extra on a
+	 * request that carries no data, as Linux netfront sends them): answer
+	 * it, forward nothing; its follow-ons are not taken. */
+	bool mcast;
 };
 
 struct netif_tx_back {

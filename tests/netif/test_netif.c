@@ -319,6 +319,41 @@ static void test_tx_drops(void **state)
 	assert_int_equal(p.frag[2], 0);
 }
 
+/* A multicast-control request is taken alone and answered; the packet
+ * after it is a packet. */
+static void test_tx_mcast(void **state)
+{
+	struct rings *r = *state;
+	struct netif_tx_pkt p;
+	const char *why = NULL;
+	struct netif_extra_info *x;
+
+	txq(r, 9, 0, 0, NETTXF_extra_info);
+	x = (struct netif_extra_info *)RING_GET_REQUEST(&r->txf,
+							 r->txf.req_prod_pvt++);
+	memset(x, 0, sizeof(*x));
+	x->type = XEN_NETIF_EXTRA_TYPE_MCAST_ADD;
+	memcpy(x->u.mcast.addr, "\x01\x00\x5e\x00\x00\x01", 6);
+	txq(r, 10, 0, 60, 0);
+	txpub(r);
+	assert_int_equal(netif_tx_take(&r->txb, &p, &why), 1);
+	assert_true(p.mcast);
+	assert_int_equal(p.drop, NETIF_TX_OK);
+	assert_memory_equal(
+	    p.extra[XEN_NETIF_EXTRA_TYPE_MCAST_ADD - 1].u.mcast.addr,
+	    "\x01\x00\x5e\x00\x00\x01", 6);
+	netif_tx_respond(&r->txb, &p, NETIF_RSP_OKAY);
+	assert_int_equal(netif_tx_take(&r->txb, &p, &why), 1);
+	assert_false(p.mcast);
+	assert_int_equal(p.len, 60);
+	netif_tx_respond(&r->txb, &p, NETIF_RSP_OKAY);
+	netif_tx_back_push(&r->txb);
+	assert_int_equal(RING_GET_RESPONSE(&r->txf, 0)->id, 9);
+	assert_int_equal(RING_GET_RESPONSE(&r->txf, 1)->status,
+			 NETIF_RSP_NULL);
+	assert_int_equal(RING_GET_RESPONSE(&r->txf, 2)->id, 10);
+}
+
 /* XSA-155: the frontend rewrites a slot after the backend read it; the
  * backend's copy is what it validated and uses. */
 static void test_tx_copy_once(void **state)
@@ -476,7 +511,7 @@ int main(void)
 	    T(test_tx_gso_type),
 	    T(test_tx_drops),
 	    T(test_tx_copy_once),
-	    T(test_rx),
+	    T(test_rx),		     T(test_tx_mcast),
 	    cmocka_unit_test(test_csum),
 	};
 #undef T

@@ -51,6 +51,8 @@ struct nb_queue_stats {
 	uint64_t rx_drop_copy; /* a grant copy into the guest failed */
 	uint64_t rx_drop_csum; /* a partial checksum we cannot finish */
 	uint64_t rx_drop_stall; /* queued while the guest posted nothing */
+	uint64_t rx_drop_mcast; /* multicast it did not subscribe to */
+	uint64_t tx_mcast;	/* multicast-control requests */
 	uint64_t tx_throttled;	/* times the rate limit held TX back */
 	uint64_t rx_stalls;	/* times the guest stopped taking packets */
 	struct xenbus_spurious events;
@@ -66,6 +68,20 @@ static inline uint64_t nb_stat_get(const uint64_t *c)
 	return __atomic_load_n(c, __ATOMIC_RELAXED);
 }
 
+/* The multicast addresses the guest subscribed to (MCAST_ADD/DEL), one
+ * list per vif shared by its queues. */
+#define NB_MCAST_MAX 64u /* Linux's XEN_NETBK_MCAST_MAX */
+struct nb_mcast {
+	pthread_mutex_t lock;
+	uint8_t addr[NB_MCAST_MAX][6];
+	unsigned int n;
+};
+/* Add or remove one address: 0, -ENOSPC (full), -EINVAL (not
+ * multicast). */
+int nb_mcast_update(struct nb_mcast *m, const uint8_t addr[6], bool add);
+/* Whether a frame to dst goes to a guest that filters multicast. */
+bool nb_mcast_wanted(struct nb_mcast *m, const uint8_t dst[6]);
+
 /* What the frontend asked for and the queues share. */
 struct nb_vif_params {
 	struct pvk_platform *plat;
@@ -75,6 +91,9 @@ struct nb_vif_params {
 	bool gso4, gso6; /* it takes GSO packets (RX) */
 	bool rx_csum4;	 /* it takes csum_blank IPv4 packets (RX) */
 	bool rx_csum6;	 /* ... IPv6 (feature-ipv6-csum-offload) */
+	/* request-multicast-control: RX multicast filtered through mc */
+	bool mcast_filter;
+	struct nb_mcast *mc;
 	/* rate=: credit_bytes per credit_us of guest TX (0: unlimited) */
 	uint64_t credit_bytes, credit_us;
 };

@@ -240,6 +240,26 @@ static unsigned int tx_plan(struct nb_queue *q, struct txp *t, uint8_t *buf,
 	return cop;
 }
 
+/* A multicast-control request: the list changes whether or not the
+ * guest asked for filtering (as Linux); answered OKAY, or ERROR when the
+ * list is full or the address is no multicast one. */
+static void tx_mcast(struct nb_queue *q, const struct netif_tx_pkt *p)
+{
+	const struct netif_extra_info *x;
+	int rc = 0;
+
+	if (p->has_extra & (1u << XEN_NETIF_EXTRA_TYPE_MCAST_ADD)) {
+		x = &p->extra[XEN_NETIF_EXTRA_TYPE_MCAST_ADD - 1];
+		rc = nb_mcast_update(q->vp.mc, x->u.mcast.addr, true);
+	}
+	if (!rc && (p->has_extra & (1u << XEN_NETIF_EXTRA_TYPE_MCAST_DEL))) {
+		x = &p->extra[XEN_NETIF_EXTRA_TYPE_MCAST_DEL - 1];
+		rc = nb_mcast_update(q->vp.mc, x->u.mcast.addr, false);
+	}
+	nb_stat_add(&q->st->tx_mcast, 1);
+	netif_tx_respond(&q->tx, p, rc ? NETIF_RSP_ERROR : NETIF_RSP_OKAY);
+}
+
 /* Whether the rate limit lets the next packet go (Linux's
  * tx_credit_exceeded): a new window refills the credit, bursting up to
  * 128 KiB (or the packet, if larger).  When not, TX is held until the
@@ -290,6 +310,10 @@ static bool tx_batch(struct nb_queue *q)
 		if (!rc)
 			break;
 		took = true;
+		if (t->pkt.mcast) {
+			tx_mcast(q, &t->pkt);
+			continue;
+		}
 		if (q->vp.credit_bytes)
 			q->remaining -= t->pkt.len < q->remaining
 					    ? t->pkt.len
@@ -462,6 +486,10 @@ static int rx_batch(struct nb_queue *q)
 		if (r->len > NB_MAX_PKT ||
 		    (!q->vp.sg && r->len > NETIF_PAGE_SIZE)) {
 			nb_stat_add(&q->st->rx_drop_big, 1);
+			continue;
+		}
+		if (q->vp.mcast_filter && !nb_mcast_wanted(q->vp.mc, buf)) {
+			nb_stat_add(&q->st->rx_drop_mcast, 1);
 			continue;
 		}
 		if (!rx_classify(q, r, buf))
