@@ -82,6 +82,13 @@ int nb_mcast_update(struct nb_mcast *m, const uint8_t addr[6], bool add);
 /* Whether a frame to dst goes to a guest that filters multicast. */
 bool nb_mcast_wanted(struct nb_mcast *m, const uint8_t dst[6]);
 
+/* The hash the guest configured on the control ring, read by the queues
+ * for every packet they hand it. */
+struct nb_hash {
+	pthread_mutex_t lock;
+	struct netif_hash h;
+};
+
 /* What the frontend asked for and the queues share. */
 struct nb_vif_params {
 	struct pvk_platform *plat;
@@ -91,6 +98,7 @@ struct nb_vif_params {
 	bool gso4, gso6; /* it takes GSO packets (RX) */
 	bool rx_csum4;	 /* it takes csum_blank IPv4 packets (RX) */
 	bool rx_csum6;	 /* ... IPv6 (feature-ipv6-csum-offload) */
+	struct nb_hash *hash; /* NULL: no control ring */
 	/* request-multicast-control: RX multicast filtered through mc */
 	bool mcast_filter;
 	struct nb_mcast *mc;
@@ -116,6 +124,14 @@ int nb_queue_start(const struct nb_vif_params *vp, unsigned int qid, int tapfd,
 		   evtchn_port_t tx_port, evtchn_port_t rx_port,
 		   struct nb_queue_stats *stats, struct nb_queue **out);
 void nb_queue_stop(struct nb_queue *q);
+
+/* The vif's control ring (ctrl.c): its own thread serving the hash
+ * requests into *hash for a vif of nq queues. */
+struct nb_ctrl;
+int nb_ctrl_start(const struct nb_vif_params *vp, struct nb_hash *hash,
+		  unsigned int nq, grant_ref_t ref, evtchn_port_t port,
+		  struct nb_ctrl **out);
+void nb_ctrl_stop(struct nb_ctrl *c);
 
 /* TAP interfaces (tap.c). */
 struct nb_tap {

@@ -26,6 +26,8 @@ struct vif {
 	struct nb *nb;
 	struct nb_tap tap;
 	struct nb_mcast mc;
+	struct nb_hash hash;
+	struct nb_ctrl *ctrl; /* the control ring, when the frontend has one */
 	char *script; /* the hotplug script, run online: offline at remove */
 	struct nb_vif_params vp;
 	struct nb_queue *q[NB_MAX_QUEUES];
@@ -176,6 +178,9 @@ static void vif_stop_queues(struct vif *v)
 	for (i = 0; i < v->nq; i++)
 		nb_queue_stop(v->q[i]);
 	v->nq = 0;
+	nb_ctrl_stop(v->ctrl);
+	v->ctrl = NULL;
+	v->vp.hash = NULL;
 }
 
 static void vif_disconnect(struct xenbus_device *dev)
@@ -202,6 +207,39 @@ static int fe_flag(struct xenbus_device *dev, const char *node, bool def,
 				   strerror(-rc));
 	*out = x;
 	return rc;
+}
+
+/* The control ring, if the frontend published one (ctrl-ring-ref with
+ * event-channel-ctrl): hashing starts off for each connection. */
+static int connect_ctrl(struct vif *v, unsigned int nq)
+{
+	uint64_t ref, port;
+	int rc, rc2;
+
+	rc = xenbus_device_fe_u64(v->dev, NULL, "ctrl-ring-ref", 0, UINT32_MAX,
+				  &ref);
+	rc2 = xenbus_device_fe_u64(v->dev, NULL, "event-channel-ctrl", 1,
+				   UINT32_MAX, &port);
+	if (rc == -ENOENT && rc2 == -ENOENT)
+		return 0;
+	if (rc || rc2) {
+		xenbus_device_fail(v->dev, "control ring: ctrl-ring-ref and "
+					   "event-channel-ctrl: %s",
+				   strerror(rc ? -rc : -rc2));
+		return rc ? rc : rc2;
+	}
+	pthread_mutex_lock(&v->hash.lock);
+	memset(&v->hash.h, 0, sizeof(v->hash.h));
+	pthread_mutex_unlock(&v->hash.lock);
+	rc = nb_ctrl_start(&v->vp, &v->hash, nq, (grant_ref_t)ref,
+			   (evtchn_port_t)port, &v->ctrl);
+	if (rc)
+		return rc;
+	v->vp.hash = &v->hash;
+	pvk_info("%s: control ring: ref %llu, event channel %llu",
+		 xenbus_device_name(v->dev), (unsigned long long)ref,
+		 (unsigned long long)port);
+	return 0;
 }
 
 static int connect_queue(struct vif *v, const char *dir, unsigned int qid)
@@ -338,6 +376,9 @@ static int vif_connect(struct xenbus_device *dev)
 			xenbus_device_name(dev), strerror(-rc));
 		return rc;
 	}
+	rc = connect_ctrl(v, nq);
+	if (rc)
+		return rc;
 	memset(v->stats, 0, sizeof(v->stats));
 	v->stats_queues = nq;
 	pthread_mutex_lock(&v->mc.lock); /* a new connection subscribes anew */
@@ -387,6 +428,7 @@ static int vif_advertise(struct xenbus_device *dev, xs_tx_t tx)
 	W("feature-rx-flip", "%d", 0);
 	W("feature-split-event-channels", "%d", 1);
 	W("feature-multicast-control", "%d", 1);
+	W("feature-ctrl-ring", "%d", 1);
 	W("multi-queue-max-queues", "%u", v->nb->cfg.max_queues);
 #undef W
 	return rc;
@@ -403,6 +445,7 @@ static void vif_remove(struct xenbus_device *dev)
 		nb_hotplug_run(dev, v->script, v->tap.name, "offline");
 	nb_tap_close(&v->tap);
 	pthread_mutex_destroy(&v->mc.lock);
+	pthread_mutex_destroy(&v->hash.lock);
 	free(v->script);
 	free(v);
 	xenbus_device_set_priv(dev, NULL);
@@ -427,6 +470,7 @@ static int vif_probe(struct xenbus_device *dev)
 	v->vp.dev = dev;
 	v->vp.fe = xenbus_device_frontend_id(dev);
 	pthread_mutex_init(&v->mc.lock, NULL);
+	pthread_mutex_init(&v->hash.lock, NULL);
 	v->vp.mc = &v->mc;
 	if (xenbus_device_read(dev, "vifname", &vifname))
 		vifname = NULL;
