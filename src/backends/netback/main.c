@@ -1,0 +1,103 @@
+/*
+ * main.c - pvkit-netback: the Dom0 network backend service.  Serves every
+ * vif whose backend directory appears under
+ * /local/domain/<self>/backend/vif, until SIGTERM/SIGINT.  SIGUSR1 logs
+ * every vif's counters (one "vif/<fe>/<devid> stats: ..." line each, as at
+ * disconnection).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/daemon.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "netback.h"
+
+static int nb_option(void *arg, int c, const char *val)
+{
+	struct nb_config *cfg = &((struct nb *)arg)->cfg;
+	uint64_t v;
+
+	switch (c) {
+	case 'q':
+		if (!pvk_parse_u64(val, 1, NB_MAX_QUEUES, &v)) {
+			cfg->max_queues = (unsigned int)v;
+			return 0;
+		}
+		fprintf(stderr, "pvkit-netback: --max-queues: 1-%u\n",
+			NB_MAX_QUEUES);
+		return -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
+static const struct option nb_lopts[] = {
+    {"max-queues", required_argument, NULL, 'q'},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct pvk_daemon_spec nb_spec = {
+    .name = "pvkit-netback",
+    .synopsis = "[options]",
+    .usage = "  -q, --max-queues N        multi-queue-max-queues (1-8, "
+	     "default 4)\n",
+    .footer = "Each vif is a TAP interface vif<domid>.<devid> (or the "
+	      "backend's vifname),\njoined to the bridge its 'bridge' node "
+	      "names.  SIGUSR1 logs each vif's\ncounters; SIGTERM/SIGINT "
+	      "stop.\n",
+    .shortopts = "q:",
+    .longopts = nb_lopts,
+    .option = nb_option,
+    .flags = PVK_DAEMON_PLATFORM_OPT | PVK_DAEMON_XS_OPT,
+};
+
+int main(int argc, char **argv)
+{
+	static const int sigs[] = {SIGUSR1, 0};
+	struct pvk_daemon dmn;
+	struct nb nb;
+	int rc;
+
+	memset(&nb, 0, sizeof(nb));
+	nb.cfg.max_queues = NB_DEFAULT_QUEUES;
+	rc = pvk_daemon_parse(&dmn, &nb_spec, &nb, argc, argv);
+	if (rc)
+		return rc == 1 ? 0 : 2;
+	if (pvk_daemon_setup(&dmn, sigs, false))
+		return 1;
+	rc = pvk_platform_open(dmn.platform, &nb.plat);
+	if (rc) {
+		pvk_err("cannot open the platform: %s", strerror(-rc));
+		return 1;
+	}
+	rc = dmn.xs_path ? xs_client_open_path(dmn.xs_path, &nb.xs)
+			 : xs_client_open_platform(nb.plat, &nb.xs);
+	if (rc) {
+		pvk_err("cannot connect to xenstore: %s", strerror(-rc));
+		pvk_platform_close(nb.plat);
+		return 1;
+	}
+	rc = nb_xenbus_start(&nb);
+	if (rc) {
+		pvk_err("cannot watch the backend directory: %s",
+			strerror(-rc));
+		goto out;
+	}
+	pvk_daemon_ready(&dmn);
+	pvk_info("serving %s (queues <= %u)", xenbus_backend_base(nb.be),
+		 nb.cfg.max_queues);
+	while ((rc = pvk_daemon_wait(&dmn)) == SIGUSR1)
+		nb_xenbus_log_stats(&nb);
+	pvk_info("signal %d: stopping", rc);
+	nb_xenbus_stop(&nb);
+	rc = 0;
+out:
+	xs_client_close(nb.xs);
+	pvk_platform_close(nb.plat);
+	pvk_daemon_end(&dmn);
+	return rc ? 1 : 0;
+}

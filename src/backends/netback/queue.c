@@ -1,0 +1,624 @@
+/*
+ * queue.c - one netif queue of a vif: its TX ring (what the guest sends:
+ * grant-copied out, written to the TAP with a virtio-net header) and its
+ * RX ring (what the TAP hands us: grant-copied into the pages the guest
+ * posted, answered in each request's slot), on one thread.
+ *
+ * Both directions batch: up to NB_BATCH packets per grant-copy call.  A
+ * packet the guest sends that breaks the protocol disables the vif
+ * (xenbus_device_fail, Linux's fatal_tx_err); one we cannot deliver is
+ * dropped and counted by reason.  The thread reads the TAP only when the
+ * guest has posted enough RX requests for the largest packet it may get
+ * (XSA-392: nothing is queued here; the kernel's TAP queue is bounded and
+ * drops), otherwise it asks for an event when there are.
+ */
+#include <errno.h>
+#include <linux/virtio_net.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "netback.h"
+
+#define NB_BATCH 32u
+#define NB_BUF_SIZE (17u * NETIF_PAGE_SIZE) /* >= NB_MAX_PKT, page multiple */
+/* TX: each fragment (<= a page) lands across at most two of our pages. */
+#define NB_TX_COPS (NB_BATCH * NETIF_TX_MAX_SLOTS * 2u)
+#define NB_RX_COPS (NB_BATCH * 17u)
+
+struct txp {
+	struct netif_tx_pkt pkt;
+	unsigned int cop, ncop; /* its copy ops */
+};
+
+struct rxslot {
+	RING_IDX idx;
+	uint16_t id, size;
+};
+
+struct rxp {
+	struct virtio_net_hdr vh;
+	uint32_t len;
+	uint16_t flags; /* NETRXF_* of the first response */
+	bool gso;
+	struct netif_extra_info extra;
+	struct rxslot slot[18]; /* data slots then, if gso, the extra */
+	unsigned int nslot;
+	RING_IDX extra_idx;
+	unsigned int cop, ncop;
+};
+
+struct nb_queue {
+	struct nb_vif_params vp;
+	unsigned int qid;
+	char name[48]; /* "vif/<fe>/<devid> q<n>" for logs */
+	int tapfd, stopfd;
+	struct pvk_gnttab *gt;
+	struct pvk_evtchn *ev;
+	evtchn_port_t tx_port, rx_port; /* equal unless split */
+	void *tx_sring, *rx_sring;
+	struct netif_tx_back tx;
+	struct netif_rx_back rx;
+	struct nb_queue_stats *st;
+	uint8_t *txbuf, *rxbuf; /* NB_BATCH buffers of NB_BUF_SIZE each */
+	struct txp txp[NB_BATCH];
+	struct rxp rxp[NB_BATCH];
+	struct gnttab_copy *cops;
+	unsigned int rx_worst; /* RX slots the largest packet needs */
+	bool failed, thr_started, stopping;
+	pthread_t thr;
+};
+
+/* The guest broke the protocol on ring dir ("TX"/"RX"): disable the vif
+ * (Linux's fatal_tx_err); this thread serves nothing more. */
+static void q_fail(struct nb_queue *q, const char *dir, const char *why)
+{
+	q->failed = true;
+	xenbus_device_fail(q->vp.dev, "q%u: %s: %s", q->qid, dir, why);
+}
+
+/* A copy op between the guest's gref and our memory at p. */
+static void cop_set(struct gnttab_copy *c, bool to_guest, domid_t fe,
+		    grant_ref_t ref, uint16_t goff, uint8_t *p, uint16_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+	struct gnttab_copy_ptr *g = to_guest ? &c->dest : &c->source;
+	struct gnttab_copy_ptr *l = to_guest ? &c->source : &c->dest;
+
+	memset(c, 0, sizeof(*c));
+	g->u.ref = ref;
+	g->domid = fe;
+	g->offset = goff;
+	l->u.gmfn = a >> 12;
+	l->domid = DOMID_SELF;
+	l->offset = (uint16_t)(a & (NETIF_PAGE_SIZE - 1));
+	c->len = len;
+	c->flags = to_guest ? GNTCOPY_dest_gref : GNTCOPY_source_gref;
+}
+
+static int run_copies(struct nb_queue *q, unsigned int n)
+{
+	int rc;
+
+	if (!n)
+		return 0;
+	rc = q->vp.plat->gnttab->copy(q->gt, q->cops, n);
+	if (rc)
+		pvk_warn("%s: grant copy: %s", q->name, strerror(-rc));
+	return rc;
+}
+
+static bool cops_ok(const struct nb_queue *q, unsigned int first,
+		    unsigned int n, int rc)
+{
+	unsigned int i;
+
+	if (rc)
+		return false;
+	for (i = first; i < first + n; i++)
+		if (q->cops[i].status != GNTST_okay)
+			return false;
+	return true;
+}
+
+/* ---- TX: guest -> TAP -----------------------------------------------------
+ */
+
+/* The virtio-net header for a guest's packet (copied to buf).  False:
+ * offload asked for on a packet we cannot parse. */
+static bool tx_vnet(struct nb_queue *q, const struct netif_tx_pkt *p,
+		    uint8_t *buf, struct virtio_net_hdr *vh)
+{
+	const struct netif_extra_info *gso =
+	    p->has_extra & (1u << XEN_NETIF_EXTRA_TYPE_GSO)
+		? &p->extra[XEN_NETIF_EXTRA_TYPE_GSO - 1]
+		: NULL;
+	struct netif_l4 l4;
+
+	memset(vh, 0, sizeof(*vh));
+	if (!(p->req[0].flags & NETTXF_csum_blank) && !gso) {
+		if (p->req[0].flags & NETTXF_data_validated)
+			vh->flags = VIRTIO_NET_HDR_F_DATA_VALID;
+		return true;
+	}
+	if (netif_parse_l4(buf, p->len, &l4))
+		return false;
+	/* A GSO packet is partially checksummed whatever its flags say
+	 * (as Linux netback does); without csum_blank its field holds no
+	 * pseudo-header sum yet. */
+	if (!(p->req[0].flags & NETTXF_csum_blank))
+		netif_csum_pseudo(buf, p->len, &l4);
+	vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	vh->csum_start = l4.csum_start;
+	vh->csum_offset = l4.csum_offset;
+	if (gso) {
+		if (l4.proto != 6 ||
+		    l4.ipv6 != (gso->u.gso.type == XEN_NETIF_GSO_TYPE_TCPV6))
+			return false;
+		vh->gso_type = l4.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6
+				       : VIRTIO_NET_HDR_GSO_TCPV4;
+		vh->gso_size = gso->u.gso.size;
+		vh->hdr_len = l4.hdr_len;
+		nb_stat_add(&q->st->tx_gso, 1);
+	}
+	if (p->req[0].flags & NETTXF_csum_blank)
+		nb_stat_add(&q->st->tx_csum, 1);
+	return true;
+}
+
+static void tx_deliver(struct nb_queue *q, struct txp *t, uint8_t *buf, int rc)
+{
+	struct netif_tx_pkt *p = &t->pkt;
+	struct virtio_net_hdr vh;
+	struct iovec iov[2];
+	int16_t status = NETIF_RSP_OKAY;
+
+	if (!cops_ok(q, t->cop, t->ncop, rc)) {
+		nb_stat_add(&q->st->tx_drop_copy, 1);
+		status = NETIF_RSP_ERROR;
+	} else if (!tx_vnet(q, p, buf, &vh)) {
+		nb_stat_add(&q->st->tx_drop_csum, 1);
+		status = NETIF_RSP_ERROR;
+	} else {
+		iov[0].iov_base = &vh;
+		iov[0].iov_len = sizeof(vh);
+		iov[1].iov_base = buf;
+		iov[1].iov_len = p->len;
+		if (writev(q->tapfd, iov, 2) != (ssize_t)(sizeof(vh) + p->len))
+			nb_stat_add(&q->st->tx_drop_tap, 1);
+		else {
+			nb_stat_add(&q->st->tx_packets, 1);
+			nb_stat_add(&q->st->tx_bytes, p->len);
+		}
+	}
+	netif_tx_respond(&q->tx, p, status);
+}
+
+/* Copy ops for packet t into buf (page-aligned): each fragment split at
+ * our page boundaries. */
+static unsigned int tx_plan(struct nb_queue *q, struct txp *t, uint8_t *buf,
+			    unsigned int cop)
+{
+	const struct netif_tx_pkt *p = &t->pkt;
+	uint32_t pos = 0;
+	unsigned int i;
+
+	t->cop = cop;
+	for (i = 0; i < p->nreq; i++) {
+		uint32_t left = p->frag[i], goff = p->req[i].offset;
+
+		while (left) {
+			uint32_t room =
+			    NETIF_PAGE_SIZE - (pos % NETIF_PAGE_SIZE);
+			uint32_t n = left < room ? left : room;
+
+			cop_set(&q->cops[cop++], false, q->vp.fe,
+				p->req[i].gref, (uint16_t)goff, buf + pos,
+				(uint16_t)n);
+			pos += n;
+			goff += n;
+			left -= n;
+		}
+	}
+	t->ncop = cop - t->cop;
+	return cop;
+}
+
+/* One batch of packets from the TX ring; true if it took any. */
+static bool tx_batch(struct nb_queue *q)
+{
+	unsigned int n = 0, cop = 0, i;
+	const char *why = NULL;
+	bool took = false;
+	int rc;
+
+	while (n < NB_BATCH) {
+		struct txp *t = &q->txp[n];
+
+		rc = netif_tx_take(&q->tx, &t->pkt, &why);
+		if (rc < 0) {
+			q_fail(q, "TX", why);
+			break;
+		}
+		if (!rc)
+			break;
+		took = true;
+		if (t->pkt.drop) {
+			nb_stat_add(&q->st->tx_drop[t->pkt.drop], 1);
+			netif_tx_respond(&q->tx, &t->pkt, NETIF_RSP_ERROR);
+			continue;
+		}
+		cop = tx_plan(q, t, q->txbuf + (size_t)n * NB_BUF_SIZE, cop);
+		n++;
+	}
+	rc = run_copies(q, cop);
+	for (i = 0; i < n; i++)
+		tx_deliver(q, &q->txp[i], q->txbuf + (size_t)i * NB_BUF_SIZE,
+			   rc);
+	if (netif_tx_back_push(&q->tx))
+		q->vp.plat->evtchn->notify(q->ev, q->tx_port);
+	return took;
+}
+
+/* ---- RX: TAP -> guest -----------------------------------------------------
+ */
+
+/* Flags and extra info for a packet from the TAP; false: drop it. */
+static bool rx_classify(struct nb_queue *q, struct rxp *r, uint8_t *buf)
+{
+	const struct virtio_net_hdr *vh = &r->vh;
+	unsigned int gso = vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+
+	r->flags = 0;
+	r->gso = false;
+	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		struct netif_l4 l4;
+		bool v6 = !netif_parse_l4(buf, r->len, &l4) && l4.ipv6;
+		bool ok = !netif_parse_l4(buf, r->len, &l4) &&
+			  l4.csum_start == vh->csum_start &&
+			  l4.csum_offset == vh->csum_offset &&
+			  (v6 ? q->vp.rx_csum6 : q->vp.rx_csum4);
+
+		if (ok) {
+			/* netif has no csum_start: the guest finds the
+			 * header it can parse */
+			r->flags |= NETRXF_csum_blank | NETRXF_data_validated;
+			nb_stat_add(&q->st->rx_csum, 1);
+		} else if (gso == VIRTIO_NET_HDR_GSO_NONE &&
+			   !netif_csum_finish(buf, r->len, vh->csum_start,
+					      vh->csum_offset)) {
+			r->flags |= NETRXF_data_validated;
+		} else {
+			nb_stat_add(&q->st->rx_drop_csum, 1);
+			return false;
+		}
+	} else if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+		r->flags |= NETRXF_data_validated;
+	}
+	if (gso == VIRTIO_NET_HDR_GSO_NONE)
+		return true;
+	if ((gso == VIRTIO_NET_HDR_GSO_TCPV4 && !q->vp.gso4) ||
+	    (gso == VIRTIO_NET_HDR_GSO_TCPV6 && !q->vp.gso6) ||
+	    (gso != VIRTIO_NET_HDR_GSO_TCPV4 &&
+	     gso != VIRTIO_NET_HDR_GSO_TCPV6) ||
+	    !vh->gso_size || !(r->flags & NETRXF_csum_blank)) {
+		nb_stat_add(&q->st->rx_drop_csum, 1);
+		return false;
+	}
+	memset(&r->extra, 0, sizeof(r->extra));
+	r->extra.type = XEN_NETIF_EXTRA_TYPE_GSO;
+	r->extra.u.gso.size = vh->gso_size;
+	r->extra.u.gso.type = gso == VIRTIO_NET_HDR_GSO_TCPV4
+				  ? XEN_NETIF_GSO_TYPE_TCPV4
+				  : XEN_NETIF_GSO_TYPE_TCPV6;
+	r->gso = true;
+	r->flags |= NETRXF_extra_info;
+	nb_stat_add(&q->st->rx_gso, 1);
+	return true;
+}
+
+/* Take the RX requests for r and plan its copies from buf. */
+static unsigned int rx_plan(struct nb_queue *q, struct rxp *r, uint8_t *buf,
+			    unsigned int cop)
+{
+	uint32_t pos = 0, left = r->len;
+	unsigned int i = 0;
+	struct netif_rx_request req;
+	RING_IDX idx;
+
+	r->cop = cop;
+	r->nslot = 0;
+	do {
+		uint16_t n =
+		    (uint16_t)(left < NETIF_PAGE_SIZE ? left : NETIF_PAGE_SIZE);
+
+		netif_rx_take(&q->rx, &req, &idx);
+		r->slot[i].idx = idx;
+		r->slot[i].id = req.id;
+		r->slot[i].size = n;
+		if (n)
+			cop_set(&q->cops[cop++], true, q->vp.fe, req.gref, 0,
+				buf + pos, n);
+		pos += n;
+		left -= n;
+		i++;
+		if (i == 1 && r->gso) /* the extra info's slot, after the
+					 first */
+			netif_rx_take(&q->rx, &req, &r->extra_idx);
+	} while (left);
+	r->nslot = i;
+	r->ncop = cop - r->cop;
+	return cop;
+}
+
+static void rx_answer(struct nb_queue *q, struct rxp *r, int rc)
+{
+	unsigned int i;
+
+	if (!cops_ok(q, r->cop, r->ncop, rc)) {
+		nb_stat_add(&q->st->rx_drop_copy, 1);
+		for (i = 0; i < r->nslot; i++)
+			netif_rx_respond(&q->rx, r->slot[i].idx, r->slot[i].id,
+					 0, 0, NETIF_RSP_ERROR);
+		if (r->gso) /* its request is consumed: answered too */
+			netif_rx_respond(&q->rx, r->extra_idx, 0, 0, 0,
+					 NETIF_RSP_ERROR);
+		return;
+	}
+	for (i = 0; i < r->nslot; i++) {
+		uint16_t f = i ? 0 : r->flags;
+
+		if (i + 1 < r->nslot)
+			f |= NETRXF_more_data;
+		netif_rx_respond(&q->rx, r->slot[i].idx, r->slot[i].id, 0, f,
+				 (int16_t)r->slot[i].size);
+	}
+	if (r->gso)
+		netif_rx_respond_extra(&q->rx, r->extra_idx, &r->extra);
+	nb_stat_add(&q->st->rx_packets, 1);
+	nb_stat_add(&q->st->rx_bytes, r->len);
+}
+
+/* One batch from the TAP while the guest has room.  Returns 1 when it
+ * took packets, 0 when the TAP is empty, -EAGAIN when the guest has too
+ * few RX requests posted. */
+static int rx_batch(struct nb_queue *q)
+{
+	unsigned int n = 0, cop = 0, avail, used = 0, i;
+	const char *why = NULL;
+	int rc, ret = 0;
+
+	if (netif_rx_avail(&q->rx, &avail, &why)) {
+		q_fail(q, "RX", why);
+		return 0;
+	}
+	while (n < NB_BATCH) {
+		struct rxp *r = &q->rxp[n];
+		uint8_t *buf = q->rxbuf + (size_t)n * NB_BUF_SIZE;
+		struct iovec iov[2] = {{&r->vh, sizeof(r->vh)},
+				       {buf, NB_BUF_SIZE}};
+		ssize_t got;
+
+		if (avail - used < q->rx_worst) {
+			ret = -EAGAIN;
+			break;
+		}
+		got = readv(q->tapfd, iov, 2);
+		if (got < (ssize_t)sizeof(r->vh))
+			break; /* EAGAIN: empty */
+		ret = 1;
+		r->len = (uint32_t)(got - (ssize_t)sizeof(r->vh));
+		if (r->len > NB_MAX_PKT ||
+		    (!q->vp.sg && r->len > NETIF_PAGE_SIZE)) {
+			nb_stat_add(&q->st->rx_drop_big, 1);
+			continue;
+		}
+		if (!rx_classify(q, r, buf))
+			continue;
+		cop = rx_plan(q, r, buf, cop);
+		used += r->nslot + (r->gso ? 1u : 0u);
+		n++;
+	}
+	if (n) {
+		rc = run_copies(q, cop);
+		for (i = 0; i < n; i++)
+			rx_answer(q, &q->rxp[i], rc);
+		if (netif_rx_back_push(&q->rx, q->rx.r.req_cons))
+			q->vp.plat->evtchn->notify(q->ev, q->rx_port);
+	}
+	return ret;
+}
+
+/* ---- the thread -----------------------------------------------------------
+ */
+
+static void *queue_thread(void *arg)
+{
+	struct nb_queue *q = arg;
+	const struct pvk_evtchn_ops *evo = q->vp.plat->evtchn;
+	struct pollfd p[3] = {
+	    {.fd = evo->fd(q->ev), .events = POLLIN},
+	    {.fd = q->stopfd, .events = POLLIN},
+	    {.fd = q->tapfd, .events = POLLIN},
+	};
+	evtchn_port_t got;
+	bool events, work, rx_wait = false;
+	int rx;
+
+	for (;;) {
+		events = false;
+		while (evo->pending(q->ev, &got) == 0) {
+			evo->unmask(q->ev, got);
+			events = true;
+		}
+		if (__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE))
+			break;
+		work = false;
+		rx = 0;
+		if (!q->failed) {
+			while (!q->failed && tx_batch(q))
+				work = true;
+			while (!q->failed && (rx = rx_batch(q)) == 1)
+				work = true;
+		}
+		if (events)
+			xenbus_spurious_throttle(&q->st->events, work);
+		if (q->failed) {
+			/* only the stop matters now */
+			p[0].events = p[2].events = 0;
+		} else {
+			if (netif_tx_back_final_check(&q->tx))
+				continue;
+			/* Too few RX requests: ask for an event when there
+			 * are enough, and leave the TAP alone meanwhile. */
+			rx_wait = rx == -EAGAIN &&
+				  !netif_rx_back_want(&q->rx, q->rx_worst);
+			if (rx == -EAGAIN && !rx_wait)
+				continue;
+			p[2].events = rx_wait ? 0 : POLLIN;
+		}
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+	}
+	/* answers given are published */
+	if (netif_tx_back_push(&q->tx))
+		evo->notify(q->ev, q->tx_port);
+	return NULL;
+}
+
+/* ---- start / stop ---------------------------------------------------------
+ */
+
+void nb_queue_stop(struct nb_queue *q)
+{
+	const struct pvk_platform *plat;
+	uint64_t one = 1;
+
+	if (!q)
+		return;
+	plat = q->vp.plat;
+	if (q->thr_started) {
+		__atomic_store_n(&q->stopping, true, __ATOMIC_RELEASE);
+		if (write(q->stopfd, &one, sizeof(one)) < 0)
+			pvk_warn("%s: cannot stop the queue thread", q->name);
+		pthread_join(q->thr, NULL);
+	}
+	if (q->ev) {
+		if (q->tx_port)
+			plat->evtchn->unbind(q->ev, q->tx_port);
+		if (q->rx_port && q->rx_port != q->tx_port)
+			plat->evtchn->unbind(q->ev, q->rx_port);
+		plat->evtchn->close(q->ev);
+	}
+	if (q->tx_sring)
+		plat->gnttab->unmap(q->gt, q->tx_sring, 1);
+	if (q->rx_sring)
+		plat->gnttab->unmap(q->gt, q->rx_sring, 1);
+	if (q->gt)
+		plat->gnttab->close(q->gt);
+	if (q->txbuf)
+		munmap(q->txbuf, (size_t)NB_BATCH * NB_BUF_SIZE);
+	if (q->rxbuf)
+		munmap(q->rxbuf, (size_t)NB_BATCH * NB_BUF_SIZE);
+	free(q->cops);
+	if (q->tapfd >= 0)
+		close(q->tapfd);
+	if (q->stopfd >= 0)
+		close(q->stopfd);
+	free(q);
+}
+
+static void *buf_alloc(void)
+{
+	void *p =
+	    mmap(NULL, (size_t)NB_BATCH * NB_BUF_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int nb_queue_start(const struct nb_vif_params *vp, unsigned int qid, int tapfd,
+		   grant_ref_t tx_ref, grant_ref_t rx_ref,
+		   evtchn_port_t tx_port, evtchn_port_t rx_port,
+		   struct nb_queue_stats *stats, struct nb_queue **out)
+{
+	const struct pvk_platform *plat = vp->plat;
+	struct nb_queue *q;
+	int rc;
+
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		close(tapfd);
+		return -ENOMEM;
+	}
+	q->vp = *vp;
+	q->qid = qid;
+	q->tapfd = tapfd;
+	q->st = stats;
+	snprintf(q->name, sizeof(q->name), "%s q%u",
+		 xenbus_device_name(vp->dev), qid);
+	q->rx_worst = vp->sg ? netif_rx_slots(NB_MAX_PKT, 1) : 1;
+	q->stopfd = eventfd(0, EFD_CLOEXEC);
+	q->cops = calloc(NB_TX_COPS > NB_RX_COPS ? NB_TX_COPS : NB_RX_COPS,
+			 sizeof(*q->cops));
+	q->txbuf = buf_alloc();
+	q->rxbuf = buf_alloc();
+	if (q->stopfd < 0 || !q->cops || !q->txbuf || !q->rxbuf) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = plat->gnttab->open(vp->plat, &q->gt);
+	if (!rc) {
+		rc = plat->gnttab->map(q->gt, vp->fe, &tx_ref, 1, 1,
+				       &q->tx_sring, NULL);
+		if (rc)
+			q->tx_sring = NULL;
+	}
+	if (!rc) {
+		rc = plat->gnttab->map(q->gt, vp->fe, &rx_ref, 1, 1,
+				       &q->rx_sring, NULL);
+		if (rc)
+			q->rx_sring = NULL;
+	}
+	if (rc) {
+		pvk_err("%s: cannot map the rings (tx-ring-ref %u, rx-ring-ref "
+			"%u): %s",
+			q->name, tx_ref, rx_ref, strerror(-rc));
+		goto fail;
+	}
+	netif_tx_back_init(&q->tx, q->tx_sring);
+	netif_rx_back_init(&q->rx, q->rx_sring);
+	rc = plat->evtchn->open(vp->plat, &q->ev);
+	if (!rc)
+		rc = plat->evtchn->bind_interdomain(q->ev, vp->fe, tx_port,
+						    &q->tx_port);
+	if (!rc && rx_port != tx_port)
+		rc = plat->evtchn->bind_interdomain(q->ev, vp->fe, rx_port,
+						    &q->rx_port);
+	else if (!rc)
+		q->rx_port = q->tx_port;
+	if (rc) {
+		pvk_err("%s: cannot bind event channels %u/%u: %s", q->name,
+			tx_port, rx_port, strerror(-rc));
+		goto fail;
+	}
+	rc = pthread_create(&q->thr, NULL, queue_thread, q);
+	if (rc) {
+		rc = -rc;
+		goto fail;
+	}
+	q->thr_started = true;
+	*out = q;
+	return 0;
+fail:
+	nb_queue_stop(q);
+	return rc;
+}
