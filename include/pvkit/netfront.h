@@ -68,19 +68,19 @@ struct netfront_opts {
 #define NETFRONT_GSO_TCPV4 1u /* XEN_NETIF_GSO_TYPE_TCPV4 */
 #define NETFRONT_GSO_TCPV6 2u /* XEN_NETIF_GSO_TYPE_TCPV6 */
 struct netfront_meta {
-	unsigned int flags;	  /* NETFRONT_CSUM_BLANK, _DATA_VALIDATED */
-	unsigned int gso_type;	  /* NETFRONT_GSO_* */
-	unsigned int gso_size;	  /* the MSS, 1..65535, with a gso_type */
-	unsigned int queue;	  /* recv: the queue it came on */
+	unsigned int flags;    /* NETFRONT_CSUM_BLANK, _DATA_VALIDATED */
+	unsigned int gso_type; /* NETFRONT_GSO_* */
+	unsigned int gso_size; /* the MSS, 1..65535, with a gso_type */
+	unsigned int queue;    /* recv: the queue it came on */
 };
 
 struct netfront_info {
-	uint8_t mac[6];		  /* the toolstack's "mac" */
-	unsigned int mtu;	  /* the toolstack's "mtu", default 1500 */
-	unsigned int nr_queues;	  /* negotiated */
-	bool sg, split_evtchn;	  /* negotiated */
+	uint8_t mac[6];		   /* the toolstack's "mac" */
+	unsigned int mtu;	   /* the toolstack's "mtu", default 1500 */
+	unsigned int nr_queues;	   /* negotiated */
+	bool sg, split_evtchn;	   /* negotiated */
 	bool gso_tcpv4, gso_tcpv6; /* the backend takes GSO frames */
-	bool rx_gso;		  /* we asked for GSO frames */
+	bool rx_gso;		   /* we asked for GSO frames */
 };
 
 /* Connect vif devid of this domain.  plat and xs stay the caller's and

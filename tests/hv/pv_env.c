@@ -199,10 +199,9 @@ static int kernel_main(int fd, uintptr_t fnp, void *arg)
 	return fn(k, arg);
 }
 
-static int guest_spawn(struct pv_env *e, pv_env_devices_fn devs,
-		       void *devs_arg, harness_entry entry, uintptr_t fn,
-		       const void *arg, size_t arg_size, domid_t *domid,
-		       pid_t *pid)
+static int guest_spawn(struct pv_env *e, pv_env_devices_fn devs, void *devs_arg,
+		       harness_entry entry, uintptr_t fn, const void *arg,
+		       size_t arg_size, domid_t *domid, pid_t *pid)
 {
 	struct evtchn_alloc_unbound a = {.remote_dom = 0};
 	struct xs_perm perm;
@@ -211,8 +210,7 @@ static int guest_spawn(struct pv_env *e, pv_env_devices_fn devs,
 	int fd, rc;
 	long r;
 
-	rc = pvk_dom_create(e->h.dom0, "pv", 65536, 65536, 2, "pv", domid,
-			    &fd);
+	rc = pvk_dom_create(e->h.dom0, "pv", 65536, 65536, 2, "pv", domid, &fd);
 	if (rc)
 		return rc;
 	a.dom = *domid;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+/* cmocka needs the headers above */
 #include <cmocka.h>
 
 #include "nf_rx.h"
@@ -141,8 +142,7 @@ static void test_violations(void **state)
 	for (i = 0; i < NF_RX_MAX_SLOTS + 4; i++)
 		data(i, 0, 0, 1, NETRXF_more_data);
 	assert_int_equal(nf_rx_parse(S, NF_RX_MAX_SLOTS - 1, 0, RING, &p), 0);
-	assert_int_equal(nf_rx_parse(S, NF_RX_MAX_SLOTS, 0, RING, &p),
-			 -EPROTO);
+	assert_int_equal(nf_rx_parse(S, NF_RX_MAX_SLOTS, 0, RING, &p), -EPROTO);
 	assert_int_equal(nf_rx_parse(S, NF_RX_MAX_SLOTS + 4, 0, RING, &p),
 			 -EPROTO);
 	/* Extras without end. */

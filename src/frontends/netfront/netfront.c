@@ -292,8 +292,7 @@ static unsigned int flow_queue(const struct netfront *nf, const uint8_t *f,
 
 /* Copy n bytes into tx page id, clearing what an earlier, longer
  * fragment left there. */
-static void tx_fill(struct nfq *q, uint16_t id, const uint8_t *src,
-		    uint16_t n)
+static void tx_fill(struct nfq *q, uint16_t id, const uint8_t *src, uint16_t n)
 {
 	uint8_t *p = q->tx_page[id];
 
@@ -353,10 +352,10 @@ int netfront_send(struct netfront *nf, const void *frame, size_t len,
 			rc = -EMSGSIZE;
 			goto out_exit;
 		}
-		if (gso && (!nf->info.sg ||
-			    (meta->gso_type == NETFRONT_GSO_TCPV4
-				 ? !nf->info.gso_tcpv4
-				 : !nf->info.gso_tcpv6))) {
+		if (gso &&
+		    (!nf->info.sg || (meta->gso_type == NETFRONT_GSO_TCPV4
+					  ? !nf->info.gso_tcpv4
+					  : !nf->info.gso_tcpv6))) {
 			rc = -EOPNOTSUPP;
 			goto out_exit;
 		}
@@ -405,8 +404,9 @@ int netfront_send(struct netfront *nf, const void *frame, size_t len,
 	}
 	for (i = 0, off = 0; i < slots; i++) {
 		struct netif_tx_request req;
-		uint16_t n = (uint16_t)(len - off < NF_PAGE_SIZE ? len - off
-								  : NF_PAGE_SIZE);
+		uint16_t n =
+		    (uint16_t)(len - off < NF_PAGE_SIZE ? len - off
+							: NF_PAGE_SIZE);
 		uint16_t id = tx_take_id(q);
 
 		tx_fill(q, id, f + off, n);
@@ -512,8 +512,8 @@ static int rx_take(struct nfq *q, uint8_t *buf, size_t cap,
 		if (n > NF_RX_MAX_SLOTS)
 			n = NF_RX_MAX_SLOTS;
 		for (i = 0; i < n; i++)
-			chain[i] = q->rx_copy[(q->rx.rsp_cons + i) &
-					      (NF_RX_RING - 1)];
+			chain[i] =
+			    q->rx_copy[(q->rx.rsp_cons + i) & (NF_RX_RING - 1)];
 		rc = nf_rx_parse(chain, n, q->rx.rsp_cons, NF_RX_RING, &pkt);
 		if (rc < 0) {
 			*why = "rx: a slot answered out of place or a chain "
@@ -598,7 +598,8 @@ int netfront_recv(struct netfront *nf, void *buf, size_t cap,
 
 			rc = -EAGAIN;
 			for (i = 0; i < nf->nq && rc == -EAGAIN; i++) {
-				struct nfq *q = nf->q[(nf->rx_next + i) % nf->nq];
+				struct nfq *q =
+				    nf->q[(nf->rx_next + i) % nf->nq];
 
 				rc = rx_take(q, buf, cap, meta, &why);
 			}
@@ -836,9 +837,11 @@ static int queue_new(struct netfront *nf, unsigned int id, bool split,
 	q->ntx_free = NF_TX_RING;
 	rc = plat->evtchn->open(nf->plat, &q->ev);
 	if (!rc)
-		rc = plat->evtchn->bind_unbound(q->ev, nf->x.be_id, &q->tx_port);
+		rc =
+		    plat->evtchn->bind_unbound(q->ev, nf->x.be_id, &q->tx_port);
 	if (!rc && split)
-		rc = plat->evtchn->bind_unbound(q->ev, nf->x.be_id, &q->rx_port);
+		rc =
+		    plat->evtchn->bind_unbound(q->ev, nf->x.be_id, &q->rx_port);
 	else
 		q->rx_port = q->tx_port;
 	if (rc)
@@ -923,12 +926,12 @@ static int publish_tx(struct xs_client *xs, xs_tx_t tx, void *arg)
 		if (!rc)
 			rc = fe_write(xs, tx, dir, "rx-ring-ref", q->rx_ref);
 		if (!rc && nf->info.split_evtchn) {
-			rc = xenbus_write_evtchn(xs, tx, dir,
-						 "event-channel-tx",
-						 q->tx_port);
+			rc = xenbus_write_evtchn(
+			    xs, tx, dir, "event-channel-tx", q->tx_port);
 			if (!rc)
-				rc = xenbus_write_evtchn(
-				    xs, tx, dir, "event-channel-rx", q->rx_port);
+				rc = xenbus_write_evtchn(xs, tx, dir,
+							 "event-channel-rx",
+							 q->rx_port);
 		} else if (!rc) {
 			rc = xenbus_write_evtchn(xs, tx, dir, "event-channel",
 						 q->tx_port);
@@ -968,8 +971,8 @@ static int nf_connect(struct netfront *nf, int timeout_ms)
 		rc = xenbus_fe_be_u64(&nf->x, "feature-gso-tcpv6", 0, 1, 0,
 				      &gso6);
 	if (!rc)
-		rc = xenbus_fe_be_u64(&nf->x, "feature-split-event-channels",
-				      0, 1, 0, &split);
+		rc = xenbus_fe_be_u64(&nf->x, "feature-split-event-channels", 0,
+				      1, 0, &split);
 	if (!rc)
 		rc = xenbus_fe_be_u64(&nf->x, "multi-queue-max-queues", 0,
 				      UINT32_MAX, 1, &maxq);
@@ -1133,7 +1136,6 @@ static void nf_recover(struct netfront *nf)
 	while (nf->users)
 		pthread_cond_wait(&nf->cond, &nf->lock);
 	pthread_mutex_unlock(&nf->lock);
-	AADD(&nf->stats.reconnects, 1);
 	for (;;) {
 		for (unsigned int i = 0; i < nf->nq; i++)
 			queue_stop(nf->q[i]);
@@ -1168,6 +1170,7 @@ static void nf_recover(struct netfront *nf)
 		nf->broken = true;
 	} else {
 		pvk_info("netfront %s: reconnected", nf->x.path);
+		AADD(&nf->stats.reconnects, 1);
 	}
 	nf->recovering = false;
 	pthread_cond_broadcast(&nf->cond);

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <xen/xen.h>
 #include <xen/grant_table.h>
+#include <xen/xen.h>
 
 /* ring.h wants barriers from its includer (legacy interface version). */
 #ifndef mb
@@ -29,8 +29,8 @@
 #ifndef wmb
 #define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #endif
-#include <xen/io/ring.h>
 #include <xen/io/netif.h>
+#include <xen/io/ring.h>
 
 #define NF_PAGE_SIZE 4096u
 /* Slots (data and extra info) one packet may take: more is a backend that
