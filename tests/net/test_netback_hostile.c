@@ -17,7 +17,11 @@
  *   - an event storm (XSA-332): 100k notifications, the vif stays and
  *     still carries packets;
  *   - no RX requests while the test floods the vif (XSA-392): netback's
- *     memory stays bounded.
+ *     memory stays bounded;
+ *   - odd but valid packets, delivered byte for byte as Linux does: the
+ *     Ethernet header alone in the first slot, the rest after it
+ *     (XSA-423); a head and 18 follow-ons of at most 128 bytes
+ *     (XSA-432); zero-length follow-ons (XSA-448).
  *
  * After the attacks, a well-behaved frontend in another domain still
  * gets packets through.  Skipped (77) only without the privilege to make
@@ -78,7 +82,70 @@ enum attack {
 	A_CTRL_MAPPING,
 	A_EVENT_STORM,
 	A_NO_RX,
+	A_ODD_VALID,
 };
+
+/* The odd but valid packets: slices (offset, length) of the data page,
+ * whose first 14 bytes are an Ethernet header. */
+struct slice {
+	uint16_t off, len;
+};
+#define ODD_PACKETS 3
+static const struct {
+	unsigned int n;
+	struct slice s[19];
+} odd[ODD_PACKETS] = {
+    /* XSA-423: the headers outside the first slot */
+    {2, {{0, 14}, {14, 1000}}},
+    /* XSA-432: a head and 18 small follow-ons */
+    {19,
+     {{0, 100},
+      {100, 64},
+      {164, 64},
+      {228, 64},
+      {292, 64},
+      {356, 64},
+      {420, 64},
+      {484, 64},
+      {548, 64},
+      {612, 64},
+      {676, 64},
+      {740, 64},
+      {804, 64},
+      {868, 64},
+      {932, 64},
+      {996, 64},
+      {1060, 64},
+      {1124, 64},
+      {1188, 128}}},
+    /* XSA-448: zero-length follow-ons */
+    {4, {{0, 60}, {0, 0}, {60, 0}, {4095, 0}}},
+};
+
+static void odd_page(uint8_t *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < NETIF_PAGE_SIZE; i++)
+		d[i] = (uint8_t)(i * 13 + 7);
+	memset(d, 0xff, 6);
+	memcpy(d + 6, "\x00\x16\x3e\x12\x34\x56", 6);
+	d[12] = ETH_P_HOSTILE >> 8;
+	d[13] = ETH_P_HOSTILE & 0xff;
+}
+
+/* Packet k as the far end must see it; its length. */
+static size_t odd_expect(unsigned int k, const uint8_t *page, uint8_t *out)
+{
+	size_t len = 0;
+	unsigned int i;
+
+	for (i = 0; i < odd[k].n; i++) {
+		memcpy(out + len, page + odd[k].s[i].off, odd[k].s[i].len);
+		len += odd[k].s[i].len;
+	}
+	return len;
+}
 
 struct harg {
 	enum attack a;
@@ -284,6 +351,24 @@ static int send_good(struct rawfe *f)
 	return st == NETIF_RSP_OKAY ? 0 : -EIO;
 }
 
+/* Wait up to 30 s for the test to write node in our device directory. */
+static bool wait_node(struct rawfe *f, const char *node)
+{
+	char path[160], *v = NULL;
+	struct timespec ts = {0, 10000000};
+	int i;
+
+	snprintf(path, sizeof(path), "%s/%s", f->fe.path, node);
+	for (i = 0; i < 3000; i++) {
+		if (!xs_read(f->xs, XS_TX_NONE, path, &v, NULL)) {
+			free(v);
+			return true;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
 /* The guest: connect, attack, check what the backend did.  0: as
  * expected; otherwise which check failed. */
 static int hostile_guest(struct pvk_platform *plat, struct xs_client *xs,
@@ -291,7 +376,7 @@ static int hostile_guest(struct pvk_platform *plat, struct xs_client *xs,
 {
 	const struct harg *h = p;
 	struct rawfe f;
-	int16_t st[32];
+	int16_t st[64];
 	unsigned int i;
 	int rc;
 
@@ -392,23 +477,40 @@ static int hostile_guest(struct pvk_platform *plat, struct xs_client *xs,
 		if (be_state_of(&f) != XenbusStateConnected)
 			return 28;
 		return send_good(&f) ? 29 : 0;
+	case A_ODD_VALID: {
+		unsigned int k, total = 0, slots = 0;
+		uint8_t *tmp = malloc(NETIF_PAGE_SIZE * 2);
+
+		if (!tmp || !wait_node(&f, "go"))
+			return 40;
+		odd_page(f.data);
+		for (k = 0; k < ODD_PACKETS; k++) {
+			size_t len = odd_expect(k, f.data, tmp);
+
+			for (i = 0; i < odd[k].n; i++)
+				tx_req(&f, odd[k].s[i].off,
+				       i ? odd[k].s[i].len : (uint16_t)len,
+				       i + 1 < odd[k].n ? NETTXF_more_data : 0,
+				       f.dref);
+			slots += odd[k].n;
+			total += (unsigned int)len;
+		}
+		free(tmp);
+		tx_push(&f);
+		if (tx_responses(&f, slots, st, 5000))
+			return 41;
+		for (i = 0; i < slots; i++)
+			if (st[i] != NETIF_RSP_OKAY)
+				return 42;
+		(void)total;
+		return be_state_of(&f) == XenbusStateConnected ? 0 : 43;
+	}
 	case A_NO_RX:
 		/* post nothing; the test floods the vif meanwhile, then
-		 * sets device/vif/0/done */
-		for (i = 0; i < 3000; i++) {
-			char path[160], *v = NULL;
-			struct timespec ts = {0, 10000000};
-
-			snprintf(path, sizeof(path), "%s/done", f.fe.path);
-			if (!xs_read(xs, XS_TX_NONE, path, &v, NULL)) {
-				free(v);
-				return be_state_of(&f) == XenbusStateConnected
-					   ? 0
-					   : 30;
-			}
-			nanosleep(&ts, NULL);
-		}
-		return 31;
+		 * writes "done" */
+		if (!wait_node(&f, "done"))
+			return 31;
+		return be_state_of(&f) == XenbusStateConnected ? 0 : 30;
 	}
 	return 1;
 }
@@ -436,6 +538,16 @@ static long nb_rss_kib(void)
 			break;
 	fclose(fp);
 	return kib;
+}
+
+/* Tell the guest of domain d to go on: device/vif/<id>/<node>. */
+static void go(domid_t d, const char *node)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/local/domain/%u/device/vif/%u/%s", d,
+		 NET_DEVID, node);
+	assert_int_equal(xs_write_str(E.pv.xs, XS_TX_NONE, path, "1"), 0);
 }
 
 static void attack(enum attack a)
@@ -467,7 +579,7 @@ static void test_no_rx(void **state)
 {
 	struct harg h = {.a = A_NO_RX};
 	uint8_t f[1500];
-	char ifname[32], path[128];
+	char ifname[32];
 	long before, after;
 	int s, ifindex, i;
 	domid_t d;
@@ -492,10 +604,44 @@ static void test_no_rx(void **state)
 	/* nothing is queued in netback: the TAP's queue is the kernel's */
 	assert_true(before > 0 && after > 0);
 	assert_true(after - before < 8192);
-	snprintf(path, sizeof(path), "/local/domain/%u/device/vif/%u/done", d,
-		 NET_DEVID);
-	assert_int_equal(xs_write_str(E.pv.xs, XS_TX_NONE, path, "1"), 0);
+	go(d, "done");
 	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
+	nb_alive();
+}
+
+/* XSA-423, 432, 448: the far end gets each packet byte for byte. */
+static void test_odd_valid(void **state)
+{
+	struct harg h = {.a = A_ODD_VALID};
+	uint8_t page[NETIF_PAGE_SIZE], want[ODD_PACKETS][NETIF_PAGE_SIZE],
+	    buf[NETIF_PAGE_SIZE];
+	size_t wlen[ODD_PACKETS];
+	bool seen[ODD_PACKETS] = {false};
+	char ifname[32];
+	int s, ifindex, n, k;
+	domid_t d;
+	pid_t pid;
+
+	(void)state;
+	odd_page(page);
+	for (k = 0; k < ODD_PACKETS; k++)
+		wlen[k] = odd_expect((unsigned int)k, page, want[k]);
+	/* the socket first: the guest sends as soon as it is connected */
+	assert_int_equal(
+	    net_env_guest(&E, 1500, hostile_guest, &h, sizeof(h), &d, &pid), 0);
+	snprintf(ifname, sizeof(ifname), "vif%u.%u", d, NET_DEVID);
+	s = net_env_packet_socket(ifname, ETH_P_HOSTILE, 5000, &ifindex);
+	assert_true(s >= 0);
+	go(d, "go");
+	while ((n = net_env_packet_recv(s, buf, sizeof(buf), 3000)) > 0)
+		for (k = 0; k < ODD_PACKETS; k++)
+			if ((size_t)n == wlen[k] &&
+			    !memcmp(buf, want[k], wlen[k]))
+				seen[k] = true;
+	close(s);
+	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
+	for (k = 0; k < ODD_PACKETS; k++)
+		assert_true(seen[k]);
 	nb_alive();
 }
 
@@ -507,7 +653,7 @@ static int good_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	int i;
 
 	(void)p;
-	if (rawfe_connect(&f, plat, xs, false))
+	if (rawfe_connect(&f, plat, xs, false) || !wait_node(&f, "go"))
 		return 2;
 	for (i = 0; i < 20; i++)
 		if (send_good(&f))
@@ -529,13 +675,13 @@ static void test_good_after(void **state)
 	snprintf(ifname, sizeof(ifname), "vif%u.%u", d, NET_DEVID);
 	s = net_env_packet_socket(ifname, ETH_P_HOSTILE, 5000, &ifindex);
 	assert_true(s >= 0);
+	go(d, "go");
 	while ((n = net_env_packet_recv(s, buf, sizeof(buf), 3000)) > 0)
 		if (n == GOOD_LEN && buf[20] == 0x5a)
 			got++;
 	close(s);
 	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
-	/* the socket may open after the first frames went by */
-	assert_true(got > 0);
+	assert_int_equal(got, 20);
 	nb_alive();
 }
 
@@ -569,6 +715,7 @@ int main(void)
 	    cmocka_unit_test(test_ctrl),
 	    cmocka_unit_test(test_storm),
 	    cmocka_unit_test(test_no_rx),
+	    cmocka_unit_test(test_odd_valid),
 	    cmocka_unit_test(test_good_after),
 	};
 	int rc = net_env_netns();
