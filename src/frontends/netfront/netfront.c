@@ -1354,10 +1354,16 @@ static int drv_probe(struct xenbus_bus *bus, const char *id, void **priv)
 	uint64_t devid;
 	int rc = pvk_parse_u64(id, 0, UINT32_MAX, &devid);
 
+	/* What Linux's netfront asks for: every offload, a queue per CPU
+	 * (at most 4). */
+	struct netfront_opts o = {.sg = true, .gso = true, .split_evtchn = true};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
 	if (rc)
 		return rc;
+	o.num_queues = cpus > 4 ? 4 : cpus > 1 ? (unsigned int)cpus : 1;
 	return netfront_open(xenbus_bus_platform(bus), xenbus_bus_xs(bus),
-			     (uint32_t)devid, NULL, (struct netfront **)priv);
+			     (uint32_t)devid, &o, (struct netfront **)priv);
 }
 
 static void drv_remove(void *priv) { netfront_close(priv); }
