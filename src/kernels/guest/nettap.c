@@ -328,10 +328,10 @@ int nettap_start(struct netfront *nf, const char *ns, uint32_t devid,
 	snprintf(t->ifname, sizeof(t->ifname), "eth%u", devid);
 	/* What the domain's stack may hand us: partial checksums (the
 	 * backend finishes them), and TSO where the backend takes GSO. */
-	j.offload = TUN_F_CSUM;
-	if (in->sg && in->gso_tcpv4)
+	j.offload = in->csum_offload ? TUN_F_CSUM : 0;
+	if (j.offload && in->sg && in->gso_tcpv4)
 		j.offload |= TUN_F_TSO4;
-	if (in->sg && in->gso_tcpv6)
+	if (j.offload && in->sg && in->gso_tcpv6)
 		j.offload |= TUN_F_TSO6;
 	j.t = t;
 	rc = t->stopfd < 0 ? -errno
