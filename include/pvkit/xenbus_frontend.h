@@ -85,6 +85,17 @@ int xenbus_fe_switch(struct xenbus_fe *fe, enum xenbus_state s);
 int xenbus_fe_be_u64(struct xenbus_fe *fe, const char *node, uint64_t min,
 		     uint64_t max, uint64_t def, uint64_t *out);
 
+/* End foreign access to count pages at addr shared through shr (a
+ * frontend's rings and payload pages), retrying while the backend still
+ * maps them (it may, a moment after it left Connected; a dead backend's
+ * mappings go with its process) until deadline (pvk_now_ns-style
+ * CLOCK_MONOTONIC ns).  Returns 0, or count when they stay mapped: they
+ * are left shared and must never be reused.  addr NULL: 0. */
+struct pvk_gntshr;
+unsigned int xenbus_fe_unshare(const struct pvk_platform *plat,
+			       struct pvk_gntshr *shr, void *addr,
+			       unsigned int count, uint64_t deadline);
+
 /* ---- the bus ------------------------------------------------------------ */
 
 struct xenbus_bus;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -222,6 +223,21 @@ int xenbus_fe_restart(struct xenbus_fe *fe)
 		if (rc)
 			return rc;
 	}
+}
+
+unsigned int xenbus_fe_unshare(const struct pvk_platform *plat,
+			       struct pvk_gntshr *shr, void *addr,
+			       unsigned int count, uint64_t deadline)
+{
+	int rc = 0;
+
+	while (addr) {
+		rc = plat->gntshr->unshare(shr, addr, count);
+		if (rc != -EBUSY || pvk_now_ns() >= deadline)
+			break;
+		usleep(10000);
+	}
+	return rc ? count : 0;
 }
 
 /* ---- the bus ---------------------------------------------------------------

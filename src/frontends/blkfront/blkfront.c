@@ -904,9 +904,6 @@ int blkfront_buf_free(struct blkfront *bf, void *buf)
 	return rc;
 }
 
-static unsigned int unshare_retry(struct blkfront *bf, void *addr,
-				  unsigned int n, uint64_t deadline);
-
 /* End the sharing of every buffer (the queues are gone). */
 static void bufs_release(struct blkfront *bf)
 {
@@ -916,8 +913,8 @@ static void bufs_release(struct blkfront *bf)
 	for (i = bf->nbufs; i-- > 0;) {
 		struct bfbuf *b = bf->bufs[i];
 
-		left += unshare_retry(bf, b->addr, (unsigned int)b->pages,
-				      deadline);
+		left += xenbus_fe_unshare(bf->plat, bf->shr, b->addr,
+					  (unsigned int)b->pages, deadline);
 		free(b->refs);
 		free(b);
 	}
@@ -1156,23 +1153,6 @@ static void queue_stop(struct bqueue *q)
 	q->thr_started = false;
 }
 
-/* End foreign access to a share; the backend may hold mappings a moment
- * longer (a dead backend's are released by the hypervisor).  What stays
- * mapped is left shared and never reused. */
-static unsigned int unshare_retry(struct blkfront *bf, void *addr,
-				  unsigned int n, uint64_t deadline)
-{
-	int rc = 0;
-
-	while (addr) {
-		rc = bf->plat->gntshr->unshare(bf->shr, addr, n);
-		if (rc != -EBUSY || pvk_now_ns() >= deadline)
-			break;
-		usleep(10000);
-	}
-	return rc ? n : 0;
-}
-
 /* Free a stopped queue whose slots are all idle. */
 static void queue_free(struct bqueue *q)
 {
@@ -1191,10 +1171,12 @@ static void queue_free(struct bqueue *q)
 	}
 	/* Newest share first: the share list is searched from its head. */
 	for (i = q->data ? q->nslots : 0; i-- > 0;)
-		left += unshare_retry(bf, q->data[(size_t)i * q->slot_pages],
-				      q->slot_pages, deadline);
+		left += xenbus_fe_unshare(bf->plat, bf->shr,
+					  q->data[(size_t)i * q->slot_pages],
+					  q->slot_pages, deadline);
 	free(q->data);
-	left += unshare_retry(bf, q->sring, q->nr_pages, deadline);
+	left += xenbus_fe_unshare(bf->plat, bf->shr, q->sring, q->nr_pages,
+				  deadline);
 	if (left)
 		pvk_warn("blkfront %s: queue %u: %u page(s) still mapped by "
 			 "the backend; left shared",

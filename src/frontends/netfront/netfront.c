@@ -389,9 +389,11 @@ int netfront_send(struct netfront *nf, const void *frame, size_t len,
 						deadline);
 		}
 		if (rc == -EPROTO) {
+			/* Broken before leaving: the queues live while we
+			 * are a user. */
 			pthread_mutex_unlock(&q->tx_lock);
-			nf_exit(nf);
 			nf_break(nf, why);
+			nf_exit(nf);
 			return -EIO;
 		}
 		if (!rc && !nf_leave_due(nf))
@@ -632,11 +634,11 @@ int netfront_recv(struct netfront *nf, void *buf, size_t cap,
 			cond_wait_until(&nf->rx_cond, &nf->rx_lock, deadline);
 		}
 		pthread_mutex_unlock(&nf->rx_lock);
-		nf_exit(nf);
-		if (rc == -EPROTO) {
+		if (rc == -EPROTO)
 			nf_break(nf, why);
+		nf_exit(nf);
+		if (rc == -EPROTO)
 			return -EIO;
-		}
 		if (rc != -EAGAIN || !nf_leave_due(nf))
 			return rc;
 		/* Recovering: wait it out in nf_enter; broken: -EIO. */
@@ -720,23 +722,6 @@ static void queue_stop(struct nfq *q)
 	q->thr_started = false;
 }
 
-/* End foreign access to a share; the backend may hold mappings a moment
- * longer (a dead backend's are released by the hypervisor).  What stays
- * mapped is left shared and never reused. */
-static unsigned int unshare_retry(struct netfront *nf, void *addr,
-				  unsigned int n, uint64_t deadline)
-{
-	int rc = 0;
-
-	while (addr) {
-		rc = nf->plat->gntshr->unshare(nf->shr, addr, n);
-		if (rc != -EBUSY || pvk_now_ns() >= deadline)
-			break;
-		usleep(10000);
-	}
-	return rc ? n : 0;
-}
-
 static void queue_free(struct nfq *q)
 {
 	struct netfront *nf;
@@ -755,9 +740,10 @@ static void queue_free(struct nfq *q)
 		nf->plat->evtchn->close(q->ev);
 	}
 	for (i = q->nchunks; i-- > 0;)
-		left += unshare_retry(nf, q->chunk[i], NF_CHUNK, deadline);
-	left += unshare_retry(nf, q->rx_sring, 1, deadline);
-	left += unshare_retry(nf, q->tx_sring, 1, deadline);
+		left += xenbus_fe_unshare(nf->plat, nf->shr, q->chunk[i],
+					  NF_CHUNK, deadline);
+	left += xenbus_fe_unshare(nf->plat, nf->shr, q->rx_sring, 1, deadline);
+	left += xenbus_fe_unshare(nf->plat, nf->shr, q->tx_sring, 1, deadline);
 	if (left)
 		pvk_warn("netfront %s: queue %u: %u page(s) still mapped by "
 			 "the backend; left shared",
