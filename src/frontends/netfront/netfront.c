@@ -149,10 +149,11 @@ static void cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
 	pthread_cond_timedwait(c, m, &ts);
 }
 
+static void nf_wake_all(struct netfront *nf);
+
 static void nf_break(struct netfront *nf, const char *why)
 {
 	bool was;
-	unsigned int i;
 
 	pthread_mutex_lock(&nf->lock);
 	was = nf->broken;
@@ -161,14 +162,7 @@ static void nf_break(struct netfront *nf, const char *why)
 	pthread_mutex_unlock(&nf->lock);
 	if (!was && why)
 		pvk_err("netfront %s: %s: device broken", nf->x.path, why);
-	pthread_mutex_lock(&nf->rx_lock);
-	pthread_cond_broadcast(&nf->rx_cond);
-	pthread_mutex_unlock(&nf->rx_lock);
-	for (i = 0; i < nf->nq; i++) {
-		pthread_mutex_lock(&nf->q[i]->tx_lock);
-		pthread_cond_broadcast(&nf->q[i]->tx_cond);
-		pthread_mutex_unlock(&nf->q[i]->tx_lock);
-	}
+	nf_wake_all(nf);
 }
 
 /* Whether send/recv must leave the queues now (a reconnection, close or
