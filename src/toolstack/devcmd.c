@@ -9,6 +9,7 @@
 #include "toolstack.h"
 #include "pvkit/xs.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,7 +43,8 @@ int ts_cmd_dev_detach(struct ts *ts, const struct ts_devtype *t,
 {
 	struct xs_client *xs = NULL;
 	struct ts_dev dev;
-	bool force = false;
+	bool force = false, by_name = false;
+	uint32_t devid;
 	domid_t d;
 	int rc;
 
@@ -57,14 +59,33 @@ int ts_cmd_dev_detach(struct ts *ts, const struct ts_devtype *t,
 			t->id_arg);
 		return 2;
 	}
+	/* A name the type resolves in xenstore (a vif's MAC) is looked up
+	 * once the domain is known. */
 	if (ts_dev_from_name(&dev, t, 0, argv[2])) {
-		fprintf(stderr, "pvkit: %s: '%s' is not a %s name or number\n",
-			verb, argv[2], t->id_noun);
-		return 2;
+		if (!t->resolve_id ||
+		    t->resolve_id(NULL, 0, argv[2], &devid) == -EINVAL) {
+			fprintf(stderr,
+				"pvkit: %s: '%s' is not a %s\n",
+				verb, argv[2], t->id_noun);
+			return 2;
+		}
+		by_name = true;
 	}
 	if (ts_dev_open(ts, argv[1], verb, &d, &xs))
 		return 1;
-	ts_dev_init(&dev, t, d, dev.devid, argv[2]);
+	devid = dev.devid;
+	if (by_name) {
+		rc = t->resolve_id(xs, d, argv[2], &devid);
+		if (rc) {
+			fprintf(stderr, "pvkit: %s: domain %u has no %s %s%s%s\n",
+				verb, d, t->noun, argv[2],
+				rc == -ENOENT ? "" : ": ",
+				rc == -ENOENT ? "" : strerror(-rc));
+			xs_client_close(xs);
+			return 1;
+		}
+	}
+	ts_dev_init(&dev, t, d, devid, argv[2]);
 	rc = ts_dev_remove(xs, &dev, force, TS_DEV_WAIT_MS, verb);
 	xs_client_close(xs);
 	return rc ? 1 : 0;
@@ -75,14 +96,22 @@ int ts_cmd_dev_list(struct ts *ts, const struct ts_devtype *t,
 {
 	struct xs_client *xs = NULL;
 	domid_t d;
+	int i, rc = 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: pvkit %s DOMAIN\n", verb);
+	if (argc < 2) {
+		fprintf(stderr, "usage: pvkit %s DOMAIN...\n", verb);
 		return 2;
 	}
-	if (ts_dev_open(ts, argv[1], verb, &d, &xs))
-		return 1;
-	ts_dev_list(xs, t, d, stdout);
-	xs_client_close(xs);
-	return 0;
+	/* xl's: one header, then each domain's devices */
+	ts_dev_list_header(t, stdout);
+	for (i = 1; i < argc; i++) {
+		if (ts_dev_open(ts, argv[i], verb, &d, &xs)) {
+			rc = 1;
+			continue;
+		}
+		ts_dev_list_rows(xs, t, d, stdout);
+		xs_client_close(xs);
+		xs = NULL;
+	}
+	return rc;
 }

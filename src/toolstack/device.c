@@ -18,7 +18,8 @@
 
 #define POLL_MS 20
 
-const struct ts_devtype *const ts_device_types[] = {&ts_vbd_type, NULL};
+const struct ts_devtype *const ts_device_types[] = {&ts_vbd_type,
+						    &ts_vif_type, NULL};
 
 void ts_nodes_set(struct ts_nodes *n, const char *key, const char *fmt, ...)
 {
@@ -77,7 +78,14 @@ int ts_dev_from_name(struct ts_dev *dev, const struct ts_devtype *t,
 int ts_dev_from_cfg(struct ts_dev *dev, const struct ts_devtype *t,
 		    domid_t fe, const void *cfg)
 {
-	return ts_dev_from_name(dev, t, fe, t->cfg_name(cfg));
+	uint32_t devid;
+
+	if (!t->cfg_devid)
+		return ts_dev_from_name(dev, t, fe, t->cfg_name(cfg));
+	if (t->cfg_devid(cfg, &devid))
+		return -EINVAL;
+	ts_dev_init(dev, t, fe, devid, NULL);
+	return 0;
 }
 
 long ts_dev_read_num(struct xs_client *xs, const char *dir, const char *node)
@@ -266,10 +274,16 @@ int ts_dev_remove(struct xs_client *xs, const struct ts_dev *dev,
 		}
 		for (i = 0; i < wait_ms / POLL_MS; i++) {
 			st = ts_dev_read_num(xs, dev->fe, "state");
-			if (st < 0 || st == XenbusStateClosed)
+			/* A frontend still Initialising has not begun (no
+			 * driver for the type in the guest, e.g. a kernel
+			 * without netfront): nothing to close, no wait. */
+			if (st < 0 || st == XenbusStateClosed ||
+			    (i == 0 && st == XenbusStateInitialising))
 				break;
 			sleep_ms(POLL_MS);
 		}
+		if (st == XenbusStateInitialising && i == 0)
+			st = -1;
 		if (st >= 0 && st != XenbusStateClosed)
 			fprintf(stderr, "pvkit: %s: the frontend of %s did not "
 					"close within %u s (state %ld): "
@@ -385,16 +399,75 @@ static void print_row(FILE *out, const struct ts_devtype *t,
 	unsigned int c;
 
 	for (c = 0; c < t->ncols; c++) {
+		int w = t->cols[c].right ? t->cols[c].width : -t->cols[c].width;
+
 		if (dev)
 			t->cols[c].value(xs, dev, val, sizeof(val));
-		fprintf(out, "%s%-*s", c ? " " : "", t->cols[c].width,
+		fprintf(out, "%s%*s", c ? " " : "", w,
 			dev ? val : t->cols[c].header);
 	}
 	fputc('\n', out);
 }
 
+void ts_dev_list_header(const struct ts_devtype *t, FILE *out)
+{
+	print_row(out, t, NULL, NULL);
+}
+
 int ts_dev_list(struct xs_client *xs, const struct ts_devtype *t,
 		domid_t fe, FILE *out)
+{
+	ts_dev_list_header(t, out);
+	return ts_dev_list_rows(xs, t, fe, out);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int ts_dev_ids(struct xs_client *xs, const struct ts_devtype *t, domid_t fe,
+	       uint32_t *ids, unsigned int max)
+{
+	char dir[96], **names, *end;
+	unsigned int n, i, k = 0, pass;
+	unsigned long v;
+	int rc;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 0)
+			snprintf(dir, sizeof(dir), "/local/domain/%u/device/%s",
+				 fe, t->type);
+		else
+			snprintf(dir, sizeof(dir),
+				 "/local/domain/0/backend/%s/%u", t->type, fe);
+		names = NULL;
+		n = 0;
+		rc = xs_directory(xs, XS_TX_NONE, dir, &names, &n);
+		if (rc == -ENOENT)
+			continue;
+		if (rc)
+			return rc;
+		for (i = 0; i < n && k < max; i++) {
+			errno = 0;
+			v = strtoul(names[i], &end, 10);
+			if (end != names[i] && !*end && !errno &&
+			    v <= UINT32_MAX)
+				ids[k++] = (uint32_t)v;
+		}
+		free(names);
+	}
+	qsort(ids, k, sizeof(*ids), cmp_u32);
+	for (i = 0, n = 0; i < k; i++)
+		if (!n || ids[n - 1] != ids[i])
+			ids[n++] = ids[i];
+	return (int)n;
+}
+
+int ts_dev_list_rows(struct xs_client *xs, const struct ts_devtype *t,
+		     domid_t fe, FILE *out)
 {
 	struct ts_dev dev;
 	char dir[96], **ids = NULL;
@@ -403,7 +476,6 @@ int ts_dev_list(struct xs_client *xs, const struct ts_devtype *t,
 	snprintf(dir, sizeof(dir), "/local/domain/%u/device/%s", fe, t->type);
 	if (xs_directory(xs, XS_TX_NONE, dir, &ids, &n))
 		n = 0;
-	print_row(out, t, xs, NULL);
 	for (i = 0; i < n; i++) {
 		/* The guest owns device/: take its names as they are. */
 		ts_dev_init(&dev, t, fe, (uint32_t)strtoul(ids[i], NULL, 10),

@@ -53,25 +53,35 @@ struct ts_dev {
 };
 
 /* A column of `TYPE-list` (xl's): header, width (left-aligned, the last
- * padded too, as xl does) and the value for one device. */
+ * padded too, as xl does; right-aligned, header and values, when right)
+ * and the value for one device. */
 struct ts_devcol {
 	const char *header;
 	int width;
 	void (*value)(struct xs_client *xs, const struct ts_dev *dev,
 		      char *out, size_t len);
+	bool right;
 };
 
 struct ts_devtype {
 	const char *type;    /* xenstore's name: "vbd" */
 	const char *noun;    /* messages: "disk" */
-	const char *id_noun; /* messages and usage: "virtual device" */
+	const char *id_noun; /* messages: "virtual device name or number" */
 	const char *id_arg;  /* usage: "VDEV" */
 	const char *backend; /* messages: "block backend" */
 	const char *daemon;  /* the Dom0 service serving it: "pvkit-blkback" */
 	/* A device's number from its name on the command line. */
 	int (*parse_id)(const char *name, uint32_t *devid);
-	/* The type's config (e.g. struct xlcfg_disk): its name. */
+	/* Optional: the number of domain fe's device a name parse_id does
+	 * not know stands for, looked up in xenstore (vif: a MAC address):
+	 * 0, -EINVAL (not such a name) or -ENOENT (no such device).  With
+	 * xs NULL, only whether name is such a name. */
+	int (*resolve_id)(struct xs_client *xs, domid_t fe, const char *name,
+			  uint32_t *devid);
+	/* The type's config (e.g. struct xlcfg_disk): its name, or (when
+	 * cfg_devid is set) its number. */
 	const char *(*cfg_name)(const void *cfg);
+	int (*cfg_devid)(const void *cfg, uint32_t *devid);
 	/* The type's own backend and frontend nodes for cfg; the generic ones
 	 * (frontend, frontend-id, online, backend, backend-id, state) are
 	 * ts_dev_add's. */
@@ -81,16 +91,18 @@ struct ts_devtype {
 	unsigned int ncols;
 };
 
-/* Every device type the toolstack knows, NULL-terminated: vbd (vif and
- * pci come here). */
+/* Every device type the toolstack knows, NULL-terminated: vbd, vif (pci
+ * comes here). */
 extern const struct ts_devtype *const ts_device_types[];
 extern const struct ts_devtype ts_vbd_type;
+extern const struct ts_devtype ts_vif_type;
 
 /* Fill dev for device devid of domain fe (backend: Dom0). */
 void ts_dev_init(struct ts_dev *dev, const struct ts_devtype *t, domid_t fe,
 		 uint32_t devid, const char *label);
 /* The same from a name on the command line (t->parse_id) or a config
- * (t->cfg_name): -EINVAL if the type does not know the name. */
+ * (t->cfg_devid, else t->cfg_name): -EINVAL if the type does not know
+ * the name. */
 int ts_dev_from_name(struct ts_dev *dev, const struct ts_devtype *t,
 		     domid_t fe, const char *name);
 int ts_dev_from_cfg(struct ts_dev *dev, const struct ts_devtype *t,
@@ -109,18 +121,27 @@ int ts_dev_add(struct xs_client *xs, const struct ts_dev *dev,
 int ts_dev_hotplug(struct xs_client *xs, const struct ts_dev *dev,
 		   const void *cfg, unsigned int wait_ms, const char *verb);
 /* Unless force, ask the backend to close (online=0 and Closing in one
- * transaction) and give the frontend up to wait_ms to say Closed; then
- * remove both directories in one transaction.  -ENOENT if dev has
- * neither. */
+ * transaction) and give the frontend up to wait_ms to say Closed (none
+ * when it is still Initialising: no driver took it); then remove both
+ * directories in one transaction.  -ENOENT if dev has neither. */
 int ts_dev_remove(struct xs_client *xs, const struct ts_dev *dev,
 		  bool force, unsigned int wait_ms, const char *verb);
 /* A destroyed domain: remove every type's frontend directory
  * (device/<type>) and backend directory (backend/<type>/<fe>). */
 void ts_dev_remove_all(struct xs_client *xs,
 		       const struct ts_devtype *const *types, domid_t fe);
-/* Print the header and one row per device/<type>/<id> of domain fe. */
+/* Print the header and one row per device/<type>/<id> of domain fe;
+ * ts_dev_list_rows the rows alone (TYPE-list of several domains). */
 int ts_dev_list(struct xs_client *xs, const struct ts_devtype *t,
 		domid_t fe, FILE *out);
+void ts_dev_list_header(const struct ts_devtype *t, FILE *out);
+int ts_dev_list_rows(struct xs_client *xs, const struct ts_devtype *t,
+		     domid_t fe, FILE *out);
+/* The devids of domain fe's devices of type t, from both its frontend
+ * (device/<type>) and backend (backend/<type>/<fe>) directories, into
+ * ids[max] sorted and without repeats: how many, or -errno. */
+int ts_dev_ids(struct xs_client *xs, const struct ts_devtype *t, domid_t fe,
+	       uint32_t *ids, unsigned int max);
 
 /* Reading a device's nodes: dir/node as a number (-1 when missing or not
  * a number) or a string (NULL when missing; the caller frees it). */

@@ -190,12 +190,15 @@ static int disks_distinct(const char *path, const struct xlcfg_domain *d)
 	return 0;
 }
 
-static int load_cfg(const struct ts *ts, const char *path,
+/* host: also check what the host must have now (the vifs' bridges, free
+ * interface names): create does, the monitor (reloading the config of a
+ * domain already built) does not. */
+static int load_cfg(const struct ts *ts, const char *path, bool host,
 		    struct xlcfg_domain **out)
 {
 	char err[XLCFG_ERR_MAX];
 	struct xlcfg *cfg = NULL;
-	unsigned int i;
+	unsigned int i, warned = 0;
 	int rc;
 
 	rc = xlcfg_parse_file(path, &cfg, err, sizeof(err));
@@ -215,13 +218,8 @@ static int load_cfg(const struct ts *ts, const char *path,
 		rc = disk_check(path, &(*out)->disks[i]);
 	if (!rc)
 		rc = disks_distinct(path, *out);
-	if (!rc && (*out)->nvifs) {
-		fprintf(stderr,
-			"pvkit: %s: vif= is not implemented yet (no "
-			"network devices)\n",
-			path);
-		rc = -ENOTSUP;
-	}
+	for (i = 0; i < (*out)->nvifs && !rc; i++)
+		rc = vif_check(path, &(*out)->vifs[i], host, &warned);
 	if (rc) {
 		xlcfg_domain_free(*out);
 		*out = NULL;
@@ -337,6 +335,11 @@ static int domain_build(struct ts *ts, struct pvk_platform *plat,
 		rc = ts_dev_from_cfg(&dev, &ts_vbd_type, *domid, &c->disks[i]);
 		if (!rc)
 			rc = ts_dev_add(xs, &dev, &c->disks[i], "create");
+	}
+	for (i = 0; !rc && i < c->nvifs; i++) {
+		rc = ts_dev_from_cfg(&dev, &ts_vif_type, *domid, &c->vifs[i]);
+		if (!rc)
+			rc = ts_dev_add(xs, &dev, &c->vifs[i], "create");
 	}
 	if (!rc)
 		rc = xs_introduce(xs, *domid, store_pfn, store_port);
@@ -470,6 +473,7 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 {
 	struct xlcfg_domain *c = NULL;
 	struct pvk_platform *plat = NULL;
+	struct xs_client *xs = NULL;
 	unsigned int delay_ms = 500;
 	double started;
 	int quick = 0;
@@ -481,8 +485,13 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 	d = (domid_t)atoi(argv[2]);
 	chan_fd = atoi(argv[3]);
 	ready_fd = atoi(argv[4]);
-	if (load_cfg(ts, argv[1], &c) || ts_dom0(ts, &plat))
+	if (load_cfg(ts, argv[1], false, &c) || ts_dom0(ts, &plat))
 		goto out;
+	/* The MACs create gave the vifs (a reboot keeps them, as xl's) */
+	if (c->nvifs && xs_client_open_path(ts->xs_sock, &xs) == 0) {
+		vif_macs(xs, d, c->vifs, c->nvifs);
+		xs_client_close(xs);
+	}
 	for (;;) {
 		struct pvk_dominfo info;
 		enum xlcfg_action act;
@@ -588,8 +597,12 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 		fprintf(stderr, "usage: pvkit create CFG\n");
 		return 2;
 	}
-	if (load_cfg(ts, argv[1], &c))
+	if (load_cfg(ts, argv[1], true, &c))
 		return 1;
+	if (vif_macs(NULL, 0, c->vifs, c->nvifs)) {
+		fprintf(stderr, "pvkit: %s: vif: cannot pick a MAC\n", argv[1]);
+		goto out;
+	}
 	if (ts_dom0(ts, &plat))
 		goto out;
 	if (ts_find(plat, c->name, &d) == 0) {

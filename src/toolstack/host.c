@@ -1,5 +1,7 @@
 /* host.c - pvkit host start|stop|status: the emulated host's daemons
- * (pvkit-hvd, pvkit-xenstored, pvkit-consoled, pvkit-blkback).
+ * (pvkit-hvd, pvkit-xenstored, pvkit-consoled, pvkit-blkback,
+ * pvkit-netback) and the bridge vifs join by default (xenbr0: created if
+ * missing, left by stop as xendomains leaves it).
  *
  * One host per state directory: start and stop hold <state>/host.lock
  * (flock) while they work, so two of them at once run one after the
@@ -13,12 +15,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,7 +76,7 @@ static int spawn(const struct ts *ts, const char *name, char *const argv[])
 }
 
 static const char *const daemons[] = {"hvd", "xenstored", "consoled",
-				      "blkback"};
+				      "blkback", "netback"};
 #define NDAEMONS (sizeof(daemons) / sizeof(daemons[0]))
 
 /* Hold the state directory's lock (released when the process ends or
@@ -103,9 +109,47 @@ static int wait_for(const char *path)
 	return -ETIMEDOUT;
 }
 
+/* The bridge name exists (created with SIOCBRADDBR if not: no iproute2)
+ * and is up.  0 or -errno. */
+static int bridge_ensure(const char *name)
+{
+	struct ifreq ifr;
+	char sys[64];
+	int s, rc = 0;
+
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	snprintf(sys, sizeof(sys), "/sys/class/net/%s", name);
+	if (access(sys, F_OK) != 0) {
+		if (ioctl(s, SIOCBRADDBR, name) < 0) {
+			rc = -errno;
+			goto out;
+		}
+		printf("pvkit: created the bridge %s (vifs join it by "
+		       "default)\n",
+		       name);
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			rc = -errno;
+	}
+out:
+	close(s);
+	return rc;
+}
+
 static int host_start(struct ts *ts)
 {
-	char hvd[300], xsd[300], cond[300], blkb[300], pid[400], sock[400];
+	char hvd[300], xsd[300], cond[300], blkb[300], netb[300], pid[400],
+	    sock[400];
 	struct xs_client *xs = NULL;
 	size_t i;
 	int rc, lock;
@@ -136,6 +180,7 @@ static int host_start(struct ts *ts)
 	ts_helper(ts, "PVKIT_XENSTORED", "pvkit-xenstored", xsd, sizeof(xsd));
 	ts_helper(ts, "PVKIT_CONSOLED", "pvkit-consoled", cond, sizeof(cond));
 	ts_helper(ts, "PVKIT_BLKBACK", "pvkit-blkback", blkb, sizeof(blkb));
+	ts_helper(ts, "PVKIT_NETBACK", "pvkit-netback", netb, sizeof(netb));
 	unlink(ts->hv_sock);
 	unlink(ts->xs_sock);
 	/* Every host daemon talks to this host's emulated hypervisor, even on
@@ -214,6 +259,32 @@ static int host_start(struct ts *ts)
 			ts->state);
 		return 1;
 	}
+	/* The network backend: a TAP per vif under backend/vif, joined to
+	 * the bridge the vif names; xenbr0 is the default one.  A host that
+	 * cannot have it (no CAP_NET_ADMIN, no bridge support) still runs:
+	 * create refuses vifs on a bridge that does not exist. */
+	rc = bridge_ensure(TS_VIF_BRIDGE);
+	if (rc)
+		fprintf(stderr,
+			"pvkit: warning: cannot create the bridge %s: %s "
+			"(vifs on it will be refused)\n",
+			TS_VIF_BRIDGE, strerror(-rc));
+	snprintf(pid, sizeof(pid), "%s/netback.pid", ts->state);
+	unlink(pid);
+	{
+		char *const a[] = {netb, "--xenstore", ts->xs_sock, "--pid-file",
+				   pid, NULL};
+
+		rc = spawn(ts, "netback", a);
+	}
+	if (rc == 0)
+		rc = wait_for(pid);
+	if (rc) {
+		fprintf(stderr,
+			"pvkit: netback did not start (see %s/netback.log)\n",
+			ts->state);
+		return 1;
+	}
 	printf("pvkit host started (state %s)\n", ts->state);
 	return 0;
 }
@@ -285,7 +356,7 @@ out:
 
 static int host_stop(struct ts *ts, int argc, char **argv)
 {
-	static const char *const order[] = {"blkback", "consoled",
+	static const char *const order[] = {"blkback", "netback", "consoled",
 					    "xenstored", "hvd"};
 	unsigned int wait_s = 30;
 	bool force = false;

@@ -106,7 +106,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: pvkit COMMAND [ARGS]\n"
 		"  host start|status          the emulated host: hypervisor, "
-		"xenstored, consoled, blkback\n"
+		"xenstored, consoled, blkback,\n"
+		"                             netback (and the bridge "
+		"xenbr0)\n"
 		"  host stop [-f] [-w SECS]   power the domains off (-f: destroy "
 		"what stays), stop the host\n"
 		"  create CFG                 create a domain from an xl.cfg "
@@ -124,7 +126,13 @@ static void usage(FILE *f)
 		"  block-attach DOM DISK-SPEC hot-plug a disk (xl disk syntax; "
 		"target may be nbd://...)\n"
 		"  block-detach [-f] DOM VDEV hot-unplug a disk\n"
-		"  block-list DOM             list a domain's disks\n"
+		"  block-list DOM...          list domains' disks\n"
+		"  network-attach DOM VIF-SPEC  hot-plug a network interface "
+		"(xl vif syntax)\n"
+		"  network-detach DOM DEVID|MAC hot-unplug a network "
+		"interface\n"
+		"  network-list DOM...        list domains' network "
+		"interfaces\n"
 		"Environment: PVKIT_STATE_DIR (default /run/pvkit).\n");
 }
 
@@ -177,6 +185,12 @@ int main(int argc, char **argv)
 		return cmd_block_detach(&ts, argc, argv);
 	if (!strcmp(cmd, "block-list"))
 		return cmd_block_list(&ts, argc, argv);
+	if (!strcmp(cmd, "network-attach"))
+		return cmd_network_attach(&ts, argc, argv);
+	if (!strcmp(cmd, "network-detach"))
+		return cmd_network_detach(&ts, argc, argv);
+	if (!strcmp(cmd, "network-list"))
+		return cmd_network_list(&ts, argc, argv);
 	if (!strcmp(cmd, "__monitor"))
 		return cmd_monitor(&ts, argc, argv);
 	fprintf(stderr, "pvkit: unknown command '%s'\n", cmd);

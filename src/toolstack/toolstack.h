@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "pvkit/platform.h"
 
 struct ts {
@@ -48,6 +49,39 @@ bool disk_target_is_nbd(const char *target);
 /* Whether pvkit can serve dk; prints "cfg:line: disk: why" and returns
  * -errno if not. */
 int disk_check(const char *cfg, const struct xlcfg_disk *dk);
+
+/* Hot-plug of network interfaces (network.c), xl's verbs and output. */
+int cmd_network_attach(struct ts *ts, int argc, char **argv);
+int cmd_network_detach(struct ts *ts, int argc, char **argv);
+int cmd_network_list(struct ts *ts, int argc, char **argv);
+
+/* vif= support shared by create and network-attach (vif.c). */
+struct xlcfg_vif;
+/* The bridge a vif joins when it names none (xl's default), the one
+ * `pvkit host start` creates. */
+#define TS_VIF_BRIDGE "xenbr0"
+/* Whether pvkit can serve v: prints "where:line: vif: why" (no line when
+ * v->line is 0) and returns -errno if not; warns about what it ignores,
+ * each thing once per *warned (start it at 0 for a configuration).  host:
+ * also check the host as it is now (the bridge exists, vifname is free),
+ * which only create and network-attach want. */
+int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
+	      unsigned int *warned);
+/* A random MAC in Xen's OUI (00:16:3e), unicast: 0 or -errno. */
+int vif_default_mac(uint8_t mac[6]);
+/* Give every vif of vifs[n] without a MAC one: the one its backend
+ * directory of domain fe holds (xs may be NULL: none), else a random one
+ * no other of them has.  0 or -errno. */
+int vif_macs(struct xs_client *xs, domid_t fe, struct xlcfg_vif *vifs,
+	     unsigned int n);
+/* backend= naming Domain-0 (or not given). */
+bool vif_backend_is_dom0(const char *backend);
+/* rate= as the backend node's bytes per interval: 0 or -EOVERFLOW. */
+int vif_rate_per_interval(const struct xlcfg_vif *v, uint64_t *bytes);
+/* The devid of domain fe's vif with this MAC (its backend's mac node):
+ * 0, -ENOENT, or -errno. */
+int vif_find_mac(struct xs_client *xs, domid_t fe, const uint8_t mac[6],
+		 uint32_t *devid);
 
 /* The verbs every device type shares (devcmd.c). */
 struct ts_devtype;

@@ -128,16 +128,19 @@ static void col_ring_ref(struct xs_client *xs, const struct ts_dev *dev,
 
 /* xl block-list's columns. */
 static const struct ts_devcol vbd_cols[] = {
-	{"Vdev", 5, ts_col_id},         {"BE", 3, ts_col_backend_id},
-	{"handle", 6, ts_col_handle},   {"state", 5, ts_col_state},
-	{"evt-ch", 6, col_evtch},       {"ring-ref", 8, col_ring_ref},
-	{"BE-path", 30, ts_col_backend},
+	{"Vdev", 5, ts_col_id, false},
+	{"BE", 3, ts_col_backend_id, false},
+	{"handle", 6, ts_col_handle, false},
+	{"state", 5, ts_col_state, false},
+	{"evt-ch", 6, col_evtch, false},
+	{"ring-ref", 8, col_ring_ref, false},
+	{"BE-path", 30, ts_col_backend, false},
 };
 
 const struct ts_devtype ts_vbd_type = {
 	.type = "vbd",
 	.noun = "disk",
-	.id_noun = "virtual device",
+	.id_noun = "virtual device name or number",
 	.id_arg = "VDEV",
 	.backend = "block backend",
 	.daemon = "pvkit-blkback",

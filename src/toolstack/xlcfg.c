@@ -1095,6 +1095,10 @@ void xlcfg_vif_clear(struct xlcfg_vif *v)
 	free(v->script);
 	free(v->vifname);
 	free(v->type);
+	free(v->gatewaydev);
+	free(v->accel);
+	free(v->forwarddev);
+	free(v->vlan);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -1143,11 +1147,106 @@ static int ip_list_valid(const char *s, size_t n)
 	return 0;
 }
 
+/* A Linux interface name (dev_valid_name): 1-15 characters, none of
+ * them '/', ':' or white space, not "." or "..". */
+static bool ifname_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 15 || (n == 1 && s[0] == '.') ||
+	    (n == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] == '/' || s[i] == ':' || (unsigned char)s[i] <= ' ' ||
+		    (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/* Leading decimal digits of s[0..n) as a number in [1, max]: the digits'
+ * count, or 0 when there are none or the number is out of range. */
+static size_t lead_num(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+	size_t i = 0;
+	uint64_t v = 0;
+
+	while (i < n && s[i] >= '0' && s[i] <= '9') {
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
+			return 0;
+		i++;
+	}
+	if (i == 0 || v == 0 || v > max)
+		return 0;
+	*out = v;
+	return i;
+}
+
+int xlcfg_parse_rate(const char *s, size_t n, uint64_t *bytes_per_s,
+		     uint32_t *interval_us, char *why, size_t whylen)
+{
+	const char *at = memchr(s, '@', n);
+	size_t rl = at ? (size_t)(at - s) : n, i;
+	uint64_t v, mult = 1, us = XLCFG_VIF_RATE_INTERVAL_US;
+
+	/* RATE: digits, [kKMG], B or b, "/s" */
+	i = lead_num(s, rl, UINT32_MAX, &v);
+	if (i && i < rl && strchr("kKMG", s[i])) {
+		mult = s[i] == 'G' ? 1000000000ull
+		       : s[i] == 'M' ? 1000000ull
+				     : 1000ull;
+		i++;
+	}
+	if (!i || rl - i != 3 || (s[i] != 'B' && s[i] != 'b') ||
+	    s[i + 1] != '/' || s[i + 2] != 's') {
+		set_err(why, whylen,
+			"bad rate '%.*s' (RATE/s[@INTERVAL]: a number 1-%u "
+			"with k, M or G and B or b, e.g. 10Mb/s@50ms)",
+			(int)n, s, UINT32_MAX);
+		return -EINVAL;
+	}
+	v *= mult;
+	if (s[i] == 'b')
+		v /= 8;
+	if (v == 0) {
+		set_err(why, whylen, "bad rate '%.*s' (less than a byte a second)",
+			(int)n, s);
+		return -EINVAL;
+	}
+	if (at) {
+		const char *p = at + 1;
+		size_t pl = n - rl - 1, k = lead_num(p, pl, UINT32_MAX, &us);
+		const char *unit = p + k;
+		size_t ul = pl - k;
+
+		if (k && (ul == 0 || (ul == 1 && *unit == 's')))
+			mult = 1000000;
+		else if (k && ul == 2 && !strncmp(unit, "ms", 2))
+			mult = 1000;
+		else if (k && ul == 2 && !strncmp(unit, "us", 2))
+			mult = 1;
+		else
+			k = 0;
+		if (!k || __builtin_mul_overflow(us, mult, &us) ||
+		    us > UINT32_MAX) {
+			set_err(why, whylen,
+				"bad rate interval '%.*s' in '%.*s' (1 us to "
+				"%u s, as NUMBER[us|ms|s])",
+				(int)pl, p, (int)n, s, UINT32_MAX / 1000000);
+			return -EINVAL;
+		}
+	}
+	*bytes_per_s = v;
+	*interval_us = (uint32_t)us;
+	return 0;
+}
+
 int xlcfg_parse_vif(const char *spec, struct xlcfg_vif *out, char *why,
 		    size_t whylen)
 {
 	struct xlcfg_vif v = {0};
 	const char *p = spec;
+	bool trust_set = false;
 	int rc = -ENOMEM;
 
 	v.raw = strdup(spec);
@@ -1171,6 +1270,18 @@ int xlcfg_parse_vif(const char *spec, struct xlcfg_vif *out, char *why,
 			continue;
 		}
 		eq = memchr(p, '=', n);
+		if (!eq && ((n == 7 && !strncmp(p, "trusted", 7)) ||
+			    (n == 9 && !strncmp(p, "untrusted", 9)))) {
+			if (trust_set) {
+				set_err(why, whylen,
+					"trusted/untrusted given twice");
+				goto fail;
+			}
+			trust_set = true;
+			v.untrusted = n == 9;
+			p = *end ? end + 1 : end;
+			continue;
+		}
 		if (!eq) {
 			set_err(why, whylen, "expected key=value, got '%.*s'",
 				(int)n, p);
@@ -1201,27 +1312,75 @@ int xlcfg_parse_vif(const char *spec, struct xlcfg_vif *out, char *why,
 				goto fail;
 			}
 			rc = set_once(&v.ip, val, vl, "ip", why, whylen);
+		} else if (KEY("mtu") || KEY("devid")) {
+			bool mtu = KEY("mtu");
+			uint64_t num = 0, lo = mtu ? 68 : 0,
+				 hi = mtu ? 65535 : XLCFG_VIF_MAX_DEVID;
+			char buf[24] = "";
+
+			if (mtu ? v.mtu != 0 : v.has_devid) {
+				set_err(why, whylen, "%.*s given twice",
+					(int)kl, p);
+				goto fail;
+			}
+			if (vl < sizeof(buf))
+				memcpy(buf, val, vl);
+			if (vl == 0 || vl >= sizeof(buf) ||
+			    parse_num(buf, &num) < 0 || num < lo || num > hi) {
+				set_err(why, whylen,
+					"bad %.*s '%.*s' (a number, %llu-%llu)",
+					(int)kl, p, (int)vl, val,
+					(unsigned long long)lo,
+					(unsigned long long)hi);
+				goto fail;
+			}
+			if (mtu) {
+				v.mtu = (unsigned int)num;
+			} else {
+				v.devid = (uint32_t)num;
+				v.has_devid = true;
+			}
+			rc = 0;
+		} else if (KEY("rate")) {
+			if (v.rate_bytes_per_s) {
+				set_err(why, whylen, "rate given twice");
+				goto fail;
+			}
+			rc = xlcfg_parse_rate(val, vl, &v.rate_bytes_per_s,
+					      &v.rate_interval_us, why, whylen);
 		} else if (KEY("bridge") || KEY("backend") || KEY("model") ||
-			   KEY("script") || KEY("vifname") || KEY("type")) {
-			char **slot = KEY("bridge")    ? &v.bridge
-				      : KEY("backend") ? &v.backend
-				      : KEY("model")   ? &v.model
-				      : KEY("script")  ? &v.script
-				      : KEY("vifname") ? &v.vifname
-						       : &v.type;
+			   KEY("script") || KEY("vifname") || KEY("type") ||
+			   KEY("gatewaydev") || KEY("netdev") ||
+			   KEY("accel") || KEY("forwarddev") || KEY("vlan")) {
+			/* netdev: xl's deprecated name of gatewaydev */
+			char **slot = KEY("bridge")       ? &v.bridge
+				      : KEY("backend")    ? &v.backend
+				      : KEY("model")      ? &v.model
+				      : KEY("script")     ? &v.script
+				      : KEY("vifname")    ? &v.vifname
+				      : KEY("type")       ? &v.type
+				      : KEY("accel")      ? &v.accel
+				      : KEY("forwarddev") ? &v.forwarddev
+				      : KEY("vlan")       ? &v.vlan
+							  : &v.gatewaydev;
 
 			if (vl == 0) {
 				set_err(why, whylen, "empty %.*s", (int)kl, p);
 				goto fail;
 			}
+			if ((KEY("vifname") || KEY("bridge")) &&
+			    !ifname_valid(val, vl)) {
+				set_err(why, whylen,
+					"bad %.*s '%.*s' (an interface name: "
+					"1-15 characters, no '/', ':' or "
+					"spaces)",
+					(int)kl, p, (int)vl, val);
+				goto fail;
+			}
 			rc = set_once(slot, val, vl, p, why, whylen);
 			if (rc == -EINVAL)
-				set_err(why, whylen, "%.*s given twice", (int)kl,
-					p);
-		} else if (KEY("rate") || KEY("gatewaydev") || KEY("mtu") ||
-			   KEY("devid") || KEY("accel") || KEY("trusted") ||
-			   KEY("untrusted") || KEY("forwarddev")) {
-			rc = 0; /* known to xl, unused by pvkit */
+				set_err(why, whylen, "%.*s given twice",
+					(int)kl, p);
 		} else {
 			set_err(why, whylen, "unknown parameter '%.*s'", (int)kl,
 				p);
@@ -1439,7 +1598,7 @@ static int dom_vifs(struct xlcfg *cfg, struct xlcfg_domain *d, char *err,
 {
 	struct entry *e;
 	char why[256];
-	unsigned int i;
+	unsigned int i, j;
 	int rc = dom_list(cfg, "vif", &e, err, errlen);
 
 	if (rc < 0 || !e)
@@ -1448,11 +1607,44 @@ static int dom_vifs(struct xlcfg *cfg, struct xlcfg_domain *d, char *err,
 	if (!d->vifs)
 		return -ENOMEM;
 	for (i = 0; i < e->nitems; i++) {
-		rc = xlcfg_parse_vif(e->items[i], &d->vifs[i], why, sizeof(why));
+		struct xlcfg_vif *v = &d->vifs[i];
+
+		rc = xlcfg_parse_vif(e->items[i], v, why, sizeof(why));
 		if (rc < 0)
 			return item_err(cfg, e, i, rc, why, err, errlen);
-		d->vifs[i].line = e->lines[i];
+		v->line = e->lines[i];
+		/* xl: a vif's devid is its index in the list unless set */
+		if (!v->has_devid)
+			v->devid = i;
 		d->nvifs++;
+		for (j = 0; j < i; j++) {
+			const struct xlcfg_vif *w = &d->vifs[j];
+			const char *what = NULL;
+			char val[32];
+
+			if (v->devid == w->devid) {
+				what = "devid";
+				snprintf(val, sizeof(val), "%u", v->devid);
+			} else if (v->has_mac && w->has_mac &&
+				   !memcmp(v->mac, w->mac, 6)) {
+				what = "mac";
+				snprintf(val, sizeof(val),
+					 "%02x:%02x:%02x:%02x:%02x:%02x",
+					 v->mac[0], v->mac[1], v->mac[2],
+					 v->mac[3], v->mac[4], v->mac[5]);
+			} else if (v->vifname && w->vifname &&
+				   !strcmp(v->vifname, w->vifname)) {
+				what = "vifname";
+				snprintf(val, sizeof(val), "%s", v->vifname);
+			}
+			if (what) {
+				set_err(err, errlen,
+					"%s:%u: vif: %s %s used twice (also on "
+					"line %u)",
+					cfg->name, v->line, what, val, w->line);
+				return -EINVAL;
+			}
+		}
 	}
 	return 0;
 }

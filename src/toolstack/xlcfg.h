@@ -77,16 +77,35 @@ int xlcfg_parse_disk(const char *spec, struct xlcfg_disk *out, char *why,
 		     size_t whylen);
 void xlcfg_disk_clear(struct xlcfg_disk *d);
 
-/* xl-network-configuration(5): comma-separated key=value settings. */
+/* xl-network-configuration(5): comma-separated key=value settings and
+ * the flags trusted and untrusted.  Every key xl knows is kept as given;
+ * which of them pvkit serves is the toolstack's business (vif_check). */
+#define XLCFG_VIF_MAX_DEVID 65535 /* vif<65535>.<65535> fits IFNAMSIZ */
+#define XLCFG_VIF_RATE_INTERVAL_US 50000 /* xl's default: 50 ms */
 struct xlcfg_vif {
 	char *raw;
 	bool has_mac;
 	uint8_t mac[6];
 	char *bridge, *ip, *backend, *model, *script, *vifname, *type;
+	char *gatewaydev, *accel, *forwarddev, *vlan; /* or NULL */
+	unsigned int mtu;           /* 68-65535; 0 when not given */
+	uint64_t rate_bytes_per_s;  /* rate=; 0 when not given */
+	uint32_t rate_interval_us;  /* rate=...@INTERVAL, default 50 ms */
+	bool has_devid;
+	uint32_t devid;             /* devid=, 0-XLCFG_VIF_MAX_DEVID */
+	bool untrusted;             /* the untrusted flag (default trusted) */
 	unsigned int line;
 };
+/* 0 or -EINVAL with the reason (without file/line) in why, naming the
+ * key: "bad mtu '9' (68-65535)". */
 int xlcfg_parse_vif(const char *spec, struct xlcfg_vif *out, char *why,
 		    size_t whylen);
+/* xl's rate syntax, RATE/s[@INTERVAL]: RATE a whole number with an
+ * optional k, K, M or G (10^3, 10^6, 10^9) and B (bytes) or b (bits);
+ * INTERVAL a whole number with us, ms or s (no unit: seconds), default
+ * 50 ms.  0 or -EINVAL with the reason in why. */
+int xlcfg_parse_rate(const char *s, size_t n, uint64_t *bytes_per_s,
+		     uint32_t *interval_us, char *why, size_t whylen);
 void xlcfg_vif_clear(struct xlcfg_vif *v);
 
 /* ---- the domain ------------------------------------------------------ */

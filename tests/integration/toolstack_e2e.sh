@@ -2,7 +2,8 @@
 # End to end through the toolstack: host start, create from xl.cfg, list,
 # pause/unpause, the PV console (boot banner in the log, input answered
 # through `pvkit console`), disk hot-plug (block-attach/-list/-detach of a
-# file and an NBD export), shutdown -w (the guest's control driver), reboot
+# file and an NBD export), network interfaces (vif=, network-attach/-list/
+# -detach, the TAPs on xenbr0), shutdown -w (the guest's control driver), reboot
 # with on_reboot=restart (a new domain id), destroy, bad configs, host stop.
 set -u
 P=$1
@@ -83,6 +84,62 @@ check "guest closes the detached disk" 'grep -q "vbd 51728: removed" $PVKIT_STAT
 check "block-list no longer shows it, the boot disk stays" '"$P" block-list e2e > $PVKIT_STATE_DIR/bl.txt && ! grep -q "^51728 " $PVKIT_STATE_DIR/bl.txt && grep -Eq "^51712 +0 +$id1 +4 " $PVKIT_STATE_DIR/bl.txt'
 check "block-detach of a missing disk refused" '! "$P" block-detach e2e xvdb 2>/dev/null'
 [ -n "$nbdpid" ] && kill "$nbdpid" 2>/dev/null
+# Network interfaces: pvkit-netback makes a TAP per vif (vif<domid>.<devid>
+# or vifname) on the bridge it names (xenbr0, which host start creates).
+# The default kernel has no netfront yet, so the frontend never connects:
+# what the toolstack and the backend do is checked, not traffic.
+if [ ! -c /dev/net/tun ]; then
+  echo "skip - network interfaces: /dev/net/tun is missing (no TAP interfaces here)"
+else
+  xsr() { XENSTORED_PATH=$PVKIT_STATE_DIR/xenstored.sock xenstore-read "$1" 2>/dev/null; }
+  # wait up to 5 s for a condition
+  waitfor() { local i; for i in $(seq 50); do eval "$1" && return 0; sleep 0.1; done; return 1; }
+  on_bridge() { [ "$(basename "$(readlink /sys/class/net/$1/master)")" = xenbr0 ] && [ -e /sys/class/net/xenbr0/brif/$1 ]; }
+  mtu_is() { [ "$(cat /sys/class/net/$1/mtu 2>/dev/null)" = "$2" ]; }
+  # backend/vif/$1/$2 InitWait or later
+  be_taken() { local st; st=$(xsr /local/domain/0/backend/vif/$1/$2/state); [ -n "$st" ] && [ "$st" -ge 2 ]; }
+  # domain $1 has an id other than $2 (into n1b)
+  new_id() { n1b=$("$P" domid "$1" 2>/dev/null); [ -n "$n1b" ] && [ "$n1b" != "$2" ]; }
+  check "host status shows netback" '"$P" host status | grep -q "pvkit-netback: *running"'
+  check "host start made the bridge xenbr0" '[ -d /sys/class/net/xenbr0/bridge ]'
+  printf "name = \"net1\"\nmemory = 16\nvif = [ 'bridge=xenbr0' ]\n" > "$PVKIT_STATE_DIR/net1.cfg"
+  printf "name = \"net2\"\nmemory = 16\nvif = [ 'mac=00:16:3e:5a:00:01,vifname=web0,mtu=9000' ]\n" > "$PVKIT_STATE_DIR/net2.cfg"
+  check "create with vif=['bridge=xenbr0']" '"$P" create "$PVKIT_STATE_DIR/net1.cfg" >/dev/null'
+  n1=$("$P" domid net1 2>/dev/null)
+  check "network-list: xl's header and the vif (devid 0, a 00:16:3e MAC)" '"$P" network-list net1 > $PVKIT_STATE_DIR/nl.txt && head -1 $PVKIT_STATE_DIR/nl.txt | grep -q "^Idx BE Mac Addr\.  *handle state evt-ch   tx-/rx-ring-ref BE-path" && grep -Eq "^0 +0 +00:16:3e:[0-9a-f:]{8} +0 +1 +-1 +-1/-1 +/local/domain/0/backend/vif/$n1/0$" $PVKIT_STATE_DIR/nl.txt'
+  check "the backend takes it (InitWait or later)" 'waitfor "be_taken $n1 0"'
+  check "the backend's nodes: bridge, handle, type; the frontend's mtu and trusted" '[ "$(xsr /local/domain/0/backend/vif/$n1/0/bridge)" = xenbr0 ] && [ "$(xsr /local/domain/0/backend/vif/$n1/0/type)" = vif ] && [ "$(xsr /local/domain/0/backend/vif/$n1/0/handle)" = 0 ] && [ "$(xsr /local/domain/$n1/device/vif/0/mtu)" = 1500 ] && [ "$(xsr /local/domain/$n1/device/vif/0/trusted)" = 1 ]'
+  check "TAP vif$n1.0 exists, MTU 1500, a port of xenbr0" 'waitfor "on_bridge vif$n1.0" && mtu_is vif$n1.0 1500'
+  mac1=$(awk '$1=="0"{print $3}' $PVKIT_STATE_DIR/nl.txt)
+  check "create with mac=, vifname=web0, mtu=9000" '"$P" create "$PVKIT_STATE_DIR/net2.cfg" >/dev/null'
+  check "TAP web0 exists, MTU 9000, a port of xenbr0" 'waitfor "on_bridge web0" && mtu_is web0 9000'
+  check "network-list shows the given MAC" '"$P" network-list net2 | grep -Eq "^0 +0 +00:16:3e:5a:00:01 "'
+  check "network-list of two domains: one header, both vifs" '[ $("$P" network-list net1 net2 | grep -c "^Idx") = 1 ] && [ $("$P" network-list net1 net2 | grep -c "^0 ") = 2 ]'
+  check "network-attach: the lowest free devid (1), joined to xenbr0" '"$P" network-attach net1 "mac=00:16:3e:5a:00:02" && "$P" network-list net1 | grep -Eq "^1 +0 +00:16:3e:5a:00:02 " && waitfor "on_bridge vif$n1.1"'
+  check "network-attach of a MAC in use refused" '"$P" network-attach net1 mac=00:16:3e:5a:00:02 2>&1 | grep -q "has the MAC 00:16:3e:5a:00:02 on its network interface 1 already"'
+  check "network-attach of a vifname in use refused" '! "$P" network-attach net1 vifname=web0 2>/dev/null'
+  check "network-attach onto a missing bridge refused" '"$P" network-attach net1 bridge=nosuchbr9 2>&1 | grep -q "bridge: nosuchbr9 does not exist" && ! "$P" network-list net1 | grep -q "^2 "'
+  check "network-detach by devid: the TAP goes" '"$P" network-detach net1 1 && ! "$P" network-list net1 | grep -q "^1 " && waitfor "[ ! -e /sys/class/net/vif$n1.1 ]"'
+  check "network-attach (several arguments) takes devid 1 again" '"$P" network-attach net1 mtu=1400 bridge=xenbr0 && "$P" network-list net1 | grep -q "^1 " && waitfor "mtu_is vif$n1.1 1400"'
+  mac2=$("$P" network-list net1 | awk '$1=="1"{print $3}')
+  check "network-detach by MAC: the TAP goes" '[ -n "$mac2" ] && "$P" network-detach net1 "$mac2" && ! "$P" network-list net1 | grep -q "^1 " && waitfor "[ ! -e /sys/class/net/vif$n1.1 ]"'
+  check "network-detach of a missing vif refused" '! "$P" network-detach net1 1 2>/dev/null && "$P" network-detach net1 00:16:3e:5a:00:99 2>&1 | grep -q "has no network interface"'
+  check "reboot: a new domain, the same MAC, its TAP" '"$P" reboot net1 >/dev/null && waitfor "new_id net1 $n1" && "$P" network-list net1 | grep -Eq "^0 +0 +$mac1 " && waitfor "on_bridge vif$n1b.0" && waitfor "[ ! -e /sys/class/net/vif$n1.0 ]"'
+  n1=$("$P" domid net1 2>/dev/null)
+  check "destroy removes the vif directories and the TAPs" '"$P" destroy net1 && "$P" destroy net2 && ! xsr /local/domain/0/backend/vif/$n1/0/state >/dev/null && [ -z "$(XENSTORED_PATH=$PVKIT_STATE_DIR/xenstored.sock xenstore-ls /local/domain/0/backend/vif 2>/dev/null)" ] && waitfor "[ ! -e /sys/class/net/vif$n1.0 ] && [ ! -e /sys/class/net/web0 ]"'
+  badcfg() { printf 'name = "%s"\nmemory = 16\n%s\n' "$1" "$2" > "$PVKIT_STATE_DIR/$1.cfg"; }
+  badcfg nb1 "vif = [ 'backend=dom1' ]"
+  check "a vif on a driver domain refused, naming file, line and key" '"$P" create "$PVKIT_STATE_DIR/nb1.cfg" 2>&1 | grep -q "nb1.cfg:3: vif: backend: .dom1.: driver domains are not supported"'
+  badcfg nb2 "vif = [ 'bridge=nosuchbr9' ]"
+  check "a vif on a missing bridge refused" '"$P" create "$PVKIT_STATE_DIR/nb2.cfg" 2>&1 | grep -q "nb2.cfg:3: vif: bridge: nosuchbr9 does not exist"'
+  badcfg nb3 "vif = [ 'mtu=9000', 'devid=0' ]"
+  check "a devid twice refused" '"$P" create "$PVKIT_STATE_DIR/nb3.cfg" 2>&1 | grep -q "nb3.cfg:3: vif: devid 0 used twice"'
+  badcfg nb4 "vif = [ 'rate=10Mb' ]"
+  check "a bad rate refused" '"$P" create "$PVKIT_STATE_DIR/nb4.cfg" 2>&1 | grep -q "nb4.cfg:3: vif: bad rate .10Mb."'
+  badcfg nb5 "vif = [ 'model=e1000' ]"
+  check "model= warned about, the domain created" '"$P" create "$PVKIT_STATE_DIR/nb5.cfg" 2>&1 | grep -q "warning: .*nb5.cfg:3: vif: model: ignored" && "$P" destroy nb5'
+  check "none of the refused ones was created" '! "$P" list | grep -Eq "^nb[0-9] "'
+fi
 check "host status shows consoled" '"$P" host status | grep -q "pvkit-consoled: *running"'
 for i in $(seq 50); do grep -q 'control driver ready' $PVKIT_STATE_DIR/console-e2e.log 2>/dev/null && break; sleep 0.1; done
 check "boot banner in console-e2e.log" 'grep -q "^Booting pvkit-guest on d$id1" $PVKIT_STATE_DIR/console-e2e.log'
@@ -165,4 +222,5 @@ ticks() { awk '{print $14 + $15}' /proc/$(cat $PVKIT_STATE_DIR/$1.pid)/stat; }
 check "xenstored and consoled idle with pvkit-hvd gone" 'x0=$(ticks xenstored); c0=$(ticks consoled); sleep 1; [ $(( $(ticks xenstored) - x0 )) -lt 30 ] && [ $(( $(ticks consoled) - c0 )) -lt 30 ]'
 check "host stop" '"$P" host stop >/dev/null && ! "$P" host status >/dev/null'
 check "no process of this host left" 'sleep 0.3; [ -z "$(host_procs pvkit)" ]'
+[ -c /dev/net/tun ] && check "host stop leaves the bridge xenbr0 (as xendomains does)" '[ -d /sys/class/net/xenbr0/bridge ]'
 exit $fail

@@ -15,12 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "fake_xsd.h"
 #include "toolstack/device.h"
+#include "toolstack/toolstack.h"
 #include "toolstack/xlcfg.h"
 #include "pvkit/xs.h"
 
@@ -277,7 +279,9 @@ static void test_remove_frontend_never_closes(void **state)
 	struct ts_dev dev;
 
 	add_disk(e->xs, FE, "xvda", &dev);
-	/* The frontend stays Initialising: removed anyway after the wait. */
+	assert_int_equal(xs_write_str(e->xs, XS_TX_NONE, FE_DIR "/state", "4"),
+			 0);
+	/* The frontend stays Connected: removed anyway after the wait. */
 	assert_int_equal(ts_dev_remove(e->xs, &dev, false, 60, "test"), 0);
 	assert_false(exists(e->xs, BE_DIR));
 	assert_false(exists(e->xs, FE_DIR));
@@ -434,6 +438,330 @@ static void test_list(void **state)
 	free(text);
 }
 
+/* ---- vif ---------------------------------------------------------------- */
+
+#define VBE "/local/domain/0/backend/vif/7"
+#define VFE "/local/domain/7/device/vif"
+
+static struct xlcfg_vif vif(uint32_t devid, uint8_t last)
+{
+	struct xlcfg_vif v;
+
+	memset(&v, 0, sizeof(v));
+	v.has_mac = true;
+	memcpy(v.mac, "\x00\x16\x3e\x00\x00", 5);
+	v.mac[5] = last;
+	v.devid = devid;
+	return v;
+}
+
+static void add_vif(struct xs_client *xs, struct xlcfg_vif *v,
+		    struct ts_dev *dev)
+{
+	assert_int_equal(ts_dev_from_cfg(dev, &ts_vif_type, FE, v), 0);
+	assert_int_equal(ts_dev_add(xs, dev, v, "test"), 0);
+}
+
+static bool has_node(struct xs_client *xs, const char *dir, const char *key)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	return exists(xs, path);
+}
+
+/* libxl's nodes: the defaults, then every setting. */
+static void test_vif_nodes(void **state)
+{
+	struct fake_xsd_env *e = *state;
+	struct xlcfg_vif v = vif(0, 0x0a);
+	struct ts_dev dev;
+
+	add_vif(e->xs, &v, &dev);
+	assert_string_equal(dev.be, VBE "/0");
+	assert_string_equal(dev.fe, VFE "/0");
+	expect_node(e->xs, dev.be, "frontend", VFE "/0");
+	expect_node(e->xs, dev.be, "frontend-id", "7");
+	expect_node(e->xs, dev.be, "online", "1");
+	expect_node(e->xs, dev.be, "state", "1");
+	expect_node(e->xs, dev.be, "mac", "00:16:3e:00:00:0a");
+	expect_node(e->xs, dev.be, "bridge", "xenbr0");
+	expect_node(e->xs, dev.be, "handle", "0");
+	expect_node(e->xs, dev.be, "type", "vif");
+	assert_false(has_node(e->xs, dev.be, "mtu"));
+	assert_false(has_node(e->xs, dev.be, "rate"));
+	assert_false(has_node(e->xs, dev.be, "script"));
+	assert_false(has_node(e->xs, dev.be, "vifname"));
+	assert_false(has_node(e->xs, dev.be, "ip"));
+	expect_node(e->xs, dev.fe, "backend", VBE "/0");
+	expect_node(e->xs, dev.fe, "backend-id", "0");
+	expect_node(e->xs, dev.fe, "state", "1");
+	expect_node(e->xs, dev.fe, "handle", "0");
+	expect_node(e->xs, dev.fe, "mac", "00:16:3e:00:00:0a");
+	expect_node(e->xs, dev.fe, "mtu", "1500");
+	expect_node(e->xs, dev.fe, "trusted", "1");
+	expect_perms(e->xs, dev.be, 0, FE);
+	expect_perms(e->xs, dev.fe, FE, 0);
+
+	v = vif(3, 0xbb);
+	v.mtu = 9000;
+	v.vifname = (char *)"web0";
+	v.bridge = (char *)"br1";
+	v.script = (char *)"vif-bridge";
+	v.ip = (char *)"10.0.0.2";
+	v.gatewaydev = (char *)"eth0";
+	v.rate_bytes_per_s = 1250000; /* 10Mb/s@20ms */
+	v.rate_interval_us = 20000;
+	v.untrusted = true;
+	add_vif(e->xs, &v, &dev);
+	expect_node(e->xs, dev.be, "handle", "3");
+	expect_node(e->xs, dev.be, "mac", "00:16:3e:00:00:bb");
+	expect_node(e->xs, dev.be, "mtu", "9000");
+	expect_node(e->xs, dev.be, "vifname", "web0");
+	expect_node(e->xs, dev.be, "bridge", "br1");
+	expect_node(e->xs, dev.be, "script", "vif-bridge");
+	expect_node(e->xs, dev.be, "ip", "10.0.0.2");
+	expect_node(e->xs, dev.be, "gatewaydev", "eth0");
+	/* Linux netback's form: bytes per interval, interval in µs */
+	expect_node(e->xs, dev.be, "rate", "25000,20000");
+	expect_node(e->xs, dev.fe, "handle", "3");
+	expect_node(e->xs, dev.fe, "mtu", "9000");
+	expect_node(e->xs, dev.fe, "trusted", "0");
+
+	/* No MAC: nothing written (the caller picks one first) */
+	v = vif(4, 0);
+	v.has_mac = false;
+	assert_int_equal(ts_dev_from_cfg(&dev, &ts_vif_type, FE, &v), 0);
+	assert_int_equal(ts_dev_add(e->xs, &dev, &v, "test"), -EINVAL);
+	assert_false(exists(e->xs, VBE "/4"));
+	assert_false(exists(e->xs, VFE "/4"));
+}
+
+/* A MAC names its vif (from the backend's copy), devids from both
+ * directories; destroy removes the vifs with the disks. */
+static void test_vif_ids_and_macs(void **state)
+{
+	struct fake_xsd_env *e = *state;
+	struct xlcfg_vif a = vif(0, 1), b = vif(5, 2);
+	struct ts_dev da, db, disk_dev;
+	uint32_t ids[8], devid = 99;
+	uint8_t mac[6];
+
+	add_vif(e->xs, &a, &da);
+	add_vif(e->xs, &b, &db);
+	/* a frontend-only leftover counts as taken */
+	assert_int_equal(xs_write_str(e->xs, XS_TX_NONE, VFE "/2/state", "6"),
+			 0);
+	assert_int_equal(ts_dev_ids(e->xs, &ts_vif_type, FE, ids, 8), 3);
+	assert_int_equal(ids[0], 0);
+	assert_int_equal(ids[1], 2);
+	assert_int_equal(ids[2], 5);
+	assert_int_equal(ts_dev_ids(e->xs, &ts_vif_type, FE + 1, ids, 8), 0);
+
+	memcpy(mac, b.mac, 6);
+	assert_int_equal(vif_find_mac(e->xs, FE, mac, &devid), 0);
+	assert_int_equal(devid, 5);
+	mac[5] = 9;
+	assert_int_equal(vif_find_mac(e->xs, FE, mac, &devid), -ENOENT);
+	/* the guest rewriting its own copy names nothing */
+	assert_int_equal(xs_write_str(e->xs, XS_TX_NONE, VFE "/0/mac",
+				      "00:16:3e:00:00:09"),
+			 0);
+	assert_int_equal(vif_find_mac(e->xs, FE, mac, &devid), -ENOENT);
+	assert_int_equal(ts_vif_type.resolve_id(e->xs, FE, "00:16:3E:00:00:02",
+						&devid),
+			 0);
+	assert_int_equal(devid, 5);
+	assert_int_equal(ts_vif_type.resolve_id(NULL, FE, "00:16:3e:00:00:99",
+						&devid),
+			 0);
+	assert_int_equal(ts_vif_type.resolve_id(NULL, FE, "xvda", &devid),
+			 -EINVAL);
+	assert_int_equal(ts_dev_from_name(&da, &ts_vif_type, FE, "00:16:3e:"
+							     "00:00:01"),
+			 -EINVAL);
+	assert_int_equal(ts_dev_from_name(&da, &ts_vif_type, FE, "5"), 0);
+	assert_string_equal(da.be, VBE "/5");
+	assert_int_equal(ts_dev_from_name(&da, &ts_vif_type, FE, "65536"),
+			 -EINVAL);
+
+	/* the toolstack's table has vif: destroy takes it with the disks */
+	add_disk(e->xs, FE, "xvda", &disk_dev);
+	ts_dev_remove_all(e->xs, ts_device_types, FE);
+	assert_false(exists(e->xs, VBE));
+	assert_false(exists(e->xs, VFE));
+	assert_false(exists(e->xs, BE_DIR));
+}
+
+/* vif_macs: what the backend holds (a restart keeps the MACs), else a
+ * random one in Xen's OUI, unicast, not another vif's. */
+static void test_vif_macs(void **state)
+{
+	struct fake_xsd_env *e = *state;
+	struct xlcfg_vif v[3] = {vif(0, 1), vif(1, 0), vif(2, 0)};
+	struct ts_dev dev;
+	unsigned int i;
+
+	add_vif(e->xs, &v[0], &dev);
+	assert_int_equal(xs_write_str(e->xs, XS_TX_NONE, VBE "/1/mac",
+				      "00:16:3e:12:34:56"),
+			 0);
+	v[0].has_mac = false;
+	v[1].has_mac = false;
+	v[2].has_mac = false;
+	assert_int_equal(vif_macs(e->xs, FE, v, 3), 0);
+	assert_memory_equal(v[0].mac, "\x00\x16\x3e\x00\x00\x01", 6);
+	assert_memory_equal(v[1].mac, "\x00\x16\x3e\x12\x34\x56", 6);
+	for (i = 0; i < 3; i++)
+		assert_true(v[i].has_mac);
+	assert_memory_equal(v[2].mac, "\x00\x16\x3e", 3);
+	assert_int_equal(v[2].mac[3] & 0x80, 0);
+	assert_memory_not_equal(v[2].mac, v[0].mac, 6);
+	assert_memory_not_equal(v[2].mac, v[1].mac, 6);
+	for (i = 0; i < 100; i++) {
+		v[2].has_mac = false;
+		assert_int_equal(vif_macs(NULL, FE, v, 3), 0);
+		assert_memory_not_equal(v[2].mac, v[1].mac, 6);
+		assert_int_equal(v[2].mac[0] & 1, 0);
+	}
+}
+
+/* What pvkit refuses, warns about once, and accepts. */
+static void test_vif_check(void **state)
+{
+	struct xlcfg_vif v = vif(0, 1);
+	unsigned int warned = 0;
+
+	(void)state;
+	v.line = 3;
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), 0);
+	v.type = (char *)"ioemu";
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -ENOTSUP);
+	v.type = (char *)"vif";
+	v.backend = (char *)"dom1";
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -ENOTSUP);
+	v.backend = (char *)"Domain-0";
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), 0);
+	v.backend = (char *)"0";
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), 0);
+	v.forwarddev = (char *)"eth0";
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -ENOTSUP);
+	v.forwarddev = NULL;
+	v.vlan = (char *)"10";
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -ENOTSUP);
+	v.vlan = NULL;
+	/* rate: 1-2^32-1 bytes per interval of at most 10 s */
+	v.rate_bytes_per_s = 10;
+	v.rate_interval_us = 50000;
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -EINVAL);
+	v.rate_interval_us = 100000;
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), 0);
+	v.rate_interval_us = 20000000;
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -EINVAL);
+	v.rate_bytes_per_s = 4294967295000000000ull;
+	v.rate_interval_us = 1000000;
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -EINVAL);
+	v.rate_bytes_per_s = 0;
+	v.script = (char *)"/nonexistent/vif-script";
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -ENOENT);
+	v.script = NULL;
+	/* the host: a bridge that is not there, an interface name taken */
+	v.bridge = (char *)"pvkitnobr0";
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), 0);
+	assert_int_equal(vif_check("g.cfg", &v, true, &warned), -ENODEV);
+	v.bridge = (char *)"lo";
+	assert_int_equal(vif_check("g.cfg", &v, true, &warned), -ENODEV);
+	v.bridge = NULL;
+	v.vifname = (char *)"lo";
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), 0);
+	v.script = (char *)"/bin/true"; /* a script owns the bridge */
+	assert_int_equal(vif_check("g.cfg", &v, true, &warned), -EEXIST);
+	v.vifname = NULL;
+	assert_int_equal(vif_check("g.cfg", &v, true, &warned), 0);
+	v.script = NULL;
+	/* ignored settings: warned about, once each */
+	assert_int_equal(warned, 0);
+	v.model = (char *)"e1000";
+	v.ip = (char *)"10.0.0.2";
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), 0);
+	assert_int_equal(warned, (1u << 0) | (1u << 3));
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), 0);
+	assert_int_equal(warned, (1u << 0) | (1u << 3));
+}
+
+/* xl network-list: numbers right-aligned, the rings as tx/rx, the first
+ * queue's event channel (split: the tx one). */
+#define VHEADER                                                               \
+	"Idx BE Mac Addr.         handle state evt-ch   tx-/rx-ring-ref "    \
+	"BE-path                       \n"
+
+static void test_vif_list(void **state)
+{
+	struct fake_xsd_env *e = *state;
+	struct xlcfg_vif a = vif(0, 1), b = vif(1, 2);
+	struct ts_dev da, db;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	add_vif(e->xs, &a, &da);
+	add_vif(e->xs, &b, &db);
+	/* 0: one queue, one event channel; 1: queue-0, split channels */
+	assert_int_equal(xs_write_str(e->xs, XS_TX_NONE,
+				      VFE "/0/event-channel", "9"),
+			 0);
+	assert_int_equal(xs_write_str(e->xs, XS_TX_NONE,
+				      VFE "/0/tx-ring-ref", "768"),
+			 0);
+	assert_int_equal(xs_write_str(e->xs, XS_TX_NONE,
+				      VFE "/0/rx-ring-ref", "769"),
+			 0);
+	assert_int_equal(xs_write_str(e->xs, XS_TX_NONE, VFE "/0/state", "4"),
+			 0);
+	assert_int_equal(xs_write_str(e->xs, XS_TX_NONE,
+				      VFE "/1/queue-0/event-channel-tx", "11"),
+			 0);
+	assert_int_equal(xs_write_str(e->xs, XS_TX_NONE,
+				      VFE "/1/queue-0/event-channel-rx", "12"),
+			 0);
+	assert_int_equal(xs_write_str(e->xs, XS_TX_NONE,
+				      VFE "/1/queue-0/tx-ring-ref", "13"),
+			 0);
+	assert_int_equal(xs_write_str(e->xs, XS_TX_NONE,
+				      VFE "/1/queue-0/rx-ring-ref", "14"),
+			 0);
+	out = open_memstream(&text, &len);
+	assert_non_null(out);
+	assert_int_equal(ts_dev_list(e->xs, &ts_vif_type, FE, out), 0);
+	fclose(out);
+	/* The fake lists children newest first. */
+	assert_string_equal(
+		text,
+		VHEADER
+		"1   0  00:16:3e:00:00:02      1     1     11    13/14          "
+		"/local/domain/0/backend/vif/7/1\n"
+		"0   0  00:16:3e:00:00:01      0     4      9   768/769         "
+		"/local/domain/0/backend/vif/7/0\n");
+	free(text);
+}
+
+/* A frontend still Initialising has no driver: removed at once. */
+static void test_remove_unstarted_no_wait(void **state)
+{
+	struct fake_xsd_env *e = *state;
+	struct xlcfg_vif v = vif(0, 1);
+	struct timespec t0, t1;
+	struct ts_dev dev;
+
+	add_vif(e->xs, &v, &dev);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(ts_dev_remove(e->xs, &dev, false, 10000, "test"), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 2);
+	assert_false(exists(e->xs, dev.be));
+	assert_false(exists(e->xs, dev.fe));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +779,12 @@ int main(void)
 		T(test_hotplug_refused_rolls_back),
 		T(test_hotplug_taken),
 		T(test_list),
+		T(test_vif_nodes),
+		T(test_vif_ids_and_macs),
+		T(test_vif_macs),
+		T(test_vif_check),
+		T(test_vif_list),
+		T(test_remove_unstarted_no_wait),
 #undef T
 	};
 

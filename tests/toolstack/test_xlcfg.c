@@ -126,6 +126,10 @@ static void test_good(void **state)
 	assert_string_equal(d->vifs[1].model, "e1000");
 	assert_string_equal(d->vifs[1].backend, "dom1");
 	assert_int_equal(d->vifs[1].line, 21);
+	/* devids: the index in the list */
+	assert_false(d->vifs[0].has_devid);
+	assert_int_equal(d->vifs[0].devid, 0);
+	assert_int_equal(d->vifs[1].devid, 1);
 
 	/* The unknown key is kept and reported. */
 	assert_int_equal(xlcfg_warning_count(cfg), 1);
@@ -341,7 +345,124 @@ static void test_vif_specs(void **state)
 	BADVIF("xenbr0", "expected key=value, got 'xenbr0'");
 	BADVIF("speed=fast", "unknown parameter 'speed'");
 	BADVIF("type=tap", "bad type 'tap' (expected vif or ioemu)");
+	BADVIF("mtu=67", "bad mtu '67' (a number, 68-65535)");
+	BADVIF("mtu=65536", "bad mtu '65536' (a number, 68-65535)");
+	BADVIF("mtu=big", "bad mtu 'big' (a number, 68-65535)");
+	BADVIF("mtu=1500,mtu=9000", "mtu given twice");
+	BADVIF("devid=-1", "bad devid '-1' (a number, 0-65535)");
+	BADVIF("devid=65536", "bad devid '65536' (a number, 0-65535)");
+	BADVIF("devid=", "bad devid '' (a number, 0-65535)");
+	BADVIF("vifname=a/b",
+	       "bad vifname 'a/b' (an interface name: 1-15 characters, no "
+	       "'/', ':' or spaces)");
+	BADVIF("vifname=sixteen-chars-ab",
+	       "bad vifname 'sixteen-chars-ab' (an interface name: 1-15 "
+	       "characters, no '/', ':' or spaces)");
+	BADVIF("bridge=br:0",
+	       "bad bridge 'br:0' (an interface name: 1-15 characters, no "
+	       "'/', ':' or spaces)");
+	BADVIF("trusted,untrusted", "trusted/untrusted given twice");
+	BADVIF("trusted=1", "unknown parameter 'trusted'");
+	BADVIF("rate=10Mb", "bad rate '10Mb' (RATE/s[@INTERVAL]: a number "
+			    "1-4294967295 with k, M or G and B or b, e.g. "
+			    "10Mb/s@50ms)");
+	BADVIF("rate=10Tb/s", "bad rate '10Tb/s' (RATE/s[@INTERVAL]: a number "
+			      "1-4294967295 with k, M or G and B or b, e.g. "
+			      "10Mb/s@50ms)");
+	BADVIF("rate=0B/s", "bad rate '0B/s' (RATE/s[@INTERVAL]: a number "
+			    "1-4294967295 with k, M or G and B or b, e.g. "
+			    "10Mb/s@50ms)");
+	BADVIF("rate=7b/s", "bad rate '7b/s' (less than a byte a second)");
+	BADVIF("rate=1MB/s@", "bad rate interval '' in '1MB/s@' (1 us to "
+			      "4294 s, as NUMBER[us|ms|s])");
+	BADVIF("rate=1MB/s@5h", "bad rate interval '5h' in '1MB/s@5h' (1 us "
+				"to 4294 s, as NUMBER[us|ms|s])");
+	BADVIF("rate=1MB/s@0ms", "bad rate interval '0ms' in '1MB/s@0ms' (1 "
+				 "us to 4294 s, as NUMBER[us|ms|s])");
+	BADVIF("rate=1MB/s@5000s", "bad rate interval '5000s' in "
+				   "'1MB/s@5000s' (1 us to 4294 s, as "
+				   "NUMBER[us|ms|s])");
+	BADVIF("rate=1MB/s,rate=2MB/s", "rate given twice");
+	BADVIF("vlan=", "empty vlan");
 #undef BADVIF
+}
+
+/* Every key xl knows is kept for the toolstack to judge. */
+static void test_vif_keys(void **state)
+{
+	struct xlcfg_vif v;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(xlcfg_parse_vif("mtu=9000, devid=3, untrusted, "
+					 "vifname=web0, gatewaydev=eth0, "
+					 "accel=x, forwarddev=eth1, vlan=10, "
+					 "model=e1000, backend=Domain-0",
+					 &v, why, sizeof(why)),
+			 0);
+	assert_int_equal(v.mtu, 9000);
+	assert_true(v.has_devid);
+	assert_int_equal(v.devid, 3);
+	assert_true(v.untrusted);
+	assert_string_equal(v.vifname, "web0");
+	assert_string_equal(v.gatewaydev, "eth0");
+	assert_string_equal(v.accel, "x");
+	assert_string_equal(v.forwarddev, "eth1");
+	assert_string_equal(v.vlan, "10");
+	assert_string_equal(v.model, "e1000");
+	assert_string_equal(v.backend, "Domain-0");
+	assert_int_equal(v.rate_bytes_per_s, 0);
+	xlcfg_vif_clear(&v);
+
+	/* Defaults; trusted; netdev is xl's old name of gatewaydev */
+	assert_int_equal(xlcfg_parse_vif("trusted,netdev=eth2", &v, why,
+					 sizeof(why)),
+			 0);
+	assert_int_equal(v.mtu, 0);
+	assert_false(v.has_devid);
+	assert_false(v.untrusted);
+	assert_string_equal(v.gatewaydev, "eth2");
+	xlcfg_vif_clear(&v);
+}
+
+/* rate=RATE/s[@INTERVAL]: bytes a second and the interval in µs. */
+static void test_vif_rate(void **state)
+{
+	static const struct {
+		const char *spec;
+		uint64_t bps;
+		uint32_t us;
+	} ok[] = {
+		{"10Mb/s", 1250000, 50000},
+		{"100MB/s@20ms", 100000000, 20000},
+		{"1kB/s@1s", 1000, 1000000},
+		{"1KB/s@250us", 1000, 250},
+		{"8b/s@2", 1, 2000000},
+		{"1Gb/s", 125000000, 50000},
+		{"4294967295GB/s", 4294967295000000000ull, 50000},
+		{"3B/s@4294s", 3, 4294000000u},
+	};
+	uint64_t bps;
+	uint32_t us;
+	unsigned int i;
+	char why[256];
+	struct xlcfg_vif v;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(xlcfg_parse_rate(ok[i].spec,
+						  strlen(ok[i].spec), &bps, &us,
+						  why, sizeof(why)),
+				 0);
+		assert_int_equal(bps, ok[i].bps);
+		assert_int_equal(us, ok[i].us);
+	}
+	assert_int_equal(xlcfg_parse_vif("rate=10Mb/s@20ms", &v, why,
+					 sizeof(why)),
+			 0);
+	assert_int_equal(v.rate_bytes_per_s, 1250000);
+	assert_int_equal(v.rate_interval_us, 20000);
+	xlcfg_vif_clear(&v);
 }
 
 static void test_syntax_errors(void **state)
@@ -433,6 +554,18 @@ static void test_value_errors(void **state)
 	bad("name='x'\nvif = [ 'mac=00:16:3e:01:02' ]\n",
 	    "guest.cfg:2: vif: bad mac '00:16:3e:01:02' (expected unicast "
 	    "xx:xx:xx:xx:xx:xx) in 'mac=00:16:3e:01:02'");
+	bad("name='x'\nvif = [ 'bridge=xenbr0',\n  'mtu=20' ]\n",
+	    "guest.cfg:3: vif: bad mtu '20' (a number, 68-65535) in 'mtu=20'");
+	/* devids: the index unless devid= says; each once per domain, as
+	 * each MAC and vifname */
+	bad("name='x'\nvif = [ 'devid=1',\n  'bridge=xenbr0' ]\n",
+	    "guest.cfg:3: vif: devid 1 used twice (also on line 2)");
+	bad("name='x'\nvif = [ 'mac=00:16:3e:00:00:01',\n"
+	    "  'mac=00:16:3E:00:00:01' ]\n",
+	    "guest.cfg:3: vif: mac 00:16:3e:00:00:01 used twice (also on "
+	    "line 2)");
+	bad("name='x'\nvif = [ 'vifname=web0', '',\n  'vifname=web0' ]\n",
+	    "guest.cfg:3: vif: vifname web0 used twice (also on line 2)");
 }
 
 static void test_accessors(void **state)
@@ -549,6 +682,8 @@ int main(void)
 		cmocka_unit_test(test_disk_specs),
 		cmocka_unit_test(test_bad_disk_specs),
 		cmocka_unit_test(test_vif_specs),
+		cmocka_unit_test(test_vif_keys),
+		cmocka_unit_test(test_vif_rate),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_value_errors),
 		cmocka_unit_test(test_accessors),

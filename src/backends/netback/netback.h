@@ -50,6 +50,11 @@ struct nb_queue_stats {
 	uint64_t rx_drop_big;  /* larger than the frontend can take */
 	uint64_t rx_drop_copy; /* a grant copy into the guest failed */
 	uint64_t rx_drop_csum; /* a partial checksum we cannot finish */
+	uint64_t rx_drop_stall; /* queued while the guest posted nothing */
+	uint64_t rx_drop_mcast; /* multicast it did not subscribe to */
+	uint64_t tx_mcast;	/* multicast-control requests */
+	uint64_t tx_throttled;	/* times the rate limit held TX back */
+	uint64_t rx_stalls;	/* times the guest stopped taking packets */
 	struct xenbus_spurious events;
 };
 
@@ -63,6 +68,27 @@ static inline uint64_t nb_stat_get(const uint64_t *c)
 	return __atomic_load_n(c, __ATOMIC_RELAXED);
 }
 
+/* The multicast addresses the guest subscribed to (MCAST_ADD/DEL), one
+ * list per vif shared by its queues. */
+#define NB_MCAST_MAX 64u /* Linux's XEN_NETBK_MCAST_MAX */
+struct nb_mcast {
+	pthread_mutex_t lock;
+	uint8_t addr[NB_MCAST_MAX][6];
+	unsigned int n;
+};
+/* Add or remove one address: 0, -ENOSPC (full), -EINVAL (not
+ * multicast). */
+int nb_mcast_update(struct nb_mcast *m, const uint8_t addr[6], bool add);
+/* Whether a frame to dst goes to a guest that filters multicast. */
+bool nb_mcast_wanted(struct nb_mcast *m, const uint8_t dst[6]);
+
+/* The hash the guest configured on the control ring, read by the queues
+ * for every packet they hand it. */
+struct nb_hash {
+	pthread_mutex_t lock;
+	struct netif_hash h;
+};
+
 /* What the frontend asked for and the queues share. */
 struct nb_vif_params {
 	struct pvk_platform *plat;
@@ -72,7 +98,22 @@ struct nb_vif_params {
 	bool gso4, gso6; /* it takes GSO packets (RX) */
 	bool rx_csum4;	 /* it takes csum_blank IPv4 packets (RX) */
 	bool rx_csum6;	 /* ... IPv6 (feature-ipv6-csum-offload) */
+	struct nb_hash *hash; /* NULL: no control ring */
+	/* request-multicast-control: RX multicast filtered through mc */
+	bool mcast_filter;
+	struct nb_mcast *mc;
+	/* rate=: credit_bytes per credit_us of guest TX (0: unlimited) */
+	uint64_t credit_bytes, credit_us;
 };
+
+/* Guest TX rate limiting as Linux netback does it: a credit of
+ * credit_bytes refilled every credit_us, bursts up to 128 KiB. */
+#define NB_RATE_MIN_BURST 131072u
+/* A guest that posts no RX requests: packets queued meanwhile are dropped
+ * after 10 s, and the carrier goes off after 60 s (Linux's
+ * rx_drain_timeout and rx_stall_timeout, XSA-392). */
+#define NB_RX_DRAIN_NS 10000000000ull
+#define NB_RX_STALL_NS 60000000000ull
 
 struct nb_queue;
 
@@ -83,6 +124,14 @@ int nb_queue_start(const struct nb_vif_params *vp, unsigned int qid, int tapfd,
 		   evtchn_port_t tx_port, evtchn_port_t rx_port,
 		   struct nb_queue_stats *stats, struct nb_queue **out);
 void nb_queue_stop(struct nb_queue *q);
+
+/* The vif's control ring (ctrl.c): its own thread serving the hash
+ * requests into *hash for a vif of nq queues. */
+struct nb_ctrl;
+int nb_ctrl_start(const struct nb_vif_params *vp, struct nb_hash *hash,
+		  unsigned int nq, grant_ref_t ref, evtchn_port_t port,
+		  struct nb_ctrl **out);
+void nb_ctrl_stop(struct nb_ctrl *c);
 
 /* TAP interfaces (tap.c). */
 struct nb_tap {
@@ -99,6 +148,11 @@ int nb_tap_queue(const struct nb_tap *t, int *fd);
 /* What the kernel may hand us: TUN_F_* (TUNSETOFFLOAD). */
 int nb_tap_offload(const struct nb_tap *t, unsigned int flags);
 void nb_tap_close(struct nb_tap *t);
+
+/* Run a vif's hotplug script (hotplug.c): 0, or -errno with the
+ * device's hotplug-error set. */
+int nb_hotplug_run(struct xenbus_device *dev, const char *script,
+		   const char *ifname, const char *action);
 
 int nb_xenbus_start(struct nb *nb);
 void nb_xenbus_stop(struct nb *nb);

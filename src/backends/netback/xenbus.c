@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <linux/if_tun.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,10 @@ struct vif {
 	struct xenbus_device *dev;
 	struct nb *nb;
 	struct nb_tap tap;
+	struct nb_mcast mc;
+	struct nb_hash hash;
+	struct nb_ctrl *ctrl; /* the control ring, when the frontend has one */
+	char *script; /* the hotplug script, run online: offline at remove */
 	struct nb_vif_params vp;
 	struct nb_queue *q[NB_MAX_QUEUES];
 	unsigned int nq;
@@ -34,58 +39,75 @@ struct vif {
 /* ---- counters -------------------------------------------------------------
  */
 
+/* The counters a stats line shows, in order (the vif's sum over its
+ * queues), then each queue's packets. */
+#define C(name, field) {name, offsetof(struct nb_queue_stats, field)}
+static const struct {
+	const char *name;
+	size_t off;
+} counters[] = {
+    C("tx-packets", tx_packets),
+    C("tx-bytes", tx_bytes),
+    C("tx-gso", tx_gso),
+    C("tx-csum-blank", tx_csum),
+    C("rx-packets", rx_packets),
+    C("rx-bytes", rx_bytes),
+    C("rx-gso", rx_gso),
+    C("rx-csum-blank", rx_csum),
+    C("drop-tx-too-many-slots", tx_drop[NETIF_TX_DROP_TOO_MANY_SLOTS]),
+    C("drop-tx-slot-too-big", tx_drop[NETIF_TX_DROP_SLOT_TOO_BIG]),
+    C("drop-tx-runt", tx_drop[NETIF_TX_DROP_RUNT]),
+    C("drop-tx-copy", tx_drop_copy),
+    C("drop-tx-tap", tx_drop_tap),
+    C("drop-tx-csum", tx_drop_csum),
+    C("drop-rx-too-big", rx_drop_big),
+    C("drop-rx-copy", rx_drop_copy),
+    C("drop-rx-csum", rx_drop_csum),
+    C("drop-rx-stalled", rx_drop_stall),
+    C("drop-rx-multicast", rx_drop_mcast),
+    C("tx-multicast-control", tx_mcast),
+    C("tx-throttled", tx_throttled),
+    C("rx-stalls", rx_stalls),
+    C("spurious-events", events.spurious),
+    C("events-throttled", events.throttled),
+};
+#undef C
+
+static uint64_t counter(const struct nb_queue_stats *s, size_t off)
+{
+	return nb_stat_get((const uint64_t *)((const char *)s + off));
+}
+
 static void vif_log_stats(const struct vif *v)
 {
-	uint64_t t[9] = {0}, r[9] = {0}, tdrop[NETIF_TX_DROP_MAX] = {0};
-	uint64_t spur = 0, thr = 0;
-	unsigned int i, k;
+	char line[1536];
+	size_t len = 0;
+	unsigned int i, q;
 
-	for (i = 0; i < v->stats_queues; i++) {
-		const struct nb_queue_stats *s = &v->stats[i];
+#define APPEND(...)                                                            \
+	do {                                                                   \
+		if (len < sizeof(line))                                        \
+			len += (size_t)snprintf(line + len, sizeof(line) - len, \
+						__VA_ARGS__);                  \
+	} while (0)
+	APPEND("%s stats: %s queues=%u", xenbus_device_name(v->dev),
+	       v->tap.name, v->stats_queues);
+	for (i = 0; i < PVK_ARRAY_SIZE(counters); i++) {
+		uint64_t sum = 0;
 
-		t[0] += nb_stat_get(&s->tx_packets);
-		t[1] += nb_stat_get(&s->tx_bytes);
-		t[2] += nb_stat_get(&s->tx_gso);
-		t[3] += nb_stat_get(&s->tx_csum);
-		t[4] += nb_stat_get(&s->tx_drop_copy);
-		t[5] += nb_stat_get(&s->tx_drop_tap);
-		t[6] += nb_stat_get(&s->tx_drop_csum);
-		r[0] += nb_stat_get(&s->rx_packets);
-		r[1] += nb_stat_get(&s->rx_bytes);
-		r[2] += nb_stat_get(&s->rx_gso);
-		r[3] += nb_stat_get(&s->rx_csum);
-		r[4] += nb_stat_get(&s->rx_drop_copy);
-		r[5] += nb_stat_get(&s->rx_drop_big);
-		r[6] += nb_stat_get(&s->rx_drop_csum);
-		for (k = 1; k < NETIF_TX_DROP_MAX; k++)
-			tdrop[k] += nb_stat_get(&s->tx_drop[k]);
-		spur += nb_stat_get(&s->events.spurious);
-		thr += nb_stat_get(&s->events.throttled);
+		for (q = 0; q < v->stats_queues; q++)
+			sum += counter(&v->stats[q], counters[i].off);
+		APPEND(" %s=%llu", counters[i].name, (unsigned long long)sum);
 	}
-	pvk_info("%s stats: %s queues=%u tx-packets=%llu tx-bytes=%llu "
-		 "tx-gso=%llu tx-csum-blank=%llu rx-packets=%llu rx-bytes=%llu "
-		 "rx-gso=%llu rx-csum-blank=%llu drops: tx-copy=%llu "
-		 "tx-tap=%llu tx-csum=%llu tx-%s=%llu tx-%s=%llu tx-%s=%llu "
-		 "rx-copy=%llu rx-too-big=%llu rx-csum=%llu "
-		 "spurious-events=%llu throttled=%llu state=%s",
-		 xenbus_device_name(v->dev), v->tap.name, v->stats_queues,
-		 (unsigned long long)t[0], (unsigned long long)t[1],
-		 (unsigned long long)t[2], (unsigned long long)t[3],
-		 (unsigned long long)r[0], (unsigned long long)r[1],
-		 (unsigned long long)r[2], (unsigned long long)r[3],
-		 (unsigned long long)t[4], (unsigned long long)t[5],
-		 (unsigned long long)t[6],
-		 netif_tx_error_name(NETIF_TX_DROP_TOO_MANY_SLOTS),
-		 (unsigned long long)tdrop[NETIF_TX_DROP_TOO_MANY_SLOTS],
-		 netif_tx_error_name(NETIF_TX_DROP_SLOT_TOO_BIG),
-		 (unsigned long long)tdrop[NETIF_TX_DROP_SLOT_TOO_BIG],
-		 netif_tx_error_name(NETIF_TX_DROP_RUNT),
-		 (unsigned long long)tdrop[NETIF_TX_DROP_RUNT],
-		 (unsigned long long)r[4], (unsigned long long)r[5],
-		 (unsigned long long)r[6], (unsigned long long)spur,
-		 (unsigned long long)thr,
-		 xenbus_device_connected(v->dev) ? "connected"
-						 : "disconnected");
+	APPEND(" per-queue-tx/rx=");
+	for (q = 0; q < v->stats_queues; q++)
+		APPEND("%sq%u:%llu/%llu", q ? "," : "", q,
+		       (unsigned long long)nb_stat_get(&v->stats[q].tx_packets),
+		       (unsigned long long)nb_stat_get(&v->stats[q].rx_packets));
+	APPEND(" state=%s",
+	       xenbus_device_connected(v->dev) ? "connected" : "disconnected");
+#undef APPEND
+	pvk_info("%s", line);
 }
 
 static void log_stats_one(struct xenbus_device *dev, void *arg)
@@ -100,6 +122,52 @@ void nb_xenbus_log_stats(struct nb *nb)
 	xenbus_backend_foreach(nb->be, log_stats_one, NULL);
 }
 
+/* ---- multicast control ---------------------------------------------------- */
+
+static bool mc_is_multicast(const uint8_t a[6])
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+	return (a[0] & 1) && memcmp(a, bcast, 6);
+}
+
+int nb_mcast_update(struct nb_mcast *m, const uint8_t addr[6], bool add)
+{
+	unsigned int i;
+	int rc = 0;
+
+	if (!mc_is_multicast(addr))
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n && memcmp(m->addr[i], addr, 6); i++)
+		;
+	if (add && i == m->n) {
+		if (m->n == NB_MCAST_MAX)
+			rc = -ENOSPC;
+		else
+			memcpy(m->addr[m->n++], addr, 6);
+	} else if (!add && i < m->n) {
+		memcpy(m->addr[i], m->addr[m->n - 1], 6);
+		m->n--;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+bool nb_mcast_wanted(struct nb_mcast *m, const uint8_t dst[6])
+{
+	unsigned int i;
+	bool found = false;
+
+	if (!mc_is_multicast(dst))
+		return true;
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n && !found; i++)
+		found = !memcmp(m->addr[i], dst, 6);
+	pthread_mutex_unlock(&m->lock);
+	return found;
+}
+
 /* ---- connecting -----------------------------------------------------------
  */
 
@@ -110,6 +178,9 @@ static void vif_stop_queues(struct vif *v)
 	for (i = 0; i < v->nq; i++)
 		nb_queue_stop(v->q[i]);
 	v->nq = 0;
+	nb_ctrl_stop(v->ctrl);
+	v->ctrl = NULL;
+	v->vp.hash = NULL;
 }
 
 static void vif_disconnect(struct xenbus_device *dev)
@@ -136,6 +207,39 @@ static int fe_flag(struct xenbus_device *dev, const char *node, bool def,
 				   strerror(-rc));
 	*out = x;
 	return rc;
+}
+
+/* The control ring, if the frontend published one (ctrl-ring-ref with
+ * event-channel-ctrl): hashing starts off for each connection. */
+static int connect_ctrl(struct vif *v, unsigned int nq)
+{
+	uint64_t ref, port;
+	int rc, rc2;
+
+	rc = xenbus_device_fe_u64(v->dev, NULL, "ctrl-ring-ref", 0, UINT32_MAX,
+				  &ref);
+	rc2 = xenbus_device_fe_u64(v->dev, NULL, "event-channel-ctrl", 1,
+				   UINT32_MAX, &port);
+	if (rc == -ENOENT && rc2 == -ENOENT)
+		return 0;
+	if (rc || rc2) {
+		xenbus_device_fail(v->dev, "control ring: ctrl-ring-ref and "
+					   "event-channel-ctrl: %s",
+				   strerror(rc ? -rc : -rc2));
+		return rc ? rc : rc2;
+	}
+	pthread_mutex_lock(&v->hash.lock);
+	memset(&v->hash.h, 0, sizeof(v->hash.h));
+	pthread_mutex_unlock(&v->hash.lock);
+	rc = nb_ctrl_start(&v->vp, &v->hash, nq, (grant_ref_t)ref,
+			   (evtchn_port_t)port, &v->ctrl);
+	if (rc)
+		return rc;
+	v->vp.hash = &v->hash;
+	pvk_info("%s: control ring: ref %llu, event channel %llu",
+		 xenbus_device_name(v->dev), (unsigned long long)ref,
+		 (unsigned long long)port);
+	return 0;
 }
 
 static int connect_queue(struct vif *v, const char *dir, unsigned int qid)
@@ -178,6 +282,36 @@ static int connect_queue(struct vif *v, const char *dir, unsigned int qid)
 	return 0;
 }
 
+/* The backend node rate, "<bytes>,<usec>" (Linux netback's form; the
+ * toolstack converts xl's rate=): 0 and no limit when absent. */
+static int read_rate(struct xenbus_device *dev, uint64_t *bytes,
+		     uint64_t *usec)
+{
+	char *val = NULL, *comma;
+	int rc;
+
+	*bytes = *usec = 0;
+	rc = xenbus_device_read(dev, "rate", &val);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	comma = strchr(val, ',');
+	if (comma)
+		*comma = 0;
+	if (!comma || pvk_parse_u64(val, 1, UINT32_MAX, bytes) ||
+	    pvk_parse_u64(comma + 1, 1, 10000000, usec)) {
+		if (comma)
+			*comma = ',';
+		xenbus_device_fail(dev, "rate '%s': not <bytes>,<usec> "
+					"(usec 1-10000000)",
+				   val);
+		rc = -EINVAL;
+	}
+	free(val);
+	return rc;
+}
+
 static int vif_connect(struct xenbus_device *dev)
 {
 	struct vif *v = xenbus_device_priv(dev);
@@ -211,6 +345,11 @@ static int vif_connect(struct xenbus_device *dev)
 		rc = fe_flag(dev, "feature-no-csum-offload", false, &no_csum);
 	if (!rc)
 		rc = fe_flag(dev, "feature-ipv6-csum-offload", false, &csum6);
+	if (!rc)
+		rc = fe_flag(dev, "request-multicast-control", false,
+			     &v->vp.mcast_filter);
+	if (!rc)
+		rc = read_rate(dev, &v->vp.credit_bytes, &v->vp.credit_us);
 	if (rc)
 		return rc;
 	v->vp.rx_csum4 = !no_csum;
@@ -237,8 +376,14 @@ static int vif_connect(struct xenbus_device *dev)
 			xenbus_device_name(dev), strerror(-rc));
 		return rc;
 	}
+	rc = connect_ctrl(v, nq);
+	if (rc)
+		return rc;
 	memset(v->stats, 0, sizeof(v->stats));
 	v->stats_queues = nq;
+	pthread_mutex_lock(&v->mc.lock); /* a new connection subscribes anew */
+	v->mc.n = 0;
+	pthread_mutex_unlock(&v->mc.lock);
 	for (q = 0; q < nq && !rc; q++) {
 		rc = xenbus_queue_dir(dir, sizeof(dir), fe, nq, q);
 		if (!rc)
@@ -248,6 +393,11 @@ static int vif_connect(struct xenbus_device *dev)
 		vif_stop_queues(v);
 		return rc;
 	}
+	if (v->vp.credit_bytes)
+		pvk_info("%s: guest TX limited to %llu bytes per %llu us",
+			 xenbus_device_name(dev),
+			 (unsigned long long)v->vp.credit_bytes,
+			 (unsigned long long)v->vp.credit_us);
 	pvk_info("%s: connected on %s: %u queue(s), sg %s, gso %s%s, "
 		 "csum offload to the guest %s%s",
 		 xenbus_device_name(dev), v->tap.name, nq,
@@ -277,6 +427,8 @@ static int vif_advertise(struct xenbus_device *dev, xs_tx_t tx)
 	W("feature-rx-copy", "%d", 1);
 	W("feature-rx-flip", "%d", 0);
 	W("feature-split-event-channels", "%d", 1);
+	W("feature-multicast-control", "%d", 1);
+	W("feature-ctrl-ring", "%d", 1);
 	W("multi-queue-max-queues", "%u", v->nb->cfg.max_queues);
 #undef W
 	return rc;
@@ -289,7 +441,12 @@ static void vif_remove(struct xenbus_device *dev)
 	if (!v)
 		return;
 	vif_stop_queues(v);
+	if (v->script && v->tap.fd >= 0)
+		nb_hotplug_run(dev, v->script, v->tap.name, "offline");
 	nb_tap_close(&v->tap);
+	pthread_mutex_destroy(&v->mc.lock);
+	pthread_mutex_destroy(&v->hash.lock);
+	free(v->script);
 	free(v);
 	xenbus_device_set_priv(dev, NULL);
 }
@@ -312,10 +469,17 @@ static int vif_probe(struct xenbus_device *dev)
 	v->vp.plat = nb->plat;
 	v->vp.dev = dev;
 	v->vp.fe = xenbus_device_frontend_id(dev);
+	pthread_mutex_init(&v->mc.lock, NULL);
+	pthread_mutex_init(&v->hash.lock, NULL);
+	v->vp.mc = &v->mc;
 	if (xenbus_device_read(dev, "vifname", &vifname))
 		vifname = NULL;
 	if (xenbus_device_read(dev, "bridge", &bridge))
 		bridge = NULL;
+	if (xenbus_device_read(dev, "script", &v->script) || !*v->script) {
+		free(v->script);
+		v->script = NULL;
+	}
 	if (!xenbus_device_read(dev, "mtu", &mtus) &&
 	    pvk_parse_u64(mtus, 68, 65535, &mtu)) {
 		xenbus_device_set_error(dev, "mtu '%s': not 68-65535", mtus);
@@ -336,7 +500,17 @@ static int vif_probe(struct xenbus_device *dev)
 		xenbus_device_set_error(dev, "interface name too long");
 		goto out;
 	}
-	rc = nb_tap_open(&v->tap, name, (unsigned int)mtu, bridge);
+	/* A script does what Xen's vif-bridge does (the bridge is its
+	 * business); without one, netback joins the bridge itself. */
+	rc = nb_tap_open(&v->tap, name, (unsigned int)mtu,
+			 v->script ? NULL : bridge);
+	if (!rc && v->script) {
+		rc = nb_hotplug_run(dev, v->script, name, "online");
+		if (rc) {
+			nb_tap_close(&v->tap);
+			goto out;
+		}
+	}
 	if (rc) {
 		xenbus_device_set_error(dev, "%s: %s%s%s", name, strerror(-rc),
 					bridge ? ", bridge " : "",
