@@ -101,8 +101,7 @@ struct netfront {
 	struct netfront_opts o;
 	struct netfront_info info;
 	struct xenbus_fe x;
-	char token[XENBUS_FE_PATH_MAX + 8];
-	bool watching;
+	struct xenbus_fe_monitor *mon; /* follows the backend's state */
 	struct pvk_gntshr *shr;
 
 	struct nfq *q[NETFRONT_MAX_QUEUES];
@@ -110,10 +109,8 @@ struct netfront {
 
 	pthread_mutex_t lock; /* the device state below */
 	pthread_cond_t cond;
-	bool broken, closing, recovering, recover_req;
+	bool broken, closing, recovering;
 	unsigned int users; /* send/recv calls using the queues */
-	pthread_t rthr;
-	bool rthr_started;
 
 	pthread_mutex_t rx_lock; /* every queue's rx side */
 	pthread_cond_t rx_cond;
@@ -1067,28 +1064,6 @@ out:
 
 /* ---- reconnection ------------------------------------------------------- */
 
-static void be_state_changed(struct xs_client *xs, const char *path,
-			     const char *token, void *arg)
-{
-	struct netfront *nf = arg;
-	enum xenbus_state st;
-
-	(void)path;
-	(void)token;
-	pthread_mutex_lock(&nf->lock);
-	if (xenbus_read_state(xs, XS_TX_NONE, nf->x.be_path, &st) != 0)
-		st = XenbusStateUnknown;
-	if (st != XenbusStateConnected) {
-		if (!nf->recover_req && !nf->recovering && !nf->closing &&
-		    !nf->broken)
-			pvk_info("netfront %s: backend %s: reconnecting",
-				 nf->x.path, xenbus_state_name(st));
-		nf->recover_req = true;
-		pthread_cond_broadcast(&nf->cond);
-	}
-	pthread_mutex_unlock(&nf->lock);
-}
-
 /* Every waiter in send/recv looks at the device state again. */
 static void nf_wake_all(struct netfront *nf)
 {
@@ -1126,11 +1101,8 @@ static void nf_recover(struct netfront *nf)
 		queues_free(nf);
 		if (!rc)
 			rc = nf_connect(nf, -1);
-		if (!rc) {
-			pthread_mutex_lock(&nf->lock);
-			nf->recover_req = false; /* we saw Connected */
-			pthread_mutex_unlock(&nf->lock);
-		}
+		if (!rc)
+			xenbus_fe_monitor_connected(nf->mon);
 		if (rc && rc != -ECANCELED && rc != -ENODEV &&
 		    !ALOAD(&nf->closing)) {
 			struct timespec ts = {0, 100000000};
@@ -1157,57 +1129,53 @@ static void nf_recover(struct netfront *nf)
 	pthread_mutex_unlock(&nf->lock);
 }
 
-static void *recover_thread(void *arg)
+/* The backend left Connected (the monitor's lost): a restarted backend
+ * says InitWait, a stopped one Closed. */
+static void nf_lost(void *arg)
 {
 	struct netfront *nf = arg;
 
-	for (;;) {
-		enum xenbus_state st;
-
-		pthread_mutex_lock(&nf->lock);
-		while (!nf->recover_req && !nf->closing)
-			pthread_cond_wait(&nf->cond, &nf->lock);
-		if (nf->closing || nf->broken) {
-			pthread_mutex_unlock(&nf->lock);
-			break;
-		}
-		pthread_mutex_unlock(&nf->lock);
-		if (xenbus_read_state(nf->xs, XS_TX_NONE, nf->x.be_path, &st))
-			st = XenbusStateUnknown;
-		if (st == XenbusStateConnected) {
-			/* A change seen late: nothing to do. */
-			pthread_mutex_lock(&nf->lock);
-			nf->recover_req = false;
-			pthread_mutex_unlock(&nf->lock);
-			continue;
-		}
-		if (st == XenbusStateClosing || st == XenbusStateUnknown) {
-			/* The backend fails or removes the device. */
-			nf_break(nf, st == XenbusStateClosing
-					 ? "the backend closed the device"
-					 : "the backend device was removed");
-			xenbus_fe_switch(&nf->x, XenbusStateClosing);
-			break;
-		}
-		nf_recover(nf);
-	}
-	return NULL;
+	if (ALOAD(&nf->closing) || ALOAD(&nf->broken))
+		return;
+	pvk_info("netfront %s: reconnecting", nf->x.path);
+	nf_recover(nf);
 }
+
+/* The backend fails or removes the device: no reconnection. */
+static void nf_gone(void *arg, enum xenbus_state st)
+{
+	struct netfront *nf = arg;
+
+	if (ALOAD(&nf->closing))
+		return;
+	nf_break(nf, st == XenbusStateClosing
+			 ? "the backend closed the device"
+			 : "the backend device was removed");
+	xenbus_fe_switch(&nf->x, XenbusStateClosing);
+}
+
+static const struct xenbus_fe_monitor_ops nf_monitor_ops = {
+    .lost = nf_lost,
+    .gone = nf_gone,
+};
 
 /* ---- open and close ----------------------------------------------------- */
 
+/* No more reconnections: unbounded waits give up, the monitor stops. */
+static void nf_set_closing(struct netfront *nf)
+{
+	pthread_mutex_lock(&nf->lock);
+	nf->closing = true;
+	__atomic_store_n(&nf->x.cancel, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&nf->cond);
+	pthread_mutex_unlock(&nf->lock);
+	xenbus_fe_monitor_stop(nf->mon);
+	nf->mon = NULL;
+}
+
 static void nf_free(struct netfront *nf)
 {
-	if (nf->watching)
-		xs_unwatch(nf->xs, nf->x.be_path, nf->token);
-	if (nf->rthr_started) {
-		pthread_mutex_lock(&nf->lock);
-		nf->closing = true;
-		__atomic_store_n(&nf->x.cancel, true, __ATOMIC_RELEASE);
-		pthread_cond_broadcast(&nf->cond);
-		pthread_mutex_unlock(&nf->lock);
-		pthread_join(nf->rthr, NULL);
-	}
+	nf_set_closing(nf);
 	queues_free(nf);
 	if (nf->shr)
 		nf->plat->gntshr->close(nf->shr);
@@ -1265,15 +1233,9 @@ int netfront_open(struct pvk_platform *plat, struct xs_client *xs,
 		rc = nf_connect(nf, nf->o.timeout_ms);
 	if (rc)
 		goto fail;
-	rc = -pthread_create(&nf->rthr, NULL, recover_thread, nf);
+	rc = xenbus_fe_monitor_start(&nf->x, &nf_monitor_ops, nf, &nf->mon);
 	if (rc)
 		goto fail;
-	nf->rthr_started = true;
-	snprintf(nf->token, sizeof(nf->token), "nf:%s", nf->x.path);
-	rc = xs_watch(xs, nf->x.be_path, nf->token, be_state_changed, nf);
-	if (rc)
-		goto fail;
-	nf->watching = true;
 	*out = nf;
 	return 0;
 fail:
@@ -1288,18 +1250,7 @@ void netfront_close(struct netfront *nf)
 {
 	if (!nf)
 		return;
-	if (nf->watching)
-		xs_unwatch(nf->xs, nf->x.be_path, nf->token);
-	nf->watching = false;
-	pthread_mutex_lock(&nf->lock);
-	nf->closing = true;
-	__atomic_store_n(&nf->x.cancel, true, __ATOMIC_RELEASE);
-	pthread_cond_broadcast(&nf->cond);
-	pthread_mutex_unlock(&nf->lock);
-	if (nf->rthr_started) {
-		pthread_join(nf->rthr, NULL);
-		nf->rthr_started = false;
-	}
+	nf_set_closing(nf);
 	nf_wake_all(nf);
 	pthread_mutex_lock(&nf->lock);
 	while (nf->users)
