@@ -7,8 +7,9 @@
  * and the guest checks them.  With and without SG, one and two queues (two
  * flows, each in order on its queue), one and split event channels; GSO
  * frames with a partial checksum both ways (a GSO extra info on the ring,
- * a virtio-net header on the TAP); and pvkit-netback killed and restarted
- * under a connected guest, which reconnects and carries on.
+ * a virtio-net header on the TAP); pvkit-netback killed and restarted
+ * under a connected guest, which reconnects and carries on; and a restore
+ * (netfront_resume not cancelled), after which it negotiates again.
  *
  * Skipped (77) only without the privilege to make a network namespace.
  */
@@ -129,6 +130,7 @@ struct net_arg {
 	bool expect_sg, expect_split;
 	unsigned int expect_queues;
 	unsigned int rounds;  /* > 1: the backend restarts between rounds */
+	bool resume;	      /* ... or the guest suspends and is restored */
 	struct chan up, down; /* guest -> test, test -> guest */
 };
 
@@ -139,6 +141,11 @@ static int guest_round(struct netfront *nf, struct net_arg *a,
 	uint64_t seed = a->seed + 2 * round, v;
 	int n;
 
+	/* A restore (simulated in the same process, as blkfront's tests
+	 * do): the frontend negotiates again from scratch. */
+	if (round && a->resume &&
+	    (netfront_suspend(nf) || netfront_resume(nf, false)))
+		return 19;
 	/* After a backend restart: once reconnected. */
 	for (k = 0; round && k < 2000; k++) {
 		struct netfront_stats st;
@@ -330,7 +337,7 @@ static void run(struct net_arg *a, unsigned int mtu)
 	assert_int_equal(
 	    net_env_guest(&E, mtu, net_guest, a, sizeof(*a), &d, &pid), 0);
 	for (r = 0; r < a->rounds; r++) {
-		if (r) {
+		if (r && !a->resume) {
 			/* A crash: the guest's rings stay as they were, the
 			 * TAP goes with the process; the new backend finds
 			 * the frontend Connected and waits for it to start
@@ -654,6 +661,24 @@ static void test_gso(void **state)
 	free(want);
 }
 
+/* A restored domain's netfront finds its backend again and negotiates
+ * from scratch, twice; frames flow after each. */
+static void test_resume(void **state)
+{
+	struct net_arg a = {.opts = {.num_queues = 2, .sg = true},
+			    .seed = 7,
+			    .nframes = 60,
+			    .flows = 2,
+			    .maxlen = 9000,
+			    .expect_sg = true,
+			    .expect_queues = 2,
+			    .rounds = 3,
+			    .resume = true};
+
+	(void)state;
+	run(&a, 9000);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -677,6 +702,7 @@ int main(void)
 	    cmocka_unit_test(test_sg_2q),
 	    cmocka_unit_test(test_gso),
 	    cmocka_unit_test(test_backend_restart),
+	    cmocka_unit_test(test_resume),
 	};
 	int rc = net_env_netns();
 

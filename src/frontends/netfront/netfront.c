@@ -110,6 +110,7 @@ struct netfront {
 	pthread_mutex_t lock; /* the device state below */
 	pthread_cond_t cond;
 	bool broken, closing, recovering;
+	bool suspended;	    /* send and recv wait (netfront_suspend) */
 	unsigned int users; /* send/recv calls using the queues */
 
 	pthread_mutex_t rx_lock; /* every queue's rx side */
@@ -177,7 +178,8 @@ static int nf_enter(struct netfront *nf, uint64_t deadline)
 	int rc = 0;
 
 	pthread_mutex_lock(&nf->lock);
-	while (nf->recovering && !nf->broken && !nf->closing) {
+	while ((nf->recovering || nf->suspended) && !nf->broken &&
+	       !nf->closing) {
 		if (deadline && pvk_now_ns() >= deadline) {
 			rc = -ETIMEDOUT;
 			break;
@@ -1288,6 +1290,58 @@ void netfront_get_stats(const struct netfront *nf, struct netfront_stats *st)
 	*st = nf->stats;
 }
 
+/* ---- suspend and resume ------------------------------------------------- */
+
+int netfront_suspend(struct netfront *nf)
+{
+	pthread_mutex_lock(&nf->lock);
+	nf->suspended = true;
+	pthread_mutex_unlock(&nf->lock);
+	pvk_info("netfront %s: suspended", nf->x.path);
+	return 0;
+}
+
+int netfront_resume(struct netfront *nf, bool cancelled)
+{
+	bool moved = false;
+	int rc = 0;
+
+	if (!cancelled) {
+		/* A restored domain: the backend (maybe another one) holds
+		 * nothing of ours.  Find it again and negotiate from
+		 * scratch (the monitor follows the path it started on). */
+		xenbus_fe_monitor_stop(nf->mon);
+		nf->mon = NULL;
+		rc = xenbus_fe_reread_backend(&nf->x, &moved);
+		if (!rc && moved)
+			pvk_info("netfront %s: the backend is now %s (domain "
+				 "%u)",
+				 nf->x.path, nf->x.be_path, nf->x.be_id);
+		if (!rc)
+			rc = xenbus_fe_monitor_start(&nf->x, &nf_monitor_ops,
+						     nf, &nf->mon);
+		if (!rc) {
+			xenbus_fe_monitor_kick(nf->mon);
+			/* Until it is done (the monitor's lost or gone). */
+			while (xenbus_fe_monitor_busy(nf->mon) &&
+			       !ALOAD(&nf->broken))
+				usleep(10000);
+		}
+		if (!rc && ALOAD(&nf->broken))
+			rc = -EIO;
+		if (rc)
+			pvk_err("netfront %s: resume: %s", nf->x.path,
+				strerror(-rc));
+	}
+	pthread_mutex_lock(&nf->lock);
+	nf->suspended = false;
+	pthread_cond_broadcast(&nf->cond);
+	pthread_mutex_unlock(&nf->lock);
+	pvk_info("netfront %s: resumed (%s)", nf->x.path,
+		 cancelled ? "cancelled: in place" : "reconnected");
+	return rc;
+}
+
 /* ---- netfront as a xenbus frontend driver ------------------------------- */
 
 static int drv_probe(struct xenbus_bus *bus, const char *id, void **priv)
@@ -1297,7 +1351,8 @@ static int drv_probe(struct xenbus_bus *bus, const char *id, void **priv)
 
 	/* What Linux's netfront asks for: every offload, a queue per CPU
 	 * (at most 4). */
-	struct netfront_opts o = {.sg = true, .gso = true, .split_evtchn = true};
+	struct netfront_opts o = {
+	    .sg = true, .gso = true, .split_evtchn = true};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *env;
 	uint64_t v;
@@ -1323,8 +1378,17 @@ static int drv_probe(struct xenbus_bus *bus, const char *id, void **priv)
 
 static void drv_remove(void *priv) { netfront_close(priv); }
 
+static int drv_suspend(void *priv) { return netfront_suspend(priv); }
+
+static int drv_resume(void *priv, bool cancelled)
+{
+	return netfront_resume(priv, cancelled);
+}
+
 const struct xenbus_frontend_driver netfront_driver = {
     .type = "vif",
     .probe = drv_probe,
     .remove = drv_remove,
+    .suspend = drv_suspend,
+    .resume = drv_resume,
 };
