@@ -428,7 +428,8 @@ static void test_sg_2q(void **state)
 	run(&a, MTU_SG);
 }
 
-/* A frame larger than a page is refused without SG; a runt always. */
+/* A frame larger than a page is refused without SG; a runt always; GSO
+ * without SG; the queues asked for are capped by the backend's maximum. */
 static int limits_guest(struct pvk_platform *plat, struct xs_client *xs,
 			void *p)
 {
@@ -453,6 +454,16 @@ static int limits_guest(struct pvk_platform *plat, struct xs_client *xs,
 		return 7;
 	if (netfront_recv(nf, buf, sizeof(buf), NULL, 0) != -EAGAIN)
 		return 8;
+	netfront_close(nf);
+	/* Opened again (the backend follows the close and starts over),
+	 * asking for more queues than the backend offers (4). */
+	o.num_queues = NETFRONT_MAX_QUEUES;
+	if (netfront_open(plat, xs, NET_DEVID, &o, &nf))
+		return 9;
+	if (netfront_info(nf)->nr_queues != 4)
+		return 10;
+	if (netfront_send(nf, buf, 1514, NULL, 1000) != 0)
+		return 11;
 	netfront_close(nf);
 	return 0;
 }
