@@ -50,6 +50,10 @@
  * XEN_NETIF_NR_SLOTS_MIN, what every backend must take (netif.h); 64 KiB
  * needs 16. */
 #define NF_TX_MAX_SLOTS (XEN_NETIF_NR_SLOTS_MIN + 1)
+_Static_assert((NETFRONT_MAX_FRAME + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE <=
+		   NF_TX_MAX_SLOTS,
+	       "a largest frame copied from offset 0 fits the slots every "
+	       "backend takes");
 
 #define ALOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define ASTORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
