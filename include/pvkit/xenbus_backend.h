@@ -21,7 +21,8 @@
  * A frontend may skip states, go back to Initialising at any time, or
  * delete its nodes mid-connect; a frontend found Connected when the
  * device is probed (this service restarted) talks to rings that are gone,
- * so the device waits until the frontend starts over.  A device whose
+ * so the backend says Closed and waits until the frontend starts over
+ * (Initialising), then InitWait.  A device whose
  * driver fails (probe, connect, or xenbus_device_fail from any thread)
  * goes to Closing (or Closed with hotplug-error when probe failed) with
  * the reason logged; the process and every other device carry on.

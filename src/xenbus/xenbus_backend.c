@@ -452,7 +452,11 @@ static void dev_probe(struct xenbus_backend *be, const char *path,
 		goto out;
 	}
 	/* A frontend still Connected talks to a backend that is gone (this
-	 * service restarted): InitWait asks it to start over. */
+	 * service restarted).  Closed asks it to start over: it says
+	 * Initialising, and only then InitWait lets it on.  (InitWait at
+	 * once would let a quick frontend go from Initialising to Connected
+	 * before we read its state: its new Connected would pass for the
+	 * stale one.) */
 	if (xenbus_read_state(be->xs, XS_TX_NONE, dev->fe_path, &fs) == 0 &&
 	    fs == XenbusStateConnected) {
 		dev->stale = true;
@@ -460,7 +464,7 @@ static void dev_probe(struct xenbus_backend *be, const char *path,
 			 "asking it to reconnect",
 			 dev->name);
 	}
-	set_state(dev, XenbusStateInitWait);
+	set_state(dev, dev->stale ? XenbusStateClosed : XenbusStateInitWait);
 	rc = xs_watch(be->xs, dev->fe_path, dev->fe_token, frontend_changed,
 		      dev);
 	if (rc) {

@@ -373,10 +373,14 @@ static void test_stale_connected_frontend(void **state)
 	w(e, BE "/frontend-id", "5");
 	w(e, BE "/params", "x");
 	w(e, BE "/state", "4"); /* the old backend's */
-	be_wait(e, XenbusStateInitWait);
+	/* Closed: start over; InitWait only once it does (so its new
+	 * Connected cannot pass for the stale one) */
+	be_wait(e, XenbusStateClosed);
 	usleep(100000);
 	assert_int_equal(count(&e->rec.connects), 0);
 	fe_state(e, XenbusStateInitialising);
+	be_wait(e, XenbusStateInitWait);
+	assert_int_equal(count(&e->rec.connects), 0);
 	fe_state(e, XenbusStateInitialised);
 	be_wait(e, XenbusStateConnected);
 	assert_int_equal(count(&e->rec.connects), 1);
