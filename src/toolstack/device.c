@@ -314,22 +314,14 @@ void ts_dev_remove_all(struct xs_client *xs,
 
 /* ---- hot-plug --------------------------------------------------------- */
 
-int ts_dev_hotplug(struct xs_client *xs, const struct ts_dev *dev,
-		   const void *cfg, unsigned int wait_ms, const char *verb)
+int ts_dev_wait_taken(struct xs_client *xs, const struct ts_dev *dev,
+		      unsigned int wait_ms, const char *verb)
 {
-	const char *dirs[] = {dev->fe, dev->be, NULL};
 	char *err = NULL;
 	unsigned int i;
 	long st = -1;
-	int rc;
+	int rc = 0;
 
-	rc = ts_dev_add(xs, dev, cfg, verb);
-	if (rc == -EEXIST)
-		return rc;
-	if (rc) {
-		rm_dirs(xs, dirs);
-		return rc;
-	}
 	/* The backend takes the device (InitWait; the frontend may move it
 	 * on at once) or refuses it (hotplug-error, then Closed). */
 	for (i = 0; i < wait_ms / POLL_MS; i++) {
@@ -341,17 +333,33 @@ int ts_dev_hotplug(struct xs_client *xs, const struct ts_dev *dev,
 	}
 	if (err || st < XenbusStateInitWait) {
 		if (err)
-			fprintf(stderr, "pvkit: %s: %s of domain %u: %s\n",
-				verb, dev->label, dev->fe_dom, err);
+			fprintf(stderr, "pvkit: %s: %s %s of domain %u: %s\n",
+				verb, dev->type->noun, dev->label, dev->fe_dom,
+				err);
 		else
-			fprintf(stderr, "pvkit: %s: %s of domain %u: the %s "
-					"did not answer (is %s running?)\n",
-				verb, dev->label, dev->fe_dom,
+			fprintf(stderr, "pvkit: %s: %s %s of domain %u: the "
+					"%s did not answer (is %s running?)\n",
+				verb, dev->type->noun, dev->label, dev->fe_dom,
 				dev->type->backend, dev->type->daemon);
-		rm_dirs(xs, dirs);
 		rc = err ? -EIO : -ETIMEDOUT;
 	}
 	free(err);
+	return rc;
+}
+
+int ts_dev_hotplug(struct xs_client *xs, const struct ts_dev *dev,
+		   const void *cfg, unsigned int wait_ms, const char *verb)
+{
+	const char *dirs[] = {dev->fe, dev->be, NULL};
+	int rc;
+
+	rc = ts_dev_add(xs, dev, cfg, verb);
+	if (rc == -EEXIST)
+		return rc;
+	if (!rc)
+		rc = ts_dev_wait_taken(xs, dev, wait_ms, verb);
+	if (rc)
+		rm_dirs(xs, dirs);
 	return rc;
 }
 

@@ -138,6 +138,8 @@ else
   check "a bad rate refused" '"$P" create "$PVKIT_STATE_DIR/nb4.cfg" 2>&1 | grep -q "nb4.cfg:3: vif: bad rate .10Mb."'
   badcfg nb5 "vif = [ 'model=e1000' ]"
   check "model= warned about, the domain created" '"$P" create "$PVKIT_STATE_DIR/nb5.cfg" 2>&1 | grep -q "warning: .*nb5.cfg:3: vif: model: ignored" && "$P" destroy nb5'
+  badcfg nb6 "vif = [ 'script=/bin/false' ]"
+  check "a vif the backend refuses (its script fails): create fails with the reason, nothing left" '"$P" create "$PVKIT_STATE_DIR/nb6.cfg" 2>&1 | grep -q "create: network interface 0 of domain [0-9]*: script /bin/false online: exit status 1" && [ -z "$(XENSTORED_PATH=$PVKIT_STATE_DIR/xenstored.sock xenstore-ls /local/domain/0/backend/vif 2>/dev/null)" ]'
   check "none of the refused ones was created" '! "$P" list | grep -Eq "^nb[0-9] "'
 fi
 check "host status shows consoled" '"$P" host status | grep -q "pvkit-consoled: *running"'
