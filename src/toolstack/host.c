@@ -146,6 +146,29 @@ out:
 	return rc;
 }
 
+/* Start the backend daemon name (pvkit-<name>, the program exe) on this
+ * host's xenstore; its pid file appears once its xenstore watch is in
+ * place.  0, or 1 with the reason printed. */
+static int start_backend(struct ts *ts, const char *name, char *exe)
+{
+	char pid[400];
+	char *const a[] = {exe, "--xenstore", ts->xs_sock, "--pid-file", pid,
+			   NULL};
+	int rc;
+
+	snprintf(pid, sizeof(pid), "%s/%s.pid", ts->state, name);
+	unlink(pid);
+	rc = spawn(ts, name, a);
+	if (rc == 0)
+		rc = wait_for(pid);
+	if (rc) {
+		fprintf(stderr, "pvkit: %s did not start (see %s/%s.log)\n",
+			name, ts->state, name);
+		return 1;
+	}
+	return 0;
+}
+
 static int host_start(struct ts *ts)
 {
 	char hvd[300], xsd[300], cond[300], blkb[300], netb[300], pid[400],
@@ -241,24 +264,9 @@ static int host_start(struct ts *ts)
 			ts->state);
 		return 1;
 	}
-	/* The block backend: serves every vbd under backend/vbd. Its pid
-	 * file appears once its xenstore watch is in place. */
-	snprintf(pid, sizeof(pid), "%s/blkback.pid", ts->state);
-	unlink(pid);
-	{
-		char *const a[] = {blkb, "--xenstore", ts->xs_sock, "--pid-file",
-				   pid, NULL};
-
-		rc = spawn(ts, "blkback", a);
-	}
-	if (rc == 0)
-		rc = wait_for(pid);
-	if (rc) {
-		fprintf(stderr,
-			"pvkit: blkback did not start (see %s/blkback.log)\n",
-			ts->state);
+	/* The block backend: serves every vbd under backend/vbd. */
+	if (start_backend(ts, "blkback", blkb))
 		return 1;
-	}
 	/* The network backend: a TAP per vif under backend/vif, joined to
 	 * the bridge the vif names; xenbr0 is the default one.  A host that
 	 * cannot have it (no CAP_NET_ADMIN, no bridge support) still runs:
@@ -269,22 +277,8 @@ static int host_start(struct ts *ts)
 			"pvkit: warning: cannot create the bridge %s: %s "
 			"(vifs on it will be refused)\n",
 			TS_VIF_BRIDGE, strerror(-rc));
-	snprintf(pid, sizeof(pid), "%s/netback.pid", ts->state);
-	unlink(pid);
-	{
-		char *const a[] = {netb, "--xenstore", ts->xs_sock, "--pid-file",
-				   pid, NULL};
-
-		rc = spawn(ts, "netback", a);
-	}
-	if (rc == 0)
-		rc = wait_for(pid);
-	if (rc) {
-		fprintf(stderr,
-			"pvkit: netback did not start (see %s/netback.log)\n",
-			ts->state);
+	if (start_backend(ts, "netback", netb))
 		return 1;
-	}
 	printf("pvkit host started (state %s)\n", ts->state);
 	return 0;
 }

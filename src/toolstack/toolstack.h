@@ -89,7 +89,11 @@ struct ts_devtype;
  * reason printed. */
 int ts_dev_open(struct ts *ts, const char *dom, const char *verb,
 		domid_t *d, struct xs_client **xs);
-/* TYPE-detach [-f] DOM ID and TYPE-list DOM: the exit status. */
+/* argv[0..argc) joined with commas into out[len] (xl takes a device
+ * spec as several arguments): 0, or -E2BIG with the reason printed. */
+int ts_join_spec(const char *verb, int argc, char **argv, char *out,
+		 size_t len);
+/* TYPE-detach [-f] DOM ID and TYPE-list DOM...: the exit status. */
 int ts_cmd_dev_detach(struct ts *ts, const struct ts_devtype *t,
 		      const char *verb, int argc, char **argv);
 int ts_cmd_dev_list(struct ts *ts, const struct ts_devtype *t,
