@@ -908,7 +908,7 @@ static int path_cpu(const struct bench *b, const struct load *l, enum path p,
 		else
 			pids[n++] = b->g.pid;
 		pids[n++] = b->env.bk;
-		pids[n++] = b->env.h.hvd;
+		pids[n++] = b->env.pv.h.hvd;
 		return bench_cpu_pids(pids, n, s);
 	case P_NBD:
 		rc = bench_cpu_pid(b->nk, &v);

@@ -1,6 +1,8 @@
 /*
  * netif.c - the netif protocol core (netif.h says what and why).
  */
+/* Xen's own Toeplitz function, from the public header. */
+#define XEN_NETIF_DEFINE_TOEPLITZ
 #include "netif/netif.h"
 
 #include <errno.h>
@@ -115,12 +117,19 @@ int netif_tx_take(struct netif_tx_back *b, struct netif_tx_pkt *p,
 	p->has_extra = 0;
 	p->nextra = 0;
 	p->drop = NETIF_TX_OK;
+	p->mcast = false;
 	copy_once(&p->req[0], RING_GET_REQUEST(&b->r, cons), sizeof(p->req[0]));
 	p->len = p->req[0].size;
 	if (p->req[0].flags & NETTXF_extra_info) {
 		rc = tx_extras(b, p, cons, avail, &used, why);
 		if (rc)
 			return rc;
+		if (p->has_extra & (1u << XEN_NETIF_EXTRA_TYPE_MCAST_ADD |
+				    1u << XEN_NETIF_EXTRA_TYPE_MCAST_DEL)) {
+			p->mcast = true;
+			b->r.req_cons = cons + used;
+			return 1;
+		}
 	}
 	left = p->len;
 	more = p->req[0].flags & NETTXF_more_data;
@@ -413,6 +422,152 @@ int netif_csum_finish(uint8_t *pkt, size_t len, uint16_t start,
 	pkt[start + offset] = (uint8_t)(s >> 8);
 	pkt[start + offset + 1] = (uint8_t)s;
 	return 0;
+}
+
+/* ---- the control ring ------------------------------------------------ */
+
+void netif_ctrl_serve(struct netif_hash *h, unsigned int nq,
+		      const struct xen_netif_ctrl_request *req,
+		      netif_fetch_fn fetch, void *arg,
+		      struct xen_netif_ctrl_response *rsp)
+{
+	uint32_t st = XEN_NETIF_CTRL_STATUS_SUCCESS, data = 0, i;
+	uint8_t key[NETIF_HASH_KEY_MAX];
+	uint32_t map[NETIF_HASH_MAPPING_MAX];
+
+	switch (req->type) {
+	case XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM:
+		if (req->data[0] != XEN_NETIF_CTRL_HASH_ALGORITHM_NONE &&
+		    req->data[0] != XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ)
+			st = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+		else
+			h->alg = req->data[0];
+		break;
+	case XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS:
+		if (h->alg == XEN_NETIF_CTRL_HASH_ALGORITHM_NONE)
+			st = XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED;
+		else
+			data = NETIF_HASH_TYPES;
+		break;
+	case XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS:
+		if (h->alg == XEN_NETIF_CTRL_HASH_ALGORITHM_NONE)
+			st = XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED;
+		else if (req->data[0] & ~NETIF_HASH_TYPES)
+			st = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+		else
+			h->flags = req->data[0];
+		break;
+	case XEN_NETIF_CTRL_TYPE_SET_HASH_KEY:
+		if (req->data[1] > NETIF_HASH_KEY_MAX) {
+			st = XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW;
+			break;
+		}
+		memset(key, 0, sizeof(key));
+		if (req->data[1] &&
+		    fetch(arg, (grant_ref_t)req->data[0], key, req->data[1]))
+			st = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+		else
+			memcpy(h->key, key, sizeof(key));
+		break;
+	case XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE:
+		data = NETIF_HASH_MAPPING_MAX;
+		break;
+	case XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE:
+		if (req->data[0] > NETIF_HASH_MAPPING_MAX) {
+			st = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+			break;
+		}
+		h->size = req->data[0];
+		memset(h->mapping, 0, sizeof(h->mapping));
+		break;
+	case XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING: {
+		uint32_t len = req->data[1], off = req->data[2];
+
+		/* each bound alone, then together: no wrap (XSA-270) */
+		if (len > NETIF_HASH_MAPPING_MAX) {
+			st = XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW;
+			break;
+		}
+		if (off > NETIF_HASH_MAPPING_MAX || off + len > h->size) {
+			st = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+			break;
+		}
+		if (len && fetch(arg, (grant_ref_t)req->data[0], map,
+				 len * sizeof(uint32_t))) {
+			st = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+			break;
+		}
+		for (i = 0; i < len; i++)
+			if (map[i] >= nq)
+				st = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+		if (st == XEN_NETIF_CTRL_STATUS_SUCCESS)
+			memcpy(h->mapping + off, map, len * sizeof(uint32_t));
+		break;
+	}
+	default:
+		/* staging grants (GREF_MAPPING) and unknown types */
+		st = XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED;
+		break;
+	}
+	rsp->id = req->id;
+	rsp->type = req->type;
+	rsp->status = st;
+	rsp->data = data;
+}
+
+bool netif_hash_frame(const struct netif_hash *h, const uint8_t *pkt,
+		      size_t len, uint32_t *value, uint8_t *type)
+{
+	struct netif_l4 l4;
+	uint8_t in[36];
+	uint16_t et;
+	size_t ip, n;
+	bool tcp;
+	int rc;
+
+	if (h->alg != XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ || !h->flags ||
+	    len < NETIF_ETH_HLEN + 4)
+		return false;
+	rc = netif_parse_l4(pkt, len, &l4);
+	if (rc == -EINVAL)
+		return false;
+	ip = be16(pkt + 12) == 0x8100 ? 18 : 14;
+	et = be16(pkt + ip - 2);
+	tcp = !rc && l4.proto == 6;
+	if (et == 0x0800 && len >= ip + 20) {
+		tcp = tcp && (h->flags & XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP);
+		if (!tcp && !(h->flags & XEN_NETIF_CTRL_HASH_TYPE_IPV4))
+			return false;
+		memcpy(in, pkt + ip + 12, 8);
+		n = 8;
+		*type = tcp ? _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP
+			    : _XEN_NETIF_CTRL_HASH_TYPE_IPV4;
+	} else if (et == 0x86dd && len >= ip + 40) {
+		tcp = tcp && (h->flags & XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP);
+		if (!tcp && !(h->flags & XEN_NETIF_CTRL_HASH_TYPE_IPV6))
+			return false;
+		memcpy(in, pkt + ip + 8, 32);
+		n = 32;
+		*type = tcp ? _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP
+			    : _XEN_NETIF_CTRL_HASH_TYPE_IPV6;
+	} else {
+		return false;
+	}
+	if (tcp) { /* the ports follow the addresses */
+		memcpy(in + n, pkt + l4.csum_start, 4);
+		n += 4;
+	}
+	*value = xen_netif_toeplitz_hash(h->key, sizeof(h->key), in,
+					 (unsigned int)n);
+	return true;
+}
+
+unsigned int netif_hash_queue(const struct netif_hash *h, uint32_t value,
+			      unsigned int nq)
+{
+	if (h->size)
+		return h->mapping[value % h->size];
+	return nq ? value % nq : 0;
 }
 
 const char *netif_tx_error_name(enum netif_tx_error e)

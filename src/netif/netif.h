@@ -25,7 +25,9 @@
  *     follow-on larger than what is left of the packet, or a first slot
  *     shorter than an Ethernet header, is dropped;
  *   - an extra info of type NONE or >= XEN_NETIF_EXTRA_TYPE_MAX, one given
- *     twice, a GSO one with size 0 or an unknown GSO type is fatal.
+ *     twice, a GSO one with size 0 or an unknown GSO type is fatal;
+ *   - a request with an MCAST_ADD or MCAST_DEL extra is a multicast
+ *     control message, taken alone (p->mcast).
  * "Fatal" means the frontend broke the protocol: the caller disables the
  * vif with the reason (Linux's fatal_tx_err), never the process.
  *
@@ -93,6 +95,10 @@ struct netif_tx_pkt {
 	unsigned int has_extra;
 	unsigned int nextra;
 	enum netif_tx_error drop; /* NETIF_TX_OK: a packet to forward */
+	/* A multicast-control request (an MCAST_ADD or MCAST_DEL extra on a
+	 * request that carries no data, as Linux netfront sends them): answer
+	 * it, forward nothing; its follow-ons are not taken. */
+	bool mcast;
 };
 
 struct netif_tx_back {
@@ -177,6 +183,45 @@ void netif_csum_pseudo(uint8_t *pkt, size_t len, const struct netif_l4 *l4);
  * the field at start + offset.  -EINVAL when the field lies outside. */
 int netif_csum_finish(uint8_t *pkt, size_t len, uint16_t start,
 		      uint16_t offset);
+
+/* ---- the control ring: hashing (feature-ctrl-ring) ----------------------
+ * The frontend chooses a hash (Toeplitz), its key, the packet types it
+ * covers and a table mapping hashes to queues; the backend computes the
+ * hash of each packet it hands the guest and gives it as a HASH extra. */
+#define NETIF_CTRL_RING_SIZE __CONST_RING_SIZE(xen_netif_ctrl, NETIF_PAGE_SIZE)
+#define NETIF_HASH_KEY_MAX 40u	    /* octets, as Linux netback */
+#define NETIF_HASH_MAPPING_MAX 128u /* entries, as Linux netback */
+#define NETIF_HASH_TYPES                                                       \
+	(XEN_NETIF_CTRL_HASH_TYPE_IPV4 | XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP |   \
+	 XEN_NETIF_CTRL_HASH_TYPE_IPV6 | XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP)
+
+struct netif_hash {
+	uint32_t alg;	/* XEN_NETIF_CTRL_HASH_ALGORITHM_* */
+	uint32_t flags; /* XEN_NETIF_CTRL_HASH_TYPE_* */
+	uint8_t key[NETIF_HASH_KEY_MAX];
+	uint32_t size; /* mapping entries; 0: hash modulo the queues */
+	uint32_t mapping[NETIF_HASH_MAPPING_MAX];
+};
+
+/* Copy len bytes of the page the frontend granted as ref (from its start)
+ * into dst: 0 or -errno.  The backend's grant copy. */
+typedef int (*netif_fetch_fn)(void *arg, grant_ref_t ref, void *dst,
+			      size_t len);
+/* Serve one control request (already copied out of the ring) for a vif
+ * of nq queues: *rsp gets the answer.  Every field is checked: sizes,
+ * offsets and queue numbers (XSA-270); a failure leaves h unchanged. */
+void netif_ctrl_serve(struct netif_hash *h, unsigned int nq,
+		      const struct xen_netif_ctrl_request *req,
+		      netif_fetch_fn fetch, void *arg,
+		      struct xen_netif_ctrl_response *rsp);
+/* The hash of an Ethernet frame under h: true and *value, *type (the
+ * _XEN_NETIF_CTRL_HASH_TYPE_* bit number, the HASH extra's type) when h
+ * covers its kind, the most specific kind first (TCP over plain IP). */
+bool netif_hash_frame(const struct netif_hash *h, const uint8_t *pkt,
+		      size_t len, uint32_t *value, uint8_t *type);
+/* The queue for a hash: mapping[hash % size], or hash % nq. */
+unsigned int netif_hash_queue(const struct netif_hash *h, uint32_t value,
+			      unsigned int nq);
 
 /* ---- names for logs ------------------------------------------------- */
 const char *netif_tx_error_name(enum netif_tx_error e);

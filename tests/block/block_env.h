@@ -1,25 +1,21 @@
-/* block_env.h - the block integration environment: a private pvkit-hvd
- * (tests/hv harness), a private pvkit-xenstored serving DomU rings,
- * pvkit-blkback, tmpfs disk files, and DomU kernels (child processes) that
- * reach xenstore over their ring, set up the way the toolstack does. */
+/* block_env.h - the block integration environment: tests/hv's pv_env (a
+ * private pvkit-hvd and pvkit-xenstored, DomU kernels reaching xenstore
+ * over their ring) with pvkit-blkback, tmpfs disk files and vbd nodes
+ * written the way the toolstack does. */
 #ifndef PVKIT_TESTS_BLOCK_ENV_H
 #define PVKIT_TESTS_BLOCK_ENV_H
 
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "harness.h"
-#include "pvkit/platform.h"
-#include "pvkit/xs.h"
+#include "pv_env.h"
 
 #define BLK_DEVID 51712u /* xvda */
 
 struct blk_env {
-	struct harness h;
-	char shm[64]; /* tmpfs directory for disks */
-	char xs_sock[320];
-	pid_t xsd, bk;
-	struct xs_client *xs; /* Dom0's */
+	struct pv_env pv; /* hvd, xenstored, Dom0's xenstore client */
+	char shm[64];	  /* tmpfs directory for disks */
+	pid_t bk;
 };
 
 int blk_env_start(struct blk_env *e);
@@ -32,8 +28,7 @@ int blk_env_disk(struct blk_env *e, const char *name, uint64_t size, char *path,
 		 size_t len);
 
 /* A DomU body: its platform and its xenstore client (over the ring). */
-typedef int (*blk_guest_fn)(struct pvk_platform *plat, struct xs_client *xs,
-			    void *arg);
+typedef pv_guest_fn blk_guest_fn;
 /* Create a domain with xenstore, write the vbd nodes for disk (mode "w" or
  * "r") unless disk is NULL, start the kernel running fn on a copy of the
  * arg_size bytes at arg (harness_spawn) and unpause. */
@@ -43,8 +38,7 @@ int blk_env_guest(struct blk_env *e, const char *disk, const char *mode,
 /* The same for a body that gets the whole kernel (include/pvkit/kernel.h:
  * the control driver too); the domain ends when fn returns, with any
  * threads it left running. */
-struct pvk_kernel;
-typedef int (*blk_kernel_fn)(struct pvk_kernel *k, void *arg);
+typedef pv_kernel_fn blk_kernel_fn;
 int blk_env_kernel(struct blk_env *e, const char *disk, const char *mode,
 		   blk_kernel_fn fn, const void *arg, size_t arg_size,
 		   domid_t *domid, pid_t *pid);

@@ -619,7 +619,7 @@ static void test_writable_disk_exclusive(void **state)
 	    0);
 	snprintf(path, sizeof(path),
 		 "/local/domain/0/backend/vbd/%u/51712/hotplug-error", db);
-	for (i = 0; i < 500 && xs_read(E.xs, XS_TX_NONE, path, &err, &len);
+	for (i = 0; i < 500 && xs_read(E.pv.xs, XS_TX_NONE, path, &err, &len);
 	     i++)
 		usleep(10000);
 	assert_non_null(err);

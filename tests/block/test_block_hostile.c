@@ -41,7 +41,7 @@ static int setup(void **state)
 	(void)state;
 	rc = blk_env_start(&E);
 	if (!rc)
-		rc = pvk_platform_emulated_from_rt(E.h.dom0, &P0);
+		rc = pvk_platform_emulated_from_rt(E.pv.h.dom0, &P0);
 	return rc;
 }
 
@@ -351,7 +351,7 @@ static void be_node(domid_t d, const char *node, const char *val)
 
 	snprintf(path, sizeof(path), "/local/domain/0/backend/vbd/%u/%u/%s", d,
 		 BLK_DEVID, node);
-	assert_int_equal(xs_write_str(E.xs, XS_TX_NONE, path, val), 0);
+	assert_int_equal(xs_write_str(E.pv.xs, XS_TX_NONE, path, val), 0);
 }
 
 static void take_one(struct blkif_back *b, struct blkif_req *req)
@@ -397,13 +397,13 @@ static void run_evil_backend(enum evil_mode mode)
 	be_node(d, "sector-size", "512");
 	be_node(d, "state", "2");
 	assert_int_equal(xenbus_wait_for_state(
-				 E.xs, fe, XENBUS_STATE_BIT(XenbusStateInitialised),
+				 E.pv.xs, fe, XENBUS_STATE_BIT(XenbusStateInitialised),
 				 10000, NULL), 0);
 	snprintf(path, sizeof(path), "%s/ring-ref", fe);
-	assert_int_equal(xs_read_u64(E.xs, XS_TX_NONE, path, 0, UINT32_MAX,
+	assert_int_equal(xs_read_u64(E.pv.xs, XS_TX_NONE, path, 0, UINT32_MAX,
 				     &ref), 0);
 	snprintf(path, sizeof(path), "%s/event-channel", fe);
-	assert_int_equal(xs_read_u64(E.xs, XS_TX_NONE, path, 0, UINT32_MAX,
+	assert_int_equal(xs_read_u64(E.pv.xs, XS_TX_NONE, path, 0, UINT32_MAX,
 				     &port), 0);
 	assert_int_equal(P0->gnttab->open(P0, &gt), 0);
 	{
@@ -453,7 +453,7 @@ static void run_evil_backend(enum evil_mode mode)
 	P0->evtchn->notify(ev, local);
 	/* The frontend closes; follow it. */
 	assert_int_equal(xenbus_wait_for_state(
-				 E.xs, fe,
+				 E.pv.xs, fe,
 				 XENBUS_STATE_BIT(XenbusStateClosing) |
 					 XENBUS_STATE_BIT(XenbusStateClosed),
 				 20000, NULL), 0);

@@ -540,9 +540,9 @@ static void suspend_domain(domid_t d)
 	int i;
 
 	snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown", d);
-	assert_int_equal(xs_write_str(E.xs, XS_TX_NONE, path, "suspend"), 0);
+	assert_int_equal(xs_write_str(E.pv.xs, XS_TX_NONE, path, "suspend"), 0);
 	for (i = 0; i < 1000; i++) {
-		assert_int_equal(pvk_dom_list(E.h.dom0, d, &info, 1), 1);
+		assert_int_equal(pvk_dom_list(E.pv.h.dom0, d, &info, 1), 1);
 		if ((info.flags & PVK_DOMINFO_SHUTDOWN) &&
 		    info.shutdown_reason == SHUTDOWN_suspend)
 			return;
@@ -581,7 +581,7 @@ static void test_suspend_under_io(void **state)
 	sleep_ms(200);
 	suspend_domain(d);
 	sleep_ms(100);
-	assert_int_equal(pvk_dom_simple(E.h.dom0, PVK_HC_dom_resume, d), 0);
+	assert_int_equal(pvk_dom_simple(E.pv.h.dom0, PVK_HC_dom_resume, d), 0);
 	/* 2: the backend is stopped: requests stay in flight across the
 	 * suspend and complete once the domain goes on. */
 	sleep_ms(200);
@@ -589,7 +589,7 @@ static void test_suspend_under_io(void **state)
 	suspend_domain(d);
 	assert_int_equal(kill(E.bk, SIGCONT), 0);
 	sleep_ms(100);
-	assert_int_equal(pvk_dom_simple(E.h.dom0, PVK_HC_dom_resume, d), 0);
+	assert_int_equal(pvk_dom_simple(E.pv.h.dom0, PVK_HC_dom_resume, d), 0);
 	sleep_ms(200);
 	touch(a.stop);
 	/* 3: resumed as a restored domain would be, with requests kept
@@ -688,9 +688,9 @@ static void test_poweroff_backend_gone(void **state)
 	E.bk = 0;
 	t0 = pvk_rt_system_time();
 	snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown", d);
-	assert_int_equal(xs_write_str(E.xs, XS_TX_NONE, path, "poweroff"), 0);
+	assert_int_equal(xs_write_str(E.pv.xs, XS_TX_NONE, path, "poweroff"), 0);
 	for (i = 0; i < 3000; i++) {
-		assert_int_equal(pvk_dom_list(E.h.dom0, d, &info, 1), 1);
+		assert_int_equal(pvk_dom_list(E.pv.h.dom0, d, &info, 1), 1);
 		if (info.flags & PVK_DOMINFO_SHUTDOWN)
 			break;
 		sleep_ms(10);

@@ -319,6 +319,41 @@ static void test_tx_drops(void **state)
 	assert_int_equal(p.frag[2], 0);
 }
 
+/* A multicast-control request is taken alone and answered; the packet
+ * after it is a packet. */
+static void test_tx_mcast(void **state)
+{
+	struct rings *r = *state;
+	struct netif_tx_pkt p;
+	const char *why = NULL;
+	struct netif_extra_info *x;
+
+	txq(r, 9, 0, 0, NETTXF_extra_info);
+	x = (struct netif_extra_info *)RING_GET_REQUEST(&r->txf,
+							 r->txf.req_prod_pvt++);
+	memset(x, 0, sizeof(*x));
+	x->type = XEN_NETIF_EXTRA_TYPE_MCAST_ADD;
+	memcpy(x->u.mcast.addr, "\x01\x00\x5e\x00\x00\x01", 6);
+	txq(r, 10, 0, 60, 0);
+	txpub(r);
+	assert_int_equal(netif_tx_take(&r->txb, &p, &why), 1);
+	assert_true(p.mcast);
+	assert_int_equal(p.drop, NETIF_TX_OK);
+	assert_memory_equal(
+	    p.extra[XEN_NETIF_EXTRA_TYPE_MCAST_ADD - 1].u.mcast.addr,
+	    "\x01\x00\x5e\x00\x00\x01", 6);
+	netif_tx_respond(&r->txb, &p, NETIF_RSP_OKAY);
+	assert_int_equal(netif_tx_take(&r->txb, &p, &why), 1);
+	assert_false(p.mcast);
+	assert_int_equal(p.len, 60);
+	netif_tx_respond(&r->txb, &p, NETIF_RSP_OKAY);
+	netif_tx_back_push(&r->txb);
+	assert_int_equal(RING_GET_RESPONSE(&r->txf, 0)->id, 9);
+	assert_int_equal(RING_GET_RESPONSE(&r->txf, 1)->status,
+			 NETIF_RSP_NULL);
+	assert_int_equal(RING_GET_RESPONSE(&r->txf, 2)->id, 10);
+}
+
 /* XSA-155: the frontend rewrites a slot after the backend read it; the
  * backend's copy is what it validated and uses. */
 static void test_tx_copy_once(void **state)
@@ -458,6 +493,124 @@ static void test_csum(void **state)
 	assert_int_equal(netif_csum_finish(f, 60, 62, 16), -EINVAL);
 }
 
+/* The control ring (XSA-270: sizes and offsets that wrap or overrun the
+ * table, queue numbers out of range) and the Toeplitz hash against the
+ * RSS verification suite's first vector. */
+static int fetch_from(void *arg, grant_ref_t ref, void *dst, size_t len)
+{
+	const uint8_t *page = arg;
+
+	if (ref != 7)
+		return -EPERM;
+	memcpy(dst, page, len);
+	return 0;
+}
+
+static uint32_t ctrl(struct netif_hash *h, unsigned int nq, uint16_t type,
+		     uint32_t d0, uint32_t d1, uint32_t d2, void *page,
+		     uint32_t *data)
+{
+	struct xen_netif_ctrl_request rq = {
+	    .id = 3, .type = type, .data = {d0, d1, d2}};
+	struct xen_netif_ctrl_response rs;
+
+	netif_ctrl_serve(h, nq, &rq, fetch_from, page, &rs);
+	assert_int_equal(rs.id, 3);
+	assert_int_equal(rs.type, type);
+	if (data)
+		*data = rs.data;
+	return rs.status;
+}
+
+static void test_ctrl_hash(void **state)
+{
+	static const uint8_t key[40] = {
+	    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
+	    0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
+	    0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+	    0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+	struct netif_hash h;
+	uint8_t page[4096] = {0}, f[80] = {0}, type;
+	uint32_t data, v, *map = (uint32_t *)page;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0,
+			      0, page, NULL),
+			 XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED);
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, 9,
+			      0, 0, page, NULL),
+			 XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+			      XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0,
+			      page, NULL),
+			 0);
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0,
+			      0, page, &data),
+			 0);
+	assert_int_equal(data, NETIF_HASH_TYPES);
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, 1u << 4,
+			      0, 0, page, NULL),
+			 XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
+	memcpy(page, key, sizeof(key));
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, 7, 41,
+			      0, page, NULL),
+			 XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW);
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, 8, 40,
+			      0, page, NULL),
+			 XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, 7, 40,
+			      0, page, NULL),
+			 0);
+	/* mapping: size bounds, then sub-tables that overrun or wrap */
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE,
+			      129, 0, 0, page, NULL),
+			 XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE,
+			      16, 0, 0, page, NULL),
+			 0);
+	memset(page, 0, sizeof(page));
+	map[0] = 3, map[1] = 2;
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, 7,
+			      2, 15, page, NULL),
+			 XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, 7,
+			      2, 0xffffffffu, page, NULL),
+			 XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, 7,
+			      0xfffffff0u, 0x20, page, NULL),
+			 XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW);
+	map[1] = 4; /* no such queue */
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, 7,
+			      2, 14, page, NULL),
+			 XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
+	assert_int_equal(h.mapping[14], 0);
+	map[1] = 2;
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, 7,
+			      2, 14, page, NULL),
+			 0);
+	assert_int_equal(h.mapping[15], 2);
+	assert_int_equal(ctrl(&h, 4, XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING, 0,
+			      0, 0, page, NULL),
+			 XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED);
+	/* 66.9.149.187:2794 -> 161.142.100.80:1766 over TCP/IPv4 */
+	f[12] = 0x08, f[14] = 0x45, f[23] = 6;
+	memcpy(f + 26, "\x42\x09\x95\xbb\xa1\x8e\x64\x50", 8);
+	f[34] = 2794 >> 8, f[35] = 2794 & 255, f[36] = 1766 >> 8,
+	f[37] = 1766 & 255, f[46] = 0x50;
+	h.flags = XEN_NETIF_CTRL_HASH_TYPE_IPV4;
+	assert_true(netif_hash_frame(&h, f, sizeof(f), &v, &type));
+	assert_int_equal(v, 0x323e8fc2);
+	assert_int_equal(type, _XEN_NETIF_CTRL_HASH_TYPE_IPV4);
+	h.flags |= XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP;
+	assert_true(netif_hash_frame(&h, f, sizeof(f), &v, &type));
+	assert_int_equal(v, 0x51ccc178);
+	assert_int_equal(type, _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP);
+	assert_int_equal(netif_hash_queue(&h, 15, 4), 2);
+	h.flags = XEN_NETIF_CTRL_HASH_TYPE_IPV6;
+	assert_false(netif_hash_frame(&h, f, sizeof(f), &v, &type));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -476,7 +629,8 @@ int main(void)
 	    T(test_tx_gso_type),
 	    T(test_tx_drops),
 	    T(test_tx_copy_once),
-	    T(test_rx),
+	    T(test_rx),		     T(test_tx_mcast),
+	    cmocka_unit_test(test_ctrl_hash),
 	    cmocka_unit_test(test_csum),
 	};
 #undef T

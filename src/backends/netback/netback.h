@@ -51,6 +51,8 @@ struct nb_queue_stats {
 	uint64_t rx_drop_copy; /* a grant copy into the guest failed */
 	uint64_t rx_drop_csum; /* a partial checksum we cannot finish */
 	uint64_t rx_drop_stall; /* queued while the guest posted nothing */
+	uint64_t rx_drop_mcast; /* multicast it did not subscribe to */
+	uint64_t tx_mcast;	/* multicast-control requests */
 	uint64_t tx_throttled;	/* times the rate limit held TX back */
 	uint64_t rx_stalls;	/* times the guest stopped taking packets */
 	struct xenbus_spurious events;
@@ -66,6 +68,27 @@ static inline uint64_t nb_stat_get(const uint64_t *c)
 	return __atomic_load_n(c, __ATOMIC_RELAXED);
 }
 
+/* The multicast addresses the guest subscribed to (MCAST_ADD/DEL), one
+ * list per vif shared by its queues. */
+#define NB_MCAST_MAX 64u /* Linux's XEN_NETBK_MCAST_MAX */
+struct nb_mcast {
+	pthread_mutex_t lock;
+	uint8_t addr[NB_MCAST_MAX][6];
+	unsigned int n;
+};
+/* Add or remove one address: 0, -ENOSPC (full), -EINVAL (not
+ * multicast). */
+int nb_mcast_update(struct nb_mcast *m, const uint8_t addr[6], bool add);
+/* Whether a frame to dst goes to a guest that filters multicast. */
+bool nb_mcast_wanted(struct nb_mcast *m, const uint8_t dst[6]);
+
+/* The hash the guest configured on the control ring, read by the queues
+ * for every packet they hand it. */
+struct nb_hash {
+	pthread_mutex_t lock;
+	struct netif_hash h;
+};
+
 /* What the frontend asked for and the queues share. */
 struct nb_vif_params {
 	struct pvk_platform *plat;
@@ -75,6 +98,10 @@ struct nb_vif_params {
 	bool gso4, gso6; /* it takes GSO packets (RX) */
 	bool rx_csum4;	 /* it takes csum_blank IPv4 packets (RX) */
 	bool rx_csum6;	 /* ... IPv6 (feature-ipv6-csum-offload) */
+	struct nb_hash *hash; /* NULL: no control ring */
+	/* request-multicast-control: RX multicast filtered through mc */
+	bool mcast_filter;
+	struct nb_mcast *mc;
 	/* rate=: credit_bytes per credit_us of guest TX (0: unlimited) */
 	uint64_t credit_bytes, credit_us;
 };
@@ -97,6 +124,14 @@ int nb_queue_start(const struct nb_vif_params *vp, unsigned int qid, int tapfd,
 		   evtchn_port_t tx_port, evtchn_port_t rx_port,
 		   struct nb_queue_stats *stats, struct nb_queue **out);
 void nb_queue_stop(struct nb_queue *q);
+
+/* The vif's control ring (ctrl.c): its own thread serving the hash
+ * requests into *hash for a vif of nq queues. */
+struct nb_ctrl;
+int nb_ctrl_start(const struct nb_vif_params *vp, struct nb_hash *hash,
+		  unsigned int nq, grant_ref_t ref, evtchn_port_t port,
+		  struct nb_ctrl **out);
+void nb_ctrl_stop(struct nb_ctrl *c);
 
 /* TAP interfaces (tap.c). */
 struct nb_tap {

@@ -49,11 +49,12 @@ struct rxp {
 	struct virtio_net_hdr vh;
 	uint32_t len;
 	uint16_t flags; /* NETRXF_* of the first response */
-	bool gso;
-	struct netif_extra_info extra;
-	struct rxslot slot[18]; /* data slots then, if gso, the extra */
+	/* extra infos (GSO, HASH), answered in the slots after the first */
+	struct netif_extra_info extra[2];
+	RING_IDX extra_idx[2];
+	unsigned int nextra;
+	struct rxslot slot[17]; /* the data slots */
 	unsigned int nslot;
-	RING_IDX extra_idx;
 	unsigned int cop, ncop;
 };
 
@@ -240,6 +241,26 @@ static unsigned int tx_plan(struct nb_queue *q, struct txp *t, uint8_t *buf,
 	return cop;
 }
 
+/* A multicast-control request: the list changes whether or not the
+ * guest asked for filtering (as Linux); answered OKAY, or ERROR when the
+ * list is full or the address is no multicast one. */
+static void tx_mcast(struct nb_queue *q, const struct netif_tx_pkt *p)
+{
+	const struct netif_extra_info *x;
+	int rc = 0;
+
+	if (p->has_extra & (1u << XEN_NETIF_EXTRA_TYPE_MCAST_ADD)) {
+		x = &p->extra[XEN_NETIF_EXTRA_TYPE_MCAST_ADD - 1];
+		rc = nb_mcast_update(q->vp.mc, x->u.mcast.addr, true);
+	}
+	if (!rc && (p->has_extra & (1u << XEN_NETIF_EXTRA_TYPE_MCAST_DEL))) {
+		x = &p->extra[XEN_NETIF_EXTRA_TYPE_MCAST_DEL - 1];
+		rc = nb_mcast_update(q->vp.mc, x->u.mcast.addr, false);
+	}
+	nb_stat_add(&q->st->tx_mcast, 1);
+	netif_tx_respond(&q->tx, p, rc ? NETIF_RSP_ERROR : NETIF_RSP_OKAY);
+}
+
 /* Whether the rate limit lets the next packet go (Linux's
  * tx_credit_exceeded): a new window refills the credit, bursting up to
  * 128 KiB (or the packet, if larger).  When not, TX is held until the
@@ -290,6 +311,10 @@ static bool tx_batch(struct nb_queue *q)
 		if (!rc)
 			break;
 		took = true;
+		if (t->pkt.mcast) {
+			tx_mcast(q, &t->pkt);
+			continue;
+		}
 		if (q->vp.credit_bytes)
 			q->remaining -= t->pkt.len < q->remaining
 					    ? t->pkt.len
@@ -314,14 +339,54 @@ static bool tx_batch(struct nb_queue *q)
 /* ---- RX: TAP -> guest -----------------------------------------------------
  */
 
+/* A new extra info for r, chained after the ones it has. */
+static struct netif_extra_info *rx_extra(struct rxp *r, uint8_t type)
+{
+	struct netif_extra_info *x = &r->extra[r->nextra];
+
+	if (r->nextra)
+		r->extra[r->nextra - 1].flags |= XEN_NETIF_EXTRA_FLAG_MORE;
+	memset(x, 0, sizeof(*x));
+	x->type = type;
+	r->nextra++;
+	r->flags |= NETRXF_extra_info;
+	return x;
+}
+
+/* The packet's hash as the guest asked for it on the control ring. */
+static bool rx_hash(struct nb_queue *q, struct rxp *r, const uint8_t *buf)
+{
+	struct netif_extra_info *x;
+	uint32_t v;
+	uint8_t type;
+	bool ok;
+
+	if (!q->vp.hash)
+		return true;
+	pthread_mutex_lock(&q->vp.hash->lock);
+	ok = netif_hash_frame(&q->vp.hash->h, buf, r->len, &v, &type);
+	pthread_mutex_unlock(&q->vp.hash->lock);
+	if (!ok)
+		return true;
+	x = rx_extra(r, XEN_NETIF_EXTRA_TYPE_HASH);
+	x->u.hash.type = type;
+	x->u.hash.algorithm = XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+	x->u.hash.value[0] = (uint8_t)v; /* little endian, as netif.h says */
+	x->u.hash.value[1] = (uint8_t)(v >> 8);
+	x->u.hash.value[2] = (uint8_t)(v >> 16);
+	x->u.hash.value[3] = (uint8_t)(v >> 24);
+	return true;
+}
+
 /* Flags and extra info for a packet from the TAP; false: drop it. */
 static bool rx_classify(struct nb_queue *q, struct rxp *r, uint8_t *buf)
 {
 	const struct virtio_net_hdr *vh = &r->vh;
 	unsigned int gso = vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+	struct netif_extra_info *x;
 
 	r->flags = 0;
-	r->gso = false;
+	r->nextra = 0;
 	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 		struct netif_l4 l4;
 		bool v6 = !netif_parse_l4(buf, r->len, &l4) && l4.ipv6;
@@ -347,7 +412,7 @@ static bool rx_classify(struct nb_queue *q, struct rxp *r, uint8_t *buf)
 		r->flags |= NETRXF_data_validated;
 	}
 	if (gso == VIRTIO_NET_HDR_GSO_NONE)
-		return true;
+		return rx_hash(q, r, buf);
 	if ((gso == VIRTIO_NET_HDR_GSO_TCPV4 && !q->vp.gso4) ||
 	    (gso == VIRTIO_NET_HDR_GSO_TCPV6 && !q->vp.gso6) ||
 	    (gso != VIRTIO_NET_HDR_GSO_TCPV4 &&
@@ -356,16 +421,13 @@ static bool rx_classify(struct nb_queue *q, struct rxp *r, uint8_t *buf)
 		nb_stat_add(&q->st->rx_drop_csum, 1);
 		return false;
 	}
-	memset(&r->extra, 0, sizeof(r->extra));
-	r->extra.type = XEN_NETIF_EXTRA_TYPE_GSO;
-	r->extra.u.gso.size = vh->gso_size;
-	r->extra.u.gso.type = gso == VIRTIO_NET_HDR_GSO_TCPV4
-				  ? XEN_NETIF_GSO_TYPE_TCPV4
-				  : XEN_NETIF_GSO_TYPE_TCPV6;
-	r->gso = true;
-	r->flags |= NETRXF_extra_info;
+	x = rx_extra(r, XEN_NETIF_EXTRA_TYPE_GSO);
+	x->u.gso.size = vh->gso_size;
+	x->u.gso.type = gso == VIRTIO_NET_HDR_GSO_TCPV4
+			    ? XEN_NETIF_GSO_TYPE_TCPV4
+			    : XEN_NETIF_GSO_TYPE_TCPV6;
 	nb_stat_add(&q->st->rx_gso, 1);
-	return true;
+	return rx_hash(q, r, buf);
 }
 
 /* Take the RX requests for r and plan its copies from buf. */
@@ -373,7 +435,7 @@ static unsigned int rx_plan(struct nb_queue *q, struct rxp *r, uint8_t *buf,
 			    unsigned int cop)
 {
 	uint32_t pos = 0, left = r->len;
-	unsigned int i = 0;
+	unsigned int i = 0, k;
 	struct netif_rx_request req;
 	RING_IDX idx;
 
@@ -393,9 +455,9 @@ static unsigned int rx_plan(struct nb_queue *q, struct rxp *r, uint8_t *buf,
 		pos += n;
 		left -= n;
 		i++;
-		if (i == 1 && r->gso) /* the extra info's slot, after the
-					 first */
-			netif_rx_take(&q->rx, &req, &r->extra_idx);
+		if (i == 1) /* the extra infos' slots, after the first */
+			for (k = 0; k < r->nextra; k++)
+				netif_rx_take(&q->rx, &req, &r->extra_idx[k]);
 	} while (left);
 	r->nslot = i;
 	r->ncop = cop - r->cop;
@@ -411,8 +473,8 @@ static void rx_answer(struct nb_queue *q, struct rxp *r, int rc)
 		for (i = 0; i < r->nslot; i++)
 			netif_rx_respond(&q->rx, r->slot[i].idx, r->slot[i].id,
 					 0, 0, NETIF_RSP_ERROR);
-		if (r->gso) /* its request is consumed: answered too */
-			netif_rx_respond(&q->rx, r->extra_idx, 0, 0, 0,
+		for (i = 0; i < r->nextra; i++) /* their requests too */
+			netif_rx_respond(&q->rx, r->extra_idx[i], 0, 0, 0,
 					 NETIF_RSP_ERROR);
 		return;
 	}
@@ -424,8 +486,8 @@ static void rx_answer(struct nb_queue *q, struct rxp *r, int rc)
 		netif_rx_respond(&q->rx, r->slot[i].idx, r->slot[i].id, 0, f,
 				 (int16_t)r->slot[i].size);
 	}
-	if (r->gso)
-		netif_rx_respond_extra(&q->rx, r->extra_idx, &r->extra);
+	for (i = 0; i < r->nextra; i++)
+		netif_rx_respond_extra(&q->rx, r->extra_idx[i], &r->extra[i]);
 	nb_stat_add(&q->st->rx_packets, 1);
 	nb_stat_add(&q->st->rx_bytes, r->len);
 }
@@ -464,10 +526,14 @@ static int rx_batch(struct nb_queue *q)
 			nb_stat_add(&q->st->rx_drop_big, 1);
 			continue;
 		}
+		if (q->vp.mcast_filter && !nb_mcast_wanted(q->vp.mc, buf)) {
+			nb_stat_add(&q->st->rx_drop_mcast, 1);
+			continue;
+		}
 		if (!rx_classify(q, r, buf))
 			continue;
 		cop = rx_plan(q, r, buf, cop);
-		used += r->nslot + (r->gso ? 1u : 0u);
+		used += r->nslot + r->nextra;
 		n++;
 	}
 	if (n) {
@@ -669,7 +735,9 @@ int nb_queue_start(const struct nb_vif_params *vp, unsigned int qid, int tapfd,
 	q->st = stats;
 	snprintf(q->name, sizeof(q->name), "%s q%u",
 		 xenbus_device_name(vp->dev), qid);
-	q->rx_worst = vp->sg ? netif_rx_slots(NB_MAX_PKT, 1) : 1;
+	/* data (one page without SG), a GSO extra, a HASH extra */
+	q->rx_worst = (vp->sg ? netif_rx_slots(NB_MAX_PKT, 0) : 1) +
+		      (vp->gso4 || vp->gso6 ? 1 : 0) + (vp->hash ? 1 : 0);
 	q->remaining = vp->credit_bytes;
 	q->window_end = pvk_now_ns() + vp->credit_us * 1000;
 	q->stopfd = eventfd(0, EFD_CLOEXEC);

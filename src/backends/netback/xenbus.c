@@ -25,6 +25,9 @@ struct vif {
 	struct xenbus_device *dev;
 	struct nb *nb;
 	struct nb_tap tap;
+	struct nb_mcast mc;
+	struct nb_hash hash;
+	struct nb_ctrl *ctrl; /* the control ring, when the frontend has one */
 	char *script; /* the hotplug script, run online: offline at remove */
 	struct nb_vif_params vp;
 	struct nb_queue *q[NB_MAX_QUEUES];
@@ -61,6 +64,8 @@ static const struct {
     C("drop-rx-copy", rx_drop_copy),
     C("drop-rx-csum", rx_drop_csum),
     C("drop-rx-stalled", rx_drop_stall),
+    C("drop-rx-multicast", rx_drop_mcast),
+    C("tx-multicast-control", tx_mcast),
     C("tx-throttled", tx_throttled),
     C("rx-stalls", rx_stalls),
     C("spurious-events", events.spurious),
@@ -117,6 +122,52 @@ void nb_xenbus_log_stats(struct nb *nb)
 	xenbus_backend_foreach(nb->be, log_stats_one, NULL);
 }
 
+/* ---- multicast control ---------------------------------------------------- */
+
+static bool mc_is_multicast(const uint8_t a[6])
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+	return (a[0] & 1) && memcmp(a, bcast, 6);
+}
+
+int nb_mcast_update(struct nb_mcast *m, const uint8_t addr[6], bool add)
+{
+	unsigned int i;
+	int rc = 0;
+
+	if (!mc_is_multicast(addr))
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n && memcmp(m->addr[i], addr, 6); i++)
+		;
+	if (add && i == m->n) {
+		if (m->n == NB_MCAST_MAX)
+			rc = -ENOSPC;
+		else
+			memcpy(m->addr[m->n++], addr, 6);
+	} else if (!add && i < m->n) {
+		memcpy(m->addr[i], m->addr[m->n - 1], 6);
+		m->n--;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+bool nb_mcast_wanted(struct nb_mcast *m, const uint8_t dst[6])
+{
+	unsigned int i;
+	bool found = false;
+
+	if (!mc_is_multicast(dst))
+		return true;
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n && !found; i++)
+		found = !memcmp(m->addr[i], dst, 6);
+	pthread_mutex_unlock(&m->lock);
+	return found;
+}
+
 /* ---- connecting -----------------------------------------------------------
  */
 
@@ -127,6 +178,9 @@ static void vif_stop_queues(struct vif *v)
 	for (i = 0; i < v->nq; i++)
 		nb_queue_stop(v->q[i]);
 	v->nq = 0;
+	nb_ctrl_stop(v->ctrl);
+	v->ctrl = NULL;
+	v->vp.hash = NULL;
 }
 
 static void vif_disconnect(struct xenbus_device *dev)
@@ -153,6 +207,39 @@ static int fe_flag(struct xenbus_device *dev, const char *node, bool def,
 				   strerror(-rc));
 	*out = x;
 	return rc;
+}
+
+/* The control ring, if the frontend published one (ctrl-ring-ref with
+ * event-channel-ctrl): hashing starts off for each connection. */
+static int connect_ctrl(struct vif *v, unsigned int nq)
+{
+	uint64_t ref, port;
+	int rc, rc2;
+
+	rc = xenbus_device_fe_u64(v->dev, NULL, "ctrl-ring-ref", 0, UINT32_MAX,
+				  &ref);
+	rc2 = xenbus_device_fe_u64(v->dev, NULL, "event-channel-ctrl", 1,
+				   UINT32_MAX, &port);
+	if (rc == -ENOENT && rc2 == -ENOENT)
+		return 0;
+	if (rc || rc2) {
+		xenbus_device_fail(v->dev, "control ring: ctrl-ring-ref and "
+					   "event-channel-ctrl: %s",
+				   strerror(rc ? -rc : -rc2));
+		return rc ? rc : rc2;
+	}
+	pthread_mutex_lock(&v->hash.lock);
+	memset(&v->hash.h, 0, sizeof(v->hash.h));
+	pthread_mutex_unlock(&v->hash.lock);
+	rc = nb_ctrl_start(&v->vp, &v->hash, nq, (grant_ref_t)ref,
+			   (evtchn_port_t)port, &v->ctrl);
+	if (rc)
+		return rc;
+	v->vp.hash = &v->hash;
+	pvk_info("%s: control ring: ref %llu, event channel %llu",
+		 xenbus_device_name(v->dev), (unsigned long long)ref,
+		 (unsigned long long)port);
+	return 0;
 }
 
 static int connect_queue(struct vif *v, const char *dir, unsigned int qid)
@@ -259,6 +346,9 @@ static int vif_connect(struct xenbus_device *dev)
 	if (!rc)
 		rc = fe_flag(dev, "feature-ipv6-csum-offload", false, &csum6);
 	if (!rc)
+		rc = fe_flag(dev, "request-multicast-control", false,
+			     &v->vp.mcast_filter);
+	if (!rc)
 		rc = read_rate(dev, &v->vp.credit_bytes, &v->vp.credit_us);
 	if (rc)
 		return rc;
@@ -286,8 +376,14 @@ static int vif_connect(struct xenbus_device *dev)
 			xenbus_device_name(dev), strerror(-rc));
 		return rc;
 	}
+	rc = connect_ctrl(v, nq);
+	if (rc)
+		return rc;
 	memset(v->stats, 0, sizeof(v->stats));
 	v->stats_queues = nq;
+	pthread_mutex_lock(&v->mc.lock); /* a new connection subscribes anew */
+	v->mc.n = 0;
+	pthread_mutex_unlock(&v->mc.lock);
 	for (q = 0; q < nq && !rc; q++) {
 		rc = xenbus_queue_dir(dir, sizeof(dir), fe, nq, q);
 		if (!rc)
@@ -331,6 +427,8 @@ static int vif_advertise(struct xenbus_device *dev, xs_tx_t tx)
 	W("feature-rx-copy", "%d", 1);
 	W("feature-rx-flip", "%d", 0);
 	W("feature-split-event-channels", "%d", 1);
+	W("feature-multicast-control", "%d", 1);
+	W("feature-ctrl-ring", "%d", 1);
 	W("multi-queue-max-queues", "%u", v->nb->cfg.max_queues);
 #undef W
 	return rc;
@@ -346,6 +444,8 @@ static void vif_remove(struct xenbus_device *dev)
 	if (v->script && v->tap.fd >= 0)
 		nb_hotplug_run(dev, v->script, v->tap.name, "offline");
 	nb_tap_close(&v->tap);
+	pthread_mutex_destroy(&v->mc.lock);
+	pthread_mutex_destroy(&v->hash.lock);
 	free(v->script);
 	free(v);
 	xenbus_device_set_priv(dev, NULL);
@@ -369,6 +469,9 @@ static int vif_probe(struct xenbus_device *dev)
 	v->vp.plat = nb->plat;
 	v->vp.dev = dev;
 	v->vp.fe = xenbus_device_frontend_id(dev);
+	pthread_mutex_init(&v->mc.lock, NULL);
+	pthread_mutex_init(&v->hash.lock, NULL);
+	v->vp.mc = &v->mc;
 	if (xenbus_device_read(dev, "vifname", &vifname))
 		vifname = NULL;
 	if (xenbus_device_read(dev, "bridge", &bridge))

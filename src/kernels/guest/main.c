@@ -3,16 +3,21 @@
  * (include/pvkit/kernel.h): start of day with the PV console, the control
  * driver, and a xenbus bus with blkfront for every vbd (hot-plug
  * included): each disk is connected and its first sector read, the way a
- * kernel probes a disk.  Console input lines are answered ("ping" ->
+ * kernel probes a disk; netfront for every vif, each one eth<N> in the
+ * domain's network namespace pvkit-<name> (nettap.h).  Console input lines are answered ("ping" ->
  * "pong", anything else echoed) so the input path can be tested.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "nettap.h"
 #include "pvkit/blkfront.h"
+#include "pvkit/netfront.h"
+#include "pvkit/xs.h"
 #include "pvkit/console.h"
 #include "pvkit/kernel.h"
 #include "pvkit/xenbus_frontend.h"
@@ -69,18 +74,94 @@ static void *console_input(void *arg)
 	return NULL;
 }
 
-/* A disk connected: say what it is and read its first sector. */
-static void disk_added(struct xenbus_bus *bus, const char *type, const char *id,
-		       void *priv, void *arg)
+/* The vifs' TAP interfaces, by device id. */
+#define MAX_VIFS 16
+struct vifs {
+	char ns[80]; /* pvkit-<domain name> */
+	struct {
+		void *nf;
+		struct nettap *tap;
+	} v[MAX_VIFS];
+};
+
+/* The namespace's name: pvkit-<domain name>, the name kept to what a
+ * file name may hold. */
+static void netns_name(struct xs_client *xs, char *ns, size_t len)
+{
+	char *name = NULL;
+	size_t i;
+
+	if (xs_read(xs, XS_TX_NONE, "name", &name, NULL) || !*name) {
+		free(name);
+		name = strdup("domain");
+	}
+	snprintf(ns, len, "pvkit-%.60s", name ? name : "domain");
+	for (i = 6; ns[i]; i++)
+		if (!((ns[i] >= 'a' && ns[i] <= 'z') ||
+		      (ns[i] >= 'A' && ns[i] <= 'Z') ||
+		      (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '-' ||
+		      ns[i] == '_' || ns[i] == '.'))
+			ns[i] = '_';
+	free(name);
+}
+
+static void vif_added(struct xenbus_bus *bus, const char *id, void *priv,
+		      struct vifs *vifs)
+{
+	unsigned long devid = strtoul(id, NULL, 10);
+	unsigned int i;
+	int rc;
+
+	if (!vifs->ns[0])
+		netns_name(xenbus_bus_xs(bus), vifs->ns, sizeof(vifs->ns));
+	for (i = 0; i < MAX_VIFS && vifs->v[i].nf; i++)
+		;
+	if (i == MAX_VIFS) {
+		pvk_err("vif %s: more than %u vifs: no interface", id,
+			MAX_VIFS);
+		return;
+	}
+	rc = nettap_start(priv, vifs->ns, (uint32_t)devid, &vifs->v[i].tap);
+	if (rc) {
+		pvk_err("vif %s: no interface: %s", id, strerror(-rc));
+		return;
+	}
+	vifs->v[i].nf = priv;
+}
+
+static void dev_removing(struct xenbus_bus *bus, const char *type,
+			 const char *id, void *priv, void *arg)
+{
+	struct vifs *vifs = arg;
+	unsigned int i;
+
+	(void)bus;
+	(void)id;
+	if (strcmp(type, "vif"))
+		return;
+	for (i = 0; i < MAX_VIFS; i++)
+		if (vifs->v[i].nf == priv) {
+			nettap_stop(vifs->v[i].tap);
+			vifs->v[i].nf = NULL;
+			vifs->v[i].tap = NULL;
+		}
+}
+
+/* A disk connected: say what it is and read its first sector; a vif:
+ * its interface. */
+static void dev_added(struct xenbus_bus *bus, const char *type, const char *id,
+		      void *priv, void *arg)
 {
 	static uint8_t sector[512] __attribute__((aligned(512)));
 	struct blkfront *bf = priv;
-	const struct blkfront_info *in = blkfront_info(bf);
+	const struct blkfront_info *in;
 	int rc;
 
-	(void)bus;
-	(void)type;
-	(void)arg;
+	if (!strcmp(type, "vif")) {
+		vif_added(bus, id, priv, arg);
+		return;
+	}
+	in = blkfront_info(bf);
 	pvk_info("vbd %s: %llu sectors of %u bytes%s; ring pages %u, "
 		 "indirect %u, persistent %s, flush %s, discard %s",
 		 id, (unsigned long long)in->sectors, in->sector_size,
@@ -99,8 +180,11 @@ int main(void)
 {
 	static const struct xenbus_frontend_driver *const drivers[] = {
 	    &blkfront_driver,
+	    &netfront_driver,
 	};
-	static const struct xenbus_bus_hooks hooks = {.added = disk_added};
+	static const struct xenbus_bus_hooks hooks = {.added = dev_added,
+						      .removing = dev_removing};
+	static struct vifs vifs;
 	struct xenbus_bus *bus = NULL;
 	struct pvk_kernel *k;
 	pthread_t t;
@@ -118,7 +202,7 @@ int main(void)
 	pvk_info("control driver ready");
 	/* Every vbd the toolstack gave us, then hot-plug. */
 	rc = xenbus_bus_open(pvk_kernel_platform(k), pvk_kernel_xs(k), drivers,
-			     1, &hooks, NULL, 0, &bus);
+			     2, &hooks, &vifs, 0, &bus);
 	if (rc)
 		pvk_warn("no devices: %s", strerror(-rc));
 	pvk_kernel_run(k, bus);

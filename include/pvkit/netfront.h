@@ -1,0 +1,145 @@
+/*
+ * netfront.h - the PV network frontend for guest-native programs: open a
+ * vif of this domain by its device id, then send and receive whole
+ * Ethernet frames (Xen's netif protocol, <xen/io/netif.h>).  It runs in a
+ * DomU: the platform's gntshr and evtchn ops and a xenstore client
+ * (usually over the domain's ring).
+ *
+ * Functions return 0 (or a length) or a negative errno.  A backend that
+ * violates the protocol (bogus ring indices, unknown or duplicate
+ * response ids, a response chain that never ends) marks the device
+ * broken: everything after fails with -EIO; nothing crashes.  A malformed
+ * received packet (bad offset or size, bad extra info) is dropped and
+ * counted (rx_errors), as Linux's netfront does.
+ *
+ * Frames are copied: through pages shared read-only with the backend on
+ * transmit (holding nothing but the frame being sent, XSA-403) and through
+ * writable pages posted on the receive ring.  With several queues, a frame
+ * goes on the queue its flow (addresses, ports) hashes to, so one flow
+ * stays in order; frames may come in on any queue.
+ *
+ * A backend that goes away (its state leaves Connected: InitWait from a
+ * restarted backend, Closed) is reconnected: the rings are torn down and
+ * renegotiated from scratch; frames in flight may be lost (it is
+ * Ethernet); send and recv wait meanwhile.  A backend that closes the
+ * device (Closing) or whose directory goes breaks it.
+ */
+#ifndef PVKIT_NETFRONT_H
+#define PVKIT_NETFRONT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/xen.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct pvk_platform;
+struct xs_client;
+struct netfront;
+
+#define NETFRONT_MAX_QUEUES 8u
+#define NETFRONT_MAX_FRAME 65535u /* netif's 16-bit packet size */
+#define NETFRONT_MIN_FRAME 14u	  /* an Ethernet header */
+
+struct netfront_opts {
+	/* Queues wanted; the backend's multi-queue-max-queues caps it.
+	 * 0: 1. */
+	unsigned int num_queues;
+	/* Ask for scatter-gather (feature-sg) when the backend offers it:
+	 * frames up to 64 KiB span several slots both ways.  Without it
+	 * only frames fitting one page (4096 bytes) are sent or received. */
+	bool sg;
+	/* Separate tx and rx event channels per queue when the backend
+	 * offers feature-split-event-channels. */
+	bool split_evtchn;
+	/* Receive GSO frames (feature-gso-tcpv4/-tcpv6 written; needs sg). */
+	bool gso;
+	int timeout_ms; /* for each xenbus step; 0: 10 s */
+};
+
+/* Per-frame metadata: on send what the frame asks the backend to do, on
+ * receive what the backend said. */
+#define NETFRONT_CSUM_BLANK 1u	   /* the L4 checksum is not filled in */
+#define NETFRONT_DATA_VALIDATED 2u /* the checksum is known good */
+#define NETFRONT_GSO_NONE 0u
+#define NETFRONT_GSO_TCPV4 1u /* XEN_NETIF_GSO_TYPE_TCPV4 */
+#define NETFRONT_GSO_TCPV6 2u /* XEN_NETIF_GSO_TYPE_TCPV6 */
+struct netfront_meta {
+	unsigned int flags;    /* NETFRONT_CSUM_BLANK, _DATA_VALIDATED */
+	unsigned int gso_type; /* NETFRONT_GSO_* */
+	unsigned int gso_size; /* the MSS, 1..65535, with a gso_type */
+	unsigned int queue;    /* recv: the queue it came on */
+};
+
+struct netfront_info {
+	uint8_t mac[6];		   /* the toolstack's "mac" */
+	unsigned int mtu;	   /* the toolstack's "mtu", default 1500 */
+	unsigned int nr_queues;	   /* negotiated */
+	bool sg, split_evtchn;	   /* negotiated */
+	bool gso_tcpv4, gso_tcpv6; /* the backend takes GSO frames */
+	bool rx_gso;		   /* we asked for GSO frames */
+};
+
+/* Connect vif devid of this domain.  plat and xs stay the caller's and
+ * must outlive the device.  opts may be NULL (defaults).  -EOPNOTSUPP
+ * when the backend does not offer feature-rx-copy; -EINVAL for a missing
+ * or bad "mac" node (unicast, not all zero). */
+int netfront_open(struct pvk_platform *plat, struct xs_client *xs,
+		  uint32_t devid, const struct netfront_opts *opts,
+		  struct netfront **out);
+/* Close the device (Closing/Closed handshake) and free it; a send or
+ * recv still waiting returns -EIO.  NULL allowed. */
+void netfront_close(struct netfront *nf);
+const struct netfront_info *netfront_info(const struct netfront *nf);
+void netfront_mac(const struct netfront *nf, uint8_t mac[6]);
+/* True once the backend violated the protocol or the device failed. */
+bool netfront_broken(const struct netfront *nf);
+
+/* Queue one frame of len bytes (NETFRONT_MIN_FRAME..NETFRONT_MAX_FRAME)
+ * for transmission; the frame is copied, so it may be reused at once.
+ * meta may be NULL.  Waits up to timeout_ms (< 0: forever) for ring
+ * space.  0 once queued (the backend reports drops only as counters);
+ * -EMSGSIZE: larger than a page without scatter-gather; -EOPNOTSUPP: a
+ * GSO type the backend does not take; -EINVAL: bad length or meta;
+ * -ETIMEDOUT: no space in time; -EIO: broken or closing. */
+int netfront_send(struct netfront *nf, const void *frame, size_t len,
+		  const struct netfront_meta *meta, int timeout_ms);
+/* Take one received frame into buf (cap bytes).  meta (may be NULL) gets
+ * its flags, GSO information and queue.  Waits up to timeout_ms (< 0:
+ * forever, 0: not at all).  Returns the frame's length, or -EAGAIN (0
+ * timeout) / -ETIMEDOUT when none came, -EMSGSIZE when the frame was
+ * larger than cap (it is dropped), -EIO when broken or closing. */
+int netfront_recv(struct netfront *nf, void *buf, size_t cap,
+		  struct netfront_meta *meta, int timeout_ms);
+/* A descriptor that is readable while frames may be waiting (poll it,
+ * then netfront_recv with timeout 0 until -EAGAIN).  Owned by nf. */
+int netfront_rx_fd(const struct netfront *nf);
+
+struct netfront_stats {
+	uint64_t tx_frames, tx_bytes, tx_slots, tx_errors; /* errors: the
+			    backend answered ERROR or DROPPED */
+	uint64_t rx_frames, rx_bytes, rx_slots, rx_errors; /* errors:
+			    malformed or error responses, dropped */
+	uint64_t rx_too_big; /* frames larger than recv's cap, dropped */
+	uint64_t events, spurious_events, throttled;
+	uint64_t reconnects;
+	uint64_t queue_tx_frames[NETFRONT_MAX_QUEUES];
+	uint64_t queue_rx_frames[NETFRONT_MAX_QUEUES];
+};
+void netfront_get_stats(const struct netfront *nf, struct netfront_stats *st);
+
+/* netfront as a frontend driver for the xenbus bus
+ * (include/pvkit/xenbus_frontend.h): type "vif"; probe opens the device
+ * with default options (priv is its struct netfront *), remove closes
+ * it.  No suspend/resume hooks yet. */
+struct xenbus_frontend_driver;
+extern const struct xenbus_frontend_driver netfront_driver;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

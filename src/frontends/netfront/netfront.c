@@ -1,0 +1,1369 @@
+/*
+ * netfront.c - the PV network frontend (see include/pvkit/netfront.h).
+ *
+ * Per queue: a tx ring and an rx ring (one page each), one or two event
+ * channels, RING_SIZE transmit pages (shared read-only, one per tx id) and
+ * RING_SIZE receive pages (shared writable, one per rx ring slot: an rx
+ * request in slot s always posts page s, and its response comes back in
+ * slot s, netif.h), and an event thread that reaps tx responses and wakes
+ * receivers.
+ *
+ * Shared memory carries nothing but the rings and payload (XSA-403): a tx
+ * page holds the fragment being sent and zeros (the part an earlier, longer
+ * fragment left is cleared before the page is granted again).  Responses
+ * are copied out of the ring once, then checked (nf_rx.c for rx chains;
+ * tx ids must be in flight); ring indices beyond what was requested, a tx
+ * id not in flight, or an rx slot answered out of place break the device.
+ *
+ * Locks: nf->lock (device state, users), then a queue's tx lock, or the
+ * device's rx lock (every queue's rx side); never two of the latter.
+ * Reconnection (a watch on the backend's state, the recovery thread):
+ * recovering is set, waiters leave the queues, the queues are freed once
+ * nobody uses them, and everything is negotiated again.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "nf_rx.h"
+#include "pvkit/netfront.h"
+#include "pvkit/platform.h"
+#include "pvkit/xenbus.h"
+#include "pvkit/xenbus_frontend.h"
+#include "pvkit/xenbus_ring.h"
+#include "pvkit/xs.h"
+
+#define NF_TX_RING __CONST_RING_SIZE(netif_tx, NF_PAGE_SIZE)
+#define NF_RX_RING __CONST_RING_SIZE(netif_rx, NF_PAGE_SIZE)
+#define NF_CHUNK 16u /* pages per share */
+#define NF_PATH_MAX 160
+/* Data slots of one transmitted frame: the first plus
+ * XEN_NETIF_NR_SLOTS_MIN, what every backend must take (netif.h); 64 KiB
+ * needs 16. */
+#define NF_TX_MAX_SLOTS (XEN_NETIF_NR_SLOTS_MIN + 1)
+
+#define ALOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define ASTORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define AADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
+
+struct netfront;
+
+struct nfq {
+	struct netfront *nf;
+	unsigned int id;
+
+	/* transmit (tx_lock) */
+	pthread_mutex_t tx_lock;
+	pthread_cond_t tx_cond;
+	netif_tx_front_ring_t tx;
+	void *tx_sring;
+	grant_ref_t tx_ref;
+	uint8_t *tx_page[NF_TX_RING];
+	grant_ref_t tx_gref[NF_TX_RING];
+	uint16_t tx_dirty[NF_TX_RING]; /* bytes of the page not zero */
+	bool tx_busy[NF_TX_RING];
+	uint16_t tx_free[NF_TX_RING];
+	unsigned int ntx_free;
+
+	/* receive (nf->rx_lock) */
+	netif_rx_front_ring_t rx;
+	void *rx_sring;
+	grant_ref_t rx_ref;
+	uint8_t *rx_page[NF_RX_RING];
+	grant_ref_t rx_gref[NF_RX_RING];
+	union nf_rx_slot rx_copy[NF_RX_RING]; /* [rsp_cons, rx_seen) */
+	RING_IDX rx_seen;
+
+	/* shares: rings, then chunks of pages */
+	void *chunk[2 * NF_TX_RING / NF_CHUNK];
+	unsigned int nchunks;
+
+	struct pvk_evtchn *ev;
+	evtchn_port_t tx_port, rx_port; /* equal unless split */
+	pthread_t thr;
+	bool thr_started;
+	int stopfd;
+	struct xenbus_spurious spur;
+};
+
+struct netfront {
+	struct pvk_platform *plat;
+	struct xs_client *xs;
+	struct netfront_opts o;
+	struct netfront_info info;
+	struct xenbus_fe x;
+	char token[XENBUS_FE_PATH_MAX + 8];
+	bool watching;
+	struct pvk_gntshr *shr;
+
+	struct nfq *q[NETFRONT_MAX_QUEUES];
+	unsigned int nq;
+
+	pthread_mutex_t lock; /* the device state below */
+	pthread_cond_t cond;
+	bool broken, closing, recovering, recover_req;
+	unsigned int users; /* send/recv calls using the queues */
+	pthread_t rthr;
+	bool rthr_started;
+
+	pthread_mutex_t rx_lock; /* every queue's rx side */
+	pthread_cond_t rx_cond;
+	unsigned int rx_next; /* the queue recv looks at first */
+	int rx_fd;	      /* eventfd: frames may be waiting */
+
+	struct netfront_stats stats; /* atomic counters */
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void deadline_ts(struct timespec *ts, uint64_t deadline_ns)
+{
+	uint64_t now_mono = pvk_now_ns(), left;
+	struct timespec rt;
+
+	left = deadline_ns > now_mono ? deadline_ns - now_mono : 0;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	left += (uint64_t)rt.tv_nsec;
+	ts->tv_sec = rt.tv_sec + (time_t)(left / 1000000000ull);
+	ts->tv_nsec = (long)(left % 1000000000ull);
+}
+
+/* Wait on c (m held) until deadline (ns, pvk_now_ns; 0: 100 ms). */
+static void cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
+			    uint64_t deadline)
+{
+	struct timespec ts;
+	uint64_t cap = pvk_now_ns() + 100000000ull;
+
+	/* Never sleep long: recovery and close are checked each time. */
+	deadline_ts(&ts, deadline && deadline < cap ? deadline : cap);
+	pthread_cond_timedwait(c, m, &ts);
+}
+
+static void nf_break(struct netfront *nf, const char *why)
+{
+	bool was;
+	unsigned int i;
+
+	pthread_mutex_lock(&nf->lock);
+	was = nf->broken;
+	nf->broken = true;
+	pthread_cond_broadcast(&nf->cond);
+	pthread_mutex_unlock(&nf->lock);
+	if (!was && why)
+		pvk_err("netfront %s: %s: device broken", nf->x.path, why);
+	pthread_mutex_lock(&nf->rx_lock);
+	pthread_cond_broadcast(&nf->rx_cond);
+	pthread_mutex_unlock(&nf->rx_lock);
+	for (i = 0; i < nf->nq; i++) {
+		pthread_mutex_lock(&nf->q[i]->tx_lock);
+		pthread_cond_broadcast(&nf->q[i]->tx_cond);
+		pthread_mutex_unlock(&nf->q[i]->tx_lock);
+	}
+}
+
+/* Whether send/recv must leave the queues now (a reconnection, close or
+ * a broken device). */
+static bool nf_leave_due(struct netfront *nf)
+{
+	return ALOAD(&nf->broken) || ALOAD(&nf->closing) ||
+	       ALOAD(&nf->recovering);
+}
+
+/* Enter the queues: wait out a reconnection.  -EIO when broken/closing;
+ * -ETIMEDOUT past deadline (0: none). */
+static int nf_enter(struct netfront *nf, uint64_t deadline)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&nf->lock);
+	while (nf->recovering && !nf->broken && !nf->closing) {
+		if (deadline && pvk_now_ns() >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		cond_wait_until(&nf->cond, &nf->lock, deadline);
+	}
+	if (!rc && (nf->broken || nf->closing))
+		rc = -EIO;
+	if (!rc)
+		nf->users++;
+	pthread_mutex_unlock(&nf->lock);
+	return rc;
+}
+
+static void nf_exit(struct netfront *nf)
+{
+	pthread_mutex_lock(&nf->lock);
+	if (--nf->users == 0)
+		pthread_cond_broadcast(&nf->cond);
+	pthread_mutex_unlock(&nf->lock);
+}
+
+/* ---- transmit ----------------------------------------------------------- */
+
+/* Take the tx responses there are (tx_lock held).  Returns how many, or
+ * -EPROTO (*why says what) when the backend violated the protocol. */
+static int tx_reap(struct nfq *q, const char **why)
+{
+	struct netfront *nf = q->nf;
+	RING_IDX prod, cons;
+	int got = 0;
+
+	prod = ALOAD(&q->tx.sring->rsp_prod);
+	rmb();
+	if (prod - q->tx.rsp_cons > q->tx.req_prod_pvt - q->tx.rsp_cons) {
+		*why = "tx: more responses than requests";
+		return -EPROTO;
+	}
+	for (cons = q->tx.rsp_cons; cons != prod; cons++) {
+		struct netif_tx_response r = *RING_GET_RESPONSE(&q->tx, cons);
+
+		got++;
+		if (r.status == NETIF_RSP_NULL)
+			continue; /* an extra-info slot's */
+		if (r.id >= NF_TX_RING || !q->tx_busy[r.id]) {
+			*why = "tx: response with an unknown or duplicate id";
+			return -EPROTO;
+		}
+		q->tx_busy[r.id] = false;
+		q->tx_free[q->ntx_free++] = r.id;
+		if (r.status != NETIF_RSP_OKAY)
+			AADD(&nf->stats.tx_errors, 1);
+	}
+	q->tx.rsp_cons = prod;
+	/* Everything answered but ids still out: responses said NULL for
+	 * data slots. */
+	if (q->tx.rsp_cons == q->tx.req_prod_pvt && q->ntx_free != NF_TX_RING) {
+		*why = "tx: every request answered, some ids never";
+		return -EPROTO;
+	}
+	if (got)
+		pthread_cond_broadcast(&q->tx_cond);
+	return got;
+}
+
+/* Reap and re-arm rsp_event (tx_lock held). */
+static int tx_reap_arm(struct nfq *q, const char **why)
+{
+	int n, total = 0, more;
+
+	do {
+		n = tx_reap(q, why);
+		if (n < 0)
+			return n;
+		total += n;
+		RING_FINAL_CHECK_FOR_RESPONSES(&q->tx, more);
+	} while (more);
+	return total;
+}
+
+/* A flow hash: the MAC addresses and, for IPv4/IPv6, the addresses. */
+static unsigned int flow_queue(const struct netfront *nf, const uint8_t *f,
+			       size_t len)
+{
+	uint32_t h = 2166136261u;
+	size_t i, from = 0, to = 12;
+
+	if (nf->nq < 2)
+		return 0;
+	if (len >= 34 && f[12] == 0x08 && f[13] == 0x00) {
+		from = 26; /* IPv4 source and destination */
+		to = 34;
+	} else if (len >= 54 && f[12] == 0x86 && f[13] == 0xdd) {
+		from = 22; /* IPv6 */
+		to = 54;
+	}
+	for (i = 0; i < 12; i++)
+		h = (h ^ f[i]) * 16777619u;
+	for (i = from; from && i < to; i++)
+		h = (h ^ f[i]) * 16777619u;
+	return h % nf->nq;
+}
+
+/* Copy n bytes into tx page id, clearing what an earlier, longer
+ * fragment left there. */
+static void tx_fill(struct nfq *q, uint16_t id, const uint8_t *src, uint16_t n)
+{
+	uint8_t *p = q->tx_page[id];
+
+	memcpy(p, src, n);
+	if (q->tx_dirty[id] > n)
+		memset(p + n, 0, q->tx_dirty[id] - n);
+	q->tx_dirty[id] = n;
+}
+
+static uint16_t tx_take_id(struct nfq *q)
+{
+	uint16_t id = q->tx_free[--q->ntx_free];
+
+	q->tx_busy[id] = true;
+	return id;
+}
+
+int netfront_send(struct netfront *nf, const void *frame, size_t len,
+		  const struct netfront_meta *meta, int timeout_ms)
+{
+	const uint8_t *f = frame;
+	unsigned int slots, need, flags = 0, i, qi;
+	uint64_t deadline = 0;
+	const char *why = NULL;
+	bool gso = false;
+	struct nfq *q;
+	size_t off;
+	int rc, notify;
+
+	if (!nf || !frame || len < NETFRONT_MIN_FRAME ||
+	    len > NETFRONT_MAX_FRAME)
+		return -EINVAL;
+	if (meta) {
+		if (meta->flags &
+		    ~(NETFRONT_CSUM_BLANK | NETFRONT_DATA_VALIDATED))
+			return -EINVAL;
+		if (meta->flags & NETFRONT_CSUM_BLANK)
+			flags |= NETTXF_csum_blank;
+		if (meta->flags & NETFRONT_DATA_VALIDATED)
+			flags |= NETTXF_data_validated;
+		if (meta->gso_type != NETFRONT_GSO_NONE) {
+			if ((meta->gso_type != NETFRONT_GSO_TCPV4 &&
+			     meta->gso_type != NETFRONT_GSO_TCPV6) ||
+			    !meta->gso_size || meta->gso_size > 0xffff)
+				return -EINVAL;
+			gso = true;
+		}
+	}
+	slots = (unsigned int)((len + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE);
+	if (timeout_ms >= 0)
+		deadline = pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
+	for (;;) {
+		rc = nf_enter(nf, deadline);
+		if (rc)
+			return rc;
+		if (slots > 1 && !nf->info.sg) {
+			rc = -EMSGSIZE;
+			goto out_exit;
+		}
+		if (gso &&
+		    (!nf->info.sg || (meta->gso_type == NETFRONT_GSO_TCPV4
+					  ? !nf->info.gso_tcpv4
+					  : !nf->info.gso_tcpv6))) {
+			rc = -EOPNOTSUPP;
+			goto out_exit;
+		}
+		qi = flow_queue(nf, f, len);
+		q = nf->q[qi];
+		need = slots + (gso ? 1u : 0u);
+		pthread_mutex_lock(&q->tx_lock);
+		rc = 0;
+		while (!nf_leave_due(nf) &&
+		       (RING_FREE_REQUESTS(&q->tx) < need ||
+			q->ntx_free < slots)) {
+			rc = tx_reap(q, &why);
+			if (rc < 0)
+				break;
+			rc = 0;
+			if (RING_FREE_REQUESTS(&q->tx) >= need &&
+			    q->ntx_free >= slots)
+				break;
+			if (deadline && pvk_now_ns() >= deadline) {
+				rc = -ETIMEDOUT;
+				break;
+			}
+			/* Make sure the backend tells us about answers. */
+			rc = tx_reap_arm(q, &why);
+			if (rc < 0)
+				break;
+			rc = 0;
+			if (RING_FREE_REQUESTS(&q->tx) < need ||
+			    q->ntx_free < slots)
+				cond_wait_until(&q->tx_cond, &q->tx_lock,
+						deadline);
+		}
+		if (rc == -EPROTO) {
+			pthread_mutex_unlock(&q->tx_lock);
+			nf_exit(nf);
+			nf_break(nf, why);
+			return -EIO;
+		}
+		if (!rc && !nf_leave_due(nf))
+			break; /* space: go on with tx_lock held */
+		pthread_mutex_unlock(&q->tx_lock);
+		nf_exit(nf);
+		if (rc)
+			return rc;
+		/* Recovering: wait it out in nf_enter; broken: -EIO. */
+	}
+	for (i = 0, off = 0; i < slots; i++) {
+		struct netif_tx_request req;
+		uint16_t n =
+		    (uint16_t)(len - off < NF_PAGE_SIZE ? len - off
+							: NF_PAGE_SIZE);
+		uint16_t id = tx_take_id(q);
+
+		tx_fill(q, id, f + off, n);
+		memset(&req, 0, sizeof(req));
+		req.gref = q->tx_gref[id];
+		req.offset = 0;
+		req.id = id;
+		req.size = i == 0 ? (uint16_t)len : n;
+		req.flags = (uint16_t)(i == 0 ? flags : 0);
+		if (i + 1 < slots)
+			req.flags |= NETTXF_more_data;
+		if (i == 0 && gso)
+			req.flags |= NETTXF_extra_info;
+		*RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt) = req;
+		q->tx.req_prod_pvt++;
+		if (i == 0 && gso) {
+			union {
+				struct netif_tx_request req;
+				struct netif_extra_info e;
+			} x;
+
+			memset(&x, 0, sizeof(x));
+			x.e.type = XEN_NETIF_EXTRA_TYPE_GSO;
+			x.e.flags = 0;
+			x.e.u.gso.size = (uint16_t)meta->gso_size;
+			x.e.u.gso.type = (uint8_t)meta->gso_type;
+			*RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt) = x.req;
+			q->tx.req_prod_pvt++;
+		}
+		off += n;
+	}
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->tx, notify);
+	if (notify)
+		nf->plat->evtchn->notify(q->ev, q->tx_port);
+	pthread_mutex_unlock(&q->tx_lock);
+	AADD(&nf->stats.tx_frames, 1);
+	AADD(&nf->stats.tx_bytes, len);
+	AADD(&nf->stats.tx_slots, need);
+	AADD(&nf->stats.queue_tx_frames[qi], 1);
+	rc = 0;
+out_exit:
+	nf_exit(nf);
+	return rc;
+}
+
+/* ---- receive ------------------------------------------------------------ */
+
+/* Post an rx request in every free slot (rx_lock held). */
+static void rx_refill(struct nfq *q)
+{
+	int notify;
+
+	while (q->rx.req_prod_pvt - q->rx.rsp_cons < NF_RX_RING) {
+		RING_IDX i = q->rx.req_prod_pvt;
+		struct netif_rx_request *req = RING_GET_REQUEST(&q->rx, i);
+		uint16_t slot = (uint16_t)(i & (NF_RX_RING - 1));
+
+		req->id = slot;
+		req->pad = 0;
+		req->gref = q->rx_gref[slot];
+		q->rx.req_prod_pvt++;
+	}
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->rx, notify);
+	if (notify)
+		q->nf->plat->evtchn->notify(q->ev, q->rx_port);
+}
+
+/* Copy the responses the backend produced since the last look (rx_lock
+ * held).  -EPROTO when it produced more than was requested. */
+static int rx_fetch(struct nfq *q)
+{
+	RING_IDX prod = ALOAD(&q->rx.sring->rsp_prod), i;
+
+	rmb();
+	if (prod - q->rx.rsp_cons > q->rx.req_prod_pvt - q->rx.rsp_cons)
+		return -EPROTO;
+	for (i = q->rx_seen; i != prod; i++)
+		memcpy(&q->rx_copy[i & (NF_RX_RING - 1)],
+		       RING_GET_RESPONSE(&q->rx, i), sizeof(union nf_rx_slot));
+	q->rx_seen = prod;
+	return 0;
+}
+
+/* Take one packet from q into buf (rx_lock held).  Returns its length,
+ * -EAGAIN when none is complete, -EMSGSIZE (dropped: too big),
+ * -EPROTO (*why) for a violation.  Malformed packets are dropped and
+ * counted and the next one is looked at. */
+static int rx_take(struct nfq *q, uint8_t *buf, size_t cap,
+		   struct netfront_meta *meta, const char **why)
+{
+	struct netfront *nf = q->nf;
+	union nf_rx_slot chain[NF_RX_MAX_SLOTS];
+	struct nf_rx_pkt pkt;
+
+	if (rx_fetch(q)) {
+		*why = "rx: more responses than requests";
+		return -EPROTO;
+	}
+	while (q->rx.rsp_cons != q->rx_seen) {
+		unsigned int n = q->rx_seen - q->rx.rsp_cons, i;
+		int rc;
+
+		if (n > NF_RX_MAX_SLOTS)
+			n = NF_RX_MAX_SLOTS;
+		for (i = 0; i < n; i++)
+			chain[i] =
+			    q->rx_copy[(q->rx.rsp_cons + i) & (NF_RX_RING - 1)];
+		rc = nf_rx_parse(chain, n, q->rx.rsp_cons, NF_RX_RING, &pkt);
+		if (rc < 0) {
+			*why = "rx: a slot answered out of place or a chain "
+			       "without end";
+			return -EPROTO;
+		}
+		if (rc == 0) {
+			/* The rest of the chain is on its way: unless the
+			 * ring is full of it (it cannot come then). */
+			if (q->rx_seen - q->rx.rsp_cons >= NF_RX_RING) {
+				*why = "rx: a chain filling the ring";
+				return -EPROTO;
+			}
+			return -EAGAIN;
+		}
+		AADD(&nf->stats.rx_slots, pkt.nslots);
+		if (pkt.err) {
+			AADD(&nf->stats.rx_errors, 1);
+			q->rx.rsp_cons += pkt.nslots;
+			rx_refill(q);
+			continue;
+		}
+		if (pkt.len > cap) {
+			AADD(&nf->stats.rx_too_big, 1);
+			q->rx.rsp_cons += pkt.nslots;
+			rx_refill(q);
+			return -EMSGSIZE;
+		}
+		{
+			size_t off = 0;
+
+			for (i = 0; i < pkt.nfrags; i++) {
+				const struct nf_rx_frag *fr = &pkt.frag[i];
+
+				memcpy(buf + off,
+				       q->rx_page[fr->slot] + fr->offset,
+				       fr->size);
+				off += fr->size;
+			}
+		}
+		if (meta) {
+			memset(meta, 0, sizeof(*meta));
+			if (pkt.flags & NETRXF_csum_blank)
+				meta->flags |= NETFRONT_CSUM_BLANK;
+			if (pkt.flags & NETRXF_data_validated)
+				meta->flags |= NETFRONT_DATA_VALIDATED;
+			meta->gso_type = pkt.gso_type;
+			meta->gso_size = pkt.gso_size;
+			meta->queue = q->id;
+		}
+		q->rx.rsp_cons += pkt.nslots;
+		rx_refill(q);
+		AADD(&nf->stats.rx_frames, 1);
+		AADD(&nf->stats.rx_bytes, pkt.len);
+		AADD(&nf->stats.queue_rx_frames[q->id], 1);
+		return (int)pkt.len;
+	}
+	return -EAGAIN;
+}
+
+int netfront_recv(struct netfront *nf, void *buf, size_t cap,
+		  struct netfront_meta *meta, int timeout_ms)
+{
+	uint64_t deadline = 0;
+	const char *why = NULL;
+	uint64_t junk;
+	int rc;
+
+	if (!nf || (!buf && cap))
+		return -EINVAL;
+	if (timeout_ms >= 0)
+		deadline = pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
+	for (;;) {
+		unsigned int i;
+
+		rc = nf_enter(nf, deadline);
+		if (rc)
+			return rc == -ETIMEDOUT && !timeout_ms ? -EAGAIN : rc;
+		pthread_mutex_lock(&nf->rx_lock);
+		for (;;) {
+			bool more = false;
+
+			rc = -EAGAIN;
+			for (i = 0; i < nf->nq && rc == -EAGAIN; i++) {
+				struct nfq *q =
+				    nf->q[(nf->rx_next + i) % nf->nq];
+
+				rc = rx_take(q, buf, cap, meta, &why);
+			}
+			if (rc != -EAGAIN) {
+				nf->rx_next = (nf->rx_next + 1) % nf->nq;
+				break;
+			}
+			if (nf_leave_due(nf))
+				break;
+			/* Nothing: clear the fd, re-arm every queue's
+			 * rsp_event and look once more before sleeping. */
+			if (read(nf->rx_fd, &junk, sizeof(junk)) < 0 &&
+			    errno != EAGAIN)
+				pvk_warn("netfront: rx fd: %s",
+					 strerror(errno));
+			for (i = 0; i < nf->nq; i++) {
+				int work;
+
+				RING_FINAL_CHECK_FOR_RESPONSES(&nf->q[i]->rx,
+							       work);
+				if (work)
+					more = true;
+			}
+			if (more)
+				continue;
+			if (deadline && pvk_now_ns() >= deadline) {
+				rc = timeout_ms ? -ETIMEDOUT : -EAGAIN;
+				break;
+			}
+			cond_wait_until(&nf->rx_cond, &nf->rx_lock, deadline);
+		}
+		pthread_mutex_unlock(&nf->rx_lock);
+		nf_exit(nf);
+		if (rc == -EPROTO) {
+			nf_break(nf, why);
+			return -EIO;
+		}
+		if (rc != -EAGAIN || !nf_leave_due(nf))
+			return rc;
+		/* Recovering: wait it out in nf_enter; broken: -EIO. */
+	}
+}
+
+int netfront_rx_fd(const struct netfront *nf) { return nf->rx_fd; }
+
+/* ---- the event thread --------------------------------------------------- */
+
+static void *queue_thread(void *arg)
+{
+	struct nfq *q = arg;
+	struct netfront *nf = q->nf;
+	const struct pvk_evtchn_ops *evo = nf->plat->evtchn;
+	struct pollfd p[2] = {
+	    {.fd = evo->fd(q->ev), .events = POLLIN},
+	    {.fd = q->stopfd, .events = POLLIN},
+	};
+	evtchn_port_t got;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents & POLLIN)
+			break;
+		while (evo->pending(q->ev, &got) == 0) {
+			const char *why = NULL;
+			bool work = false;
+			uint64_t one = 1, hold;
+			int n;
+
+			AADD(&nf->stats.events, 1);
+			pthread_mutex_lock(&q->tx_lock);
+			n = tx_reap_arm(q, &why);
+			pthread_mutex_unlock(&q->tx_lock);
+			if (n < 0) {
+				nf_break(nf, why);
+				evo->unmask(q->ev, got);
+				continue;
+			}
+			work = n > 0;
+			pthread_mutex_lock(&nf->rx_lock);
+			if (ALOAD(&q->rx.sring->rsp_prod) != q->rx.rsp_cons) {
+				work = true;
+				pthread_cond_broadcast(&nf->rx_cond);
+				if (write(nf->rx_fd, &one, sizeof(one)) < 0)
+					pvk_warn("netfront: rx fd: %s",
+						 strerror(errno));
+			}
+			pthread_mutex_unlock(&nf->rx_lock);
+			if (!work)
+				AADD(&nf->stats.spurious_events, 1);
+			hold = xenbus_spurious_account(&q->spur, work);
+			if (hold) {
+				/* An event flood without work: hold the port
+				 * masked a while (the lateeoi idea). */
+				struct timespec ts = {0, (long)hold};
+
+				AADD(&nf->stats.throttled, 1);
+				nanosleep(&ts, NULL);
+			}
+			evo->unmask(q->ev, got);
+		}
+		p[0].revents = p[1].revents = 0;
+	}
+	return NULL;
+}
+
+/* ---- queues: build and tear down ---------------------------------------- */
+
+static void queue_stop(struct nfq *q)
+{
+	uint64_t one = 1;
+
+	if (!q->thr_started)
+		return;
+	if (write(q->stopfd, &one, sizeof(one)) < 0)
+		pvk_warn("netfront: cannot stop a queue thread");
+	pthread_join(q->thr, NULL);
+	q->thr_started = false;
+}
+
+/* End foreign access to a share; the backend may hold mappings a moment
+ * longer (a dead backend's are released by the hypervisor).  What stays
+ * mapped is left shared and never reused. */
+static unsigned int unshare_retry(struct netfront *nf, void *addr,
+				  unsigned int n, uint64_t deadline)
+{
+	int rc = 0;
+
+	while (addr) {
+		rc = nf->plat->gntshr->unshare(nf->shr, addr, n);
+		if (rc != -EBUSY || pvk_now_ns() >= deadline)
+			break;
+		usleep(10000);
+	}
+	return rc ? n : 0;
+}
+
+static void queue_free(struct nfq *q)
+{
+	struct netfront *nf;
+	uint64_t deadline = pvk_now_ns() + 1000000000ull;
+	unsigned int i, left = 0;
+
+	if (!q)
+		return;
+	nf = q->nf;
+	queue_stop(q);
+	if (q->ev) {
+		if (q->tx_port)
+			nf->plat->evtchn->unbind(q->ev, q->tx_port);
+		if (q->rx_port && q->rx_port != q->tx_port)
+			nf->plat->evtchn->unbind(q->ev, q->rx_port);
+		nf->plat->evtchn->close(q->ev);
+	}
+	for (i = q->nchunks; i-- > 0;)
+		left += unshare_retry(nf, q->chunk[i], NF_CHUNK, deadline);
+	left += unshare_retry(nf, q->rx_sring, 1, deadline);
+	left += unshare_retry(nf, q->tx_sring, 1, deadline);
+	if (left)
+		pvk_warn("netfront %s: queue %u: %u page(s) still mapped by "
+			 "the backend; left shared",
+			 nf->x.path, q->id, left);
+	if (q->stopfd >= 0)
+		close(q->stopfd);
+	pthread_mutex_destroy(&q->tx_lock);
+	pthread_cond_destroy(&q->tx_cond);
+	free(q);
+}
+
+/* Share count pages in chunks: tx (read-only) or rx (writable). */
+static int queue_share_pages(struct nfq *q, unsigned int count, bool writable,
+			     uint8_t **pages, grant_ref_t *refs)
+{
+	struct netfront *nf = q->nf;
+	unsigned int i, j;
+	int rc;
+
+	for (i = 0; i < count; i += NF_CHUNK) {
+		uint8_t *addr;
+
+		rc = nf->plat->gntshr->share(nf->shr, nf->x.be_id, NF_CHUNK,
+					     writable ? 1 : 0, &refs[i],
+					     (void **)&addr);
+		if (rc)
+			return rc;
+		q->chunk[q->nchunks++] = addr;
+		for (j = 0; j < NF_CHUNK; j++)
+			pages[i + j] = addr + (size_t)j * NF_PAGE_SIZE;
+	}
+	return 0;
+}
+
+static int queue_new(struct netfront *nf, unsigned int id, bool split,
+		     struct nfq **out)
+{
+	const struct pvk_platform *plat = nf->plat;
+	struct nfq *q = calloc(1, sizeof(*q));
+	unsigned int i;
+	int rc;
+
+	if (!q)
+		return -ENOMEM;
+	q->nf = nf;
+	q->id = id;
+	q->stopfd = -1;
+	pthread_mutex_init(&q->tx_lock, NULL);
+	pthread_cond_init(&q->tx_cond, NULL);
+	rc = plat->gntshr->share(nf->shr, nf->x.be_id, 1, 1, &q->tx_ref,
+				 &q->tx_sring);
+	if (rc) {
+		q->tx_sring = NULL;
+		goto fail;
+	}
+	rc = plat->gntshr->share(nf->shr, nf->x.be_id, 1, 1, &q->rx_ref,
+				 &q->rx_sring);
+	if (rc) {
+		q->rx_sring = NULL;
+		goto fail;
+	}
+	SHARED_RING_INIT((netif_tx_sring_t *)q->tx_sring);
+	FRONT_RING_INIT(&q->tx, (netif_tx_sring_t *)q->tx_sring, NF_PAGE_SIZE);
+	SHARED_RING_INIT((netif_rx_sring_t *)q->rx_sring);
+	FRONT_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rx_sring, NF_PAGE_SIZE);
+	rc = queue_share_pages(q, NF_TX_RING, false, q->tx_page, q->tx_gref);
+	if (!rc)
+		rc = queue_share_pages(q, NF_RX_RING, true, q->rx_page,
+				       q->rx_gref);
+	if (rc) {
+		pvk_err("netfront %s: cannot share the queue's pages: %s",
+			nf->x.path, strerror(-rc));
+		goto fail;
+	}
+	for (i = 0; i < NF_TX_RING; i++)
+		q->tx_free[i] = (uint16_t)(NF_TX_RING - 1 - i);
+	q->ntx_free = NF_TX_RING;
+	rc = plat->evtchn->open(nf->plat, &q->ev);
+	if (!rc)
+		rc =
+		    plat->evtchn->bind_unbound(q->ev, nf->x.be_id, &q->tx_port);
+	if (!rc && split)
+		rc =
+		    plat->evtchn->bind_unbound(q->ev, nf->x.be_id, &q->rx_port);
+	else
+		q->rx_port = q->tx_port;
+	if (rc)
+		goto fail;
+	/* The rx ring starts full of buffers. */
+	pthread_mutex_lock(&nf->rx_lock);
+	rx_refill(q);
+	pthread_mutex_unlock(&nf->rx_lock);
+	q->stopfd = eventfd(0, EFD_CLOEXEC);
+	if (q->stopfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = -pthread_create(&q->thr, NULL, queue_thread, q);
+	if (rc)
+		goto fail;
+	q->thr_started = true;
+	*out = q;
+	return 0;
+fail:
+	queue_free(q);
+	return rc;
+}
+
+static void queues_free(struct netfront *nf)
+{
+	unsigned int i;
+
+	for (i = 0; i < nf->nq; i++)
+		queue_stop(nf->q[i]);
+	for (i = nf->nq; i-- > 0;) {
+		queue_free(nf->q[i]);
+		nf->q[i] = NULL;
+	}
+	nf->nq = 0;
+}
+
+/* ---- xenbus: negotiating ------------------------------------------------ */
+
+static int fe_write(struct xs_client *xs, xs_tx_t tx, const char *dir,
+		    const char *node, unsigned int v)
+{
+	char path[NF_PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	return xs_printf(xs, tx, path, "%u", v);
+}
+
+static int fe_rm(struct xs_client *xs, xs_tx_t tx, const char *dir,
+		 const char *node)
+{
+	char path[NF_PATH_MAX + 64];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	rc = xs_rm(xs, tx, path);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static int publish_tx(struct xs_client *xs, xs_tx_t tx, void *arg)
+{
+	struct netfront *nf = arg;
+	const char *fe = nf->x.path;
+	char dir[NF_PATH_MAX];
+	unsigned int i;
+	int rc;
+
+	/* What an earlier connection wrote goes first. */
+	rc = xenbus_remove_rings(xs, tx, fe);
+	if (!rc)
+		rc = fe_rm(xs, tx, fe, "tx-ring-ref");
+	if (!rc)
+		rc = fe_rm(xs, tx, fe, "rx-ring-ref");
+	if (!rc && nf->nq > 1)
+		rc = fe_write(xs, tx, fe, "multi-queue-num-queues", nf->nq);
+	for (i = 0; !rc && i < nf->nq; i++) {
+		struct nfq *q = nf->q[i];
+
+		rc = xenbus_queue_dir(dir, sizeof(dir), fe, nf->nq, i);
+		if (!rc)
+			rc = fe_write(xs, tx, dir, "tx-ring-ref", q->tx_ref);
+		if (!rc)
+			rc = fe_write(xs, tx, dir, "rx-ring-ref", q->rx_ref);
+		if (!rc && nf->info.split_evtchn) {
+			rc = xenbus_write_evtchn(
+			    xs, tx, dir, "event-channel-tx", q->tx_port);
+			if (!rc)
+				rc = xenbus_write_evtchn(xs, tx, dir,
+							 "event-channel-rx",
+							 q->rx_port);
+		} else if (!rc) {
+			rc = xenbus_write_evtchn(xs, tx, dir, "event-channel",
+						 q->tx_port);
+		}
+	}
+	if (!rc)
+		rc = fe_write(xs, tx, fe, "request-rx-copy", 1);
+	if (!rc)
+		rc = fe_write(xs, tx, fe, "feature-rx-notify", 1);
+	if (!rc)
+		rc = fe_write(xs, tx, fe, "feature-sg", nf->info.sg);
+	if (!rc)
+		rc = fe_write(xs, tx, fe, "feature-gso-tcpv4", nf->info.rx_gso);
+	if (!rc)
+		rc = fe_write(xs, tx, fe, "feature-gso-tcpv6", nf->info.rx_gso);
+	return rc;
+}
+
+/* Negotiate with a backend in InitWait: pick the features, build the
+ * queues, publish them, Connected (netif's order), wait for the backend's
+ * Connected.  timeout_ms < 0: wait until cancelled. */
+static int nf_connect(struct netfront *nf, int timeout_ms)
+{
+	const struct netfront_opts *o = &nf->o;
+	uint64_t rx_copy, sg, gso4, gso6, split, maxq;
+	enum xenbus_state st = XenbusStateUnknown;
+	unsigned int i, nq;
+	int rc;
+
+	rc = xenbus_fe_be_u64(&nf->x, "feature-rx-copy", 0, 1, 0, &rx_copy);
+	if (!rc)
+		rc = xenbus_fe_be_u64(&nf->x, "feature-sg", 0, 1, 0, &sg);
+	if (!rc)
+		rc = xenbus_fe_be_u64(&nf->x, "feature-gso-tcpv4", 0, 1, 0,
+				      &gso4);
+	if (!rc)
+		rc = xenbus_fe_be_u64(&nf->x, "feature-gso-tcpv6", 0, 1, 0,
+				      &gso6);
+	if (!rc)
+		rc = xenbus_fe_be_u64(&nf->x, "feature-split-event-channels", 0,
+				      1, 0, &split);
+	if (!rc)
+		rc = xenbus_fe_be_u64(&nf->x, "multi-queue-max-queues", 0,
+				      UINT32_MAX, 1, &maxq);
+	if (rc)
+		return rc;
+	if (!rx_copy) {
+		pvk_err("netfront %s: the backend offers no feature-rx-copy",
+			nf->x.path);
+		return -EOPNOTSUPP;
+	}
+	nq = o->num_queues ? o->num_queues : 1;
+	if (nq > maxq)
+		nq = maxq ? (unsigned int)maxq : 1;
+	if (nq > NETFRONT_MAX_QUEUES)
+		nq = NETFRONT_MAX_QUEUES;
+	nf->info.sg = o->sg && sg;
+	nf->info.gso_tcpv4 = nf->info.sg && gso4;
+	nf->info.gso_tcpv6 = nf->info.sg && gso6;
+	nf->info.rx_gso = nf->info.sg && o->gso;
+	nf->info.split_evtchn = o->split_evtchn && split;
+	for (i = 0; i < nq; i++) {
+		rc = queue_new(nf, i, nf->info.split_evtchn, &nf->q[i]);
+		if (rc)
+			return rc;
+		nf->nq = i + 1;
+	}
+	nf->info.nr_queues = nq;
+	rc = xs_transaction_run(nf->xs, publish_tx, nf);
+	if (rc < 0)
+		return rc;
+	rc = xenbus_fe_switch(&nf->x, XenbusStateConnected);
+	if (rc)
+		return rc;
+	rc = xenbus_fe_wait(&nf->x,
+			    XENBUS_STATE_BIT(XenbusStateConnected) |
+				XENBUS_STATE_BIT(XenbusStateClosing) |
+				XENBUS_STATE_BIT(XenbusStateClosed) |
+				XENBUS_STATE_BIT(XenbusStateUnknown),
+			    timeout_ms, &st);
+	if (!rc && st != XenbusStateConnected)
+		rc = timeout_ms >= 0	       ? -ECONNREFUSED
+		     : st == XenbusStateClosed ? -EAGAIN
+					       : -ENODEV;
+	if (rc) {
+		pvk_err("netfront %s: backend did not connect (%s): %s",
+			nf->x.path, xenbus_state_name(st), strerror(-rc));
+		return rc;
+	}
+	/* Buffers were posted before it looked: tell it once. */
+	for (i = 0; i < nf->nq; i++)
+		nf->plat->evtchn->notify(nf->q[i]->ev, nf->q[i]->rx_port);
+	pvk_info("netfront %s: connected: %u queue(s), sg %d, split event "
+		 "channels %d, gso tcpv4 %d tcpv6 %d, rx gso %d",
+		 nf->x.path, nf->nq, nf->info.sg, nf->info.split_evtchn,
+		 nf->info.gso_tcpv4, nf->info.gso_tcpv6, nf->info.rx_gso);
+	return 0;
+}
+
+/* The toolstack's "mac": six hex pairs, unicast, not all zero. */
+static int read_mac(struct netfront *nf)
+{
+	char path[NF_PATH_MAX], *v = NULL;
+	unsigned int b[6], i;
+	uint64_t mtu = 1500;
+	size_t len;
+	int rc, n = 0;
+
+	snprintf(path, sizeof(path), "%s/mac", nf->x.path);
+	rc = xs_read(nf->xs, XS_TX_NONE, path, &v, &len);
+	if (rc)
+		goto out;
+	if (len != 17 ||
+	    sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &n) != 6 ||
+	    n != 17) {
+		rc = -EINVAL;
+		goto out;
+	}
+	for (i = 0; i < 6; i++) {
+		if (!strchr("0123456789abcdefABCDEF", v[3 * i]) ||
+		    !strchr("0123456789abcdefABCDEF", v[3 * i + 1])) {
+			rc = -EINVAL;
+			goto out;
+		}
+		nf->info.mac[i] = (uint8_t)b[i];
+	}
+	if ((nf->info.mac[0] & 1) ||
+	    !(nf->info.mac[0] | nf->info.mac[1] | nf->info.mac[2] |
+	      nf->info.mac[3] | nf->info.mac[4] | nf->info.mac[5]))
+		rc = -EINVAL;
+	snprintf(path, sizeof(path), "%s/mtu", nf->x.path);
+	if (!rc) {
+		int m = xs_read_u64(nf->xs, XS_TX_NONE, path, 68, 65535, &mtu);
+
+		if (m) {
+			if (m != -ENOENT)
+				pvk_warn("netfront %s: bad mtu node; using "
+					 "1500",
+					 nf->x.path);
+			mtu = 1500;
+		}
+	}
+	nf->info.mtu = (unsigned int)mtu;
+out:
+	if (rc)
+		pvk_err("netfront %s: mac %s: %s", nf->x.path, v ? v : "",
+			rc == -EINVAL ? "not a unicast MAC address"
+				      : strerror(-rc));
+	free(v);
+	return rc;
+}
+
+/* ---- reconnection ------------------------------------------------------- */
+
+static void be_state_changed(struct xs_client *xs, const char *path,
+			     const char *token, void *arg)
+{
+	struct netfront *nf = arg;
+	enum xenbus_state st;
+
+	(void)path;
+	(void)token;
+	pthread_mutex_lock(&nf->lock);
+	if (xenbus_read_state(xs, XS_TX_NONE, nf->x.be_path, &st) != 0)
+		st = XenbusStateUnknown;
+	if (st != XenbusStateConnected) {
+		if (!nf->recover_req && !nf->recovering && !nf->closing &&
+		    !nf->broken)
+			pvk_info("netfront %s: backend %s: reconnecting",
+				 nf->x.path, xenbus_state_name(st));
+		nf->recover_req = true;
+		pthread_cond_broadcast(&nf->cond);
+	}
+	pthread_mutex_unlock(&nf->lock);
+}
+
+/* Every waiter in send/recv looks at the device state again. */
+static void nf_wake_all(struct netfront *nf)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&nf->rx_lock);
+	pthread_cond_broadcast(&nf->rx_cond);
+	pthread_mutex_unlock(&nf->rx_lock);
+	for (i = 0; i < nf->nq; i++) {
+		pthread_mutex_lock(&nf->q[i]->tx_lock);
+		pthread_cond_broadcast(&nf->q[i]->tx_cond);
+		pthread_mutex_unlock(&nf->q[i]->tx_lock);
+	}
+}
+
+static void nf_recover(struct netfront *nf)
+{
+	int rc;
+
+	pthread_mutex_lock(&nf->lock);
+	nf->recovering = true;
+	pthread_mutex_unlock(&nf->lock);
+	nf_wake_all(nf);
+	pthread_mutex_lock(&nf->lock);
+	while (nf->users)
+		pthread_cond_wait(&nf->cond, &nf->lock);
+	pthread_mutex_unlock(&nf->lock);
+	for (;;) {
+		for (unsigned int i = 0; i < nf->nq; i++)
+			queue_stop(nf->q[i]);
+		/* Once the backend is in InitWait it holds no mapping of
+		 * ours (a dead one's went with it): end the sharing, then
+		 * negotiate anew. */
+		rc = xenbus_fe_restart(&nf->x);
+		queues_free(nf);
+		if (!rc)
+			rc = nf_connect(nf, -1);
+		if (!rc) {
+			pthread_mutex_lock(&nf->lock);
+			nf->recover_req = false; /* we saw Connected */
+			pthread_mutex_unlock(&nf->lock);
+		}
+		if (rc && rc != -ECANCELED && rc != -ENODEV &&
+		    !ALOAD(&nf->closing)) {
+			struct timespec ts = {0, 100000000};
+
+			if (rc != -EAGAIN)
+				pvk_warn("netfront %s: reconnecting: %s; again",
+					 nf->x.path, strerror(-rc));
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		break;
+	}
+	pthread_mutex_lock(&nf->lock);
+	if (rc) {
+		pvk_err("netfront %s: cannot reconnect: %s", nf->x.path,
+			strerror(-rc));
+		nf->broken = true;
+	} else {
+		pvk_info("netfront %s: reconnected", nf->x.path);
+		AADD(&nf->stats.reconnects, 1);
+	}
+	nf->recovering = false;
+	pthread_cond_broadcast(&nf->cond);
+	pthread_mutex_unlock(&nf->lock);
+}
+
+static void *recover_thread(void *arg)
+{
+	struct netfront *nf = arg;
+
+	for (;;) {
+		enum xenbus_state st;
+
+		pthread_mutex_lock(&nf->lock);
+		while (!nf->recover_req && !nf->closing)
+			pthread_cond_wait(&nf->cond, &nf->lock);
+		if (nf->closing || nf->broken) {
+			pthread_mutex_unlock(&nf->lock);
+			break;
+		}
+		pthread_mutex_unlock(&nf->lock);
+		if (xenbus_read_state(nf->xs, XS_TX_NONE, nf->x.be_path, &st))
+			st = XenbusStateUnknown;
+		if (st == XenbusStateConnected) {
+			/* A change seen late: nothing to do. */
+			pthread_mutex_lock(&nf->lock);
+			nf->recover_req = false;
+			pthread_mutex_unlock(&nf->lock);
+			continue;
+		}
+		if (st == XenbusStateClosing || st == XenbusStateUnknown) {
+			/* The backend fails or removes the device. */
+			nf_break(nf, st == XenbusStateClosing
+					 ? "the backend closed the device"
+					 : "the backend device was removed");
+			xenbus_fe_switch(&nf->x, XenbusStateClosing);
+			break;
+		}
+		nf_recover(nf);
+	}
+	return NULL;
+}
+
+/* ---- open and close ----------------------------------------------------- */
+
+static void nf_free(struct netfront *nf)
+{
+	if (nf->watching)
+		xs_unwatch(nf->xs, nf->x.be_path, nf->token);
+	if (nf->rthr_started) {
+		pthread_mutex_lock(&nf->lock);
+		nf->closing = true;
+		__atomic_store_n(&nf->x.cancel, true, __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&nf->cond);
+		pthread_mutex_unlock(&nf->lock);
+		pthread_join(nf->rthr, NULL);
+	}
+	queues_free(nf);
+	if (nf->shr)
+		nf->plat->gntshr->close(nf->shr);
+	if (nf->rx_fd >= 0)
+		close(nf->rx_fd);
+	xenbus_fe_release(&nf->x);
+	pthread_mutex_destroy(&nf->lock);
+	pthread_cond_destroy(&nf->cond);
+	pthread_mutex_destroy(&nf->rx_lock);
+	pthread_cond_destroy(&nf->rx_cond);
+	free(nf);
+}
+
+int netfront_open(struct pvk_platform *plat, struct xs_client *xs,
+		  uint32_t devid, const struct netfront_opts *opts,
+		  struct netfront **out)
+{
+	struct netfront *nf;
+	int rc;
+
+	if (!plat || !xs || !out)
+		return -EINVAL;
+	nf = calloc(1, sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	nf->o.sg = true;
+	nf->o.split_evtchn = true;
+	if (opts)
+		nf->o = *opts;
+	if (nf->o.timeout_ms <= 0)
+		nf->o.timeout_ms = 10000;
+	nf->plat = plat;
+	nf->xs = xs;
+	nf->rx_fd = -1;
+	pthread_mutex_init(&nf->lock, NULL);
+	pthread_cond_init(&nf->cond, NULL);
+	pthread_mutex_init(&nf->rx_lock, NULL);
+	pthread_cond_init(&nf->rx_cond, NULL);
+	nf->rx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (nf->rx_fd < 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	rc = xenbus_fe_init(&nf->x, plat, xs, "vif", devid, nf->o.timeout_ms);
+	if (rc)
+		goto out_free;
+	rc = read_mac(nf);
+	if (rc)
+		goto out_free;
+	rc = xenbus_fe_begin(&nf->x);
+	if (rc)
+		goto fail;
+	rc = plat->gntshr->open(plat, &nf->shr);
+	if (!rc)
+		rc = nf_connect(nf, nf->o.timeout_ms);
+	if (rc)
+		goto fail;
+	rc = -pthread_create(&nf->rthr, NULL, recover_thread, nf);
+	if (rc)
+		goto fail;
+	nf->rthr_started = true;
+	snprintf(nf->token, sizeof(nf->token), "nf:%s", nf->x.path);
+	rc = xs_watch(xs, nf->x.be_path, nf->token, be_state_changed, nf);
+	if (rc)
+		goto fail;
+	nf->watching = true;
+	*out = nf;
+	return 0;
+fail:
+	if (nf->x.be_path)
+		xenbus_fe_switch(&nf->x, XenbusStateClosed);
+out_free:
+	nf_free(nf);
+	return rc;
+}
+
+void netfront_close(struct netfront *nf)
+{
+	if (!nf)
+		return;
+	if (nf->watching)
+		xs_unwatch(nf->xs, nf->x.be_path, nf->token);
+	nf->watching = false;
+	pthread_mutex_lock(&nf->lock);
+	nf->closing = true;
+	__atomic_store_n(&nf->x.cancel, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&nf->cond);
+	pthread_mutex_unlock(&nf->lock);
+	if (nf->rthr_started) {
+		pthread_join(nf->rthr, NULL);
+		nf->rthr_started = false;
+	}
+	nf_wake_all(nf);
+	pthread_mutex_lock(&nf->lock);
+	while (nf->users)
+		pthread_cond_wait(&nf->cond, &nf->lock);
+	pthread_mutex_unlock(&nf->lock);
+	xenbus_fe_close(&nf->x); /* it says so if the backend did not follow */
+	nf_free(nf);
+}
+
+const struct netfront_info *netfront_info(const struct netfront *nf)
+{
+	return &nf->info;
+}
+
+void netfront_mac(const struct netfront *nf, uint8_t mac[6])
+{
+	memcpy(mac, nf->info.mac, 6);
+}
+
+bool netfront_broken(const struct netfront *nf) { return ALOAD(&nf->broken); }
+
+void netfront_get_stats(const struct netfront *nf, struct netfront_stats *st)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	*st = nf->stats;
+}
+
+/* ---- netfront as a xenbus frontend driver ------------------------------- */
+
+static int drv_probe(struct xenbus_bus *bus, const char *id, void **priv)
+{
+	uint64_t devid;
+	int rc = pvk_parse_u64(id, 0, UINT32_MAX, &devid);
+
+	if (rc)
+		return rc;
+	return netfront_open(xenbus_bus_platform(bus), xenbus_bus_xs(bus),
+			     (uint32_t)devid, NULL, (struct netfront **)priv);
+}
+
+static void drv_remove(void *priv) { netfront_close(priv); }
+
+const struct xenbus_frontend_driver netfront_driver = {
+    .type = "vif",
+    .probe = drv_probe,
+    .remove = drv_remove,
+};

@@ -1,0 +1,72 @@
+/*
+ * nf_rx.h - netfront's pure receive-side parsing: one packet's chain of
+ * rx responses (data slots, extra-info slots) taken apart and checked, no
+ * I/O (unit-tested in tests/net/test_nf_rx.c).
+ *
+ * The responses are copies, made once from the shared ring (no double
+ * fetch).  A packet is: a data slot, its extra-info slots when the first
+ * says NETRXF_extra_info (chained by XEN_NETIF_EXTRA_FLAG_MORE), then more
+ * data slots while a data slot says NETRXF_more_data.  Every slot is
+ * answered in its request's ring slot (netif.h), so a data slot's id must
+ * name that slot.
+ */
+#ifndef PVKIT_NF_RX_H
+#define PVKIT_NF_RX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <xen/grant_table.h>
+#include <xen/xen.h>
+
+/* ring.h wants barriers from its includer (legacy interface version). */
+#ifndef mb
+#define mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
+#ifndef rmb
+#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#endif
+#ifndef wmb
+#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
+#include <xen/io/netif.h>
+#include <xen/io/ring.h>
+
+#define NF_PAGE_SIZE 4096u
+/* Slots (data and extra info) one packet may take: more is a backend that
+ * never ends its chain (Linux sends at most 18 data slots and 2 extras). */
+#define NF_RX_MAX_SLOTS 64u
+
+/* One rx ring slot's response, either form (8 bytes each). */
+union nf_rx_slot {
+	struct netif_rx_response r;
+	struct netif_extra_info e;
+};
+
+struct nf_rx_frag {
+	uint16_t slot; /* ring slot (= the page posted there) */
+	uint16_t offset, size;
+};
+
+struct nf_rx_pkt {
+	unsigned int nslots; /* ring slots the packet takes */
+	unsigned int nfrags;
+	struct nf_rx_frag frag[NF_RX_MAX_SLOTS];
+	size_t len;	    /* sum of the fragments */
+	unsigned int flags; /* NETRXF_* of the first slot */
+	unsigned int gso_type, gso_size;
+	/* Not 0: the packet is to be dropped (why: -EIO an error status,
+	 * -EINVAL a bad offset/size, extra info or an empty packet). */
+	int err;
+};
+
+/* Parse the packet starting at rsp[0], the response in ring index first,
+ * with n responses available in order (ring_size a power of two).
+ * Returns 1 (pkt filled: a complete packet, maybe to drop), 0 (the chain
+ * goes on past what is available: wait for more) or -EPROTO (a protocol
+ * violation: a data slot answered out of its slot, or a chain longer than
+ * NF_RX_MAX_SLOTS). */
+int nf_rx_parse(const union nf_rx_slot *rsp, unsigned int n, uint32_t first,
+		unsigned int ring_size, struct nf_rx_pkt *pkt);
+
+#endif

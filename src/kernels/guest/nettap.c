@@ -1,0 +1,370 @@
+/*
+ * nettap.c - a vif as eth<N> in the domain's network namespace (nettap.h
+ * says what and why).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "netif/netif.h"
+#include "nettap.h"
+#include "pvkit/netfront.h"
+
+#define NETNS_DIR "/run/netns"
+#define BUF_SIZE (NETFRONT_MAX_FRAME + 1)
+
+struct nettap {
+	struct netfront *nf;
+	char ifname[IFNAMSIZ];
+	uint8_t mac[6];
+	int tapfd, nsfd, stopfd;
+	pthread_t tx, rx;
+	bool tx_started, rx_started;
+	uint64_t reconnects; /* netfront's, when we last announced */
+};
+
+/* ---- the namespace and the interface (on a thread of their own) ------ */
+
+struct setup_job {
+	const char *ns;
+	struct nettap *t;
+	unsigned int mtu, offload;
+	int rc;
+};
+
+static int if_ioctl(int s, unsigned long req, struct ifreq *ifr)
+{
+	return ioctl(s, req, ifr) < 0 ? -errno : 0;
+}
+
+/* This thread into namespace ns, creating it if it does not exist. */
+static int enter_netns(const char *ns)
+{
+	char path[128];
+	int fd, rc;
+
+	if (snprintf(path, sizeof(path), NETNS_DIR "/%s", ns) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		rc = setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
+		close(fd);
+		if (!rc)
+			return 0;
+		/* a plain file left by a namespace that is gone */
+	}
+	if (mkdir(NETNS_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	if (unshare(CLONE_NEWNET) < 0 || mount("/proc/thread-self/ns/net", path,
+					       "none", MS_BIND, NULL) < 0) {
+		rc = -errno;
+		unlink(path);
+		return rc;
+	}
+	pvk_info("network namespace %s created", ns);
+	return 0;
+}
+
+static void *setup_thread(void *arg)
+{
+	struct setup_job *j = arg;
+	struct nettap *t = j->t;
+	struct ifreq ifr;
+	int s = -1, hdr = sizeof(struct virtio_net_hdr);
+
+	j->rc = enter_netns(j->ns);
+	if (j->rc) {
+		pvk_err("network namespace %s: %s", j->ns, strerror(-j->rc));
+		return NULL;
+	}
+	t->nsfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	t->tapfd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (t->nsfd < 0 || s < 0 || t->tapfd < 0) {
+		j->rc = -errno;
+		goto out;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (!if_ioctl(s, SIOCGIFFLAGS, &ifr)) {
+		ifr.ifr_flags |= IFF_UP;
+		if_ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->ifname);
+	j->rc = ioctl(t->tapfd, TUNSETIFF, &ifr) < 0 ? -errno : 0;
+	if (!j->rc && (ioctl(t->tapfd, TUNSETVNETHDRSZ, &hdr) < 0 ||
+		       ioctl(t->tapfd, TUNSETOFFLOAD, j->offload) < 0))
+		j->rc = -errno;
+	if (!j->rc) {
+		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+		memcpy(ifr.ifr_hwaddr.sa_data, t->mac, 6);
+		j->rc = if_ioctl(s, SIOCSIFHWADDR, &ifr);
+	}
+	if (!j->rc) {
+		ifr.ifr_mtu = (int)j->mtu;
+		j->rc = if_ioctl(s, SIOCSIFMTU, &ifr);
+	}
+	if (!j->rc)
+		j->rc = if_ioctl(s, SIOCGIFFLAGS, &ifr);
+	if (!j->rc) {
+		ifr.ifr_flags |= IFF_UP;
+		j->rc = if_ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+out:
+	if (j->rc)
+		pvk_err("%s in %s: %s", t->ifname, j->ns, strerror(-j->rc));
+	if (s >= 0)
+		close(s);
+	return NULL;
+}
+
+int nettap_netns_remove(const char *ns)
+{
+	char path[128];
+
+	if (snprintf(path, sizeof(path), NETNS_DIR "/%s", ns) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	umount2(path, MNT_DETACH);
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+/* ---- TAP -> netfront ---------------------------------------------------- */
+
+static void *tx_thread(void *arg)
+{
+	struct nettap *t = arg;
+	struct virtio_net_hdr vh;
+	struct netfront_meta m;
+	struct pollfd p[2] = {{.fd = t->tapfd, .events = POLLIN},
+			      {.fd = t->stopfd, .events = POLLIN}};
+	uint8_t *buf = malloc(BUF_SIZE);
+	struct iovec iov[2] = {{&vh, sizeof(vh)}, {buf, BUF_SIZE}};
+	ssize_t n;
+	int rc;
+
+	while (buf) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		n = readv(t->tapfd, iov, 2);
+		if (n < (ssize_t)sizeof(vh))
+			continue;
+		n -= (ssize_t)sizeof(vh);
+		memset(&m, 0, sizeof(m));
+		if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+			m.flags |= NETFRONT_CSUM_BLANK;
+		else if (vh.flags & VIRTIO_NET_HDR_F_DATA_VALID)
+			m.flags |= NETFRONT_DATA_VALIDATED;
+		switch (vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
+		case VIRTIO_NET_HDR_GSO_TCPV4:
+			m.gso_type = NETFRONT_GSO_TCPV4;
+			break;
+		case VIRTIO_NET_HDR_GSO_TCPV6:
+			m.gso_type = NETFRONT_GSO_TCPV6;
+			break;
+		default:
+			break;
+		}
+		if (m.gso_type)
+			m.gso_size = vh.gso_size;
+		rc = netfront_send(t->nf, buf, (size_t)n, &m, 1000);
+		if (rc == -EIO)
+			break; /* broken: the frames have nowhere to go */
+	}
+	free(buf);
+	return NULL;
+}
+
+/* ---- netfront -> TAP ---------------------------------------------------- */
+
+/* A gratuitous ARP for each IPv4 address of the interface (this thread
+ * is in its namespace), as Linux's netfront has its peers notified after
+ * a reconnection: switches learn where the MAC went. */
+static void announce(struct nettap *t)
+{
+	struct ifaddrs *ifa, *i;
+	uint8_t f[60];
+
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i; i = i->ifa_next) {
+		const struct sockaddr_in *a = (const void *)i->ifa_addr;
+
+		if (!a || a->sin_family != AF_INET ||
+		    strcmp(i->ifa_name, t->ifname))
+			continue;
+		memset(f, 0, sizeof(f));
+		memset(f, 0xff, 6);
+		memcpy(f + 6, t->mac, 6);
+		f[12] = 0x08, f[13] = 0x06; /* ARP */
+		f[15] = 1, f[16] = 0x08, f[18] = 6,
+		f[19] = 4; /* Ethernet/IPv4 */
+		f[21] = 1; /* request */
+		memcpy(f + 22, t->mac, 6);
+		memcpy(f + 28, &a->sin_addr, 4);
+		memcpy(f + 38, &a->sin_addr, 4);
+		netfront_send(t->nf, f, sizeof(f), NULL, 1000);
+	}
+	freeifaddrs(ifa);
+}
+
+static void *rx_thread(void *arg)
+{
+	struct nettap *t = arg;
+	struct virtio_net_hdr vh;
+	struct netfront_meta m;
+	struct netfront_stats st;
+	struct netif_l4 l4;
+	struct pollfd p[2] = {{.fd = netfront_rx_fd(t->nf), .events = POLLIN},
+			      {.fd = t->stopfd, .events = POLLIN}};
+	uint8_t *buf = malloc(BUF_SIZE);
+	struct iovec iov[2] = {{&vh, sizeof(vh)}, {buf, 0}};
+	int n;
+
+	if (buf && setns(t->nsfd, CLONE_NEWNET) < 0)
+		pvk_warn("%s: cannot enter its namespace: no gratuitous ARP",
+			 t->ifname);
+	while (buf) {
+		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		netfront_get_stats(t->nf, &st);
+		if (st.reconnects != t->reconnects) {
+			t->reconnects = st.reconnects;
+			announce(t);
+		}
+		while ((n = netfront_recv(t->nf, buf, BUF_SIZE, &m, 0)) >= 0) {
+			memset(&vh, 0, sizeof(vh));
+			if ((m.flags & NETFRONT_CSUM_BLANK) &&
+			    !netif_parse_l4(buf, (size_t)n, &l4)) {
+				vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+				vh.csum_start = l4.csum_start;
+				vh.csum_offset = l4.csum_offset;
+				if (m.gso_type) {
+					vh.gso_type =
+					    m.gso_type == NETFRONT_GSO_TCPV4
+						? VIRTIO_NET_HDR_GSO_TCPV4
+						: VIRTIO_NET_HDR_GSO_TCPV6;
+					vh.gso_size = (uint16_t)m.gso_size;
+					vh.hdr_len = l4.hdr_len;
+				}
+			} else if (m.flags & NETFRONT_CSUM_BLANK) {
+				continue; /* no header to finish it from */
+			} else if (m.flags & NETFRONT_DATA_VALIDATED) {
+				vh.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+			}
+			iov[1].iov_len = (size_t)n;
+			if (writev(t->tapfd, iov, 2) < 0 && errno != EAGAIN)
+				pvk_debug("%s: TAP write: %s", t->ifname,
+					  strerror(errno));
+		}
+		if (n == -EIO)
+			break;
+	}
+	free(buf);
+	return NULL;
+}
+
+/* ---- start / stop ------------------------------------------------------- */
+
+void nettap_stop(struct nettap *t)
+{
+	uint64_t one = 1;
+
+	if (!t)
+		return;
+	if (t->stopfd >= 0 && write(t->stopfd, &one, sizeof(one)) < 0)
+		pvk_warn("%s: cannot stop its threads", t->ifname);
+	if (t->tx_started)
+		pthread_join(t->tx, NULL);
+	if (t->rx_started)
+		pthread_join(t->rx, NULL);
+	if (t->tapfd >= 0)
+		close(t->tapfd); /* the interface goes with it */
+	if (t->nsfd >= 0)
+		close(t->nsfd);
+	if (t->stopfd >= 0)
+		close(t->stopfd);
+	free(t);
+}
+
+int nettap_start(struct netfront *nf, const char *ns, uint32_t devid,
+		 struct nettap **out)
+{
+	const struct netfront_info *in = netfront_info(nf);
+	struct setup_job j = {.ns = ns, .mtu = in->mtu};
+	struct netfront_stats st;
+	struct nettap *t;
+	pthread_t thr;
+	int rc;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->nf = nf;
+	t->tapfd = t->nsfd = -1;
+	t->stopfd = eventfd(0, EFD_CLOEXEC);
+	memcpy(t->mac, in->mac, 6);
+	netfront_get_stats(nf, &st);
+	t->reconnects = st.reconnects;
+	snprintf(t->ifname, sizeof(t->ifname), "eth%u", devid);
+	/* What the domain's stack may hand us: partial checksums (the
+	 * backend finishes them), and TSO where the backend takes GSO. */
+	j.offload = TUN_F_CSUM;
+	if (in->sg && in->gso_tcpv4)
+		j.offload |= TUN_F_TSO4;
+	if (in->sg && in->gso_tcpv6)
+		j.offload |= TUN_F_TSO6;
+	j.t = t;
+	rc = t->stopfd < 0 ? -errno
+			   : -pthread_create(&thr, NULL, setup_thread, &j);
+	if (!rc) {
+		pthread_join(thr, NULL);
+		rc = j.rc;
+	}
+	if (!rc)
+		rc = -pthread_create(&t->tx, NULL, tx_thread, t);
+	t->tx_started = !rc;
+	if (!rc)
+		rc = -pthread_create(&t->rx, NULL, rx_thread, t);
+	t->rx_started = !rc;
+	if (rc) {
+		nettap_stop(t);
+		return rc;
+	}
+	pvk_info("%s: in network namespace %s, MAC "
+		 "%02x:%02x:%02x:%02x:%02x:%02x, MTU %u",
+		 t->ifname, ns, t->mac[0], t->mac[1], t->mac[2], t->mac[3],
+		 t->mac[4], t->mac[5], in->mtu);
+	*out = t;
+	return 0;
+}

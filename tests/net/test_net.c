@@ -1,0 +1,502 @@
+/*
+ * test_net.c - netfront in a DomU against pvkit-netback, end to end, in a
+ * private network namespace: the guest sends frames of many sizes (up to
+ * 1514 bytes without scatter-gather, up to 65535 with it) which the test
+ * reads on an AF_PACKET socket bound to the vif's TAP interface and checks
+ * byte for byte; the test sends frames the same way the other direction
+ * and the guest checks them.  With and without SG, one and two queues (two
+ * flows, each in order on its queue), one and split event channels; and
+ * pvkit-netback killed and restarted under a connected guest, which
+ * reconnects and carries on.
+ *
+ * Skipped (77) only without the privilege to make a network namespace.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+/* cmocka needs the headers above */
+#include <cmocka.h>
+
+#include "net_env.h"
+#include "pvkit/netfront.h"
+#include "pvkit/xenbus.h"
+
+#define ETH_P_PVKIT_TEST 0x88b5 /* IEEE local experimental */
+#define MAX_FLOWS 2u
+#define ACK_EVERY 16u /* the guest reports received frames this often */
+#define WINDOW 64u    /* frames the test sends ahead of the reports */
+#define MTU_SG 65521u /* a TAP's largest: 65535 with the header */
+
+static struct net_env E;
+
+/* ---- frames both sides generate and check ------------------------------ */
+
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* Frame k of a flow: the edge sizes first, then random ones. */
+static size_t frame_len(uint64_t seed, unsigned int flow, unsigned int k,
+			size_t maxlen)
+{
+	static const size_t edges[] = {14,   15,   60,	 64,   1514,
+				       4095, 4096, 4097, 8192, 65535};
+	uint64_t r = mix(seed ^ ((uint64_t)flow << 40) ^ k);
+
+	if (k < sizeof(edges) / sizeof(edges[0]))
+		return edges[k] <= maxlen ? edges[k] : maxlen - (r % 16);
+	return 14 + (size_t)(r % (maxlen - 13));
+}
+
+static void frame_fill(uint8_t *f, size_t len, uint64_t seed, unsigned int flow,
+		       unsigned int k)
+{
+	static const uint8_t dst[6] = {0x02, 0, 0, 0, 0, 0x01};
+	uint64_t x = mix(seed ^ ((uint64_t)flow << 40) ^ ((uint64_t)k << 8));
+	size_t i;
+
+	memcpy(f, dst, 6);
+	f[6] = 0x02;
+	f[7] = f[8] = f[9] = 0;
+	f[10] = 0x01;
+	f[11] = (uint8_t)flow;
+	f[12] = ETH_P_PVKIT_TEST >> 8;
+	f[13] = ETH_P_PVKIT_TEST & 0xff;
+	for (i = 14; i < len; i++) {
+		if (!((i - 14) & 7))
+			x = mix(x);
+		f[i] = (uint8_t)(x >> (((i - 14) & 7) * 8));
+	}
+}
+
+static bool is_test_frame(const uint8_t *f, size_t len)
+{
+	return len >= 14 && f[12] == (ETH_P_PVKIT_TEST >> 8) &&
+	       f[13] == (ETH_P_PVKIT_TEST & 0xff) && f[11] < MAX_FLOWS;
+}
+
+/* 0, or which check failed. */
+static int frame_check(const uint8_t *f, size_t len, uint64_t seed,
+		       unsigned int k, size_t maxlen, uint8_t *scratch)
+{
+	unsigned int flow = f[11];
+	size_t want = frame_len(seed, flow, k, maxlen);
+
+	if (len != want) {
+		fprintf(stderr, "flow %u frame %u: %zu bytes, want %zu\n", flow,
+			k, len, want);
+		return 1;
+	}
+	frame_fill(scratch, len, seed, flow, k);
+	if (memcmp(scratch, f, len)) {
+		size_t i = 0;
+
+		while (scratch[i] == f[i])
+			i++;
+		fprintf(stderr,
+			"flow %u frame %u (%zu bytes): differs at %zu\n", flow,
+			k, len, i);
+		return 2;
+	}
+	return 0;
+}
+
+/* ---- the guest ------------------------------------------------------------
+ */
+
+enum { MSG_READY = 1, MSG_GO, MSG_SENT };
+
+struct net_arg {
+	struct netfront_opts opts;
+	uint64_t seed;
+	unsigned int nframes; /* per flow and direction */
+	unsigned int flows;
+	size_t maxlen;
+	bool expect_sg, expect_split;
+	unsigned int expect_queues;
+	unsigned int rounds;  /* > 1: the backend restarts between rounds */
+	struct chan up, down; /* guest -> test, test -> guest */
+};
+
+static int guest_round(struct netfront *nf, struct net_arg *a,
+		       unsigned int round, uint8_t *buf, uint8_t *scratch)
+{
+	unsigned int next[MAX_FLOWS] = {0}, got = 0, k, fl;
+	uint64_t seed = a->seed + 2 * round, v;
+	int n;
+
+	/* After a backend restart: once reconnected. */
+	for (k = 0; round && k < 2000; k++) {
+		struct netfront_stats st;
+
+		netfront_get_stats(nf, &st);
+		if (st.reconnects >= round)
+			break;
+		usleep(10000);
+	}
+	if (chan_put(&a->up, MSG_READY) || chan_get(&a->down, &v) ||
+	    v != MSG_GO)
+		return 20;
+	for (k = 0; k < a->nframes; k++)
+		for (fl = 0; fl < a->flows; fl++) {
+			size_t len = frame_len(seed, fl, k, a->maxlen);
+
+			frame_fill(buf, len, seed, fl, k);
+			n = netfront_send(nf, buf, len, NULL, 20000);
+			if (n) {
+				fprintf(stderr,
+					"guest: send %u/%u (%zu bytes): %s\n",
+					fl, k, len, strerror(-n));
+				return 21;
+			}
+		}
+	if (chan_put(&a->up, MSG_SENT))
+		return 22;
+	/* The other way. */
+	seed++;
+	while (got < a->nframes * a->flows) {
+		struct netfront_meta m;
+
+		n = netfront_recv(nf, buf, NETFRONT_MAX_FRAME, &m, 20000);
+		if (n < 0) {
+			fprintf(stderr, "guest: recv after %u frames: %s\n",
+				got, strerror(-n));
+			return 23;
+		}
+		if (!is_test_frame(buf, (size_t)n))
+			continue;
+		fl = buf[11];
+		if (fl >= a->flows || next[fl] >= a->nframes)
+			return 24;
+		if (frame_check(buf, (size_t)n, seed, next[fl], a->maxlen,
+				scratch))
+			return 25;
+		next[fl]++;
+		got++;
+		if (!(got % ACK_EVERY) || got == a->nframes * a->flows)
+			if (chan_put(&a->up, got))
+				return 26;
+	}
+	return 0;
+}
+
+static int net_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+{
+	static const uint8_t mac[6] = {0x00, 0x16, 0x3e, 0x12, 0x34, 0x56};
+	struct net_arg *a = p;
+	const struct netfront_info *info;
+	struct netfront_stats st;
+	struct netfront *nf;
+	uint8_t *buf = malloc(NETFRONT_MAX_FRAME),
+		*scratch = malloc(NETFRONT_MAX_FRAME), m[6];
+	unsigned int r;
+	int rc;
+
+	if (!buf || !scratch)
+		return 2;
+	rc = netfront_open(plat, xs, NET_DEVID, &a->opts, &nf);
+	if (rc) {
+		fprintf(stderr, "guest: netfront_open: %s\n", strerror(-rc));
+		return 3;
+	}
+	info = netfront_info(nf);
+	netfront_mac(nf, m);
+	if (memcmp(m, mac, 6) || memcmp(info->mac, mac, 6))
+		return 4;
+	if (info->sg != a->expect_sg || info->split_evtchn != a->expect_split ||
+	    info->nr_queues != a->expect_queues)
+		return 5;
+	for (r = 0; r < a->rounds; r++) {
+		rc = guest_round(nf, a, r, buf, scratch);
+		if (rc)
+			return rc;
+	}
+	netfront_get_stats(nf, &st);
+	if (st.rx_errors || st.tx_errors || st.rx_too_big)
+		return 30;
+	if (st.reconnects < a->rounds - 1)
+		return 31;
+	if (a->flows > 1 && info->nr_queues > 1 &&
+	    (!st.queue_tx_frames[0] || !st.queue_tx_frames[1]))
+		return 32; /* the two flows took one queue */
+	if (netfront_broken(nf))
+		return 33;
+	netfront_close(nf);
+	free(buf);
+	free(scratch);
+	return 0;
+}
+
+/* ---- the test's side ------------------------------------------------------
+ */
+
+/* The backend's state for the guest's vif. */
+static int be_state(domid_t d)
+{
+	char path[96];
+	enum xenbus_state st;
+
+	snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u/%u", d,
+		 NET_DEVID);
+	if (xenbus_read_state(E.pv.xs, XS_TX_NONE, path, &st))
+		return -1;
+	return (int)st;
+}
+
+static void test_round(struct net_arg *a, domid_t d, unsigned int round,
+		       uint8_t *buf, uint8_t *scratch)
+{
+	unsigned int next[MAX_FLOWS] = {0}, got = 0, sent = 0, k, fl;
+	uint64_t seed = a->seed + 2 * round, v, acked = 0;
+	char ifname[IFNAMSIZ];
+	int s, idx, n;
+
+	assert_int_equal(chan_get(&a->up, &v), 0);
+	assert_int_equal(v, MSG_READY);
+	assert_int_equal(be_state(d), XenbusStateConnected);
+	snprintf(ifname, sizeof(ifname), "vif%u.%u", d, NET_DEVID);
+	s = net_env_packet_socket(ifname, ETH_P_PVKIT_TEST, 5000, &idx);
+	assert_true(s >= 0);
+	assert_int_equal(chan_put(&a->down, MSG_GO), 0);
+	/* What the guest sends. */
+	while (got < a->nframes * a->flows) {
+		n = net_env_packet_recv(s, buf, NETFRONT_MAX_FRAME + 1, 10000);
+		if (n < 0)
+			fprintf(stderr, "test: %u frames came, then none\n",
+				got);
+		assert_true(n > 0);
+		assert_true(is_test_frame(buf, (size_t)n));
+		fl = buf[11];
+		assert_true(fl < a->flows && next[fl] < a->nframes);
+		assert_int_equal(frame_check(buf, (size_t)n, seed, next[fl],
+					     a->maxlen, scratch),
+				 0);
+		next[fl]++;
+		got++;
+	}
+	assert_int_equal(chan_get(&a->up, &v), 0);
+	assert_int_equal(v, MSG_SENT);
+	/* The other way, a window ahead of what the guest took (a TAP
+	 * drops what its queue cannot hold). */
+	seed++;
+	for (k = 0; k < a->nframes; k++)
+		for (fl = 0; fl < a->flows; fl++) {
+			size_t len = frame_len(seed, fl, k, a->maxlen);
+
+			while (sent - acked >= WINDOW)
+				assert_int_equal(chan_get(&a->up, &acked), 0);
+			frame_fill(buf, len, seed, fl, k);
+			n = net_env_packet_send(s, idx, buf, len);
+			if (n)
+				fprintf(stderr, "test: send %zu bytes: %s\n",
+					len, strerror(-n));
+			assert_int_equal(n, 0);
+			sent++;
+		}
+	while (acked < sent)
+		assert_int_equal(chan_get(&a->up, &acked), 0);
+	close(s);
+}
+
+static void run(struct net_arg *a, unsigned int mtu)
+{
+	uint8_t *buf = malloc(NETFRONT_MAX_FRAME + 1),
+		*scratch = malloc(NETFRONT_MAX_FRAME);
+	unsigned int r;
+	domid_t d;
+	pid_t pid;
+
+	assert_non_null(buf);
+	assert_non_null(scratch);
+	if (!a->rounds)
+		a->rounds = 1;
+	assert_int_equal(chan_init(&a->up), 0);
+	assert_int_equal(chan_init(&a->down), 0);
+	assert_int_equal(net_env_backend(&E, NULL), 0);
+	assert_int_equal(
+	    net_env_guest(&E, mtu, net_guest, a, sizeof(*a), &d, &pid), 0);
+	for (r = 0; r < a->rounds; r++) {
+		if (r) {
+			/* A crash: the guest's rings stay as they were, the
+			 * TAP goes with the process; the new backend finds
+			 * the frontend Connected and waits for it to start
+			 * over. */
+			net_env_backend_kill(&E);
+			assert_int_equal(net_env_backend(&E, NULL), 0);
+			/* The guest says ready once reconnected. */
+		}
+		test_round(a, d, r, buf, scratch);
+	}
+	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
+	close(a->up.fd[0]);
+	close(a->up.fd[1]);
+	close(a->down.fd[0]);
+	close(a->down.fd[1]);
+	free(buf);
+	free(scratch);
+}
+
+static void test_nosg_1q(void **state)
+{
+	struct net_arg a = {.opts = {.num_queues = 1},
+			    .seed = 1,
+			    .nframes = 400,
+			    .flows = 1,
+			    .maxlen = 1514,
+			    .expect_queues = 1};
+
+	(void)state;
+	run(&a, 1500);
+}
+
+static void test_nosg_2q_split(void **state)
+{
+	struct net_arg a = {.opts = {.num_queues = 2, .split_evtchn = true},
+			    .seed = 2,
+			    .nframes = 300,
+			    .flows = 2,
+			    .maxlen = 1514,
+			    .expect_split = true,
+			    .expect_queues = 2};
+
+	(void)state;
+	run(&a, 1500);
+}
+
+static void test_sg_1q_split(void **state)
+{
+	struct net_arg a = {
+	    .opts = {.num_queues = 1, .sg = true, .split_evtchn = true},
+	    .seed = 3,
+	    .nframes = 150,
+	    .flows = 1,
+	    .maxlen = NETFRONT_MAX_FRAME,
+	    .expect_sg = true,
+	    .expect_split = true,
+	    .expect_queues = 1};
+
+	(void)state;
+	run(&a, MTU_SG);
+}
+
+static void test_sg_2q(void **state)
+{
+	struct net_arg a = {.opts = {.num_queues = 2, .sg = true},
+			    .seed = 4,
+			    .nframes = 100,
+			    .flows = 2,
+			    .maxlen = NETFRONT_MAX_FRAME,
+			    .expect_sg = true,
+			    .expect_queues = 2};
+
+	(void)state;
+	run(&a, MTU_SG);
+}
+
+/* A frame larger than a page is refused without SG; a runt always. */
+static int limits_guest(struct pvk_platform *plat, struct xs_client *xs,
+			void *p)
+{
+	struct netfront_opts o = {.num_queues = 1};
+	struct netfront_meta m = {.gso_type = NETFRONT_GSO_TCPV4,
+				  .gso_size = 1448};
+	static uint8_t buf[8192];
+	struct netfront *nf;
+
+	(void)p;
+	if (netfront_open(plat, xs, NET_DEVID, &o, &nf))
+		return 3;
+	memset(buf, 0xab, sizeof(buf));
+	if (netfront_send(nf, buf, 4097, NULL, 1000) != -EMSGSIZE)
+		return 4;
+	if (netfront_send(nf, buf, 13, NULL, 1000) != -EINVAL)
+		return 5;
+	if (netfront_send(nf, buf, 4096, NULL, 1000) != 0)
+		return 6;
+	/* GSO needs SG. */
+	if (netfront_send(nf, buf, 4096, &m, 1000) != -EOPNOTSUPP)
+		return 7;
+	if (netfront_recv(nf, buf, sizeof(buf), NULL, 0) != -EAGAIN)
+		return 8;
+	netfront_close(nf);
+	return 0;
+}
+
+static void test_limits(void **state)
+{
+	domid_t d;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(net_env_backend(&E, NULL), 0);
+	assert_int_equal(
+	    net_env_guest(&E, 1500, limits_guest, NULL, 0, &d, &pid), 0);
+	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
+}
+
+static void test_backend_restart(void **state)
+{
+	struct net_arg a = {
+	    .opts = {.num_queues = 2, .sg = true, .split_evtchn = true},
+	    .seed = 5,
+	    .nframes = 60,
+	    .flows = 2,
+	    .maxlen = 9000,
+	    .expect_sg = true,
+	    .expect_split = true,
+	    .expect_queues = 2,
+	    .rounds = 3};
+
+	(void)state;
+	run(&a, 9000);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return net_env_start(&E);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	net_env_stop(&E);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_nosg_1q),
+	    cmocka_unit_test(test_nosg_2q_split),
+	    cmocka_unit_test(test_sg_1q_split),
+	    cmocka_unit_test(test_sg_2q),
+	    cmocka_unit_test(test_backend_restart),
+	};
+	int rc = net_env_netns();
+
+	if (rc == -EPERM) {
+		printf("SKIP: no privilege for a network namespace "
+		       "(unshare(CLONE_NEWNET): %s); run as root\n",
+		       strerror(-rc));
+		return 77;
+	}
+	if (rc) {
+		fprintf(stderr, "network namespace: %s\n", strerror(-rc));
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
