@@ -337,6 +337,10 @@ static int domain_build(struct ts *ts, struct pvk_platform *plat,
 			rc = ts_dev_add(xs, &dev, &c->disks[i], "create");
 	}
 	for (i = 0; !rc && i < c->nvifs; i++) {
+		if (vif_default_name_free("create", &c->vifs[i], *domid)) {
+			rc = -EEXIST;
+			goto fail;
+		}
 		rc = ts_dev_from_cfg(&dev, &ts_vif_type, *domid, &c->vifs[i]);
 		if (!rc)
 			rc = ts_dev_add(xs, &dev, &c->vifs[i], "create");

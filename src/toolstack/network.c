@@ -125,6 +125,11 @@ int cmd_network_attach(struct ts *ts, int argc, char **argv)
 		}
 		if (ts_dev_from_cfg(&dev, &ts_vif_type, d, &v))
 			goto out;
+		/* (a devid of this domain in use: ts_dev_add says so) */
+		if (ts_dev_read_num(xs, dev.be, "state") < 0 &&
+		    ts_dev_read_num(xs, dev.fe, "state") < 0 &&
+		    vif_default_name_free(VERB, &v, d))
+			goto out;
 		err = ts_dev_hotplug(xs, &dev, &v, TS_DEV_WAIT_MS, VERB);
 		if (err != -EEXIST || v.has_devid)
 			break;

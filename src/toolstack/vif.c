@@ -176,6 +176,23 @@ int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 	return 0;
 }
 
+int vif_default_name_free(const char *where, const struct xlcfg_vif *v,
+			  domid_t fe)
+{
+	char name[32];
+
+	if (v->vifname)
+		return 0; /* vif_check's */
+	snprintf(name, sizeof(name), "vif%u.%u", fe, v->devid);
+	if (!if_nametoindex(name))
+		return 0;
+	say(where, 0, false,
+	    "the interface %s exists already (a vif of another pvkit host's "
+	    "domain %u?)",
+	    name, fe);
+	return -EEXIST;
+}
+
 int vif_default_mac(uint8_t mac[6])
 {
 	uint8_t r[3];

@@ -167,6 +167,14 @@ PY
   check "network-attach of a MAC in use refused" '"$P" network-attach net1 mac=00:16:3e:5a:00:02 2>&1 | grep -q "has the MAC 00:16:3e:5a:00:02 on its network interface 1 already"'
   check "network-attach of a vifname in use refused" '! "$P" network-attach net1 vifname=web0 2>/dev/null'
   check "network-attach onto a missing bridge refused" '"$P" network-attach net1 bridge=nosuchbr9 2>&1 | grep -q "bridge: nosuchbr9 does not exist" && ! "$P" network-list net1 | grep -q "^2 "'
+  # Another host on this machine with a domain of the same id: its TAP
+  # vif<id>.<devid> is not taken over (pvkit-netback would attach to it).
+  python3 -c 'import fcntl, os, struct, sys, time
+f = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(f, 0x400454ca, struct.pack("16sH", sys.argv[1].encode(), 0x1002))
+time.sleep(30)' "vif$n1.3" & tappid=$!
+  check "network-attach refuses a devid whose interface name exists" 'waitfor "[ -e /sys/class/net/vif$n1.3 ]" && "$P" network-attach net1 devid=3 2>&1 | grep -q "the interface vif$n1.3 exists already" && ! "$P" network-list net1 | grep -q "^3 "'
+  kill $tappid 2>/dev/null; wait $tappid 2>/dev/null
   check "network-detach by devid: the TAP goes" '"$P" network-detach net1 1 && ! "$P" network-list net1 | grep -q "^1 " && waitfor "[ ! -e /sys/class/net/vif$n1.1 ]"'
   check "network-attach (several arguments) takes devid 1 again" '"$P" network-attach net1 mtu=1400 bridge=xenbr0 && "$P" network-list net1 | grep -q "^1 " && waitfor "mtu_is vif$n1.1 1400"'
   mac2=$("$P" network-list net1 | awk '$1=="1"{print $3}')
