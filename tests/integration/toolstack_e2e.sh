@@ -157,10 +157,16 @@ PY
   check "the backend's nodes: bridge, handle, type; the frontend's mtu and trusted" '[ "$(xsr /local/domain/0/backend/vif/$n1/0/bridge)" = xenbr0 ] && [ "$(xsr /local/domain/0/backend/vif/$n1/0/type)" = vif ] && [ "$(xsr /local/domain/0/backend/vif/$n1/0/handle)" = 0 ] && [ "$(xsr /local/domain/$n1/device/vif/0/mtu)" = 1500 ] && [ "$(xsr /local/domain/$n1/device/vif/0/trusted)" = 1 ]'
   check "TAP vif$n1.0 exists, MTU 1500, a port of xenbr0" 'waitfor "on_bridge vif$n1.0" && mtu_is vif$n1.0 1500'
   mac1=$(awk '$1=="0"{print $3}' $PVKIT_STATE_DIR/nl.txt)
-  check "a datagram from the guest's eth0 (namespace pvkit-net1) reaches the host on xenbr0" 'udp_from_guest pvkit-net1 "$(awk '"'"'$1=="0"{print $3}'"'"' $PVKIT_STATE_DIR/nl.txt)"'
+  if ! command -v nsenter >/dev/null || [ "$(cat /proc/sys/net/ipv6/conf/xenbr0/disable_ipv6 2>/dev/null)" != 0 ]; then
+    echo "skip - guest traffic and MTU: no nsenter or no IPv6 on xenbr0"
+    nonet=1
+  else
+    nonet=""
+    check "a datagram from the guest's eth0 (namespace pvkit-net1) reaches the host on xenbr0" 'udp_from_guest pvkit-net1 "$(awk '"'"'$1=="0"{print $3}'"'"' $PVKIT_STATE_DIR/nl.txt)"'
+  fi
   check "create with mac=, vifname=web0, mtu=9000" '"$P" create "$PVKIT_STATE_DIR/net2.cfg" >/dev/null'
   check "TAP web0 exists, MTU 9000, a port of xenbr0" 'waitfor "on_bridge web0" && mtu_is web0 9000'
-  check "the guest's eth0 has the MTU 9000 the toolstack gave its frontend" 'waitfor "[ \"\$(ns_mtu pvkit-net2 eth0)\" = 9000 ]"'
+  [ -z "$nonet" ] && check "the guest's eth0 has the MTU 9000 the toolstack gave its frontend" 'waitfor "[ \"\$(ns_mtu pvkit-net2 eth0)\" = 9000 ]"'
   check "network-list shows the given MAC" '"$P" network-list net2 | grep -Eq "^0 +0 +00:16:3e:5a:00:01 "'
   check "network-list of two domains: one header, both vifs" '[ $("$P" network-list net1 net2 | grep -c "^Idx") = 1 ] && [ $("$P" network-list net1 net2 | grep -c "^0 ") = 2 ]'
   check "network-attach: the lowest free devid (1), joined to xenbr0" '"$P" network-attach net1 "mac=00:16:3e:5a:00:02" && "$P" network-list net1 | grep -Eq "^1 +0 +00:16:3e:5a:00:02 " && waitfor "on_bridge vif$n1.1"'
