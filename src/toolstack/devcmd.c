@@ -83,9 +83,8 @@ int ts_cmd_dev_detach(struct ts *ts, const struct ts_devtype *t,
 	if (ts_dev_from_name(&dev, t, 0, argv[2])) {
 		if (!t->resolve_id ||
 		    t->resolve_id(NULL, 0, argv[2], &devid) == -EINVAL) {
-			fprintf(stderr,
-				"pvkit: %s: '%s' is not a %s\n",
-				verb, argv[2], t->id_noun);
+			fprintf(stderr, "pvkit: %s: '%s' is not a %s\n", verb,
+				argv[2], t->id_noun);
 			return 2;
 		}
 		by_name = true;
