@@ -88,8 +88,9 @@ int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 		    v->backend);
 		return -ENOTSUP;
 	}
-	if (v->forwarddev) {
-		say(where, v->line, false, "forwarddev: COLO is not supported");
+	if (v->forwarddev || v->colo) {
+		say(where, v->line, false, "%s: COLO is not supported",
+		    v->forwarddev ? "forwarddev" : v->colo);
 		return -ENOTSUP;
 	}
 	if (v->vlan) {

@@ -647,6 +647,9 @@ static void test_vif_check(void **state)
 	v.forwarddev = (char *)"eth0";
 	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -ENOTSUP);
 	v.forwarddev = NULL;
+	v.colo = (char *)"colo_compare_out";
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -ENOTSUP);
+	v.colo = NULL;
 	v.vlan = (char *)"10";
 	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -ENOTSUP);
 	v.vlan = NULL;
