@@ -13,6 +13,8 @@ pkgs=(
 	xenstore-utils     # xenstore-ls/read/write/... interop tests
 	python3
 	procps             # pgrep/pkill in the end-to-end tests
+	iproute2           # ip netns exec: commands inside a domain's namespace
+	iputils-ping iperf3 # traffic through vifs in tests, demo and bench/net
 )
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
 	apt-get update -qq

@@ -58,6 +58,10 @@ struct netfront_opts {
 	/* Receive GSO frames (feature-gso-tcpv4/-tcpv6 written; needs sg). */
 	bool gso;
 	int timeout_ms; /* for each xenbus step; 0: 10 s */
+	/* feature-no-csum-offload: checksums are complete both ways (send
+	 * refuses NETFRONT_CSUM_BLANK); QEMU-style operation with sg and gso
+	 * off. */
+	bool no_csum_offload;
 };
 
 /* Per-frame metadata: on send what the frame asks the backend to do, on
@@ -81,6 +85,7 @@ struct netfront_info {
 	bool sg, split_evtchn;	   /* negotiated */
 	bool gso_tcpv4, gso_tcpv6; /* the backend takes GSO frames */
 	bool rx_gso;		   /* we asked for GSO frames */
+	bool csum_offload;	   /* partial checksums allowed both ways */
 };
 
 /* Connect vif devid of this domain.  plat and xs stay the caller's and
@@ -133,8 +138,11 @@ void netfront_get_stats(const struct netfront *nf, struct netfront_stats *st);
 
 /* netfront as a frontend driver for the xenbus bus
  * (include/pvkit/xenbus_frontend.h): type "vif"; probe opens the device
- * with default options (priv is its struct netfront *), remove closes
- * it.  No suspend/resume hooks yet. */
+ * as Linux's netfront does (SG, GSO, split event channels, a queue per
+ * CPU up to 4; $PVKIT_NETFRONT_QUEUES 1-8 overrides the count,
+ * $PVKIT_NETFRONT_OFFLOAD=0 turns SG, GSO and checksum offload off)
+ * (priv is its struct netfront *), remove closes it.  No suspend/resume
+ * hooks yet. */
 struct xenbus_frontend_driver;
 extern const struct xenbus_frontend_driver netfront_driver;
 

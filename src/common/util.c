@@ -2,6 +2,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <sys/mount.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -258,4 +259,29 @@ int pvk_write_pidfile(const char *path)
 	if (rc)
 		unlink(tmp);
 	return rc;
+}
+
+void pvk_netns_name(const char *domname, char *ns, size_t len)
+{
+	size_t i;
+
+	snprintf(ns, len, "pvkit-%.60s",
+		 domname && *domname ? domname : "domain");
+	for (i = 6; ns[i]; i++)
+		if (!((ns[i] >= 'a' && ns[i] <= 'z') ||
+		      (ns[i] >= 'A' && ns[i] <= 'Z') ||
+		      (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '-' ||
+		      ns[i] == '_' || ns[i] == '.'))
+			ns[i] = '_';
+}
+
+int pvk_netns_remove(const char *ns)
+{
+	char path[128];
+
+	if (snprintf(path, sizeof(path), PVK_NETNS_DIR "/%s", ns) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	umount2(path, MNT_DETACH);
+	return unlink(path) < 0 ? -errno : 0;
 }

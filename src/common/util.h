@@ -52,4 +52,14 @@ int pvk_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int pvk_write_all(int fd, const void *buf, size_t len);
 int pvk_read_all(int fd, void *buf, size_t len);
 
+/* A domain's network namespace (the default kernel puts its vifs there):
+ * "pvkit-<name>", the name kept to what a file name may hold (other
+ * bytes become '_', at most 60 of them), a bind mount in PVK_NETNS_DIR
+ * as iproute2 keeps named namespaces. */
+#define PVK_NETNS_DIR "/run/netns"
+void pvk_netns_name(const char *domname, char *ns, size_t len);
+/* Remove the named namespace ns (unmount, unlink): 0 or -errno (-ENOENT:
+ * there was none). */
+int pvk_netns_remove(const char *ns);
+
 #endif

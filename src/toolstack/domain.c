@@ -7,6 +7,7 @@
 #include "pvkit/platform.h"
 #include "pvkit/xs.h"
 #include "toolstack.h"
+#include "common/util.h"
 #include "xlcfg.h"
 
 #include <errno.h>
@@ -387,6 +388,15 @@ void domain_cleanup(struct ts *ts, struct pvk_platform *plat, domid_t d)
 
 	plat->domctl->destroy(plat, d);
 	if (xs_client_open_path(ts->xs_sock, &xs) == 0) {
+		char *name = NULL, ns[80];
+
+		/* the network namespace its kernel made for its vifs */
+		snprintf(path, sizeof(path), "/local/domain/%u/name", d);
+		if (!xs_read(xs, XS_TX_NONE, path, &name, NULL)) {
+			pvk_netns_name(name, ns, sizeof(ns));
+			pvk_netns_remove(ns);
+			free(name);
+		}
 		xs_release(xs, d);
 		ts_dev_remove_all(xs, ts_device_types, d);
 		snprintf(path, sizeof(path), "/local/domain/%u", d);

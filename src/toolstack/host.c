@@ -114,14 +114,13 @@ static int wait_for(const char *path)
 static int bridge_ensure(const char *name)
 {
 	struct ifreq ifr;
-	char sys[64];
 	int s, rc = 0;
 
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
-	snprintf(sys, sizeof(sys), "/sys/class/net/%s", name);
-	if (access(sys, F_OK) != 0) {
+	/* this network namespace's interfaces (/sys may show another's) */
+	if (!if_nametoindex(name)) {
 		if (ioctl(s, SIOCBRADDBR, name) < 0) {
 			rc = -errno;
 			goto out;

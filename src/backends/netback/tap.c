@@ -66,8 +66,11 @@ int nb_tap_open(struct nb_tap *t, const char *name, unsigned int mtu,
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	rc = tun_attach(name, &t->fd);
 	if (rc) {
-		pvk_err("%s: cannot create the TAP interface: %s", name,
-			strerror(-rc));
+		pvk_err("%s: cannot create the TAP interface: %s%s", name,
+			strerror(-rc),
+			rc == -EBUSY ? " (an interface of that name exists: "
+				       "another host's, or not a TAP)"
+				     : "");
 		t->fd = -1;
 		return rc;
 	}

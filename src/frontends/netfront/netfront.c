@@ -329,6 +329,9 @@ int netfront_send(struct netfront *nf, const void *frame, size_t len,
 		if (meta->flags &
 		    ~(NETFRONT_CSUM_BLANK | NETFRONT_DATA_VALIDATED))
 			return -EINVAL;
+		if ((meta->flags & NETFRONT_CSUM_BLANK) &&
+		    !nf->info.csum_offload)
+			return -EINVAL; /* feature-no-csum-offload */
 		if (meta->flags & NETFRONT_CSUM_BLANK)
 			flags |= NETTXF_csum_blank;
 		if (meta->flags & NETFRONT_DATA_VALIDATED)
@@ -947,6 +950,12 @@ static int publish_tx(struct xs_client *xs, xs_tx_t tx, void *arg)
 		rc = fe_write(xs, tx, fe, "feature-gso-tcpv4", nf->info.rx_gso);
 	if (!rc)
 		rc = fe_write(xs, tx, fe, "feature-gso-tcpv6", nf->info.rx_gso);
+	if (!rc)
+		rc = fe_write(xs, tx, fe, "feature-no-csum-offload",
+			      !nf->info.csum_offload);
+	if (!rc)
+		rc = fe_write(xs, tx, fe, "feature-ipv6-csum-offload",
+			      nf->info.csum_offload);
 	return rc;
 }
 
@@ -993,6 +1002,7 @@ static int nf_connect(struct netfront *nf, int timeout_ms)
 	nf->info.gso_tcpv6 = nf->info.sg && gso6;
 	nf->info.rx_gso = nf->info.sg && o->gso;
 	nf->info.split_evtchn = o->split_evtchn && split;
+	nf->info.csum_offload = !o->no_csum_offload;
 	for (i = 0; i < nq; i++) {
 		rc = queue_new(nf, i, nf->info.split_evtchn, &nf->q[i]);
 		if (rc)
@@ -1354,10 +1364,30 @@ static int drv_probe(struct xenbus_bus *bus, const char *id, void **priv)
 	uint64_t devid;
 	int rc = pvk_parse_u64(id, 0, UINT32_MAX, &devid);
 
+	/* What Linux's netfront asks for: every offload, a queue per CPU
+	 * (at most 4). */
+	struct netfront_opts o = {.sg = true, .gso = true, .split_evtchn = true};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *env;
+	uint64_t v;
+
 	if (rc)
 		return rc;
+	o.num_queues = cpus > 4 ? 4 : cpus > 1 ? (unsigned int)cpus : 1;
+	env = getenv("PVKIT_NETFRONT_QUEUES");
+	if (env && !pvk_parse_u64(env, 1, NETFRONT_MAX_QUEUES, &v))
+		o.num_queues = (unsigned int)v;
+	else if (env)
+		pvk_warn("netfront: PVKIT_NETFRONT_QUEUES='%s' is not 1-%u: "
+			 "ignored",
+			 env, NETFRONT_MAX_QUEUES);
+	env = getenv("PVKIT_NETFRONT_OFFLOAD");
+	if (env && !strcmp(env, "0")) {
+		o.sg = o.gso = false;
+		o.no_csum_offload = true;
+	}
 	return netfront_open(xenbus_bus_platform(bus), xenbus_bus_xs(bus),
-			     (uint32_t)devid, NULL, (struct netfront **)priv);
+			     (uint32_t)devid, &o, (struct netfront **)priv);
 }
 
 static void drv_remove(void *priv) { netfront_close(priv); }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "nettap.h"
 #include "pvkit/blkfront.h"
 #include "pvkit/netfront.h"
@@ -84,24 +85,14 @@ struct vifs {
 	} v[MAX_VIFS];
 };
 
-/* The namespace's name: pvkit-<domain name>, the name kept to what a
- * file name may hold. */
+/* The namespace's name: pvkit-<domain name> (common/util.h). */
 static void netns_name(struct xs_client *xs, char *ns, size_t len)
 {
 	char *name = NULL;
-	size_t i;
 
-	if (xs_read(xs, XS_TX_NONE, "name", &name, NULL) || !*name) {
-		free(name);
-		name = strdup("domain");
-	}
-	snprintf(ns, len, "pvkit-%.60s", name ? name : "domain");
-	for (i = 6; ns[i]; i++)
-		if (!((ns[i] >= 'a' && ns[i] <= 'z') ||
-		      (ns[i] >= 'A' && ns[i] <= 'Z') ||
-		      (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '-' ||
-		      ns[i] == '_' || ns[i] == '.'))
-			ns[i] = '_';
+	if (xs_read(xs, XS_TX_NONE, "name", &name, NULL))
+		name = NULL;
+	pvk_netns_name(name, ns, len);
 	free(name);
 }
 

@@ -25,11 +25,11 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "netif/netif.h"
 #include "nettap.h"
 #include "pvkit/netfront.h"
 
-#define NETNS_DIR "/run/netns"
 #define BUF_SIZE (NETFRONT_MAX_FRAME + 1)
 
 struct nettap {
@@ -62,7 +62,7 @@ static int enter_netns(const char *ns)
 	char path[128];
 	int fd, rc;
 
-	if (snprintf(path, sizeof(path), NETNS_DIR "/%s", ns) >=
+	if (snprintf(path, sizeof(path), PVK_NETNS_DIR "/%s", ns) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -73,7 +73,7 @@ static int enter_netns(const char *ns)
 			return 0;
 		/* a plain file left by a namespace that is gone */
 	}
-	if (mkdir(NETNS_DIR, 0755) < 0 && errno != EEXIST)
+	if (mkdir(PVK_NETNS_DIR, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
 	if (fd < 0)
@@ -142,17 +142,6 @@ out:
 	if (s >= 0)
 		close(s);
 	return NULL;
-}
-
-int nettap_netns_remove(const char *ns)
-{
-	char path[128];
-
-	if (snprintf(path, sizeof(path), NETNS_DIR "/%s", ns) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	umount2(path, MNT_DETACH);
-	return unlink(path) < 0 ? -errno : 0;
 }
 
 /* ---- TAP -> netfront ---------------------------------------------------- */
@@ -339,10 +328,10 @@ int nettap_start(struct netfront *nf, const char *ns, uint32_t devid,
 	snprintf(t->ifname, sizeof(t->ifname), "eth%u", devid);
 	/* What the domain's stack may hand us: partial checksums (the
 	 * backend finishes them), and TSO where the backend takes GSO. */
-	j.offload = TUN_F_CSUM;
-	if (in->sg && in->gso_tcpv4)
+	j.offload = in->csum_offload ? TUN_F_CSUM : 0;
+	if (j.offload && in->sg && in->gso_tcpv4)
 		j.offload |= TUN_F_TSO4;
-	if (in->sg && in->gso_tcpv6)
+	if (j.offload && in->sg && in->gso_tcpv6)
 		j.offload |= TUN_F_TSO6;
 	j.t = t;
 	rc = t->stopfd < 0 ? -errno

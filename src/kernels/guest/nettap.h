@@ -4,9 +4,8 @@
  * domain: `ip netns exec pvkit-<name> ping ...`.
  *
  * The namespace is a named one (iproute2's convention: a bind mount at
- * /run/netns/<ns>), created by the first vif and removed by
- * nettap_netns_remove (the kernel at its end, the toolstack after a
- * destroy).  Each vif becomes eth<N> (N its device id) with the MAC and
+ * /run/netns/<ns>, common/util.h), created by the first vif and removed by
+ * the toolstack when the domain ends.  Each vif becomes eth<N> (N its device id) with the MAC and
  * MTU from xenstore, up; frames move both ways between the TAP and
  * netfront on two threads, checksum offload and GSO mapped between the
  * virtio-net header and netif's flags.  After the backend comes back
@@ -27,7 +26,5 @@ int nettap_start(struct netfront *nf, const char *ns, uint32_t devid,
 		 struct nettap **out);
 /* Stop the threads and remove the interface.  NULL allowed. */
 void nettap_stop(struct nettap *t);
-/* Remove the named namespace ns (unmount and unlink): 0, or -ENOENT. */
-int nettap_netns_remove(const char *ns);
 
 #endif
