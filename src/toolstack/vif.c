@@ -132,8 +132,9 @@ int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 	if (host && !v->script) {
 		const char *br = v->bridge ? v->bridge : TS_VIF_BRIDGE;
 
-		snprintf(sys, sizeof(sys), "/sys/class/net/%s", br);
-		if (stat(sys, &st) < 0) {
+		/* this network namespace's interfaces (/sys may show
+		 * another's: then it says nothing of the type) */
+		if (!if_nametoindex(br)) {
 			say(where, v->line, false,
 			    "bridge: %s does not exist%s", br,
 			    v->bridge ? ""
@@ -141,11 +142,15 @@ int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 					"was it refused?)");
 			return -ENODEV;
 		}
-		snprintf(sys, sizeof(sys), "/sys/class/net/%s/bridge", br);
-		if (stat(sys, &st) < 0) {
-			say(where, v->line, false, "bridge: %s is not a bridge",
-			    br);
-			return -ENODEV;
+		snprintf(sys, sizeof(sys), "/sys/class/net/%s", br);
+		if (stat(sys, &st) == 0) {
+			snprintf(sys, sizeof(sys), "/sys/class/net/%s/bridge",
+				 br);
+			if (stat(sys, &st) < 0) {
+				say(where, v->line, false,
+				    "bridge: %s is not a bridge", br);
+				return -ENODEV;
+			}
 		}
 	}
 	if (host && v->vifname && if_nametoindex(v->vifname)) {
