@@ -189,6 +189,7 @@ time.sleep(30)' "vif$n1.3" & tappid=$!
   check "reboot: a new domain, the same MAC, its TAP" '"$P" reboot net1 >/dev/null && waitfor "new_id net1 $n1" && "$P" network-list net1 | grep -Eq "^0 +0 +$mac1 " && waitfor "on_bridge vif$n1b.0" && waitfor "[ ! -e /sys/class/net/vif$n1.0 ]"'
   n1=$("$P" domid net1 2>/dev/null)
   check "destroy removes the vif directories and the TAPs" '"$P" destroy net1 && "$P" destroy net2 && ! xsr /local/domain/0/backend/vif/$n1/0/state >/dev/null && [ -z "$(XENSTORED_PATH=$PVKIT_STATE_DIR/xenstored.sock xenstore-ls /local/domain/0/backend/vif 2>/dev/null)" ] && waitfor "[ ! -e /sys/class/net/vif$n1.0 ] && [ ! -e /sys/class/net/web0 ]"'
+  check "destroy removes the domains' network namespaces" '[ ! -e /run/netns/pvkit-net1 ] && [ ! -e /run/netns/pvkit-net2 ]'
   badcfg() { printf 'name = "%s"\nmemory = 16\n%s\n' "$1" "$2" > "$PVKIT_STATE_DIR/$1.cfg"; }
   badcfg nb1 "vif = [ 'backend=dom1' ]"
   check "a vif on a driver domain refused, naming file, line and key" '"$P" create "$PVKIT_STATE_DIR/nb1.cfg" 2>&1 | grep -q "nb1.cfg:3: vif: backend: .dom1.: driver domains are not supported"'
