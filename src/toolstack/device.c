@@ -17,6 +17,8 @@
 #include <xen/io/xenbus.h>
 
 #define POLL_MS 20
+/* A frontend Initialising this long when asked to close has no driver. */
+#define UNSTARTED_MS 1000
 
 const struct ts_devtype *const ts_device_types[] = {&ts_vbd_type,
 						    &ts_vif_type, NULL};
@@ -255,6 +257,7 @@ int ts_dev_remove(struct xs_client *xs, const struct ts_dev *dev,
 		  bool force, unsigned int wait_ms, const char *verb)
 {
 	const char *dirs[] = {dev->fe, dev->be, NULL};
+	bool began = false;
 	unsigned int i;
 	long st = -1;
 	int rc;
@@ -274,16 +277,20 @@ int ts_dev_remove(struct xs_client *xs, const struct ts_dev *dev,
 		}
 		for (i = 0; i < wait_ms / POLL_MS; i++) {
 			st = ts_dev_read_num(xs, dev->fe, "state");
-			/* A frontend still Initialising has not begun (no
-			 * driver for the type in the guest, e.g. a kernel
-			 * without netfront): nothing to close, no wait. */
-			if (st < 0 || st == XenbusStateClosed ||
-			    (i == 0 && st == XenbusStateInitialising))
+			if (st < 0 || st == XenbusStateClosed)
 				break;
+			/* A frontend Initialising all along for a second has
+			 * not begun (no driver for the type in the guest,
+			 * e.g. a kernel without netfront): nothing to close.
+			 * One that is starting closes on our Closing. */
+			if (st != XenbusStateInitialising)
+				began = true;
+			else if (!began && i >= UNSTARTED_MS / POLL_MS) {
+				st = -1;
+				break;
+			}
 			sleep_ms(POLL_MS);
 		}
-		if (st == XenbusStateInitialising && i == 0)
-			st = -1;
 		if (st >= 0 && st != XenbusStateClosed)
 			fprintf(stderr, "pvkit: %s: the frontend of %s did not "
 					"close within %u s (state %ld): "

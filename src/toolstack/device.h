@@ -125,9 +125,9 @@ int ts_dev_wait_taken(struct xs_client *xs, const struct ts_dev *dev,
 int ts_dev_hotplug(struct xs_client *xs, const struct ts_dev *dev,
 		   const void *cfg, unsigned int wait_ms, const char *verb);
 /* Unless force, ask the backend to close (online=0 and Closing in one
- * transaction) and give the frontend up to wait_ms to say Closed (none
- * when it is still Initialising: no driver took it); then remove both
- * directories in one transaction.  -ENOENT if dev has neither. */
+ * transaction) and give the frontend up to wait_ms to say Closed (a
+ * second when it stays Initialising: no driver took it); then remove
+ * both directories in one transaction.  -ENOENT if dev has neither. */
 int ts_dev_remove(struct xs_client *xs, const struct ts_dev *dev,
 		  bool force, unsigned int wait_ms, const char *verb);
 /* A destroyed domain: remove every type's frontend directory

@@ -69,8 +69,8 @@ int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 	      unsigned int *warned);
 /* Without vifname, the interface pvkit-netback will make for v of
  * domain fe, vif<fe>.<devid>, must not exist (another host on this
- * machine may have a domain of that id): 0, or -EEXIST with the reason
- * printed. */
+ * machine may have a domain of that id; one being removed is given 2 s
+ * to go): 0, or -EEXIST with the reason printed. */
 int vif_default_name_free(const char *where, const struct xlcfg_vif *v,
 			  domid_t fe);
 /* A random MAC in Xen's OUI (00:16:3e), unicast: 0 or -errno. */

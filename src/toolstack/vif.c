@@ -24,6 +24,8 @@
  * interval in µs). */
 #define NETBACK_RATE_MAX_BYTES 4294967295ull
 #define NETBACK_RATE_MAX_US 10000000ull
+/* How long an interface being removed may take to go. */
+#define NAME_GONE_MS 2000
 
 /* "pvkit: [warning: ]WHERE[:LINE]: vif: ..." */
 static void __attribute__((format(printf, 4, 5)))
@@ -186,12 +188,18 @@ int vif_default_name_free(const char *where, const struct xlcfg_vif *v,
 			  domid_t fe)
 {
 	char name[32];
+	unsigned int i;
 
 	if (v->vifname)
 		return 0; /* vif_check's */
 	snprintf(name, sizeof(name), "vif%u.%u", fe, v->devid);
-	if (!if_nametoindex(name))
-		return 0;
+	/* One this host's netback is still taking down (a detach just
+	 * now) goes within a moment; another host's stays. */
+	for (i = 0; i < NAME_GONE_MS / 50; i++) {
+		if (!if_nametoindex(name))
+			return 0;
+		usleep(50000);
+	}
 	say(where, 0, false,
 	    "the interface %s exists already (a vif of another pvkit host's "
 	    "domain %u?)",
