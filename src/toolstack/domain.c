@@ -381,6 +381,20 @@ fail:
 /* Destroy d and remove what the toolstack wrote for it: its devices (every
  * type's frontend and backend directories; a backend drops a device whose
  * directory goes) and its home. */
+/* Whether a domain other than d is called name. */
+static bool name_lives_on(struct pvk_platform *plat, const char *name,
+			  domid_t d)
+{
+	struct pvk_dominfo info[256];
+	int n, i;
+
+	n = plat->domctl->list(plat, 0, info, 256);
+	for (i = 0; i < n; i++)
+		if (info[i].domid != d && !strcmp(info[i].name, name))
+			return true;
+	return false;
+}
+
 void domain_cleanup(struct ts *ts, struct pvk_platform *plat, domid_t d)
 {
 	struct xs_client *xs = NULL;
@@ -390,11 +404,15 @@ void domain_cleanup(struct ts *ts, struct pvk_platform *plat, domid_t d)
 	if (xs_client_open_path(ts->xs_sock, &xs) == 0) {
 		char *name = NULL, ns[80];
 
-		/* the network namespace its kernel made for its vifs */
+		/* The network namespace its kernel made for its vifs, unless
+		 * a domain of that name lives again (destroy and create in a
+		 * row, or a reboot: its kernel uses the namespace now). */
 		snprintf(path, sizeof(path), "/local/domain/%u/name", d);
 		if (!xs_read(xs, XS_TX_NONE, path, &name, NULL)) {
-			pvk_netns_name(name, ns, sizeof(ns));
-			pvk_netns_remove(ns);
+			if (!name_lives_on(plat, name, d)) {
+				pvk_netns_name(name, ns, sizeof(ns));
+				pvk_netns_remove(ns);
+			}
 			free(name);
 		}
 		xs_release(xs, d);
