@@ -454,6 +454,7 @@ static void test_offline_release(void **state)
 static void test_readded_before_seen(void **state)
 {
 	struct env *e = *state;
+	int i, seen;
 
 	toolstack_add(e, FE);
 	be_wait(e, XenbusStateInitWait);
@@ -465,8 +466,12 @@ static void test_readded_before_seen(void **state)
 	count_wait(&e->rec.probes, 2);
 	be_wait(e, XenbusStateInitWait);
 	assert_int_equal(count(&e->rec.disconnects), 1);
-	/* and it connects as any new one */
+	/* and it connects as any new one once the frontend starts over (it
+	 * was left Connected here: the new device waits for that) */
+	seen = count(&e->rec.fe_changes);
 	fe_state(e, XenbusStateInitialising);
+	for (i = 0; i < WAIT_MS && count(&e->rec.fe_changes) <= seen; i++)
+		usleep(1000);
 	fe_state(e, XenbusStateConnected);
 	be_wait(e, XenbusStateConnected);
 	assert_int_equal(count(&e->rec.connects), 2);
