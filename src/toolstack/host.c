@@ -296,6 +296,19 @@ static int live_domains(struct pvk_platform *plat, domid_t *ids, int max)
 	return n < 0 ? n : k;
 }
 
+/* How many domains (not Dom0) have shut down but are still there. */
+static int shut_down_domains(struct pvk_platform *plat)
+{
+	struct pvk_dominfo info[256];
+	int n = plat->domctl->list(plat, 0, info, 256), i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (info[i].domid != 0 &&
+		    (info[i].flags & PVK_DOMINFO_SHUTDOWN))
+			k++;
+	return k;
+}
+
 /* Ask every domain to power off and wait up to wait_s for them to go;
  * then destroy what is left if force (and what shut down but stayed, as
  * on_poweroff="preserve" leaves it), else name it and fail. */
@@ -335,6 +348,12 @@ static int stop_domains(struct ts *ts, unsigned int wait_s, bool force)
 		rc = -EBUSY;
 		goto out;
 	}
+	/* A domain that has shut down is its monitor's to clean up (its
+	 * on_poweroff): the monitors are given a moment before what stays
+	 * is destroyed (what on_poweroff="preserve" keeps; with -f, what
+	 * did not shut down). */
+	for (t = 0; t < 30 && shut_down_domains(plat) > 0; t++)
+		usleep(100000);
 	n = plat->domctl->list(plat, 0, info, 256);
 	for (i = 0; i < n; i++)
 		if (info[i].domid != 0) {
