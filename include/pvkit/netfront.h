@@ -136,13 +136,23 @@ struct netfront_stats {
 };
 void netfront_get_stats(const struct netfront *nf, struct netfront_stats *st);
 
+/* Suspend (the control driver's suspend, or a save): new sends and
+ * receives wait; what is in flight stays in the rings.  0. */
+int netfront_suspend(struct netfront *nf);
+/* Resume after netfront_suspend.  cancelled (the same domain goes on):
+ * in place, nothing renegotiated.  Not cancelled (a restored domain):
+ * the backend is looked up again (its path or domain may have changed)
+ * and everything is negotiated from scratch; frames in flight are lost.
+ * Then the waiting calls go on.  0, or -errno (the device is broken). */
+int netfront_resume(struct netfront *nf, bool cancelled);
+
 /* netfront as a frontend driver for the xenbus bus
  * (include/pvkit/xenbus_frontend.h): type "vif"; probe opens the device
  * as Linux's netfront does (SG, GSO, split event channels, a queue per
  * CPU up to 4; $PVKIT_NETFRONT_QUEUES 1-8 overrides the count,
  * $PVKIT_NETFRONT_OFFLOAD=0 turns SG, GSO and checksum offload off)
- * (priv is its struct netfront *), remove closes it.  No suspend/resume
- * hooks yet. */
+ * (priv is its struct netfront *), remove closes it, suspend and
+ * resume as above. */
 struct xenbus_frontend_driver;
 extern const struct xenbus_frontend_driver netfront_driver;
 

@@ -85,6 +85,57 @@ int xenbus_fe_switch(struct xenbus_fe *fe, enum xenbus_state s);
 int xenbus_fe_be_u64(struct xenbus_fe *fe, const char *node, uint64_t min,
 		     uint64_t max, uint64_t def, uint64_t *out);
 
+/* End foreign access to count pages at addr shared through shr (a
+ * frontend's rings and payload pages), retrying while the backend still
+ * maps them (it may, a moment after it left Connected; a dead backend's
+ * mappings go with its process) until deadline (pvk_now_ns-style
+ * CLOCK_MONOTONIC ns).  Returns 0, or count when they stay mapped: they
+ * are left shared and must never be reused.  addr NULL: 0. */
+struct pvk_gntshr;
+unsigned int xenbus_fe_unshare(const struct pvk_platform *plat,
+			       struct pvk_gntshr *shr, void *addr,
+			       unsigned int count, uint64_t deadline);
+
+/* ---- following a connected backend ------------------------------------ */
+
+/* What a connected frontend does when its backend leaves Connected
+ * (Linux's otherend_changed): a watch on the backend's state and a thread
+ * that calls the driver, one call at a time, never on the xenstore
+ * dispatch thread:
+ *   lost(arg)     the backend left Connected otherwise (InitWait from a
+ *                 restarted backend, Closed from a stopped one): the
+ *                 driver reconnects (xenbus_fe_restart, then negotiates
+ *                 again), returning once connected or given up;
+ *   gone(arg, st) the backend closes the device (Closing) or its
+ *                 directory went (Unknown): the driver breaks the device
+ *                 (Linux's blkfront_closing); no call follows.
+ * After each call the state is read again: a backend that left meanwhile
+ * is followed again, one found Connected is left alone. */
+struct xenbus_fe_monitor;
+struct xenbus_fe_monitor_ops {
+	void (*lost)(void *arg);
+	void (*gone)(void *arg, enum xenbus_state st);
+};
+/* Start following fe's backend (fe and ops stay the caller's). */
+int xenbus_fe_monitor_start(struct xenbus_fe *fe,
+			    const struct xenbus_fe_monitor_ops *ops, void *arg,
+			    struct xenbus_fe_monitor **out);
+/* No new calls: unwatch, let a call in progress return (set fe->cancel
+ * first when it may wait for ever) and free.  NULL allowed. */
+void xenbus_fe_monitor_stop(struct xenbus_fe_monitor *m);
+/* Call lost() even if the backend says Connected (a restored domain
+ * whose backend holds nothing of its rings). */
+void xenbus_fe_monitor_kick(struct xenbus_fe_monitor *m);
+/* Whether a call is due or running. */
+bool xenbus_fe_monitor_busy(struct xenbus_fe_monitor *m);
+/* Whether the backend changed state since lost() began or the driver
+ * last said it saw it Connected (xenbus_fe_monitor_connected): inside
+ * lost(), a sign to start over. */
+bool xenbus_fe_monitor_pending(struct xenbus_fe_monitor *m);
+/* The driver saw the backend Connected (inside lost()): what changed
+ * before is stale. */
+void xenbus_fe_monitor_connected(struct xenbus_fe_monitor *m);
+
 /* ---- the bus ------------------------------------------------------------ */
 
 struct xenbus_bus;

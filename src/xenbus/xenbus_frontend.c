@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -222,6 +223,183 @@ int xenbus_fe_restart(struct xenbus_fe *fe)
 		if (rc)
 			return rc;
 	}
+}
+
+unsigned int xenbus_fe_unshare(const struct pvk_platform *plat,
+			       struct pvk_gntshr *shr, void *addr,
+			       unsigned int count, uint64_t deadline)
+{
+	int rc = 0;
+
+	while (addr) {
+		rc = plat->gntshr->unshare(shr, addr, count);
+		if (rc != -EBUSY || pvk_now_ns() >= deadline)
+			break;
+		usleep(10000);
+	}
+	return rc ? count : 0;
+}
+
+/* ---- following a connected backend ----------------------------------------
+ */
+
+struct xenbus_fe_monitor {
+	struct xenbus_fe *fe;
+	const struct xenbus_fe_monitor_ops *ops;
+	void *arg;
+	char token[XENBUS_FE_PATH_MAX + 16];
+	bool watching;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool req, force, busy, stop;
+	pthread_t thr;
+	bool thr_started;
+};
+
+static void monitor_watch(struct xs_client *xs, const char *path,
+			  const char *token, void *arg)
+{
+	struct xenbus_fe_monitor *m = arg;
+	enum xenbus_state st;
+
+	(void)path;
+	(void)token;
+	/* Read under the lock: the driver clears a request only once it saw
+	 * Connected, so a state read before that cannot outlive it. */
+	pthread_mutex_lock(&m->lock);
+	if (xenbus_read_state(xs, XS_TX_NONE, m->fe->be_path, &st) == 0 &&
+	    st != XenbusStateConnected) {
+		if (!m->req && !m->busy && !m->stop)
+			pvk_info("%s: backend %s", m->fe->path,
+				 xenbus_state_name(st));
+		m->req = true;
+		pthread_cond_broadcast(&m->cond);
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void *monitor_thread(void *arg)
+{
+	struct xenbus_fe_monitor *m = arg;
+
+	for (;;) {
+		enum xenbus_state st;
+		bool force;
+
+		pthread_mutex_lock(&m->lock);
+		while (!m->req && !m->stop)
+			pthread_cond_wait(&m->cond, &m->lock);
+		if (m->stop) {
+			pthread_mutex_unlock(&m->lock);
+			break;
+		}
+		force = m->force;
+		m->req = m->force = false;
+		m->busy = true;
+		pthread_mutex_unlock(&m->lock);
+		if (xenbus_read_state(m->fe->xs, XS_TX_NONE, m->fe->be_path,
+				      &st))
+			st = XenbusStateUnknown;
+		if (st == XenbusStateClosing || st == XenbusStateUnknown) {
+			m->ops->gone(m->arg, st);
+			pthread_mutex_lock(&m->lock);
+			m->busy = false;
+			pthread_cond_broadcast(&m->cond);
+			pthread_mutex_unlock(&m->lock);
+			break;
+		}
+		/* Connected: a change seen late, nothing to do. */
+		if (st != XenbusStateConnected || force)
+			m->ops->lost(m->arg);
+		pthread_mutex_lock(&m->lock);
+		m->busy = false;
+		pthread_cond_broadcast(&m->cond);
+		pthread_mutex_unlock(&m->lock);
+	}
+	return NULL;
+}
+
+void xenbus_fe_monitor_stop(struct xenbus_fe_monitor *m)
+{
+	if (!m)
+		return;
+	if (m->watching)
+		xs_unwatch(m->fe->xs, m->fe->be_path, m->token);
+	if (m->thr_started) {
+		pthread_mutex_lock(&m->lock);
+		m->stop = true;
+		pthread_cond_broadcast(&m->cond);
+		pthread_mutex_unlock(&m->lock);
+		pthread_join(m->thr, NULL);
+	}
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->cond);
+	free(m);
+}
+
+int xenbus_fe_monitor_start(struct xenbus_fe *fe,
+			    const struct xenbus_fe_monitor_ops *ops, void *arg,
+			    struct xenbus_fe_monitor **out)
+{
+	struct xenbus_fe_monitor *m = calloc(1, sizeof(*m));
+	int rc;
+
+	if (!m)
+		return -ENOMEM;
+	m->fe = fe;
+	m->ops = ops;
+	m->arg = arg;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	rc = -pthread_create(&m->thr, NULL, monitor_thread, m);
+	if (!rc) {
+		m->thr_started = true;
+		snprintf(m->token, sizeof(m->token), "fe-mon:%s", fe->path);
+		rc = xs_watch(fe->xs, fe->be_path, m->token, monitor_watch, m);
+	}
+	if (rc) {
+		xenbus_fe_monitor_stop(m);
+		return rc;
+	}
+	m->watching = true;
+	*out = m;
+	return 0;
+}
+
+void xenbus_fe_monitor_kick(struct xenbus_fe_monitor *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->force = m->req = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+bool xenbus_fe_monitor_busy(struct xenbus_fe_monitor *m)
+{
+	bool busy;
+
+	pthread_mutex_lock(&m->lock);
+	busy = m->req || m->busy;
+	pthread_mutex_unlock(&m->lock);
+	return busy;
+}
+
+bool xenbus_fe_monitor_pending(struct xenbus_fe_monitor *m)
+{
+	bool req;
+
+	pthread_mutex_lock(&m->lock);
+	req = m->req;
+	pthread_mutex_unlock(&m->lock);
+	return req;
+}
+
+void xenbus_fe_monitor_connected(struct xenbus_fe_monitor *m)
+{
+	pthread_mutex_lock(&m->lock);
+	if (!m->force)
+		m->req = false;
+	pthread_mutex_unlock(&m->lock);
 }
 
 /* ---- the bus ---------------------------------------------------------------

@@ -141,6 +141,15 @@ int net_env_packet_socket(const char *ifname, uint16_t proto, int timeout_ms,
 	return s;
 }
 
+int net_env_packet_vnet(int s)
+{
+	int one = 1;
+
+	if (setsockopt(s, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
 int net_env_packet_recv(int s, void *buf, size_t cap, int timeout_ms)
 {
 	for (;;) {

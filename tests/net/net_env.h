@@ -47,6 +47,9 @@ int net_env_guest_end(struct net_env *e, domid_t domid, pid_t pid);
  * -errno; *ifindex gets the interface's index. */
 int net_env_packet_socket(const char *ifname, uint16_t proto, int timeout_ms,
 			  int *ifindex);
+/* Frames on s carry a virtio-net header first (PACKET_VNET_HDR): GSO and
+ * partial checksums as the kernel has them.  0 or -errno. */
+int net_env_packet_vnet(int s);
 /* Receive one frame that came in (not one we sent) into buf: its length,
  * or -ETIMEDOUT. */
 int net_env_packet_recv(int s, void *buf, size_t cap, int timeout_ms);

@@ -5,14 +5,18 @@
  * reads on an AF_PACKET socket bound to the vif's TAP interface and checks
  * byte for byte; the test sends frames the same way the other direction
  * and the guest checks them.  With and without SG, one and two queues (two
- * flows, each in order on its queue), one and split event channels; and
- * pvkit-netback killed and restarted under a connected guest, which
- * reconnects and carries on.
+ * flows, each in order on its queue), one and split event channels; GSO
+ * frames with a partial checksum both ways (a GSO extra info on the ring,
+ * a virtio-net header on the TAP); pvkit-netback killed and restarted
+ * under a connected guest, which reconnects and carries on; and a restore
+ * (netfront_resume not cancelled), after which it negotiates again.
  *
  * Skipped (77) only without the privilege to make a network namespace.
  */
 #include <errno.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -126,7 +130,9 @@ struct net_arg {
 	size_t maxlen;
 	bool expect_sg, expect_split;
 	unsigned int expect_queues;
-	unsigned int rounds;  /* > 1: the backend restarts between rounds */
+	unsigned int rounds; /* > 1: the backend restarts between rounds */
+	bool resume;	     /* ... or the guest suspends and is restored */
+	bool use_fd; /* the guest polls netfront_rx_fd, receives without wait */
 	struct chan up, down; /* guest -> test, test -> guest */
 };
 
@@ -137,6 +143,11 @@ static int guest_round(struct netfront *nf, struct net_arg *a,
 	uint64_t seed = a->seed + 2 * round, v;
 	int n;
 
+	/* A restore (simulated in the same process, as blkfront's tests
+	 * do): the frontend negotiates again from scratch. */
+	if (round && a->resume &&
+	    (netfront_suspend(nf) || netfront_resume(nf, false)))
+		return 19;
 	/* After a backend restart: once reconnected. */
 	for (k = 0; round && k < 2000; k++) {
 		struct netfront_stats st;
@@ -169,7 +180,17 @@ static int guest_round(struct netfront *nf, struct net_arg *a,
 	while (got < a->nframes * a->flows) {
 		struct netfront_meta m;
 
-		n = netfront_recv(nf, buf, NETFRONT_MAX_FRAME, &m, 20000);
+		n = netfront_recv(nf, buf, NETFRONT_MAX_FRAME, &m,
+				  a->use_fd ? 0 : 20000);
+		if (n == -EAGAIN && a->use_fd) {
+			/* Nothing waiting: the fd says when to look again. */
+			struct pollfd p = {.fd = netfront_rx_fd(nf),
+					   .events = POLLIN};
+
+			if (poll(&p, 1, 20000) != 1)
+				return 27;
+			continue;
+		}
 		if (n < 0) {
 			fprintf(stderr, "guest: recv after %u frames: %s\n",
 				got, strerror(-n));
@@ -328,7 +349,7 @@ static void run(struct net_arg *a, unsigned int mtu)
 	assert_int_equal(
 	    net_env_guest(&E, mtu, net_guest, a, sizeof(*a), &d, &pid), 0);
 	for (r = 0; r < a->rounds; r++) {
-		if (r) {
+		if (r && !a->resume) {
 			/* A crash: the guest's rings stay as they were, the
 			 * TAP goes with the process; the new backend finds
 			 * the frontend Connected and waits for it to start
@@ -361,9 +382,11 @@ static void test_nosg_1q(void **state)
 	run(&a, 1500);
 }
 
+/* Also: the guest polls netfront_rx_fd and receives without waiting. */
 static void test_nosg_2q_split(void **state)
 {
 	struct net_arg a = {.opts = {.num_queues = 2, .split_evtchn = true},
+			    .use_fd = true,
 			    .seed = 2,
 			    .nframes = 300,
 			    .flows = 2,
@@ -405,7 +428,8 @@ static void test_sg_2q(void **state)
 	run(&a, MTU_SG);
 }
 
-/* A frame larger than a page is refused without SG; a runt always. */
+/* A frame larger than a page is refused without SG; a runt always; GSO
+ * without SG; the queues asked for are capped by the backend's maximum. */
 static int limits_guest(struct pvk_platform *plat, struct xs_client *xs,
 			void *p)
 {
@@ -430,6 +454,16 @@ static int limits_guest(struct pvk_platform *plat, struct xs_client *xs,
 		return 7;
 	if (netfront_recv(nf, buf, sizeof(buf), NULL, 0) != -EAGAIN)
 		return 8;
+	netfront_close(nf);
+	/* Opened again (the backend follows the close and starts over),
+	 * asking for more queues than the backend offers (4). */
+	o.num_queues = NETFRONT_MAX_QUEUES;
+	if (netfront_open(plat, xs, NET_DEVID, &o, &nf))
+		return 9;
+	if (netfront_info(nf)->nr_queues != 4)
+		return 10;
+	if (netfront_send(nf, buf, 1514, NULL, 1000) != 0)
+		return 11;
 	netfront_close(nf);
 	return 0;
 }
@@ -463,6 +497,213 @@ static void test_backend_restart(void **state)
 	run(&a, 9000);
 }
 
+/* ---- GSO and checksum offload ------------------------------------------- */
+
+#define GSO_FRAMES 8u
+#define GSO_MSS 1448u
+
+/* A TCP/IPv4 frame of len bytes (frame k of seed), its TCP checksum left
+ * for the receiver (CHECKSUM_PARTIAL): a GSO packet as a guest's stack
+ * hands it over. */
+static size_t tcp_frame(uint8_t *f, uint64_t seed, unsigned int k)
+{
+	size_t len = 2000 + (size_t)(mix(seed ^ k) % 60000), i;
+	uint32_t sum = 0;
+
+	frame_fill(f, len, seed, 0, k); /* the payload */
+	f[12] = 0x08;
+	f[13] = 0x00;
+	memset(f + 14, 0, 40);
+	f[14] = 0x45;
+	f[16] = (uint8_t)((len - 14) >> 8);
+	f[17] = (uint8_t)(len - 14);
+	f[20] = 0x40; /* DF */
+	f[22] = 64;
+	f[23] = 6; /* TCP */
+	f[26] = 10, f[29] = 1;
+	f[30] = 10, f[33] = 2;
+	for (i = 14; i < 34; i += 2)
+		sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	f[24] = (uint8_t)(~sum >> 8);
+	f[25] = (uint8_t)~sum;
+	f[34] = 0x30, f[35] = 0x39; /* ports 12345 -> 80 */
+	f[37] = 80;
+	f[38] = (uint8_t)k; /* seq */
+	f[46] = 0x50;	    /* data offset 5 */
+	f[47] = 0x18;	    /* PSH ACK */
+	f[48] = 0xff, f[49] = 0xff;
+	return len;
+}
+
+struct gso_arg {
+	uint64_t seed;
+	struct chan up, down;
+};
+
+static int gso_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+{
+	struct gso_arg *a = p;
+	struct netfront_opts o = {.num_queues = 1, .sg = true, .gso = true};
+	struct netfront_meta m = {.flags = NETFRONT_CSUM_BLANK,
+				  .gso_type = NETFRONT_GSO_TCPV4,
+				  .gso_size = GSO_MSS};
+	uint8_t *buf = malloc(NETFRONT_MAX_FRAME),
+		*want = malloc(NETFRONT_MAX_FRAME);
+	const struct netfront_info *info;
+	struct netfront_stats st;
+	struct netfront *nf;
+	unsigned int k;
+	uint64_t v;
+	int n;
+
+	if (!buf || !want || netfront_open(plat, xs, NET_DEVID, &o, &nf))
+		return 3;
+	info = netfront_info(nf);
+	if (!info->gso_tcpv4 || !info->rx_gso)
+		return 4;
+	if (chan_put(&a->up, MSG_READY) || chan_get(&a->down, &v))
+		return 5;
+	for (k = 0; k < GSO_FRAMES; k++) {
+		size_t len = tcp_frame(buf, a->seed, k);
+
+		n = netfront_send(nf, buf, len, &m, 20000);
+		if (n) {
+			fprintf(stderr, "guest: GSO send: %s\n", strerror(-n));
+			return 6;
+		}
+	}
+	if (chan_put(&a->up, MSG_SENT))
+		return 7;
+	for (k = 0; k < GSO_FRAMES;) {
+		struct netfront_meta r;
+		size_t len;
+
+		n = netfront_recv(nf, buf, NETFRONT_MAX_FRAME, &r, 20000);
+		if (n < 0)
+			return 8;
+		if (n < 14 || buf[12] != 0x08 || buf[13] != 0x00)
+			continue;
+		len = tcp_frame(want, a->seed + 1, k);
+		if ((size_t)n != len || memcmp(buf, want, len)) {
+			fprintf(stderr,
+				"guest: GSO frame %u: %d bytes, want %zu\n", k,
+				n, len);
+			return 9;
+		}
+		if (r.gso_type != NETFRONT_GSO_TCPV4 || r.gso_size != GSO_MSS ||
+		    !(r.flags & NETFRONT_CSUM_BLANK)) {
+			fprintf(stderr,
+				"guest: GSO frame %u: type %u size %u "
+				"flags %#x\n",
+				k, r.gso_type, r.gso_size, r.flags);
+			return 10;
+		}
+		k++;
+	}
+	if (chan_put(&a->up, k))
+		return 11;
+	netfront_get_stats(nf, &st);
+	if (st.rx_errors || st.tx_errors)
+		return 12;
+	netfront_close(nf);
+	free(buf);
+	free(want);
+	return 0;
+}
+
+/* The guest's GSO frames reach the TAP as GSO packets (a virtio-net
+ * header with the type and MSS, the checksum left partial), and the
+ * test's reach the guest with a GSO extra info and csum_blank. */
+static void test_gso(void **state)
+{
+	struct gso_arg a = {.seed = 6};
+	struct virtio_net_hdr vh;
+	uint8_t *buf = malloc(sizeof(vh) + NETFRONT_MAX_FRAME + 1),
+		*want = malloc(NETFRONT_MAX_FRAME);
+	char ifname[IFNAMSIZ];
+	unsigned int k;
+	uint64_t v;
+	domid_t d;
+	pid_t pid;
+	int s, idx, n;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_non_null(want);
+	assert_int_equal(chan_init(&a.up), 0);
+	assert_int_equal(chan_init(&a.down), 0);
+	assert_int_equal(net_env_backend(&E, NULL), 0);
+	assert_int_equal(
+	    net_env_guest(&E, 1500, gso_guest, &a, sizeof(a), &d, &pid), 0);
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	assert_int_equal(v, MSG_READY);
+	snprintf(ifname, sizeof(ifname), "vif%u.%u", d, NET_DEVID);
+	s = net_env_packet_socket(ifname, 0x0800, 5000, &idx);
+	assert_true(s >= 0);
+	assert_int_equal(net_env_packet_vnet(s), 0);
+	assert_int_equal(chan_put(&a.down, MSG_GO), 0);
+	for (k = 0; k < GSO_FRAMES; k++) {
+		size_t len = tcp_frame(want, a.seed, k);
+
+		n = net_env_packet_recv(s, buf, sizeof(vh) + NETFRONT_MAX_FRAME,
+					10000);
+		assert_int_equal(n, (int)(sizeof(vh) + len));
+		memcpy(&vh, buf, sizeof(vh));
+		assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+		assert_int_equal(vh.gso_size, GSO_MSS);
+		assert_true(vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+		assert_int_equal(vh.csum_start, 34);
+		assert_int_equal(vh.csum_offset, 16);
+		assert_memory_equal(buf + sizeof(vh), want, len);
+	}
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	assert_int_equal(v, MSG_SENT);
+	for (k = 0; k < GSO_FRAMES; k++) {
+		size_t len = tcp_frame(buf + sizeof(vh), a.seed + 1, k);
+
+		memset(&vh, 0, sizeof(vh));
+		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		vh.gso_size = GSO_MSS;
+		vh.hdr_len = 54;
+		vh.csum_start = 34;
+		vh.csum_offset = 16;
+		memcpy(buf, &vh, sizeof(vh));
+		assert_int_equal(
+		    net_env_packet_send(s, idx, buf, sizeof(vh) + len), 0);
+	}
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	assert_int_equal(v, GSO_FRAMES);
+	close(s);
+	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
+	close(a.up.fd[0]);
+	close(a.up.fd[1]);
+	close(a.down.fd[0]);
+	close(a.down.fd[1]);
+	free(buf);
+	free(want);
+}
+
+/* A restored domain's netfront finds its backend again and negotiates
+ * from scratch, twice; frames flow after each. */
+static void test_resume(void **state)
+{
+	struct net_arg a = {.opts = {.num_queues = 2, .sg = true},
+			    .seed = 7,
+			    .nframes = 60,
+			    .flows = 2,
+			    .maxlen = 9000,
+			    .expect_sg = true,
+			    .expect_queues = 2,
+			    .rounds = 3,
+			    .resume = true};
+
+	(void)state;
+	run(&a, 9000);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -484,7 +725,9 @@ int main(void)
 	    cmocka_unit_test(test_nosg_2q_split),
 	    cmocka_unit_test(test_sg_1q_split),
 	    cmocka_unit_test(test_sg_2q),
+	    cmocka_unit_test(test_gso),
 	    cmocka_unit_test(test_backend_restart),
+	    cmocka_unit_test(test_resume),
 	};
 	int rc = net_env_netns();
 

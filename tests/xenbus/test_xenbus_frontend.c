@@ -4,7 +4,8 @@
  * and badly (a backend path of another domain or type, a backend-id that
  * disagrees, a backend still Connected to somebody else's rings, one that
  * never follows a close, one that closes or vanishes during a
- * reconnection, garbage in its nodes), and the bus: enumeration, hot-plug,
+ * reconnection, garbage in its nodes), the monitor of a connected
+ * backend, and the bus: enumeration, hot-plug,
  * bad ids, online=0 and removal, a probe that fails, suspend/resume with
  * hot-plug held meanwhile.
  */
@@ -579,6 +580,98 @@ static void test_bus_bad_driver_table(void **state)
 	    -EINVAL);
 }
 
+/* ---- following a connected backend ------------------------------------- */
+
+struct mon_rec {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	unsigned int lost, gone;
+	enum xenbus_state gone_st;
+	struct xenbus_fe_monitor **mon;
+	bool pending_at_entry;
+};
+
+static void rec_lost(void *arg)
+{
+	struct mon_rec *r = arg;
+
+	pthread_mutex_lock(&r->m);
+	r->pending_at_entry |= xenbus_fe_monitor_pending(*r->mon);
+	r->lost++;
+	pthread_cond_broadcast(&r->c);
+	pthread_mutex_unlock(&r->m);
+}
+
+static void rec_gone(void *arg, enum xenbus_state s)
+{
+	struct mon_rec *r = arg;
+
+	pthread_mutex_lock(&r->m);
+	r->gone++;
+	r->gone_st = s;
+	pthread_cond_broadcast(&r->c);
+	pthread_mutex_unlock(&r->m);
+}
+
+/* Wait (up to 2 s) for *n to reach want, then a little more for a call
+ * that should not come; returns *n. */
+static unsigned int rec_wait(struct mon_rec *r, unsigned int *n,
+			     unsigned int want)
+{
+	unsigned int i, got;
+
+	for (i = 0; i < 200; i++) {
+		pthread_mutex_lock(&r->m);
+		got = *n;
+		pthread_mutex_unlock(&r->m);
+		if (got >= want)
+			break;
+		usleep(10000);
+	}
+	usleep(50000);
+	pthread_mutex_lock(&r->m);
+	got = *n;
+	pthread_mutex_unlock(&r->m);
+	return got;
+}
+
+/* The monitor calls lost() when the backend leaves Connected (InitWait,
+ * Closed) or when kicked, nothing for Connected, gone() once for Closing,
+ * and nothing after that. */
+static void test_monitor(void **state)
+{
+	static const struct xenbus_fe_monitor_ops ops = {rec_lost, rec_gone};
+	struct env *e = *state;
+	struct xenbus_fe_monitor *mon = NULL;
+	struct mon_rec r = {.m = PTHREAD_MUTEX_INITIALIZER,
+			    .c = PTHREAD_COND_INITIALIZER,
+			    .mon = &mon};
+	struct xenbus_fe fe;
+
+	fe_open(e, XenbusStateConnected, SHORT_MS, &fe);
+	assert_int_equal(xenbus_fe_monitor_start(&fe, &ops, &r, &mon), 0);
+	st(e, BE, XenbusStateConnected);
+	assert_int_equal(rec_wait(&r, &r.lost, 0), 0);
+	st(e, BE, XenbusStateInitWait);
+	assert_int_equal(rec_wait(&r, &r.lost, 1), 1);
+	assert_false(r.pending_at_entry);
+	st(e, BE, XenbusStateConnected);
+	assert_int_equal(rec_wait(&r, &r.lost, 1), 1);
+	assert_false(xenbus_fe_monitor_busy(mon));
+	xenbus_fe_monitor_kick(mon); /* even though Connected */
+	assert_int_equal(rec_wait(&r, &r.lost, 2), 2);
+	st(e, BE, XenbusStateClosed);
+	assert_int_equal(rec_wait(&r, &r.lost, 3), 3);
+	st(e, BE, XenbusStateClosing);
+	assert_int_equal(rec_wait(&r, &r.gone, 1), 1);
+	assert_int_equal(r.gone_st, XenbusStateClosing);
+	st(e, BE, XenbusStateInitWait);
+	assert_int_equal(rec_wait(&r, &r.lost, 4), 3);
+	assert_int_equal(r.gone, 1);
+	xenbus_fe_monitor_stop(mon);
+	xenbus_fe_release(&fe);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -590,6 +683,7 @@ int main(void)
 	    T(test_close_unfollowed),
 	    T(test_restart_outcomes),
 	    T(test_restart_after_closed),
+	    T(test_monitor),
 	    T(test_backend_nodes),
 	    T(test_bus_enumerate_hotplug_remove),
 	    T(test_bus_probe_failure),

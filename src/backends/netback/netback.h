@@ -23,6 +23,7 @@
 #define NB_MAX_QUEUES 8u
 #define NB_DEFAULT_QUEUES 4u
 #define NB_MAX_PKT 65535u /* netif's 16-bit size */
+#define NB_MAX_MTU 65521u /* a TAP's: 65535 with the Ethernet header */
 
 struct nb_config {
 	unsigned int max_queues; /* multi-queue-max-queues */
@@ -98,6 +99,7 @@ struct nb_vif_params {
 	bool gso4, gso6; /* it takes GSO packets (RX) */
 	bool rx_csum4;	 /* it takes csum_blank IPv4 packets (RX) */
 	bool rx_csum6;	 /* ... IPv6 (feature-ipv6-csum-offload) */
+	bool rx_poll;	 /* no feature-rx-notify: look for RX requests */
 	struct nb_hash *hash; /* NULL: no control ring */
 	/* request-multicast-control: RX multicast filtered through mc */
 	bool mcast_filter;

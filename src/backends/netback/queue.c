@@ -642,10 +642,13 @@ static void *queue_thread(void *arg)
 				  !netif_rx_back_want(&q->rx, q->rx_worst);
 			if (rx == -EAGAIN && !rx_wait)
 				continue;
-			rx_stall(q, rx_wait, now);
+			if (!q->vp.rx_poll)
+				rx_stall(q, rx_wait, now);
 			p[2].events = rx_wait ? 0 : POLLIN;
 			if (q->stall_since)
 				timeout = 1000;
+			if (rx_wait && q->vp.rx_poll)
+				timeout = 30; /* it will not tell us */
 			if (q->tx_hold) {
 				int ms = (int)((q->tx_hold - now) / 1000000) + 1;
 

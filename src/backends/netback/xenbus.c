@@ -317,7 +317,7 @@ static int vif_connect(struct xenbus_device *dev)
 	struct vif *v = xenbus_device_priv(dev);
 	struct xs_client *xs = xenbus_device_xs(dev);
 	const char *fe = xenbus_device_frontend_path(dev);
-	bool rx_copy, rx_notify, no_csum, csum6;
+	bool rx_copy, rx_notify = false, no_csum, csum6;
 	unsigned int nq, q, off = 0;
 	char dir[320];
 	int rc;
@@ -331,10 +331,9 @@ static int vif_connect(struct xenbus_device *dev)
 	}
 	if (!rc)
 		rc = fe_flag(dev, "feature-rx-notify", false, &rx_notify);
-	if (!rc && !rx_notify) {
-		xenbus_device_fail(dev, "feature-rx-notify is mandatory");
-		return -EOPNOTSUPP;
-	}
+	/* Without it the frontend posts RX requests silently: look every
+	 * 30 ms, and no stall detection (as Linux netback) */
+	v->vp.rx_poll = !rx_notify;
 	if (!rc)
 		rc = fe_flag(dev, "feature-sg", false, &v->vp.sg);
 	if (!rc)
@@ -398,12 +397,18 @@ static int vif_connect(struct xenbus_device *dev)
 			 xenbus_device_name(dev),
 			 (unsigned long long)v->vp.credit_bytes,
 			 (unsigned long long)v->vp.credit_us);
-	pvk_info("%s: connected on %s: %u queue(s), sg %s, gso %s%s, "
-		 "csum offload to the guest %s%s",
+	pvk_info("%s: connected on %s: %u queue(s), sg %s, gso to the guest "
+		 "%s%s%s, csum offload to the guest %s%s%s%s",
 		 xenbus_device_name(dev), v->tap.name, nq,
-		 v->vp.sg ? "on" : "off", v->vp.gso4 ? "tcpv4 " : "",
-		 v->vp.gso6 ? "tcpv6" : "", v->vp.rx_csum4 ? "ipv4 " : "",
-		 v->vp.rx_csum6 ? "ipv6" : "");
+		 v->vp.sg ? "on" : "off", v->vp.gso4 ? "tcpv4" : "",
+		 v->vp.gso4 && v->vp.gso6 ? "/" : "",
+		 v->vp.gso6 ? "tcpv6" : v->vp.gso4 ? "" : "off",
+		 v->vp.rx_csum4 ? "ipv4" : "",
+		 v->vp.rx_csum4 && v->vp.rx_csum6 ? "/" : "",
+		 v->vp.rx_csum6 ? "ipv6" : v->vp.rx_csum4 ? "" : "off",
+		 v->vp.rx_poll ? " (no feature-rx-notify: RX polled every "
+				 "30 ms)"
+			       : "");
 	return 0;
 }
 
@@ -481,8 +486,9 @@ static int vif_probe(struct xenbus_device *dev)
 		v->script = NULL;
 	}
 	if (!xenbus_device_read(dev, "mtu", &mtus) &&
-	    pvk_parse_u64(mtus, 68, 65535, &mtu)) {
-		xenbus_device_set_error(dev, "mtu '%s': not 68-65535", mtus);
+	    pvk_parse_u64(mtus, 68, NB_MAX_MTU, &mtu)) {
+		xenbus_device_set_error(dev, "mtu '%s': not 68-%u", mtus,
+					NB_MAX_MTU);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -527,8 +533,12 @@ out:
 	return rc;
 }
 
+/* What libxl always writes into a vif's backend directory. */
+static const char *const vif_required[] = {"mac", "handle", NULL};
+
 static const struct xenbus_backend_driver vif_driver = {
     .type = "vif",
+    .required = vif_required,
     .probe = vif_probe,
     .advertise = vif_advertise,
     .connect = vif_connect,

@@ -166,8 +166,7 @@ struct blkfront {
 	enum blkif_abi abi;
 	struct blkfront_info info;
 	struct xenbus_fe x; /* the device's xenbus handshake and paths */
-	char token[XENBUS_FE_PATH_MAX + 8];
-	bool watching;
+	struct xenbus_fe_monitor *mon; /* follows the backend's state */
 	struct pvk_gntshr *shr;
 
 	/* The connection: set up with every queue stopped.  segs: pages
@@ -179,11 +178,8 @@ struct blkfront {
 
 	pthread_mutex_t lock; /* the device state below */
 	pthread_cond_t cond;
-	bool broken, closing, recovering, recover_req, gate;
-	bool suspended;	    /* new submissions wait (blkfront_suspend) */
-	bool recover_force; /* reconnect even if the backend says Connected */
-	pthread_t rthr;
-	bool rthr_started;
+	bool broken, closing, recovering, gate;
+	bool suspended;	       /* new submissions wait (blkfront_suspend) */
 	unsigned int inflight; /* over all queues, atomic */
 	uint64_t seq;	       /* atomic */
 	struct shadow *pend;   /* shadows waiting to be sent again */
@@ -737,7 +733,7 @@ static int queue_shadow(struct bqueue *q, struct shadow *sh, bool replay)
 		       (!q->free || !blkif_front_free(&q->f))) {
 			if (ALOAD(&bf->closing))
 				return replay ? -ECANCELED : -EIO;
-			if (replay && ALOAD(&bf->recover_req))
+			if (replay && xenbus_fe_monitor_pending(bf->mon))
 				return -EAGAIN;
 			/* Publish what is queued so the slots come back. */
 			queue_kick(q);
@@ -904,9 +900,6 @@ int blkfront_buf_free(struct blkfront *bf, void *buf)
 	return rc;
 }
 
-static unsigned int unshare_retry(struct blkfront *bf, void *addr,
-				  unsigned int n, uint64_t deadline);
-
 /* End the sharing of every buffer (the queues are gone). */
 static void bufs_release(struct blkfront *bf)
 {
@@ -916,8 +909,8 @@ static void bufs_release(struct blkfront *bf)
 	for (i = bf->nbufs; i-- > 0;) {
 		struct bfbuf *b = bf->bufs[i];
 
-		left += unshare_retry(bf, b->addr, (unsigned int)b->pages,
-				      deadline);
+		left += xenbus_fe_unshare(bf->plat, bf->shr, b->addr,
+					  (unsigned int)b->pages, deadline);
 		free(b->refs);
 		free(b);
 	}
@@ -1156,23 +1149,6 @@ static void queue_stop(struct bqueue *q)
 	q->thr_started = false;
 }
 
-/* End foreign access to a share; the backend may hold mappings a moment
- * longer (a dead backend's are released by the hypervisor).  What stays
- * mapped is left shared and never reused. */
-static unsigned int unshare_retry(struct blkfront *bf, void *addr,
-				  unsigned int n, uint64_t deadline)
-{
-	int rc = 0;
-
-	while (addr) {
-		rc = bf->plat->gntshr->unshare(bf->shr, addr, n);
-		if (rc != -EBUSY || pvk_now_ns() >= deadline)
-			break;
-		usleep(10000);
-	}
-	return rc ? n : 0;
-}
-
 /* Free a stopped queue whose slots are all idle. */
 static void queue_free(struct bqueue *q)
 {
@@ -1191,10 +1167,12 @@ static void queue_free(struct bqueue *q)
 	}
 	/* Newest share first: the share list is searched from its head. */
 	for (i = q->data ? q->nslots : 0; i-- > 0;)
-		left += unshare_retry(bf, q->data[(size_t)i * q->slot_pages],
-				      q->slot_pages, deadline);
+		left += xenbus_fe_unshare(bf->plat, bf->shr,
+					  q->data[(size_t)i * q->slot_pages],
+					  q->slot_pages, deadline);
 	free(q->data);
-	left += unshare_retry(bf, q->sring, q->nr_pages, deadline);
+	left += xenbus_fe_unshare(bf->plat, bf->shr, q->sring, q->nr_pages,
+				  deadline);
 	if (left)
 		pvk_warn("blkfront %s: queue %u: %u page(s) still mapped by "
 			 "the backend; left shared",
@@ -1647,32 +1625,6 @@ static int bf_connect(struct blkfront *bf, int timeout_ms)
 
 /* ---- recovery ----------------------------------------------------------- */
 
-/* The backend's state changed: anything but Connected while we are
- * connected means it went away (a restarted backend says InitWait, a
- * stopped one Closed) or closes the device (Closing). */
-static void be_state_changed(struct xs_client *xs, const char *path,
-			     const char *token, void *arg)
-{
-	struct blkfront *bf = arg;
-	enum xenbus_state st;
-
-	(void)path;
-	(void)token;
-	/* Read under the lock: the recovery clears a request only once it
-	 * saw Connected, so a state read before that cannot outlive it. */
-	pthread_mutex_lock(&bf->lock);
-	if (xenbus_read_state(xs, XS_TX_NONE, bf->x.be_path, &st) == 0 &&
-	    st != XenbusStateConnected) {
-		if (!bf->recover_req && !bf->recovering && !bf->closing &&
-		    !bf->broken)
-			pvk_info("blkfront %s: backend %s: reconnecting",
-				 bf->x.path, xenbus_state_name(st));
-		bf->recover_req = true;
-		pthread_cond_broadcast(&bf->cond);
-	}
-	pthread_mutex_unlock(&bf->lock);
-}
-
 static void bf_recover(struct blkfront *bf)
 {
 	int rc;
@@ -1694,10 +1646,7 @@ static void bf_recover(struct blkfront *bf)
 		if (!rc)
 			rc = bf_connect(bf, -1);
 		if (!rc) {
-			pthread_mutex_lock(&bf->lock);
-			bf->recover_req = false; /* we saw Connected */
-			bf->recover_force = false;
-			pthread_mutex_unlock(&bf->lock);
+			xenbus_fe_monitor_connected(bf->mon);
 			rc = pend_replay(bf);
 		}
 		if (rc == -EAGAIN || (rc && rc != -ECANCELED && rc != -ENODEV &&
@@ -1725,48 +1674,44 @@ static void bf_recover(struct blkfront *bf)
 		pthread_mutex_lock(&bf->lock);
 	}
 	bf->recovering = false;
-	bf->recover_force = false;
 	pthread_cond_broadcast(&bf->cond);
 	pthread_mutex_unlock(&bf->lock);
 }
 
-static void *recover_thread(void *arg)
+/* The backend left Connected (the monitor's lost): a restarted backend
+ * says InitWait, a stopped one Closed. */
+static void bf_lost(void *arg)
 {
 	struct blkfront *bf = arg;
 
-	for (;;) {
-		enum xenbus_state st;
-
-		pthread_mutex_lock(&bf->lock);
-		while (!bf->recover_req && !bf->closing)
-			pthread_cond_wait(&bf->cond, &bf->lock);
-		if (bf->closing || bf->broken) {
-			pthread_mutex_unlock(&bf->lock);
-			break;
-		}
+	pthread_mutex_lock(&bf->lock);
+	if (bf->closing || bf->broken) {
 		pthread_mutex_unlock(&bf->lock);
-		if (xenbus_read_state(bf->xs, XS_TX_NONE, bf->x.be_path, &st))
-			st = XenbusStateUnknown;
-		if (st == XenbusStateConnected && !ALOAD(&bf->recover_force)) {
-			/* A change seen late: nothing to do. */
-			pthread_mutex_lock(&bf->lock);
-			bf->recover_req = false;
-			pthread_mutex_unlock(&bf->lock);
-			continue;
-		}
-		if (st == XenbusStateClosing || st == XenbusStateUnknown) {
-			/* The backend fails or removes the device (as Linux's
-			 * blkfront_closing): no reconnection. */
-			bf_break(bf, st == XenbusStateClosing
-					 ? "the backend closed the device"
-					 : "the backend device was removed");
-			xenbus_fe_switch(&bf->x, XenbusStateClosing);
-			break;
-		}
-		bf_recover(bf);
+		return;
 	}
-	return NULL;
+	pthread_mutex_unlock(&bf->lock);
+	pvk_info("blkfront %s: reconnecting", bf->x.path);
+	bf_recover(bf);
 }
+
+/* The backend fails or removes the device (as Linux's blkfront_closing):
+ * no reconnection. */
+static void bf_gone(void *arg, enum xenbus_state st)
+{
+	struct blkfront *bf = arg;
+
+	if (ALOAD(&bf->closing))
+		return;
+	bf_break(bf, st == XenbusStateClosing
+			 ? "the backend closed the device"
+			 : "the backend device was removed");
+	xenbus_fe_switch(&bf->x, XenbusStateClosing);
+}
+
+static const struct xenbus_fe_monitor_ops bf_monitor_ops = {
+    .lost = bf_lost,
+    .gone = bf_gone,
+};
 
 /* ---- open and close ----------------------------------------------------- */
 
@@ -1800,13 +1745,12 @@ static void bf_free(struct blkfront *bf)
 {
 	unsigned int i;
 
-	if (bf->watching)
-		xs_unwatch(bf->xs, bf->x.be_path, bf->token);
-	if (bf->rthr_started) {
+	if (bf->mon) {
 		pthread_mutex_lock(&bf->lock);
 		bf_set_closing(bf);
 		pthread_mutex_unlock(&bf->lock);
-		pthread_join(bf->rthr, NULL);
+		xenbus_fe_monitor_stop(bf->mon);
+		bf->mon = NULL;
 	}
 	for (i = bf->nq; i-- > 0;)
 		queue_free(bf->q[i]);
@@ -1881,15 +1825,9 @@ int blkfront_open(struct pvk_platform *plat, struct xs_client *xs,
 	rc = bf_connect(bf, bf->o.timeout_ms);
 	if (rc)
 		goto fail;
-	rc = -pthread_create(&bf->rthr, NULL, recover_thread, bf);
+	rc = xenbus_fe_monitor_start(&bf->x, &bf_monitor_ops, bf, &bf->mon);
 	if (rc)
 		goto fail;
-	bf->rthr_started = true;
-	snprintf(bf->token, sizeof(bf->token), "bf:%s", bf->x.path);
-	rc = xs_watch(xs, bf->x.be_path, bf->token, be_state_changed, bf);
-	if (rc)
-		goto fail;
-	bf->watching = true;
 	*out = bf;
 	return 0;
 fail:
@@ -1906,18 +1844,14 @@ void blkfront_close(struct blkfront *bf)
 
 	if (!bf)
 		return;
-	/* No new reconnection; let what is in flight finish, for a while. */
-	if (bf->watching)
-		xs_unwatch(bf->xs, bf->x.be_path, bf->token);
-	bf->watching = false;
+	/* Let what is in flight finish, for a while (through a reconnection
+	 * if the backend goes meanwhile); then no more reconnections. */
 	pthread_mutex_lock(&bf->lock);
 	bf_wait_until(bf, bf_busy, pvk_now_ns() + 5000000000ull);
 	bf_set_closing(bf);
 	pthread_mutex_unlock(&bf->lock);
-	if (bf->rthr_started) {
-		pthread_join(bf->rthr, NULL);
-		bf->rthr_started = false;
-	}
+	xenbus_fe_monitor_stop(bf->mon);
+	bf->mon = NULL;
 	for (i = 0; i < bf->nq; i++) {
 		pthread_mutex_lock(&bf->q[i]->lock);
 		pthread_cond_broadcast(&bf->q[i]->cond);
@@ -1940,7 +1874,7 @@ void blkfront_close(struct blkfront *bf)
 
 static bool bf_recovery_due(struct blkfront *bf)
 {
-	return bf->recovering || bf->recover_req;
+	return bf->recovering || (bf->mon && xenbus_fe_monitor_busy(bf->mon));
 }
 
 int blkfront_suspend(struct blkfront *bf, int timeout_ms)
@@ -1978,23 +1912,20 @@ int blkfront_resume(struct blkfront *bf, bool cancelled)
 		pthread_mutex_lock(&bf->lock);
 		bf_wait_until(bf, bf_recovery_due, 0);
 		pthread_mutex_unlock(&bf->lock);
-		if (bf->watching)
-			xs_unwatch(bf->xs, bf->x.be_path, bf->token);
-		bf->watching = false;
+		/* The monitor follows the path it was started on. */
+		xenbus_fe_monitor_stop(bf->mon);
+		bf->mon = NULL;
 		rc = xenbus_fe_reread_backend(&bf->x, &moved);
 		if (!rc && moved)
 			pvk_info("blkfront %s: the backend is now %s (domain "
 				 "%u)",
 				 bf->x.path, bf->x.be_path, bf->x.be_id);
 		if (!rc)
-			rc = xs_watch(bf->xs, bf->x.be_path, bf->token,
-				      be_state_changed, bf);
-		bf->watching = !rc;
+			rc = xenbus_fe_monitor_start(&bf->x, &bf_monitor_ops,
+						     bf, &bf->mon);
 		pthread_mutex_lock(&bf->lock);
 		if (!rc && !bf->broken) {
-			bf->recover_force = true;
-			bf->recover_req = true;
-			pthread_cond_broadcast(&bf->cond);
+			xenbus_fe_monitor_kick(bf->mon);
 			bf_wait_until(bf, bf_recovery_due, 0);
 		}
 		if (rc || bf->broken)

@@ -50,6 +50,10 @@
  * XEN_NETIF_NR_SLOTS_MIN, what every backend must take (netif.h); 64 KiB
  * needs 16. */
 #define NF_TX_MAX_SLOTS (XEN_NETIF_NR_SLOTS_MIN + 1)
+_Static_assert((NETFRONT_MAX_FRAME + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE <=
+		   NF_TX_MAX_SLOTS,
+	       "a largest frame copied from offset 0 fits the slots every "
+	       "backend takes");
 
 #define ALOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define ASTORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -101,8 +105,7 @@ struct netfront {
 	struct netfront_opts o;
 	struct netfront_info info;
 	struct xenbus_fe x;
-	char token[XENBUS_FE_PATH_MAX + 8];
-	bool watching;
+	struct xenbus_fe_monitor *mon; /* follows the backend's state */
 	struct pvk_gntshr *shr;
 
 	struct nfq *q[NETFRONT_MAX_QUEUES];
@@ -110,10 +113,9 @@ struct netfront {
 
 	pthread_mutex_t lock; /* the device state below */
 	pthread_cond_t cond;
-	bool broken, closing, recovering, recover_req;
+	bool broken, closing, recovering;
+	bool suspended;	    /* send and recv wait (netfront_suspend) */
 	unsigned int users; /* send/recv calls using the queues */
-	pthread_t rthr;
-	bool rthr_started;
 
 	pthread_mutex_t rx_lock; /* every queue's rx side */
 	pthread_cond_t rx_cond;
@@ -149,10 +151,11 @@ static void cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
 	pthread_cond_timedwait(c, m, &ts);
 }
 
+static void nf_wake_all(struct netfront *nf);
+
 static void nf_break(struct netfront *nf, const char *why)
 {
 	bool was;
-	unsigned int i;
 
 	pthread_mutex_lock(&nf->lock);
 	was = nf->broken;
@@ -161,14 +164,7 @@ static void nf_break(struct netfront *nf, const char *why)
 	pthread_mutex_unlock(&nf->lock);
 	if (!was && why)
 		pvk_err("netfront %s: %s: device broken", nf->x.path, why);
-	pthread_mutex_lock(&nf->rx_lock);
-	pthread_cond_broadcast(&nf->rx_cond);
-	pthread_mutex_unlock(&nf->rx_lock);
-	for (i = 0; i < nf->nq; i++) {
-		pthread_mutex_lock(&nf->q[i]->tx_lock);
-		pthread_cond_broadcast(&nf->q[i]->tx_cond);
-		pthread_mutex_unlock(&nf->q[i]->tx_lock);
-	}
+	nf_wake_all(nf);
 }
 
 /* Whether send/recv must leave the queues now (a reconnection, close or
@@ -186,7 +182,8 @@ static int nf_enter(struct netfront *nf, uint64_t deadline)
 	int rc = 0;
 
 	pthread_mutex_lock(&nf->lock);
-	while (nf->recovering && !nf->broken && !nf->closing) {
+	while ((nf->recovering || nf->suspended) && !nf->broken &&
+	       !nf->closing) {
 		if (deadline && pvk_now_ns() >= deadline) {
 			rc = -ETIMEDOUT;
 			break;
@@ -392,9 +389,11 @@ int netfront_send(struct netfront *nf, const void *frame, size_t len,
 						deadline);
 		}
 		if (rc == -EPROTO) {
+			/* Broken before leaving: the queues live while we
+			 * are a user. */
 			pthread_mutex_unlock(&q->tx_lock);
-			nf_exit(nf);
 			nf_break(nf, why);
+			nf_exit(nf);
 			return -EIO;
 		}
 		if (!rc && !nf_leave_due(nf))
@@ -635,11 +634,11 @@ int netfront_recv(struct netfront *nf, void *buf, size_t cap,
 			cond_wait_until(&nf->rx_cond, &nf->rx_lock, deadline);
 		}
 		pthread_mutex_unlock(&nf->rx_lock);
-		nf_exit(nf);
-		if (rc == -EPROTO) {
+		if (rc == -EPROTO)
 			nf_break(nf, why);
+		nf_exit(nf);
+		if (rc == -EPROTO)
 			return -EIO;
-		}
 		if (rc != -EAGAIN || !nf_leave_due(nf))
 			return rc;
 		/* Recovering: wait it out in nf_enter; broken: -EIO. */
@@ -723,23 +722,6 @@ static void queue_stop(struct nfq *q)
 	q->thr_started = false;
 }
 
-/* End foreign access to a share; the backend may hold mappings a moment
- * longer (a dead backend's are released by the hypervisor).  What stays
- * mapped is left shared and never reused. */
-static unsigned int unshare_retry(struct netfront *nf, void *addr,
-				  unsigned int n, uint64_t deadline)
-{
-	int rc = 0;
-
-	while (addr) {
-		rc = nf->plat->gntshr->unshare(nf->shr, addr, n);
-		if (rc != -EBUSY || pvk_now_ns() >= deadline)
-			break;
-		usleep(10000);
-	}
-	return rc ? n : 0;
-}
-
 static void queue_free(struct nfq *q)
 {
 	struct netfront *nf;
@@ -758,9 +740,10 @@ static void queue_free(struct nfq *q)
 		nf->plat->evtchn->close(q->ev);
 	}
 	for (i = q->nchunks; i-- > 0;)
-		left += unshare_retry(nf, q->chunk[i], NF_CHUNK, deadline);
-	left += unshare_retry(nf, q->rx_sring, 1, deadline);
-	left += unshare_retry(nf, q->tx_sring, 1, deadline);
+		left += xenbus_fe_unshare(nf->plat, nf->shr, q->chunk[i],
+					  NF_CHUNK, deadline);
+	left += xenbus_fe_unshare(nf->plat, nf->shr, q->rx_sring, 1, deadline);
+	left += xenbus_fe_unshare(nf->plat, nf->shr, q->tx_sring, 1, deadline);
 	if (left)
 		pvk_warn("netfront %s: queue %u: %u page(s) still mapped by "
 			 "the backend; left shared",
@@ -1097,28 +1080,6 @@ out:
 
 /* ---- reconnection ------------------------------------------------------- */
 
-static void be_state_changed(struct xs_client *xs, const char *path,
-			     const char *token, void *arg)
-{
-	struct netfront *nf = arg;
-	enum xenbus_state st;
-
-	(void)path;
-	(void)token;
-	pthread_mutex_lock(&nf->lock);
-	if (xenbus_read_state(xs, XS_TX_NONE, nf->x.be_path, &st) != 0)
-		st = XenbusStateUnknown;
-	if (st != XenbusStateConnected) {
-		if (!nf->recover_req && !nf->recovering && !nf->closing &&
-		    !nf->broken)
-			pvk_info("netfront %s: backend %s: reconnecting",
-				 nf->x.path, xenbus_state_name(st));
-		nf->recover_req = true;
-		pthread_cond_broadcast(&nf->cond);
-	}
-	pthread_mutex_unlock(&nf->lock);
-}
-
 /* Every waiter in send/recv looks at the device state again. */
 static void nf_wake_all(struct netfront *nf)
 {
@@ -1156,11 +1117,8 @@ static void nf_recover(struct netfront *nf)
 		queues_free(nf);
 		if (!rc)
 			rc = nf_connect(nf, -1);
-		if (!rc) {
-			pthread_mutex_lock(&nf->lock);
-			nf->recover_req = false; /* we saw Connected */
-			pthread_mutex_unlock(&nf->lock);
-		}
+		if (!rc)
+			xenbus_fe_monitor_connected(nf->mon);
 		if (rc && rc != -ECANCELED && rc != -ENODEV &&
 		    !ALOAD(&nf->closing)) {
 			struct timespec ts = {0, 100000000};
@@ -1187,57 +1145,53 @@ static void nf_recover(struct netfront *nf)
 	pthread_mutex_unlock(&nf->lock);
 }
 
-static void *recover_thread(void *arg)
+/* The backend left Connected (the monitor's lost): a restarted backend
+ * says InitWait, a stopped one Closed. */
+static void nf_lost(void *arg)
 {
 	struct netfront *nf = arg;
 
-	for (;;) {
-		enum xenbus_state st;
-
-		pthread_mutex_lock(&nf->lock);
-		while (!nf->recover_req && !nf->closing)
-			pthread_cond_wait(&nf->cond, &nf->lock);
-		if (nf->closing || nf->broken) {
-			pthread_mutex_unlock(&nf->lock);
-			break;
-		}
-		pthread_mutex_unlock(&nf->lock);
-		if (xenbus_read_state(nf->xs, XS_TX_NONE, nf->x.be_path, &st))
-			st = XenbusStateUnknown;
-		if (st == XenbusStateConnected) {
-			/* A change seen late: nothing to do. */
-			pthread_mutex_lock(&nf->lock);
-			nf->recover_req = false;
-			pthread_mutex_unlock(&nf->lock);
-			continue;
-		}
-		if (st == XenbusStateClosing || st == XenbusStateUnknown) {
-			/* The backend fails or removes the device. */
-			nf_break(nf, st == XenbusStateClosing
-					 ? "the backend closed the device"
-					 : "the backend device was removed");
-			xenbus_fe_switch(&nf->x, XenbusStateClosing);
-			break;
-		}
-		nf_recover(nf);
-	}
-	return NULL;
+	if (ALOAD(&nf->closing) || ALOAD(&nf->broken))
+		return;
+	pvk_info("netfront %s: reconnecting", nf->x.path);
+	nf_recover(nf);
 }
+
+/* The backend fails or removes the device: no reconnection. */
+static void nf_gone(void *arg, enum xenbus_state st)
+{
+	struct netfront *nf = arg;
+
+	if (ALOAD(&nf->closing))
+		return;
+	nf_break(nf, st == XenbusStateClosing
+			 ? "the backend closed the device"
+			 : "the backend device was removed");
+	xenbus_fe_switch(&nf->x, XenbusStateClosing);
+}
+
+static const struct xenbus_fe_monitor_ops nf_monitor_ops = {
+    .lost = nf_lost,
+    .gone = nf_gone,
+};
 
 /* ---- open and close ----------------------------------------------------- */
 
+/* No more reconnections: unbounded waits give up, the monitor stops. */
+static void nf_set_closing(struct netfront *nf)
+{
+	pthread_mutex_lock(&nf->lock);
+	nf->closing = true;
+	__atomic_store_n(&nf->x.cancel, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&nf->cond);
+	pthread_mutex_unlock(&nf->lock);
+	xenbus_fe_monitor_stop(nf->mon);
+	nf->mon = NULL;
+}
+
 static void nf_free(struct netfront *nf)
 {
-	if (nf->watching)
-		xs_unwatch(nf->xs, nf->x.be_path, nf->token);
-	if (nf->rthr_started) {
-		pthread_mutex_lock(&nf->lock);
-		nf->closing = true;
-		__atomic_store_n(&nf->x.cancel, true, __ATOMIC_RELEASE);
-		pthread_cond_broadcast(&nf->cond);
-		pthread_mutex_unlock(&nf->lock);
-		pthread_join(nf->rthr, NULL);
-	}
+	nf_set_closing(nf);
 	queues_free(nf);
 	if (nf->shr)
 		nf->plat->gntshr->close(nf->shr);
@@ -1295,15 +1249,9 @@ int netfront_open(struct pvk_platform *plat, struct xs_client *xs,
 		rc = nf_connect(nf, nf->o.timeout_ms);
 	if (rc)
 		goto fail;
-	rc = -pthread_create(&nf->rthr, NULL, recover_thread, nf);
+	rc = xenbus_fe_monitor_start(&nf->x, &nf_monitor_ops, nf, &nf->mon);
 	if (rc)
 		goto fail;
-	nf->rthr_started = true;
-	snprintf(nf->token, sizeof(nf->token), "nf:%s", nf->x.path);
-	rc = xs_watch(xs, nf->x.be_path, nf->token, be_state_changed, nf);
-	if (rc)
-		goto fail;
-	nf->watching = true;
 	*out = nf;
 	return 0;
 fail:
@@ -1318,18 +1266,7 @@ void netfront_close(struct netfront *nf)
 {
 	if (!nf)
 		return;
-	if (nf->watching)
-		xs_unwatch(nf->xs, nf->x.be_path, nf->token);
-	nf->watching = false;
-	pthread_mutex_lock(&nf->lock);
-	nf->closing = true;
-	__atomic_store_n(&nf->x.cancel, true, __ATOMIC_RELEASE);
-	pthread_cond_broadcast(&nf->cond);
-	pthread_mutex_unlock(&nf->lock);
-	if (nf->rthr_started) {
-		pthread_join(nf->rthr, NULL);
-		nf->rthr_started = false;
-	}
+	nf_set_closing(nf);
 	nf_wake_all(nf);
 	pthread_mutex_lock(&nf->lock);
 	while (nf->users)
@@ -1357,6 +1294,58 @@ void netfront_get_stats(const struct netfront *nf, struct netfront_stats *st)
 	*st = nf->stats;
 }
 
+/* ---- suspend and resume ------------------------------------------------- */
+
+int netfront_suspend(struct netfront *nf)
+{
+	pthread_mutex_lock(&nf->lock);
+	nf->suspended = true;
+	pthread_mutex_unlock(&nf->lock);
+	pvk_info("netfront %s: suspended", nf->x.path);
+	return 0;
+}
+
+int netfront_resume(struct netfront *nf, bool cancelled)
+{
+	bool moved = false;
+	int rc = 0;
+
+	if (!cancelled) {
+		/* A restored domain: the backend (maybe another one) holds
+		 * nothing of ours.  Find it again and negotiate from
+		 * scratch (the monitor follows the path it started on). */
+		xenbus_fe_monitor_stop(nf->mon);
+		nf->mon = NULL;
+		rc = xenbus_fe_reread_backend(&nf->x, &moved);
+		if (!rc && moved)
+			pvk_info("netfront %s: the backend is now %s (domain "
+				 "%u)",
+				 nf->x.path, nf->x.be_path, nf->x.be_id);
+		if (!rc)
+			rc = xenbus_fe_monitor_start(&nf->x, &nf_monitor_ops,
+						     nf, &nf->mon);
+		if (!rc) {
+			xenbus_fe_monitor_kick(nf->mon);
+			/* Until it is done (the monitor's lost or gone). */
+			while (xenbus_fe_monitor_busy(nf->mon) &&
+			       !ALOAD(&nf->broken))
+				usleep(10000);
+		}
+		if (!rc && ALOAD(&nf->broken))
+			rc = -EIO;
+		if (rc)
+			pvk_err("netfront %s: resume: %s", nf->x.path,
+				strerror(-rc));
+	}
+	pthread_mutex_lock(&nf->lock);
+	nf->suspended = false;
+	pthread_cond_broadcast(&nf->cond);
+	pthread_mutex_unlock(&nf->lock);
+	pvk_info("netfront %s: resumed (%s)", nf->x.path,
+		 cancelled ? "cancelled: in place" : "reconnected");
+	return rc;
+}
+
 /* ---- netfront as a xenbus frontend driver ------------------------------- */
 
 static int drv_probe(struct xenbus_bus *bus, const char *id, void **priv)
@@ -1366,7 +1355,8 @@ static int drv_probe(struct xenbus_bus *bus, const char *id, void **priv)
 
 	/* What Linux's netfront asks for: every offload, a queue per CPU
 	 * (at most 4). */
-	struct netfront_opts o = {.sg = true, .gso = true, .split_evtchn = true};
+	struct netfront_opts o = {
+	    .sg = true, .gso = true, .split_evtchn = true};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *env;
 	uint64_t v;
@@ -1392,8 +1382,17 @@ static int drv_probe(struct xenbus_bus *bus, const char *id, void **priv)
 
 static void drv_remove(void *priv) { netfront_close(priv); }
 
+static int drv_suspend(void *priv) { return netfront_suspend(priv); }
+
+static int drv_resume(void *priv, bool cancelled)
+{
+	return netfront_resume(priv, cancelled);
+}
+
 const struct xenbus_frontend_driver netfront_driver = {
     .type = "vif",
     .probe = drv_probe,
     .remove = drv_remove,
+    .suspend = drv_suspend,
+    .resume = drv_resume,
 };

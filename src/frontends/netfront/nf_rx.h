@@ -13,26 +13,13 @@
 #ifndef PVKIT_NF_RX_H
 #define PVKIT_NF_RX_H
 
-#include <stddef.h>
 #include <stdint.h>
-#include <string.h>
-#include <xen/grant_table.h>
-#include <xen/xen.h>
 
-/* ring.h wants barriers from its includer (legacy interface version). */
-#ifndef mb
-#define mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#endif
-#ifndef rmb
-#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#endif
-#ifndef wmb
-#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
-#include <xen/io/netif.h>
-#include <xen/io/ring.h>
+/* The ring and netif ABI, with the barriers ring.h wants, as the netif
+ * core includes them. */
+#include "netif/netif.h"
 
-#define NF_PAGE_SIZE 4096u
+#define NF_PAGE_SIZE NETIF_PAGE_SIZE
 /* Slots (data and extra info) one packet may take: more is a backend that
  * never ends its chain (Linux sends at most 18 data slots and 2 extras). */
 #define NF_RX_MAX_SLOTS 64u

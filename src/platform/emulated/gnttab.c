@@ -11,9 +11,11 @@
  * see platform.h) is served by mapping the other side here and copying.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -32,10 +34,26 @@ struct gnt_mapping {
 	grant_handle_t handles[];
 };
 
+/* A granting domain's whole memory file, mapped once for copies (see
+ * copy_here_batch): kept while used, dropped a second after its last use
+ * (a dead domain's memory must not stay pinned by a backend). */
+#define MEMCACHE_N 8
+#define MEMCACHE_IDLE_NS 1000000000ull
+struct memcache_ent {
+	dev_t dev;
+	ino_t ino;
+	uint8_t *base; /* NULL: free */
+	size_t size;
+	uint64_t used;
+};
+
 struct pvk_gnttab {
 	struct emu *e;
 	pthread_mutex_t lock;
 	struct gnt_mapping *maps;
+	/* copies: one thread at a time (copy_lock) */
+	pthread_mutex_t copy_lock;
+	struct memcache_ent mc[MEMCACHE_N];
 };
 
 /* Release grant handles with GNTTABOP_unmap_grant_ref (after munmap). */
@@ -144,6 +162,62 @@ out:
 	return (int)rc;
 }
 
+/* Drop the cached memory files unused since before now - idle (idle 0:
+ * all of them). */
+static void memcache_drop(struct pvk_gnttab *h, uint64_t idle)
+{
+	uint64_t now = idle ? pvk_now_ns() : 0;
+	unsigned int i;
+
+	for (i = 0; i < MEMCACHE_N; i++) {
+		struct memcache_ent *c = &h->mc[i];
+
+		if (c->base && (!idle || now - c->used > idle)) {
+			munmap(c->base, c->size);
+			c->base = NULL;
+		}
+	}
+}
+
+/* The mapping of the memory file fd (a granting domain's), mapped now if
+ * it is not yet: NULL on failure. */
+static uint8_t *memcache_get(struct pvk_gnttab *h, int fd, size_t *size)
+{
+	struct memcache_ent *c, *victim = NULL;
+	struct stat st;
+	unsigned int i;
+	void *p;
+
+	if (fstat(fd, &st) < 0 || st.st_size <= 0)
+		return NULL;
+	for (i = 0; i < MEMCACHE_N; i++) {
+		c = &h->mc[i];
+		if (c->base && c->dev == st.st_dev && c->ino == st.st_ino &&
+		    c->size == (size_t)st.st_size) {
+			c->used = pvk_now_ns();
+			*size = c->size;
+			return c->base;
+		}
+		/* a free slot, else the least recently used */
+		if (!victim || (victim->base && (!c->base || c->used < victim->used)))
+			victim = c;
+	}
+	if (victim->base)
+		munmap(victim->base, victim->size);
+	victim->base = NULL;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	victim->base = p;
+	victim->dev = st.st_dev;
+	victim->ino = st.st_ino;
+	victim->size = (size_t)st.st_size;
+	victim->used = pvk_now_ns();
+	*size = victim->size;
+	return victim->base;
+}
+
 static int gnttab_open(struct pvk_platform *plat, struct pvk_gnttab **out)
 {
 	struct pvk_gnttab *h = calloc(1, sizeof(*h));
@@ -152,6 +226,7 @@ static int gnttab_open(struct pvk_platform *plat, struct pvk_gnttab **out)
 		return -ENOMEM;
 	h->e = emu_of(plat);
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->copy_lock, NULL);
 	*out = h;
 	return 0;
 }
@@ -173,6 +248,8 @@ static void gnttab_close(struct pvk_gnttab *h)
 		h->maps = m->next;
 		mapping_free(h, m);
 	}
+	memcache_drop(h, 0);
+	pthread_mutex_destroy(&h->copy_lock);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
@@ -353,16 +430,28 @@ static bool remote_is_dest(const struct gnttab_copy *op)
 
 /*
  * Serve ops[idx[0..n)] (each with one local side) with one map batch for
- * all their grant references, then copy and unmap.  Falls back to one op at
- * a time when the batch fails, so a bad ref fails only its own op.
+ * all their grant references: the hypervisor checks and pins each grant
+ * (GTF_reading/GTF_writing, as for a mapping) and hands over the granting
+ * domain's memory file; the copies go through one mapping of that whole
+ * file, kept between batches (no mmap, page faults and TLB shootdowns per
+ * page); then the pins are released.  A Dom0 backend may map any guest
+ * frame anyway (foreign mappings); the pin keeps the grant's rules: no
+ * copy to or from a grant the granter did not give, or revoked.  Falls
+ * back to one op at a time when the batch fails, so a bad ref fails only
+ * its own op.
  */
-static void copy_here_batch(struct pvk_rt *rt, struct gnttab_copy *ops,
+static void copy_here_batch(struct pvk_gnttab *h, struct gnttab_copy *ops,
 			    const uint32_t *idx, uint32_t n)
 {
+	struct pvk_rt *rt = h->e->rt;
 	struct gnttab_map_grant_ref *m = NULL;
 	grant_handle_t *handles = NULL;
-	uint32_t *which = NULL, k = 0, i;
-	uint8_t *base = NULL;
+	uint32_t *which = NULL, k = 0, i, nh = 0;
+	int fds[PVK_MAX_FDS];
+	unsigned int nfds = 0;
+	uint8_t *mem[PVK_MAX_FDS];
+	size_t msize[PVK_MAX_FDS];
+	long rc;
 
 	m = calloc(n, sizeof(*m));
 	handles = calloc(n, sizeof(*handles));
@@ -383,23 +472,47 @@ static void copy_here_batch(struct pvk_rt *rt, struct gnttab_copy *ops,
 		m[k].dom = p->domid;
 		which[k++] = idx[i];
 	}
-	if (k > MAP_BATCH_MAX || (k && grant_map(rt, m, k, (void **)&base)))
+	if (k > MAP_BATCH_MAX)
 		goto single;
+	if (k) {
+		nfds = PVK_MAX_FDS;
+		rc = pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
+				      GNTTABOP_map_grant_ref, k, m,
+				      k * sizeof(*m), k * sizeof(*m), fds, &nfds);
+		if (rc < 0) {
+			nfds = 0;
+			goto single;
+		}
+	}
+	pthread_mutex_lock(&h->copy_lock);
+	memcache_drop(h, MEMCACHE_IDLE_NS);
+	for (i = 0; i < nfds; i++)
+		mem[i] = memcache_get(h, fds[i], &msize[i]);
 	for (i = 0; i < k; i++) {
 		struct gnttab_copy *op = &ops[which[i]];
-		uint8_t *page = base + (size_t)i * EMU_PAGE_SIZE;
 		bool dest = remote_is_dest(op);
+		uint8_t *page;
 
+		if (m[i].status != GNTST_okay) {
+			op->status = m[i].status;
+			continue;
+		}
+		handles[nh++] = m[i].handle;
+		if (m[i].host_addr >= nfds || !mem[m[i].host_addr] ||
+		    m[i].dev_bus_addr + EMU_PAGE_SIZE >
+			msize[m[i].host_addr]) {
+			op->status = GNTST_general_error;
+			continue;
+		}
+		page = mem[m[i].host_addr] + m[i].dev_bus_addr;
 		memmove(dest ? page + op->dest.offset : local_ptr(&op->dest),
 			dest ? local_ptr(&op->source) : page + op->source.offset,
 			op->len);
 		op->status = GNTST_okay;
-		handles[i] = m[i].handle;
 	}
-	if (k) {
-		munmap(base, (size_t)k * EMU_PAGE_SIZE);
-		grant_release(rt, handles, k);
-	}
+	pthread_mutex_unlock(&h->copy_lock);
+	if (nh)
+		grant_release(rt, handles, nh);
 	/* What the batch did not cover: local-to-local and frame numbers. */
 	for (i = 0; i < n; i++) {
 		struct gnttab_copy *op = &ops[idx[i]];
@@ -413,6 +526,8 @@ single:
 	for (i = 0; i < n; i++)
 		ops[idx[i]].status = copy_here(rt, &ops[idx[i]]);
 out:
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
 	free(m);
 	free(handles);
 	free(which);
@@ -459,7 +574,7 @@ static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		idx[n++] = i;
 	}
 	if (nhere)
-		copy_here_batch(rt, ops, here, nhere);
+		copy_here_batch(h, ops, here, nhere);
 	for (i = 0; i < n; i += COPY_BATCH_MAX) {
 		uint32_t k = n - i < COPY_BATCH_MAX ? n - i : COPY_BATCH_MAX;
 
