@@ -24,6 +24,9 @@
  * interval in µs). */
 #define NETBACK_RATE_MAX_BYTES 4294967295ull
 #define NETBACK_RATE_MAX_US 10000000ull
+/* pvkit-netback's largest MTU: a TAP's (65535 with the Ethernet
+ * header). */
+#define NETBACK_MAX_MTU 65521u
 /* How long an interface being removed may take to go. */
 #define NAME_GONE_MS 2000
 
@@ -100,6 +103,13 @@ int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 		    "vlan: VLAN filtering on the bridge port is not "
 		    "supported");
 		return -ENOTSUP;
+	}
+	if (v->mtu > NETBACK_MAX_MTU) {
+		say(where, v->line, false,
+		    "mtu: %u is more than pvkit-netback's TAP interfaces take "
+		    "(%u)",
+		    v->mtu, NETBACK_MAX_MTU);
+		return -EINVAL;
 	}
 	if (v->rate_bytes_per_s) {
 		if (!vif_rate_per_interval(v, &bpi) && bpi == 0) {

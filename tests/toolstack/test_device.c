@@ -653,6 +653,12 @@ static void test_vif_check(void **state)
 	v.vlan = (char *)"10";
 	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -ENOTSUP);
 	v.vlan = NULL;
+	/* mtu: xl takes 68-65535, a TAP up to 65521 */
+	v.mtu = 65522;
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), -EINVAL);
+	v.mtu = 65521;
+	assert_int_equal(vif_check("g.cfg", &v, false, &warned), 0);
+	v.mtu = 0;
 	/* rate: 1-2^32-1 bytes per interval of at most 10 s */
 	v.rate_bytes_per_s = 10;
 	v.rate_interval_us = 50000;
