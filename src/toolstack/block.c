@@ -21,9 +21,9 @@ int cmd_block_attach(struct ts *ts, int argc, char **argv)
 	struct xlcfg_disk dk;
 	struct xs_client *xs = NULL;
 	struct ts_dev dev;
-	char spec[1024] = "", why[256];
+	char spec[1024], why[256];
 	domid_t d;
-	int i, rc = 1;
+	int rc = 1;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: pvkit block-attach DOMAIN DISK-SPEC\n"
@@ -33,17 +33,9 @@ int cmd_block_attach(struct ts *ts, int argc, char **argv)
 				"export'\n");
 		return 2;
 	}
-	/* Like xl: the spec may come as several arguments. */
-	for (i = 2; i < argc; i++) {
-		size_t n = strlen(spec);
-
-		if (snprintf(spec + n, sizeof(spec) - n, "%s%s", n ? "," : "",
-			     argv[i]) >= (int)(sizeof(spec) - n)) {
-			fprintf(stderr, "pvkit: block-attach: disk spec too "
-					"long\n");
-			return 2;
-		}
-	}
+	if (ts_join_spec("block-attach", argc - 2, argv + 2, spec,
+			 sizeof(spec)))
+		return 2;
 	memset(&dk, 0, sizeof(dk));
 	if (xlcfg_parse_disk(spec, &dk, why, sizeof(why))) {
 		fprintf(stderr, "pvkit: block-attach: %s\n", why);

@@ -38,6 +38,25 @@ int ts_dev_open(struct ts *ts, const char *dom, const char *verb,
 	return 0;
 }
 
+int ts_join_spec(const char *verb, int argc, char **argv, char *out,
+		 size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	out[0] = 0;
+	/* Like xl: the spec may come as several arguments. */
+	for (i = 0; i < argc; i++) {
+		if (snprintf(out + n, len - n, "%s%s", n ? "," : "", argv[i]) >=
+		    (int)(len - n)) {
+			fprintf(stderr, "pvkit: %s: spec too long\n", verb);
+			return -E2BIG;
+		}
+		n += strlen(out + n);
+	}
+	return 0;
+}
+
 int ts_cmd_dev_detach(struct ts *ts, const struct ts_devtype *t,
 		      const char *verb, int argc, char **argv)
 {
@@ -64,9 +83,8 @@ int ts_cmd_dev_detach(struct ts *ts, const struct ts_devtype *t,
 	if (ts_dev_from_name(&dev, t, 0, argv[2])) {
 		if (!t->resolve_id ||
 		    t->resolve_id(NULL, 0, argv[2], &devid) == -EINVAL) {
-			fprintf(stderr,
-				"pvkit: %s: '%s' is not a %s\n",
-				verb, argv[2], t->id_noun);
+			fprintf(stderr, "pvkit: %s: '%s' is not a %s\n", verb,
+				argv[2], t->id_noun);
 			return 2;
 		}
 		by_name = true;

@@ -17,6 +17,8 @@
 #include <xen/io/xenbus.h>
 
 #define POLL_MS 20
+/* A frontend Initialising this long when asked to close has no driver. */
+#define UNSTARTED_MS 1000
 
 const struct ts_devtype *const ts_device_types[] = {&ts_vbd_type,
 						    &ts_vif_type, NULL};
@@ -255,6 +257,7 @@ int ts_dev_remove(struct xs_client *xs, const struct ts_dev *dev,
 		  bool force, unsigned int wait_ms, const char *verb)
 {
 	const char *dirs[] = {dev->fe, dev->be, NULL};
+	bool began = false;
 	unsigned int i;
 	long st = -1;
 	int rc;
@@ -274,16 +277,20 @@ int ts_dev_remove(struct xs_client *xs, const struct ts_dev *dev,
 		}
 		for (i = 0; i < wait_ms / POLL_MS; i++) {
 			st = ts_dev_read_num(xs, dev->fe, "state");
-			/* A frontend still Initialising has not begun (no
-			 * driver for the type in the guest, e.g. a kernel
-			 * without netfront): nothing to close, no wait. */
-			if (st < 0 || st == XenbusStateClosed ||
-			    (i == 0 && st == XenbusStateInitialising))
+			if (st < 0 || st == XenbusStateClosed)
 				break;
+			/* A frontend Initialising all along for a second has
+			 * not begun (no driver for the type in the guest,
+			 * e.g. a kernel without netfront): nothing to close.
+			 * One that is starting closes on our Closing. */
+			if (st != XenbusStateInitialising)
+				began = true;
+			else if (!began && i >= UNSTARTED_MS / POLL_MS) {
+				st = -1;
+				break;
+			}
 			sleep_ms(POLL_MS);
 		}
-		if (st == XenbusStateInitialising && i == 0)
-			st = -1;
 		if (st >= 0 && st != XenbusStateClosed)
 			fprintf(stderr, "pvkit: %s: the frontend of %s did not "
 					"close within %u s (state %ld): "
@@ -314,22 +321,14 @@ void ts_dev_remove_all(struct xs_client *xs,
 
 /* ---- hot-plug --------------------------------------------------------- */
 
-int ts_dev_hotplug(struct xs_client *xs, const struct ts_dev *dev,
-		   const void *cfg, unsigned int wait_ms, const char *verb)
+int ts_dev_wait_taken(struct xs_client *xs, const struct ts_dev *dev,
+		      unsigned int wait_ms, const char *verb)
 {
-	const char *dirs[] = {dev->fe, dev->be, NULL};
 	char *err = NULL;
 	unsigned int i;
 	long st = -1;
-	int rc;
+	int rc = 0;
 
-	rc = ts_dev_add(xs, dev, cfg, verb);
-	if (rc == -EEXIST)
-		return rc;
-	if (rc) {
-		rm_dirs(xs, dirs);
-		return rc;
-	}
 	/* The backend takes the device (InitWait; the frontend may move it
 	 * on at once) or refuses it (hotplug-error, then Closed). */
 	for (i = 0; i < wait_ms / POLL_MS; i++) {
@@ -341,17 +340,33 @@ int ts_dev_hotplug(struct xs_client *xs, const struct ts_dev *dev,
 	}
 	if (err || st < XenbusStateInitWait) {
 		if (err)
-			fprintf(stderr, "pvkit: %s: %s of domain %u: %s\n",
-				verb, dev->label, dev->fe_dom, err);
+			fprintf(stderr, "pvkit: %s: %s %s of domain %u: %s\n",
+				verb, dev->type->noun, dev->label, dev->fe_dom,
+				err);
 		else
-			fprintf(stderr, "pvkit: %s: %s of domain %u: the %s "
-					"did not answer (is %s running?)\n",
-				verb, dev->label, dev->fe_dom,
+			fprintf(stderr, "pvkit: %s: %s %s of domain %u: the "
+					"%s did not answer (is %s running?)\n",
+				verb, dev->type->noun, dev->label, dev->fe_dom,
 				dev->type->backend, dev->type->daemon);
-		rm_dirs(xs, dirs);
 		rc = err ? -EIO : -ETIMEDOUT;
 	}
 	free(err);
+	return rc;
+}
+
+int ts_dev_hotplug(struct xs_client *xs, const struct ts_dev *dev,
+		   const void *cfg, unsigned int wait_ms, const char *verb)
+{
+	const char *dirs[] = {dev->fe, dev->be, NULL};
+	int rc;
+
+	rc = ts_dev_add(xs, dev, cfg, verb);
+	if (rc == -EEXIST)
+		return rc;
+	if (!rc)
+		rc = ts_dev_wait_taken(xs, dev, wait_ms, verb);
+	if (rc)
+		rm_dirs(xs, dirs);
 	return rc;
 }
 

@@ -115,15 +115,19 @@ int ts_dev_from_cfg(struct ts_dev *dev, const struct ts_devtype *t,
  * already has a state. */
 int ts_dev_add(struct xs_client *xs, const struct ts_dev *dev,
 	       const void *cfg, const char *verb);
-/* ts_dev_add, then wait up to wait_ms for the backend to take the device
- * (InitWait or later) or refuse it (hotplug-error); when refused or not
- * answered, the nodes are removed again. */
+/* Wait up to wait_ms for the backend to take dev (InitWait or later):
+ * 0, or -EIO when it refused it (hotplug-error) and -ETIMEDOUT when it
+ * did not answer, with the reason printed. */
+int ts_dev_wait_taken(struct xs_client *xs, const struct ts_dev *dev,
+		      unsigned int wait_ms, const char *verb);
+/* ts_dev_add, then ts_dev_wait_taken; when refused or not answered, the
+ * nodes are removed again. */
 int ts_dev_hotplug(struct xs_client *xs, const struct ts_dev *dev,
 		   const void *cfg, unsigned int wait_ms, const char *verb);
 /* Unless force, ask the backend to close (online=0 and Closing in one
- * transaction) and give the frontend up to wait_ms to say Closed (none
- * when it is still Initialising: no driver took it); then remove both
- * directories in one transaction.  -ENOENT if dev has neither. */
+ * transaction) and give the frontend up to wait_ms to say Closed (a
+ * second when it stays Initialising: no driver took it); then remove
+ * both directories in one transaction.  -ENOENT if dev has neither. */
 int ts_dev_remove(struct xs_client *xs, const struct ts_dev *dev,
 		  bool force, unsigned int wait_ms, const char *verb);
 /* A destroyed domain: remove every type's frontend directory

@@ -338,6 +338,10 @@ static int domain_build(struct ts *ts, struct pvk_platform *plat,
 			rc = ts_dev_add(xs, &dev, &c->disks[i], "create");
 	}
 	for (i = 0; !rc && i < c->nvifs; i++) {
+		if (vif_default_name_free("create", &c->vifs[i], *domid)) {
+			rc = -EEXIST;
+			goto fail;
+		}
 		rc = ts_dev_from_cfg(&dev, &ts_vif_type, *domid, &c->vifs[i]);
 		if (!rc)
 			rc = ts_dev_add(xs, &dev, &c->vifs[i], "create");
@@ -349,9 +353,25 @@ static int domain_build(struct ts *ts, struct pvk_platform *plat,
 			*domid, strerror(-rc));
 		goto fail;
 	}
+	/* As xl does, the domain runs once its vifs are there: pvkit-netback
+	 * made each one's TAP or says why not (it is named here). */
+	for (i = 0; !rc && i < c->nvifs; i++) {
+		rc = ts_dev_from_cfg(&dev, &ts_vif_type, *domid, &c->vifs[i]);
+		if (!rc)
+			rc = ts_dev_wait_taken(xs, &dev, TS_DEV_WAIT_MS,
+					       "create");
+	}
+	if (rc)
+		goto fail;
 	xs_client_close(xs);
 	return 0;
 fail:
+	/* What was written for it goes with it. */
+	if (xs) {
+		xs_release(xs, *domid);
+		ts_dev_remove_all(xs, ts_device_types, *domid);
+		xs_rm(xs, XS_TX_NONE, path);
+	}
 	xs_client_close(xs);
 	dc->destroy(plat, *domid);
 	close(*chan_fd);

@@ -145,6 +145,29 @@ out:
 	return rc;
 }
 
+/* Start the backend daemon name (pvkit-<name>, the program exe) on this
+ * host's xenstore; its pid file appears once its xenstore watch is in
+ * place.  0, or 1 with the reason printed. */
+static int start_backend(struct ts *ts, const char *name, char *exe)
+{
+	char pid[400];
+	char *const a[] = {exe, "--xenstore", ts->xs_sock, "--pid-file", pid,
+			   NULL};
+	int rc;
+
+	snprintf(pid, sizeof(pid), "%s/%s.pid", ts->state, name);
+	unlink(pid);
+	rc = spawn(ts, name, a);
+	if (rc == 0)
+		rc = wait_for(pid);
+	if (rc) {
+		fprintf(stderr, "pvkit: %s did not start (see %s/%s.log)\n",
+			name, ts->state, name);
+		return 1;
+	}
+	return 0;
+}
+
 static int host_start(struct ts *ts)
 {
 	char hvd[300], xsd[300], cond[300], blkb[300], netb[300], pid[400],
@@ -240,24 +263,9 @@ static int host_start(struct ts *ts)
 			ts->state);
 		return 1;
 	}
-	/* The block backend: serves every vbd under backend/vbd. Its pid
-	 * file appears once its xenstore watch is in place. */
-	snprintf(pid, sizeof(pid), "%s/blkback.pid", ts->state);
-	unlink(pid);
-	{
-		char *const a[] = {blkb, "--xenstore", ts->xs_sock, "--pid-file",
-				   pid, NULL};
-
-		rc = spawn(ts, "blkback", a);
-	}
-	if (rc == 0)
-		rc = wait_for(pid);
-	if (rc) {
-		fprintf(stderr,
-			"pvkit: blkback did not start (see %s/blkback.log)\n",
-			ts->state);
+	/* The block backend: serves every vbd under backend/vbd. */
+	if (start_backend(ts, "blkback", blkb))
 		return 1;
-	}
 	/* The network backend: a TAP per vif under backend/vif, joined to
 	 * the bridge the vif names; xenbr0 is the default one.  A host that
 	 * cannot have it (no CAP_NET_ADMIN, no bridge support) still runs:
@@ -268,22 +276,8 @@ static int host_start(struct ts *ts)
 			"pvkit: warning: cannot create the bridge %s: %s "
 			"(vifs on it will be refused)\n",
 			TS_VIF_BRIDGE, strerror(-rc));
-	snprintf(pid, sizeof(pid), "%s/netback.pid", ts->state);
-	unlink(pid);
-	{
-		char *const a[] = {netb, "--xenstore", ts->xs_sock, "--pid-file",
-				   pid, NULL};
-
-		rc = spawn(ts, "netback", a);
-	}
-	if (rc == 0)
-		rc = wait_for(pid);
-	if (rc) {
-		fprintf(stderr,
-			"pvkit: netback did not start (see %s/netback.log)\n",
-			ts->state);
+	if (start_backend(ts, "netback", netb))
 		return 1;
-	}
 	printf("pvkit host started (state %s)\n", ts->state);
 	return 0;
 }
@@ -300,6 +294,19 @@ static int live_domains(struct pvk_platform *plat, domid_t *ids, int max)
 		    !(info[i].flags & PVK_DOMINFO_SHUTDOWN))
 			ids[k++] = info[i].domid;
 	return n < 0 ? n : k;
+}
+
+/* How many domains (not Dom0) have shut down but are still there. */
+static int shut_down_domains(struct pvk_platform *plat)
+{
+	struct pvk_dominfo info[256];
+	int n = plat->domctl->list(plat, 0, info, 256), i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (info[i].domid != 0 &&
+		    (info[i].flags & PVK_DOMINFO_SHUTDOWN))
+			k++;
+	return k;
 }
 
 /* Ask every domain to power off and wait up to wait_s for them to go;
@@ -341,6 +348,12 @@ static int stop_domains(struct ts *ts, unsigned int wait_s, bool force)
 		rc = -EBUSY;
 		goto out;
 	}
+	/* A domain that has shut down is its monitor's to clean up (its
+	 * on_poweroff): the monitors are given a moment before what stays
+	 * is destroyed (what on_poweroff="preserve" keeps; with -f, what
+	 * did not shut down). */
+	for (t = 0; t < 30 && shut_down_domains(plat) > 0; t++)
+		usleep(100000);
 	n = plat->domctl->list(plat, 0, info, 256);
 	for (i = 0; i < n; i++)
 		if (info[i].domid != 0) {

@@ -80,7 +80,7 @@ int cmd_network_attach(struct ts *ts, int argc, char **argv)
 	struct xlcfg_vif v;
 	struct xs_client *xs = NULL;
 	struct ts_dev dev;
-	char spec[1024] = "", why[256];
+	char spec[1024], why[256];
 	unsigned int warned = 0;
 	domid_t d;
 	int i, err, rc = 1;
@@ -93,16 +93,8 @@ int cmd_network_attach(struct ts *ts, int argc, char **argv)
 				"mtu=9000, rate=10Mb/s'\n");
 		return 2;
 	}
-	/* Like xl: the spec may come as several arguments. */
-	for (i = 2; i < argc; i++) {
-		size_t n = strlen(spec);
-
-		if (snprintf(spec + n, sizeof(spec) - n, "%s%s", n ? "," : "",
-			     argv[i]) >= (int)(sizeof(spec) - n)) {
-			fprintf(stderr, "pvkit: " VERB ": vif spec too long\n");
-			return 2;
-		}
-	}
+	if (ts_join_spec(VERB, argc - 2, argv + 2, spec, sizeof(spec)))
+		return 2;
 	if (xlcfg_parse_vif(spec, &v, why, sizeof(why))) {
 		fprintf(stderr, "pvkit: " VERB ": %s\n", why);
 		xlcfg_vif_clear(&v);
@@ -132,6 +124,11 @@ int cmd_network_attach(struct ts *ts, int argc, char **argv)
 			}
 		}
 		if (ts_dev_from_cfg(&dev, &ts_vif_type, d, &v))
+			goto out;
+		/* (a devid of this domain in use: ts_dev_add says so) */
+		if (ts_dev_read_num(xs, dev.be, "state") < 0 &&
+		    ts_dev_read_num(xs, dev.fe, "state") < 0 &&
+		    vif_default_name_free(VERB, &v, d))
 			goto out;
 		err = ts_dev_hotplug(xs, &dev, &v, TS_DEV_WAIT_MS, VERB);
 		if (err != -EEXIST || v.has_devid)

@@ -67,6 +67,12 @@ struct xlcfg_vif;
  * which only create and network-attach want. */
 int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 	      unsigned int *warned);
+/* Without vifname, the interface pvkit-netback will make for v of
+ * domain fe, vif<fe>.<devid>, must not exist (another host on this
+ * machine may have a domain of that id; one being removed is given 2 s
+ * to go): 0, or -EEXIST with the reason printed. */
+int vif_default_name_free(const char *where, const struct xlcfg_vif *v,
+			  domid_t fe);
 /* A random MAC in Xen's OUI (00:16:3e), unicast: 0 or -errno. */
 int vif_default_mac(uint8_t mac[6]);
 /* Give every vif of vifs[n] without a MAC one: the one its backend
@@ -89,7 +95,11 @@ struct ts_devtype;
  * reason printed. */
 int ts_dev_open(struct ts *ts, const char *dom, const char *verb,
 		domid_t *d, struct xs_client **xs);
-/* TYPE-detach [-f] DOM ID and TYPE-list DOM: the exit status. */
+/* argv[0..argc) joined with commas into out[len] (xl takes a device
+ * spec as several arguments): 0, or -E2BIG with the reason printed. */
+int ts_join_spec(const char *verb, int argc, char **argv, char *out,
+		 size_t len);
+/* TYPE-detach [-f] DOM ID and TYPE-list DOM...: the exit status. */
 int ts_cmd_dev_detach(struct ts *ts, const struct ts_devtype *t,
 		      const char *verb, int argc, char **argv);
 int ts_cmd_dev_list(struct ts *ts, const struct ts_devtype *t,

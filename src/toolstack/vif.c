@@ -24,6 +24,11 @@
  * interval in µs). */
 #define NETBACK_RATE_MAX_BYTES 4294967295ull
 #define NETBACK_RATE_MAX_US 10000000ull
+/* pvkit-netback's largest MTU: a TAP's (65535 with the Ethernet
+ * header). */
+#define NETBACK_MAX_MTU 65521u
+/* How long an interface being removed may take to go. */
+#define NAME_GONE_MS 2000
 
 /* "pvkit: [warning: ]WHERE[:LINE]: vif: ..." */
 static void __attribute__((format(printf, 4, 5)))
@@ -88,8 +93,9 @@ int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 		    v->backend);
 		return -ENOTSUP;
 	}
-	if (v->forwarddev) {
-		say(where, v->line, false, "forwarddev: COLO is not supported");
+	if (v->forwarddev || v->colo) {
+		say(where, v->line, false, "%s: COLO is not supported",
+		    v->forwarddev ? "forwarddev" : v->colo);
 		return -ENOTSUP;
 	}
 	if (v->vlan) {
@@ -97,6 +103,13 @@ int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 		    "vlan: VLAN filtering on the bridge port is not "
 		    "supported");
 		return -ENOTSUP;
+	}
+	if (v->mtu > NETBACK_MAX_MTU) {
+		say(where, v->line, false,
+		    "mtu: %u is more than pvkit-netback's TAP interfaces take "
+		    "(%u)",
+		    v->mtu, NETBACK_MAX_MTU);
+		return -EINVAL;
 	}
 	if (v->rate_bytes_per_s) {
 		if (!vif_rate_per_interval(v, &bpi) && bpi == 0) {
@@ -131,8 +144,9 @@ int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 	if (host && !v->script) {
 		const char *br = v->bridge ? v->bridge : TS_VIF_BRIDGE;
 
-		snprintf(sys, sizeof(sys), "/sys/class/net/%s", br);
-		if (stat(sys, &st) < 0) {
+		/* this network namespace's interfaces (/sys may show
+		 * another's: then it says nothing of the type) */
+		if (!if_nametoindex(br)) {
 			say(where, v->line, false,
 			    "bridge: %s does not exist%s", br,
 			    v->bridge ? ""
@@ -140,11 +154,15 @@ int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 					"was it refused?)");
 			return -ENODEV;
 		}
-		snprintf(sys, sizeof(sys), "/sys/class/net/%s/bridge", br);
-		if (stat(sys, &st) < 0) {
-			say(where, v->line, false, "bridge: %s is not a bridge",
-			    br);
-			return -ENODEV;
+		snprintf(sys, sizeof(sys), "/sys/class/net/%s", br);
+		if (stat(sys, &st) == 0) {
+			snprintf(sys, sizeof(sys), "/sys/class/net/%s/bridge",
+				 br);
+			if (stat(sys, &st) < 0) {
+				say(where, v->line, false,
+				    "bridge: %s is not a bridge", br);
+				return -ENODEV;
+			}
 		}
 	}
 	if (host && v->vifname && if_nametoindex(v->vifname)) {
@@ -174,6 +192,29 @@ int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 			     "bridges the vif itself)");
 #undef WARN_ONCE
 	return 0;
+}
+
+int vif_default_name_free(const char *where, const struct xlcfg_vif *v,
+			  domid_t fe)
+{
+	char name[32];
+	unsigned int i;
+
+	if (v->vifname)
+		return 0; /* vif_check's */
+	snprintf(name, sizeof(name), "vif%u.%u", fe, v->devid);
+	/* One this host's netback is still taking down (a detach just
+	 * now) goes within a moment; another host's stays. */
+	for (i = 0; i < NAME_GONE_MS / 50; i++) {
+		if (!if_nametoindex(name))
+			return 0;
+		usleep(50000);
+	}
+	say(where, 0, false,
+	    "the interface %s exists already (a vif of another pvkit host's "
+	    "domain %u?)",
+	    name, fe);
+	return -EEXIST;
 }
 
 int vif_default_mac(uint8_t mac[6])

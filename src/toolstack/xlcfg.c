@@ -1099,6 +1099,7 @@ void xlcfg_vif_clear(struct xlcfg_vif *v)
 	free(v->accel);
 	free(v->forwarddev);
 	free(v->vlan);
+	free(v->colo);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -1381,6 +1382,11 @@ int xlcfg_parse_vif(const char *spec, struct xlcfg_vif *out, char *why,
 			if (rc == -EINVAL)
 				set_err(why, whylen, "%.*s given twice",
 					(int)kl, p);
+		} else if (kl > 5 && !strncmp(p, "colo_", 5)) {
+			/* xl's COLO settings: which one is kept for messages */
+			rc = v.colo ? 0
+				    : set_once(&v.colo, p, kl, "colo", why,
+					       whylen);
 		} else {
 			set_err(why, whylen, "unknown parameter '%.*s'", (int)kl,
 				p);

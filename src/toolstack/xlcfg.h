@@ -88,6 +88,7 @@ struct xlcfg_vif {
 	uint8_t mac[6];
 	char *bridge, *ip, *backend, *model, *script, *vifname, *type;
 	char *gatewaydev, *accel, *forwarddev, *vlan; /* or NULL */
+	char *colo;                 /* the first colo_* key given, or NULL */
 	unsigned int mtu;           /* 68-65535; 0 when not given */
 	uint64_t rate_bytes_per_s;  /* rate=; 0 when not given */
 	uint32_t rate_interval_us;  /* rate=...@INTERVAL, default 50 ms */

@@ -485,6 +485,7 @@ static void scan_one(struct xenbus_backend *be, const char *fe,
 	char path[BE_PATH_MAX];
 	uint64_t fe_id, devid;
 	struct xenbus_device *dev;
+	enum xenbus_state bs;
 
 	if (pvk_parse_u64(fe, 1, DOMID_FIRST_RESERVED - 1, &fe_id) ||
 	    pvk_parse_u64(devstr, 0, UINT32_MAX, &devid))
@@ -497,6 +498,17 @@ static void scan_one(struct xenbus_backend *be, const char *fe,
 		if (dev)
 			dev_destroy(be, dev, false);
 		return;
+	}
+	/* Initialising is the toolstack's alone (a device we hold is past
+	 * it): the directory was removed and written again before we saw it
+	 * go (a detach and an attach of the same device in quick
+	 * succession).  The device we hold is gone; this one is new. */
+	if (dev && xenbus_read_state(be->xs, XS_TX_NONE, path, &bs) == 0 &&
+	    bs == XenbusStateInitialising) {
+		pvk_info("%s: written again by the toolstack: starting over",
+			 dev->name);
+		dev_destroy(be, dev, false);
+		dev = NULL;
 	}
 	if (!dev)
 		dev_probe(be, path, (uint32_t)devid);

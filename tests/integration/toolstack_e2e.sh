@@ -85,9 +85,10 @@ check "block-list no longer shows it, the boot disk stays" '"$P" block-list e2e 
 check "block-detach of a missing disk refused" '! "$P" block-detach e2e xvdb 2>/dev/null'
 [ -n "$nbdpid" ] && kill "$nbdpid" 2>/dev/null
 # Network interfaces: pvkit-netback makes a TAP per vif (vif<domid>.<devid>
-# or vifname) on the bridge it names (xenbr0, which host start creates).
-# The default kernel's netfront connects each vif as eth<devid> in the
-# domain's network namespace pvkit-<name>.
+# or vifname) on the bridge it names (xenbr0, which host start creates);
+# the default kernel connects each vif as eth<devid> in the network
+# namespace pvkit-<name>.  Traffic is one IPv6 link-local datagram from the
+# guest to the host over xenbr0: nothing of the host's addressing changes.
 if [ ! -c /dev/net/tun ]; then
   echo "skip - network interfaces: /dev/net/tun is missing (no TAP interfaces here)"
 else
@@ -96,6 +97,50 @@ else
   waitfor() { local i; for i in $(seq 50); do eval "$1" && return 0; sleep 0.1; done; return 1; }
   on_bridge() { [ "$(basename "$(readlink /sys/class/net/$1/master)")" = xenbr0 ] && [ -e /sys/class/net/xenbr0/brif/$1 ]; }
   mtu_is() { [ "$(cat /sys/class/net/$1/mtu 2>/dev/null)" = "$2" ]; }
+  # the MTU of interface $2 in network namespace $1
+  ns_mtu() { nsenter --net=/run/netns/$1 python3 -c 'import fcntl, socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+print(struct.unpack("16si", fcntl.ioctl(s, 0x8921, struct.pack("16si", sys.argv[1].encode(), 0)))[1])' "$2" 2>/dev/null; }
+  # A UDP datagram sent from eth0 in network namespace $1 to xenbr0's
+  # link-local address arrives from the link-local address of MAC $2.
+  udp_from_guest() {
+    python3 - "/run/netns/$1" "$2" <<'PY'
+import socket, subprocess, sys, time
+ns, mac = sys.argv[1], sys.argv[2]
+b = [int(x, 16) for x in mac.split(":")]
+want = socket.inet_pton(socket.AF_INET6, "fe80::%02x%02x:%02xff:fe%02x:%02x%02x" % (b[0] ^ 2, b[1], b[2], b[3], b[4], b[5]))
+def lladdr(ifname):
+    for line in open("/proc/net/if_inet6"):
+        f = line.split()
+        if f[5] == ifname and f[0].startswith("fe80"):
+            return ":".join(f[0][i:i + 4] for i in range(0, 32, 4))
+br = None
+for i in range(50):
+    br = lladdr("xenbr0")
+    if br:
+        break
+    time.sleep(0.1)
+if not br:
+    print("no IPv6 link-local address on xenbr0")
+    sys.exit(1)
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind((br, 0, 0, socket.if_nametoindex("xenbr0")))
+s.settimeout(0.5)
+send = ("import socket, sys\n"
+        "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+        "s.sendto(b'pvkit-vif', (sys.argv[1], int(sys.argv[2]), 0, socket.if_nametoindex('eth0')))\n")
+for i in range(20):  # the guest's address may still be tentative (DAD)
+    subprocess.run(["nsenter", "--net=" + ns, "python3", "-c", send, br, str(s.getsockname()[1])], stderr=subprocess.DEVNULL)
+    try:
+        data, addr = s.recvfrom(64)
+    except socket.timeout:
+        continue
+    if data == b"pvkit-vif" and socket.inet_pton(socket.AF_INET6, addr[0].split("%")[0]) == want:
+        sys.exit(0)
+    print("unexpected datagram %r from %s" % (data, addr[0]))
+sys.exit(1)
+PY
+  }
   # backend/vif/$1/$2 InitWait or later
   be_taken() { local st; st=$(xsr /local/domain/0/backend/vif/$1/$2/state); [ -n "$st" ] && [ "$st" -ge 2 ]; }
   # domain $1 has an id other than $2 (into n1b)
@@ -106,19 +151,36 @@ else
   printf "name = \"net2\"\nmemory = 16\nvif = [ 'mac=00:16:3e:5a:00:01,vifname=web0,mtu=9000' ]\n" > "$PVKIT_STATE_DIR/net2.cfg"
   check "create with vif=['bridge=xenbr0']" '"$P" create "$PVKIT_STATE_DIR/net1.cfg" >/dev/null'
   n1=$("$P" domid net1 2>/dev/null)
-  check "network-list: xl's header and the vif (devid 0, a 00:16:3e MAC)" '"$P" network-list net1 > $PVKIT_STATE_DIR/nl.txt && head -1 $PVKIT_STATE_DIR/nl.txt | grep -q "^Idx BE Mac Addr\.  *handle state evt-ch   tx-/rx-ring-ref BE-path" && grep -Eq "^0 +0 +00:16:3e:[0-9a-f:]{8} +0 +[14] +(-1 +-1/-1|[0-9]+ +[0-9]+/[0-9]+) +/local/domain/0/backend/vif/$n1/0$" $PVKIT_STATE_DIR/nl.txt'
+  check "network-list: xl's header and the vif (devid 0, a 00:16:3e MAC)" '"$P" network-list net1 > $PVKIT_STATE_DIR/nl.txt && head -1 $PVKIT_STATE_DIR/nl.txt | grep -q "^Idx BE Mac Addr\.  *handle state evt-ch   tx-/rx-ring-ref BE-path" && grep -Eq "^0 +0 +00:16:3e:[0-9a-f:]{8} +0 +[1-4] +-?[0-9]+ +-?[0-9]+/-?[0-9]+ +/local/domain/0/backend/vif/$n1/0$" $PVKIT_STATE_DIR/nl.txt'
+  check "the guest connects it: state 4, its event channel and rings listed" 'waitfor "\"\$P\" network-list net1 | grep -Eq \"^0 +0 +[0-9a-f:]{17} +0 +4 +[0-9]+ +[0-9]+/[0-9]+ +/\""'
   check "the backend takes it (InitWait or later)" 'waitfor "be_taken $n1 0"'
   check "the backend's nodes: bridge, handle, type; the frontend's mtu and trusted" '[ "$(xsr /local/domain/0/backend/vif/$n1/0/bridge)" = xenbr0 ] && [ "$(xsr /local/domain/0/backend/vif/$n1/0/type)" = vif ] && [ "$(xsr /local/domain/0/backend/vif/$n1/0/handle)" = 0 ] && [ "$(xsr /local/domain/$n1/device/vif/0/mtu)" = 1500 ] && [ "$(xsr /local/domain/$n1/device/vif/0/trusted)" = 1 ]'
   check "TAP vif$n1.0 exists, MTU 1500, a port of xenbr0" 'waitfor "on_bridge vif$n1.0" && mtu_is vif$n1.0 1500'
   mac1=$(awk '$1=="0"{print $3}' $PVKIT_STATE_DIR/nl.txt)
+  if ! command -v nsenter >/dev/null || [ "$(cat /proc/sys/net/ipv6/conf/xenbr0/disable_ipv6 2>/dev/null)" != 0 ]; then
+    echo "skip - guest traffic and MTU: no nsenter or no IPv6 on xenbr0"
+    nonet=1
+  else
+    nonet=""
+    check "a datagram from the guest's eth0 (namespace pvkit-net1) reaches the host on xenbr0" 'udp_from_guest pvkit-net1 "$(awk '"'"'$1=="0"{print $3}'"'"' $PVKIT_STATE_DIR/nl.txt)"'
+  fi
   check "create with mac=, vifname=web0, mtu=9000" '"$P" create "$PVKIT_STATE_DIR/net2.cfg" >/dev/null'
   check "TAP web0 exists, MTU 9000, a port of xenbr0" 'waitfor "on_bridge web0" && mtu_is web0 9000'
+  [ -z "$nonet" ] && check "the guest's eth0 has the MTU 9000 the toolstack gave its frontend" 'waitfor "[ \"\$(ns_mtu pvkit-net2 eth0)\" = 9000 ]"'
   check "network-list shows the given MAC" '"$P" network-list net2 | grep -Eq "^0 +0 +00:16:3e:5a:00:01 "'
   check "network-list of two domains: one header, both vifs" '[ $("$P" network-list net1 net2 | grep -c "^Idx") = 1 ] && [ $("$P" network-list net1 net2 | grep -c "^0 ") = 2 ]'
   check "network-attach: the lowest free devid (1), joined to xenbr0" '"$P" network-attach net1 "mac=00:16:3e:5a:00:02" && "$P" network-list net1 | grep -Eq "^1 +0 +00:16:3e:5a:00:02 " && waitfor "on_bridge vif$n1.1"'
   check "network-attach of a MAC in use refused" '"$P" network-attach net1 mac=00:16:3e:5a:00:02 2>&1 | grep -q "has the MAC 00:16:3e:5a:00:02 on its network interface 1 already"'
   check "network-attach of a vifname in use refused" '! "$P" network-attach net1 vifname=web0 2>/dev/null'
   check "network-attach onto a missing bridge refused" '"$P" network-attach net1 bridge=nosuchbr9 2>&1 | grep -q "bridge: nosuchbr9 does not exist" && ! "$P" network-list net1 | grep -q "^2 "'
+  # Another host on this machine with a domain of the same id: its TAP
+  # vif<id>.<devid> is not taken over (pvkit-netback would attach to it).
+  python3 -c 'import fcntl, os, struct, sys, time
+f = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(f, 0x400454ca, struct.pack("16sH", sys.argv[1].encode(), 0x1002))
+time.sleep(30)' "vif$n1.3" & tappid=$!
+  check "network-attach refuses a devid whose interface name exists" 'waitfor "[ -e /sys/class/net/vif$n1.3 ]" && "$P" network-attach net1 devid=3 2>&1 | grep -q "the interface vif$n1.3 exists already" && ! "$P" network-list net1 | grep -q "^3 "'
+  kill $tappid 2>/dev/null; wait $tappid 2>/dev/null
   check "network-detach by devid: the TAP goes" '"$P" network-detach net1 1 && ! "$P" network-list net1 | grep -q "^1 " && waitfor "[ ! -e /sys/class/net/vif$n1.1 ]"'
   check "network-attach (several arguments) takes devid 1 again" '"$P" network-attach net1 mtu=1400 bridge=xenbr0 && "$P" network-list net1 | grep -q "^1 " && waitfor "mtu_is vif$n1.1 1400"'
   mac2=$("$P" network-list net1 | awk '$1=="1"{print $3}')
@@ -127,6 +189,7 @@ else
   check "reboot: a new domain, the same MAC, its TAP" '"$P" reboot net1 >/dev/null && waitfor "new_id net1 $n1" && "$P" network-list net1 | grep -Eq "^0 +0 +$mac1 " && waitfor "on_bridge vif$n1b.0" && waitfor "[ ! -e /sys/class/net/vif$n1.0 ]"'
   n1=$("$P" domid net1 2>/dev/null)
   check "destroy removes the vif directories and the TAPs" '"$P" destroy net1 && "$P" destroy net2 && ! xsr /local/domain/0/backend/vif/$n1/0/state >/dev/null && [ -z "$(XENSTORED_PATH=$PVKIT_STATE_DIR/xenstored.sock xenstore-ls /local/domain/0/backend/vif 2>/dev/null)" ] && waitfor "[ ! -e /sys/class/net/vif$n1.0 ] && [ ! -e /sys/class/net/web0 ]"'
+  check "destroy removes the domains' network namespaces" '[ ! -e /run/netns/pvkit-net1 ] && [ ! -e /run/netns/pvkit-net2 ]'
   badcfg() { printf 'name = "%s"\nmemory = 16\n%s\n' "$1" "$2" > "$PVKIT_STATE_DIR/$1.cfg"; }
   badcfg nb1 "vif = [ 'backend=dom1' ]"
   check "a vif on a driver domain refused, naming file, line and key" '"$P" create "$PVKIT_STATE_DIR/nb1.cfg" 2>&1 | grep -q "nb1.cfg:3: vif: backend: .dom1.: driver domains are not supported"'
@@ -138,6 +201,8 @@ else
   check "a bad rate refused" '"$P" create "$PVKIT_STATE_DIR/nb4.cfg" 2>&1 | grep -q "nb4.cfg:3: vif: bad rate .10Mb."'
   badcfg nb5 "vif = [ 'model=e1000' ]"
   check "model= warned about, the domain created" '"$P" create "$PVKIT_STATE_DIR/nb5.cfg" 2>&1 | grep -q "warning: .*nb5.cfg:3: vif: model: ignored" && "$P" destroy nb5'
+  badcfg nb6 "vif = [ 'script=/bin/false' ]"
+  check "a vif the backend refuses (its script fails): create fails with the reason, nothing left" '"$P" create "$PVKIT_STATE_DIR/nb6.cfg" 2>&1 | grep -q "create: network interface 0 of domain [0-9]*: script /bin/false online: exit status 1" && [ -z "$(XENSTORED_PATH=$PVKIT_STATE_DIR/xenstored.sock xenstore-ls /local/domain/0/backend/vif 2>/dev/null)" ]'
   check "none of the refused ones was created" '! "$P" list | grep -Eq "^nb[0-9] "'
 fi
 check "host status shows consoled" '"$P" host status | grep -q "pvkit-consoled: *running"'

@@ -397,7 +397,8 @@ static void test_vif_keys(void **state)
 	assert_int_equal(xlcfg_parse_vif("mtu=9000, devid=3, untrusted, "
 					 "vifname=web0, gatewaydev=eth0, "
 					 "accel=x, forwarddev=eth1, vlan=10, "
-					 "model=e1000, backend=Domain-0",
+					 "model=e1000, backend=Domain-0, "
+					 "colo_compare_out=x, colo_sock_mirror_id=y",
 					 &v, why, sizeof(why)),
 			 0);
 	assert_int_equal(v.mtu, 9000);
@@ -411,6 +412,7 @@ static void test_vif_keys(void **state)
 	assert_string_equal(v.vlan, "10");
 	assert_string_equal(v.model, "e1000");
 	assert_string_equal(v.backend, "Domain-0");
+	assert_string_equal(v.colo, "colo_compare_out");
 	assert_int_equal(v.rate_bytes_per_s, 0);
 	xlcfg_vif_clear(&v);
 

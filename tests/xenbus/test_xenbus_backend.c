@@ -450,6 +450,37 @@ static void test_offline_release(void **state)
 	assert_int_equal(count(&e->rec.removes), 1);
 }
 
+/* Detach and attach of the same device faster than the backend sees the
+ * directory go: what it finds is a directory the toolstack wrote afresh
+ * (state Initialising, which a backend never writes) under the device it
+ * holds.  That device is removed and the new one probed (before: the new
+ * one was never taken, and its toolstack waited in vain). */
+static void test_readded_before_seen(void **state)
+{
+	struct env *e = *state;
+	int i, seen;
+
+	toolstack_add(e, FE);
+	be_wait(e, XenbusStateInitWait);
+	fe_state(e, XenbusStateConnected);
+	be_wait(e, XenbusStateConnected);
+	w(e, BE "/params", "y");
+	w(e, BE "/state", "1");
+	count_wait(&e->rec.removes, 1);
+	count_wait(&e->rec.probes, 2);
+	be_wait(e, XenbusStateInitWait);
+	assert_int_equal(count(&e->rec.disconnects), 1);
+	/* and it connects as any new one once the frontend starts over (it
+	 * was left Connected here: the new device waits for that) */
+	seen = count(&e->rec.fe_changes);
+	fe_state(e, XenbusStateInitialising);
+	for (i = 0; i < WAIT_MS && count(&e->rec.fe_changes) <= seen; i++)
+		usleep(1000);
+	fe_state(e, XenbusStateConnected);
+	be_wait(e, XenbusStateConnected);
+	assert_int_equal(count(&e->rec.connects), 2);
+}
+
 struct fail_arg {
 	struct xenbus_device *dev;
 };
@@ -576,6 +607,7 @@ int main(void)
 	    T(test_incomplete_nodes_wait),
 	    T(test_probe_failure),
 	    T(test_offline_release),
+	    T(test_readded_before_seen),
 	    T(test_fail_from_thread),
 	    T(test_close_service),
 	    T(test_ring_helpers),
