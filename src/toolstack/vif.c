@@ -21,9 +21,8 @@
 #include <unistd.h>
 
 /* pvkit-netback's limits on the backend node rate (bytes per interval,
- * interval in µs). */
+ * interval in µs, both 32 bits). */
 #define NETBACK_RATE_MAX_BYTES 4294967295ull
-#define NETBACK_RATE_MAX_US 10000000ull
 /* pvkit-netback's largest MTU: a TAP's (65535 with the Ethernet
  * header). */
 #define NETBACK_MAX_MTU 65521u
@@ -120,14 +119,13 @@ int vif_check(const char *where, const struct xlcfg_vif *v, bool host,
 			    v->rate_interval_us);
 			return -EINVAL;
 		}
+		/* (the interval, 32 bits of us, is what netback takes) */
 		if (vif_rate_per_interval(v, &bpi) ||
-		    bpi > NETBACK_RATE_MAX_BYTES ||
-		    v->rate_interval_us > NETBACK_RATE_MAX_US) {
+		    bpi > NETBACK_RATE_MAX_BYTES) {
 			say(where, v->line, false,
 			    "rate: pvkit-netback takes up to %llu bytes per "
-			    "interval and intervals up to %llu s",
-			    NETBACK_RATE_MAX_BYTES,
-			    NETBACK_RATE_MAX_US / 1000000);
+			    "interval",
+			    NETBACK_RATE_MAX_BYTES);
 			return -EINVAL;
 		}
 	}

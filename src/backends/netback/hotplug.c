@@ -98,7 +98,6 @@ int nb_hotplug_run(struct xenbus_device *dev, const char *script,
 	} else {
 		return 0;
 	}
-	pvk_err("%s: %s", xenbus_device_name(dev), why);
-	xenbus_device_set_error(dev, "%s", why);
+	xenbus_device_set_error(dev, "%s", why); /* the framework logs it */
 	return rc;
 }

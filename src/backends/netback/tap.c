@@ -20,7 +20,9 @@
 #include "common/log.h"
 #include "netback.h"
 
-static int tun_attach(const char *name, int *fd)
+/* A queue of TAP name; excl: create it (it must not exist yet: never
+ * join somebody else's interface as an extra queue). */
+static int tun_attach(const char *name, bool excl, int *fd)
 {
 	struct ifreq ifr;
 	int f, hdr = 10; /* struct virtio_net_hdr */
@@ -29,7 +31,8 @@ static int tun_attach(const char *name, int *fd)
 	if (f < 0)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE |
+			(excl ? IFF_TUN_EXCL : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(f, TUNSETIFF, &ifr) < 0 ||
 	    ioctl(f, TUNSETVNETHDRSZ, &hdr) < 0) {
@@ -64,7 +67,7 @@ int nb_tap_open(struct nb_tap *t, const char *name, unsigned int mtu,
 	if (!name[0] || strlen(name) >= IFNAMSIZ)
 		return -ENAMETOOLONG;
 	snprintf(t->name, sizeof(t->name), "%s", name);
-	rc = tun_attach(name, &t->fd);
+	rc = tun_attach(name, true, &t->fd);
 	if (rc) {
 		pvk_err("%s: cannot create the TAP interface: %s%s", name,
 			strerror(-rc),
@@ -112,7 +115,7 @@ int nb_tap_open(struct nb_tap *t, const char *name, unsigned int mtu,
 
 int nb_tap_queue(const struct nb_tap *t, int *fd)
 {
-	return tun_attach(t->name, fd);
+	return tun_attach(t->name, false, fd);
 }
 
 int nb_tap_offload(const struct nb_tap *t, unsigned int flags)

@@ -300,12 +300,12 @@ static int read_rate(struct xenbus_device *dev, uint64_t *bytes,
 	if (comma)
 		*comma = 0;
 	if (!comma || pvk_parse_u64(val, 1, UINT32_MAX, bytes) ||
-	    pvk_parse_u64(comma + 1, 1, 10000000, usec)) {
+	    pvk_parse_u64(comma + 1, 1, UINT32_MAX, usec)) {
 		if (comma)
 			*comma = ',';
 		xenbus_device_fail(dev, "rate '%s': not <bytes>,<usec> "
-					"(usec 1-10000000)",
-				   val);
+					"(each 1-%u)",
+				   val, UINT32_MAX);
 		rc = -EINVAL;
 	}
 	free(val);
