@@ -133,6 +133,7 @@ struct net_arg {
 	unsigned int rounds; /* > 1: the backend restarts between rounds */
 	bool resume;	     /* ... or the guest suspends and is restored */
 	bool use_fd; /* the guest polls netfront_rx_fd, receives without wait */
+	bool legacy; /* netback --legacy: an older backend offering less */
 	struct chan up, down; /* guest -> test, test -> guest */
 };
 
@@ -345,7 +346,9 @@ static void run(struct net_arg *a, unsigned int mtu)
 		a->rounds = 1;
 	assert_int_equal(chan_init(&a->up), 0);
 	assert_int_equal(chan_init(&a->down), 0);
-	assert_int_equal(net_env_backend(&E, NULL), 0);
+	static const char *const legacy[] = {"--legacy", NULL};
+
+	assert_int_equal(net_env_backend(&E, a->legacy ? legacy : NULL), 0);
 	assert_int_equal(
 	    net_env_guest(&E, mtu, net_guest, a, sizeof(*a), &d, &pid), 0);
 	for (r = 0; r < a->rounds; r++) {
@@ -355,7 +358,8 @@ static void run(struct net_arg *a, unsigned int mtu)
 			 * the frontend Connected and waits for it to start
 			 * over. */
 			net_env_backend_kill(&E);
-			assert_int_equal(net_env_backend(&E, NULL), 0);
+			assert_int_equal(
+			    net_env_backend(&E, a->legacy ? legacy : NULL), 0);
 			/* The guest says ready once reconnected. */
 		}
 		test_round(a, d, r, buf, scratch);
@@ -426,6 +430,26 @@ static void test_sg_2q(void **state)
 
 	(void)state;
 	run(&a, MTU_SG);
+}
+
+/* A frontend asking for everything (SG, GSO, split event channels, two
+ * queues) against a backend that offers none of it: one queue, one event
+ * channel, frames of a page, and the data intact both ways. */
+static void test_legacy_backend(void **state)
+{
+	struct net_arg a = {.opts = {.num_queues = 2,
+				     .sg = true,
+				     .gso = true,
+				     .split_evtchn = true},
+			    .legacy = true,
+			    .seed = 6,
+			    .nframes = 200,
+			    .flows = 2,
+			    .maxlen = 1514,
+			    .expect_queues = 1};
+
+	(void)state;
+	run(&a, 1500);
 }
 
 /* A frame larger than a page is refused without SG; a runt always; GSO
@@ -725,6 +749,7 @@ int main(void)
 	    cmocka_unit_test(test_nosg_2q_split),
 	    cmocka_unit_test(test_sg_1q_split),
 	    cmocka_unit_test(test_sg_2q),
+	    cmocka_unit_test(test_legacy_backend),
 	    cmocka_unit_test(test_gso),
 	    cmocka_unit_test(test_backend_restart),
 	    cmocka_unit_test(test_resume),

@@ -30,6 +30,26 @@ static int nb_option(void *arg, int c, const char *val)
 		fprintf(stderr, "pvkit-netback: --max-queues: 1-%u\n",
 			NB_MAX_QUEUES);
 		return -EINVAL;
+	case 'S':
+		cfg->sg = false;
+		return 0;
+	case 'G':
+		cfg->gso = false;
+		return 0;
+	case 'E':
+		cfg->split = false;
+		return 0;
+	case 'M':
+		cfg->mcast = false;
+		return 0;
+	case 'C':
+		cfg->ctrl = false;
+		return 0;
+	case 'L': /* what a backend without the later features offers */
+		cfg->sg = cfg->gso = cfg->split = cfg->mcast = cfg->ctrl =
+		    false;
+		cfg->max_queues = 1;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -37,6 +57,12 @@ static int nb_option(void *arg, int c, const char *val)
 
 static const struct option nb_lopts[] = {
     {"max-queues", required_argument, NULL, 'q'},
+    {"no-sg", no_argument, NULL, 'S'},
+    {"no-gso", no_argument, NULL, 'G'},
+    {"no-split-event-channels", no_argument, NULL, 'E'},
+    {"no-multicast", no_argument, NULL, 'M'},
+    {"no-ctrl-ring", no_argument, NULL, 'C'},
+    {"legacy", no_argument, NULL, 'L'},
     {NULL, 0, NULL, 0},
 };
 
@@ -44,7 +70,12 @@ static const struct pvk_daemon_spec nb_spec = {
     .name = "pvkit-netback",
     .synopsis = "[options]",
     .usage = "  -q, --max-queues N        multi-queue-max-queues (1-8, "
-	     "default 4)\n",
+	     "default 4)\n"
+	     "      --no-sg, --no-gso, --no-split-event-channels, "
+	     "--no-multicast,\n"
+	     "      --no-ctrl-ring        offer less (as an older backend "
+	     "does)\n"
+	     "      --legacy              all of those and one queue\n",
     .footer = "Each vif is a TAP interface vif<domid>.<devid> (or the "
 	      "backend's vifname),\njoined to the bridge its 'bridge' node "
 	      "names.  SIGUSR1 logs each vif's\ncounters; SIGTERM/SIGINT "
@@ -64,6 +95,8 @@ int main(int argc, char **argv)
 
 	memset(&nb, 0, sizeof(nb));
 	nb.cfg.max_queues = NB_DEFAULT_QUEUES;
+	nb.cfg.sg = nb.cfg.gso = nb.cfg.split = nb.cfg.mcast = nb.cfg.ctrl =
+	    true;
 	rc = pvk_daemon_parse(&dmn, &nb_spec, &nb, argc, argv);
 	if (rc)
 		return rc == 1 ? 0 : 2;
@@ -88,8 +121,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pvk_daemon_ready(&dmn);
-	pvk_info("serving %s (queues <= %u)", xenbus_backend_base(nb.be),
-		 nb.cfg.max_queues);
+	pvk_info("serving %s (queues <= %u, sg %s, gso %s, split event "
+		 "channels %s, multicast control %s, control ring %s)",
+		 xenbus_backend_base(nb.be), nb.cfg.max_queues,
+		 nb.cfg.sg ? "on" : "off", nb.cfg.gso ? "on" : "off",
+		 nb.cfg.split ? "on" : "off", nb.cfg.mcast ? "on" : "off",
+		 nb.cfg.ctrl ? "on" : "off");
 	while ((rc = pvk_daemon_wait(&dmn)) == SIGUSR1)
 		nb_xenbus_log_stats(&nb);
 	pvk_info("signal %d: stopping", rc);

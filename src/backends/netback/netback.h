@@ -27,6 +27,10 @@
 
 struct nb_config {
 	unsigned int max_queues; /* multi-queue-max-queues */
+	/* Features offered (all by default; fewer to act as an older
+	 * backend: --no-sg, --no-gso, --no-split-event-channels,
+	 * --no-multicast, --no-ctrl-ring, --legacy for all of them). */
+	bool sg, gso, split, mcast, ctrl;
 };
 
 struct nb {

@@ -216,6 +216,8 @@ static int connect_ctrl(struct vif *v, unsigned int nq)
 	uint64_t ref, port;
 	int rc, rc2;
 
+	if (!v->nb->cfg.ctrl)
+		return 0; /* not offered: its nodes are not ours to read */
 	rc = xenbus_device_fe_u64(v->dev, NULL, "ctrl-ring-ref", 0, UINT32_MAX,
 				  &ref);
 	rc2 = xenbus_device_fe_u64(v->dev, NULL, "event-channel-ctrl", 1,
@@ -351,6 +353,11 @@ static int vif_connect(struct xenbus_device *dev)
 		rc = read_rate(dev, &v->vp.credit_bytes, &v->vp.credit_us);
 	if (rc)
 		return rc;
+	/* what this backend did not offer is not used */
+	v->vp.sg = v->vp.sg && v->nb->cfg.sg;
+	v->vp.gso4 = v->vp.gso4 && v->nb->cfg.gso;
+	v->vp.gso6 = v->vp.gso6 && v->nb->cfg.gso;
+	v->vp.mcast_filter = v->vp.mcast_filter && v->nb->cfg.mcast;
 	v->vp.rx_csum4 = !no_csum;
 	v->vp.rx_csum6 = csum6;
 	/* GSO needs SG (a 64 KiB packet spans slots) and the checksum
@@ -425,15 +432,17 @@ static int vif_advertise(struct xenbus_device *dev, xs_tx_t tx)
 		if (!rc)                                                       \
 			rc = xenbus_device_printf(dev, tx, node, __VA_ARGS__); \
 	} while (0)
-	W("feature-sg", "%d", 1);
-	W("feature-gso-tcpv4", "%d", 1);
-	W("feature-gso-tcpv6", "%d", 1);
+	const struct nb_config *c = &v->nb->cfg;
+
+	W("feature-sg", "%d", c->sg);
+	W("feature-gso-tcpv4", "%d", c->gso);
+	W("feature-gso-tcpv6", "%d", c->gso);
 	W("feature-ipv6-csum-offload", "%d", 1);
 	W("feature-rx-copy", "%d", 1);
 	W("feature-rx-flip", "%d", 0);
-	W("feature-split-event-channels", "%d", 1);
-	W("feature-multicast-control", "%d", 1);
-	W("feature-ctrl-ring", "%d", 1);
+	W("feature-split-event-channels", "%d", c->split);
+	W("feature-multicast-control", "%d", c->mcast);
+	W("feature-ctrl-ring", "%d", c->ctrl);
 	W("multi-queue-max-queues", "%u", v->nb->cfg.max_queues);
 #undef W
 	return rc;
