@@ -18,17 +18,7 @@
 #include <xen/xen.h>
 #include <xen/grant_table.h>
 
-/* ring.h wants barriers from its includer (legacy interface version). */
-#ifndef mb
-#define mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#endif
-#ifndef rmb
-#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#endif
-#ifndef wmb
-#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
-#include <xen/io/ring.h>
+#include "common/xen_ring.h"
 #include <xen/io/blkif.h>
 #include <xen/io/protocols.h>
 

@@ -43,18 +43,8 @@
 #include <xen/grant_table.h>
 #include <xen/xen.h>
 
-/* ring.h wants barriers from its includer (legacy interface version). */
-#ifndef mb
-#define mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#endif
-#ifndef rmb
-#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#endif
-#ifndef wmb
-#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
+#include "common/xen_ring.h"
 #include <xen/io/netif.h>
-#include <xen/io/ring.h>
 
 #define NETIF_PAGE_SIZE 4096u
 #define NETIF_TX_RING_SIZE __CONST_RING_SIZE(netif_tx, NETIF_PAGE_SIZE)

@@ -51,6 +51,23 @@ int net_env_netns(void)
 	return rc;
 }
 
+int net_env_netns_or_skip(void)
+{
+	int rc = net_env_netns();
+
+	if (rc == -EPERM) {
+		printf("SKIP: no privilege for a network namespace "
+		       "(unshare(CLONE_NEWNET): %s); run as root\n",
+		       strerror(-rc));
+		return 77;
+	}
+	if (rc) {
+		fprintf(stderr, "network namespace: %s\n", strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
 int net_env_start(struct net_env *e)
 {
 	memset(e, 0, sizeof(*e));

@@ -24,6 +24,9 @@ struct net_env {
  * it) with lo up and IPv6 off on new interfaces (no router solicitations
  * on the vifs).  -EPERM without the privilege: the caller skips. */
 int net_env_netns(void);
+/* net_env_netns for a test's main(): 0 to go on, else the exit status
+ * (77, skip, printed, without the privilege; 1 on another failure). */
+int net_env_netns_or_skip(void);
 
 int net_env_start(struct net_env *e);
 void net_env_stop(struct net_env *e);

@@ -754,17 +754,9 @@ int main(void)
 	    cmocka_unit_test(test_backend_restart),
 	    cmocka_unit_test(test_resume),
 	};
-	int rc = net_env_netns();
+	int rc = net_env_netns_or_skip();
 
-	if (rc == -EPERM) {
-		printf("SKIP: no privilege for a network namespace "
-		       "(unshare(CLONE_NEWNET): %s); run as root\n",
-		       strerror(-rc));
-		return 77;
-	}
-	if (rc) {
-		fprintf(stderr, "network namespace: %s\n", strerror(-rc));
-		return 1;
-	}
+	if (rc)
+		return rc;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

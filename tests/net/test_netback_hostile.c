@@ -718,16 +718,9 @@ int main(void)
 	    cmocka_unit_test(test_odd_valid),
 	    cmocka_unit_test(test_good_after),
 	};
-	int rc = net_env_netns();
+	int rc = net_env_netns_or_skip();
 
-	if (rc == -EPERM) {
-		printf("SKIP: no privilege for a network namespace; run as "
-		       "root\n");
-		return 77;
-	}
-	if (rc) {
-		fprintf(stderr, "network namespace: %s\n", strerror(-rc));
-		return 1;
-	}
+	if (rc)
+		return rc;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
