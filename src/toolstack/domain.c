@@ -728,6 +728,38 @@ static const char *state_str(const struct pvk_dominfo *i, char buf[7])
 	return buf;
 }
 
+/* A domain's vifs as JSON objects (devid, mac, bridge, interface,
+ * backend state), from the backend directories Dom0 owns. */
+static void json_vifs(struct xs_client *xs, domid_t d)
+{
+	char dir[96], **ids = NULL, *mac, *br, *ifn;
+	unsigned int n = 0, i;
+
+	snprintf(dir, sizeof(dir), "/local/domain/0/backend/vif/%u", d);
+	if (xs_directory(xs, XS_TX_NONE, dir, &ids, &n))
+		return;
+	for (i = 0; i < n; i++) {
+		char be[160];
+
+		snprintf(be, sizeof(be), "%s/%s", dir, ids[i]);
+		mac = ts_dev_read_str(xs, be, "mac");
+		br = ts_dev_read_str(xs, be, "bridge");
+		ifn = ts_dev_read_str(xs, be, "vifname");
+		printf("%s{\"devid\": %s, \"mac\": \"%s\", \"bridge\": \"%s\", "
+		       "\"interface\": \"",
+		       i ? ", " : "", ids[i], mac ? mac : "", br ? br : "");
+		if (ifn && *ifn)
+			printf("%s", ifn);
+		else
+			printf("vif%u.%s", d, ids[i]);
+		printf("\", \"state\": %ld}", ts_dev_read_num(xs, be, "state"));
+		free(mac);
+		free(br);
+		free(ifn);
+	}
+	free(ids); /* the names too: one allocation */
+}
+
 int cmd_list(struct ts *ts, int argc, char **argv)
 {
 	struct pvk_dominfo info[256];
@@ -749,16 +781,25 @@ int cmd_list(struct ts *ts, int argc, char **argv)
 		return 1;
 	}
 	if (json) {
+		struct xs_client *xs = NULL;
+
+		if (xs_client_open_path(ts->xs_sock, &xs))
+			xs = NULL; /* no vifs shown */
 		printf("[");
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			printf("%s\n  {\"domid\": %u, \"name\": \"%s\", "
 			       "\"mem_kib\": %llu, \"maxmem_kib\": %llu, "
-			       "\"vcpus\": %u, \"state\": \"%s\"}",
+			       "\"vcpus\": %u, \"state\": \"%s\", \"vifs\": [",
 			       i ? "," : "", info[i].domid, info[i].name,
 			       (unsigned long long)info[i].tot_pages * 4,
 			       (unsigned long long)info[i].max_pages * 4,
 			       info[i].vcpus, state_str(&info[i], st));
+			if (xs)
+				json_vifs(xs, info[i].domid);
+			printf("]}");
+		}
 		printf("\n]\n");
+		xs_client_close(xs);
 	} else {
 		/* xl list's columns */
 		printf("%-32s %5s %7s %5s %6s %9s\n", "Name", "ID", "Mem",
@@ -915,6 +956,65 @@ out:
 	return rc ? 1 : 0;
 }
 
+/* Whether w is one of the space-separated words of list. */
+static bool word_in(const char *list, const char *w)
+{
+	size_t n = strlen(w);
+	const char *p = list;
+
+	while ((p = strstr(p, w))) {
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/* How many vifs the host serves, and on which bridges. */
+static void info_vifs(struct ts *ts)
+{
+	struct xs_client *xs = NULL;
+	char **doms = NULL, **ids = NULL, *br, bridges[256] = "";
+	unsigned int nd = 0, ni, i, j, total = 0;
+	const char *base = "/local/domain/0/backend/vif";
+
+	if (xs_client_open_path(ts->xs_sock, &xs))
+		return;
+	if (!xs_directory(xs, XS_TX_NONE, base, &doms, &nd)) {
+		for (i = 0; i < nd; i++) {
+			char dir[96];
+
+			snprintf(dir, sizeof(dir), "%s/%s", base, doms[i]);
+			ni = 0;
+			if (!xs_directory(xs, XS_TX_NONE, dir, &ids, &ni)) {
+				for (j = 0; j < ni; j++) {
+					char be[160];
+
+					snprintf(be, sizeof(be), "%s/%s", dir,
+						 ids[j]);
+					br = ts_dev_read_str(xs, be, "bridge");
+					if (br && *br && !word_in(bridges, br) &&
+					    strlen(bridges) + strlen(br) + 2 <
+						sizeof(bridges))
+						snprintf(bridges + strlen(bridges),
+							 sizeof(bridges) -
+							     strlen(bridges),
+							 "%s%s", *bridges ? " " : "",
+							 br);
+					free(br);
+				}
+				free(ids); /* and the names */
+				ids = NULL;
+			}
+			total += ni;
+		}
+		free(doms);
+	}
+	printf("nr_vifs                : %u\n", total);
+	printf("vif_bridges            : %s\n", bridges);
+	xs_client_close(xs);
+}
+
 int cmd_info(struct ts *ts, int argc, char **argv)
 {
 	struct pvk_dominfo info[256];
@@ -941,6 +1041,7 @@ int cmd_info(struct ts *ts, int argc, char **argv)
 	printf("xen_caps               : %s\n",
 	       emu ? "pvh-style guests as processes" : "");
 	printf("nr_domains             : %d\n", n);
+	info_vifs(ts);
 	printf("state_dir              : %s\n", ts->state);
 	pvk_platform_close(plat);
 	return 0;

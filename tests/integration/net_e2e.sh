@@ -47,6 +47,12 @@ for d in a:01 b:02; do
 done
 check "create two domains with a vif each" '"$P" create $PVKIT_STATE_DIR/a.cfg && "$P" create $PVKIT_STATE_DIR/b.cfg'
 check "each has eth0 in its namespace, with its MAC" 'waitfor "ip netns exec pvkit-nete2ea ip link show eth0 | grep -q 00:16:3e:77:00:01" && waitfor "ip netns exec pvkit-nete2eb ip link show eth0 | grep -q 00:16:3e:77:00:02"'
+check "list --json shows each domain's vif; info counts them" '"$P" list --json | python3 -c "
+import json,sys
+d={x[\"name\"]: x for x in json.load(sys.stdin)}
+v=d[\"nete2ea\"][\"vifs\"][0]
+assert v[\"mac\"] == \"00:16:3e:77:00:01\" and v[\"bridge\"] == \"xenbr0\" and v[\"interface\"].startswith(\"vif\"), v
+assert len(d[\"nete2eb\"][\"vifs\"]) == 1" && "$P" info | grep -Eq "^nr_vifs +: 2$" && "$P" info | grep -Eq "^vif_bridges +: xenbr0$"'
 check "both vifs connected (state 4)" '"$P" network-list nete2ea nete2eb | awk "NR>1 && \$5 != 4 {exit 1}"'
 ip netns exec pvkit-nete2ea ip addr add $net.2/24 dev eth0
 ip netns exec pvkit-nete2eb ip addr add $net.3/24 dev eth0
