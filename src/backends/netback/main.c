@@ -30,6 +30,14 @@ static int nb_option(void *arg, int c, const char *val)
 		fprintf(stderr, "pvkit-netback: --max-queues: 1-%u\n",
 			NB_MAX_QUEUES);
 		return -EINVAL;
+	case 'u':
+		if (!pvk_parse_u64(val, 0, NB_MAX_POLL_US, &v)) {
+			cfg->poll_us = (unsigned int)v;
+			return 0;
+		}
+		fprintf(stderr, "pvkit-netback: --poll-us: 0-%u\n",
+			NB_MAX_POLL_US);
+		return -EINVAL;
 	case 'S':
 		cfg->sg = false;
 		return 0;
@@ -57,6 +65,7 @@ static int nb_option(void *arg, int c, const char *val)
 
 static const struct option nb_lopts[] = {
     {"max-queues", required_argument, NULL, 'q'},
+    {"poll-us", required_argument, NULL, 'u'},
     {"no-sg", no_argument, NULL, 'S'},
     {"no-gso", no_argument, NULL, 'G'},
     {"no-split-event-channels", no_argument, NULL, 'E'},
@@ -75,12 +84,17 @@ static const struct pvk_daemon_spec nb_spec = {
 	     "--no-multicast,\n"
 	     "      --no-ctrl-ring        offer less (as an older backend "
 	     "does)\n"
-	     "      --legacy              all of those and one queue\n",
+	     "      --legacy              all of those and one queue\n"
+	     "  -u, --poll-us N           watch an idle TX ring N us before "
+	     "sleeping\n"
+	     "                            (adaptive; 0-1000, 0: never; "
+	     "default 50 or\n"
+	     "                            $PVKIT_NET_POLL_US)\n",
     .footer = "Each vif is a TAP interface vif<domid>.<devid> (or the "
 	      "backend's vifname),\njoined to the bridge its 'bridge' node "
 	      "names.  SIGUSR1 logs each vif's\ncounters; SIGTERM/SIGINT "
 	      "stop.\n",
-    .shortopts = "q:",
+    .shortopts = "q:u:",
     .longopts = nb_lopts,
     .option = nb_option,
     .flags = PVK_DAEMON_PLATFORM_OPT | PVK_DAEMON_XS_OPT,
@@ -95,6 +109,17 @@ int main(int argc, char **argv)
 
 	memset(&nb, 0, sizeof(nb));
 	nb.cfg.max_queues = NB_DEFAULT_QUEUES;
+	nb.cfg.poll_us = NB_DEFAULT_POLL_US;
+	if (getenv("PVKIT_NET_POLL_US")) {
+		uint64_t v;
+
+		if (pvk_parse_u64(getenv("PVKIT_NET_POLL_US"), 0,
+				  NB_MAX_POLL_US, &v)) {
+			fprintf(stderr, "pvkit-netback: bad PVKIT_NET_POLL_US\n");
+			return 2;
+		}
+		nb.cfg.poll_us = (unsigned int)v;
+	}
 	nb.cfg.sg = nb.cfg.gso = nb.cfg.split = nb.cfg.mcast = nb.cfg.ctrl =
 	    true;
 	rc = pvk_daemon_parse(&dmn, &nb_spec, &nb, argc, argv);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <xen/xen.h>
 
+#include "common/spin.h"
 #include "netif/netif.h"
 #include "pvkit/platform.h"
 #include "pvkit/xenbus_backend.h"
@@ -25,8 +26,12 @@
 #define NB_MAX_PKT 65535u /* netif's 16-bit size */
 #define NB_MAX_MTU 65521u /* a TAP's: 65535 with the Ethernet header */
 
+#define NB_DEFAULT_POLL_US 50u /* busy-poll budget (src/common/spin.h) */
+#define NB_MAX_POLL_US 1000u
+
 struct nb_config {
 	unsigned int max_queues; /* multi-queue-max-queues */
+	unsigned int poll_us;	 /* busy-poll budget; 0: never */
 	/* Features offered (all by default; fewer to act as an older
 	 * backend: --no-sg, --no-gso, --no-split-event-channels,
 	 * --no-multicast, --no-ctrl-ring, --legacy for all of them). */
@@ -61,6 +66,7 @@ struct nb_queue_stats {
 	uint64_t tx_throttled;	/* times the rate limit held TX back */
 	uint64_t rx_stalls;	/* times the guest stopped taking packets */
 	struct xenbus_spurious events;
+	struct pvk_spin_stats poll; /* the queue thread's polling */
 };
 
 static inline void nb_stat_add(uint64_t *c, uint64_t n)
@@ -105,6 +111,7 @@ struct nb_vif_params {
 	bool rx_csum6;	 /* ... IPv6 (feature-ipv6-csum-offload) */
 	bool rx_poll;	 /* no feature-rx-notify: look for RX requests */
 	struct nb_hash *hash; /* NULL: no control ring */
+	unsigned int poll_us; /* the queues' busy-poll budget */
 	/* request-multicast-control: RX multicast filtered through mc */
 	bool mcast_filter;
 	struct nb_mcast *mc;

@@ -82,6 +82,7 @@ struct nb_queue {
 	 * not stalled); the carrier we turned off */
 	uint64_t stall_since;
 	bool carrier_off;
+	struct pvk_spin spin; /* the polling policy (common/spin.h) */
 	bool failed, thr_started, stopping;
 	pthread_t thr;
 };
@@ -596,6 +597,21 @@ static void rx_stall(struct nb_queue *q, bool waiting, uint64_t now)
 	}
 }
 
+/* Busy-polling: guest TX, or the queue is being stopped. */
+static bool tx_ready(void *arg)
+{
+	struct nb_queue *q = arg;
+
+	return netif_tx_back_peek(&q->tx) ||
+	       __atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE);
+}
+
+/* Work that must not wait for a watch: a stop. */
+static bool work_pending(struct nb_queue *q)
+{
+	return __atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE);
+}
+
 static void *queue_thread(void *arg)
 {
 	struct nb_queue *q = arg;
@@ -607,7 +623,7 @@ static void *queue_thread(void *arg)
 	};
 	evtchn_port_t got;
 	bool events, work, rx_wait;
-	uint64_t now;
+	uint64_t now, t0;
 	int rx, timeout;
 
 	for (;;) {
@@ -634,6 +650,12 @@ static void *queue_thread(void *arg)
 			/* only the stop matters now */
 			p[0].events = p[2].events = 0;
 		} else {
+			/* Idle: watch the TX ring a while with req_event left
+			 * behind (the guest does not notify meanwhile) before
+			 * re-arming it and sleeping (src/common/spin.h). */
+			if (!q->tx_hold && !work_pending(q) &&
+			    pvk_spin_wait(&q->spin, tx_ready, q))
+				continue;
 			if (!q->tx_hold && netif_tx_back_final_check(&q->tx))
 				continue;
 			/* Too few RX requests: ask for an event when there
@@ -656,8 +678,11 @@ static void *queue_thread(void *arg)
 								      : timeout;
 			}
 		}
+		t0 = pvk_spin_enabled(&q->spin) ? pvk_spin_now() : 0;
 		if (poll(p, 3, timeout) < 0 && errno != EINTR)
 			break;
+		if (t0)
+			pvk_spin_slept(&q->spin, pvk_spin_now() - t0);
 		if (p[1].revents)
 			break;
 	}
@@ -741,6 +766,7 @@ int nb_queue_start(const struct nb_vif_params *vp, unsigned int qid, int tapfd,
 	/* data (one page without SG), a GSO extra, a HASH extra */
 	q->rx_worst = (vp->sg ? netif_rx_slots(NB_MAX_PKT, 0) : 1) +
 		      (vp->gso4 || vp->gso6 ? 1 : 0) + (vp->hash ? 1 : 0);
+	pvk_spin_init(&q->spin, (uint64_t)vp->poll_us * 1000, &stats->poll);
 	q->remaining = vp->credit_bytes;
 	q->window_end = pvk_now_ns() + vp->credit_us * 1000;
 	q->stopfd = eventfd(0, EFD_CLOEXEC);

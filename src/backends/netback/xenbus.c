@@ -69,6 +69,10 @@ static const struct {
     C("tx-throttled", tx_throttled),
     C("rx-stalls", rx_stalls),
     C("spurious-events", events.spurious),
+    C("polls", poll.watches),
+    C("poll-hits", poll.hits),
+    C("poll-preempted", poll.preempted),
+    C("poll-backed-off", poll.backed_off),
     C("events-throttled", events.throttled),
 };
 #undef C
@@ -483,6 +487,7 @@ static int vif_probe(struct xenbus_device *dev)
 	v->vp.plat = nb->plat;
 	v->vp.dev = dev;
 	v->vp.fe = xenbus_device_frontend_id(dev);
+	v->vp.poll_us = nb->cfg.poll_us;
 	pthread_mutex_init(&v->mc.lock, NULL);
 	pthread_mutex_init(&v->hash.lock, NULL);
 	v->vp.mc = &v->mc;
