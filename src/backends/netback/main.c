@@ -87,8 +87,8 @@ static const struct pvk_daemon_spec nb_spec = {
 	     "      --legacy              all of those and one queue\n"
 	     "  -u, --poll-us N           watch an idle TX ring N us before "
 	     "sleeping\n"
-	     "                            (adaptive; 0-1000, 0: never; "
-	     "default 50 or\n"
+	     "                            (adaptive; 0-1000; default 0: "
+	     "never, or\n"
 	     "                            $PVKIT_NET_POLL_US)\n",
     .footer = "Each vif is a TAP interface vif<domid>.<devid> (or the "
 	      "backend's vifname),\njoined to the bridge its 'bridge' node "

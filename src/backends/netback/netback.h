@@ -26,7 +26,10 @@
 #define NB_MAX_PKT 65535u /* netif's 16-bit size */
 #define NB_MAX_MTU 65521u /* a TAP's: 65535 with the Ethernet header */
 
-#define NB_DEFAULT_POLL_US 50u /* busy-poll budget (src/common/spin.h) */
+/* Busy-poll budget (src/common/spin.h): off by default.  Measured
+ * (docs/benchmarks.md, networking): 50 us helped one queue per vif and
+ * hurt four (four watchers on two CPUs), so it is opt-in. */
+#define NB_DEFAULT_POLL_US 0u
 #define NB_MAX_POLL_US 1000u
 
 struct nb_config {
