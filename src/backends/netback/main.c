@@ -16,6 +16,20 @@
 #include "common/util.h"
 #include "netback.h"
 
+/* The busy-poll budget, from --poll-us or $PVKIT_NET_POLL_US (what). */
+static int parse_poll_us(const char *val, const char *what, unsigned int *out)
+{
+	uint64_t v;
+
+	if (pvk_parse_u64(val, 0, NB_MAX_POLL_US, &v)) {
+		fprintf(stderr, "pvkit-netback: %s: 0-%u\n", what,
+			NB_MAX_POLL_US);
+		return -EINVAL;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
 static int nb_option(void *arg, int c, const char *val)
 {
 	struct nb_config *cfg = &((struct nb *)arg)->cfg;
@@ -31,13 +45,7 @@ static int nb_option(void *arg, int c, const char *val)
 			NB_MAX_QUEUES);
 		return -EINVAL;
 	case 'u':
-		if (!pvk_parse_u64(val, 0, NB_MAX_POLL_US, &v)) {
-			cfg->poll_us = (unsigned int)v;
-			return 0;
-		}
-		fprintf(stderr, "pvkit-netback: --poll-us: 0-%u\n",
-			NB_MAX_POLL_US);
-		return -EINVAL;
+		return parse_poll_us(val, "--poll-us", &cfg->poll_us);
 	case 'S':
 		cfg->sg = false;
 		return 0;
@@ -110,16 +118,10 @@ int main(int argc, char **argv)
 	memset(&nb, 0, sizeof(nb));
 	nb.cfg.max_queues = NB_DEFAULT_QUEUES;
 	nb.cfg.poll_us = NB_DEFAULT_POLL_US;
-	if (getenv("PVKIT_NET_POLL_US")) {
-		uint64_t v;
-
-		if (pvk_parse_u64(getenv("PVKIT_NET_POLL_US"), 0,
-				  NB_MAX_POLL_US, &v)) {
-			fprintf(stderr, "pvkit-netback: bad PVKIT_NET_POLL_US\n");
-			return 2;
-		}
-		nb.cfg.poll_us = (unsigned int)v;
-	}
+	if (getenv("PVKIT_NET_POLL_US") &&
+	    parse_poll_us(getenv("PVKIT_NET_POLL_US"), "PVKIT_NET_POLL_US",
+			  &nb.cfg.poll_us))
+		return 2;
 	nb.cfg.sg = nb.cfg.gso = nb.cfg.split = nb.cfg.mcast = nb.cfg.ctrl =
 	    true;
 	rc = pvk_daemon_parse(&dmn, &nb_spec, &nb, argc, argv);

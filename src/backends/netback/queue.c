@@ -390,11 +390,11 @@ static bool rx_classify(struct nb_queue *q, struct rxp *r, uint8_t *buf)
 	r->nextra = 0;
 	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 		struct netif_l4 l4;
-		bool v6 = !netif_parse_l4(buf, r->len, &l4) && l4.ipv6;
+		/* one parse: the header the guest will find, its family */
 		bool ok = !netif_parse_l4(buf, r->len, &l4) &&
 			  l4.csum_start == vh->csum_start &&
 			  l4.csum_offset == vh->csum_offset &&
-			  (v6 ? q->vp.rx_csum6 : q->vp.rx_csum4);
+			  (l4.ipv6 ? q->vp.rx_csum6 : q->vp.rx_csum4);
 
 		if (ok) {
 			/* netif has no csum_start: the guest finds the
