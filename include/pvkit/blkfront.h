@@ -172,6 +172,9 @@ struct blkfront_stats {
 	uint64_t poll_watches, poll_hits, poll_preempted, poll_backed_off;
 };
 void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st);
+/* Log each queue's ring indices, requests in flight and event channel at
+ * info level: for finding out why a device seems stuck. */
+void blkfront_log_state(struct blkfront *bf);
 
 #ifdef __cplusplus
 }

@@ -107,6 +107,8 @@ int bk_ring_start(const struct vbd_disk *d, enum blkif_abi abi,
 		  struct bk_ring_stats *stats, struct bk_ring **out);
 /* Stop the thread, wait for I/O in flight, unmap everything, free. */
 void bk_ring_stop(struct bk_ring *r);
+/* Log the ring's indices and slots (name: the device's) at info level. */
+void bk_ring_log_state(const struct bk_ring *r, const char *name);
 
 /* ---- xenbus.c: the device side of xenbus --------------------------------- */
 int bk_xenbus_start(struct bk *bk);

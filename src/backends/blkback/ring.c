@@ -681,6 +681,26 @@ static void *ring_thread(void *arg)
 	return NULL;
 }
 
+void bk_ring_log_state(const struct bk_ring *r, const char *name)
+{
+	/* The 32- and 64-bit back rings share the index layout; the ring
+	 * thread owns the private ones (a snapshot, for diagnosis). */
+	const blkif_x86_64_back_ring_t *b = &r->back.r.n64;
+
+	pvk_info("%s: queue %u: port %u, %s%s%sinflight %u, req_cons %u "
+		 "rsp_prod_pvt %u; shared: req_prod %u req_event %u rsp_prod "
+		 "%u rsp_event %u",
+		 name, r->qid, r->port, r->failed ? "failed, " : "",
+		 r->free ? "" : "no free slot, ",
+		 r->pend_head ? "requests waiting, " : "",
+		 __atomic_load_n(&r->inflight, __ATOMIC_RELAXED), b->req_cons,
+		 b->rsp_prod_pvt,
+		 __atomic_load_n(&b->sring->req_prod, __ATOMIC_ACQUIRE),
+		 __atomic_load_n(&b->sring->req_event, __ATOMIC_ACQUIRE),
+		 __atomic_load_n(&b->sring->rsp_prod, __ATOMIC_ACQUIRE),
+		 __atomic_load_n(&b->sring->rsp_event, __ATOMIC_ACQUIRE));
+}
+
 /* ---- start / stop -------------------------------------------------------------- */
 
 void bk_ring_stop(struct bk_ring *r)

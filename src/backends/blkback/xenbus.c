@@ -118,9 +118,15 @@ static void vbd_log_stats(const struct vbd *v)
 
 static void log_stats_one(struct xenbus_device *dev, void *arg)
 {
+	struct vbd *v = xenbus_device_priv(dev);
+	unsigned int i;
+
 	(void)arg;
-	if (xenbus_device_priv(dev))
-		vbd_log_stats(xenbus_device_priv(dev));
+	if (!v)
+		return;
+	vbd_log_stats(v);
+	for (i = 0; i < v->nr_rings; i++)
+		bk_ring_log_state(v->rings[i], xenbus_device_name(dev));
 }
 
 void bk_xenbus_log_stats(struct bk *bk)

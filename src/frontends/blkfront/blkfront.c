@@ -1133,6 +1133,35 @@ void blkfront_get_stats(const struct blkfront *bf, struct blkfront_stats *st)
 	st->poll_backed_off = pvk_spin_stat(&bf->poll.backed_off);
 }
 
+void blkfront_log_state(struct blkfront *bf)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&bf->lock);
+	pvk_info("blkfront %s: inflight %u, %s%s%s%s%s", bf->x.path,
+		 ALOAD(&bf->inflight), bf->broken ? "broken " : "",
+		 bf->recovering ? "recovering " : "",
+		 bf->suspended ? "suspended " : "", bf->gate ? "gate " : "",
+		 bf->closing ? "closing" : "");
+	for (i = 0; i < bf->nq; i++) {
+		struct bqueue *q = bf->q[i];
+		/* The 32- and 64-bit front rings share the index layout. */
+		const blkif_x86_64_front_ring_t *r = &q->f.r.n64;
+
+		pthread_mutex_lock(&q->lock);
+		pvk_info("blkfront %s: queue %u: port %u, inflight %u; "
+			 "req_prod_pvt %u rsp_cons %u; shared: req_prod %u "
+			 "req_event %u rsp_prod %u rsp_event %u",
+			 bf->x.path, i, q->port, q->inflight, r->req_prod_pvt,
+			 r->rsp_cons,
+			 ALOAD(&r->sring->req_prod), ALOAD(&r->sring->req_event),
+			 ALOAD(&r->sring->rsp_prod),
+			 ALOAD(&r->sring->rsp_event));
+		pthread_mutex_unlock(&q->lock);
+	}
+	pthread_mutex_unlock(&bf->lock);
+}
+
 /* ---- queues: build and tear down ---------------------------------------- */
 
 /* Stop a queue's thread (no lock held). */
