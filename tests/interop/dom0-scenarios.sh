@@ -15,6 +15,9 @@ BF_SOAK=$(sed -n 's/.*bf_soak=\([0-9]*:[0-9]*\).*/\1/p' /proc/cmdline)
 BF_TYPE=$(sed -n 's/.*bf_type=\([a-z]*\).*/\1/p' /proc/cmdline)
 # bf_mem=MiB (run.sh's PVKIT_INTEROP_BF_MEM): scenario 2's DomU memory
 BF_MEM=$(sed -n 's/.*bf_mem=\([0-9]*\).*/\1/p' /proc/cmdline)
+# net_only=1 (run.sh's PVKIT_INTEROP_NET_ONLY=1): the store, then only the
+# network scenarios 5 and 6
+NET_ONLY=$(sed -n 's/.*net_only=\(1\).*/\1/p' /proc/cmdline)
 DOMU=interop-domu
 PVK_LOG=/var/log/pvkit-xenstored.log
 failed=0
@@ -179,6 +182,8 @@ else
 	result 3.xen-init-dom0 FAIL "$why"; dump /tmp/init-dom0.log; dump $PVK_LOG
 fi
 
+# (scenarios 3's DomU, 2 and 1 are skipped with net_only: to scenario 5)
+if [ -z "$NET_ONLY" ]; then
 begin 3.xl-create
 t_create=$EPOCHREALTIME
 if xl_create /interop/domu.cfg /tmp/xl-create.log; then
@@ -524,6 +529,236 @@ else
 		result 1.blkback FAIL "$why;$feat${stats:+; counters: $stats}"
 		dump /tmp/xl-create-blk.log 120; dump $bcon; dump $BLOG 80
 	fi
+fi
+
+fi # net_only
+
+# ---- scenario 5: pvkit-netback serves a stock Linux DomU's vif -----------
+# Xen's kernel netback unloaded; pvkit-netback --platform=xen makes the
+# vif's TAP (vif<domid>.0) and joins xenbr0 itself.  The DomU (2 vCPUs:
+# Linux's xen-netfront asks for a queue per vCPU) pings Dom0 and runs iperf3
+# both ways against Dom0's server; then pvkit-netback's counters (SIGUSR1)
+# must show that what Linux negotiated was used: packets on every queue both
+# ways, GSO and partial checksums both ways, nothing dropped as malformed.
+begin 5.netback
+NET=interop-net
+ncon=/var/log/xen/console/guest-$NET.log
+NLOG=/var/log/pvkit-netback.log
+net_stats() { grep -a "vif/$1/0 stats:" $NLOG | tail -1 | sed 's/.* stats: //'; }
+net_nstats() { grep -ac "vif/$1/0 stats:" $NLOG; }
+# net_exercised STATS: why a negotiated feature was not used, or nothing;
+# uses nfe_* / nbe_* (the xenstore nodes, - when missing)
+net_exercised() {
+	local st=$1 nq q v c
+	nq=${nfe_nq/#-/1}
+	if [ "$(sfield "$st" queues)" != "$nq" ]; then
+		echo "pvkit-netback counted $(sfield "$st" queues) queue(s), the frontend's multi-queue-num-queues is $nfe_nq"
+		return
+	fi
+	for q in $(seq 0 $((nq - 1))); do
+		v=$(sfield "$st" per-queue-tx/rx | tr ',' '\n' | sed -n "s/^q$q://p")
+		if [ "${v%/*}" -eq 0 ] 2>/dev/null || [ "${v#*/}" -eq 0 ] 2>/dev/null || [ -z "$v" ]; then
+			echo "$nq queues negotiated but queue $q carried tx/rx=${v:-none} packets (per-queue-tx/rx=$(sfield "$st" per-queue-tx/rx))"
+			return
+		fi
+	done
+	# the guest sends TSO frames when the backend offers them, and
+	# receives them when it asks for them
+	if [ "$nbe_gso4" = 1 ] && [ "$(sfield "$st" tx-gso)" -eq 0 ]; then
+		echo "feature-gso-tcpv4 offered but the guest sent no GSO packet"
+		return
+	fi
+	if [ "$nfe_gso4" = 1 ] && [ "$(sfield "$st" rx-gso)" -eq 0 ]; then
+		echo "the frontend asked for feature-gso-tcpv4 but no GSO packet went to it"
+		return
+	fi
+	if [ "$nbe_nocsum" != 1 ] && [ "$(sfield "$st" tx-csum-blank)" -eq 0 ]; then
+		echo "checksum offload on but the guest sent no partially checksummed packet"
+		return
+	fi
+	if [ "$nfe_nocsum" != 1 ] && [ "$(sfield "$st" rx-csum-blank)" -eq 0 ]; then
+		echo "checksum offload on but no partially checksummed packet went to the guest"
+		return
+	fi
+	for c in drop-tx-too-many-slots drop-tx-slot-too-big drop-tx-runt \
+		drop-tx-copy drop-tx-csum drop-rx-copy drop-rx-csum; do
+		if [ "$(sfield "$st" $c)" -ne 0 ]; then
+			echo "$c=$(sfield "$st" $c): a valid stream's packets dropped"
+			return
+		fi
+	done
+}
+if [ ! -e /opt/pvkit/pvkit-netback ]; then
+	result 5.netback SKIP "not built yet (pvkit-netback missing from the build)"
+else
+	why=""
+	# Xen's kernel netback must not claim the vif (scenario 3's is gone)
+	rmmod xen-netback 2>/dev/null
+	grep -q '^xen_netback ' /proc/modules && why="xen-netback still loaded"
+	modprobe tun || why="${why:-no tun module}"
+	pvkit-netback --platform=xen --pid-file /run/pvkit-netback.pid \
+		>$NLOG 2>&1 &
+	wait_for 10 test -s /run/pvkit-netback.pid || why="${why:-pvkit-netback did not start}"
+	npid=$(cat /run/pvkit-netback.pid 2>/dev/null)
+	iperf3 -s -B 10.99.0.1 >/tmp/iperf3-server.log 2>&1 &
+	ipid=$!
+	if [ -z "$why" ] && ! xl_create /interop/domu-net.cfg /tmp/xl-create-net.log; then
+		why="xl create failed"
+	fi
+	ndom=$(timeout 15 xl domid $NET 2>/dev/null)
+	if [ -z "$why" ] && ! wait_for 240 grep -qE 'DOMU-READY' $ncon; then
+		why="the DomU never reported ready"
+	fi
+	feat="" nfe_nq=- nfe_gso4=- nfe_nocsum=- nbe_gso4=- nbe_nocsum=-
+	if [ -n "$ndom" ]; then
+		be=/local/domain/0/backend/vif/$ndom/0
+		fe=/local/domain/$ndom/device/vif/0
+		xr() { xs xenstore-read "$1" 2>/dev/null || echo -; }
+		nfe_nq=$(xr $fe/multi-queue-num-queues)
+		nfe_gso4=$(xr $fe/feature-gso-tcpv4)
+		nfe_nocsum=$(xr $fe/feature-no-csum-offload)
+		nbe_gso4=$(xr $be/feature-gso-tcpv4)
+		nbe_nocsum=$(xr $be/feature-no-csum-offload)
+		for n in $be/feature-sg $be/feature-gso-tcpv4 $be/feature-gso-tcpv6 \
+			$be/feature-ipv6-csum-offload $be/feature-rx-copy \
+			$be/feature-split-event-channels $be/multi-queue-max-queues \
+			$be/feature-ctrl-ring $be/feature-multicast-control \
+			$be/hotplug-status \
+			$fe/request-rx-copy $fe/feature-sg $fe/feature-gso-tcpv4 \
+			$fe/feature-gso-tcpv6 $fe/feature-rx-notify \
+			$fe/multi-queue-num-queues $fe/queue-0/event-channel-tx \
+			$fe/queue-0/event-channel-rx; do
+			feat="$feat ${n#/local/domain/}=$(xr $n)"
+		done
+		echo "DOM0: negotiated:$feat"
+		tr -d '\r' <$ncon | grep -a -e DOMU-NET -e DOMU-READY | sed 's/^/DOM0: the DomU: /'
+	fi
+	if [ -z "$why" ] && ! grep -q DOMU-NET-OK $ncon; then
+		why="in the DomU: $(tr -d '\r' <$ncon | grep -am1 DOMU-NET-FAIL | sed 's/DOMU-NET-FAIL //')"
+	fi
+	[ -z "$why" ] && [ "$nfe_nq" != 2 ] &&
+		why="the DomU's xen-netfront (2 vCPUs) wrote multi-queue-num-queues=$nfe_nq"
+	stats=""
+	if [ -z "$why" ]; then
+		n0=$(net_nstats $ndom)
+		kill -USR1 "$npid"
+		nstats_grew() { [ "$(net_nstats $ndom)" -gt "$n0" ]; }
+		if wait_for 10 nstats_grew; then
+			stats=$(net_stats $ndom)
+			echo "DOM0: pvkit-netback counters (SIGUSR1): $stats"
+			why=$(net_exercised "$stats")
+		else
+			why="pvkit-netback logged no counters after SIGUSR1"
+		fi
+	fi
+	# the vif as Dom0 sees it (for a failure's report)
+	nlinks=$(ip -s -d link show vif$ndom.0 2>&1; ip link show master xenbr0 2>&1; ip -s link show xenbr0 2>&1; ip neigh 2>&1)
+	speeds=$(tr -d '\r' <$ncon | grep -a 'DOMU-NET-IPERF' | sed 's/.*DOMU-NET-IPERF-\([a-z]*\) .* \([0-9.]* [MG]bits\/sec\).*/\1 \2/' | tr '\n' ' ')
+	if [ -n "$ndom" ]; then
+		timeout 40 xl shutdown -w $NET >/tmp/xl-shutdown-net.log 2>&1 ||
+			{ why="${why:-xl shutdown failed}"; timeout 60 xl destroy $NET; }
+		wait_for 10 sh -c "! ip link show vif$ndom.0" ||
+			why="${why:-vif$ndom.0 left behind after the domain went}"
+	fi
+	kill "$ipid" 2>/dev/null
+	kill "$npid" 2>/dev/null
+	wait_for 15 sh -c "! kill -0 $npid" || why="${why:-pvkit-netback did not exit on SIGTERM}"
+	final=""
+	if [ -n "$ndom" ]; then
+		final=$(net_stats $ndom)
+		case $final in
+		*state=disconnected*) echo "DOM0: pvkit-netback counters at disconnection: $final" ;;
+		*) why="${why:-no counters line at disconnection}" ;;
+		esac
+	fi
+	if [ -z "$why" ]; then
+		result 5.netback PASS "Linux xen-netfront on pvkit-netback: ping and iperf3 both ways (DomU tx/rx: $speeds); every negotiated feature used: ${final% state=*};$feat"
+	else
+		result 5.netback FAIL "$why;$feat${stats:+; counters: $stats}"
+		tr -d '\r' <$ncon | grep -a DOMU-NET-DIAG | sed 's/^/DOM0: the DomU: /'
+		echo "$nlinks"
+		dump /tmp/xl-create-net.log 120; dump $ncon; dump $NLOG 80
+		dump /tmp/iperf3-server.log 20
+	fi
+fi
+
+# ---- scenario 6: pvkit-netfront in a DomU, Dom0's kernel netback ---------
+# The DomU (2 vCPUs) never loads xen-netfront: pvkit-netfront in its
+# userspace connects vif 0 with two queues to Linux's xen-netback (Xen's
+# own vif-bridge puts the vif on xenbr0) and makes eth0, a TAP; the DomU
+# pings Dom0 and runs iperf3 both ways through it, then pvkit-netfront's
+# counters must show both queues used each way and no error.
+begin 6.netfront
+NF=interop-nf
+fcon=/var/log/xen/console/guest-$NF.log
+if [ ! -e /opt/pvkit/pvkit-netfront ]; then
+	result 6.netfront SKIP "not built yet (pvkit-netfront missing from the build)"
+else
+	why=""
+	modprobe xen-netback || why="xen-netback cannot be loaded"
+	iperf3 -s -B 10.99.0.1 >/tmp/iperf3-server-nf.log 2>&1 &
+	ipid=$!
+	if [ -z "$why" ] && ! xl_create /interop/domu-nf.cfg /tmp/xl-create-nf.log; then
+		why="xl create failed"
+	fi
+	fdom=$(timeout 15 xl domid $NF 2>/dev/null)
+	if [ -z "$why" ] && ! wait_for 240 grep -q DOMU-READY $fcon; then
+		why="the DomU never reported ready"
+	fi
+	feat="" ffe_nq=-
+	if [ -n "$fdom" ]; then
+		be=/local/domain/0/backend/vif/$fdom/0
+		fe=/local/domain/$fdom/device/vif/0
+		xr() { xs xenstore-read "$1" 2>/dev/null || echo -; }
+		ffe_nq=$(xr $fe/multi-queue-num-queues)
+		for n in $be/feature-sg $be/feature-gso-tcpv4 $be/feature-rx-copy \
+			$be/feature-split-event-channels $be/multi-queue-max-queues \
+			$fe/request-rx-copy $fe/feature-sg $fe/feature-gso-tcpv4 \
+			$fe/feature-rx-notify $fe/multi-queue-num-queues \
+			$fe/queue-0/event-channel-tx $fe/queue-0/event-channel-rx; do
+			feat="$feat ${n#/local/domain/}=$(xr $n)"
+		done
+		echo "DOM0: negotiated:$feat"
+		tr -d '\r' <$fcon | grep -a -e DOMU-NF -e DOMU-READY | sed 's/^/DOM0: the DomU: /'
+	fi
+	if [ -z "$why" ] && ! grep -q DOMU-NF-OK $fcon; then
+		why="in the DomU: $(tr -d '\r' <$fcon | grep -am1 DOMU-NF-FAIL | sed 's/DOMU-NF-FAIL //')"
+	fi
+	[ -z "$why" ] && [ "$ffe_nq" != 2 ] &&
+		why="pvkit-netfront (--queues 2) wrote multi-queue-num-queues=$ffe_nq"
+	nstats=$(tr -d '\r' <$fcon | grep -am1 'DOMU-NF-STATS' | sed 's/.*stats: //')
+	if [ -z "$why" ]; then
+		pq=$(sfield "$nstats" per-queue-tx/rx)
+		for q in 0 1; do
+			v=$(tr ',' '\n' <<<"$pq" | sed -n "s/^q$q://p")
+			if [ -z "$v" ] || [ "${v%/*}" -eq 0 ] || [ "${v#*/}" -eq 0 ]; then
+				why="queue $q carried tx/rx=${v:-none} frames (per-queue-tx/rx=$pq)"
+				break
+			fi
+		done
+	fi
+	for c in tx-errors rx-errors; do
+		[ -z "$why" ] && [ "$(sfield "$nstats" $c)" -ne 0 ] &&
+			why="pvkit-netfront counted $c=$(sfield "$nstats" $c)"
+	done
+	speeds=$(tr -d '\r' <$fcon | grep -a 'DOMU-NF-IPERF' | sed 's/.*DOMU-NF-IPERF-\([a-z]*\) .* \([0-9.]* [MG]bits\/sec\).*/\1 \2/' | tr '\n' ' ')
+	if [ -n "$fdom" ]; then
+		timeout 40 xl shutdown -w $NF >/tmp/xl-shutdown-nf.log 2>&1 ||
+			{ why="${why:-xl shutdown failed}"; timeout 60 xl destroy $NF; }
+	fi
+	kill "$ipid" 2>/dev/null
+	if [ -z "$why" ]; then
+		result 6.netfront PASS "pvkit-netfront in a Linux DomU on Linux xen-netback: ping and iperf3 both ways through its TAP (DomU tx/rx: $speeds); counters: $nstats;$feat"
+	else
+		result 6.netfront FAIL "$why;$feat${nstats:+; counters: $nstats}"
+		dump /tmp/xl-create-nf.log 120; dump $fcon
+		dump /var/log/xen/xen-hotplug.log 20
+	fi
+fi
+
+if [ -n "$NET_ONLY" ]; then
+	echo "$M DOM0-DONE uptime=$(cut -d' ' -f1 /proc/uptime) (net_only: scenarios 5 and 6)"
+	exit $failed
 fi
 
 # ---- test-xenstore: pvkit-xenstored and Xen's C xenstored alternately ----

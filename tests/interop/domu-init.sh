@@ -137,6 +137,107 @@ if grep -q interop=blkfront /proc/cmdline; then
 	echo "DOMU-READY at $(up)"
 	while :; do sleep 1; done
 fi
+if grep -q interop=netfront /proc/cmdline; then
+	# scenario 6: pvkit-netfront in userspace drives vif 0, which Dom0's
+	# kernel netback serves; xen-netfront is never loaded here (no
+	# uevent helper loads it either).  Ping Dom0, TCP both ways through
+	# the TAP pvkit-netfront makes, then its counters.
+	mkdir -p /tmp
+	modprobe xen-evtchn
+	modprobe xen-gntalloc limit=16384
+	modprobe xenfs && mount -t xenfs xenfs /proc/xen
+	ok=1
+	if grep -q '^xen_netfront ' /proc/modules; then
+		ok=0
+		echo "DOMU-NF-FAIL xen-netfront is loaded"
+	fi
+	PVKIT_LOG=info /opt/pvkit/pvkit-netfront --platform xen --queues 2 0 \
+		>/tmp/nf.out 2>/tmp/nf.err &
+	nfpid=$!
+	for i in $(seq 1 150); do
+		ip link show eth0 >/dev/null 2>&1 && break
+		sleep 0.2
+	done
+	ip link set lo up
+	if ip link show eth0 >/dev/null 2>&1; then
+		ip addr add 10.99.0.6/24 dev eth0
+		echo "DOMU-NF $(cat /tmp/nf.out)"
+	else
+		ok=0
+		echo "DOMU-NF-FAIL no eth0 from pvkit-netfront: $(tail -3 /tmp/nf.err | tr '\n' ' ')"
+	fi
+	if [ $ok = 1 ]; then
+		if ping -c 3 -W 5 10.99.0.1 >/tmp/ping.out 2>&1; then
+			echo "DOMU-NF-PING-OK $(tail -1 /tmp/ping.out)"
+		else
+			ok=0
+			echo "DOMU-NF-FAIL ping: $(tail -2 /tmp/ping.out | tr '\n' ' ')"
+		fi
+	fi
+	for dir in tx rx; do
+		[ $ok = 1 ] || break
+		R=""
+		[ $dir = rx ] && R=-R
+		if timeout 60 iperf3 -c 10.99.0.1 -t 4 -P 8 $R -f m >/tmp/ip-$dir.out 2>&1; then
+			echo "DOMU-NF-IPERF-$dir $(grep 'SUM.*receiver' /tmp/ip-$dir.out | tail -1 | tr -s ' ')"
+		else
+			ok=0
+			echo "DOMU-NF-FAIL iperf3 $dir: $(tail -3 /tmp/ip-$dir.out | tr '\n' ' ')"
+		fi
+	done
+	kill -TERM $nfpid 2>/dev/null
+	for i in $(seq 1 50); do kill -0 $nfpid 2>/dev/null || break; sleep 0.2; done
+	if kill -0 $nfpid 2>/dev/null; then
+		ok=0
+		echo "DOMU-NF-FAIL pvkit-netfront did not exit on SIGTERM"
+		kill -9 $nfpid
+	fi
+	wait $nfpid
+	rc=$?
+	[ $rc = 0 ] || { ok=0; echo "DOMU-NF-FAIL pvkit-netfront exit status $rc: $(tail -3 /tmp/nf.err | tr '\n' ' ')"; }
+	echo "DOMU-NF-STATS $(grep '^stats:' /tmp/nf.out | tail -1)"
+	grep -v '^$' /tmp/nf.err | tail -8 | sed 's/^/DOMU-NF-LOG /'
+	[ $ok = 1 ] && echo "DOMU-NF-OK"
+	echo "DOMU-READY at $(up)"
+	while :; do sleep 1; done
+fi
+if grep -q interop=netback /proc/cmdline; then
+	# scenario 5: Linux xen-netfront on pvkit-netback: ping Dom0, then
+	# TCP both ways with iperf3, 8 streams each (Linux spreads flows
+	# over its queues by hash: both queues carry some)
+	mkdir -p /tmp
+	modprobe xen-netfront
+	for i in $(seq 1 100); do
+		ip link show eth0 >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	ip link set lo up
+	ip link set eth0 up
+	ip addr add 10.99.0.5/24 dev eth0
+	ok=1
+	if ping -c 3 -W 5 10.99.0.1 >/tmp/ping.out 2>&1; then
+		echo "DOMU-NET-PING-OK $(tail -1 /tmp/ping.out)"
+	else
+		ok=0
+		echo "DOMU-NET-FAIL ping: $(tail -2 /tmp/ping.out | tr '\n' ' ')"
+	fi
+	for dir in tx rx; do
+		R=""
+		[ $dir = rx ] && R=-R
+		if timeout 60 iperf3 -c 10.99.0.1 -t 4 -P 8 $R -f m >/tmp/ip-$dir.out 2>&1; then
+			echo "DOMU-NET-IPERF-$dir $(grep 'SUM.*receiver' /tmp/ip-$dir.out | tail -1 | tr -s ' ')"
+		else
+			ok=0
+			echo "DOMU-NET-FAIL iperf3 $dir: $(tail -3 /tmp/ip-$dir.out | tr '\n' ' ')"
+		fi
+	done
+	[ $ok = 1 ] || { ip -s link show eth0; ip neigh; cat /proc/net/snmp | head -4; } 2>&1 | sed 's/^/DOMU-NET-DIAG /'
+	echo "DOMU-NET-FEATURES tx-queues=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l) rx-queues=$(ls -d /sys/class/net/eth0/queues/rx-* | wc -l) mtu=$(cat /sys/class/net/eth0/mtu)"
+	dmesg | grep -iE 'netfront|eth0' | tail -6 | sed 's/^/DOMU-NET-KMSG /'
+	[ $ok = 1 ] && echo "DOMU-NET-OK"
+	echo "DOMU-READY at $(up)"
+	while :; do sleep 1; done
+fi
 # xen-blkfront's options from the cmdline's blkfront_opts=a=1,b=2 (the
 # scenario-1 DomU asks for more queues and ring pages than the defaults)
 modprobe xen-blkfront $(sed -n 's/.*blkfront_opts=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')

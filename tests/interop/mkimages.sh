@@ -79,7 +79,7 @@ copy_modules "$du" xen-blkfront xen-netfront ext4 xen-evtchn xen-gntalloc xenfs
 mkdir -p "$du/opt/pvkit"
 for b in "${pvkit_bins[@]}"; do
 	case ${b##*/} in
-	pvkit-blkfront*) copy_bins "$du" "$b" && ln -sf "$b" "$du/opt/pvkit/" ;;
+	pvkit-blkfront* | pvkit-netfront*) copy_bins "$du" "$b" && ln -sf "$b" "$du/opt/pvkit/" ;;
 	esac
 done
 # scenario 2's memory check (tests/interop/memstress.c): blkfront's
@@ -87,6 +87,7 @@ done
 gcc -O2 -Wall -Wextra -Werror -pthread "$here/memstress.c" \
 	-o "$du/opt/pvkit/memstress" -lxengnttab
 copy_bins "$du" "$(ldd "$du/opt/pvkit/memstress" | grep -o '/[^ ]*libxengnttab[^ ]*')"
+copy_bins "$du" /usr/bin/iperf3 # scenario 5: TCP through pvkit-netback
 copy_bins "$du" /usr/sbin/mke2fs \
 	/lib/x86_64-linux-gnu/libgcc_s.so.1 # pvkit-blkfront's crash backtrace
 ln -sf /usr/sbin/mke2fs "$du/sbin/mkfs.ext4"
@@ -106,7 +107,7 @@ copy_bins "$d0" \
 	$xbin/xl $xbin/xenstored $xbin/xenconsoled $xbin/xen-init-dom0 \
 	$xbin/libxl-save-helper $xbin/test-xenstore $xbin/xenstore-control \
 	/usr/bin/xenstore /usr/bin/bash /usr/sbin/ip /usr/sbin/losetup \
-	/usr/bin/flock /usr/bin/stat /usr/bin/kmod \
+	/usr/bin/flock /usr/bin/stat /usr/bin/kmod /usr/bin/iperf3 \
 	/lib/x86_64-linux-gnu/libgcc_s.so.1 # xl aborts at exit without it
 copy_bins "$d0" "${pvkit_bins[@]}"
 mkdir -p "$d0/opt/pvkit"
@@ -132,7 +133,7 @@ mkdir -p "$d0"/etc/xen "$d0"/var/lib/xen "$d0"/var/lib/xenstored \
 	"$d0"/var/log/xen/console "$d0"/usr/lib/xen-4.17
 cp -a /etc/xen/. "$d0/etc/xen/"
 copy_modules "$d0" xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd \
-	xen-blkback xen-netback loop bridge ext4
+	xen-blkback xen-netback loop bridge ext4 tun
 mkdir -p "$d0/interop"
 cp /boot/vmlinuz-"$kver" "$d0/interop/vmlinuz"
 cp "$out/domu-initrd.gz" "$d0/interop/domu-initrd.gz"
@@ -155,6 +156,25 @@ sed -e 's/^name .*/name    = "interop-bf"/' \
 	-e 's/loglevel=4"/loglevel=4 interop=blkfront"/' \
 	-e "s|^disk .*|disk    = [ 'format=raw,vdev=xvda,access=rw,target=/interop/bf.img' ]|" \
 	-e '/^vif /d' "$here/domu.cfg" >"$d0/interop/domu-bf.cfg"
+# the DomU for scenario 5: Linux xen-netfront on pvkit-netback (which makes
+# the vif's TAP and joins the bridge itself: a hotplug script that only
+# says so), two vCPUs so that Linux asks for two queues, no disk
+sed -e 's/^name .*/name    = "interop-net"/' \
+	-e 's/^vcpus .*/vcpus   = 2/' \
+	-e 's/loglevel=4"/loglevel=4 interop=netback"/' \
+	-e '/^disk /d' \
+	-e "s|^vif .*|vif     = [ 'mac=00:16:3e:00:00:05,bridge=xenbr0,script=/interop/hotplug-vif-none' ]|" \
+	"$here/domu.cfg" >"$d0/interop/domu-net.cfg"
+# the DomU for scenario 6: pvkit-netfront in its userspace (two queues on
+# two vCPUs) on Dom0's kernel netback, with Xen's own vif-bridge; no disk
+sed -e 's/^name .*/name    = "interop-nf"/' \
+	-e 's/^vcpus .*/vcpus   = 2/' \
+	-e 's/loglevel=4"/loglevel=4 interop=netfront"/' \
+	-e '/^disk /d' \
+	-e "s|^vif .*|vif     = [ 'mac=00:16:3e:00:00:06,bridge=xenbr0' ]|" \
+	"$here/domu.cfg" >"$d0/interop/domu-nf.cfg"
+printf '#!/bin/sh\n[ "$1" = online ] && xenstore-write "$XENBUS_PATH/hotplug-status" connected\nexit 0\n' >"$d0/interop/hotplug-vif-none"
+chmod 755 "$d0/interop/hotplug-vif-none"
 # its hotplug script: pvkit-blkback opens params itself, no loop device
 printf '#!/bin/sh\n[ "$1" = add ] && xenstore-write "$XENBUS_PATH/hotplug-status" connected\nexit 0\n' >"$d0/interop/hotplug-none"
 chmod 755 "$d0/interop/hotplug-none"

@@ -11,6 +11,8 @@
 #   PVKIT_INTEROP_SHELL=1      boot to an interactive Dom0 shell instead
 #   XSTEST_ITER=N, XSTEST_ROUNDS=N  test-xenstore iterations per run (20)
 #                              and alternating rounds per daemon (3)
+#   PVKIT_INTEROP_NET_ONLY=1   the store, then only the network scenarios
+#                              (5 and 6), not the full run
 #   PVKIT_INTEROP_BF_SOAK=R:Q  soak scenario 2 instead of the full run: its
 #                              DomU repeats the copied and zero-copy
 #                              write-verify R times with Q queues (and as
@@ -35,6 +37,7 @@ die() { say "error: $*"; echo "0 passed, 1 failed"; exit 1; }
 # ---- packages ----
 pkgs=(qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17
 	xenstore-utils linux-image-amd64 busybox-static cpio expect e2fsprogs
+	iperf3 # scenario 5's TCP streams, in Dom0 and in the DomU
 	# to build pvkit itself
 	gcc libc6-dev pkg-config meson ninja-build libxen-dev liburing-dev)
 if [ "${PVKIT_INTEROP_NO_APT:-0}" != 1 ] && ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
@@ -78,6 +81,7 @@ if [ -n "$soak" ]; then
 	[[ $soak =~ ^[1-9][0-9]*:[1-4]$ ]] || die "PVKIT_INTEROP_BF_SOAK=$soak: want ROUNDS:QUEUES (queues 1-4)"
 	dom0_args="$dom0_args bf_soak=$soak"
 fi
+[ "${PVKIT_INTEROP_NET_ONLY:-0}" = 1 ] && dom0_args="$dom0_args net_only=1"
 bf_mem=${PVKIT_INTEROP_BF_MEM:-}
 if [ -n "$bf_mem" ]; then
 	[[ $bf_mem =~ ^[1-9][0-9]{2,3}$ ]] || die "PVKIT_INTEROP_BF_MEM=$bf_mem: want MiB (100-9999)"
@@ -130,9 +134,11 @@ stamp_of() { grep -m1 "$1" "$log" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'; }
 say "Dom0 /init at $(stamp_of "$M DOM0-INIT") s, scenarios start at $(stamp_of "$M DOM0-SCENARIOS") s, done at $(stamp_of "$M DOM0-DONE") s"
 expected=(1.blkback 2.blkfront 3.pvkit-xenstored-start 3.xen-init-dom0
 	3.xl-create 3.devices-connected 3.domu-sees-devices 3.xl-shutdown
-	3.test-xenstore 4.xenstore-utils
+	5.netback 6.netfront 3.test-xenstore 4.xenstore-utils
 	4.xl-list-info)
 [ -n "$soak" ] && expected=(3.pvkit-xenstored-start 3.xen-init-dom0 2.blkfront)
+[ "${PVKIT_INTEROP_NET_ONLY:-0}" = 1 ] && [ -z "$soak" ] &&
+	expected=(3.pvkit-xenstored-start 3.xen-init-dom0 5.netback 6.netfront)
 pass=0 fail=0 skip=0
 for id in "${expected[@]}"; do
 	line=$(grep -ao "$M RESULT $id .*" "$log" | tail -1)

@@ -100,6 +100,7 @@ static void vif_added(struct xenbus_bus *bus, const char *id, void *priv,
 		      struct vifs *vifs)
 {
 	unsigned long devid = strtoul(id, NULL, 10);
+	char ifname[16];
 	unsigned int i;
 	int rc;
 
@@ -112,7 +113,8 @@ static void vif_added(struct xenbus_bus *bus, const char *id, void *priv,
 			MAX_VIFS);
 		return;
 	}
-	rc = nettap_start(priv, vifs->ns, (uint32_t)devid, &vifs->v[i].tap);
+	snprintf(ifname, sizeof(ifname), "eth%lu", devid % 100000);
+	rc = nettap_start(priv, vifs->ns, ifname, &vifs->v[i].tap);
 	if (rc) {
 		pvk_err("vif %s: no interface: %s", id, strerror(-rc));
 		return;

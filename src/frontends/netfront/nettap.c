@@ -1,6 +1,5 @@
 /*
- * nettap.c - a vif as eth<N> in the domain's network namespace (nettap.h
- * says what and why).
+ * nettap.c - a vif as a TAP interface (nettap.h says what and why).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,7 +95,7 @@ static void *setup_thread(void *arg)
 	struct ifreq ifr;
 	int s = -1, hdr = sizeof(struct virtio_net_hdr);
 
-	j->rc = enter_netns(j->ns);
+	j->rc = j->ns ? enter_netns(j->ns) : 0;
 	if (j->rc) {
 		pvk_err("network namespace %s: %s", j->ns, strerror(-j->rc));
 		return NULL;
@@ -138,7 +137,8 @@ static void *setup_thread(void *arg)
 	}
 out:
 	if (j->rc)
-		pvk_err("%s in %s: %s", t->ifname, j->ns, strerror(-j->rc));
+		pvk_err("%s in %s: %s", t->ifname,
+			j->ns ? j->ns : "this namespace", strerror(-j->rc));
 	if (s >= 0)
 		close(s);
 	return NULL;
@@ -306,7 +306,7 @@ void nettap_stop(struct nettap *t)
 	free(t);
 }
 
-int nettap_start(struct netfront *nf, const char *ns, uint32_t devid,
+int nettap_start(struct netfront *nf, const char *ns, const char *ifname,
 		 struct nettap **out)
 {
 	const struct netfront_info *in = netfront_info(nf);
@@ -316,6 +316,9 @@ int nettap_start(struct netfront *nf, const char *ns, uint32_t devid,
 	pthread_t thr;
 	int rc;
 
+	if (!ifname[0] || strlen(ifname) >= IFNAMSIZ || strchr(ifname, '/') ||
+	    strchr(ifname, ' '))
+		return -EINVAL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -325,7 +328,7 @@ int nettap_start(struct netfront *nf, const char *ns, uint32_t devid,
 	memcpy(t->mac, in->mac, 6);
 	netfront_get_stats(nf, &st);
 	t->reconnects = st.reconnects;
-	snprintf(t->ifname, sizeof(t->ifname), "eth%u", devid);
+	snprintf(t->ifname, sizeof(t->ifname), "%s", ifname);
 	/* What the domain's stack may hand us: partial checksums (the
 	 * backend finishes them), and TSO where the backend takes GSO. */
 	j.offload = in->csum_offload ? TUN_F_CSUM : 0;
@@ -350,9 +353,9 @@ int nettap_start(struct netfront *nf, const char *ns, uint32_t devid,
 		nettap_stop(t);
 		return rc;
 	}
-	pvk_info("%s: in network namespace %s, MAC "
-		 "%02x:%02x:%02x:%02x:%02x:%02x, MTU %u",
-		 t->ifname, ns, t->mac[0], t->mac[1], t->mac[2], t->mac[3],
+	pvk_info("%s: in %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u",
+		 t->ifname, ns ? "network namespace " : "this namespace",
+		 ns ? ns : "", t->mac[0], t->mac[1], t->mac[2], t->mac[3],
 		 t->mac[4], t->mac[5], in->mtu);
 	*out = t;
 	return 0;
