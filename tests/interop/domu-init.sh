@@ -146,6 +146,7 @@ if grep -q interop=netfront /proc/cmdline; then
 	modprobe xen-evtchn
 	modprobe xen-gntalloc limit=16384
 	modprobe xenfs && mount -t xenfs xenfs /proc/xen
+	modprobe tun # /dev/net/tun, for the TAP
 	ok=1
 	if grep -q '^xen_netfront ' /proc/modules; then
 		ok=0

@@ -75,7 +75,7 @@ mapfile -t pvkit_bins < <(find "$build/src" -type f -perm -u+x \
 du=$out/domu-root
 base_root "$du"
 # (xen-evtchn, xen-gntalloc, xenfs: pvkit-blkfront's /dev/xen devices)
-copy_modules "$du" xen-blkfront xen-netfront ext4 xen-evtchn xen-gntalloc xenfs
+copy_modules "$du" xen-blkfront xen-netfront ext4 xen-evtchn xen-gntalloc xenfs tun
 mkdir -p "$du/opt/pvkit"
 for b in "${pvkit_bins[@]}"; do
 	case ${b##*/} in
@@ -157,13 +157,13 @@ sed -e 's/^name .*/name    = "interop-bf"/' \
 	-e "s|^disk .*|disk    = [ 'format=raw,vdev=xvda,access=rw,target=/interop/bf.img' ]|" \
 	-e '/^vif /d' "$here/domu.cfg" >"$d0/interop/domu-bf.cfg"
 # the DomU for scenario 5: Linux xen-netfront on pvkit-netback (which makes
-# the vif's TAP and joins the bridge itself: a hotplug script that only
-# says so), two vCPUs so that Linux asks for two queues, no disk
+# the vif's TAP; Xen's own vif-bridge, run by libxl, joins it to xenbr0),
+# two vCPUs so that Linux asks for two queues, no disk
 sed -e 's/^name .*/name    = "interop-net"/' \
 	-e 's/^vcpus .*/vcpus   = 2/' \
 	-e 's/loglevel=4"/loglevel=4 interop=netback"/' \
 	-e '/^disk /d' \
-	-e "s|^vif .*|vif     = [ 'mac=00:16:3e:00:00:05,bridge=xenbr0,script=/interop/hotplug-vif-none' ]|" \
+	-e "s|^vif .*|vif     = [ 'mac=00:16:3e:00:00:05,bridge=xenbr0' ]|" \
 	"$here/domu.cfg" >"$d0/interop/domu-net.cfg"
 # the DomU for scenario 6: pvkit-netfront in its userspace (two queues on
 # two vCPUs) on Dom0's kernel netback, with Xen's own vif-bridge; no disk
@@ -173,8 +173,6 @@ sed -e 's/^name .*/name    = "interop-nf"/' \
 	-e '/^disk /d' \
 	-e "s|^vif .*|vif     = [ 'mac=00:16:3e:00:00:06,bridge=xenbr0' ]|" \
 	"$here/domu.cfg" >"$d0/interop/domu-nf.cfg"
-printf '#!/bin/sh\n[ "$1" = online ] && xenstore-write "$XENBUS_PATH/hotplug-status" connected\nexit 0\n' >"$d0/interop/hotplug-vif-none"
-chmod 755 "$d0/interop/hotplug-vif-none"
 # its hotplug script: pvkit-blkback opens params itself, no loop device
 printf '#!/bin/sh\n[ "$1" = add ] && xenstore-write "$XENBUS_PATH/hotplug-status" connected\nexit 0\n' >"$d0/interop/hotplug-none"
 chmod 755 "$d0/interop/hotplug-none"

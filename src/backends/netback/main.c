@@ -61,6 +61,9 @@ static int nb_option(void *arg, int c, const char *val)
 	case 'C':
 		cfg->ctrl = false;
 		return 0;
+	case 'N':
+		cfg->no_scripts = true;
+		return 0;
 	case 'L': /* what a backend without the later features offers */
 		cfg->sg = cfg->gso = cfg->split = cfg->mcast = cfg->ctrl =
 		    false;
@@ -80,6 +83,7 @@ static const struct option nb_lopts[] = {
     {"no-multicast", no_argument, NULL, 'M'},
     {"no-ctrl-ring", no_argument, NULL, 'C'},
     {"legacy", no_argument, NULL, 'L'},
+    {"no-scripts", no_argument, NULL, 'N'},
     {NULL, 0, NULL, 0},
 };
 
@@ -97,11 +101,16 @@ static const struct pvk_daemon_spec nb_spec = {
 	     "sleeping\n"
 	     "                            (adaptive; 0-1000; default 0: "
 	     "never, or\n"
-	     "                            $PVKIT_NET_POLL_US)\n",
+	     "                            $PVKIT_NET_POLL_US)\n"
+	     "      --no-scripts          the toolstack runs the vifs' "
+	     "hotplug scripts\n"
+	     "                            (xl/libxl do): never run them "
+	     "here\n",
     .footer = "Each vif is a TAP interface vif<domid>.<devid> (or the "
 	      "backend's vifname),\njoined to the bridge its 'bridge' node "
-	      "names.  SIGUSR1 logs each vif's\ncounters; SIGTERM/SIGINT "
-	      "stop.\n",
+	      "names, or by its 'script' (run here\nonline and offline, "
+	      "unless --no-scripts).  SIGUSR1 logs each vif's counters;\n"
+	      "SIGTERM/SIGINT stop.\n",
     .shortopts = "q:u:",
     .longopts = nb_lopts,
     .option = nb_option,

@@ -39,6 +39,10 @@ struct nb_config {
 	 * backend: --no-sg, --no-gso, --no-split-event-channels,
 	 * --no-multicast, --no-ctrl-ring, --legacy for all of them). */
 	bool sg, gso, split, mcast, ctrl;
+	/* The toolstack runs each vif's hotplug script itself (libxl does,
+	 * run_hotplug_scripts=1, its default): --no-scripts.  A vif with a
+	 * script is then joined to its bridge by that script, not by us. */
+	bool no_scripts;
 };
 
 struct nb {

@@ -459,7 +459,7 @@ static void vif_remove(struct xenbus_device *dev)
 	if (!v)
 		return;
 	vif_stop_queues(v);
-	if (v->script && v->tap.fd >= 0)
+	if (v->script && !v->nb->cfg.no_scripts && v->tap.fd >= 0)
 		nb_hotplug_run(dev, v->script, v->tap.name, "offline");
 	nb_tap_close(&v->tap);
 	pthread_mutex_destroy(&v->mc.lock);
@@ -521,10 +521,12 @@ static int vif_probe(struct xenbus_device *dev)
 		goto out;
 	}
 	/* A script does what Xen's vif-bridge does (the bridge is its
-	 * business); without one, netback joins the bridge itself. */
+	 * business); without one, netback joins the bridge itself.  With
+	 * --no-scripts the toolstack runs it (libxl, once we are in
+	 * InitWait: the interface exists by then). */
 	rc = nb_tap_open(&v->tap, name, (unsigned int)mtu,
 			 v->script ? NULL : bridge);
-	if (!rc && v->script) {
+	if (!rc && v->script && !nb->cfg.no_scripts) {
 		rc = nb_hotplug_run(dev, v->script, name, "online");
 		if (rc) {
 			nb_tap_close(&v->tap);

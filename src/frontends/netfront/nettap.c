@@ -105,6 +105,9 @@ static void *setup_thread(void *arg)
 	t->tapfd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (t->nsfd < 0 || s < 0 || t->tapfd < 0) {
 		j->rc = -errno;
+		if (t->tapfd < 0)
+			pvk_err("/dev/net/tun: %s (no TUN/TAP driver?)",
+				strerror(errno));
 		goto out;
 	}
 	memset(&ifr, 0, sizeof(ifr));
