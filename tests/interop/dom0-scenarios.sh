@@ -42,6 +42,10 @@ wait_for() {
 	done
 }
 xs() { timeout 15 "$@"; }
+# sfield LINE KEY: a counters line's field value (0 when missing)
+sfield() { local v; v=$(tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"); echo "${v:-0}"; }
+# squeue LINE KEY Q: queue Q's value in a per-queue field (q0:A,q1:B)
+squeue() { local v; v=$(sfield "$1" "$2" | tr ',' '\n' | sed -n "s/^q$3://p"); echo "${v:-0}"; }
 # xl_create CFG LOG: xl -vvv create with a time limit; past it, where each
 # xl process waits goes into LOG (a hang once left nothing to go on).  The
 # domain is created paused and unpaused once xl create has exited: xl
@@ -390,10 +394,6 @@ BLK_RING1=32 # requests in one 4 KiB page of blkif ring (64-bit ABI)
 # blk_stats DOM: blkback's latest counters line for the DomU's xvda
 blk_stats() { grep -a "vbd/$1/51712 stats:" $BLOG | tail -1 | sed 's/.* stats: //'; }
 blk_nstats() { grep -ac "vbd/$1/51712 stats:" $BLOG; }
-# sfield LINE KEY: a field's value (0 when missing)
-sfield() { local v; v=$(tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"); echo "${v:-0}"; }
-# squeue LINE KEY Q: queue Q's value in a per-queue field (q0:A,q1:B)
-squeue() { local v; v=$(sfield "$1" "$2" | tr ',' '\n' | sed -n "s/^q$3://p"); echo "${v:-0}"; }
 # blk_exercised STATS: why a negotiated feature was not used, or nothing;
 # uses be_*/fe_* (the xenstore nodes, - when missing) and ms; also no
 # error answered and, the disk offering it, a flush

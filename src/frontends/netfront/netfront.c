@@ -264,26 +264,38 @@ static int tx_reap_arm(struct nfq *q, const char **why)
 	return total;
 }
 
-/* A flow hash: the MAC addresses and, for IPv4/IPv6, the addresses. */
+/* A flow hash, as Linux spreads flows over its queues: the MAC addresses,
+ * for IPv4/IPv6 the addresses, and for TCP/UDP (not a fragment; an IPv6
+ * transport header right after the fixed one) the ports. */
 static unsigned int flow_queue(const struct netfront *nf, const uint8_t *f,
 			       size_t len)
 {
 	uint32_t h = 2166136261u;
-	size_t i, from = 0, to = 12;
+	size_t i, from = 0, to = 12, l4 = 0;
 
 	if (nf->nq < 2)
 		return 0;
 	if (len >= 34 && f[12] == 0x08 && f[13] == 0x00) {
+		size_t ihl = (size_t)(f[14] & 0xf) * 4;
+
 		from = 26; /* IPv4 source and destination */
 		to = 34;
+		if ((f[23] == 6 || f[23] == 17) && ihl >= 20 &&
+		    !(((f[20] << 8) | f[21]) & 0x3fff))
+			l4 = 14 + ihl;
 	} else if (len >= 54 && f[12] == 0x86 && f[13] == 0xdd) {
 		from = 22; /* IPv6 */
 		to = 54;
+		if (f[20] == 6 || f[20] == 17)
+			l4 = 54;
 	}
 	for (i = 0; i < 12; i++)
 		h = (h ^ f[i]) * 16777619u;
 	for (i = from; from && i < to; i++)
 		h = (h ^ f[i]) * 16777619u;
+	for (i = l4; l4 && i < l4 + 4 && i < len; i++)
+		h = (h ^ f[i]) * 16777619u;
+	h ^= h >> 16; /* the low bits pick the queue */
 	return h % nf->nq;
 }
 
