@@ -43,7 +43,7 @@ wait_for() {
 }
 xs() { timeout 15 "$@"; }
 # sfield LINE KEY: a counters line's field value (0 when missing)
-sfield() { local v; v=$(tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"); echo "${v:-0}"; }
+sfield() { local v; v=$(tr ' ' '\n' <<<"$1" | sed -n "s|^$2=||p"); echo "${v:-0}"; }
 # squeue LINE KEY Q: queue Q's value in a per-queue field (q0:A,q1:B)
 squeue() { local v; v=$(sfield "$1" "$2" | tr ',' '\n' | sed -n "s/^q$3://p"); echo "${v:-0}"; }
 # xl_create CFG LOG: xl -vvv create with a time limit; past it, where each
