@@ -15,16 +15,16 @@
  * Exit status 0 after a clean stop, 1 when the device failed or broke.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -42,9 +42,8 @@ static void print_features(const struct netfront *nf, const char *ifname)
 	       "gso-tcpv4=%d gso-tcpv6=%d rx-gso=%d csum-offload=%d mtu=%u "
 	       "mac=%02x:%02x:%02x:%02x:%02x:%02x\n",
 	       ifname, in->nr_queues, in->sg, in->split_evtchn, in->gso_tcpv4,
-	       in->gso_tcpv6, in->rx_gso, in->csum_offload, in->mtu,
-	       in->mac[0], in->mac[1], in->mac[2], in->mac[3], in->mac[4],
-	       in->mac[5]);
+	       in->gso_tcpv6, in->rx_gso, in->csum_offload, in->mtu, in->mac[0],
+	       in->mac[1], in->mac[2], in->mac[3], in->mac[4], in->mac[5]);
 	fflush(stdout);
 }
 
@@ -73,18 +72,19 @@ static void print_stats(const struct netfront *nf)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: pvkit-netfront [OPTIONS] DEVID\n"
-		"  -P, --platform=NAME  emulated|xen (default: detected)\n"
-		"  -n, --name=IFNAME    the TAP interface (default eth<DEVID>)\n"
-		"  -q, --queues=N       queues wanted (1-%u, default 1; the "
-		"backend caps it)\n"
-		"      --no-offload     no SG, GSO or checksum offload "
-		"(rx-copy only)\n"
-		"  -t, --timeout=MS     each xenbus step (default 10000)\n"
-		"  -v, --verbose\n"
-		"Runs until SIGTERM or SIGINT; SIGUSR1 prints the counters.\n",
-		NETFRONT_MAX_QUEUES);
+	fprintf(
+	    f,
+	    "usage: pvkit-netfront [OPTIONS] DEVID\n"
+	    "  -P, --platform=NAME  emulated|xen (default: detected)\n"
+	    "  -n, --name=IFNAME    the TAP interface (default eth<DEVID>)\n"
+	    "  -q, --queues=N       queues wanted (1-%u, default 1; the "
+	    "backend caps it)\n"
+	    "      --no-offload     no SG, GSO or checksum offload "
+	    "(rx-copy only)\n"
+	    "  -t, --timeout=MS     each xenbus step (default 10000)\n"
+	    "  -v, --verbose\n"
+	    "Runs until SIGTERM or SIGINT; SIGUSR1 prints the counters.\n",
+	    NETFRONT_MAX_QUEUES);
 }
 
 /* Wait for SIGTERM/SIGINT (printing stats on SIGUSR1) or a broken device. */
@@ -115,14 +115,14 @@ static int serve(struct netfront *nf, int sfd)
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{"platform", required_argument, NULL, 'P'},
-		{"name", required_argument, NULL, 'n'},
-		{"queues", required_argument, NULL, 'q'},
-		{"no-offload", no_argument, NULL, 'O'},
-		{"timeout", required_argument, NULL, 't'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"platform", required_argument, NULL, 'P'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"queues", required_argument, NULL, 'q'},
+	    {"no-offload", no_argument, NULL, 'O'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct netfront_opts o = {
 	    .num_queues = 1, .sg = true, .split_evtchn = true, .gso = true};
@@ -137,8 +137,7 @@ int main(int argc, char **argv)
 	uint64_t v, devid;
 	int c, rc, fd, sfd = -1;
 
-	while ((c = getopt_long(argc, argv, "P:n:q:t:vh", lopts, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "P:n:q:t:vh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'P':
 			which = optarg;
@@ -175,8 +174,9 @@ int main(int argc, char **argv)
 		goto bad;
 	if (name && (!name[0] || strlen(name) >= sizeof(ifname) ||
 		     strchr(name, '/') || strchr(name, ' '))) {
-		fprintf(stderr, "pvkit-netfront: --name: not an interface "
-				"name: '%s'\n",
+		fprintf(stderr,
+			"pvkit-netfront: --name: not an interface "
+			"name: '%s'\n",
 			name);
 		return 2;
 	}
@@ -204,7 +204,8 @@ int main(int argc, char **argv)
 	}
 	rc = xs_client_open_platform(plat, &xs);
 	if (rc && (fd = open("/proc/xen/xenbus", O_RDWR | O_CLOEXEC)) >= 0)
-		rc = xs_client_open_fd(fd, &xs); /* xenfs's copy of the device */
+		rc =
+		    xs_client_open_fd(fd, &xs); /* xenfs's copy of the device */
 	if (rc) {
 		fprintf(stderr, "pvkit-netfront: xenstore: %s\n",
 			strerror(-rc));
