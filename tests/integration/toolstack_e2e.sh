@@ -264,6 +264,39 @@ if [ -n "${CONS_POKE:-}" ]; then
   check "console: the daemon survives, other consoles work" '"$P" create "$cfg" >/dev/null && sleep 0.5 && printf "ping\n" | timeout 5 "$P" console e2e | grep -qx pong'
   "$P" destroy hostile; "$P" destroy e2e
 fi
+# Supervision: pvkit-blkback, -consoled and -netback SIGKILLed are started
+# again by the host's supervisor and pick up the running domain (its disk
+# reconnects, a disk attached afterwards is read, its console answers);
+# host status counts the restarts.  pvkit-xenstored SIGKILLed is reported,
+# not started again over its lost state.  (Before: nothing restarted them,
+# and host status called the dead "running".)
+restarted() { # NAME OLDPID: a new live pid within 5 s
+	local i n
+	for i in $(seq 50); do
+		n=$(cat $PVKIT_STATE_DIR/$1.pid 2>/dev/null)
+		[ -n "$n" ] && [ "$n" != "$2" ] && kill -0 "$n" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+blkconnected() { "$P" block-list sup 2>/dev/null | awk 'NR>1 && $4 != 4 {bad=1} NR>1 {n++} END {exit bad || !n}'; }
+sed -e 's/^name = .*/name = "sup"/' "$cfg" > "$PVKIT_STATE_DIR/sup.cfg"
+check "supervised: a domain with a disk, connected" '"$P" create "$PVKIT_STATE_DIR/sup.cfg" >/dev/null && for i in $(seq 100); do blkconnected && break; sleep 0.1; done; blkconnected'
+bb=$(cat $PVKIT_STATE_DIR/blkback.pid)
+check "supervised: pvkit-blkback SIGKILLed is started again" 'kill -9 $bb && restarted blkback $bb'
+check "supervised: the domain's disk reconnects to the new one" 'for i in $(seq 100); do blkconnected && break; sleep 0.1; done; blkconnected'
+check "supervised: a disk attached afterwards is read through it" '"$P" block-attach sup "format=raw, vdev=xvdb, access=rw, target=$disk2" && for i in $(seq 100); do grep -q "vbd 51728: sector 0 starts 48 4f 54 50" $PVKIT_STATE_DIR/guest-sup.log && break; sleep 0.1; done; grep -q "vbd 51728: sector 0 starts 48 4f 54 50" $PVKIT_STATE_DIR/guest-sup.log'
+cd0=$(cat $PVKIT_STATE_DIR/consoled.pid)
+check "supervised: pvkit-consoled SIGKILLed is started again; the console answers" 'kill -9 $cd0 && restarted consoled $cd0 && for i in $(seq 30); do printf "ping\n" | timeout 2 "$P" console sup 2>/dev/null | grep -qx pong && break; sleep 0.2; done; printf "ping\n" | timeout 5 "$P" console sup | grep -qx pong'
+if [ -c /dev/net/tun ]; then
+	nb0=$(cat $PVKIT_STATE_DIR/netback.pid)
+	check "supervised: pvkit-netback SIGKILLed is started again" 'kill -9 $nb0 && restarted netback $nb0'
+fi
+check "host status counts the restarts and names the cause" '"$P" host status > $PVKIT_STATE_DIR/st.txt && grep -q "^supervisor: *running" $PVKIT_STATE_DIR/st.txt && grep -Eq "^pvkit-blkback: *running \(pid [0-9]+; started again 1 time, last killed by signal 9" $PVKIT_STATE_DIR/st.txt && grep -Eq "^pvkit-consoled: *running \(pid [0-9]+; started again 1 time" $PVKIT_STATE_DIR/st.txt && grep -q "pvkit-blkback (pid $bb) killed by signal 9 (Killed); starting it again" $PVKIT_STATE_DIR/supervisor.log'
+xd0=$(cat $PVKIT_STATE_DIR/xenstored.pid)
+check "pvkit-xenstored SIGKILLed: reported, not started again over its lost state" 'kill -9 $xd0 && sleep 0.5 && ! "$P" host status > $PVKIT_STATE_DIR/st.txt; grep -q "^pvkit-xenstored: *dead (killed by signal 9 (Killed); not started again: its state died with it" $PVKIT_STATE_DIR/st.txt && ! kill -0 $xd0 2>/dev/null && [ -z "$(host_procs pvkit-xenstored)" ]'
+check "host stop without a store: the supervisor stops the rest, nothing left" '"$P" host stop -f -w 1 >/dev/null; for i in $(seq 50); do [ -z "$(host_procs pvkit)" ] && break; sleep 0.1; done; [ -z "$(host_procs pvkit)" ]'
+check "host start after it" '"$P" host start >/dev/null'
 # One host per state directory: a second start, even one racing the first,
 # refuses and names the daemon already there.
 check "host stop -w with a bad value refused, host left running" 'out=$("$P" host stop -w soon 2>&1); rc=$?; [ $rc = 2 ] && echo "$out" | grep -q "seconds, 0-3600" && "$P" host status >/dev/null'
@@ -278,11 +311,17 @@ check "two host starts at once: one host" '("$P" host start >/dev/null 2>&1 &); 
 check "host stop refuses while a domain stays; -f destroys it" '"$P" create "$cfg" >/dev/null && "$P" pause e2e && ! "$P" host stop -w 1 >/dev/null 2>&1 && "$P" host status >/dev/null && "$P" list | grep -q "^e2e " && "$P" host stop -f -w 1 | grep -q "destroying domain" && sleep 0.3 && [ -z "$(host_procs pvkit)" ]'
 check "host start again" '"$P" host start >/dev/null'
 # A domain does not outlive its hypervisor: pvkit-hvd SIGKILLed with a
-# guest running takes the guest and its monitor with it, and host stop then
-# leaves nothing of this host running (before: both stayed for good).
+# guest running takes the guest and its monitor with it, and the host's
+# supervisor then stops the other daemons, like a host that rebooted; host
+# status says why (before: guests and monitors stayed for good).
 check "pvkit-hvd killed: the guest and its monitor end with it" '"$P" create "$cfg" >/dev/null && kill -9 $(cat $PVKIT_STATE_DIR/hvd.pid) && for i in $(seq 100); do [ -z "$(host_procs pvkit-guest)$(host_procs __monitor)" ] && break; sleep 0.1; done; [ -z "$(host_procs pvkit-guest)$(host_procs __monitor)" ]'
-# ...and the daemons whose peer is gone do not spin (before: pvkit-xenstored
-# and pvkit-consoled at 100% CPU, their event inboxes at EOF for good).
+check "pvkit-hvd killed: the supervisor stops the host; host status says why" 'for i in $(seq 100); do [ -z "$(host_procs pvkit)" ] && break; sleep 0.1; done; [ -z "$(host_procs pvkit)" ] && ! "$P" host status > $PVKIT_STATE_DIR/st.txt; grep -q "^host down: pvkit-hvd (pid [0-9]*) killed by signal 9" $PVKIT_STATE_DIR/st.txt'
+# Without a supervisor (killed first) the daemons whose peer is gone do not
+# spin (before: pvkit-xenstored and pvkit-consoled at 100% CPU, their event
+# inboxes at EOF for good).
+check "host start again" '"$P" host start >/dev/null'
+check "the supervisor SIGKILLed: the daemons run on, host status says so" 'kill -9 $(cat $PVKIT_STATE_DIR/supervisor.pid) && sleep 0.2 && ! "$P" host status > $PVKIT_STATE_DIR/st.txt; grep -q "^supervisor: *stopped" $PVKIT_STATE_DIR/st.txt && grep -q "^pvkit-hvd: *running" $PVKIT_STATE_DIR/st.txt'
+check "pvkit-hvd killed too: the guest ends" '"$P" create "$cfg" >/dev/null && kill -9 $(cat $PVKIT_STATE_DIR/hvd.pid) && for i in $(seq 100); do [ -z "$(host_procs pvkit-guest)$(host_procs __monitor)" ] && break; sleep 0.1; done; [ -z "$(host_procs pvkit-guest)$(host_procs __monitor)" ]'
 ticks() { awk '{print $14 + $15}' /proc/$(cat $PVKIT_STATE_DIR/$1.pid)/stat; }
 check "xenstored and consoled idle with pvkit-hvd gone" 'x0=$(ticks xenstored); c0=$(ticks consoled); sleep 1; [ $(( $(ticks xenstored) - x0 )) -lt 30 ] && [ $(( $(ticks consoled) - c0 )) -lt 30 ]'
 check "host stop" '"$P" host stop >/dev/null && ! "$P" host status >/dev/null'

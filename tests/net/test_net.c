@@ -4,8 +4,9 @@
  * 1514 bytes without scatter-gather, up to 65535 with it) which the test
  * reads on an AF_PACKET socket bound to the vif's TAP interface and checks
  * byte for byte; the test sends frames the same way the other direction
- * and the guest checks them.  With and without SG, one and two queues (two
- * flows, each in order on its queue), one and split event channels; GSO
+ * and the guest checks them.  With and without SG, one, two and four queues
+ * (as many flows, each in order on its queue, every queue used), one and
+ * split event channels; GSO
  * frames with a partial checksum both ways (a GSO extra info on the ring,
  * a virtio-net header on the TAP); pvkit-netback killed and restarted
  * under a connected guest, which reconnects and carries on; and a restore
@@ -34,7 +35,7 @@
 #include "pvkit/xenbus.h"
 
 #define ETH_P_PVKIT_TEST 0x88b5 /* IEEE local experimental */
-#define MAX_FLOWS 2u
+#define MAX_FLOWS 4u
 #define ACK_EVERY 16u /* the guest reports received frames this often */
 #define WINDOW 64u    /* frames the test sends ahead of the reports */
 #define MTU_SG 65521u /* a TAP's largest: 65535 with the header */
@@ -223,7 +224,7 @@ static int net_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	struct netfront *nf;
 	uint8_t *buf = malloc(NETFRONT_MAX_FRAME),
 		*scratch = malloc(NETFRONT_MAX_FRAME), m[6];
-	unsigned int r;
+	unsigned int r, fl;
 	int rc;
 
 	if (!buf || !scratch)
@@ -250,9 +251,9 @@ static int net_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 		return 30;
 	if (st.reconnects < a->rounds - 1)
 		return 31;
-	if (a->flows > 1 && info->nr_queues > 1 &&
-	    (!st.queue_tx_frames[0] || !st.queue_tx_frames[1]))
-		return 32; /* the two flows took one queue */
+	for (fl = 0; a->flows >= info->nr_queues && fl < info->nr_queues; fl++)
+		if (!st.queue_tx_frames[fl])
+			return 32; /* the flows left a queue idle */
 	if (netfront_broken(nf))
 		return 33;
 	netfront_close(nf);
@@ -427,6 +428,24 @@ static void test_sg_2q(void **state)
 			    .maxlen = NETFRONT_MAX_FRAME,
 			    .expect_sg = true,
 			    .expect_queues = 2};
+
+	(void)state;
+	run(&a, MTU_SG);
+}
+
+/* Four queues (netback's default maximum), four flows: each flow keeps to
+ * the queue its hash picks, and every queue carries one. */
+static void test_sg_4q_split(void **state)
+{
+	struct net_arg a = {
+	    .opts = {.num_queues = 4, .sg = true, .split_evtchn = true},
+	    .seed = 7,
+	    .nframes = 50,
+	    .flows = 4,
+	    .maxlen = NETFRONT_MAX_FRAME,
+	    .expect_sg = true,
+	    .expect_split = true,
+	    .expect_queues = 4};
 
 	(void)state;
 	run(&a, MTU_SG);
@@ -749,6 +768,7 @@ int main(void)
 	    cmocka_unit_test(test_nosg_2q_split),
 	    cmocka_unit_test(test_sg_1q_split),
 	    cmocka_unit_test(test_sg_2q),
+	    cmocka_unit_test(test_sg_4q_split),
 	    cmocka_unit_test(test_legacy_backend),
 	    cmocka_unit_test(test_gso),
 	    cmocka_unit_test(test_backend_restart),
