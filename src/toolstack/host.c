@@ -199,11 +199,11 @@ struct sv_daemon {
 	char exe[300], pid_path[400];
 	char ready[400]; /* appears once it serves: its socket or pid file */
 	pid_t pid;
-	bool restart;		     /* started again when it dies */
-	bool gone;		     /* dead for good */
+	bool restart;		       /* started again when it dies */
+	bool gone;		       /* dead for good */
 	unsigned int restarts, recent; /* restarts; deaths in the window */
-	uint64_t window, due;	     /* ns: the window's start; restart at */
-	char last[128];		     /* how it last ended */
+	uint64_t window, due;	       /* ns: the window's start; restart at */
+	char last[128];		       /* how it last ended */
 };
 
 struct sv {
@@ -232,8 +232,7 @@ static void sv_log(const char *fmt, ...)
 	struct tm tm;
 	va_list ap;
 
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
-		 localtime_r(&t, &tm));
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
 	fprintf(stderr, "%s pvkit supervisor: ", when);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -251,8 +250,8 @@ static void sv_setup(struct sv *sv, struct ts *ts)
 
 	memset(sv, 0, sizeof(*sv));
 	sv->ts = ts;
-	snprintf(sv->console_sock, sizeof(sv->console_sock),
-		 "%s/console.sock", ts->state);
+	snprintf(sv->console_sock, sizeof(sv->console_sock), "%s/console.sock",
+		 ts->state);
 	for (i = 0; i < NDAEMONS; i++) {
 		struct sv_daemon *d = &sv->d[i];
 		char prog[32];
@@ -308,7 +307,8 @@ static int sv_start(struct sv *sv, struct sv_daemon *d)
 	if (rc == 0)
 		rc = wait_for(d->ready);
 	if (rc) {
-		fprintf(stderr, "pvkit: pvkit-%s did not start (see %s/%s.log)\n",
+		fprintf(stderr,
+			"pvkit: pvkit-%s did not start (see %s/%s.log)\n",
 			d->name, sv->ts->state, d->name);
 		if (d->pid > 0) {
 			kill(d->pid, SIGKILL);
@@ -365,7 +365,8 @@ static int sv_start_all(struct sv *sv)
 	/* Dom0's own nodes, as xen-init-dom0 writes them. */
 	rc = xs_client_open_path(ts->xs_sock, &xs);
 	if (rc == 0) {
-		xs_write_str(xs, XS_TX_NONE, "/local/domain/0/name", "Domain-0");
+		xs_write_str(xs, XS_TX_NONE, "/local/domain/0/name",
+			     "Domain-0");
 		xs_write_str(xs, XS_TX_NONE, "/local/domain/0/domid", "0");
 		xs_client_close(xs);
 	}
@@ -440,8 +441,9 @@ static void sv_died(struct sv *sv, struct sv_daemon *d, pid_t pid, int st)
 		snprintf(path, sizeof(path), "%s/host.down", sv->ts->state);
 		f = fopen(path, "w");
 		if (f) {
-			fprintf(f, "pvkit-hvd (pid %d) %s: every domain went "
-				   "with it and the host was stopped\n",
+			fprintf(f,
+				"pvkit-hvd (pid %d) %s: every domain went "
+				"with it and the host was stopped\n",
 				(int)pid, d->last);
 			fclose(f);
 		}
@@ -505,8 +507,9 @@ static void sv_run(struct sv *sv, int sfd)
 
 			if (!d->due)
 				continue;
-			ms = d->due <= now ? 0
-					   : (int)((d->due - now) / 1000000) + 1;
+			ms = d->due <= now
+				 ? 0
+				 : (int)((d->due - now) / 1000000) + 1;
 			if (timeout < 0 || ms < timeout)
 				timeout = ms;
 		}
@@ -531,9 +534,10 @@ static void sv_run(struct sv *sv, int sfd)
 			d->due = 0;
 			if (sv_start(sv, d) == 0) {
 				d->restarts++;
-				sv_log("pvkit-%s started again (pid %d, restart "
-				       "%u)",
-				       d->name, (int)d->pid, d->restarts);
+				sv_log(
+				    "pvkit-%s started again (pid %d, restart "
+				    "%u)",
+				    d->name, (int)d->pid, d->restarts);
 			} else {
 				/* counted as another death */
 				sv_died(sv, d, 0, 1 << 8);
@@ -572,7 +576,8 @@ static void sv_main(struct ts *ts, int ready, int lock)
 	fflush(stderr);
 	if (!rc) {
 		snprintf(path, sizeof(path), "%s/supervisor.log", ts->state);
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		fd =
+		    open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -836,7 +841,8 @@ static bool sv_status_of(const struct ts *ts, const char *name,
 	if (!f)
 		return false;
 	while (!found && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%31s %u %d %n", n, restarts, gone, &off) < 3 ||
+		if (sscanf(line, "%31s %u %d %n", n, restarts, gone, &off) <
+			3 ||
 		    strcmp(n, name))
 			continue;
 		line[strcspn(line, "\n")] = 0;
@@ -863,8 +869,8 @@ static int host_status(struct ts *ts)
 			printf("host down: %s", why);
 		fclose(f);
 	}
-	printf("%-17s%s (pid %d)\n", "supervisor:",
-	       sp ? "running" : "stopped", (int)sp);
+	printf("%-17s%s (pid %d)\n", "supervisor:", sp ? "running" : "stopped",
+	       (int)sp);
 	for (i = 0; i < NDAEMONS; i++) {
 		pid_t p = read_pid(ts, daemons[i]);
 		unsigned int restarts = 0;
