@@ -57,8 +57,9 @@ int xs_client_open_ring(struct xenstore_domain_interface *intf,
 			const struct pvk_evtchn_ops *ops, struct pvk_evtchn *h,
 			evtchn_port_t port, struct xs_client **out);
 
-/* Convenience for Dom0-style processes: the socket at plat->xs_path when
- * set, else $XENSTORED_PATH / the default socket, else /dev/xen/xenbus. */
+/* Convenience for Dom0-style processes and DomU tools: the socket at
+ * plat->xs_path when set, else $XENSTORED_PATH / the default socket, else
+ * /dev/xen/xenbus, else /proc/xen/xenbus (xenfs). */
 int xs_client_open_platform(const struct pvk_platform *plat,
 			    struct xs_client **out);
 

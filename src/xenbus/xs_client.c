@@ -525,6 +525,8 @@ int xs_client_open_platform(const struct pvk_platform *plat,
 	if (rc == 0)
 		return 0;
 	fd = open("/dev/xen/xenbus", O_RDWR | O_CLOEXEC);
+	if (fd < 0) /* xenfs's copy of the device, as libxenstore tries */
+		fd = open("/proc/xen/xenbus", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return rc;
 	return xs_client_open_fd(fd, out);

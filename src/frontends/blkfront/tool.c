@@ -448,7 +448,7 @@ int main(int argc, char **argv)
 	enum pvk_log_level lvl = PVK_LOG_WARN;
 	uint64_t v;
 	bool zc = false;
-	int c, rc, fd;
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "P:q:o:i:nzt:vh", lopts, NULL)) !=
 	       -1) {
@@ -516,8 +516,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rc = xs_client_open_platform(plat, &xs);
-	if (rc && (fd = open("/proc/xen/xenbus", O_RDWR | O_CLOEXEC)) >= 0)
-		rc = xs_client_open_fd(fd, &xs); /* xenfs's copy of the device */
 	if (rc) {
 		fprintf(stderr, "pvkit-blkfront: xenstore: %s\n", strerror(-rc));
 		goto out;

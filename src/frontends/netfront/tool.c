@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 	char ifname[16];
 	sigset_t set;
 	uint64_t v, devid;
-	int c, rc, fd, sfd = -1;
+	int c, rc, sfd = -1;
 
 	while ((c = getopt_long(argc, argv, "P:n:q:t:vh", lopts, NULL)) != -1) {
 		switch (c) {
@@ -203,9 +203,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc = xs_client_open_platform(plat, &xs);
-	if (rc && (fd = open("/proc/xen/xenbus", O_RDWR | O_CLOEXEC)) >= 0)
-		rc =
-		    xs_client_open_fd(fd, &xs); /* xenfs's copy of the device */
 	if (rc) {
 		fprintf(stderr, "pvkit-netfront: xenstore: %s\n",
 			strerror(-rc));
