@@ -15,19 +15,43 @@
 
 #define PAGE_SIZE 4096u
 
-static grant_entry_v1_t *gnt_entry(struct hv_domain *d, grant_ref_t ref)
+static bool holder_dead(void *arg, unsigned int slot)
 {
-	uint64_t gpfn = d->special_gpfn + 3 + ref / HV_GNT_PER_FRAME;
+	struct hv *hv = arg;
 
-	return (grant_entry_v1_t *)(d->mem + gpfn * PAGE_SIZE) +
-	       ref % HV_GNT_PER_FRAME;
+	return hv->env->gact_holder_dead &&
+	       hv->env->gact_holder_dead(hv, slot);
 }
 
-/* flags and domid as one atomically updated 32-bit word (little endian:
- * flags in the low half). */
-static uint32_t *gnt_combo(grant_entry_v1_t *e)
+void hv_gact_lock(struct hv_domain *d)
 {
-	return (uint32_t *)(void *)e;
+	if (d->gact_base)
+		pvk_gact_lock(&d->gact, PVK_GACT_HVD, 0, holder_dead, d->hv);
+}
+
+void hv_gact_unlock(struct hv_domain *d)
+{
+	if (d->gact_base)
+		pvk_gact_unlock(&d->gact);
+}
+
+uint64_t hv_gact_drop_slot(struct hv *hv, unsigned int slot)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	if (slot == PVK_GACT_HVD || slot >= PVK_GACT_SLOTS)
+		return 0;
+	for (i = 0; i < DOMID_FIRST_RESERVED; i++) {
+		struct hv_domain *d = hv->doms[i];
+
+		if (!d || !d->gact_base)
+			continue;
+		hv_gact_lock(d);
+		n += pvk_gact_drop_slot(&d->gact, slot);
+		hv_gact_unlock(d);
+	}
+	return n;
 }
 
 int hv_gnttab_setup_table(struct hv_domain *d, uint32_t nr_frames,
@@ -40,8 +64,11 @@ int hv_gnttab_setup_table(struct hv_domain *d, uint32_t nr_frames,
 	if (nr_frames > d->max_gnt_frames)
 		return -EINVAL;
 	/* The table only grows; its frames sit at fixed guest frames. */
-	if (nr_frames > d->gnt_frames)
+	if (nr_frames > d->gnt_frames) {
 		d->gnt_frames = nr_frames;
+		__atomic_store_n(&d->gact.hdr->gnt_frames, nr_frames,
+				 __ATOMIC_RELEASE);
+	}
 	for (i = 0; i < nr_frames; i++)
 		frames[i] = d->special_gpfn + 3 + i;
 	return 0;
@@ -55,103 +82,35 @@ int hv_gnttab_query_size(struct hv_domain *d, struct gnttab_query_size *q)
 	return 0;
 }
 
-static bool ref_valid(struct hv_domain *d, grant_ref_t ref)
-{
-	return d->mem && ref < d->gnt_frames * HV_GNT_PER_FRAME;
-}
-
 /*
- * Pin ref of granter d for access by domain who.  Sets GTF_reading (and
- * GTF_writing when writable) in the shared entry on the first pin of each
- * kind.  Returns GNTST_*; *frame receives the pinned frame.
+ * Pin ref of granter d for access by domain who, as pvkit-hvd (the shared
+ * table's slot PVK_GACT_HVD).  Returns GNTST_*; *frame receives the
+ * pinned frame.
  */
 static int16_t gnt_pin(struct hv_domain *d, domid_t who, grant_ref_t ref,
 		       bool writable, xen_pfn_t *frame)
 {
-	struct hv_active_grant *act;
-	grant_entry_v1_t *e;
-	uint32_t *combo, old, want;
-	unsigned int tries;
+	int16_t st;
 
-	if (!ref_valid(d, ref))
+	if (!d->mem)
 		return GNTST_bad_gntref;
-	act = &d->active[ref];
-	e = gnt_entry(d, ref);
-	combo = gnt_combo(e);
-	if (act->pin_r + act->pin_w == 0 || (writable && !act->pin_w)) {
-		for (tries = 0;; tries++) {
-			uint16_t flags;
-			domid_t dom;
-
-			if (tries > 16)
-				return GNTST_general_error; /* flag storm */
-			old = __atomic_load_n(combo, __ATOMIC_SEQ_CST);
-			flags = (uint16_t)(old & 0xffff);
-			dom = (domid_t)(old >> 16);
-			if ((flags & GTF_type_mask) != GTF_permit_access ||
-			    dom != who)
-				return GNTST_general_error;
-			if (writable && (flags & GTF_readonly))
-				return GNTST_general_error;
-			want = old | GTF_reading | (writable ? GTF_writing : 0);
-			if (__atomic_compare_exchange_n(combo, &old, want, false,
-							__ATOMIC_SEQ_CST,
-							__ATOMIC_SEQ_CST))
-				break;
-		}
-		if (act->pin_r + act->pin_w == 0) {
-			xen_pfn_t f = __atomic_load_n(&e->frame,
-						      __ATOMIC_SEQ_CST);
-
-			if (!hv_mem_frame_valid(d, f)) {
-				/* undo what we set */
-				__atomic_fetch_and(
-					combo,
-					~(uint32_t)(GTF_reading | GTF_writing),
-					__ATOMIC_SEQ_CST);
-				return GNTST_bad_page;
-			}
-			act->frame = f;
-		}
-	} else {
-		/* Already pinned: the entry must still name the same domain
-		 * and allow this access. */
-		old = __atomic_load_n(combo, __ATOMIC_SEQ_CST);
-		if ((old >> 16) != who)
-			return GNTST_general_error;
-	}
-	if (writable)
-		act->pin_w++;
-	else
-		act->pin_r++;
-	*frame = act->frame;
-	if (who != d->domid)
+	hv_gact_lock(d);
+	st = pvk_gact_pin(&d->gact, PVK_GACT_HVD, who, ref, writable, frame);
+	hv_gact_unlock(d);
+	if (st == GNTST_okay && who != d->domid)
 		d->foreign_pins++;
-	return GNTST_okay;
+	return st;
 }
 
 static void gnt_unpin(struct hv_domain *d, domid_t who, grant_ref_t ref,
 		      bool writable)
 {
-	struct hv_active_grant *act = &d->active[ref];
-	uint32_t clear = 0;
+	bool had;
 
-	if (writable) {
-		if (!act->pin_w)
-			return;
-		if (--act->pin_w == 0)
-			clear |= GTF_writing;
-	} else {
-		if (!act->pin_r)
-			return;
-		act->pin_r--;
-	}
-	if (act->pin_r + act->pin_w == 0)
-		clear |= GTF_reading;
-	if (clear)
-		__atomic_fetch_and(gnt_combo(gnt_entry(d, ref)), ~clear,
-				   __ATOMIC_SEQ_CST);
-	if (who != d->domid && d->foreign_pins)
+	hv_gact_lock(d);
+	had = pvk_gact_unpin(&d->gact, PVK_GACT_HVD, ref, writable);
+	hv_gact_unlock(d);
+	if (had && who != d->domid && d->foreign_pins)
 		d->foreign_pins--;
 }
 

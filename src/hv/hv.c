@@ -24,6 +24,18 @@ int hv_init(struct hv *hv, const struct hv_env_ops *env)
 	return 0;
 }
 
+static void gact_release(struct hv_domain *d)
+{
+	if (!d->gact_base)
+		return;
+	if (d->hv->env->gact_free)
+		d->hv->env->gact_free(d, d->gact_base, d->gact_size);
+	else
+		free(d->gact_base);
+	d->gact_base = NULL;
+	d->populated = NULL;
+}
+
 static void domain_free(struct hv_domain *d)
 {
 	struct hv *hv = d->hv;
@@ -34,8 +46,7 @@ static void domain_free(struct hv_domain *d)
 		hv->env->dom_free(d);
 	free(d->ports);
 	free(d->fifo);
-	free(d->populated);
-	free(d->active);
+	gact_release(d);
 	free(d);
 }
 
@@ -129,14 +140,18 @@ int hv_domain_create(struct hv *hv, domid_t want, const char *name,
 		d->max_pages = max_pages;
 		d->special_gpfn = max_pages;
 		d->max_gnt_frames = max_gnt_frames;
-		d->populated = calloc((max_pages + 63) / 64 + 1,
-				      sizeof(uint64_t));
-		d->active = calloc((size_t)max_gnt_frames * HV_GNT_PER_FRAME + 1,
-				   sizeof(*d->active));
-		if (!d->populated || !d->active) {
+		d->gact_size = pvk_gact_size(max_pages, max_gnt_frames);
+		d->gact_base = hv->env->gact_alloc
+				       ? hv->env->gact_alloc(d, d->gact_size)
+				       : calloc(1, d->gact_size);
+		if (!d->gact_base) {
 			rc = -ENOMEM;
 			goto fail;
 		}
+		pvk_gact_init(d->gact_base, d->gact_size, domid, d->gen,
+			      max_pages, mem_pages, max_gnt_frames, mem,
+			      &d->gact);
+		d->populated = d->gact.populated;
 		for (i = 0; i < tot_pages; i++)
 			d->populated[i / 64] |= 1ull << (i % 64);
 		d->tot_pages = tot_pages;
@@ -149,8 +164,7 @@ int hv_domain_create(struct hv *hv, domid_t want, const char *name,
 	*out = d;
 	return 0;
 fail:
-	free(d->populated);
-	free(d->active);
+	gact_release(d);
 	free(d);
 	return rc;
 }
@@ -254,6 +268,11 @@ void hv_domain_destroy(struct hv_domain *d)
 
 	if (d->state != HV_DOM_DYING) {
 		d->state = HV_DOM_DYING;
+		if (d->gact_base) { /* copiers pin it no more */
+			hv_gact_lock(d);
+			d->gact.hdr->dead = 1;
+			hv_gact_unlock(d);
+		}
 		for (v = 0; v < d->nr_vcpus; v++)
 			if (d->timer_deadline[v] && d->hv->env->timer_set)
 				d->hv->env->timer_set(d, v, 0);

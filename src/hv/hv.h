@@ -23,6 +23,7 @@
 #include <xen/hvm/params.h>
 #include <xen/sched.h>
 
+#include "common/gnt_active.h"
 #include "pvkit/dominfo.h"
 
 #define HV_MAX_VCPUS PVK_EMU_MAX_VCPUS
@@ -78,12 +79,6 @@ struct hv_fifo {
 	struct hv_fifo_vcpu vcpu[HV_MAX_VCPUS];
 };
 
-/* Per granted entry while pinned (mapped or being copied). */
-struct hv_active_grant {
-	uint32_t pin_r, pin_w;
-	xen_pfn_t frame;
-};
-
 struct hv_maptrack {
 	bool in_use;
 	bool writable;
@@ -119,11 +114,15 @@ struct hv_domain {
 	 * pages and grant frames from special_gpfn. */
 	uint8_t *mem;
 	uint64_t mem_pages, max_pages, tot_pages;
-	uint64_t *populated; /* bitmap over [0, max_pages) */
+	uint64_t *populated; /* bitmap over [0, max_pages): in gact's file */
 	uint64_t special_gpfn;
 	uint32_t gnt_frames, max_gnt_frames;
-	struct hv_active_grant *active; /* max_gnt_frames * per frame */
-	uint64_t foreign_pins;          /* active pins by other domains */
+	/* The active grant table (common/gnt_active.h): pvkit-hvd pins as
+	 * slot PVK_GACT_HVD; privileged copiers share the file. */
+	struct pvk_gact gact;
+	void *gact_base;
+	size_t gact_size;
+	uint64_t foreign_pins; /* pvkit-hvd's active pins by other domains */
 
 	struct hv_fifo *fifo;
 
@@ -148,6 +147,13 @@ struct hv_env_ops {
 	/* Direct delivery: whether port of sink s may fetch its peer's inbox
 	 * (PVK_DIRECT_tx) changed.  Optional. */
 	void (*direct_hint)(struct hv_sink *s, evtchn_port_t port, bool on);
+	/* The active grant table's file of a new domain: size bytes, zeroed
+	 * (NULL: calloc'ed, private).  Optional; gact_free undoes it. */
+	void *(*gact_alloc)(struct hv_domain *d, size_t size);
+	void (*gact_free)(struct hv_domain *d, void *base, size_t size);
+	/* Whether the process holding copier slot `slot` is gone (its lock
+	 * may be broken).  Optional. */
+	bool (*gact_holder_dead)(struct hv *hv, unsigned int slot);
 };
 
 struct hv {
@@ -249,6 +255,13 @@ void hv_gnttab_unmap(struct hv_sink *mapper,
 void hv_gnttab_copy(struct hv_sink *caller, struct gnttab_copy *op);
 /* Drop every mapping held by sink s. */
 void hv_gnttab_release_sink(struct hv_sink *s);
+/* pvkit-hvd's side of the active table's lock (gnt_active.h): waits for a
+ * copier, breaking the lock of one that died. */
+void hv_gact_lock(struct hv_domain *d);
+void hv_gact_unlock(struct hv_domain *d);
+/* A copier's process is gone: forget its pins in every domain's table.
+ * Returns the pins dropped. */
+uint64_t hv_gact_drop_slot(struct hv *hv, unsigned int slot);
 
 /* ---- memory.c: reservations ---- */
 /* Returns the number of extents done (>= 0) or -errno. */

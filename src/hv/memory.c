@@ -35,11 +35,14 @@ long hv_mem_populate(struct hv_domain *d, const xen_pfn_t *gpfns, uint64_t n)
 
 	if (!d->populated)
 		return -EOPNOTSUPP;
+	hv_gact_lock(d); /* copiers read the bitmap under it */
 	for (i = 0; i < n; i++) {
 		xen_pfn_t g = gpfns[i];
 
-		if (g >= d->max_pages)
+		if (g >= d->max_pages) {
+			hv_gact_unlock(d);
 			return i ? (long)i : -EINVAL;
+		}
 		if (pop_test(d, g))
 			continue; /* already there: nothing to do */
 		if (d->tot_pages >= d->max_pages)
@@ -47,20 +50,16 @@ long hv_mem_populate(struct hv_domain *d, const xen_pfn_t *gpfns, uint64_t n)
 		d->populated[g / 64] |= 1ull << (g % 64);
 		d->tot_pages++;
 	}
+	hv_gact_unlock(d);
 	return (long)i;
 }
 
+/* Locked: whether a mapping or a copy pins frame g. */
 static bool frame_pinned(const struct hv_domain *d, xen_pfn_t g)
 {
-	uint32_t r, n = d->gnt_frames * HV_GNT_PER_FRAME;
-
-	if (!d->foreign_pins)
+	if (!d->foreign_pins && !d->gact.hdr->copier_pins)
 		return false;
-	for (r = 0; r < n; r++)
-		if (d->active[r].pin_r + d->active[r].pin_w &&
-		    d->active[r].frame == g)
-			return true;
-	return false;
+	return pvk_gact_frame_pinned(&d->gact, g);
 }
 
 long hv_mem_decrease(struct hv_domain *d, const xen_pfn_t *gpfns, uint64_t n)
@@ -69,6 +68,7 @@ long hv_mem_decrease(struct hv_domain *d, const xen_pfn_t *gpfns, uint64_t n)
 
 	if (!d->populated)
 		return -EOPNOTSUPP;
+	hv_gact_lock(d); /* a copier's pin holds its frame */
 	for (i = 0; i < n; i++) {
 		xen_pfn_t g = gpfns[i];
 
@@ -81,5 +81,6 @@ long hv_mem_decrease(struct hv_domain *d, const xen_pfn_t *gpfns, uint64_t n)
 		if (d->hv->env->page_release)
 			d->hv->env->page_release(d, g);
 	}
+	hv_gact_unlock(d);
 	return (long)i;
 }

@@ -1111,7 +1111,7 @@ static void test_gnttab_map_unmap(void **state)
 	/* A second map shares the pin. */
 	assert_int_equal(gmap(&f->d0[1], u->domid, 5, RW, &m2), GNTST_okay);
 	assert_int_equal(m2.dev_bus_addr, 2 * 4096);
-	assert_int_equal(u->d->active[5].pin_w, 2);
+	assert_int_equal(u->d->gact.ent[5].w[PVK_GACT_HVD], 2);
 	assert_int_equal(u->d->foreign_pins, 3);
 
 	assert_int_equal(gunmap(s, m1.handle), GNTST_okay);
@@ -1288,9 +1288,11 @@ static void test_gnttab_maptrack_limit(void **state)
 	struct gnttab_map_grant_ref m;
 	uint32_t i;
 
+	/* Two entries: one entry takes at most 65535 pins of a kind. */
 	grant(u, 1, 0, 1, GTF_permit_access);
+	grant(u, 2, 0, 2, GTF_permit_access);
 	for (i = 0; i < HV_MAX_MAPTRACK; i++)
-		if (gmap(s, u->domid, 1, RO, &m) != GNTST_okay)
+		if (gmap(s, u->domid, 1 + i % 2, RO, &m) != GNTST_okay)
 			break;
 	assert_int_equal(i, HV_MAX_MAPTRACK);
 	assert_int_equal(gmap(s, u->domid, 1, RO, &m), GNTST_no_space);
@@ -1303,12 +1305,13 @@ static void test_gnttab_maptrack_limit(void **state)
 	assert_int_equal(gunmap(s, 1234), GNTST_okay);
 	assert_int_equal(gmap(s, u->domid, 1, RO, &m), GNTST_okay);
 	assert_int_equal(m.handle, 1234);
+
 	assert_int_equal(gmap(s, u->domid, 1, RO, NULL), GNTST_no_space);
 
 	/* Releasing the sink drops every pin. */
 	hv_gnttab_release_sink(s);
 	assert_int_equal(u->d->foreign_pins, 0);
-	assert_int_equal(u->d->active[1].pin_r, 0);
+	assert_int_equal(u->d->gact.ent[1].r[PVK_GACT_HVD], 0);
 	assert_int_equal(gentry(u, 1)->flags, GTF_permit_access);
 	assert_int_equal(gmap(s, u->domid, 1, RO, &m), GNTST_okay);
 	assert_int_equal(m.handle, 0);
@@ -1366,8 +1369,8 @@ static void test_gnttab_copy(void **state)
 	assert_int_equal(gentry(u2, 20)->flags, GTF_permit_access);
 	assert_int_equal(u1->d->foreign_pins, 0);
 	assert_int_equal(u2->d->foreign_pins, 0);
-	assert_int_equal(u1->d->active[10].pin_r, 0);
-	assert_int_equal(u2->d->active[20].pin_w, 0);
+	assert_int_equal(u1->d->gact.ent[10].r[PVK_GACT_HVD], 0);
+	assert_int_equal(u2->d->gact.ent[20].w[PVK_GACT_HVD], 0);
 
 	/* Bounds: offset + len beyond the page, either side. */
 	copy_init(&c, both, u1->domid, 10, u2->domid, 20, 97);
@@ -1443,7 +1446,7 @@ static void test_gnttab_copy(void **state)
 	c.dest.offset = 8;
 	assert_int_equal(gcopy(s, &c), GNTST_okay);
 	assert_int_equal(gentry(u2, 22)->flags, GTF_permit_access);
-	assert_int_equal(u2->d->active[22].pin_r + u2->d->active[22].pin_w, 0);
+	assert_int_equal(u2->d->gact.ent[22].r[PVK_GACT_HVD] + u2->d->gact.ent[22].w[PVK_GACT_HVD], 0);
 }
 
 static void test_gnttab_destroy_with_pins(void **state)
