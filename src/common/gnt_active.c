@@ -58,8 +58,7 @@ int pvk_gact_view(void *base, size_t size, uint8_t *mem, size_t mem_len,
 
 	if (size < PAGE || h->magic != PVK_GACT_MAGIC || h->size != size ||
 	    h->max_gnt_frames > 64 || h->special_gpfn != h->max_pages ||
-	    h->mem_pages > mem_len / PAGE ||
-	    h->pop_off != PAGE ||
+	    h->mem_pages > mem_len / PAGE || h->pop_off != PAGE ||
 	    h->ent_off != PAGE + round_page(pop_bytes(h->max_pages)) ||
 	    size != pvk_gact_size(h->max_pages, h->max_gnt_frames))
 		return -EPROTO;
@@ -87,9 +86,8 @@ int pvk_gact_lock(struct pvk_gact *g, unsigned int slot, uint64_t timeout_ns,
 
 	for (n = 0;; n++) {
 		cur = 0;
-		if (__atomic_compare_exchange_n(l, &cur, me, false,
-						__ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
+		if (__atomic_compare_exchange_n(
+			l, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			return 0;
 		if (n < 128) {
 			__builtin_ia32_pause();
@@ -135,10 +133,7 @@ static grant_entry_v1_t *entry(const struct pvk_gact *g, grant_ref_t ref)
 }
 
 /* flags and domid as one 32-bit word (little endian: flags low). */
-static uint32_t *combo(grant_entry_v1_t *e)
-{
-	return (uint32_t *)(void *)e;
-}
+static uint32_t *combo(grant_entry_v1_t *e) { return (uint32_t *)(void *)e; }
 
 bool pvk_gact_frame_valid(const struct pvk_gact *g, xen_pfn_t gpfn)
 {
@@ -222,9 +217,9 @@ int16_t pvk_gact_pin(struct pvk_gact *g, unsigned int slot, domid_t who,
 		xen_pfn_t f = __atomic_load_n(&e->frame, __ATOMIC_SEQ_CST);
 
 		if (!pvk_gact_frame_valid(g, f)) {
-			__atomic_fetch_and(cw,
-					   ~(uint32_t)(GTF_reading | GTF_writing),
-					   __ATOMIC_SEQ_CST);
+			__atomic_fetch_and(
+			    cw, ~(uint32_t)(GTF_reading | GTF_writing),
+			    __ATOMIC_SEQ_CST);
 			count_add(g, a, slot, writable, -1);
 			return GNTST_bad_page;
 		}

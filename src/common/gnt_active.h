@@ -32,8 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <xen/xen.h>
 #include <xen/grant_table.h>
+#include <xen/xen.h>
 
 #define PVK_GACT_SLOTS 15u /* 0: pvkit-hvd; 1..14: Dom0 copiers */
 #define PVK_GACT_HVD 0u
@@ -48,17 +48,17 @@ struct pvk_gact_ent {
 
 struct pvk_gact_hdr {
 	uint32_t magic;
-	uint32_t lock;     /* 0: free; else the holder's slot + 1 */
-	uint32_t dead;     /* destroyed: nothing pins it any more */
+	uint32_t lock;	     /* 0: free; else the holder's slot + 1 */
+	uint32_t dead;	     /* destroyed: nothing pins it any more */
 	uint32_t gnt_frames; /* the table's current size (grows) */
 	uint32_t max_gnt_frames;
 	uint32_t domid;
-	uint64_t gen;          /* the domain's incarnation */
+	uint64_t gen;	       /* the domain's incarnation */
 	uint64_t max_pages;    /* RAM frames [0, max_pages) */
 	uint64_t special_gpfn; /* special pages and grant frames from here */
 	uint64_t mem_pages;    /* size of the memory file in pages */
 	uint64_t pop_off, ent_off, size; /* bitmap, entries, file size */
-	uint64_t copier_pins;  /* pins held by slots other than pvkit-hvd's */
+	uint64_t copier_pins; /* pins held by slots other than pvkit-hvd's */
 };
 
 /* A process's view of one domain's table and memory. */

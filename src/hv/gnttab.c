@@ -19,8 +19,7 @@ static bool holder_dead(void *arg, unsigned int slot)
 {
 	struct hv *hv = arg;
 
-	return hv->env->gact_holder_dead &&
-	       hv->env->gact_holder_dead(hv, slot);
+	return hv->env->gact_holder_dead && hv->env->gact_holder_dead(hv, slot);
 }
 
 void hv_gact_lock(struct hv_domain *d)
@@ -201,15 +200,13 @@ static void maptrack_release(struct hv_sink *s, uint32_t h)
 		/* The last foreign pin of a dying granter completes its free.
 		 * Its own maps (loopback) are dropped by its destroy, which
 		 * frees it itself: never free it from under that. */
-		if (d != s->dom && d->state == HV_DOM_DYING &&
-		    !d->foreign_pins)
+		if (d != s->dom && d->state == HV_DOM_DYING && !d->foreign_pins)
 			hv_domain_destroy(d);
 	}
 	maptrack_put(s, h);
 }
 
-void hv_gnttab_unmap(struct hv_sink *mapper,
-		     struct gnttab_unmap_grant_ref *op)
+void hv_gnttab_unmap(struct hv_sink *mapper, struct gnttab_unmap_grant_ref *op)
 {
 	if (op->handle >= mapper->maptrack_used ||
 	    !mapper->maptrack[op->handle].in_use) {
@@ -290,9 +287,8 @@ void hv_gnttab_copy(struct hv_sink *caller, struct gnttab_copy *op)
 		op->status = GNTST_bad_copy_arg;
 		return;
 	}
-	st = copy_resolve(caller, &op->source,
-			  op->flags & GNTCOPY_source_gref, false, op->len,
-			  &src);
+	st = copy_resolve(caller, &op->source, op->flags & GNTCOPY_source_gref,
+			  false, op->len, &src);
 	if (st != GNTST_okay)
 		goto out;
 	st = copy_resolve(caller, &op->dest, op->flags & GNTCOPY_dest_gref,

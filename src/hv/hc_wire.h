@@ -20,16 +20,24 @@
 
 /* ops: Xen's __HYPERVISOR_* numbers, plus pvkit's own control ops. */
 #define PVK_HC_BASE 0x10000u
-#define PVK_HC_hello (PVK_HC_BASE + 0)        /* start of day */
-#define PVK_HC_dom_create (PVK_HC_BASE + 1)   /* privileged */
-#define PVK_HC_dom_destroy (PVK_HC_BASE + 2)  /* privileged */
-#define PVK_HC_dom_pause (PVK_HC_BASE + 3)    /* privileged */
-#define PVK_HC_dom_unpause (PVK_HC_BASE + 4)  /* privileged */
-#define PVK_HC_dom_list (PVK_HC_BASE + 5)     /* privileged */
-#define PVK_HC_foreign_map (PVK_HC_BASE + 6)  /* privileged */
-#define PVK_HC_dom_resume (PVK_HC_BASE + 7)   /* privileged */
-#define PVK_HC_dom_maxmem (PVK_HC_BASE + 8)   /* privileged */
+#define PVK_HC_hello (PVK_HC_BASE + 0)	       /* start of day */
+#define PVK_HC_dom_create (PVK_HC_BASE + 1)    /* privileged */
+#define PVK_HC_dom_destroy (PVK_HC_BASE + 2)   /* privileged */
+#define PVK_HC_dom_pause (PVK_HC_BASE + 3)     /* privileged */
+#define PVK_HC_dom_unpause (PVK_HC_BASE + 4)   /* privileged */
+#define PVK_HC_dom_list (PVK_HC_BASE + 5)      /* privileged */
+#define PVK_HC_foreign_map (PVK_HC_BASE + 6)   /* privileged */
+#define PVK_HC_dom_resume (PVK_HC_BASE + 7)    /* privileged */
+#define PVK_HC_dom_maxmem (PVK_HC_BASE + 8)    /* privileged */
 #define PVK_HC_evtchn_direct (PVK_HC_BASE + 9) /* cmd PVK_DIRECT_* */
+#define PVK_HC_gnt_share (PVK_HC_BASE + 10)    /* privileged */
+
+/* PVK_HC_gnt_share (arg: struct pvk_hc_domid): a Dom0 process asks for a
+ * granting domain's active grant table (common/gnt_active.h) so that it
+ * pins and copies grants itself.  Reply: rc the caller's slot in every
+ * table (1..PVK_GACT_SLOTS-1, the same for the connection's life), fds
+ * [0] the domain's memory file, [1] its table's file.  -ENOSPC: no slot
+ * left (copy through the hypervisor instead). */
 
 /* Direct event delivery (the emulated platform's irqfd): an interdomain
  * port's owner may ask for its port's inbox, a SOCK_SEQPACKET socket whose
@@ -52,11 +60,11 @@ struct pvk_hc_direct {
 #define PVK_HC_F_NOREPLY (1u << 0) /* fire and forget (EVTCHNOP_send) */
 
 struct pvk_hc_req {
-	uint32_t op;    /* __HYPERVISOR_* or PVK_HC_* */
-	uint32_t cmd;   /* sub-operation (EVTCHNOP_*, GNTTABOP_*, ...) */
+	uint32_t op;	/* __HYPERVISOR_* or PVK_HC_* */
+	uint32_t cmd;	/* sub-operation (EVTCHNOP_*, GNTTABOP_*, ...) */
 	uint32_t flags; /* PVK_HC_F_* */
 	uint32_t count; /* batch count, or the vCPU id for vcpu_op */
-	uint64_t seq;   /* echoed in the reply */
+	uint64_t seq;	/* echoed in the reply */
 };
 
 struct pvk_hc_rsp {
@@ -90,12 +98,12 @@ _Static_assert(sizeof(struct pvk_send_ring) <= 4096, "send ring page");
 struct pvk_hc_hello {
 	uint32_t domid;
 	uint32_t nr_vcpus;
-	uint64_t max_pages;     /* RAM pages [0, max_pages) */
-	uint64_t tot_pages;     /* populated at start */
-	uint64_t special_gpfn;  /* first special page (start info) */
-	uint64_t mem_pages;     /* size of the guest memory file in pages */
+	uint64_t max_pages;    /* RAM pages [0, max_pages) */
+	uint64_t tot_pages;    /* populated at start */
+	uint64_t special_gpfn; /* first special page (start info) */
+	uint64_t mem_pages;    /* size of the guest memory file in pages */
 	uint32_t max_grant_frames;
-	uint32_t has_memory;    /* 0 for Dom0 processes */
+	uint32_t has_memory; /* 0 for Dom0 processes */
 };
 
 /* Special pages, at special_gpfn + index. */

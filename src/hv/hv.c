@@ -86,8 +86,8 @@ static int domid_alloc(struct hv *hv, domid_t *out)
 		domid_t id = hv->next_domid;
 
 		hv->next_domid = (unsigned int)id + 1 >= DOMID_FIRST_RESERVED
-					 ? 1
-					 : (domid_t)(id + 1);
+				     ? 1
+				     : (domid_t)(id + 1);
 		if (!hv->doms[id]) {
 			*out = id;
 			return 0;
@@ -142,8 +142,8 @@ int hv_domain_create(struct hv *hv, domid_t want, const char *name,
 		d->max_gnt_frames = max_gnt_frames;
 		d->gact_size = pvk_gact_size(max_pages, max_gnt_frames);
 		d->gact_base = hv->env->gact_alloc
-				       ? hv->env->gact_alloc(d, d->gact_size)
-				       : calloc(1, d->gact_size);
+				   ? hv->env->gact_alloc(d, d->gact_size)
+				   : calloc(1, d->gact_size);
 		if (!d->gact_base) {
 			rc = -ENOMEM;
 			goto fail;
@@ -156,9 +156,9 @@ int hv_domain_create(struct hv *hv, domid_t want, const char *name,
 			d->populated[i / 64] |= 1ull << (i % 64);
 		d->tot_pages = tot_pages;
 		d->hvm_param[HVM_PARAM_STORE_PFN] =
-			d->special_gpfn + PVK_SPECIAL_XENSTORE;
+		    d->special_gpfn + PVK_SPECIAL_XENSTORE;
 		d->hvm_param[HVM_PARAM_CONSOLE_PFN] =
-			d->special_gpfn + PVK_SPECIAL_CONSOLE;
+		    d->special_gpfn + PVK_SPECIAL_CONSOLE;
 	}
 	hv->doms[domid] = d;
 	*out = d;
@@ -202,8 +202,8 @@ int hv_domain_write_start_info(struct hv_domain *d, const char *cmdline)
 	return 0;
 }
 
-int hv_sink_init(struct hv_sink *s, struct hv_domain *d,
-		 struct shared_info *si, unsigned int nr_vcpus, void *priv)
+int hv_sink_init(struct hv_sink *s, struct hv_domain *d, struct shared_info *si,
+		 unsigned int nr_vcpus, void *priv)
 {
 	if (nr_vcpus == 0 || nr_vcpus > HV_MAX_VCPUS)
 		return -EINVAL;
@@ -296,8 +296,8 @@ void hv_domain_info(const struct hv_domain *d, struct pvk_dominfo *out)
 		out->flags |= PVK_DOMINFO_PRIVILEGED;
 	switch (d->state) {
 	case HV_DOM_RUNNING:
-		out->flags |= d->paused ? PVK_DOMINFO_PAUSED
-					: PVK_DOMINFO_RUNNING;
+		out->flags |=
+		    d->paused ? PVK_DOMINFO_PAUSED : PVK_DOMINFO_RUNNING;
 		break;
 	case HV_DOM_SHUTDOWN:
 		out->flags |= PVK_DOMINFO_SHUTDOWN;

@@ -17,11 +17,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <xen/xen.h>
 #include <xen/event_channel.h>
 #include <xen/grant_table.h>
 #include <xen/hvm/params.h>
 #include <xen/sched.h>
+#include <xen/xen.h>
 
 #include "common/gnt_active.h"
 #include "pvkit/dominfo.h"
@@ -56,13 +56,13 @@ struct hv_port {
 	uint8_t state; /* EVTCHNSTAT_* */
 	uint16_t vcpu; /* notify vCPU */
 	struct hv_sink *sink;
-	domid_t rdom;          /* unbound: allowed remote; interdomain: peer */
-	evtchn_port_t rport;   /* interdomain: peer port */
-	uint32_t virq;         /* virq number */
-	uint8_t priority;      /* FIFO ABI queue (0 highest .. 15) */
-	bool fifo_lost;        /* FIFO: raised before its event word existed */
-	bool has_inbox;        /* direct delivery: inbox_w is open */
-	int inbox_w;           /* write end of the port's inbox (shell's fd) */
+	domid_t rdom;	     /* unbound: allowed remote; interdomain: peer */
+	evtchn_port_t rport; /* interdomain: peer port */
+	uint32_t virq;	     /* virq number */
+	uint8_t priority;    /* FIFO ABI queue (0 highest .. 15) */
+	bool fifo_lost;	     /* FIFO: raised before its event word existed */
+	bool has_inbox;	     /* direct delivery: inbox_w is open */
+	int inbox_w;	     /* write end of the port's inbox (shell's fd) */
 };
 
 #define HV_FIFO_MAX_PAGES 8 /* 8192 ports */
@@ -91,7 +91,7 @@ struct hv_maptrack {
 enum hv_dom_state {
 	HV_DOM_RUNNING,
 	HV_DOM_SHUTDOWN, /* shut down, with shutdown_reason */
-	HV_DOM_DYING,    /* destroyed, waiting for foreign pins to drop */
+	HV_DOM_DYING,	 /* destroyed, waiting for foreign pins to drop */
 };
 
 struct hv_domain {
@@ -188,8 +188,8 @@ void hv_domain_info(const struct hv_domain *d, struct pvk_dominfo *out);
 int hv_domain_write_start_info(struct hv_domain *d, const char *cmdline);
 
 /* ---- sinks ---- */
-int hv_sink_init(struct hv_sink *s, struct hv_domain *d,
-		 struct shared_info *si, unsigned int nr_vcpus, void *priv);
+int hv_sink_init(struct hv_sink *s, struct hv_domain *d, struct shared_info *si,
+		 unsigned int nr_vcpus, void *priv);
 /* Detach a sink: close its ports (Dom0) and release its grant mappings. */
 void hv_sink_fini(struct hv_sink *s);
 
@@ -229,10 +229,8 @@ void hv_unregister_dom0_sink(struct hv *hv, struct hv_sink *s);
 void hv_evtchn_kick(struct hv_sink *s, unsigned int vcpu);
 
 /* ---- evtchn_fifo.c: the FIFO ABI (DomUs) ---- */
-int hv_fifo_init_control(struct hv_sink *caller,
-			 struct evtchn_init_control *a);
-int hv_fifo_expand_array(struct hv_sink *caller,
-			 struct evtchn_expand_array *a);
+int hv_fifo_init_control(struct hv_sink *caller, struct evtchn_init_control *a);
+int hv_fifo_expand_array(struct hv_sink *caller, struct evtchn_expand_array *a);
 int hv_fifo_set_priority(struct hv_port *p, uint32_t priority);
 void hv_fifo_set_pending(struct hv_domain *d, struct hv_port *p,
 			 evtchn_port_t port);
@@ -250,8 +248,7 @@ int hv_gnttab_query_size(struct hv_domain *d, struct gnttab_query_size *q);
 /* Map: fills status, handle, dev_bus_addr (byte offset of the frame in the
  * granter's memory file). */
 void hv_gnttab_map(struct hv_sink *mapper, struct gnttab_map_grant_ref *op);
-void hv_gnttab_unmap(struct hv_sink *mapper,
-		     struct gnttab_unmap_grant_ref *op);
+void hv_gnttab_unmap(struct hv_sink *mapper, struct gnttab_unmap_grant_ref *op);
 void hv_gnttab_copy(struct hv_sink *caller, struct gnttab_copy *op);
 /* Drop every mapping held by sink s. */
 void hv_gnttab_release_sink(struct hv_sink *s);
@@ -265,8 +262,7 @@ uint64_t hv_gact_drop_slot(struct hv *hv, unsigned int slot);
 
 /* ---- memory.c: reservations ---- */
 /* Returns the number of extents done (>= 0) or -errno. */
-long hv_mem_populate(struct hv_domain *d, const xen_pfn_t *gpfns,
-		     uint64_t n);
+long hv_mem_populate(struct hv_domain *d, const xen_pfn_t *gpfns, uint64_t n);
 long hv_mem_decrease(struct hv_domain *d, const xen_pfn_t *gpfns, uint64_t n);
 bool hv_mem_is_populated(const struct hv_domain *d, xen_pfn_t gpfn);
 /* A frame another domain may access: populated RAM or a special page. */

@@ -12,15 +12,16 @@
  * argument ranges before the core sees it; a malformed hypercall gets an
  * error reply, never a crash.
  */
-#include "hv/hc_wire.h"
-#include "hv/hv.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "hv/hc_wire.h"
+#include "hv/hv.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,10 +60,10 @@ struct conn {
 	int fd;
 	struct hv_domain *dom;
 	struct hv_sink own_sink; /* Dom0 processes */
-	struct hv_sink *sink;    /* own_sink, or the DomU's kernel sink */
-	struct shared_info *si;  /* Dom0: own page */
+	struct hv_sink *sink;	 /* own_sink, or the DomU's kernel sink */
+	struct shared_info *si;	 /* Dom0: own page */
 	int sh_fd;
-	int efd; /* Dom0: its single vCPU's event fd */
+	int efd;	     /* Dom0: its single vCPU's event fd */
 	struct src bell_src; /* SRC_BELL */
 	int ring_fd, bell_fd;
 	struct pvk_send_ring *ring;
@@ -73,6 +74,7 @@ struct conn {
 	uint64_t suspend_seq; /* SCHEDOP_shutdown(suspend) held */
 	bool suspend_pending;
 	pid_t pid;
+	unsigned int gslot; /* Dom0 copier slot in active tables, 0: none */
 	struct conn *next;
 };
 
@@ -86,6 +88,7 @@ struct vtimer {
 /* Shell state of a DomU (hv_domain.priv). */
 struct dom_priv {
 	int mem_fd;
+	int gact_fd; /* its active grant table (common/gnt_active.h) */
 	size_t mem_len;
 	int sh_fd;
 	struct shared_info *si;
@@ -106,7 +109,9 @@ struct hvd {
 	struct conn *conns;
 	bool quit;
 	pid_t last_pid; /* sender of the datagram being handled */
-	uint64_t frees; /* bumped whenever an epoll source is freed */
+	struct conn *gslot_conn[PVK_GACT_SLOTS]; /* copier slots' owners */
+	int gact_fd_new; /* made by env_gact_alloc for the domain in creation */
+	uint64_t frees;	 /* bumped whenever an epoll source is freed */
 	uint8_t buf[PVK_HC_MAX_MSG];
 	uint8_t out[PVK_HC_MAX_MSG];
 };
@@ -149,8 +154,8 @@ static void env_timer_set(struct hv_domain *d, unsigned int vcpu,
 
 		if (!deadline)
 			return;
-		t->fd = timerfd_create(CLOCK_MONOTONIC,
-				       TFD_NONBLOCK | TFD_CLOEXEC);
+		t->fd =
+		    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		if (t->fd < 0) {
 			pvk_err("timerfd: %s", strerror(errno));
 			return;
@@ -184,8 +189,7 @@ static void proc_signal(struct hv_domain *d, int sig)
 {
 	struct dom_priv *p = d->priv;
 
-	if (p && p->kernel && p->kernel->pid > 1 &&
-	    p->kernel->pid != getpid())
+	if (p && p->kernel && p->kernel->pid > 1 && p->kernel->pid != getpid())
 		kill(p->kernel->pid, sig);
 }
 
@@ -201,8 +205,8 @@ static void env_dom_changed(struct hv_domain *d)
 		/* Its vCPUs never run again: stop the process. A suspended
 		 * domain is frozen so it can be resumed. */
 		proc_signal(d, d->shutdown_reason == SHUTDOWN_suspend
-				       ? SIGSTOP
-				       : SIGKILL);
+				   ? SIGSTOP
+				   : SIGKILL);
 	} else if (d->state == HV_DOM_DYING) {
 		pvk_info("d%u (%s) destroyed", d->domid, d->name);
 		proc_signal(d, SIGKILL);
@@ -255,19 +259,74 @@ static void env_dom_free(struct hv_domain *d)
 		munmap(p->si, PAGE_SIZE);
 	if (p->mem_fd >= 0)
 		close(p->mem_fd);
+	if (p->gact_fd >= 0)
+		close(p->gact_fd);
 	if (p->sh_fd >= 0)
 		close(p->sh_fd);
 	free(p);
 	d->priv = NULL;
 }
 
+/* The active grant table of a domain in creation: a memory file, so that
+ * Dom0 copiers can share it (PVK_HC_gnt_share). */
+static void *env_gact_alloc(struct hv_domain *d, size_t size)
+{
+	struct hvd *h = hvd_of(d->hv);
+	int fd = memfd_create("pvkit-gnt-active", MFD_CLOEXEC);
+	void *m;
+
+	if (fd < 0)
+		return NULL;
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		goto fail;
+	if (h->gact_fd_new >= 0)
+		close(h->gact_fd_new);
+	h->gact_fd_new = fd;
+	return m;
+fail:
+	close(fd);
+	return NULL;
+}
+
+static void env_gact_free(struct hv_domain *d, void *base, size_t size)
+{
+	(void)d;
+	munmap(base, size);
+}
+
+/* Whether the process holding copier slot `slot` is gone: its connection
+ * closed, or hung up and not yet read. */
+static bool env_gact_holder_dead(struct hv *hv, unsigned int slot)
+{
+	struct hvd *h = hvd_of(hv);
+	struct conn *c;
+	struct pollfd pfd;
+
+	if (slot >= PVK_GACT_SLOTS || slot == PVK_GACT_HVD)
+		return false;
+	c = h->gslot_conn[slot];
+	if (!c)
+		return true;
+	pfd.fd = c->fd;
+	pfd.events = POLLRDHUP;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) > 0 &&
+	       (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
 static const struct hv_env_ops env_ops = {
-	.kick = env_kick,
-	.timer_set = env_timer_set,
-	.page_release = env_page_release,
-	.dom_changed = env_dom_changed,
-	.dom_free = env_dom_free,
-	.direct_hint = env_direct_hint,
+    .gact_alloc = env_gact_alloc,
+    .gact_free = env_gact_free,
+    .gact_holder_dead = env_gact_holder_dead,
+    .kick = env_kick,
+    .timer_set = env_timer_set,
+    .page_release = env_page_release,
+    .dom_changed = env_dom_changed,
+    .dom_free = env_dom_free,
+    .direct_hint = env_direct_hint,
 };
 
 /* ---- helpers ---- */
@@ -287,13 +346,12 @@ static int shared_page(const char *name, int *fd_out, void **map_out)
 	*fd_out = fd;
 	*map_out = m;
 	return 0;
-fail:
-	{
-		int e = -errno;
+fail : {
+	int e = -errno;
 
-		close(fd);
-		return e;
-	}
+	close(fd);
+	return e;
+}
 }
 
 static int reply(struct conn *c, uint64_t seq, int64_t rc, const void *arg,
@@ -330,7 +388,7 @@ struct call {
 	size_t out_len; /* bytes of arg to send back */
 	int fds[PVK_MAX_FDS];
 	unsigned int nfds;
-	bool deferred; /* reply sent later */
+	bool deferred;	/* reply sent later */
 	bool close_fds; /* fds were made for the reply: close once sent */
 };
 
@@ -377,7 +435,8 @@ static int64_t do_evtchn(struct call *cl)
 		return hv_evtchn_bind_vcpu(s, (void *)cl->arg);
 	case EVTCHNOP_close:
 		NEED(sizeof(struct evtchn_close));
-		return hv_evtchn_close(s, ((struct evtchn_close *)cl->arg)->port);
+		return hv_evtchn_close(s,
+				       ((struct evtchn_close *)cl->arg)->port);
 	case EVTCHNOP_send:
 		NEED(sizeof(struct evtchn_send));
 		return hv_evtchn_send(s, ((struct evtchn_send *)cl->arg)->port);
@@ -387,11 +446,12 @@ static int64_t do_evtchn(struct call *cl)
 		return hv_evtchn_status(s, (void *)cl->arg);
 	case EVTCHNOP_unmask:
 		NEED(sizeof(struct evtchn_unmask));
-		return hv_evtchn_unmask(s,
-					((struct evtchn_unmask *)cl->arg)->port);
+		return hv_evtchn_unmask(
+		    s, ((struct evtchn_unmask *)cl->arg)->port);
 	case EVTCHNOP_reset:
 		NEED(sizeof(struct evtchn_reset));
-		return hv_evtchn_reset(s, ((struct evtchn_reset *)cl->arg)->dom);
+		return hv_evtchn_reset(s,
+				       ((struct evtchn_reset *)cl->arg)->dom);
 	case EVTCHNOP_bind_pirq:
 		return -ENOSYS; /* no physical IRQs in emulation */
 	case EVTCHNOP_init_control:
@@ -489,7 +549,7 @@ static int64_t do_gnttab(struct call *cl)
 			idx = attach_mem_fd(cl, g);
 			if (idx < 0) {
 				struct gnttab_unmap_grant_ref u = {
-					.handle = op[i].handle};
+				    .handle = op[i].handle};
 
 				hv_gnttab_unmap(s, &u);
 				op[i].status = GNTST_no_space;
@@ -621,7 +681,8 @@ static int64_t do_memory(struct call *cl)
 
 		if (cl->len < sizeof(*r))
 			return -EINVAL;
-		if (r->nr_extents > (cl->len - sizeof(*r)) / sizeof(xen_pfn_t) ||
+		if (r->nr_extents >
+			(cl->len - sizeof(*r)) / sizeof(xen_pfn_t) ||
 		    cl->len != sizeof(*r) + r->nr_extents * sizeof(xen_pfn_t))
 			return -EINVAL;
 		if (r->extent_order != 0)
@@ -643,8 +704,8 @@ static int64_t do_memory(struct call *cl)
 		if (!d)
 			return -ESRCH;
 		return (int64_t)(cl->req->cmd == XENMEM_current_reservation
-					 ? d->tot_pages
-					 : d->max_pages);
+				     ? d->tot_pages
+				     : d->max_pages);
 	}
 	default:
 		return -ENOSYS;
@@ -713,7 +774,7 @@ static void dom_priv_init(struct dom_priv *p)
 	unsigned int v;
 
 	memset(p, 0, sizeof(*p));
-	p->mem_fd = p->sh_fd = -1;
+	p->mem_fd = p->sh_fd = p->gact_fd = -1;
 	for (v = 0; v < HV_MAX_VCPUS; v++) {
 		p->efd[v] = -1;
 		p->timer[v].fd = -1;
@@ -785,9 +846,15 @@ static int64_t do_dom_create(struct call *cl)
 	rc = hv_domain_create(&h->hv, DOMID_INVALID, a->name, false, a->vcpus,
 			      a->max_pages, a->tot_pages, a->max_grant_frames,
 			      mem, mem_pages, &d);
-	if (rc)
+	if (rc) {
+		if (h->gact_fd_new >= 0)
+			close(h->gact_fd_new);
+		h->gact_fd_new = -1;
 		goto fail;
+	}
 	mem = MAP_FAILED; /* owned by the domain (freed in env_dom_free) */
+	p->gact_fd = h->gact_fd_new;
+	h->gact_fd_new = -1;
 	d->priv = p;
 	d->paused = true; /* created paused, as in Xen */
 	for (v = 0; v < a->vcpus; v++) {
@@ -952,6 +1019,38 @@ static int64_t do_foreign_map(struct call *cl)
 	return 0;
 }
 
+/* PVK_HC_gnt_share: a granter's memory and active table for a Dom0
+ * copier; rc is the connection's slot. */
+static int64_t do_gnt_share(struct call *cl)
+{
+	struct hvd *h = cl->c->hvd;
+	struct pvk_hc_domid *a = (void *)cl->arg;
+	struct hv_domain *d;
+	struct dom_priv *p;
+	unsigned int s;
+
+	if (!cl->c->dom->privileged)
+		return -EPERM;
+	NEED(sizeof(*a));
+	d = hv_domain_get(&h->hv, (domid_t)a->domid);
+	if (!d || a->domid >= DOMID_FIRST_RESERVED || !d->mem ||
+	    d->state == HV_DOM_DYING || !(p = d->priv) || p->gact_fd < 0)
+		return -ESRCH;
+	if (!cl->c->gslot) {
+		for (s = 1; s < PVK_GACT_SLOTS; s++)
+			if (!h->gslot_conn[s])
+				break;
+		if (s == PVK_GACT_SLOTS)
+			return -ENOSPC;
+		h->gslot_conn[s] = cl->c;
+		cl->c->gslot = s;
+	}
+	cl->fds[0] = p->mem_fd;
+	cl->fds[1] = p->gact_fd;
+	cl->nfds = 2;
+	return cl->c->gslot;
+}
+
 /* ---- start of day ---- */
 
 static int hello_reply(struct conn *c, uint64_t seq)
@@ -1004,8 +1103,7 @@ static int64_t do_hello(struct call *cl)
 	{
 		int zero = 0; /* credentials are needed only once */
 
-		setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &zero,
-			   sizeof(zero));
+		setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &zero, sizeof(zero));
 	}
 	if (!c->dom->privileged && c->dom->paused) {
 		/* Held until the toolstack unpauses the new domain. */
@@ -1105,6 +1203,9 @@ static void handle_call(struct conn *c, size_t n)
 		break;
 	case PVK_HC_foreign_map:
 		cl.rc = do_foreign_map(&cl);
+		break;
+	case PVK_HC_gnt_share:
+		cl.rc = do_gnt_share(&cl);
 		break;
 	case PVK_HC_evtchn_direct:
 		cl.rc = do_direct(&cl);
@@ -1218,7 +1319,7 @@ static void bell_input(struct conn *c)
 	}
 	while (cons != prod) {
 		evtchn_port_t port = __atomic_load_n(
-			&r->port[cons % PVK_SEND_RING_SLOTS], __ATOMIC_RELAXED);
+		    &r->port[cons % PVK_SEND_RING_SLOTS], __ATOMIC_RELAXED);
 
 		cons++;
 		if (c->hello_done && c->sink)
@@ -1259,6 +1360,19 @@ static void conn_close(struct conn *c)
 		}
 	epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->bell_fd, NULL);
+	if (c->gslot) {
+		/* A copier gone, maybe in the middle of a copy: its pins go,
+		 * a lock it held is broken (gnt_active.h). */
+		unsigned int slot = c->gslot;
+		uint64_t n;
+
+		h->gslot_conn[slot] = NULL;
+		n = hv_gact_drop_slot(&h->hv, slot);
+		if (n)
+			pvk_warn("copier slot %u (pid %d) went holding %llu "
+				 "grant pins: dropped",
+				 slot, (int)c->pid, (unsigned long long)n);
+	}
 	close(c->fd);
 	close(c->bell_fd);
 	if (c->dom && c->dom->privileged) {
@@ -1360,19 +1474,19 @@ static int hvd_option(void *arg, int c, const char *val)
 }
 
 static const struct option hvd_lopts[] = {
-	{"socket", required_argument, NULL, 's'},
-	{NULL, 0, NULL, 0},
+    {"socket", required_argument, NULL, 's'},
+    {NULL, 0, NULL, 0},
 };
 
 static const struct pvk_daemon_spec hvd_spec = {
-	.name = "pvkit-hvd",
-	.synopsis = "--socket PATH [options]",
-	.usage = "  The emulated hypervisor daemon.\n"
-		 "  -s, --socket PATH         Dom0 processes connect here "
-		 "(default $PVKIT_HV_SOCK)\n",
-	.shortopts = "s:",
-	.longopts = hvd_lopts,
-	.option = hvd_option,
+    .name = "pvkit-hvd",
+    .synopsis = "--socket PATH [options]",
+    .usage = "  The emulated hypervisor daemon.\n"
+	     "  -s, --socket PATH         Dom0 processes connect here "
+	     "(default $PVKIT_HV_SOCK)\n",
+    .shortopts = "s:",
+    .longopts = hvd_lopts,
+    .option = hvd_option,
 };
 
 int main(int argc, char **argv)
@@ -1400,6 +1514,7 @@ int main(int argc, char **argv)
 		pvk_err("out of memory");
 		return 1;
 	}
+	h->gact_fd_new = -1;
 	rc = hv_domain_create(&h->hv, 0, "Domain-0", true, 1, 0, 0, 0, NULL, 0,
 			      &d0);
 	if (rc) {

@@ -3,26 +3,28 @@
  * pvkit-hvd, Dom0 in this process, DomU kernels in forked children.
  */
 #include <errno.h>
-#include <stdint.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <cmocka.h>
-#include <xen/sched.h>
-#include <xen/memory.h>
-#include <xen/hvm/params.h>
 
+#include <cmocka.h>
+#include <xen/hvm/params.h>
+#include <xen/memory.h>
+#include <xen/sched.h>
+
+#include "common/gnt_active.h"
+#include "common/util.h"
 #include "harness.h"
 #include "hv/hc_wire.h"
-#include "common/util.h"
 
 static struct harness H;
 
@@ -158,8 +160,9 @@ static void pp_finish(struct pp_arg *a, struct pp_arg *b, pid_t pa, pid_t pb,
 	ea = harness_wait(pa);
 	eb = harness_wait(pb);
 	if (ra || rb || ea || eb)
-		print_message("ping-pong: listener %d/exit %d, initiator %d/exit %d\n",
-			      ra, ea, rb, eb);
+		print_message(
+		    "ping-pong: listener %d/exit %d, initiator %d/exit %d\n",
+		    ra, ea, rb, eb);
 	assert_int_equal(ea, 0);
 	assert_int_equal(eb, 0);
 	assert_int_equal(ra, 0);
@@ -317,7 +320,8 @@ static void test_vcpus_ipi_timer(void **state)
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(chan_get(&up, &late), 0);
 		print_message("PV timer on vCPU %d fired %.3f ms after its "
-			      "deadline\n", i, (double)late / 1e6);
+			      "deadline\n",
+			      i, (double)late / 1e6);
 	}
 	/* The guest powers off; the hypervisor stops its process. */
 	assert_int_equal(harness_wait(p), 128 + SIGKILL);
@@ -338,9 +342,9 @@ static long dom0_map(domid_t d, grant_ref_t ref, bool ro, void **addr,
 		     grant_handle_t *handle)
 {
 	struct gnttab_map_grant_ref op = {
-		.flags = GNTMAP_host_map | (ro ? GNTMAP_readonly : 0),
-		.ref = ref,
-		.dom = d,
+	    .flags = GNTMAP_host_map | (ro ? GNTMAP_readonly : 0),
+	    .ref = ref,
+	    .dom = d,
 	};
 	int fd = -1;
 	unsigned int nfds = 1;
@@ -368,17 +372,17 @@ static int16_t dom0_unmap(grant_handle_t handle)
 {
 	struct gnttab_unmap_grant_ref op = {.handle = handle};
 	long rc = pvk_rt_hypercall(H.dom0, __HYPERVISOR_grant_table_op,
-				   GNTTABOP_unmap_grant_ref, 1, &op,
-				   sizeof(op), sizeof(op), NULL, NULL);
+				   GNTTABOP_unmap_grant_ref, 1, &op, sizeof(op),
+				   sizeof(op), NULL, NULL);
 
 	return rc < 0 ? (int16_t)-100 : op.status;
 }
 
 static int16_t dom0_copy(struct gnttab_copy *op)
 {
-	long rc = pvk_rt_hypercall(H.dom0, __HYPERVISOR_grant_table_op,
-				   GNTTABOP_copy, 1, op, sizeof(*op),
-				   sizeof(*op), NULL, NULL);
+	long rc =
+	    pvk_rt_hypercall(H.dom0, __HYPERVISOR_grant_table_op, GNTTABOP_copy,
+			     1, op, sizeof(*op), sizeof(*op), NULL, NULL);
 
 	return rc < 0 ? (int16_t)-100 : op->status;
 }
@@ -514,6 +518,236 @@ static void test_grants(void **state)
 	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, d), 0);
 }
 
+/* ---- Dom0 copiers pinning in the shared active table ---- */
+
+enum { C_RW, C_RO, C_ENDED, C_OTHER, C_COUNT };
+
+static int copier_guest(struct pvk_rt *rt, void *p)
+{
+	struct gnt_arg *a = p;
+	grant_ref_t refs[C_COUNT];
+	xen_pfn_t pfn[C_COUNT];
+	grant_entry_v1_t *e;
+	uint8_t *rw;
+	uint64_t v;
+	int i;
+
+	for (i = 0; i < C_COUNT; i++) {
+		if (pvk_page_alloc(rt, &pfn[i]))
+			return 2;
+		memset(pvk_rt_gpfn_to_ptr(rt, pfn[i]), 0x40 + i, 4096);
+	}
+	if (pvk_gnt_grant(rt, 0, pfn[C_RW], false, &refs[C_RW]) ||
+	    pvk_gnt_grant(rt, 0, pfn[C_RO], true, &refs[C_RO]) ||
+	    pvk_gnt_grant(rt, 0, pfn[C_ENDED], false, &refs[C_ENDED]) ||
+	    pvk_gnt_grant(rt, 999, pfn[C_OTHER], false, &refs[C_OTHER]))
+		return 3;
+	if (pvk_gnt_end(rt, refs[C_ENDED]))
+		return 4;
+	for (i = 0; i < C_COUNT; i++)
+		chan_put(&a->up, refs[i]);
+	rw = pvk_rt_gpfn_to_ptr(rt, pfn[C_RW]);
+	e = pvk_gnt_entry(rt, refs[C_RW]);
+	/* 1: Dom0's copies are done: C_RW holds C_RO's bytes then 0xd1
+	 * from offset 2048, and no flag is left set. */
+	if (chan_get(&a->down, &v))
+		return 5;
+	if (rw[0] != 0x40 + C_RO || rw[2047] != 0x40 + C_RO ||
+	    rw[2048] != 0xd1 || rw[4095] != 0xd1)
+		return 6;
+	if (e->flags & (GTF_reading | GTF_writing))
+		return 7;
+	chan_put(&a->up, 1);
+	/* 2: a copier holds C_RW pinned: access cannot end. */
+	if (chan_get(&a->down, &v))
+		return 8;
+	if (!(e->flags & GTF_writing) || pvk_gnt_end(rt, refs[C_RW]) != -EBUSY)
+		return 9;
+	chan_put(&a->up, 2);
+	/* 3: the copier was killed: its pin is gone. */
+	if (chan_get(&a->down, &v))
+		return 10;
+	if (e->flags & (GTF_reading | GTF_writing))
+		return 11;
+	if (pvk_gnt_end(rt, refs[C_RW]))
+		return 12;
+	chan_put(&a->up, 3);
+	if (chan_get(&a->down, &v))
+		return 13;
+	return 0;
+}
+
+struct pinner_arg {
+	char sock[300];
+	domid_t dom;
+	grant_ref_t ref;
+	struct chan up;
+};
+
+/* A second Dom0 process that takes domain dom's active table, pins ref
+ * writable, keeps the table's lock, says so and waits to be killed. */
+static int pinner_entry(int fd, uintptr_t fn, void *p)
+{
+	struct pinner_arg *a = p;
+	struct pvk_hc_domid q = {.domid = a->dom};
+	struct pvk_rt *rt;
+	struct pvk_gact g;
+	int fds[PVK_MAX_FDS];
+	unsigned int nfds = PVK_MAX_FDS;
+	void *mem, *tab;
+	size_t mlen, tlen;
+	xen_pfn_t frame;
+	long slot;
+
+	(void)fd;
+	(void)fn;
+	if (pvk_rt_open(a->sock, -1, &rt))
+		return 2;
+	slot = pvk_rt_hypercall(rt, PVK_HC_gnt_share, 0, 0, &q, sizeof(q),
+				sizeof(q), fds, &nfds);
+	if (slot <= 0 || nfds != 2)
+		return 3;
+	mlen = (size_t)lseek(fds[0], 0, SEEK_END);
+	tlen = (size_t)lseek(fds[1], 0, SEEK_END);
+	mem = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	tab = mmap(NULL, tlen, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
+	if (mem == MAP_FAILED || tab == MAP_FAILED ||
+	    pvk_gact_view(tab, tlen, mem, mlen, &g))
+		return 4;
+	if (pvk_gact_lock(&g, (unsigned int)slot, 1000000000ull, NULL, NULL))
+		return 5;
+	if (pvk_gact_pin(&g, (unsigned int)slot, 0, a->ref, true, &frame) !=
+	    GNTST_okay)
+		return 6;
+	chan_put(&a->up, (uint64_t)slot);
+	pause();
+	return 0;
+}
+
+static void test_copier_pins(void **state)
+{
+	struct gnt_arg a;
+	struct pinner_arg pa;
+	struct pvk_platform *plat;
+	struct pvk_gnttab *gt;
+	grant_ref_t refs[C_COUNT];
+	struct gnttab_copy cp[2];
+	uint8_t buf[4096] __attribute__((aligned(4096)));
+	void *m;
+	grant_handle_t h;
+	uint64_t v;
+	domid_t d;
+	pid_t p, pp;
+	int i;
+
+	(void)state;
+	assert_int_equal(chan_init(&a.up), 0);
+	assert_int_equal(chan_init(&a.down), 0);
+	assert_int_equal(harness_guest(&H, "copier", 1, 4096, copier_guest, &a,
+				       sizeof(a), &d, &p),
+			 0);
+	for (i = 0; i < C_COUNT; i++) {
+		assert_int_equal(chan_get(&a.up, &v), 0);
+		refs[i] = (grant_ref_t)v;
+	}
+	assert_int_equal(pvk_platform_emulated_from_rt(H.dom0, &plat), 0);
+	assert_int_equal(plat->gnttab->open(plat, &gt), 0);
+	/* Grant to grant (C_RO into C_RW), then a local buffer into the
+	 * upper half of C_RW, in one batch: each op pinned and copied here. */
+	memset(buf, 0xd1, sizeof(buf));
+	memset(cp, 0, sizeof(cp));
+	cp[0].source.u.ref = refs[C_RO];
+	cp[0].source.domid = d;
+	cp[0].dest.u.ref = refs[C_RW];
+	cp[0].dest.domid = d;
+	cp[0].len = 4096;
+	cp[0].flags = GNTCOPY_source_gref | GNTCOPY_dest_gref;
+	cp[1].source.u.gmfn = (uintptr_t)buf >> 12;
+	cp[1].source.domid = DOMID_SELF;
+	cp[1].dest.u.ref = refs[C_RW];
+	cp[1].dest.domid = d;
+	cp[1].dest.offset = 2048;
+	cp[1].len = 2048;
+	cp[1].flags = GNTCOPY_dest_gref;
+	assert_int_equal(plat->gnttab->copy(gt, cp, 2), 0);
+	assert_int_equal(cp[0].status, GNTST_okay);
+	assert_int_equal(cp[1].status, GNTST_okay);
+	/* Reading a grant into a local buffer. */
+	cp[1].source.u.ref = refs[C_RO];
+	cp[1].source.domid = d;
+	cp[1].source.offset = 0;
+	cp[1].dest.u.gmfn = (uintptr_t)buf >> 12;
+	cp[1].dest.domid = DOMID_SELF;
+	cp[1].dest.offset = 0;
+	cp[1].len = 4096;
+	cp[1].flags = GNTCOPY_source_gref;
+	assert_int_equal(plat->gnttab->copy(gt, &cp[1], 1), 0);
+	assert_int_equal(cp[1].status, GNTST_okay);
+	assert_int_equal(buf[0], 0x40 + C_RO);
+	assert_int_equal(buf[4095], 0x40 + C_RO);
+	/* Every invalid use gets hvd's answer. */
+	cp[1].flags = GNTCOPY_dest_gref; /* buf into ... */
+	cp[1].source.u.gmfn = (uintptr_t)buf >> 12;
+	cp[1].source.domid = DOMID_SELF;
+	cp[1].dest.domid = d;
+	cp[1].dest.u.ref = refs[C_RO]; /* a read-only grant */
+	assert_int_equal(plat->gnttab->copy(gt, &cp[1], 1), 0);
+	assert_int_equal(cp[1].status, GNTST_general_error);
+	cp[1].dest.u.ref = refs[C_ENDED]; /* revoked */
+	assert_int_equal(plat->gnttab->copy(gt, &cp[1], 1), 0);
+	assert_int_equal(cp[1].status, GNTST_general_error);
+	cp[1].dest.u.ref = refs[C_OTHER]; /* granted to another domain */
+	assert_int_equal(plat->gnttab->copy(gt, &cp[1], 1), 0);
+	assert_int_equal(cp[1].status, GNTST_general_error);
+	cp[1].dest.u.ref = 100000; /* beyond the table */
+	assert_int_equal(plat->gnttab->copy(gt, &cp[1], 1), 0);
+	assert_int_equal(cp[1].status, GNTST_bad_gntref);
+	cp[1].dest.domid = 1000; /* no such domain */
+	assert_int_equal(plat->gnttab->copy(gt, &cp[1], 1), 0);
+	assert_int_equal(cp[1].status, GNTST_bad_domain);
+	chan_put(&a.down, 1);
+	assert_int_equal(chan_get(&a.up, &v), 0);
+
+	/* Another copier pins C_RW and dies holding the pin and the lock:
+	 * hvd's own pin (a map) still works once it is gone, and the pin
+	 * goes with it. */
+	memset(&pa, 0, sizeof(pa));
+	snprintf(pa.sock, sizeof(pa.sock), "%s", H.sock);
+	pa.dom = d;
+	pa.ref = refs[C_RW];
+	assert_int_equal(chan_init(&pa.up), 0);
+	assert_int_equal(
+	    harness_spawn(H.dom0, pinner_entry, 0, &pa, sizeof(pa), -1, &pp),
+	    0);
+	assert_int_equal(chan_get(&pa.up, &v), 0);
+	/* Slot 1 is this process's, taken by the copies above: they were
+	 * served here (PVKIT_GNT_SHARE=0 sends them through hvd). */
+	if (getenv("PVKIT_GNT_SHARE") &&
+	    !strcmp(getenv("PVKIT_GNT_SHARE"), "0"))
+		assert_int_equal(v, 1);
+	else
+		assert_int_equal(v, 2);
+	chan_put(&a.down, 2);
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	kill(pp, SIGKILL);
+	assert_int_equal(dom0_map(d, refs[C_RO], true, &m, &h), 0);
+	munmap(m, 4096);
+	assert_int_equal(dom0_unmap(h), GNTST_okay);
+	assert_int_equal(harness_wait(pp), 128 + SIGKILL);
+	/* and this process's copies go on */
+	cp[1].dest.u.ref = refs[C_RW];
+	cp[1].dest.domid = d;
+	assert_int_equal(plat->gnttab->copy(gt, &cp[1], 1), 0);
+	assert_int_equal(cp[1].status, GNTST_okay);
+	chan_put(&a.down, 3);
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	plat->gnttab->close(gt);
+	pvk_platform_close(plat);
+	chan_put(&a.down, 4);
+	assert_int_equal(harness_wait(p), 0);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, d), 0);
+}
+
 /* ---- kill -9: everything the guest held is reclaimed ---- */
 
 static int holder_guest(struct pvk_rt *rt, void *p)
@@ -556,9 +790,9 @@ static void test_kill9_reclaim(void **state)
 	assert_int_equal(chan_get(&a.up, &port), 0);
 	assert_int_equal(chan_get(&a.up, &ref), 0);
 	/* Dom0 binds to its port and maps its grant. */
-	assert_int_equal(pvk_evtchn_bind_interdomain(H.dom0, d,
-						     (evtchn_port_t)port,
-						     &bi.local_port), 0);
+	assert_int_equal(pvk_evtchn_bind_interdomain(
+			     H.dom0, d, (evtchn_port_t)port, &bi.local_port),
+			 0);
 	assert_int_equal(dom0_map(d, (grant_ref_t)ref, false, &m, &h), 0);
 	kill(p, SIGKILL);
 	assert_int_equal(harness_wait(p), 128 + SIGKILL);
@@ -667,10 +901,8 @@ static int evil_guest(struct pvk_rt *rt, void *p)
 	struct chan *up = p;
 	uint8_t big[4096];
 	struct evtchn_status st = {.dom = 0, .port = 1};
-	struct evtchn_bind_interdomain bi = {.remote_dom = 0,
-					     .remote_port = 1};
-	struct gnttab_map_grant_ref mop = {.flags = GNTMAP_host_map,
-					   .dom = 0};
+	struct evtchn_bind_interdomain bi = {.remote_dom = 0, .remote_port = 1};
+	struct gnttab_map_grant_ref mop = {.flags = GNTMAP_host_map, .dom = 0};
 	struct gnttab_copy cp = {0};
 	evtchn_port_t port;
 	domid_t nd;
@@ -710,28 +942,28 @@ static int evil_guest(struct pvk_rt *rt, void *p)
 				sizeof(mop), NULL, NULL) == 0 &&
 	       mop.status != GNTST_okay);
 	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
-				GNTTABOP_map_grant_ref, 1000, &mop,
-				sizeof(mop), 0, NULL, NULL) == -EINVAL);
-	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
-				GNTTABOP_copy, 0xffffffffu, &cp, sizeof(cp), 0,
-				NULL, NULL) == -EINVAL);
+				GNTTABOP_map_grant_ref, 1000, &mop, sizeof(mop),
+				0, NULL, NULL) == -EINVAL);
+	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op, GNTTABOP_copy,
+				0xffffffffu, &cp, sizeof(cp), 0, NULL,
+				NULL) == -EINVAL);
 	cp.flags = GNTCOPY_source_gref;
 	cp.source.domid = 0;
 	cp.dest.domid = DOMID_SELF;
 	cp.dest.u.gmfn = 0x7fffffff; /* not our frame */
 	cp.len = 8;
-	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
-				GNTTABOP_copy, 1, &cp, sizeof(cp), sizeof(cp),
-				NULL, NULL) == 0 &&
+	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op, GNTTABOP_copy,
+				1, &cp, sizeof(cp), sizeof(cp), NULL,
+				NULL) == 0 &&
 	       cp.status != GNTST_okay);
 	/* Another domain's frames by number: not without privilege. */
 	cp.flags = 0;
 	cp.source.domid = 0;
 	cp.source.u.gmfn = 1;
 	cp.dest.u.gmfn = 1;
-	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
-				GNTTABOP_copy, 1, &cp, sizeof(cp), sizeof(cp),
-				NULL, NULL) == 0 &&
+	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op, GNTTABOP_copy,
+				1, &cp, sizeof(cp), sizeof(cp), NULL,
+				NULL) == 0 &&
 	       cp.status != GNTST_okay);
 	/* Privileged operations. */
 	EXPECT(pvk_dom_create(rt, "x", 4096, 4096, 1, "", &nd, &fd) == -EPERM);
@@ -741,8 +973,8 @@ static int evil_guest(struct pvk_rt *rt, void *p)
 	       -EPERM);
 	/* Garbage and oversized datagrams. */
 	memset(big, 0xff, sizeof(big));
-	EXPECT(pvk_rt_hypercall(rt, 0xdeadbeef, 7, 7, big, sizeof(big), 0,
-				NULL, NULL) == -ENOSYS);
+	EXPECT(pvk_rt_hypercall(rt, 0xdeadbeef, 7, 7, big, sizeof(big), 0, NULL,
+				NULL) == -ENOSYS);
 	EXPECT(pvk_rt_hypercall(rt, __HYPERVISOR_memory_op,
 				XENMEM_decrease_reservation, 0, big,
 				sizeof(big), 0, NULL, NULL) == -EINVAL);
@@ -795,7 +1027,7 @@ static int evil_guest(struct pvk_rt *rt, void *p)
 		pvk_rt_send_ring(rt, &r, &bell);
 		for (k = 0; k < 10; k++)
 			r->port[(r->prod + k) % PVK_SEND_RING_SLOTS] =
-				0xfffffff0u + k;
+			    0xfffffff0u + k;
 		__atomic_store_n(&r->prod, r->prod + 10, __ATOMIC_RELEASE);
 		EXPECT(write(bell, &one, sizeof(one)) == sizeof(one));
 		usleep(20000);
@@ -835,7 +1067,6 @@ static void test_malicious_guest(void **state)
 	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, d), 0);
 }
 
-
 /* ---- direct delivery (PVK_HC_evtchn_direct) ---- */
 
 struct dd_arg {
@@ -843,8 +1074,7 @@ struct dd_arg {
 	bool sender;
 };
 
-static int dd_call(struct pvk_rt *rt, uint32_t cmd, evtchn_port_t port,
-		   int *fd)
+static int dd_call(struct pvk_rt *rt, uint32_t cmd, evtchn_port_t port, int *fd)
 {
 	struct pvk_hc_direct a = {.port = port};
 	unsigned int nfds = 1;
@@ -865,7 +1095,8 @@ static bool dd_hint(struct pvk_rt *rt, evtchn_port_t port)
 
 	pvk_rt_send_ring(rt, &r, &bell);
 	return (__atomic_load_n(&r->direct_hint[port / 64], __ATOMIC_ACQUIRE) >>
-		(port % 64)) & 1;
+		(port % 64)) &
+	       1;
 }
 
 /* A receiver and a sender that also plays foul with the raw interface:
@@ -902,7 +1133,8 @@ static int dd_guest(struct pvk_rt *rt, void *p)
 			/* the runtime took the inbox already */
 			DD_EXPECT(dd_call(rt, PVK_DIRECT_rx, port, &fd) ==
 				  -EEXIST);
-			chan_put(&a->up, (uint64_t)pvk_rt_domid(rt) << 32 | port);
+			chan_put(&a->up,
+				 (uint64_t)pvk_rt_domid(rt) << 32 | port);
 			/* the sender sends 1 event, then floods, then 1 */
 			DD_EXPECT(waiter_wait(&w, 1, 5000) == 0);
 			chan_put(&a->up, 1);
@@ -999,11 +1231,11 @@ static void test_direct_delivery(void **state)
 		assert_int_equal(chan_get(&r.up, &v), 0); /* port */
 		chan_put(&snd.down, v);
 		assert_int_equal(chan_get(&r.up, &v), 0); /* got 1 */
-		chan_put(&snd.down, 0);                  /* flood */
+		chan_put(&snd.down, 0);			  /* flood */
 		assert_int_equal(chan_get(&snd.up, &v), 0);
 		chan_put(&r.down, 0);
 		assert_int_equal(chan_get(&r.up, &v), 0); /* reset */
-		chan_put(&snd.down, 0);                  /* one more */
+		chan_put(&snd.down, 0);			  /* one more */
 		assert_int_equal(chan_get(&snd.up, &v), 0);
 		chan_put(&r.down, 0);
 		assert_int_equal(chan_get(&r.up, &v), 0); /* closed */
@@ -1083,29 +1315,32 @@ static void test_suspend_resume_remote_shutdown(void **state)
 	rs.reason = SHUTDOWN_watchdog;
 	assert_int_equal(pvk_rt_hypercall(H.dom0, __HYPERVISOR_sched_op,
 					  SCHEDOP_remote_shutdown, 0, &rs,
-					  sizeof(rs), 0, NULL, NULL), 0);
+					  sizeof(rs), 0, NULL, NULL),
+			 0);
 	assert_int_equal(harness_wait(p), 128 + SIGKILL);
 	assert_int_equal(pvk_dom_list(H.dom0, d, &info, 1), 1);
 	assert_int_equal(info.shutdown_reason, SHUTDOWN_watchdog);
 	rs.reason = 99;
 	assert_int_equal(pvk_rt_hypercall(H.dom0, __HYPERVISOR_sched_op,
 					  SCHEDOP_remote_shutdown, 0, &rs,
-					  sizeof(rs), 0, NULL, NULL), -EINVAL);
+					  sizeof(rs), 0, NULL, NULL),
+			 -EINVAL);
 	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, d), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_evtchn_pingpong),
-		cmocka_unit_test(test_events_survive_connection_churn),
-		cmocka_unit_test(test_vcpus_ipi_timer),
-		cmocka_unit_test(test_grants),
-		cmocka_unit_test(test_kill9_reclaim),
-		cmocka_unit_test(test_memory_reservation),
-		cmocka_unit_test(test_malicious_guest),
-		cmocka_unit_test(test_direct_delivery),
-		cmocka_unit_test(test_suspend_resume_remote_shutdown),
+	    cmocka_unit_test(test_evtchn_pingpong),
+	    cmocka_unit_test(test_events_survive_connection_churn),
+	    cmocka_unit_test(test_vcpus_ipi_timer),
+	    cmocka_unit_test(test_grants),
+	    cmocka_unit_test(test_copier_pins),
+	    cmocka_unit_test(test_kill9_reclaim),
+	    cmocka_unit_test(test_memory_reservation),
+	    cmocka_unit_test(test_malicious_guest),
+	    cmocka_unit_test(test_direct_delivery),
+	    cmocka_unit_test(test_suspend_resume_remote_shutdown),
 	};
 
 	return cmocka_run_group_tests_name("hv-integration", tests, setup,

@@ -439,7 +439,6 @@ static void test_evtchn_interdomain(void **state)
 	assert_int_equal(hv_evtchn_alloc_unbound(&f->d0[0], &a), -ESRCH);
 }
 
-
 /* Direct delivery's bookkeeping: an inbox per port, handed only to the
  * current peer, hints following bind and close, the write end closed with
  * the port. */
@@ -1446,7 +1445,9 @@ static void test_gnttab_copy(void **state)
 	c.dest.offset = 8;
 	assert_int_equal(gcopy(s, &c), GNTST_okay);
 	assert_int_equal(gentry(u2, 22)->flags, GTF_permit_access);
-	assert_int_equal(u2->d->gact.ent[22].r[PVK_GACT_HVD] + u2->d->gact.ent[22].w[PVK_GACT_HVD], 0);
+	assert_int_equal(u2->d->gact.ent[22].r[PVK_GACT_HVD] +
+			     u2->d->gact.ent[22].w[PVK_GACT_HVD],
+			 0);
 }
 
 static void test_gnttab_destroy_with_pins(void **state)

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/gnt_active.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "hv/hc_wire.h"
@@ -47,6 +48,27 @@ struct memcache_ent {
 	uint64_t used;
 };
 
+/* A granting domain's memory and active grant table, shared with
+ * pvkit-hvd (PVK_HC_gnt_share): copies pin there and copy here, with no
+ * round trip (see copy_shared).  Dropped when unused for a second or when
+ * the domain is destroyed. */
+#define SHARE_N 16
+struct share {
+	bool used;
+	domid_t domid;
+	uint8_t *mem;
+	size_t mem_len;
+	void *tab;
+	size_t tab_len;
+	struct pvk_gact g;
+	unsigned int users; /* copies in progress */
+	uint64_t used_ns;
+};
+
+#define SHARE_LOCK_TIMEOUT_NS                                                  \
+	2000000000ull /* hvd, which breaks locks, gone                         \
+		       */
+
 struct pvk_gnttab {
 	struct emu *e;
 	pthread_mutex_t lock;
@@ -54,6 +76,10 @@ struct pvk_gnttab {
 	/* copies: one thread at a time (copy_lock) */
 	pthread_mutex_t copy_lock;
 	struct memcache_ent mc[MEMCACHE_N];
+	/* shared active tables (share_lock) */
+	pthread_mutex_t share_lock;
+	int slot; /* ours in every table; 0: not asked yet; -1: none */
+	struct share share[SHARE_N];
 };
 
 /* Release grant handles with GNTTABOP_unmap_grant_ref (after munmap). */
@@ -70,10 +96,9 @@ static int grant_release(struct pvk_rt *rt, const grant_handle_t *handles,
 		return -ENOMEM;
 	for (i = 0; i < count; i++)
 		ops[i].handle = handles[i];
-	rc = pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
-			      GNTTABOP_unmap_grant_ref, count, ops,
-			      count * sizeof(*ops), count * sizeof(*ops), NULL,
-			      NULL);
+	rc = pvk_rt_hypercall(
+	    rt, __HYPERVISOR_grant_table_op, GNTTABOP_unmap_grant_ref, count,
+	    ops, count * sizeof(*ops), count * sizeof(*ops), NULL, NULL);
 	if (rc < 0) {
 		err = (int)rc;
 		goto out;
@@ -109,8 +134,8 @@ static int grant_map(struct pvk_rt *rt, struct gnttab_map_grant_ref *ops,
 	undo = calloc(count, sizeof(*undo));
 	rc = undo ? pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
 				     GNTTABOP_map_grant_ref, count, ops,
-				     count * sizeof(*ops),
-				     count * sizeof(*ops), fds, &nfds)
+				     count * sizeof(*ops), count * sizeof(*ops),
+				     fds, &nfds)
 		  : -ENOMEM;
 	if (rc < 0) {
 		nfds = 0;
@@ -135,8 +160,8 @@ static int grant_map(struct pvk_rt *rt, struct gnttab_map_grant_ref *ops,
 		if (ops[i].host_addr >= nfds ||
 		    mmap(base + (size_t)i * EMU_PAGE_SIZE, EMU_PAGE_SIZE,
 			 (ops[i].flags & GNTMAP_readonly)
-				 ? PROT_READ
-				 : PROT_READ | PROT_WRITE,
+			     ? PROT_READ
+			     : PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED, fds[ops[i].host_addr],
 			 (off_t)ops[i].dev_bus_addr) == MAP_FAILED) {
 			rc = ops[i].host_addr >= nfds ? -EPROTO : -errno;
@@ -199,7 +224,8 @@ static uint8_t *memcache_get(struct pvk_gnttab *h, int fd, size_t *size)
 			return c->base;
 		}
 		/* a free slot, else the least recently used */
-		if (!victim || (victim->base && (!c->base || c->used < victim->used)))
+		if (!victim ||
+		    (victim->base && (!c->base || c->used < victim->used)))
 			victim = c;
 	}
 	if (victim->base)
@@ -218,15 +244,159 @@ static uint8_t *memcache_get(struct pvk_gnttab *h, int fd, size_t *size)
 	return victim->base;
 }
 
+static void share_unmap(struct share *sh)
+{
+	munmap(sh->mem, sh->mem_len);
+	munmap(sh->tab, sh->tab_len);
+	sh->used = false;
+}
+
+/* Locked (share_lock) or closing: drop the shares nobody uses that were
+ * idle longer than idle ns (0: all) or whose domain is destroyed. */
+static void share_drop(struct pvk_gnttab *h, uint64_t idle)
+{
+	uint64_t now = idle ? pvk_now_ns() : 0;
+	unsigned int i;
+
+	for (i = 0; i < SHARE_N; i++) {
+		struct share *sh = &h->share[i];
+
+		if (sh->used && !sh->users &&
+		    (!idle || now - sh->used_ns > idle ||
+		     __atomic_load_n(&sh->g.hdr->dead, __ATOMIC_ACQUIRE)))
+			share_unmap(sh);
+	}
+}
+
+static size_t fd_size(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) < 0 || st.st_size <= 0 ? 0 : (size_t)st.st_size;
+}
+
+/* Locked: ask pvkit-hvd for dom's memory and table and map them into sh.
+ * 0, or -errno (-EPERM, -ENOSPC, -ENOSYS: this process copies through
+ * pvkit-hvd from now on). */
+static int share_open(struct pvk_gnttab *h, domid_t dom, struct share *sh)
+{
+	struct pvk_hc_domid a = {.domid = dom};
+	int fds[PVK_MAX_FDS];
+	unsigned int nfds = PVK_MAX_FDS, i;
+	void *mem = MAP_FAILED, *tab = MAP_FAILED;
+	size_t mlen = 0, tlen = 0;
+	long rc;
+
+	rc = pvk_rt_hypercall(h->e->rt, PVK_HC_gnt_share, 0, 0, &a, sizeof(a),
+			      sizeof(a), fds, &nfds);
+	if (rc < 0)
+		return (int)rc;
+	if (nfds != 2 || rc <= 0 || rc >= PVK_GACT_SLOTS ||
+	    (h->slot > 0 && rc != h->slot)) {
+		rc = -EPROTO;
+		goto out;
+	}
+	mlen = fd_size(fds[0]);
+	tlen = fd_size(fds[1]);
+	if (mlen)
+		mem = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   fds[0], 0);
+	if (tlen)
+		tab = mmap(NULL, tlen, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   fds[1], 0);
+	if (mem == MAP_FAILED || tab == MAP_FAILED) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (pvk_gact_view(tab, tlen, mem, mlen, &sh->g) ||
+	    sh->g.hdr->domid != dom) {
+		rc = -EPROTO;
+		goto out;
+	}
+	h->slot = (int)rc;
+	sh->used = true;
+	sh->domid = dom;
+	sh->mem = mem;
+	sh->mem_len = mlen;
+	sh->tab = tab;
+	sh->tab_len = tlen;
+	sh->users = 0;
+	mem = tab = MAP_FAILED;
+	rc = 0;
+out:
+	if (mem != MAP_FAILED)
+		munmap(mem, mlen);
+	if (tab != MAP_FAILED)
+		munmap(tab, tlen);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	return (int)rc;
+}
+
+/* dom's share, in use until share_put; NULL: copy through pvkit-hvd. */
+static struct share *share_get(struct pvk_gnttab *h, domid_t dom)
+{
+	struct share *sh = NULL, *free_sh = NULL;
+	unsigned int i;
+	int rc;
+
+	if (dom >= DOMID_FIRST_RESERVED ||
+	    __atomic_load_n(&h->slot, __ATOMIC_RELAXED) < 0)
+		return NULL;
+	pthread_mutex_lock(&h->share_lock);
+	share_drop(h, MEMCACHE_IDLE_NS);
+	for (i = 0; i < SHARE_N; i++) {
+		struct share *c = &h->share[i];
+
+		if (c->used && c->domid == dom &&
+		    !__atomic_load_n(&c->g.hdr->dead, __ATOMIC_ACQUIRE)) {
+			sh = c;
+			break;
+		}
+		if (!c->used && !free_sh)
+			free_sh = c;
+	}
+	if (!sh && free_sh && h->slot >= 0) {
+		rc = share_open(h, dom, free_sh);
+		if (rc == -EPERM || rc == -ENOSPC || rc == -ENOSYS ||
+		    rc == -EPROTO) {
+			pvk_info("gnttab: copying through pvkit-hvd (%s)",
+				 strerror(-rc));
+			h->slot = -1;
+		}
+		if (!rc)
+			sh = free_sh;
+	}
+	if (sh)
+		sh->users++;
+	pthread_mutex_unlock(&h->share_lock);
+	return sh;
+}
+
+static void share_put(struct pvk_gnttab *h, struct share *sh)
+{
+	pthread_mutex_lock(&h->share_lock);
+	sh->users--;
+	sh->used_ns = pvk_now_ns();
+	pthread_mutex_unlock(&h->share_lock);
+}
+
 static int gnttab_open(struct pvk_platform *plat, struct pvk_gnttab **out)
 {
 	struct pvk_gnttab *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return -ENOMEM;
+	const char *env = getenv("PVKIT_GNT_SHARE");
+
 	h->e = emu_of(plat);
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_init(&h->copy_lock, NULL);
+	pthread_mutex_init(&h->share_lock, NULL);
+	/* Only Dom0 gets the tables; PVKIT_GNT_SHARE=0 copies through
+	 * pvkit-hvd (for comparison). */
+	if (!pvk_rt_is_dom0(h->e->rt) || (env && !strcmp(env, "0")))
+		h->slot = -1;
 	*out = h;
 	return 0;
 }
@@ -249,6 +419,8 @@ static void gnttab_close(struct pvk_gnttab *h)
 		mapping_free(h, m);
 	}
 	memcache_drop(h, 0);
+	share_drop(h, 0);
+	pthread_mutex_destroy(&h->share_lock);
 	pthread_mutex_destroy(&h->copy_lock);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
@@ -273,8 +445,8 @@ static int gnttab_map(struct pvk_gnttab *h, domid_t dom,
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
-		ops[i].flags = GNTMAP_host_map |
-			       (writable ? 0 : GNTMAP_readonly);
+		ops[i].flags =
+		    GNTMAP_host_map | (writable ? 0 : GNTMAP_readonly);
 		ops[i].ref = refs[i];
 		ops[i].dom = dom;
 	}
@@ -414,10 +586,9 @@ static int16_t copy_here(struct pvk_rt *rt, const struct gnttab_copy *op)
 static int copy_native(struct pvk_rt *rt, struct gnttab_copy *ops,
 		       uint32_t count)
 {
-	long rc = pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
-				   GNTTABOP_copy, count, ops,
-				   count * sizeof(*ops), count * sizeof(*ops),
-				   NULL, NULL);
+	long rc = pvk_rt_hypercall(
+	    rt, __HYPERVISOR_grant_table_op, GNTTABOP_copy, count, ops,
+	    count * sizeof(*ops), count * sizeof(*ops), NULL, NULL);
 
 	return rc < 0 ? (int)rc : 0;
 }
@@ -461,7 +632,8 @@ static void copy_here_batch(struct pvk_gnttab *h, struct gnttab_copy *ops,
 	for (i = 0; i < n; i++) {
 		struct gnttab_copy *op = &ops[idx[i]];
 		bool dest = remote_is_dest(op);
-		const struct gnttab_copy_ptr *p = dest ? &op->dest : &op->source;
+		const struct gnttab_copy_ptr *p =
+		    dest ? &op->dest : &op->source;
 
 		if (side_is_local(op, false) && side_is_local(op, true))
 			continue;
@@ -476,9 +648,9 @@ static void copy_here_batch(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		goto single;
 	if (k) {
 		nfds = PVK_MAX_FDS;
-		rc = pvk_rt_hypercall(rt, __HYPERVISOR_grant_table_op,
-				      GNTTABOP_map_grant_ref, k, m,
-				      k * sizeof(*m), k * sizeof(*m), fds, &nfds);
+		rc = pvk_rt_hypercall(
+		    rt, __HYPERVISOR_grant_table_op, GNTTABOP_map_grant_ref, k,
+		    m, k * sizeof(*m), k * sizeof(*m), fds, &nfds);
 		if (rc < 0) {
 			nfds = 0;
 			goto single;
@@ -499,14 +671,14 @@ static void copy_here_batch(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		}
 		handles[nh++] = m[i].handle;
 		if (m[i].host_addr >= nfds || !mem[m[i].host_addr] ||
-		    m[i].dev_bus_addr + EMU_PAGE_SIZE >
-			msize[m[i].host_addr]) {
+		    m[i].dev_bus_addr + EMU_PAGE_SIZE > msize[m[i].host_addr]) {
 			op->status = GNTST_general_error;
 			continue;
 		}
 		page = mem[m[i].host_addr] + m[i].dev_bus_addr;
 		memmove(dest ? page + op->dest.offset : local_ptr(&op->dest),
-			dest ? local_ptr(&op->source) : page + op->source.offset,
+			dest ? local_ptr(&op->source)
+			     : page + op->source.offset,
 			op->len);
 		op->status = GNTST_okay;
 	}
@@ -533,28 +705,191 @@ out:
 	free(which);
 }
 
+/* The shares a batch of copies holds (share_get once per granter). */
+#define BATCH_SHARES 4
+struct batch_shares {
+	struct share *sh[BATCH_SHARES];
+	unsigned int n;
+	bool full;
+};
+
+static struct share *batch_share(struct pvk_gnttab *h, struct batch_shares *b,
+				 domid_t dom)
+{
+	struct share *sh;
+	unsigned int i;
+
+	for (i = 0; i < b->n; i++)
+		if (b->sh[i]->domid == dom)
+			return b->sh[i];
+	if (b->n == BATCH_SHARES)
+		return NULL;
+	sh = share_get(h, dom);
+	if (sh)
+		b->sh[b->n++] = sh;
+	return sh;
+}
+
+static void batch_shares_put(struct pvk_gnttab *h, struct batch_shares *b)
+{
+	while (b->n)
+		share_put(h, b->sh[--b->n]);
+}
+
+/* One side of a copy served from a share: pinned, and its address here. */
+struct shared_side {
+	struct share *sh; /* NULL: a local side */
+	grant_ref_t ref;
+	bool dest;
+	uint8_t *ptr;
+};
+
+static int16_t side_pin(struct pvk_gnttab *h, const struct gnttab_copy_ptr *p,
+			struct shared_side *sd)
+{
+	struct pvk_gact *g = &sd->sh->g;
+	xen_pfn_t frame;
+	int16_t st;
+
+	if (pvk_gact_lock(g, (unsigned int)h->slot, SHARE_LOCK_TIMEOUT_NS, NULL,
+			  NULL)) {
+		pvk_warn("gnttab: d%u's grant table stays locked",
+			 sd->sh->domid);
+		return GNTST_general_error;
+	}
+	st = pvk_gact_pin(g, (unsigned int)h->slot, pvk_rt_domid(h->e->rt),
+			  p->u.ref, sd->dest, &frame);
+	pvk_gact_unlock(g);
+	if (st == GNTST_okay)
+		sd->ptr =
+		    sd->sh->mem + (size_t)frame * EMU_PAGE_SIZE + p->offset;
+	return st;
+}
+
+static void side_unpin(struct pvk_gnttab *h, struct shared_side *sd)
+{
+	struct pvk_gact *g = &sd->sh->g;
+
+	/* Should pvkit-hvd be gone, nothing is left to keep; were we to
+	 * die, it drops our pins. */
+	if (pvk_gact_lock(g, (unsigned int)h->slot, SHARE_LOCK_TIMEOUT_NS, NULL,
+			  NULL)) {
+		pvk_warn("gnttab: d%u's grant table stays locked",
+			 sd->sh->domid);
+		return;
+	}
+	pvk_gact_unpin(g, (unsigned int)h->slot, sd->ref, sd->dest);
+	pvk_gact_unlock(g);
+}
+
+/*
+ * A copy whose sides are each in this process's memory or a grant
+ * reference, done here: each referenced grant pinned in its granter's
+ * shared active table (the same checks and flags pvkit-hvd applies, see
+ * common/gnt_active.h), the bytes moved through the granter's memory file,
+ * the pins dropped.  false: not servable so (a frame by number, our own
+ * grants, no share); the caller takes the hypervisor's way.
+ */
+static bool copy_shared(struct pvk_gnttab *h, struct batch_shares *b,
+			struct gnttab_copy *op)
+{
+	struct shared_side sd[2] = {{0}};
+	const struct gnttab_copy_ptr *p[2] = {&op->source, &op->dest};
+	unsigned int i, pinned = 0;
+	int16_t st = GNTST_okay;
+
+	for (i = 0; i < 2; i++) {
+		bool ref = side_is_ref(op, i == 1);
+
+		if (!ref && p[i]->domid != DOMID_SELF)
+			return false; /* a frame by number */
+		if (!ref)
+			continue;
+		if (p[i]->domid == DOMID_SELF ||
+		    !(sd[i].sh = batch_share(h, b, p[i]->domid)))
+			return false;
+		sd[i].ref = p[i]->u.ref;
+		sd[i].dest = i == 1;
+	}
+	if (!sd[0].sh && !sd[1].sh)
+		return false; /* local to local: copy_here */
+	for (i = 0; i < 2 && st == GNTST_okay; i++) {
+		if (!sd[i].sh) {
+			sd[i].ptr = local_ptr(p[i]);
+			continue;
+		}
+		st = side_pin(h, p[i], &sd[i]);
+		if (st == GNTST_okay)
+			pinned |= 1u << i;
+	}
+	if (st == GNTST_okay)
+		memmove(sd[1].ptr, sd[0].ptr, op->len);
+	for (i = 0; i < 2; i++)
+		if (pinned & (1u << i))
+			side_unpin(h, &sd[i]);
+	op->status = st;
+	return true;
+}
+
+/* The ops of a batch waiting to be served together: those with a side
+ * here (copy_here_batch) or those the hypervisor copies (native). */
+struct pending {
+	struct gnttab_copy *native;
+	uint32_t *idx, *here, n, nhere;
+};
+
+static int pending_flush(struct pvk_gnttab *h, struct gnttab_copy *ops,
+			 struct pending *pd)
+{
+	uint32_t i, j;
+	int rc;
+
+	if (pd->nhere)
+		copy_here_batch(h, ops, pd->here, pd->nhere);
+	pd->nhere = 0;
+	for (i = 0; i < pd->n; i += COPY_BATCH_MAX) {
+		uint32_t k =
+		    pd->n - i < COPY_BATCH_MAX ? pd->n - i : COPY_BATCH_MAX;
+
+		rc = copy_native(h->e->rt, pd->native + i, k);
+		if (rc)
+			return rc;
+		for (j = i; j < i + k; j++)
+			ops[pd->idx[j]].status = pd->native[j].status;
+	}
+	pd->n = 0;
+	return 0;
+}
+
+/*
+ * The ops take effect in their order, as Xen's do (a later op may read
+ * what an earlier one wrote): those served here at once flush what waits,
+ * and the two waiting kinds never wait together.
+ */
 static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		       uint32_t count)
 {
+	struct batch_shares b = {0};
 	struct pvk_rt *rt = h->e->rt;
-	struct gnttab_copy *native = NULL;
-	uint32_t *idx = NULL, *here = NULL, n = 0, nhere = 0, i, j;
+	struct pending pd = {0};
+	uint32_t i;
 	int rc = 0;
 
 	if (!count)
 		return 0;
 	if (!ops)
 		return -EINVAL;
-	native = calloc(count, sizeof(*native));
-	idx = calloc(count, sizeof(*idx));
-	here = calloc(count, sizeof(*here));
-	if (!native || !idx || !here) {
+	pd.native = calloc(count, sizeof(*pd.native));
+	pd.idx = calloc(count, sizeof(*pd.idx));
+	pd.here = calloc(count, sizeof(*pd.here));
+	if (!pd.native || !pd.idx || !pd.here) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
 		struct gnttab_copy c = ops[i];
-		bool sl = side_is_local(&c, false), dl = side_is_local(&c, true);
+		bool sl = side_is_local(&c, false),
+		     dl = side_is_local(&c, true);
 
 		if ((c.flags & ~(GNTCOPY_source_gref | GNTCOPY_dest_gref)) ||
 		    (uint32_t)c.source.offset + c.len > EMU_PAGE_SIZE ||
@@ -566,35 +901,41 @@ static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 			sl = false;
 		if (dl && local_to_gpfn(rt, &c.dest))
 			dl = false;
+		if (__atomic_load_n(&h->slot, __ATOMIC_RELAXED) >= 0 &&
+		    (sl || dl ||
+		     (c.flags & GNTCOPY_source_gref &&
+		      c.flags & GNTCOPY_dest_gref))) {
+			if ((pd.n || pd.nhere) &&
+			    (rc = pending_flush(h, ops, &pd)))
+				goto out;
+			if (copy_shared(h, &b, &ops[i]))
+				continue;
+		}
+		if ((sl || dl) ? pd.n : pd.nhere) {
+			rc = pending_flush(h, ops, &pd);
+			if (rc)
+				goto out;
+		}
 		if (sl || dl) {
-			here[nhere++] = i;
+			pd.here[pd.nhere++] = i;
 			continue;
 		}
-		native[n] = c;
-		idx[n++] = i;
+		pd.native[pd.n] = c;
+		pd.idx[pd.n++] = i;
 	}
-	if (nhere)
-		copy_here_batch(h, ops, here, nhere);
-	for (i = 0; i < n; i += COPY_BATCH_MAX) {
-		uint32_t k = n - i < COPY_BATCH_MAX ? n - i : COPY_BATCH_MAX;
-
-		rc = copy_native(rt, native + i, k);
-		if (rc)
-			goto out;
-		for (j = i; j < i + k; j++)
-			ops[idx[j]].status = native[j].status;
-	}
+	rc = pending_flush(h, ops, &pd);
 out:
-	free(native);
-	free(idx);
-	free(here);
+	batch_shares_put(h, &b);
+	free(pd.native);
+	free(pd.idx);
+	free(pd.here);
 	return rc;
 }
 
 const struct pvk_gnttab_ops emu_gnttab_ops = {
-	.open = gnttab_open,
-	.close = gnttab_close,
-	.map = gnttab_map,
-	.unmap = gnttab_unmap,
-	.copy = gnttab_copy,
+    .open = gnttab_open,
+    .close = gnttab_close,
+    .map = gnttab_map,
+    .unmap = gnttab_unmap,
+    .copy = gnttab_copy,
 };
