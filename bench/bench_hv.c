@@ -43,6 +43,7 @@
 #include "hog.h"
 #include "hv/hc_wire.h"
 #include "json.h"
+#include "pvkit/platform.h"
 #include "stop.h"
 
 #define PAGE_SIZE 4096u
@@ -380,6 +381,7 @@ struct guest {
 };
 
 static struct harness H;
+static struct pvk_platform *H_plat; /* over H.dom0: the platform's copy */
 
 static int guest_start(struct guest *g, const char *name)
 {
@@ -677,9 +679,11 @@ static int recv_refs(struct guest *g, grant_ref_t *refs, uint32_t n)
 	return 0;
 }
 
-static int grant_copy_batches(const grant_ref_t *src, domid_t sdom,
-			      const grant_ref_t *dst, domid_t ddom,
-			      uint32_t batch, uint32_t batches)
+/* gt NULL: GNTTABOP_copy through pvkit-hvd; else the platform's copy,
+ * which a Dom0 backend uses (the shared active table: no round trip). */
+static int grant_copy_batches(struct pvk_gnttab *gt, const grant_ref_t *src,
+			      domid_t sdom, const grant_ref_t *dst,
+			      domid_t ddom, uint32_t batch, uint32_t batches)
 {
 	struct gnttab_copy ops[COPY_BATCH];
 	uint32_t b, i, page = 0;
@@ -698,10 +702,13 @@ static int grant_copy_batches(const grant_ref_t *src, domid_t sdom,
 			ops[i].flags = GNTCOPY_source_gref | GNTCOPY_dest_gref;
 			ops[i].status = 0;
 		}
-		rc = pvk_rt_hypercall(H.dom0, __HYPERVISOR_grant_table_op,
-				      GNTTABOP_copy, batch, ops,
-				      sizeof(ops[0]) * batch,
-				      sizeof(ops[0]) * batch, NULL, NULL);
+		if (gt)
+			rc = H_plat->gnttab->copy(gt, ops, batch);
+		else
+			rc = pvk_rt_hypercall(
+			    H.dom0, __HYPERVISOR_grant_table_op, GNTTABOP_copy,
+			    batch, ops, sizeof(ops[0]) * batch,
+			    sizeof(ops[0]) * batch, NULL, NULL);
 		if (rc < 0)
 			return (int)rc;
 		for (i = 0; i < batch; i++) {
@@ -753,13 +760,16 @@ static int copy_setup(struct guest *ga, struct guest *gb, grant_ref_t *src_refs,
 	return rc;
 }
 
-/* rows[0]: batches of COPY_BATCH pages, rows[1]: of COPY_BATCH / 2; 512 MiB
- * per repetition each, and B's pages checked afterwards. */
+/* rows[0]: batches of COPY_BATCH pages, rows[1]: of COPY_BATCH / 2,
+ * through pvkit-hvd; rows[2] and [3] the same by the platform's copy (gt);
+ * 512 MiB per repetition each, and B's pages checked afterwards. */
 static int bench_copy(struct guest *ga, struct guest *gb,
 		      const grant_ref_t *src_refs, const grant_ref_t *dst_refs,
-		      unsigned int reps, struct row *rows)
+		      unsigned int reps, struct row *rows,
+		      struct pvk_gnttab *gt)
 {
-	static const uint32_t batch[2] = {COPY_BATCH, COPY_BATCH / 2};
+	static const uint32_t batch[4] = {COPY_BATCH, COPY_BATCH / 2,
+					  COPY_BATCH, COPY_BATCH / 2};
 	const uint32_t bytes = 512u << 20;
 	uint8_t *src = NULL, *dst = NULL;
 	uint32_t i, j, k, n;
@@ -778,20 +788,24 @@ static int bench_copy(struct guest *ga, struct guest *gb,
 			src[(size_t)i * PAGE_SIZE + j] = pattern_byte(i, j);
 	/* warm-up both */
 	memcpy_batches(dst, src, COPY_BATCH, 64);
-	rc = grant_copy_batches(src_refs, ga->domid, dst_refs, gb->domid,
+	rc = grant_copy_batches(NULL, src_refs, ga->domid, dst_refs, gb->domid,
 				COPY_BATCH, 64);
+	if (rc == 0)
+		rc = grant_copy_batches(gt, src_refs, ga->domid, dst_refs,
+					gb->domid, COPY_BATCH, 64);
 	if (rc)
 		goto out;
 	for (r = 0; r < reps; r++) {
-		for (k = 0; k < 2; k++) {
+		for (k = 0; k < 4; k++) {
 			n = bytes / (batch[k] * PAGE_SIZE);
 			t0 = pvk_now_ns();
 			memcpy_batches(dst, src, batch[k], n);
 			rows[k].base[r] =
 			    mib_per_s(batch[k], n, pvk_now_ns() - t0);
 			t0 = pvk_now_ns();
-			rc = grant_copy_batches(src_refs, ga->domid, dst_refs,
-						gb->domid, batch[k], n);
+			rc = grant_copy_batches(k < 2 ? NULL : gt, src_refs,
+						ga->domid, dst_refs, gb->domid,
+						batch[k], n);
 			if (rc)
 				goto out;
 			rows[k].subj[r] =
@@ -959,6 +973,7 @@ enum section { S_EVTCHN, S_COPY, S_MAP, NSECTIONS };
 
 struct bench {
 	struct guest *ga, *gb;
+	struct pvk_gnttab *gt; /* the platform's copy (Dom0 backends') */
 	grant_ref_t src_refs[COPY_PAGES], dst_refs[COPY_PAGES];
 	uint32_t rounds;
 	unsigned int reps;
@@ -976,10 +991,10 @@ static int section_run(struct bench *b, enum section s)
 	case S_COPY:
 		fprintf(stderr, "grant copy...\n");
 		return bench_copy(b->ga, b->gb, b->src_refs, b->dst_refs,
-				  b->reps, &b->rows[3]);
+				  b->reps, &b->rows[3], b->gt);
 	default:
 		fprintf(stderr, "grant map...\n");
-		return bench_map(b->ga, b->src_refs, b->reps, &b->rows[5]);
+		return bench_map(b->ga, b->src_refs, b->reps, &b->rows[7]);
 	}
 }
 
@@ -1060,11 +1075,19 @@ int main(int argc, char **argv)
 	    {.name = "Dom0 null hypercall (query_size)",
 	     .base_name = "eventfd RTT",
 	     .unit = "us"},
-	    {.name = "grant copy 32x4KiB batches",
+	    {.name = "grant copy 32x4KiB batches, through hvd",
 	     .base_name = "memcpy",
 	     .unit = "MiB/s",
 	     .higher_better = true},
-	    {.name = "grant copy 16x4KiB batches",
+	    {.name = "grant copy 16x4KiB batches, through hvd",
+	     .base_name = "memcpy",
+	     .unit = "MiB/s",
+	     .higher_better = true},
+	    {.name = "grant copy 32x4KiB batches, Dom0 copier",
+	     .base_name = "memcpy",
+	     .unit = "MiB/s",
+	     .higher_better = true},
+	    {.name = "grant copy 16x4KiB batches, Dom0 copier",
 	     .base_name = "memcpy",
 	     .unit = "MiB/s",
 	     .higher_better = true},
@@ -1174,9 +1197,17 @@ int main(int argc, char **argv)
 	b.nrows = PVK_ARRAY_SIZE(rows);
 	rc = evtchn_setup(&ga, &gb);
 	if (rc == 0)
+		rc = pvk_platform_emulated_from_rt(H.dom0, &H_plat);
+	if (rc == 0)
+		rc = H_plat->gnttab->open(H_plat, &b.gt);
+	if (rc == 0)
 		rc = copy_setup(&ga, &gb, b.src_refs, b.dst_refs);
 	if (rc == 0)
 		rc = bench_run(&b, hog, &nhogs);
+	if (b.gt)
+		H_plat->gnttab->close(b.gt);
+	if (H_plat)
+		pvk_platform_close(H_plat);
 	if (guest_stop(&ga) && rc == 0)
 		rc = -EIO;
 	if (guest_stop(&gb) && rc == 0)

@@ -160,7 +160,8 @@ static void count_add(struct pvk_gact *g, struct pvk_gact_ent *a,
 {
 	uint16_t *c = writable ? &a->w[slot] : &a->r[slot];
 
-	__atomic_store_n(c, (uint16_t)(*c + d), __ATOMIC_SEQ_CST);
+	/* under the lock; the flag updates around it are full barriers */
+	__atomic_store_n(c, (uint16_t)(*c + d), __ATOMIC_RELAXED);
 	if (slot != PVK_GACT_HVD)
 		g->hdr->copier_pins += (uint64_t)(int64_t)d;
 }

@@ -736,135 +736,185 @@ static void batch_shares_put(struct pvk_gnttab *h, struct batch_shares *b)
 		share_put(h, b->sh[--b->n]);
 }
 
-/* One side of a copy served from a share: pinned, and its address here. */
+/* One side of a copy served from a share (sh NULL: a local side). */
 struct shared_side {
-	struct share *sh; /* NULL: a local side */
+	struct share *sh;
 	grant_ref_t ref;
-	bool dest;
+	uint16_t offset;
 	uint8_t *ptr;
 };
 
-static int16_t side_pin(struct pvk_gnttab *h, const struct gnttab_copy_ptr *p,
-			struct shared_side *sd)
-{
-	struct pvk_gact *g = &sd->sh->g;
-	xen_pfn_t frame;
-	int16_t st;
-
-	if (pvk_gact_lock(g, (unsigned int)h->slot, SHARE_LOCK_TIMEOUT_NS, NULL,
-			  NULL)) {
-		pvk_warn("gnttab: d%u's grant table stays locked",
-			 sd->sh->domid);
-		return GNTST_general_error;
-	}
-	st = pvk_gact_pin(g, (unsigned int)h->slot, pvk_rt_domid(h->e->rt),
-			  p->u.ref, sd->dest, &frame);
-	pvk_gact_unlock(g);
-	if (st == GNTST_okay)
-		sd->ptr =
-		    sd->sh->mem + (size_t)frame * EMU_PAGE_SIZE + p->offset;
-	return st;
-}
-
-static void side_unpin(struct pvk_gnttab *h, struct shared_side *sd)
-{
-	struct pvk_gact *g = &sd->sh->g;
-
-	/* Should pvkit-hvd be gone, nothing is left to keep; were we to
-	 * die, it drops our pins. */
-	if (pvk_gact_lock(g, (unsigned int)h->slot, SHARE_LOCK_TIMEOUT_NS, NULL,
-			  NULL)) {
-		pvk_warn("gnttab: d%u's grant table stays locked",
-			 sd->sh->domid);
-		return;
-	}
-	pvk_gact_unpin(g, (unsigned int)h->slot, sd->ref, sd->dest);
-	pvk_gact_unlock(g);
-}
+/* A copy whose sides are each in this process's memory or a granted
+ * page of a domain whose share we hold. */
+struct shared_op {
+	uint32_t i;
+	struct shared_side sd[2]; /* source, dest */
+	int16_t st[2];		  /* each side's pin */
+	uint8_t pinned;		  /* bit per side */
+};
 
 /*
- * A copy whose sides are each in this process's memory or a grant
- * reference, done here: each referenced grant pinned in its granter's
- * shared active table (the same checks and flags pvkit-hvd applies, see
- * common/gnt_active.h), the bytes moved through the granter's memory file,
- * the pins dropped.  false: not servable so (a frame by number, our own
- * grants, no share); the caller takes the hypervisor's way.
+ * Whether op can be served here through shares (copy_shared_run); fills
+ * *so.  Not: a frame by number, our own grants, no share (the caller takes
+ * the hypervisor's way), or local to local (copy_here).
  */
-static bool copy_shared(struct pvk_gnttab *h, struct batch_shares *b,
-			struct gnttab_copy *op)
+static bool shared_op_prepare(struct pvk_gnttab *h, struct batch_shares *b,
+			      const struct gnttab_copy *op, uint32_t i,
+			      struct shared_op *so)
 {
-	struct shared_side sd[2] = {{0}};
 	const struct gnttab_copy_ptr *p[2] = {&op->source, &op->dest};
-	unsigned int i, pinned = 0;
-	int16_t st = GNTST_okay;
+	unsigned int s;
 
-	for (i = 0; i < 2; i++) {
-		bool ref = side_is_ref(op, i == 1);
-
-		if (!ref && p[i]->domid != DOMID_SELF)
-			return false; /* a frame by number */
-		if (!ref)
-			continue;
-		if (p[i]->domid == DOMID_SELF ||
-		    !(sd[i].sh = batch_share(h, b, p[i]->domid)))
-			return false;
-		sd[i].ref = p[i]->u.ref;
-		sd[i].dest = i == 1;
-	}
-	if (!sd[0].sh && !sd[1].sh)
-		return false; /* local to local: copy_here */
-	for (i = 0; i < 2 && st == GNTST_okay; i++) {
-		if (!sd[i].sh) {
-			sd[i].ptr = local_ptr(p[i]);
+	memset(so, 0, sizeof(*so));
+	so->i = i;
+	for (s = 0; s < 2; s++) {
+		if (!side_is_ref(op, s == 1)) {
+			if (p[s]->domid != DOMID_SELF)
+				return false; /* a frame by number */
+			so->sd[s].ptr = local_ptr(p[s]);
 			continue;
 		}
-		st = side_pin(h, p[i], &sd[i]);
-		if (st == GNTST_okay)
-			pinned |= 1u << i;
+		if (p[s]->domid == DOMID_SELF ||
+		    !(so->sd[s].sh = batch_share(h, b, p[s]->domid)))
+			return false;
+		so->sd[s].ref = p[s]->u.ref;
+		so->sd[s].offset = p[s]->offset;
 	}
-	if (st == GNTST_okay)
-		memmove(sd[1].ptr, sd[0].ptr, op->len);
-	for (i = 0; i < 2; i++)
-		if (pinned & (1u << i))
-			side_unpin(h, &sd[i]);
-	op->status = st;
+	return so->sd[0].sh || so->sd[1].sh;
+}
+
+/* Take sh's table lock; false when it cannot be had (pvkit-hvd, which
+ * breaks dead holders' locks, is gone). */
+static bool share_lock(struct pvk_gnttab *h, struct share *sh)
+{
+	if (pvk_gact_lock(&sh->g, (unsigned int)h->slot, SHARE_LOCK_TIMEOUT_NS,
+			  NULL, NULL)) {
+		pvk_warn("gnttab: d%u's grant table stays locked", sh->domid);
+		return false;
+	}
 	return true;
 }
 
-/* The ops of a batch waiting to be served together: those with a side
- * here (copy_here_batch) or those the hypervisor copies (native). */
+/*
+ * Serve a run of copies here: every granted side pinned in its granter's
+ * shared active table (the checks and flags pvkit-hvd applies, see
+ * common/gnt_active.h; each granter's lock taken once for the run's pins
+ * and once for their release, not per op), then the bytes moved through
+ * the granters' memory files in the ops' order, then the pins dropped.
+ * Each op's status is set: its source's failure, else its dest's.
+ */
+static void copy_shared_run(struct pvk_gnttab *h, struct batch_shares *b,
+			    struct gnttab_copy *ops, struct shared_op *run,
+			    uint32_t n)
+{
+	unsigned int slot = (unsigned int)h->slot, s, j;
+	domid_t self = pvk_rt_domid(h->e->rt);
+	uint32_t k;
+
+	for (k = 0; k < n; k++)
+		run[k].st[0] = run[k].st[1] = GNTST_okay;
+	for (j = 0; j < b->n; j++) {
+		struct share *sh = b->sh[j];
+		bool locked = share_lock(h, sh);
+
+		for (k = 0; k < n; k++) {
+			for (s = 0; s < 2; s++) {
+				struct shared_side *sd = &run[k].sd[s];
+				xen_pfn_t frame;
+
+				if (sd->sh != sh)
+					continue;
+				run[k].st[s] =
+				    locked
+					? pvk_gact_pin(&sh->g, slot, self,
+						       sd->ref, s == 1, &frame)
+					: GNTST_general_error;
+				if (run[k].st[s] != GNTST_okay)
+					continue;
+				run[k].pinned |= (uint8_t)(1u << s);
+				sd->ptr = sh->mem +
+					  (size_t)frame * EMU_PAGE_SIZE +
+					  sd->offset;
+			}
+		}
+		if (locked)
+			pvk_gact_unlock(&sh->g);
+	}
+	for (k = 0; k < n; k++) {
+		struct gnttab_copy *op = &ops[run[k].i];
+
+		op->status =
+		    run[k].st[0] != GNTST_okay ? run[k].st[0] : run[k].st[1];
+		if (op->status == GNTST_okay)
+			memmove(run[k].sd[1].ptr, run[k].sd[0].ptr, op->len);
+	}
+	for (j = 0; j < b->n; j++) {
+		struct share *sh = b->sh[j];
+
+		/* Should pvkit-hvd be gone, nothing is left to keep; were we
+		 * to die, it drops our pins. */
+		if (!share_lock(h, sh))
+			continue;
+		for (k = 0; k < n; k++)
+			for (s = 0; s < 2; s++)
+				if (run[k].sd[s].sh == sh &&
+				    (run[k].pinned & (1u << s)))
+					pvk_gact_unpin(&sh->g, slot,
+						       run[k].sd[s].ref,
+						       s == 1);
+		pvk_gact_unlock(&sh->g);
+	}
+}
+
+/* The ops of a batch waiting to be served together, all of one kind:
+ * through shares (copy_shared_run), with a side here (copy_here_batch),
+ * or by the hypervisor (native). */
+enum pend_kind { PEND_NONE, PEND_SHARED, PEND_HERE, PEND_NATIVE };
 struct pending {
+	enum pend_kind kind;
+	struct shared_op *run;
 	struct gnttab_copy *native;
-	uint32_t *idx, *here, n, nhere;
+	uint32_t *idx, n;
 };
 
-static int pending_flush(struct pvk_gnttab *h, struct gnttab_copy *ops,
-			 struct pending *pd)
+static int pending_flush(struct pvk_gnttab *h, struct batch_shares *b,
+			 struct gnttab_copy *ops, struct pending *pd)
 {
 	uint32_t i, j;
-	int rc;
+	int rc = 0;
 
-	if (pd->nhere)
-		copy_here_batch(h, ops, pd->here, pd->nhere);
-	pd->nhere = 0;
-	for (i = 0; i < pd->n; i += COPY_BATCH_MAX) {
-		uint32_t k =
-		    pd->n - i < COPY_BATCH_MAX ? pd->n - i : COPY_BATCH_MAX;
+	switch (pd->kind) {
+	case PEND_SHARED:
+		copy_shared_run(h, b, ops, pd->run, pd->n);
+		break;
+	case PEND_HERE:
+		copy_here_batch(h, ops, pd->idx, pd->n);
+		break;
+	case PEND_NATIVE:
+		for (i = 0; i < pd->n; i += COPY_BATCH_MAX) {
+			uint32_t k = pd->n - i < COPY_BATCH_MAX
+					 ? pd->n - i
+					 : COPY_BATCH_MAX;
 
-		rc = copy_native(h->e->rt, pd->native + i, k);
-		if (rc)
-			return rc;
-		for (j = i; j < i + k; j++)
-			ops[pd->idx[j]].status = pd->native[j].status;
+			rc = copy_native(h->e->rt, pd->native + i, k);
+			if (rc)
+				break;
+			for (j = i; j < i + k; j++)
+				ops[pd->idx[j]].status = pd->native[j].status;
+		}
+		break;
+	case PEND_NONE:
+		break;
 	}
+	pd->kind = PEND_NONE;
 	pd->n = 0;
-	return 0;
+	return rc;
 }
 
 /*
  * The ops take effect in their order, as Xen's do (a later op may read
- * what an earlier one wrote): those served here at once flush what waits,
- * and the two waiting kinds never wait together.
+ * what an earlier one wrote): consecutive ops of one kind are served
+ * together, and a change of kind serves what waits first.
  */
 static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		       uint32_t count)
@@ -872,6 +922,8 @@ static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 	struct batch_shares b = {0};
 	struct pvk_rt *rt = h->e->rt;
 	struct pending pd = {0};
+	struct shared_op so;
+	bool share = __atomic_load_n(&h->slot, __ATOMIC_RELAXED) >= 0;
 	uint32_t i;
 	int rc = 0;
 
@@ -879,10 +931,10 @@ static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		return 0;
 	if (!ops)
 		return -EINVAL;
+	pd.run = share ? calloc(count, sizeof(*pd.run)) : NULL;
 	pd.native = calloc(count, sizeof(*pd.native));
 	pd.idx = calloc(count, sizeof(*pd.idx));
-	pd.here = calloc(count, sizeof(*pd.here));
-	if (!pd.native || !pd.idx || !pd.here) {
+	if ((share && !pd.run) || !pd.native || !pd.idx) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -890,6 +942,7 @@ static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		struct gnttab_copy c = ops[i];
 		bool sl = side_is_local(&c, false),
 		     dl = side_is_local(&c, true);
+		enum pend_kind kind;
 
 		if ((c.flags & ~(GNTCOPY_source_gref | GNTCOPY_dest_gref)) ||
 		    (uint32_t)c.source.offset + c.len > EMU_PAGE_SIZE ||
@@ -901,34 +954,28 @@ static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 			sl = false;
 		if (dl && local_to_gpfn(rt, &c.dest))
 			dl = false;
-		if (__atomic_load_n(&h->slot, __ATOMIC_RELAXED) >= 0 &&
-		    (sl || dl ||
-		     (c.flags & GNTCOPY_source_gref &&
-		      c.flags & GNTCOPY_dest_gref))) {
-			if ((pd.n || pd.nhere) &&
-			    (rc = pending_flush(h, ops, &pd)))
-				goto out;
-			if (copy_shared(h, &b, &ops[i]))
-				continue;
+		if (share && shared_op_prepare(h, &b, &ops[i], i, &so))
+			kind = PEND_SHARED;
+		else
+			kind = sl || dl ? PEND_HERE : PEND_NATIVE;
+		if (pd.kind != kind && (rc = pending_flush(h, &b, ops, &pd)))
+			goto out;
+		pd.kind = kind;
+		if (kind == PEND_SHARED)
+			pd.run[pd.n++] = so;
+		else if (kind == PEND_HERE)
+			pd.idx[pd.n++] = i;
+		else {
+			pd.native[pd.n] = c;
+			pd.idx[pd.n++] = i;
 		}
-		if ((sl || dl) ? pd.n : pd.nhere) {
-			rc = pending_flush(h, ops, &pd);
-			if (rc)
-				goto out;
-		}
-		if (sl || dl) {
-			pd.here[pd.nhere++] = i;
-			continue;
-		}
-		pd.native[pd.n] = c;
-		pd.idx[pd.n++] = i;
 	}
-	rc = pending_flush(h, ops, &pd);
+	rc = pending_flush(h, &b, ops, &pd);
 out:
 	batch_shares_put(h, &b);
+	free(pd.run);
 	free(pd.native);
 	free(pd.idx);
-	free(pd.here);
 	return rc;
 }
 
