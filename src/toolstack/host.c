@@ -277,8 +277,10 @@ static void sv_setup(struct sv *sv, struct ts *ts)
 				 sv->console_sock);
 			d->restart = true;
 		} else { /* the device backends, on this host's xenstore */
+			_Static_assert(sizeof(d->ready) == sizeof(d->pid_path),
+				       "ready holds a pid path");
 			*a++ = "--xenstore", *a++ = ts->xs_sock;
-			snprintf(d->ready, sizeof(d->ready), "%s", d->pid_path);
+			memcpy(d->ready, d->pid_path, sizeof(d->ready));
 			d->restart = true;
 		}
 		*a++ = "--pid-file", *a++ = d->pid_path;
