@@ -29,6 +29,14 @@ size_t pvk_gact_size(uint64_t max_pages, uint32_t max_gnt_frames)
 	return (size_t)n;
 }
 
+static void view_set(struct pvk_gact *g, void *base, uint8_t *mem)
+{
+	g->hdr = base;
+	g->populated = (uint64_t *)((uint8_t *)base + g->hdr->pop_off);
+	g->ent = (struct pvk_gact_ent *)((uint8_t *)base + g->hdr->ent_off);
+	g->mem = mem;
+}
+
 void pvk_gact_init(void *base, size_t size, domid_t domid, uint64_t gen,
 		   uint64_t max_pages, uint64_t mem_pages,
 		   uint32_t max_gnt_frames, uint8_t *mem, struct pvk_gact *g)
@@ -45,10 +53,7 @@ void pvk_gact_init(void *base, size_t size, domid_t domid, uint64_t gen,
 	h->pop_off = PAGE;
 	h->ent_off = PAGE + round_page(pop_bytes(max_pages));
 	h->size = size;
-	g->hdr = h;
-	g->populated = (uint64_t *)((uint8_t *)base + h->pop_off);
-	g->ent = (struct pvk_gact_ent *)((uint8_t *)base + h->ent_off);
-	g->mem = mem;
+	view_set(g, base, mem);
 }
 
 int pvk_gact_view(void *base, size_t size, uint8_t *mem, size_t mem_len,
@@ -62,10 +67,7 @@ int pvk_gact_view(void *base, size_t size, uint8_t *mem, size_t mem_len,
 	    h->ent_off != PAGE + round_page(pop_bytes(h->max_pages)) ||
 	    size != pvk_gact_size(h->max_pages, h->max_gnt_frames))
 		return -EPROTO;
-	g->hdr = h;
-	g->populated = (uint64_t *)((uint8_t *)base + h->pop_off);
-	g->ent = (struct pvk_gact_ent *)((uint8_t *)base + h->ent_off);
-	g->mem = mem;
+	view_set(g, base, mem);
 	return 0;
 }
 
