@@ -146,26 +146,51 @@ bool pvk_gact_frame_valid(const struct pvk_gact *g, xen_pfn_t gpfn)
 	return gpfn >= h->special_gpfn && gpfn < h->mem_pages;
 }
 
+_Static_assert(sizeof(struct pvk_gact_ent) == 64, "one cache line");
+
 static void sums(const struct pvk_gact_ent *a, uint32_t *r, uint32_t *w)
 {
-	unsigned int i;
-
-	*r = *w = 0;
-	for (i = 0; i < PVK_GACT_SLOTS; i++) {
-		*r += a->r[i];
-		*w += a->w[i];
-	}
+	*r = a->tr;
+	*w = a->tw;
 }
 
-static void count_add(struct pvk_gact *g, struct pvk_gact_ent *a,
-		      unsigned int slot, bool writable, int d)
+/* The totals from the slots' counts (after a pinner died). */
+static void recount(struct pvk_gact_ent *a)
+{
+	unsigned int i, r = 0, w = 0;
+
+	for (i = 0; i < PVK_GACT_SLOTS; i++) {
+		r += a->r[i];
+		w += a->w[i];
+	}
+	a->tr = (uint16_t)r;
+	a->tw = (uint16_t)w;
+}
+
+/* Under the lock; the flag updates around these are full barriers.  The
+ * slot's own count goes up first and down last (struct pvk_gact_ent). */
+static void count_inc(struct pvk_gact *g, struct pvk_gact_ent *a,
+		      unsigned int slot, bool writable)
 {
 	uint16_t *c = writable ? &a->w[slot] : &a->r[slot];
+	uint16_t *t = writable ? &a->tw : &a->tr;
 
-	/* under the lock; the flag updates around it are full barriers */
-	__atomic_store_n(c, (uint16_t)(*c + d), __ATOMIC_RELAXED);
+	__atomic_store_n(c, (uint16_t)(*c + 1), __ATOMIC_RELAXED);
+	__atomic_store_n(t, (uint16_t)(*t + 1), __ATOMIC_RELAXED);
 	if (slot != PVK_GACT_HVD)
-		g->hdr->copier_pins += (uint64_t)(int64_t)d;
+		g->hdr->copier_pins++;
+}
+
+static void count_dec(struct pvk_gact *g, struct pvk_gact_ent *a,
+		      unsigned int slot, bool writable)
+{
+	uint16_t *c = writable ? &a->w[slot] : &a->r[slot];
+	uint16_t *t = writable ? &a->tw : &a->tr;
+
+	__atomic_store_n(t, (uint16_t)(*t - 1), __ATOMIC_RELAXED);
+	__atomic_store_n(c, (uint16_t)(*c - 1), __ATOMIC_RELAXED);
+	if (slot != PVK_GACT_HVD)
+		g->hdr->copier_pins--;
 }
 
 int16_t pvk_gact_pin(struct pvk_gact *g, unsigned int slot, domid_t who,
@@ -182,8 +207,8 @@ int16_t pvk_gact_pin(struct pvk_gact *g, unsigned int slot, domid_t who,
 	    ref >= g->hdr->gnt_frames * PVK_GACT_PER_FRAME)
 		return GNTST_bad_gntref;
 	a = &g->ent[ref];
-	if ((writable ? a->w[slot] : a->r[slot]) == UINT16_MAX)
-		return GNTST_no_space;
+	if ((writable ? a->tw : a->tr) == UINT16_MAX)
+		return GNTST_no_space; /* so no slot's count overflows */
 	e = entry(g, ref);
 	cw = combo(e);
 	sums(a, &r, &w);
@@ -192,13 +217,13 @@ int16_t pvk_gact_pin(struct pvk_gact *g, unsigned int slot, domid_t who,
 		old = __atomic_load_n(cw, __ATOMIC_SEQ_CST);
 		if ((old >> 16) != who)
 			return GNTST_general_error;
-		count_add(g, a, slot, writable, 1);
+		count_inc(g, a, slot, writable);
 		*frame = a->frame;
 		return GNTST_okay;
 	}
 	/* The count first: a pinner that dies after setting a flag leaves a
 	 * count that says so (gnt_active.h). */
-	count_add(g, a, slot, writable, 1);
+	count_inc(g, a, slot, writable);
 	for (tries = 0;; tries++) {
 		uint16_t flags;
 
@@ -223,7 +248,7 @@ int16_t pvk_gact_pin(struct pvk_gact *g, unsigned int slot, domid_t who,
 			__atomic_fetch_and(
 			    cw, ~(uint32_t)(GTF_reading | GTF_writing),
 			    __ATOMIC_SEQ_CST);
-			count_add(g, a, slot, writable, -1);
+			count_dec(g, a, slot, writable);
 			return GNTST_bad_page;
 		}
 		a->frame = (uint32_t)f;
@@ -231,7 +256,7 @@ int16_t pvk_gact_pin(struct pvk_gact *g, unsigned int slot, domid_t who,
 	*frame = a->frame;
 	return GNTST_okay;
 fail:
-	count_add(g, a, slot, writable, -1);
+	count_dec(g, a, slot, writable);
 	return GNTST_general_error;
 }
 
@@ -270,7 +295,7 @@ bool pvk_gact_unpin(struct pvk_gact *g, unsigned int slot, grant_ref_t ref,
 		r--;
 	/* The flags first, then the count (gnt_active.h). */
 	flags_fix(g, ref, r, w);
-	count_add(g, a, slot, writable, -1);
+	count_dec(g, a, slot, writable);
 	return true;
 }
 
@@ -302,6 +327,7 @@ uint64_t pvk_gact_drop_slot(struct pvk_gact *g, unsigned int slot)
 		if (a->r[slot] || a->w[slot]) {
 			dropped += (uint64_t)a->r[slot] + a->w[slot];
 			a->r[slot] = a->w[slot] = 0;
+			recount(a);
 			sums(a, &r, &w);
 			flags_fix(g, ref, r, w);
 		}

@@ -16,7 +16,8 @@
  *
  * Layout (one file per domain): a header page, the populated bitmap of the
  * domain's RAM (page aligned), then one 64-byte line per grant entry with
- * each pinner's counts.  Slot 0 is pvkit-hvd's; slots 1..PVK_GACT_SLOTS-1
+ * each pinner's counts and their totals.  Slot 0 is pvkit-hvd's; slots
+ * 1..PVK_GACT_SLOTS-1
  * are Dom0 processes' (pvkit-hvd hands them out, one per connection).
  *
  * Every change takes the header's lock (a word holding the holder's slot +
@@ -35,13 +36,18 @@
 #include <xen/grant_table.h>
 #include <xen/xen.h>
 
-#define PVK_GACT_SLOTS 15u /* 0: pvkit-hvd; 1..14: Dom0 copiers */
+#define PVK_GACT_SLOTS 14u /* 0: pvkit-hvd; 1..13: Dom0 copiers */
 #define PVK_GACT_HVD 0u
 #define PVK_GACT_PER_FRAME (4096u / sizeof(grant_entry_v1_t))
 #define PVK_GACT_MAGIC 0x70676163u /* "pgac" */
 
+/* One cache line.  tr/tw are the sums of r[]/w[]: a pinner raises its
+ * own count before the total and lowers the total before its own, so a
+ * total is off only where a dead pinner's own count is nonzero, and
+ * pvk_gact_drop_slot recounts exactly those. */
 struct pvk_gact_ent {
-	uint32_t frame; /* the frame pinned while any count is nonzero */
+	uint32_t frame;	 /* the frame pinned while any count is nonzero */
+	uint16_t tr, tw; /* all slots' read-only and writable pins */
 	uint16_t r[PVK_GACT_SLOTS];
 	uint16_t w[PVK_GACT_SLOTS];
 };

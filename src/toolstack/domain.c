@@ -3,11 +3,11 @@
  * and the per-domain monitor that applies on_poweroff/on_reboot/on_crash
  * (like xl's monitoring process: it is the parent of the guest kernel).
  */
+#include "common/util.h"
 #include "device.h"
 #include "pvkit/platform.h"
 #include "pvkit/xs.h"
 #include "toolstack.h"
-#include "common/util.h"
 #include "xlcfg.h"
 
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,8 +47,7 @@ static int default_kernel(const struct ts *ts, char *out, size_t len)
 
 		e = strchrnul(p, ':');
 		w = snprintf(out, len, "%.*s/%s", (int)(e - p), p, name);
-		if (e > p && w > 0 && (size_t)w < len &&
-		    access(out, X_OK) == 0)
+		if (e > p && w > 0 && (size_t)w < len && access(out, X_OK) == 0)
 			return 0;
 	}
 	snprintf(out, len, "%s", name);
@@ -99,8 +99,9 @@ static int check_buildable(const struct ts *ts, const char *path,
 	/* The limits: named by the key that set the figure. */
 	if (d->maxvcpus > PVK_EMU_MAX_VCPUS) {
 		key = figure_key(cfg, "maxvcpus", "vcpus", &line);
-		fprintf(stderr, "pvkit: %s:%u: %s: %u is more than pvkit-hvd "
-				"builds (%u)\n",
+		fprintf(stderr,
+			"pvkit: %s:%u: %s: %u is more than pvkit-hvd "
+			"builds (%u)\n",
 			path, line, key, d->maxvcpus, PVK_EMU_MAX_VCPUS);
 		return -EINVAL;
 	}
@@ -182,10 +183,11 @@ static int disks_distinct(const char *path, const struct xlcfg_domain *d)
 			    a.st_dev != b.st_dev || a.st_ino != b.st_ino ||
 			    (x->readonly && y->readonly))
 				continue;
-			fprintf(stderr,
-				"pvkit: %s:%u: disk: %s is %s's target too "
-				"(line %u); a writable image is attached once\n",
-				path, y->line, y->target, x->vdev, x->line);
+			fprintf(
+			    stderr,
+			    "pvkit: %s:%u: disk: %s is %s's target too "
+			    "(line %u); a writable image is attached once\n",
+			    path, y->line, y->target, x->vdev, x->line);
 			return -EBUSY;
 		}
 	return 0;
@@ -244,6 +246,64 @@ static int xs_dom_write(struct xs_client *xs, domid_t d, const char *rel,
 	vsnprintf(val, sizeof(val), fmt, ap);
 	va_end(ap);
 	return xs_write_str(xs, XS_TX_NONE, path, val);
+}
+
+/* A fresh random (version 4) UUID, as libxl makes for a domain without
+ * one. */
+static int uuid_make(char out[37])
+{
+	uint8_t b[16];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -EIO;
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+	return 0;
+}
+
+/* The domain's /vm/<uuid> (libxl's): uuid, name and start_time (seconds
+ * since the epoch, as libxl writes it, which `pvkit uptime` reads), owned
+ * by Dom0 and readable by the domain; /local/domain/<id>/vm names it. */
+static int vm_write(struct xs_client *xs, domid_t d,
+		    const struct xlcfg_domain *c)
+{
+	struct xs_perm perm[2] = {{.id = 0, .perms = XS_PERM_NONE},
+				  {.id = d, .perms = XS_PERM_READ}};
+	char vm[48], path[96], val[32], uuid[37];
+	struct timespec now;
+	int rc = 0;
+
+	if (c->uuid[0])
+		snprintf(uuid, sizeof(uuid), "%s", c->uuid);
+	else
+		rc = uuid_make(uuid);
+	if (rc)
+		return rc;
+	snprintf(vm, sizeof(vm), "/vm/%s", uuid);
+	xs_rm(xs, XS_TX_NONE, vm); /* a dead domain's leftovers */
+	rc = xs_mkdir(xs, XS_TX_NONE, vm);
+	if (!rc)
+		rc = xs_set_perms(xs, XS_TX_NONE, vm, perm, 2);
+	snprintf(path, sizeof(path), "%s/uuid", vm);
+	if (!rc)
+		rc = xs_write_str(xs, XS_TX_NONE, path, uuid);
+	snprintf(path, sizeof(path), "%s/name", vm);
+	if (!rc)
+		rc = xs_write_str(xs, XS_TX_NONE, path, c->name);
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(val, sizeof(val), "%lld.%02ld", (long long)now.tv_sec,
+		 now.tv_nsec / 10000000);
+	snprintf(path, sizeof(path), "%s/start_time", vm);
+	if (!rc)
+		rc = xs_write_str(xs, XS_TX_NONE, path, val);
+	if (!rc)
+		rc = xs_dom_write(xs, d, "vm", "%s", vm);
+	return rc;
 }
 
 /* Build a domain from its config: hypervisor, event channels, xenstore.
@@ -332,6 +392,8 @@ static int domain_build(struct ts *ts, struct pvk_platform *plat,
 				  (unsigned long long)store_pfn);
 	if (!rc)
 		rc = xs_dom_write(xs, *domid, "store/port", "%u", store_port);
+	if (!rc)
+		rc = vm_write(xs, *domid, c);
 	for (i = 0; !rc && i < c->ndisks; i++) {
 		rc = ts_dev_from_cfg(&dev, &ts_vbd_type, *domid, &c->disks[i]);
 		if (!rc)
@@ -417,6 +479,12 @@ void domain_cleanup(struct ts *ts, struct pvk_platform *plat, domid_t d)
 		}
 		xs_release(xs, d);
 		ts_dev_remove_all(xs, ts_device_types, d);
+		snprintf(path, sizeof(path), "/local/domain/%u/vm", d);
+		if (!xs_read(xs, XS_TX_NONE, path, &name, NULL)) {
+			if (!strncmp(name, "/vm/", 4) && !strchr(name + 4, '/'))
+				xs_rm(xs, XS_TX_NONE, name);
+			free(name);
+		}
 		snprintf(path, sizeof(path), "/local/domain/%u", d);
 		xs_rm(xs, XS_TX_NONE, path);
 		xs_client_close(xs);
@@ -632,6 +700,41 @@ out:
 	return rc;
 }
 
+/* The vm path of domain d ("/vm/<uuid>"), or NULL. */
+static char *vm_path(struct xs_client *xs, domid_t d)
+{
+	char path[64], *vm = NULL;
+
+	snprintf(path, sizeof(path), "/local/domain/%u/vm", d);
+	if (xs_read(xs, XS_TX_NONE, path, &vm, NULL))
+		return NULL;
+	return vm;
+}
+
+/* Whether a live domain has this uuid (*d: which). */
+static bool uuid_in_use(struct ts *ts, struct pvk_platform *plat,
+			const char *uuid, domid_t *d)
+{
+	struct pvk_dominfo info[256];
+	struct xs_client *xs = NULL;
+	bool used = false;
+	int n, i;
+
+	if (xs_client_open_path(ts->xs_sock, &xs))
+		return false;
+	n = plat->domctl->list(plat, 0, info, 256);
+	for (i = 0; i < n && !used; i++) {
+		char *vm = vm_path(xs, info[i].domid);
+
+		used = vm && !strncmp(vm, "/vm/", 4) && !strcmp(vm + 4, uuid);
+		if (used)
+			*d = info[i].domid;
+		free(vm);
+	}
+	xs_client_close(xs);
+	return used;
+}
+
 int cmd_create(struct ts *ts, int argc, char **argv)
 {
 	struct xlcfg_domain *c = NULL;
@@ -656,6 +759,11 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 	if (ts_find(plat, c->name, &d) == 0) {
 		fprintf(stderr, "pvkit: a domain named '%s' already exists\n",
 			c->name);
+		goto out;
+	}
+	if (c->uuid[0] && uuid_in_use(ts, plat, c->uuid, &d)) {
+		fprintf(stderr, "pvkit: %s: uuid: %s is domain %u's already\n",
+			argv[1], c->uuid, d);
 		goto out;
 	}
 	if (pipe(pfd) < 0 || domain_build(ts, plat, c, &d, &chan_fd))
@@ -993,14 +1101,16 @@ static void info_vifs(struct ts *ts)
 					snprintf(be, sizeof(be), "%s/%s", dir,
 						 ids[j]);
 					br = ts_dev_read_str(xs, be, "bridge");
-					if (br && *br && !word_in(bridges, br) &&
+					if (br && *br &&
+					    !word_in(bridges, br) &&
 					    strlen(bridges) + strlen(br) + 2 <
 						sizeof(bridges))
-						snprintf(bridges + strlen(bridges),
-							 sizeof(bridges) -
-							     strlen(bridges),
-							 "%s%s", *bridges ? " " : "",
-							 br);
+						snprintf(
+						    bridges + strlen(bridges),
+						    sizeof(bridges) -
+							strlen(bridges),
+						    "%s%s", *bridges ? " " : "",
+						    br);
 					free(br);
 				}
 				free(ids); /* and the names */
@@ -1045,4 +1155,128 @@ int cmd_info(struct ts *ts, int argc, char **argv)
 	printf("state_dir              : %s\n", ts->state);
 	pvk_platform_close(plat);
 	return 0;
+}
+
+/* xl's uptime format: "[D day(s), ]H:MM:SS". */
+static void uptime_str(uint64_t s, char *out, size_t len)
+{
+	uint64_t days = s / 86400;
+
+	s %= 86400;
+	if (days)
+		snprintf(out, len, "%llu day%s, %2llu:%02llu:%02llu",
+			 (unsigned long long)days, days == 1 ? "" : "s",
+			 (unsigned long long)(s / 3600),
+			 (unsigned long long)(s / 60 % 60),
+			 (unsigned long long)(s % 60));
+	else
+		snprintf(out, len, "%2llu:%02llu:%02llu",
+			 (unsigned long long)(s / 3600),
+			 (unsigned long long)(s / 60 % 60),
+			 (unsigned long long)(s % 60));
+}
+
+/* Seconds since domain d started: its /vm/<uuid>/start_time; Domain-0's
+ * is the host's, pvkit-hvd's start.  -1: unknown. */
+static int64_t dom_uptime(struct ts *ts, struct xs_client *xs, domid_t d)
+{
+	struct timespec now;
+	char *vm, path[400], *v = NULL, *end;
+	double start;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (d == 0) {
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/hvd.pid", ts->state);
+		if (stat(path, &st) < 0)
+			return -1;
+		return (int64_t)now.tv_sec - (int64_t)st.st_mtim.tv_sec;
+	}
+	vm = vm_path(xs, d);
+	if (!vm)
+		return -1;
+	snprintf(path, sizeof(path), "%s/start_time", vm);
+	free(vm);
+	if (xs_read(xs, XS_TX_NONE, path, &v, NULL))
+		return -1;
+	start = strtod(v, &end);
+	if (end == v || start <= 0 || start > (double)now.tv_sec + 1) {
+		free(v);
+		return -1;
+	}
+	free(v);
+	return (int64_t)now.tv_sec - (int64_t)start;
+}
+
+/* xl uptime [-s] [DOMAIN...]: how long each domain has run. */
+int cmd_uptime(struct ts *ts, int argc, char **argv)
+{
+	struct pvk_dominfo info[256];
+	struct pvk_platform *plat = NULL;
+	struct xs_client *xs = NULL;
+	bool shrt = false, header = true;
+	int n, i, j, first = 1, rc = 0;
+	char up[48];
+
+	if (argc > 1 && !strcmp(argv[1], "-s")) {
+		shrt = true;
+		first = 2;
+	}
+	for (j = first; j < argc; j++)
+		if (argv[j][0] == '-') {
+			fprintf(stderr,
+				"usage: pvkit uptime [-s] [DOMAIN...]\n");
+			return 2;
+		}
+	if (ts_dom0(ts, &plat))
+		return 1;
+	if (xs_client_open_path(ts->xs_sock, &xs)) {
+		fprintf(stderr, "pvkit: uptime: cannot reach xenstored at %s\n",
+			ts->xs_sock);
+		pvk_platform_close(plat);
+		return 1;
+	}
+	n = plat->domctl->list(plat, 0, info, 256);
+	for (j = first; j < argc; j++) {
+		domid_t d;
+
+		if (ts_lookup(plat, argv[j], &d))
+			rc = 1;
+	}
+	for (i = 0; i < n && !rc; i++) {
+		int64_t s;
+		bool want = argc == first;
+
+		for (j = first; j < argc && !want; j++) {
+			domid_t d;
+
+			want =
+			    !ts_find(plat, argv[j], &d) && d == info[i].domid;
+		}
+		if (!want)
+			continue;
+		s = dom_uptime(ts, xs, info[i].domid);
+		if (s < 0)
+			snprintf(up, sizeof(up), "%s", "-");
+		else
+			uptime_str((uint64_t)s, up, sizeof(up));
+		if (shrt) {
+			time_t t = time(NULL);
+			struct tm tm;
+
+			localtime_r(&t, &tm);
+			printf("%2d:%02d:%02d up %s, %s (%u)\n", tm.tm_hour,
+			       tm.tm_min, tm.tm_sec, up, info[i].name,
+			       info[i].domid);
+			continue;
+		}
+		if (header)
+			printf("%-33s %4s %s\n", "Name", "ID", "Uptime");
+		header = false;
+		printf("%-33s %4u %s\n", info[i].name, info[i].domid, up);
+	}
+	xs_client_close(xs);
+	pvk_platform_close(plat);
+	return rc;
 }

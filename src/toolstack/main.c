@@ -117,6 +117,7 @@ static void usage(FILE *f)
 		"  destroy DOM                destroy a domain now\n"
 		"  domid NAME | domname ID    a domain's id from its name, or "
 		"the name from the id\n"
+		"  uptime [-s] [DOM...]       how long each domain has run\n"
 		"  shutdown [-w] DOM          ask a domain to power off\n"
 		"  reboot [-w] DOM            ask a domain to reboot\n"
 		"  pause DOM | unpause DOM\n"
@@ -177,6 +178,8 @@ int main(int argc, char **argv)
 		return cmd_pause(&ts, argc, argv, false);
 	if (!strcmp(cmd, "info"))
 		return cmd_info(&ts, argc, argv);
+	if (!strcmp(cmd, "uptime"))
+		return cmd_uptime(&ts, argc, argv);
 	if (!strcmp(cmd, "console"))
 		return cmd_console(&ts, argc, argv);
 	if (!strcmp(cmd, "block-attach"))

@@ -6,6 +6,7 @@
 #include "toolstack/xlcfg.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -1492,6 +1493,39 @@ static int dom_u64(struct xlcfg *cfg, const char *key, uint64_t min,
 	return xlcfg_get_u64(cfg, key, min, max, out, err, errlen);
 }
 
+/* uuid: 8-4-4-4-12 hexadecimal digits (libxl_uuid_from_string's
+ * form), kept in lower case. */
+static int dom_uuid(struct xlcfg *cfg, struct xlcfg_domain *d, char *err,
+		    size_t errlen)
+{
+	char *s = NULL;
+	unsigned int i, line;
+	int rc = dom_string(cfg, "uuid", &s, err, errlen);
+
+	if (rc < 0 || !s)
+		return rc;
+	for (i = 0; i < 36 && s[i]; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			break;
+		d->uuid[i] = (char)tolower((unsigned char)s[i]);
+	}
+	if (i != 36 || s[i]) {
+		xlcfg_has(cfg, "uuid", &line);
+		set_err(err, errlen,
+			"%s:%u: uuid: '%.64s' is not a UUID "
+			"(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+			cfg->name, line, s);
+		rc = -EINVAL;
+	}
+	d->uuid[36] = '\0';
+	if (rc)
+		d->uuid[0] = '\0';
+	free(s);
+	return rc;
+}
+
 static int dom_action(struct xlcfg *cfg, const char *key,
 		      enum xlcfg_action *out, char *err, size_t errlen)
 {
@@ -1787,7 +1821,8 @@ int xlcfg_domain_get(struct xlcfg *cfg, struct xlcfg_domain **out, char *err,
 		rc = -EINVAL;
 		goto out;
 	}
-	if ((rc = dom_string(cfg, "kernel", &d->kernel, err, errlen)) < 0 ||
+	if ((rc = dom_uuid(cfg, d, err, errlen)) < 0 ||
+	    (rc = dom_string(cfg, "kernel", &d->kernel, err, errlen)) < 0 ||
 	    (rc = dom_string(cfg, "ramdisk", &d->ramdisk, err, errlen)) < 0 ||
 	    (rc = dom_cmdline(cfg, d, err, errlen)) < 0 ||
 	    (rc = dom_action(cfg, "on_poweroff", &d->on_poweroff, err,

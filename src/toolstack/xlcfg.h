@@ -131,6 +131,7 @@ const char *xlcfg_type_name(enum xlcfg_type t);
 
 struct xlcfg_domain {
 	char *name;                   /* required */
+	char uuid[37];                /* "" when not set (one is made) */
 	enum xlcfg_type type;         /* default pv */
 	uint64_t memory_mib;          /* default 128 */
 	uint64_t maxmem_mib;          /* default memory; >= memory */

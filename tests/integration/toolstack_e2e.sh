@@ -26,6 +26,7 @@ host_procs() {
 		tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qxF "PVKIT_STATE_DIR=$PVKIT_STATE_DIR" && echo "$p"
 	done
 }
+xs_read() { XENSTORED_PATH=$PVKIT_STATE_DIR/xenstored.sock xenstore-read "$1" 2>/dev/null; }
 cleanup() { "$P" host stop -f -w 5 >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$PVKIT_STATE_DIR"; }
 trap cleanup EXIT
 cfg=$PVKIT_STATE_DIR/g.cfg
@@ -48,6 +49,9 @@ check "list shows it" '"$P" list | grep -q "^e2e "'
 check "list has xl's columns, Time(s) last" '"$P" list | head -1 | grep -Eq "^Name +ID +Mem +VCPUs +State +Time\(s\)$" && "$P" list | grep -Eq "^e2e +[0-9]+ +128 +2 +[-rbpsc]{6} +[0-9]+\.[0-9]$"'
 check "domid and domname" 'id=$("$P" domid e2e) && [ "$("$P" domname "$id")" = e2e ] && ! "$P" domid nosuch 2>/dev/null'
 check "list --json" '"$P" list --json | grep -q "\"name\": \"e2e\""'
+check "uptime: xl's columns, Domain-0 and the domain" '"$P" uptime > $PVKIT_STATE_DIR/up.txt && head -1 $PVKIT_STATE_DIR/up.txt | grep -Eq "^Name +ID Uptime$" && grep -Eq "^Domain-0 +0 +[0-9 ]?[0-9]:[0-9]{2}:[0-9]{2}$" $PVKIT_STATE_DIR/up.txt && grep -Eq "^e2e +$("$P" domid e2e) +[0-9 ]?[0-9]:[0-9]{2}:[0-9]{2}$" $PVKIT_STATE_DIR/up.txt'
+check "uptime -s DOM, and an unknown domain named" '"$P" uptime -s e2e | grep -Eq "^[ 0-9]?[0-9]:[0-9]{2}:[0-9]{2} up [ 0-9]?[0-9]:[0-9]{2}:[0-9]{2}, e2e \([0-9]+\)$" && "$P" uptime nosuch 2>&1 | grep -q "nosuch"'
+check "the domain has its /vm/<uuid> (libxl's uuid, name, start_time)" 'vm=$(xs_read /local/domain/$("$P" domid e2e)/vm) && echo "$vm" | grep -Eq "^/vm/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$" && [ "$(xs_read $vm/name)" = e2e ] && xs_read $vm/start_time | grep -Eq "^[0-9]+\.[0-9]{2}$"'
 check "duplicate name refused" '! "$P" create "$cfg" 2>/dev/null'
 check "pause" '"$P" pause e2e && "$P" list | grep "^e2e " | grep -q "p"'
 check "unpause" '"$P" unpause e2e && "$P" list | grep "^e2e " | grep -q "r"'
@@ -219,7 +223,7 @@ check "shutdown -w" '"$P" shutdown -w e2e >/dev/null && ! "$P" list | grep -q "^
 # The monitor must not keep the caller's stdout: $(...) returns at once.
 # (timeout ends the pipeline's process group; the monitor has its own)
 check "create again, output piped (the monitor lets go of stdout)" 'out=$(timeout 20 sh -c "\"$P\" create \"$cfg\" | cat") && echo "$out" | grep -q "Domain [0-9]* (e2e) created"'
-check "destroy" '"$P" destroy e2e && sleep 0.2 && ! "$P" list | grep -q "^e2e "'
+check "destroy (and its /vm/<uuid> goes)" 'vm=$(xs_read /local/domain/$("$P" domid e2e)/vm) && "$P" destroy e2e && sleep 0.2 && ! "$P" list | grep -q "^e2e " && ! xs_read $vm/name >/dev/null'
 check "the monitor logged the domain's end in monitor-e2e.log" 'for i in $(seq 50); do grep -q "action" $PVKIT_STATE_DIR/monitor-e2e.log 2>/dev/null && break; sleep 0.1; done; grep -q "action" $PVKIT_STATE_DIR/monitor-e2e.log'
 check "kill -9 of a guest is a crash (on_crash=destroy)" '"$P" create "$cfg" >/dev/null && kill_guests; for i in $(seq 100); do "$P" list | grep -q "^e2e " || break; sleep 0.1; done; ! "$P" list | grep -q "^e2e "'
 printf 'name = "bad"\nmemory = lots\n' > "$PVKIT_STATE_DIR/bad.cfg"
@@ -229,6 +233,12 @@ printf 'name = "bad3"\ndisk = [ "format=qcow2, vdev=xvda, target=%s" ]\n' "$disk
 check "non-raw disk format refused" '"$P" create "$PVKIT_STATE_DIR/bad3.cfg" 2>&1 | grep -q "qcow2"'
 check "bad config names file, line and key" '"$P" create "$PVKIT_STATE_DIR/bad.cfg" 2>&1 | grep -q "bad.cfg:2: memory"'
 check "unknown domain" '! "$P" destroy nosuch 2>/dev/null'
+uu=6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f
+printf 'name = "uu1"\nmemory = 32\nuuid = "%s"\n' "$uu" > "$PVKIT_STATE_DIR/uu1.cfg"
+printf 'name = "uu2"\nmemory = 32\nuuid = "%s"\n' "$(echo $uu | tr a-f A-F)" > "$PVKIT_STATE_DIR/uu2.cfg"
+check "uuid= from the config is the domain's /vm/<uuid>" '"$P" create "$PVKIT_STATE_DIR/uu1.cfg" >/dev/null && [ "$(xs_read /local/domain/$("$P" domid uu1)/vm)" = "/vm/$uu" ] && [ "$(xs_read /vm/$uu/name)" = uu1 ]'
+check "a uuid a live domain has is refused, naming it" '! "$P" create "$PVKIT_STATE_DIR/uu2.cfg" 2>$PVKIT_STATE_DIR/err.txt && grep -q "uu2.cfg: uuid: $uu is domain $("$P" domid uu1)" $PVKIT_STATE_DIR/err.txt && ! "$P" list | grep -q "^uu2 "'
+check "destroy frees the uuid" '"$P" destroy uu1 && ! xs_read /vm/$uu/name >/dev/null && "$P" create "$PVKIT_STATE_DIR/uu2.cfg" >/dev/null && "$P" destroy uu2'
 # What pvkit cannot build is refused before anything is created, naming
 # file, line and key (before: "Domain N created", rc 0, then a crash).
 badcfg() { printf 'name = "%s"\nmemory = 16\n%s\n' "$1" "$2" > "$PVKIT_STATE_DIR/$1.cfg"; }

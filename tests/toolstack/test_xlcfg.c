@@ -186,6 +186,35 @@ static void test_defaults(void **state)
 	xlcfg_domain_free(d);
 }
 
+static void test_uuid(void **state)
+{
+	char err[XLCFG_ERR_MAX];
+	struct xlcfg_domain *d;
+
+	(void)state;
+	assert_int_equal(load("name='x'", NULL, &d, err), 0);
+	assert_string_equal(d->uuid, ""); /* made at create */
+	xlcfg_domain_free(d);
+	assert_int_equal(
+	    load("name='x'\nuuid='0D4C8E2A-1b2c-4d5e-8f90-a1b2c3d4e5f6'\n",
+		 NULL, &d, err),
+	    0);
+	assert_string_equal(d->uuid, "0d4c8e2a-1b2c-4d5e-8f90-a1b2c3d4e5f6");
+	xlcfg_domain_free(d);
+	bad("name='x'\nuuid='0d4c8e2a-1b2c-4d5e-8f90-a1b2c3d4e5f'\n",
+	    "guest.cfg:2: uuid: '0d4c8e2a-1b2c-4d5e-8f90-a1b2c3d4e5f' is not a "
+	    "UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+	bad("name='x'\nuuid='0d4c8e2a-1b2c-4d5e-8f90-a1b2c3d4e5f6x'\n",
+	    "guest.cfg:2: uuid: '0d4c8e2a-1b2c-4d5e-8f90-a1b2c3d4e5f6x' is not "
+	    "a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+	bad("name='x'\nuuid='0d4c8e2a_1b2c-4d5e-8f90-a1b2c3d4e5f6'\n",
+	    "guest.cfg:2: uuid: '0d4c8e2a_1b2c-4d5e-8f90-a1b2c3d4e5f6' is not "
+	    "a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+	bad("name='x'\nuuid=12\n",
+	    "guest.cfg:2: uuid: '12' is not a UUID "
+	    "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+}
+
 static void test_strings(void **state)
 {
 	char err[XLCFG_ERR_MAX];
@@ -680,6 +709,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_disk_specs),
 		cmocka_unit_test(test_bad_disk_specs),
