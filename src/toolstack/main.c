@@ -1,6 +1,6 @@
 /* main.c - pvkit: the Dom0 toolstack's command line, in the spirit of xl. */
-#include "toolstack.h"
 #include "common/log.h"
+#include "toolstack.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -56,15 +56,17 @@ int ts_dom0(const struct ts *ts, struct pvk_platform **plat)
 
 	if (rc) {
 		/* The platform has said what failed (the socket, /dev/xen). */
-		fprintf(stderr, "pvkit: cannot reach the hypervisor of %s\n"
-				"       (is the host started? try: pvkit host "
-				"start)\n",
+		fprintf(stderr,
+			"pvkit: cannot reach the hypervisor of %s\n"
+			"       (is the host started? try: pvkit host "
+			"start)\n",
 			ts->state);
 		return rc;
 	}
 	if (!(*plat)->domctl) {
-		fprintf(stderr, "pvkit: the %s platform gives this process no "
-				"domain control (not privileged?)\n",
+		fprintf(stderr,
+			"pvkit: the %s platform gives this process no "
+			"domain control (not privileged?)\n",
 			(*plat)->name);
 		pvk_platform_close(*plat);
 		*plat = NULL;
@@ -101,44 +103,124 @@ int ts_find(struct pvk_platform *plat, const char *what, domid_t *domid)
 	return -ESRCH;
 }
 
+/* The verbs with xl's names: how each is called and what it does (the
+ * one source of `pvkit help`, `pvkit help VERB` and `VERB --help`). */
+typedef int (*verb_fn)(struct ts *ts, int argc, char **argv);
+
+static int v_domid(struct ts *ts, int argc, char **argv)
+{
+	return cmd_domid(ts, argc, argv, false);
+}
+static int v_domname(struct ts *ts, int argc, char **argv)
+{
+	return cmd_domid(ts, argc, argv, true);
+}
+static int v_shutdown(struct ts *ts, int argc, char **argv)
+{
+	return cmd_shutdown(ts, argc, argv, "poweroff");
+}
+static int v_reboot(struct ts *ts, int argc, char **argv)
+{
+	return cmd_shutdown(ts, argc, argv, "reboot");
+}
+static int v_pause(struct ts *ts, int argc, char **argv)
+{
+	return cmd_pause(ts, argc, argv, true);
+}
+static int v_unpause(struct ts *ts, int argc, char **argv)
+{
+	return cmd_pause(ts, argc, argv, false);
+}
+
+static const struct verb {
+	const char *name;
+	const char *brief; /* in the list */
+	verb_fn fn;
+	const char *args;
+	const char *what;
+} verbs[] = {
+    {"host", "the emulated host: start, status, stop", cmd_host,
+     "start|status | stop [-f] [-w SECS]",
+     "start the emulated host (pvkit-hvd, -xenstored, -consoled, -blkback, "
+     "-netback under a supervisor, and the bridge xenbr0), show its "
+     "daemons, or stop it: the domains are powered off first (-w: wait up "
+     "to SECS, default 30; -f: destroy what stays)"},
+    {"create", "create a domain from an xl.cfg file", cmd_create, "CFG",
+     "create a domain from an xl.cfg file"},
+    {"list", "list the domains", cmd_list, "[--json]",
+     "list the domains (xl's columns; --json: with their vifs)"},
+    {"destroy", "destroy a domain now", cmd_destroy, "DOM",
+     "destroy a domain now"},
+    {"domid", "a domain's id from its name", v_domid, "NAME",
+     "a domain's id from its name"},
+    {"domname", "a domain's name from its id", v_domname, "ID",
+     "a domain's name from its id"},
+    {"uptime", "how long each domain has run", cmd_uptime, "[-s] [DOM...]",
+     "how long each domain (or those named) has run; -s: one short line "
+     "each"},
+    {"shutdown", "ask a domain to power off", v_shutdown, "[-w] DOM",
+     "ask a domain to power off (-w: wait until it has)"},
+    {"reboot", "ask a domain to reboot", v_reboot, "[-w] DOM",
+     "ask a domain to reboot (-w: wait until it has)"},
+    {"pause", "pause a domain", v_pause, "DOM", "pause a domain"},
+    {"unpause", "unpause a domain", v_unpause, "DOM", "unpause a domain"},
+    {"info", "the host and hypervisor", cmd_info, "",
+     "the host and hypervisor"},
+    {"console", "attach to a domain's console", cmd_console, "DOM",
+     "attach to a domain's console (Ctrl-] leaves)"},
+    {"block-attach", "hot-plug a disk", cmd_block_attach, "DOM DISK-SPEC",
+     "hot-plug a disk (xl's disk syntax; target may be nbd://...)"},
+    {"block-detach", "hot-unplug a disk", cmd_block_detach, "[-f] DOM VDEV",
+     "hot-unplug a disk"},
+    {"block-list", "list domains' disks", cmd_block_list, "DOM...",
+     "list domains' disks"},
+    {"network-attach", "hot-plug a network interface", cmd_network_attach,
+     "DOM VIF-SPEC", "hot-plug a network interface (xl's vif= syntax)"},
+    {"network-detach", "hot-unplug a network interface", cmd_network_detach,
+     "[-f] DOM DEVID|MAC", "hot-unplug a network interface"},
+    {"network-list", "list domains' network interfaces", cmd_network_list,
+     "DOM...", "list domains' network interfaces"},
+    {"help", "this list, or one verb's", NULL, "[VERB]",
+     "this list, or one verb's"},
+};
+
+static const struct verb *verb_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(verbs[i].name, name))
+			return &verbs[i];
+	return NULL;
+}
+
+static void verb_help(FILE *f, const struct verb *v)
+{
+	fprintf(f, "usage: pvkit %s%s%s\n\n  %s\n", v->name,
+		*v->args ? " " : "", v->args, v->what);
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: pvkit COMMAND [ARGS]\n"
-		"  host start|status          the emulated host: hypervisor, "
-		"xenstored, consoled, blkback,\n"
-		"                             netback (and the bridge "
-		"xenbr0)\n"
-		"  host stop [-f] [-w SECS]   power the domains off (-f: destroy "
-		"what stays), stop the host\n"
-		"  create CFG                 create a domain from an xl.cfg "
-		"file\n"
-		"  list [--json]              list domains\n"
-		"  destroy DOM                destroy a domain now\n"
-		"  domid NAME | domname ID    a domain's id from its name, or "
-		"the name from the id\n"
-		"  uptime [-s] [DOM...]       how long each domain has run\n"
-		"  shutdown [-w] DOM          ask a domain to power off\n"
-		"  reboot [-w] DOM            ask a domain to reboot\n"
-		"  pause DOM | unpause DOM\n"
-		"  info                       hypervisor information\n"
-		"  console DOM                attach to a domain's console "
-		"(Ctrl-] leaves)\n"
-		"  block-attach DOM DISK-SPEC hot-plug a disk (xl disk syntax; "
-		"target may be nbd://...)\n"
-		"  block-detach [-f] DOM VDEV hot-unplug a disk\n"
-		"  block-list DOM...          list domains' disks\n"
-		"  network-attach DOM SPEC    hot-plug a network interface "
-		"(xl vif= syntax)\n"
-		"  network-detach [-f] DOM DEVID|MAC\n"
-		"                             hot-unplug a network interface\n"
-		"  network-list DOM...        list domains' network "
-		"interfaces\n"
-		"Environment: PVKIT_STATE_DIR (default /run/pvkit).\n");
+	size_t i;
+
+	fprintf(f, "usage: pvkit VERB [ARGS]   (pvkit help VERB, or "
+		   "pvkit VERB --help: one verb)\n");
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		const struct verb *v = &verbs[i];
+		int n = fprintf(f, "  %s %s", v->name, v->args);
+
+		if (n > 36)
+			fprintf(f, "\n%38s%s\n", "", v->brief);
+		else
+			fprintf(f, "%*s%s\n", 38 - n, "", v->brief);
+	}
+	fprintf(f, "Environment: PVKIT_STATE_DIR (default /run/pvkit).\n");
 }
 
 int main(int argc, char **argv)
 {
+	const struct verb *v;
 	struct ts ts;
 	const char *cmd;
 
@@ -151,52 +233,35 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	argc -= 1;
 	argv += 1;
-	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
-	    !strcmp(cmd, "-h")) {
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
+	    (!strcmp(cmd, "help") && argc == 1)) {
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(cmd, "host"))
-		return cmd_host(&ts, argc, argv);
-	if (!strcmp(cmd, "create"))
-		return cmd_create(&ts, argc, argv);
-	if (!strcmp(cmd, "list"))
-		return cmd_list(&ts, argc, argv);
-	if (!strcmp(cmd, "destroy"))
-		return cmd_destroy(&ts, argc, argv);
-	if (!strcmp(cmd, "domid"))
-		return cmd_domid(&ts, argc, argv, false);
-	if (!strcmp(cmd, "domname"))
-		return cmd_domid(&ts, argc, argv, true);
-	if (!strcmp(cmd, "shutdown"))
-		return cmd_shutdown(&ts, argc, argv, "poweroff");
-	if (!strcmp(cmd, "reboot"))
-		return cmd_shutdown(&ts, argc, argv, "reboot");
-	if (!strcmp(cmd, "pause"))
-		return cmd_pause(&ts, argc, argv, true);
-	if (!strcmp(cmd, "unpause"))
-		return cmd_pause(&ts, argc, argv, false);
-	if (!strcmp(cmd, "info"))
-		return cmd_info(&ts, argc, argv);
-	if (!strcmp(cmd, "uptime"))
-		return cmd_uptime(&ts, argc, argv);
-	if (!strcmp(cmd, "console"))
-		return cmd_console(&ts, argc, argv);
-	if (!strcmp(cmd, "block-attach"))
-		return cmd_block_attach(&ts, argc, argv);
-	if (!strcmp(cmd, "block-detach"))
-		return cmd_block_detach(&ts, argc, argv);
-	if (!strcmp(cmd, "block-list"))
-		return cmd_block_list(&ts, argc, argv);
-	if (!strcmp(cmd, "network-attach"))
-		return cmd_network_attach(&ts, argc, argv);
-	if (!strcmp(cmd, "network-detach"))
-		return cmd_network_detach(&ts, argc, argv);
-	if (!strcmp(cmd, "network-list"))
-		return cmd_network_list(&ts, argc, argv);
+	if (!strcmp(cmd, "help")) {
+		v = argc == 2 ? verb_find(argv[1]) : NULL;
+		if (!v) {
+			fprintf(stderr, "pvkit: help: %s\n",
+				argc == 2 ? "no such verb"
+					  : "one verb at a time");
+			usage(stderr);
+			return 2;
+		}
+		verb_help(stdout, v);
+		return 0;
+	}
 	if (!strcmp(cmd, "__monitor"))
 		return cmd_monitor(&ts, argc, argv);
-	fprintf(stderr, "pvkit: unknown command '%s'\n", cmd);
-	usage(stderr);
-	return 2;
+	v = verb_find(cmd);
+	if (!v) {
+		fprintf(stderr, "pvkit: unknown verb '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		verb_help(stdout, v);
+		return 0;
+	}
+	return v->fn(&ts, argc, argv);
 }

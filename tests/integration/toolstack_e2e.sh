@@ -42,6 +42,9 @@ vcpus = 2
 on_reboot = "restart"
 disk = [ 'format=raw, vdev=xvda, access=rw, target=$disk' ]
 CFG
+check "help lists every verb" '"$P" help > $PVKIT_STATE_DIR/help.txt && hv=1 && for v in host create list destroy domid domname uptime shutdown reboot pause unpause info console block-attach block-detach block-list network-attach network-detach network-list; do grep -q "^  $v " $PVKIT_STATE_DIR/help.txt || hv=0; done; [ $hv = 1 ]'
+check "help VERB is VERB --help" '"$P" help block-detach > $PVKIT_STATE_DIR/h1.txt && "$P" block-detach --help > $PVKIT_STATE_DIR/h2.txt && cmp -s $PVKIT_STATE_DIR/h1.txt $PVKIT_STATE_DIR/h2.txt && grep -q "^usage: pvkit block-detach \[-f\] DOM VDEV$" $PVKIT_STATE_DIR/h1.txt'
+check "an unknown verb is named, rc 2" '"$P" frobnicate 2>&1 | grep -q "unknown verb .frobnicate."; "$P" frobnicate 2>/dev/null; [ $? = 2 ] && ! "$P" help frobnicate 2>/dev/null'
 check "host start" '"$P" host start >/dev/null'
 check "host status" '"$P" host status >/dev/null'
 check "create" '"$P" create "$cfg" >/dev/null'
