@@ -196,17 +196,22 @@ static int disks_distinct(const char *path, const struct xlcfg_domain *d)
 /* host: also check what the host must have now (the vifs' bridges, free
  * interface names): create does, the monitor (reloading the config of a
  * domain already built) does not. */
-static int load_cfg(const struct ts *ts, const char *path, bool host,
-		    struct xlcfg_domain **out)
+/* The config at path with the command line's KEY=VALUE settings (nset of
+ * them, xl create's) in place of its own, checked. */
+static int load_cfg(const struct ts *ts, const char *path, char **set,
+		    int nset, bool host, struct xlcfg_domain **out)
 {
 	char err[XLCFG_ERR_MAX];
 	struct xlcfg *cfg = NULL;
 	unsigned int i, warned = 0;
-	int rc;
+	int rc, k;
 
 	rc = xlcfg_parse_file(path, &cfg, err, sizeof(err));
+	for (k = 0; k < nset && !rc; k++)
+		rc = xlcfg_override(cfg, set[k], err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "pvkit: %s\n", err);
+		xlcfg_free(cfg);
 		return rc;
 	}
 	rc = xlcfg_domain_get(cfg, out, err, sizeof(err));
@@ -594,14 +599,18 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 	double started;
 	int quick = 0;
 	domid_t d;
+	bool paused;
 	int chan_fd, ready_fd, rc = 1;
 
-	if (argc != 5)
+	/* __monitor CFG DOMID CHAN-FD READY-FD PAUSED [KEY=VALUE...] */
+	if (argc < 6)
 		return 2;
 	d = (domid_t)atoi(argv[2]);
 	chan_fd = atoi(argv[3]);
 	ready_fd = atoi(argv[4]);
-	if (load_cfg(ts, argv[1], false, &c) || ts_dom0(ts, &plat))
+	paused = !strcmp(argv[5], "1");
+	if (load_cfg(ts, argv[1], argv + 6, argc - 6, false, &c) ||
+	    ts_dom0(ts, &plat))
 		goto out;
 	/* The MACs create gave the vifs (a reboot keeps them, as xl's) */
 	if (c->nvifs && xs_client_open_path(ts->xs_sock, &xs) == 0) {
@@ -617,7 +626,8 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 		started = mono_s();
 		k = spawn_kernel(ts, c, chan_fd, d);
 		close(chan_fd);
-		if (k < 0 || plat->domctl->unpause(plat, d)) {
+		/* create -p leaves the first start paused (a restart runs) */
+		if (k < 0 || (!paused && plat->domctl->unpause(plat, d))) {
 			domain_cleanup(ts, plat, d);
 			goto out;
 		}
@@ -691,6 +701,7 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 			quick = 0;
 			delay_ms = 500;
 		}
+		paused = false;
 		if (domain_build(ts, plat, c, &d, &chan_fd))
 			break;
 	}
@@ -740,18 +751,61 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 	struct xlcfg_domain *c = NULL;
 	struct pvk_platform *plat = NULL;
 	char self[300], a_dom[16], a_fd[16], a_ready[16], mlog[400];
+	const char *cfgpath = NULL;
+	char **set = NULL, **margv = NULL;
 	int chan_fd = -1, pfd[2] = {-1, -1}, rc = 1, null_fd, mlog_fd;
+	int nset = 0, i, k;
+	bool paused = false, console = false, quiet = false;
 	domid_t d, got;
 	pid_t m;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: pvkit create CFG\n");
-		return 2;
+	/* xl create [-q] [-p] [-c] [-f CFG | CFG] [KEY=VALUE...] */
+	set = calloc((size_t)argc + 1, sizeof(*set));
+	margv = calloc((size_t)argc + 8, sizeof(*margv));
+	if (!set || !margv) {
+		fprintf(stderr, "pvkit: create: out of memory\n");
+		goto out;
 	}
-	if (load_cfg(ts, argv[1], true, &c))
-		return 1;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-p")) {
+			paused = true;
+		} else if (!strcmp(a, "-c")) {
+			console = true;
+		} else if (!strcmp(a, "-q")) {
+			quiet = true;
+		} else if (!strcmp(a, "-f") && i + 1 < argc && !cfgpath) {
+			cfgpath = argv[++i];
+		} else if (a[0] == '-') {
+			fprintf(stderr, "pvkit: create: unknown option '%s'\n"
+					"usage: pvkit create [-p] [-c] [-q] "
+					"[-f CFG | CFG] [KEY=VALUE...]\n",
+				a);
+			rc = 2;
+			goto out;
+		} else if (strchr(a, '=')) {
+			set[nset++] = argv[i];
+		} else if (!cfgpath) {
+			cfgpath = a;
+		} else {
+			fprintf(stderr, "pvkit: create: '%s': one config only "
+					"(settings are KEY=VALUE)\n",
+				a);
+			rc = 2;
+			goto out;
+		}
+	}
+	if (!cfgpath) {
+		fprintf(stderr, "usage: pvkit create [-p] [-c] [-q] [-f CFG | "
+				"CFG] [KEY=VALUE...]\n");
+		rc = 2;
+		goto out;
+	}
+	if (load_cfg(ts, cfgpath, set, nset, true, &c))
+		goto out;
 	if (vif_macs(NULL, 0, c->vifs, c->nvifs)) {
-		fprintf(stderr, "pvkit: %s: vif: cannot pick a MAC\n", argv[1]);
+		fprintf(stderr, "pvkit: %s: vif: cannot pick a MAC\n", cfgpath);
 		goto out;
 	}
 	if (ts_dom0(ts, &plat))
@@ -763,7 +817,7 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 	}
 	if (c->uuid[0] && uuid_in_use(ts, plat, c->uuid, &d)) {
 		fprintf(stderr, "pvkit: %s: uuid: %s is domain %u's already\n",
-			argv[1], c->uuid, d);
+			cfgpath, c->uuid, d);
 		goto out;
 	}
 	if (pipe(pfd) < 0 || domain_build(ts, plat, c, &d, &chan_fd))
@@ -791,8 +845,18 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 		fcntl(chan_fd, F_SETFD, 0);
 		fcntl(pfd[1], F_SETFD, 0);
 		close(pfd[0]);
-		execl("/proc/self/exe", "pvkit", "__monitor", argv[1], a_dom,
-		      a_fd, a_ready, (char *)NULL);
+		k = 0;
+		margv[k++] = "pvkit";
+		margv[k++] = "__monitor";
+		margv[k++] = (char *)cfgpath;
+		margv[k++] = a_dom;
+		margv[k++] = a_fd;
+		margv[k++] = a_ready;
+		margv[k++] = paused ? "1" : "0";
+		for (i = 0; i < nset; i++)
+			margv[k++] = set[i];
+		margv[k] = NULL;
+		execv("/proc/self/exe", margv);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -806,14 +870,23 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 		fprintf(stderr, "pvkit: domain %u did not start\n", d);
 		goto out;
 	}
-	printf("Parsing config from %s\nDomain %u (%s) created\n", argv[1], d,
-	       c->name);
+	if (!quiet)
+		printf("Parsing config from %s\nDomain %u (%s) created\n",
+		       cfgpath, d, c->name);
 	rc = 0;
+	if (console) { /* xl create -c: the console at once */
+		char *cargv[] = {"console", c->name, NULL};
+
+		fflush(stdout);
+		rc = cmd_console(ts, 2, cargv);
+	}
 out:
 	if (pfd[0] >= 0)
 		close(pfd[0]);
 	pvk_platform_close(plat);
 	xlcfg_domain_free(c);
+	free(set);
+	free(margv);
 	return rc;
 }
 

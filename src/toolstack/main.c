@@ -145,8 +145,11 @@ static const struct verb {
      "-netback under a supervisor, and the bridge xenbr0), show its "
      "daemons, or stop it: the domains are powered off first (-w: wait up "
      "to SECS, default 30; -f: destroy what stays)"},
-    {"create", "create a domain from an xl.cfg file", cmd_create, "CFG",
-     "create a domain from an xl.cfg file"},
+    {"create", "create a domain from an xl.cfg file", cmd_create,
+     "[-p] [-c] [-q] [-f CFG | CFG] [KEY=VALUE...]",
+     "create a domain from an xl.cfg file; KEY=VALUE settings (xl.cfg "
+     "syntax: name='web2') replace the file's; -p: leave it paused; -c: "
+     "attach to its console; -q: say nothing"},
     {"list", "list the domains", cmd_list, "[--json]",
      "list the domains (xl's columns; --json: with their vifs)"},
     {"destroy", "destroy a domain now", cmd_destroy, "DOM",

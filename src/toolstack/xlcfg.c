@@ -32,6 +32,7 @@ struct entry {
 
 struct xlcfg {
 	char *name;
+	unsigned int last_line; /* the text's; overrides are numbered on */
 	struct entry *e;
 	unsigned int n, cap;
 	char **warn;
@@ -516,8 +517,55 @@ int xlcfg_parse_string(const char *name, const char *text, size_t len,
 		xlcfg_free(cfg);
 		return rc;
 	}
+	/* the line count (a final newline starts no line) */
+	cfg->last_line = lx.line - (len && text[len - 1] == '\n' ? 1 : 0);
 	*out = cfg;
 	return 0;
+}
+
+int xlcfg_override(struct xlcfg *cfg, const char *stmt, char *err,
+		   size_t errlen)
+{
+	struct xlcfg *one = NULL;
+	struct entry *prev;
+	unsigned int i;
+	int rc;
+
+	if (strchr(stmt, '\n') || !strchr(stmt, '=')) {
+		set_err(err, errlen,
+			"command line: '%.64s': expected one KEY=VALUE", stmt);
+		return -EINVAL;
+	}
+	rc = xlcfg_parse_string("command line", stmt, strlen(stmt), &one, err,
+				errlen);
+	if (rc)
+		return rc;
+	if (one->n != 1) {
+		set_err(err, errlen,
+			"command line: '%.64s': expected one KEY=VALUE", stmt);
+		rc = -EINVAL;
+		goto out;
+	}
+	/* As xl does: the setting is a line after the file's last, and
+	 * takes the place of the file's own. */
+	cfg->last_line++;
+	one->e[0].line = cfg->last_line;
+	for (i = 0; i < one->e[0].nitems; i++)
+		one->e[0].lines[i] = cfg->last_line;
+	prev = find(cfg, one->e[0].key);
+	if (prev) {
+		entry_clear(prev);
+		*prev = one->e[0];
+	} else {
+		rc = add_entry(cfg, &one->e[0]);
+		if (rc)
+			goto out;
+	}
+	memset(&one->e[0], 0, sizeof(one->e[0]));
+	one->n = 0;
+out:
+	xlcfg_free(one);
+	return rc;
 }
 
 int xlcfg_parse_file(const char *path, struct xlcfg **out, char *err,

@@ -33,6 +33,11 @@ int xlcfg_parse_string(const char *name, const char *text, size_t len,
 int xlcfg_parse_file(const char *path, struct xlcfg **out, char *err,
 		     size_t errlen);
 void xlcfg_free(struct xlcfg *cfg);
+/* A KEY=VALUE from the command line (xl create's): it replaces the key's
+ * setting, or adds it, as a line after the text's last (messages name
+ * that line, as xl's do). */
+int xlcfg_override(struct xlcfg *cfg, const char *stmt, char *err,
+		   size_t errlen);
 
 /* ---- generic access to entries --------------------------------------- */
 

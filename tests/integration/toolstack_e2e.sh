@@ -242,6 +242,11 @@ printf 'name = "uu2"\nmemory = 32\nuuid = "%s"\n' "$(echo $uu | tr a-f A-F)" > "
 check "uuid= from the config is the domain's /vm/<uuid>" '"$P" create "$PVKIT_STATE_DIR/uu1.cfg" >/dev/null && [ "$(xs_read /local/domain/$("$P" domid uu1)/vm)" = "/vm/$uu" ] && [ "$(xs_read /vm/$uu/name)" = uu1 ]'
 check "a uuid a live domain has is refused, naming it" '! "$P" create "$PVKIT_STATE_DIR/uu2.cfg" 2>$PVKIT_STATE_DIR/err.txt && grep -q "uu2.cfg: uuid: $uu is domain $("$P" domid uu1)" $PVKIT_STATE_DIR/err.txt && ! "$P" list | grep -q "^uu2 "'
 check "destroy frees the uuid" '"$P" destroy uu1 && ! xs_read /vm/$uu/name >/dev/null && "$P" create "$PVKIT_STATE_DIR/uu2.cfg" >/dev/null && "$P" destroy uu2'
+printf 'name = "ov"\nmemory = 32\n' > "$PVKIT_STATE_DIR/ov.cfg"
+check "create -p leaves it paused; KEY=VALUE settings replace the file's (xl's syntax)" '"$P" create -p "$PVKIT_STATE_DIR/ov.cfg" name=\"ov1\" memory=48 >/dev/null && "$P" list | grep -Eq "^ov1 +[0-9]+ +48 +1 +--p---" && "$P" unpause ov1 && "$P" list | grep -Eq "^ov1 +[0-9]+ +48 +1 +r"'
+check "a bad KEY=VALUE or option is refused, naming it" '! "$P" create "$PVKIT_STATE_DIR/ov.cfg" name=\"ov2\" memory=lots 2>$PVKIT_STATE_DIR/err.txt && grep -q "command line:1: memory" $PVKIT_STATE_DIR/err.txt && "$P" create -z "$PVKIT_STATE_DIR/ov.cfg" 2>&1 | grep -q "unknown option .-z." && ! "$P" list | grep -q "^ov2 "'
+check "create -c attaches the console" 'printf "ping\n" | timeout 10 "$P" create -c -q "$PVKIT_STATE_DIR/ov.cfg" name=\"ov3\" | grep -qx pong'
+"$P" destroy ov1 >/dev/null 2>&1; "$P" destroy ov3 >/dev/null 2>&1
 # What pvkit cannot build is refused before anything is created, naming
 # file, line and key (before: "Domain N created", rc 0, then a crash).
 badcfg() { printf 'name = "%s"\nmemory = 16\n%s\n' "$1" "$2" > "$PVKIT_STATE_DIR/$1.cfg"; }

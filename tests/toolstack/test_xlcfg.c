@@ -215,6 +215,56 @@ static void test_uuid(void **state)
 	    "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
 }
 
+static void test_overrides(void **state)
+{
+	static const char text[] = "name = 'x'\nmemory = 64\n"
+				   "disk = [ 'vdev=xvda, target=/a' ]\n";
+	char err[XLCFG_ERR_MAX];
+	struct xlcfg_domain *d;
+	struct xlcfg *cfg;
+
+	(void)state;
+	assert_int_equal(xlcfg_parse_string("g.cfg", text, strlen(text), &cfg,
+					    err, sizeof(err)),
+			 0);
+	/* replaces the file's setting, adds a new one, lists too */
+	assert_int_equal(xlcfg_override(cfg, "memory=256", err, sizeof(err)),
+			 0);
+	assert_int_equal(xlcfg_override(cfg, "vcpus = 3", err, sizeof(err)),
+			 0);
+	assert_int_equal(xlcfg_override(cfg,
+					"disk=['vdev=xvdb, target=/b', "
+					"'vdev=xvdc, target=/c']",
+					err, sizeof(err)),
+			 0);
+	assert_int_equal(xlcfg_domain_get(cfg, &d, err, sizeof(err)), 0);
+	assert_int_equal(d->memory_mib, 256);
+	assert_int_equal(d->vcpus, 3);
+	assert_int_equal(d->ndisks, 2);
+	assert_string_equal(d->disks[0].vdev, "xvdb");
+	xlcfg_domain_free(d);
+	/* a bad value is named by its line after the file's (as xl's) */
+	assert_int_equal(xlcfg_override(cfg, "maxmem=12", err, sizeof(err)),
+			 0);
+	assert_int_equal(xlcfg_domain_get(cfg, &d, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err,
+			    "g.cfg:7: maxmem: 12 is less than memory (256)");
+	/* not one KEY=VALUE */
+	assert_int_equal(xlcfg_override(cfg, "memory", err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err,
+			    "command line: 'memory': expected one KEY=VALUE");
+	assert_int_equal(xlcfg_override(cfg, "a=1 b=2", err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(xlcfg_override(cfg, "a=1\nb=2", err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(xlcfg_override(cfg, "memory=", err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "command line:1: memory"));
+	xlcfg_free(cfg);
+}
+
 static void test_strings(void **state)
 {
 	char err[XLCFG_ERR_MAX];
@@ -710,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_uuid),
+		cmocka_unit_test(test_overrides),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_disk_specs),
 		cmocka_unit_test(test_bad_disk_specs),
