@@ -24,14 +24,15 @@
  * daemons and itself, like a host that rebooted.  Each death, restart and
  * giving-up goes to <state>/supervisor.log and into what `host status`
  * shows; stop asks the supervisor to stop the daemons in order. */
-#include "toolstack.h"
-#include "pvkit/xs.h"
 #include "common/util.h"
+#include "pvkit/xs.h"
+#include "toolstack.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -40,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -120,8 +120,8 @@ static int spawn(const struct ts *ts, const char *name, char *const argv[],
 	return 0;
 }
 
-static const char *const daemons[] = {"hvd", "xenstored", "consoled",
-				      "blkback", "netback"};
+static const char *const daemons[] = {"hvd", "xenstored", "consoled", "blkback",
+				      "netback"};
 #define NDAEMONS (sizeof(daemons) / sizeof(daemons[0]))
 
 /* Hold the state directory's lock (released when the process ends or
@@ -916,4 +916,98 @@ int cmd_host(struct ts *ts, int argc, char **argv)
 		return host_status(ts);
 	fprintf(stderr, "pvkit host: unknown action '%s'\n", argv[1]);
 	return 2;
+}
+
+/* xl dmesg [-c]: the hypervisor's messages; here every daemon's of the host
+ * (pvkit-hvd's first, as xl's) and the supervisor's, or one daemon's.  -c
+ * empties what was printed (the daemons append, so they go on writing at
+ * the new end). */
+int cmd_dmesg(struct ts *ts, int argc, char **argv)
+{
+	static const char *const logs[] = {
+	    "hvd", "xenstored", "consoled", "blkback", "netback", "supervisor"};
+	const char *only = NULL;
+	bool clear = false, any = false;
+	size_t i;
+	int a, rc = 0;
+
+	for (a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "-c"))
+			clear = true;
+		else if (argv[a][0] != '-' && !only)
+			only = argv[a];
+		else {
+			fprintf(stderr,
+				"usage: pvkit dmesg [-c] [hvd|xenstored|"
+				"consoled|blkback|netback|supervisor]\n");
+			return 2;
+		}
+	}
+	if (only) {
+		for (i = 0; i < sizeof(logs) / sizeof(logs[0]); i++)
+			if (!strcmp(only, logs[i]) ||
+			    (!strncmp(only, "pvkit-", 6) &&
+			     !strcmp(only + 6, logs[i])))
+				break;
+		if (i == sizeof(logs) / sizeof(logs[0])) {
+			fprintf(stderr,
+				"pvkit: dmesg: no daemon '%s' (hvd, "
+				"xenstored, consoled, blkback, netback, "
+				"supervisor)\n",
+				only);
+			return 2;
+		}
+	}
+	for (i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+		char path[400], buf[8192];
+		ssize_t n;
+		off_t done = 0;
+		int fd;
+
+		if (only && strcmp(only, logs[i]) &&
+		    (strncmp(only, "pvkit-", 6) || strcmp(only + 6, logs[i])))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s.log", ts->state, logs[i]);
+		fd = open(path, (clear ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno != ENOENT || only) {
+				fprintf(stderr, "pvkit: dmesg: %s: %s\n", path,
+					strerror(errno));
+				rc = 1;
+			}
+			continue;
+		}
+		any = true;
+		if (!only)
+			printf("--- %s%s (%s) ---\n",
+			       strcmp(logs[i], "supervisor") ? "pvkit-"
+							     : "the ",
+			       logs[i], path);
+		fflush(stdout);
+		while ((n = read(fd, buf, sizeof(buf))) > 0) {
+			if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+				break;
+			done += n;
+		}
+		fflush(stdout);
+		/* Drop what was shown and keep what came since (a line
+		 * written in the instant between the two is lost). */
+		if (clear && done > 0) {
+			char rest[65536];
+			ssize_t m = pread(fd, rest, sizeof(rest), done);
+
+			if (ftruncate(fd, 0) < 0 ||
+			    (m > 0 && pwrite(fd, rest, (size_t)m, 0) != m))
+				rc = 1;
+		}
+		close(fd);
+	}
+	if (!any && !only) {
+		fprintf(stderr,
+			"pvkit: dmesg: no logs in %s (is the host "
+			"started?)\n",
+			ts->state);
+		return 1;
+	}
+	return rc;
 }

@@ -167,6 +167,11 @@ static const struct verb {
      "ask a domain to reboot (-w: wait until it has)"},
     {"pause", "pause a domain", v_pause, "DOM", "pause a domain"},
     {"unpause", "unpause a domain", v_unpause, "DOM", "unpause a domain"},
+    {"dmesg", "the host's daemons' messages", cmd_dmesg,
+     "[-c] [hvd|xenstored|consoled|blkback|netback|supervisor]",
+     "print the messages of the host's daemons (pvkit-hvd's first, as "
+     "xl's are the hypervisor's) and of its supervisor, or of one of "
+     "them; -c: clear what was printed"},
     {"info", "the host and hypervisor", cmd_info, "",
      "the host and hypervisor"},
     {"console", "attach to a domain's console", cmd_console, "DOM",

@@ -47,6 +47,8 @@ check "help VERB is VERB --help" '"$P" help block-detach > $PVKIT_STATE_DIR/h1.t
 check "an unknown verb is named, rc 2" '"$P" frobnicate 2>&1 | grep -q "unknown verb .frobnicate."; "$P" frobnicate 2>/dev/null; [ $? = 2 ] && ! "$P" help frobnicate 2>/dev/null'
 check "host start" '"$P" host start >/dev/null'
 check "host status" '"$P" host status >/dev/null'
+check "dmesg: every daemon's messages, pvkit-hvd's first" '"$P" dmesg > $PVKIT_STATE_DIR/dm.txt && head -1 $PVKIT_STATE_DIR/dm.txt | grep -q "^--- pvkit-hvd " && grep -q "pvkit-hvd: info: listening" $PVKIT_STATE_DIR/dm.txt && grep -q "^--- pvkit-netback " $PVKIT_STATE_DIR/dm.txt && grep -q "supervis" $PVKIT_STATE_DIR/dm.txt'
+check "dmesg -c hvd clears what it showed; an unknown daemon is named" '"$P" dmesg -c hvd | grep -q listening && ! "$P" dmesg hvd | grep -q listening && "$P" dmesg nosuchd 2>&1 | grep -q "no daemon .nosuchd."'
 check "create" '"$P" create "$cfg" >/dev/null'
 check "list shows it" '"$P" list | grep -q "^e2e "'
 check "list has xl's columns, Time(s) last" '"$P" list | head -1 | grep -Eq "^Name +ID +Mem +VCPUs +State +Time\(s\)$" && "$P" list | grep -Eq "^e2e +[0-9]+ +128 +2 +[-rbpsc]{6} +[0-9]+\.[0-9]$"'
