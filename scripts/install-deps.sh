@@ -15,6 +15,7 @@ pkgs=(
 	procps             # pgrep/pkill in the end-to-end tests
 	iproute2           # ip netns exec: commands inside a domain's namespace
 	iputils-ping iperf3 # traffic through vifs in tests, demo and bench/net
+	groff-base man-db  # the man pages are checked (groff) and read (man)
 )
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
 	apt-get update -qq
