@@ -1075,28 +1075,14 @@ int cmd_pause(struct ts *ts, int argc, char **argv, bool pause)
 	return rc ? 1 : 0;
 }
 
-int cmd_shutdown(struct ts *ts, int argc, char **argv, const char *what)
+/* Ask domain d's PV control driver to power off or reboot (what): 0, or
+ * -errno (printed). */
+static int shutdown_request(struct xs_client *xs, domid_t d, const char *what)
 {
-	struct xs_client *xs = NULL;
-	struct pvk_platform *plat;
-	struct pvk_dominfo info;
-	bool wait = false;
 	char path[64], *feat = NULL;
 	size_t len;
-	domid_t d;
-	int rc, i;
+	int rc;
 
-	if (argc >= 2 && !strcmp(argv[1], "-w")) {
-		wait = true;
-		argc--;
-		argv++;
-	}
-	rc = one_domain(ts, argc, argv, &plat, &d, what);
-	if (rc)
-		return rc;
-	rc = xs_client_open_path(ts->xs_sock, &xs);
-	if (rc)
-		goto out;
 	/* Like xl: refuse when the guest has no PV control driver. */
 	snprintf(path, sizeof(path), "/local/domain/%u/control/feature-%s", d,
 		 what);
@@ -1105,33 +1091,109 @@ int cmd_shutdown(struct ts *ts, int argc, char **argv, const char *what)
 			"pvkit: domain %u has no PV control driver "
 			"(control/feature-%s missing)\n",
 			d, what);
-		rc = -EOPNOTSUPP;
-		goto out;
+		return -EOPNOTSUPP;
 	}
 	free(feat);
 	snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown", d);
 	rc = xs_write_str(xs, XS_TX_NONE, path, what);
-	if (rc || !wait)
-		goto out;
-	/* -w: wait for the domain to go away (or come back, for reboot), or
-	 * to stay shut down (on_poweroff="preserve" keeps it). */
-	for (i = 0; i < 3000; i++) {
-		if (plat->domctl->info(plat, d, &info) ||
-		    (info.flags & PVK_DOMINFO_SHUTDOWN))
+	if (rc)
+		fprintf(stderr, "pvkit: %s domain %u: %s\n", what, d,
+			strerror(-rc));
+	return rc;
+}
+
+/* xl shutdown|reboot [-a] [-w] [DOM]: -a every domain but Domain-0; -w
+ * waits (30 s) for each to go away (or come back, for reboot), or to stay
+ * shut down (on_poweroff="preserve" keeps it). */
+int cmd_shutdown(struct ts *ts, int argc, char **argv, const char *what)
+{
+	struct xs_client *xs = NULL;
+	struct pvk_platform *plat = NULL;
+	struct pvk_dominfo info[256];
+	domid_t doms[256];
+	bool wait = false, all = false, done[256] = {false};
+	const char *name = NULL;
+	int rc = 0, i, n = 0, left, t;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-w"))
+			wait = true;
+		else if (!strcmp(argv[i], "-a"))
+			all = true;
+		else if (argv[i][0] != '-' && !name)
+			name = argv[i];
+		else
 			break;
-		usleep(10000);
 	}
-	if (i == 3000) {
-		fprintf(stderr, "pvkit: domain %u did not shut down in 30 s\n",
-			d);
-		rc = -ETIMEDOUT;
+	if (i < argc || all == !!name) {
+		fprintf(stderr, "usage: pvkit %s [-w] DOMAIN | -a [-w]\n",
+			!strcmp(what, "poweroff") ? "shutdown" : "reboot");
+		return 2;
+	}
+	if (ts_dom0(ts, &plat))
+		return 1;
+	if (all) {
+		int k, nd = plat->domctl->list(plat, 0, info, 256);
+
+		for (k = 0; k < nd; k++)
+			if (info[k].domid != 0 &&
+			    !(info[k].flags &
+			      (PVK_DOMINFO_SHUTDOWN | PVK_DOMINFO_DYING)))
+				doms[n++] = info[k].domid;
+	} else if (ts_lookup(plat, name, &doms[0])) {
+		rc = -ESRCH;
+		goto out;
+	} else if (doms[0] == 0) {
+		fprintf(stderr, "pvkit: %s: not for Domain-0\n", what);
+		rc = -EINVAL;
+		goto out;
 	} else {
-		printf("Domain %u shut down\n", d);
+		n = 1;
+	}
+	rc = xs_client_open_path(ts->xs_sock, &xs);
+	if (rc) {
+		fprintf(stderr, "pvkit: cannot reach xenstored at %s\n",
+			ts->xs_sock);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		int r = shutdown_request(xs, doms[i], what);
+
+		if (r) {
+			done[i] = true; /* not waited for */
+			rc = r;
+		}
+	}
+	if (!wait)
+		goto out;
+	if (all)
+		printf("Waiting for %d domains\n", n);
+	for (t = 0, left = n; left && t < 3000; t++) {
+		struct pvk_dominfo di;
+
+		for (i = 0, left = 0; i < n; i++) {
+			if (done[i])
+				continue;
+			if (plat->domctl->info(plat, doms[i], &di) ||
+			    (di.flags & PVK_DOMINFO_SHUTDOWN)) {
+				done[i] = true;
+				printf("Domain %u shut down\n", doms[i]);
+				continue;
+			}
+			left++;
+		}
+		if (left)
+			usleep(10000);
+	}
+	for (i = 0; i < n; i++) {
+		if (!done[i]) {
+			fprintf(stderr,
+				"pvkit: domain %u did not shut down in 30 s\n",
+				doms[i]);
+			rc = -ETIMEDOUT;
+		}
 	}
 out:
-	if (rc && rc != -EOPNOTSUPP && rc != -ETIMEDOUT)
-		fprintf(stderr, "pvkit: %s %s: %s\n", what, argv[1],
-			strerror(-rc));
 	xs_client_close(xs);
 	pvk_platform_close(plat);
 	return rc ? 1 : 0;

@@ -161,10 +161,12 @@ static const struct verb {
     {"uptime", "how long each domain has run", cmd_uptime, "[-s] [DOM...]",
      "how long each domain (or those named) has run; -s: one short line "
      "each"},
-    {"shutdown", "ask a domain to power off", v_shutdown, "[-w] DOM",
-     "ask a domain to power off (-w: wait until it has)"},
-    {"reboot", "ask a domain to reboot", v_reboot, "[-w] DOM",
-     "ask a domain to reboot (-w: wait until it has)"},
+    {"shutdown", "ask a domain to power off", v_shutdown, "[-w] DOM | -a [-w]",
+     "ask a domain (-a: every domain but Domain-0) to power off (-w: wait "
+     "until they have)"},
+    {"reboot", "ask a domain to reboot", v_reboot, "[-w] DOM | -a [-w]",
+     "ask a domain (-a: every domain but Domain-0) to reboot (-w: wait "
+     "until they have)"},
     {"pause", "pause a domain", v_pause, "DOM", "pause a domain"},
     {"unpause", "unpause a domain", v_unpause, "DOM", "unpause a domain"},
     {"dmesg", "the host's daemons' messages", cmd_dmesg,

@@ -248,6 +248,8 @@ printf 'name = "ov"\nmemory = 32\n' > "$PVKIT_STATE_DIR/ov.cfg"
 check "create -p leaves it paused; KEY=VALUE settings replace the file's (xl's syntax)" '"$P" create -p "$PVKIT_STATE_DIR/ov.cfg" name=\"ov1\" memory=48 >/dev/null && "$P" list | grep -Eq "^ov1 +[0-9]+ +48 +1 +--p---" && "$P" unpause ov1 && "$P" list | grep -Eq "^ov1 +[0-9]+ +48 +1 +r"'
 check "a bad KEY=VALUE or option is refused, naming it" '! "$P" create "$PVKIT_STATE_DIR/ov.cfg" name=\"ov2\" memory=lots 2>$PVKIT_STATE_DIR/err.txt && grep -q "command line:1: memory" $PVKIT_STATE_DIR/err.txt && "$P" create -z "$PVKIT_STATE_DIR/ov.cfg" 2>&1 | grep -q "unknown option .-z." && ! "$P" list | grep -q "^ov2 "'
 check "create -c attaches the console" 'printf "ping\n" | timeout 10 "$P" create -c -q "$PVKIT_STATE_DIR/ov.cfg" name=\"ov3\" | grep -qx pong'
+check "shutdown -a -w powers every domain off, and waits" '"$P" list | grep -q "^ov1 " && "$P" list | grep -q "^ov3 " && "$P" shutdown -a -w > $PVKIT_STATE_DIR/sd.txt && grep -q "^Waiting for 2 domains" $PVKIT_STATE_DIR/sd.txt && [ $(grep -c "^Domain [0-9]* shut down" $PVKIT_STATE_DIR/sd.txt) = 2 ] && sleep 0.3 && [ $("$P" list | wc -l) = 2 ]'
+check "shutdown: DOM and -a together refused" '"$P" shutdown -a e2e 2>/dev/null; [ $? = 2 ]'
 "$P" destroy ov1 >/dev/null 2>&1; "$P" destroy ov3 >/dev/null 2>&1
 # What pvkit cannot build is refused before anything is created, naming
 # file, line and key (before: "Domain N created", rc 0, then a crash).
