@@ -919,11 +919,17 @@ static int pending_flush(struct pvk_gnttab *h, struct batch_shares *b,
 static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		       uint32_t count)
 {
+	/* A backend's batch fits on the stack (no allocation per batch). */
+	enum { ON_STACK = 64 };
+	struct shared_op run_s[ON_STACK];
+	struct gnttab_copy native_s[ON_STACK];
+	uint32_t idx_s[ON_STACK];
 	struct batch_shares b = {0};
 	struct pvk_rt *rt = h->e->rt;
 	struct pending pd = {0};
 	struct shared_op so;
 	bool share = __atomic_load_n(&h->slot, __ATOMIC_RELAXED) >= 0;
+	bool heap = count > ON_STACK;
 	uint32_t i;
 	int rc = 0;
 
@@ -931,9 +937,15 @@ static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 		return 0;
 	if (!ops)
 		return -EINVAL;
-	pd.run = share ? calloc(count, sizeof(*pd.run)) : NULL;
-	pd.native = calloc(count, sizeof(*pd.native));
-	pd.idx = calloc(count, sizeof(*pd.idx));
+	if (heap) {
+		pd.run = share ? calloc(count, sizeof(*pd.run)) : NULL;
+		pd.native = calloc(count, sizeof(*pd.native));
+		pd.idx = calloc(count, sizeof(*pd.idx));
+	} else {
+		pd.run = run_s;
+		pd.native = native_s;
+		pd.idx = idx_s;
+	}
 	if ((share && !pd.run) || !pd.native || !pd.idx) {
 		rc = -ENOMEM;
 		goto out;
@@ -973,9 +985,11 @@ static int gnttab_copy(struct pvk_gnttab *h, struct gnttab_copy *ops,
 	rc = pending_flush(h, &b, ops, &pd);
 out:
 	batch_shares_put(h, &b);
-	free(pd.run);
-	free(pd.native);
-	free(pd.idx);
+	if (heap) {
+		free(pd.run);
+		free(pd.native);
+		free(pd.idx);
+	}
 	return rc;
 }
 
