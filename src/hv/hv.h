@@ -100,7 +100,8 @@ struct hv_domain {
 	uint64_t gen; /* unique across the daemon's life */
 	char name[64];
 	bool privileged;
-	bool paused;
+	bool paused;		   /* pause_count > 0 */
+	unsigned int pause_count; /* the toolstack's pauses, as Xen counts */
 	enum hv_dom_state state;
 	uint32_t shutdown_reason;
 	unsigned int nr_vcpus;

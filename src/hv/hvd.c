@@ -857,6 +857,7 @@ static int64_t do_dom_create(struct call *cl)
 	h->gact_fd_new = -1;
 	d->priv = p;
 	d->paused = true; /* created paused, as in Xen */
+	d->pause_count = 1;
 	for (v = 0; v < a->vcpus; v++) {
 		p->timer[v].dom = d;
 		p->timer[v].vcpu = v;
@@ -957,7 +958,11 @@ static int64_t do_domctl(struct call *cl)
 		return 0;
 	}
 	case PVK_HC_dom_pause:
-		if (!d->paused) {
+		/* Counted, as Xen's pause by the system controller: each
+		 * pause needs its unpause; at most 255. */
+		if (d->pause_count >= 255)
+			return -EOVERFLOW;
+		if (d->pause_count++ == 0) {
 			d->paused = true;
 			proc_signal(d, SIGSTOP);
 		}
@@ -965,11 +970,13 @@ static int64_t do_domctl(struct call *cl)
 	case PVK_HC_dom_unpause: {
 		struct dom_priv *p = d->priv;
 
-		if (d->paused) {
-			d->paused = false;
-			if (d->state == HV_DOM_RUNNING)
-				proc_signal(d, SIGCONT);
-		}
+		if (d->pause_count == 0)
+			return -EINVAL; /* not paused (Xen's answer) */
+		if (--d->pause_count)
+			return 0; /* paused more times than unpaused */
+		d->paused = false;
+		if (d->state == HV_DOM_RUNNING)
+			proc_signal(d, SIGCONT);
 		if (p && p->kernel && p->kernel->hello_pending) {
 			p->kernel->hello_pending = false;
 			hello_reply(p->kernel, p->kernel->hello_seq);

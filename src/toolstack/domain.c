@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1067,10 +1068,20 @@ int cmd_pause(struct ts *ts, int argc, char **argv, bool pause)
 
 	if (rc)
 		return rc;
+	/* Pauses are counted, as Xen's: each needs its unpause. */
 	rc = pause ? plat->domctl->pause(plat, d)
 		   : plat->domctl->unpause(plat, d);
-	if (rc)
-		fprintf(stderr, "pvkit: %s: %s\n", argv[1], strerror(-rc));
+	if (rc == -EINVAL && !pause)
+		fprintf(stderr, "pvkit: unpause %s: the domain is not paused\n",
+			argv[1]);
+	else if (rc == -EOVERFLOW)
+		fprintf(stderr,
+			"pvkit: pause %s: paused 255 times already (the "
+			"limit); unpause it first\n",
+			argv[1]);
+	else if (rc)
+		fprintf(stderr, "pvkit: %s %s: %s\n",
+			pause ? "pause" : "unpause", argv[1], strerror(-rc));
 	pvk_platform_close(plat);
 	return rc ? 1 : 0;
 }
@@ -1260,13 +1271,42 @@ static void info_vifs(struct ts *ts)
 	xs_client_close(xs);
 }
 
+/* A number from a "key : value" line of a /proc file (0: none). */
+static double proc_num(const char *file, const char *key)
+{
+	char line[256];
+	size_t n = strlen(key);
+	double v = 0;
+	FILE *f = fopen(file, "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + n;
+
+		if (strncmp(line, key, n) || (*p != ':' && *p != ' ' &&
+					      *p != '\t'))
+			continue;
+		p += strspn(p, " \t:");
+		v = strtod(p, NULL);
+		break;
+	}
+	fclose(f);
+	return v;
+}
+
+/* xl info: the host and the hypervisor, with xl's fields in xl's order
+ * (those that mean something here), then pvkit's own. */
 int cmd_info(struct ts *ts, int argc, char **argv)
 {
 	struct pvk_dominfo info[256];
 	struct pvk_platform *plat;
 	unsigned int major = 0, minor = 0;
+	struct utsname u;
+	char path[300], cmd[512] = "";
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	bool emu;
-	int n;
+	int n, fd;
 
 	(void)argv;
 	if (argc != 1) {
@@ -1278,13 +1318,65 @@ int cmd_info(struct ts *ts, int argc, char **argv)
 	emu = !strcmp(plat->name, "emulated");
 	plat->domctl->version(plat, &major, &minor);
 	n = plat->domctl->list(plat, 0, info, 256);
-	printf("host                   : %s\n",
-	       emu ? "emulated (pvkit-hvd)" : plat->name);
+	if (uname(&u) < 0)
+		memset(&u, 0, sizeof(u));
+	printf("host                   : %s\n", u.nodename);
+	printf("release                : %s\n", u.release);
+	printf("version                : %s\n", u.version);
+	printf("machine                : %s\n", u.machine);
+	printf("nr_cpus                : %ld\n", ncpu);
+	printf("max_cpu_id             : %ld\n", ncpu - 1);
+	printf("cpu_mhz                : %.3f\n",
+	       proc_num("/proc/cpuinfo", "cpu MHz"));
+	/* The emulated hypervisor's memory is the host's: guests' memory
+	 * files are taken from what the kernel has available. */
+	printf("total_memory           : %.0f\n",
+	       proc_num("/proc/meminfo", "MemTotal") / 1024);
+	printf("free_memory            : %.0f\n",
+	       proc_num("/proc/meminfo", "MemAvailable") / 1024);
 	printf("xen_major              : %u\n", major);
 	printf("xen_minor              : %u\n", minor);
 	printf("xen_extra              : %s\n", emu ? "-pvkit" : "");
+	printf("xen_version            : %u.%u%s\n", major, minor,
+	       emu ? "-pvkit" : "");
 	printf("xen_caps               : %s\n",
 	       emu ? "pvh-style guests as processes" : "");
+	printf("xen_scheduler          : %s\n",
+	       emu ? "the host's (vCPUs are threads)" : "");
+	printf("xen_pagesize           : %ld\n", sysconf(_SC_PAGESIZE));
+	/* pvkit-hvd's command line, as xl shows Xen's */
+	snprintf(path, sizeof(path), "%s/hvd.pid", ts->state);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (emu && fd >= 0) {
+		char pid[32] = "";
+		ssize_t k = read(fd, pid, sizeof(pid) - 1);
+
+		if (k > 0) {
+			pid[k] = 0;
+			snprintf(path, sizeof(path), "/proc/%d/cmdline",
+				 atoi(pid));
+			close(fd);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			k = fd >= 0 ? read(fd, cmd, sizeof(cmd) - 1) : -1;
+			if (k > 0) {
+				ssize_t i;
+
+				cmd[k] = 0;
+				for (i = 0; i < k - 1; i++)
+					if (!cmd[i])
+						cmd[i] = ' ';
+			}
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	printf("xen_commandline        : %s\n", cmd);
+#ifdef __clang__
+	printf("cc_compiler            : %s\n", __VERSION__);
+#else
+	printf("cc_compiler            : %s\n", "gcc " __VERSION__);
+#endif
+	printf("xend_config_format     : 4\n");
 	printf("nr_domains             : %d\n", n);
 	info_vifs(ts);
 	printf("state_dir              : %s\n", ts->state);

@@ -60,6 +60,8 @@ check "the domain has its /vm/<uuid> (libxl's uuid, name, start_time)" 'vm=$(xs_
 check "duplicate name refused" '! "$P" create "$cfg" 2>/dev/null'
 check "pause" '"$P" pause e2e && "$P" list | grep "^e2e " | grep -q "p"'
 check "unpause" '"$P" unpause e2e && "$P" list | grep "^e2e " | grep -q "r"'
+check "info: xl's fields, the host's facts" '"$P" info > $PVKIT_STATE_DIR/info.txt && grep -Eq "^host +: $(uname -n)$" $PVKIT_STATE_DIR/info.txt && grep -Eq "^nr_cpus +: $(nproc)$" $PVKIT_STATE_DIR/info.txt && grep -Eq "^total_memory +: [1-9][0-9]*$" $PVKIT_STATE_DIR/info.txt && grep -Eq "^free_memory +: [0-9]+$" $PVKIT_STATE_DIR/info.txt && grep -Eq "^xen_version +: [0-9]+\.[0-9]+-pvkit$" $PVKIT_STATE_DIR/info.txt && grep -Eq "^xen_commandline +: .*pvkit-hvd --socket" $PVKIT_STATE_DIR/info.txt && grep -Eq "^xen_pagesize +: 4096$" $PVKIT_STATE_DIR/info.txt'
+check "pauses are counted (xl's): two need two unpauses; unpausing a running domain refused" '"$P" pause e2e && "$P" pause e2e && "$P" unpause e2e && "$P" list | grep -Eq "^e2e .* --p--- " && "$P" unpause e2e && "$P" list | grep -Eq "^e2e .* r" && "$P" unpause e2e 2>&1 | grep -q "not paused"'
 id1=$("$P" list | awk '$1=="e2e"{print $2}')
 for i in $(seq 50); do [ -n "$(grep 'control driver ready' $PVKIT_STATE_DIR/guest-e2e.log 2>/dev/null)" ] && break; sleep 0.1; done
 check "blkback running" '"$P" host status | grep -q "pvkit-blkback: *running"'
