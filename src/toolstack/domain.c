@@ -199,8 +199,8 @@ static int disks_distinct(const char *path, const struct xlcfg_domain *d)
  * domain already built) does not. */
 /* The config at path with the command line's KEY=VALUE settings (nset of
  * them, xl create's) in place of its own, checked. */
-static int load_cfg(const struct ts *ts, const char *path, char **set,
-		    int nset, bool host, struct xlcfg_domain **out)
+static int load_cfg(const struct ts *ts, const char *path, char **set, int nset,
+		    bool host, struct xlcfg_domain **out)
 {
 	char err[XLCFG_ERR_MAX];
 	struct xlcfg *cfg = NULL;
@@ -276,16 +276,16 @@ static int uuid_make(char out[37])
  * since the epoch, as libxl writes it, which `pvkit uptime` reads), owned
  * by Dom0 and readable by the domain; /local/domain/<id>/vm names it. */
 static int vm_write(struct xs_client *xs, domid_t d,
-		    const struct xlcfg_domain *c)
+		    const struct xlcfg_domain *c, char uuid[37])
 {
 	struct xs_perm perm[2] = {{.id = 0, .perms = XS_PERM_NONE},
 				  {.id = d, .perms = XS_PERM_READ}};
-	char vm[48], path[96], val[32], uuid[37];
+	char vm[48], path[96], val[32];
 	struct timespec now;
 	int rc = 0;
 
 	if (c->uuid[0])
-		snprintf(uuid, sizeof(uuid), "%s", c->uuid);
+		snprintf(uuid, 37, "%s", c->uuid);
 	else
 		rc = uuid_make(uuid);
 	if (rc)
@@ -314,10 +314,123 @@ static int vm_write(struct xs_client *xs, domid_t d,
 
 /* Build a domain from its config: hypervisor, event channels, xenstore.
  * Returns 0 with *domid and *chan_fd (the kernel's channel). */
+/* A string as a JSON string. */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void config_path(const struct ts *ts, domid_t d, char *out, size_t len)
+{
+	snprintf(out, len, "%s/domain-%u.json", ts->state, d);
+}
+
+/* The domain's configuration as `pvkit list -l` shows it, in the shape
+ * of libxl's domain config (c_info, b_info, disks, nics, on_*), kept in
+ * <state>/domain-<domid>.json while it lives (libxl keeps its userdata
+ * file).  Best effort: list -l says when it is missing. */
+static void config_save(const struct ts *ts, domid_t d, const char *uuid,
+			const struct xlcfg_domain *c)
+{
+	static const char *const types[] = {"pv", "pvh", "hvm"};
+	char path[400], tmp[420];
+	unsigned int i;
+	FILE *f;
+
+	config_path(ts, d, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f,
+		"{\"c_info\": {\"type\": \"%s\", \"name\": ", types[c->type]);
+	json_str(f, c->name);
+	fprintf(f,
+		", \"uuid\": \"%s\"}, \"b_info\": {\"max_vcpus\": %u, "
+		"\"avail_vcpus\": %u, \"max_memkb\": %llu, "
+		"\"target_memkb\": %llu, \"kernel\": ",
+		uuid, c->maxvcpus ? c->maxvcpus : c->vcpus, c->vcpus,
+		(unsigned long long)c->maxmem_mib * 1024,
+		(unsigned long long)c->memory_mib * 1024);
+	json_str(f, c->kernel ? c->kernel : "pvkit-guest");
+	fprintf(f, ", \"cmdline\": ");
+	json_str(f, c->cmdline ? c->cmdline : "");
+	fprintf(f, "}, \"disks\": [");
+	for (i = 0; i < c->ndisks; i++) {
+		const struct xlcfg_disk *k = &c->disks[i];
+
+		fprintf(f, "%s{\"pdev_path\": ", i ? ", " : "");
+		json_str(f, k->target);
+		fprintf(f, ", \"vdev\": ");
+		json_str(f, k->vdev);
+		fprintf(f, ", \"format\": ");
+		json_str(f, k->format ? k->format : "raw");
+		fprintf(f, ", \"readwrite\": %d, \"is_cdrom\": %d}",
+			!k->readonly, k->cdrom);
+	}
+	fprintf(f, "], \"nics\": [");
+	for (i = 0; i < c->nvifs; i++) {
+		const struct xlcfg_vif *v = &c->vifs[i];
+
+		fprintf(f,
+			"%s{\"devid\": %u, \"mac\": "
+			"\"%02x:%02x:%02x:%02x:%02x:%02x\", \"bridge\": ",
+			i ? ", " : "", v->has_devid ? v->devid : i, v->mac[0],
+			v->mac[1], v->mac[2], v->mac[3], v->mac[4], v->mac[5]);
+		json_str(f, v->bridge ? v->bridge : "xenbr0");
+		if (v->vifname) {
+			fprintf(f, ", \"ifname\": ");
+			json_str(f, v->vifname);
+		}
+		if (v->script) {
+			fprintf(f, ", \"script\": ");
+			json_str(f, v->script);
+		}
+		if (v->ip) {
+			fprintf(f, ", \"ip\": ");
+			json_str(f, v->ip);
+		}
+		if (v->mtu)
+			fprintf(f, ", \"mtu\": %u", v->mtu);
+		if (v->rate_bytes_per_s)
+			fprintf(f,
+				", \"rate_bytes_per_interval\": %llu, "
+				"\"rate_interval_usecs\": %u",
+				(unsigned long long)(v->rate_bytes_per_s *
+						     v->rate_interval_us /
+						     1000000),
+				v->rate_interval_us);
+		fprintf(f, ", \"trusted\": %s}",
+			v->untrusted ? "false" : "true");
+	}
+	fprintf(
+	    f,
+	    "], \"on_poweroff\": \"%s\", \"on_reboot\": \"%s\", "
+	    "\"on_watchdog\": \"%s\", \"on_crash\": \"%s\", "
+	    "\"on_soft_reset\": \"%s\"}\n",
+	    xlcfg_action_name(c->on_poweroff), xlcfg_action_name(c->on_reboot),
+	    xlcfg_action_name(c->on_watchdog), xlcfg_action_name(c->on_crash),
+	    xlcfg_action_name(c->on_soft_reset));
+	if (fclose(f) || rename(tmp, path))
+		unlink(tmp);
+}
+
 static int domain_build(struct ts *ts, struct pvk_platform *plat,
 			const struct xlcfg_domain *c, domid_t *domid,
 			int *chan_fd)
 {
+	char uuid[37];
 	const struct pvk_domctl_ops *dc = plat->domctl;
 	const struct pvk_domain_config dcfg = {
 	    .name = c->name,
@@ -399,7 +512,9 @@ static int domain_build(struct ts *ts, struct pvk_platform *plat,
 	if (!rc)
 		rc = xs_dom_write(xs, *domid, "store/port", "%u", store_port);
 	if (!rc)
-		rc = vm_write(xs, *domid, c);
+		rc = vm_write(xs, *domid, c, uuid);
+	if (!rc)
+		config_save(ts, *domid, uuid, c);
 	for (i = 0; !rc && i < c->ndisks; i++) {
 		rc = ts_dev_from_cfg(&dev, &ts_vbd_type, *domid, &c->disks[i]);
 		if (!rc)
@@ -494,6 +609,12 @@ void domain_cleanup(struct ts *ts, struct pvk_platform *plat, domid_t d)
 		snprintf(path, sizeof(path), "/local/domain/%u", d);
 		xs_rm(xs, XS_TX_NONE, path);
 		xs_client_close(xs);
+	}
+	{
+		char cp[400];
+
+		config_path(ts, d, cp, sizeof(cp));
+		unlink(cp);
 	}
 }
 
@@ -779,9 +900,10 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 		} else if (!strcmp(a, "-f") && i + 1 < argc && !cfgpath) {
 			cfgpath = argv[++i];
 		} else if (a[0] == '-') {
-			fprintf(stderr, "pvkit: create: unknown option '%s'\n"
-					"usage: pvkit create [-p] [-c] [-q] "
-					"[-f CFG | CFG] [KEY=VALUE...]\n",
+			fprintf(stderr,
+				"pvkit: create: unknown option '%s'\n"
+				"usage: pvkit create [-p] [-c] [-q] "
+				"[-f CFG | CFG] [KEY=VALUE...]\n",
 				a);
 			rc = 2;
 			goto out;
@@ -790,8 +912,9 @@ int cmd_create(struct ts *ts, int argc, char **argv)
 		} else if (!cfgpath) {
 			cfgpath = a;
 		} else {
-			fprintf(stderr, "pvkit: create: '%s': one config only "
-					"(settings are KEY=VALUE)\n",
+			fprintf(stderr,
+				"pvkit: create: '%s': one config only "
+				"(settings are KEY=VALUE)\n",
 				a);
 			rc = 2;
 			goto out;
@@ -942,16 +1065,56 @@ static void json_vifs(struct xs_client *xs, domid_t d)
 	free(ids); /* the names too: one allocation */
 }
 
+/* xl list -l: each domain's state and configuration as JSON. */
+static void list_long(struct ts *ts, const struct pvk_dominfo *info, int n)
+{
+	char path[400], st[7], buf[65536];
+	int i;
+
+	printf("[");
+	for (i = 0; i < n; i++) {
+		size_t got = 0;
+		FILE *f;
+
+		printf("%s\n  {\"domid\": %u, \"name\": ", i ? "," : "",
+		       info[i].domid);
+		json_str(stdout, info[i].name);
+		printf(
+		    ", \"state\": \"%s\", \"cpu_time\": %.1f, "
+		    "\"mem_kib\": %llu, \"vcpus\": %u, \"config\": ",
+		    state_str(&info[i], st), (double)info[i].cpu_time_ns / 1e9,
+		    (unsigned long long)info[i].tot_pages * 4, info[i].vcpus);
+		config_path(ts, info[i].domid, path, sizeof(path));
+		f = info[i].domid ? fopen(path, "re") : NULL;
+		if (f) {
+			got = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+		}
+		while (got && (buf[got - 1] == '\n' || buf[got - 1] == ' '))
+			got--;
+		if (got && buf[0] == '{' && buf[got - 1] == '}')
+			printf("%.*s}", (int)got, buf);
+		else if (!info[i].domid)
+			printf("{\"c_info\": {\"type\": \"pv\", \"name\": "
+			       "\"Domain-0\"}}}");
+		else
+			printf("null}"); /* not created by this toolstack */
+	}
+	printf("\n]\n");
+}
+
 int cmd_list(struct ts *ts, int argc, char **argv)
 {
 	struct pvk_dominfo info[256];
 	struct pvk_platform *plat;
 	bool json = argc == 2 && !strcmp(argv[1], "--json");
+	bool lng =
+	    argc == 2 && (!strcmp(argv[1], "-l") || !strcmp(argv[1], "--long"));
 	char st[7];
 	int n, i;
 
-	if (argc > 2 || (argc == 2 && !json)) {
-		fprintf(stderr, "usage: pvkit list [--json]\n");
+	if (argc > 2 || (argc == 2 && !json && !lng)) {
+		fprintf(stderr, "usage: pvkit list [-l | --json]\n");
 		return 2;
 	}
 	if (ts_dom0(ts, &plat))
@@ -962,7 +1125,9 @@ int cmd_list(struct ts *ts, int argc, char **argv)
 		pvk_platform_close(plat);
 		return 1;
 	}
-	if (json) {
+	if (lng) {
+		list_long(ts, info, n);
+	} else if (json) {
 		struct xs_client *xs = NULL;
 
 		if (xs_client_open_path(ts->xs_sock, &xs))
@@ -1284,8 +1449,8 @@ static double proc_num(const char *file, const char *key)
 	while (fgets(line, sizeof(line), f)) {
 		char *p = line + n;
 
-		if (strncmp(line, key, n) || (*p != ':' && *p != ' ' &&
-					      *p != '\t'))
+		if (strncmp(line, key, n) ||
+		    (*p != ':' && *p != ' ' && *p != '\t'))
 			continue;
 		p += strspn(p, " \t:");
 		v = strtod(p, NULL);

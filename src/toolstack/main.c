@@ -150,8 +150,10 @@ static const struct verb {
      "create a domain from an xl.cfg file; KEY=VALUE settings (xl.cfg "
      "syntax: name='web2') replace the file's; -p: leave it paused; -c: "
      "attach to its console; -q: say nothing"},
-    {"list", "list the domains", cmd_list, "[--json]",
-     "list the domains (xl's columns; --json: with their vifs)"},
+    {"list", "list the domains", cmd_list, "[-l | --json]",
+     "list the domains (xl's columns; -l: each one's state and "
+     "configuration as JSON, in libxl's shape; --json: with their "
+     "vifs)"},
     {"destroy", "destroy a domain now", cmd_destroy, "DOM",
      "destroy a domain now"},
     {"domid", "a domain's id from its name", v_domid, "NAME",

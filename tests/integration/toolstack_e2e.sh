@@ -54,6 +54,16 @@ check "list shows it" '"$P" list | grep -q "^e2e "'
 check "list has xl's columns, Time(s) last" '"$P" list | head -1 | grep -Eq "^Name +ID +Mem +VCPUs +State +Time\(s\)$" && "$P" list | grep -Eq "^e2e +[0-9]+ +128 +2 +[-rbpsc]{6} +[0-9]+\.[0-9]$"'
 check "domid and domname" 'id=$("$P" domid e2e) && [ "$("$P" domname "$id")" = e2e ] && ! "$P" domid nosuch 2>/dev/null'
 check "list --json" '"$P" list --json | grep -q "\"name\": \"e2e\""'
+check "list -l: each domain's state and its config (libxl's shape) as JSON" '"$P" list -l > $PVKIT_STATE_DIR/ll.json && python3 -c "
+import json, sys
+d = {x[\"name\"]: x for x in json.load(open(sys.argv[1]))}
+c = d[\"e2e\"][\"config\"]
+assert c[\"c_info\"][\"name\"] == \"e2e\" and len(c[\"c_info\"][\"uuid\"]) == 36, c
+assert c[\"b_info\"][\"max_vcpus\"] == 2 and c[\"b_info\"][\"target_memkb\"] == 131072, c
+assert c[\"disks\"][0][\"vdev\"] == \"xvda\" and c[\"disks\"][0][\"readwrite\"] == 1, c
+assert c[\"on_reboot\"] == \"restart\" and d[\"e2e\"][\"state\"][0] == \"r\", d
+assert d[\"Domain-0\"][\"domid\"] == 0
+" $PVKIT_STATE_DIR/ll.json && [ "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[1][\"config\"][\"c_info\"][\"uuid\"])" $PVKIT_STATE_DIR/ll.json)" = "$(xs_read $(xs_read /local/domain/$("$P" domid e2e)/vm)/uuid)" ]'
 check "uptime: xl's columns, Domain-0 and the domain" '"$P" uptime > $PVKIT_STATE_DIR/up.txt && head -1 $PVKIT_STATE_DIR/up.txt | grep -Eq "^Name +ID Uptime$" && grep -Eq "^Domain-0 +0 +[0-9 ]?[0-9]:[0-9]{2}:[0-9]{2}$" $PVKIT_STATE_DIR/up.txt && grep -Eq "^e2e +$("$P" domid e2e) +[0-9 ]?[0-9]:[0-9]{2}:[0-9]{2}$" $PVKIT_STATE_DIR/up.txt'
 check "uptime -s DOM, and an unknown domain named" '"$P" uptime -s e2e | grep -Eq "^[ 0-9]?[0-9]:[0-9]{2}:[0-9]{2} up [ 0-9]?[0-9]:[0-9]{2}:[0-9]{2}, e2e \([0-9]+\)$" && "$P" uptime nosuch 2>&1 | grep -q "nosuch"'
 check "the domain has its /vm/<uuid> (libxl's uuid, name, start_time)" 'vm=$(xs_read /local/domain/$("$P" domid e2e)/vm) && echo "$vm" | grep -Eq "^/vm/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$" && [ "$(xs_read $vm/name)" = e2e ] && xs_read $vm/start_time | grep -Eq "^[0-9]+\.[0-9]{2}$"'
@@ -230,7 +240,7 @@ check "shutdown -w" '"$P" shutdown -w e2e >/dev/null && ! "$P" list | grep -q "^
 # The monitor must not keep the caller's stdout: $(...) returns at once.
 # (timeout ends the pipeline's process group; the monitor has its own)
 check "create again, output piped (the monitor lets go of stdout)" 'out=$(timeout 20 sh -c "\"$P\" create \"$cfg\" | cat") && echo "$out" | grep -q "Domain [0-9]* (e2e) created"'
-check "destroy (and its /vm/<uuid> goes)" 'vm=$(xs_read /local/domain/$("$P" domid e2e)/vm) && "$P" destroy e2e && sleep 0.2 && ! "$P" list | grep -q "^e2e " && ! xs_read $vm/name >/dev/null'
+check "destroy (and its /vm/<uuid> and list -l's config go)" 'did=$("$P" domid e2e) && vm=$(xs_read /local/domain/$did/vm) && [ -e $PVKIT_STATE_DIR/domain-$did.json ] && "$P" destroy e2e && sleep 0.2 && ! "$P" list | grep -q "^e2e " && ! xs_read $vm/name >/dev/null && [ ! -e $PVKIT_STATE_DIR/domain-$did.json ]'
 check "the monitor logged the domain's end in monitor-e2e.log" 'for i in $(seq 50); do grep -q "action" $PVKIT_STATE_DIR/monitor-e2e.log 2>/dev/null && break; sleep 0.1; done; grep -q "action" $PVKIT_STATE_DIR/monitor-e2e.log'
 check "kill -9 of a guest is a crash (on_crash=destroy)" '"$P" create "$cfg" >/dev/null && kill_guests; for i in $(seq 100); do "$P" list | grep -q "^e2e " || break; sleep 0.1; done; ! "$P" list | grep -q "^e2e "'
 printf 'name = "bad"\nmemory = lots\n' > "$PVKIT_STATE_DIR/bad.cfg"
