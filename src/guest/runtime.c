@@ -903,6 +903,12 @@ int pvk_rt_start(struct pvk_rt *rt)
 		if (rc)
 			return -rc;
 		rt->vcpus[i].running = true;
+		{ /* "vcpuN": pvkit vcpu-list finds them by name */
+			char name[16];
+
+			snprintf(name, sizeof(name), "vcpu%u", i);
+			pthread_setname_np(rt->vcpus[i].thread, name);
+		}
 	}
 	rt->started = true;
 	return 0;

@@ -10,8 +10,10 @@
 #include "toolstack.h"
 #include "xlcfg.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -331,6 +333,12 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+static void kernel_pid_path(const struct ts *ts, domid_t d, char *out,
+			    size_t len)
+{
+	snprintf(out, len, "%s/kernel-%u.pid", ts->state, d);
+}
+
 static void config_path(const struct ts *ts, domid_t d, char *out, size_t len)
 {
 	snprintf(out, len, "%s/domain-%u.json", ts->state, d);
@@ -615,6 +623,8 @@ void domain_cleanup(struct ts *ts, struct pvk_platform *plat, domid_t d)
 
 		config_path(ts, d, cp, sizeof(cp));
 		unlink(cp);
+		kernel_pid_path(ts, d, cp, sizeof(cp));
+		unlink(cp);
 	}
 }
 
@@ -643,6 +653,23 @@ static char **kernel_env(char *fdvar)
 /* Start the domain's kernel on chan_fd, its output appended to
  * <state>/guest-<name>.log.  Everything is prepared before fork(): the
  * platform has threads, so the child only dups, execs and reports. */
+/* The domain's kernel process, for vcpu-list (its vCPU threads); removed
+ * with the domain. */
+static void kernel_pid_save(const struct ts *ts, domid_t d, pid_t k)
+{
+	char path[400];
+	FILE *f;
+
+	if (k <= 0)
+		return;
+	kernel_pid_path(ts, d, path, sizeof(path));
+	f = fopen(path, "we");
+	if (f) {
+		fprintf(f, "%d\n", (int)k);
+		fclose(f);
+	}
+}
+
 static pid_t spawn_kernel(struct ts *ts, const struct xlcfg_domain *c,
 			  int chan_fd, domid_t d)
 {
@@ -748,6 +775,7 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 		started = mono_s();
 		k = spawn_kernel(ts, c, chan_fd, d);
 		close(chan_fd);
+		kernel_pid_save(ts, d, k);
 		/* create -p leaves the first start paused (a restart runs) */
 		if (k < 0 || (!paused && plat->domctl->unpause(plat, d))) {
 			domain_cleanup(ts, plat, d);
@@ -1669,6 +1697,193 @@ int cmd_uptime(struct ts *ts, int argc, char **argv)
 		printf("%-33s %4u %s\n", info[i].name, info[i].domid, up);
 	}
 	xs_client_close(xs);
+	pvk_platform_close(plat);
+	return rc;
+}
+
+/* Host CPUs in set as xl prints them: "all", or "0-1,3". */
+static void cpus_str(const cpu_set_t *set, char *out, size_t len)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN), i, lo = -1;
+	size_t o = 0;
+	int cnt = 0;
+
+	out[0] = 0;
+	for (i = 0; i < n; i++)
+		cnt += CPU_ISSET((int)i, set) ? 1 : 0;
+	if (cnt == n) {
+		snprintf(out, len, "all");
+		return;
+	}
+	for (i = 0; i <= n; i++) {
+		bool in = i < n && CPU_ISSET((int)i, set);
+
+		if (in && lo < 0)
+			lo = i;
+		if (!in && lo >= 0 && o < len) {
+			o += (size_t)snprintf(out + o, len - o, "%s%ld",
+					      o ? "," : "", lo);
+			if (i - 1 > lo && o < len)
+				o += (size_t)snprintf(out + o, len - o, "-%ld",
+						      i - 1);
+			lo = -1;
+		}
+	}
+}
+
+/* One vCPU thread's row: CPU, state, CPU seconds, affinity. */
+static void vcpu_row(const struct pvk_dominfo *di, pid_t pid, pid_t tid,
+		     unsigned int vcpu)
+{
+	char path[64], buf[1024], *p, st = '?', aff[64] = "all";
+	unsigned long long ut = 0, stt = 0;
+	int cpu = -1, field;
+	cpu_set_t set;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
+		 (int)tid);
+	f = fopen(path, "re");
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		if (f)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	p = strrchr(buf, ')'); /* after the name, which may hold spaces */
+	if (!p)
+		return;
+	/* field 3 is the state; 14, 15 utime, stime; 39 the last CPU */
+	for (field = 3, p += 2; *p; field++) {
+		if (field == 3)
+			st = *p;
+		else if (field == 14)
+			ut = strtoull(p, NULL, 10);
+		else if (field == 15)
+			stt = strtoull(p, NULL, 10);
+		else if (field == 39)
+			cpu = atoi(p);
+		p = strchr(p, ' ');
+		if (!p)
+			break;
+		p++;
+	}
+	CPU_ZERO(&set);
+	if (sched_getaffinity(tid, sizeof(set), &set) == 0)
+		cpus_str(&set, aff, sizeof(aff));
+	printf("%-32s %5u %5u %5d   %c%c%c %9.1f  %s / all\n", di->name,
+	       di->domid, vcpu, cpu, st == 'R' ? 'r' : '-',
+	       st == 'S' || st == 'D' ? 'b' : '-',
+	       (di->flags & PVK_DOMINFO_PAUSED) || st == 'T' ? 'p' : '-',
+	       (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK), aff);
+}
+
+/* xl vcpu-list [DOM...]: each vCPU, the host CPU it last ran on, its
+ * state (r running, b blocked, p paused), CPU seconds and affinity.  A
+ * DomU's vCPUs are its kernel's "vcpuN" threads. */
+int cmd_vcpu_list(struct ts *ts, int argc, char **argv)
+{
+	struct pvk_dominfo info[256];
+	struct pvk_platform *plat;
+	int n, i, j, rc = 0;
+
+	for (j = 1; j < argc; j++)
+		if (argv[j][0] == '-') {
+			fprintf(stderr, "usage: pvkit vcpu-list [DOMAIN...]\n");
+			return 2;
+		}
+	if (ts_dom0(ts, &plat))
+		return 1;
+	for (j = 1; j < argc; j++) {
+		domid_t d;
+
+		if (ts_lookup(plat, argv[j], &d))
+			rc = 1;
+	}
+	n = rc ? 0 : plat->domctl->list(plat, 0, info, 256);
+	if (!rc)
+		printf("%-32s %5s %5s %5s %5s %9s  %s\n", "Name", "ID", "VCPU",
+		       "CPU", "State", "Time(s)", "Affinity (Hard / Soft)");
+	for (i = 0; i < n; i++) {
+		char path[400], comm[32];
+		bool want = argc == 1;
+		DIR *dir;
+		struct dirent *de;
+		FILE *f;
+		int pid = 0, shown;
+
+		for (j = 1; j < argc && !want; j++) {
+			domid_t d;
+
+			want =
+			    !ts_find(plat, argv[j], &d) && d == info[i].domid;
+		}
+		if (!want)
+			continue;
+		if (info[i].domid == 0) { /* the toolstack's side: no threads */
+			printf("%-32s %5u %5u %5s   r-- %9.1f  all / all\n",
+			       info[i].name, 0, 0, "-",
+			       (double)info[i].cpu_time_ns / 1e9);
+			continue;
+		}
+		kernel_pid_path(ts, info[i].domid, path, sizeof(path));
+		f = fopen(path, "re");
+		if (!f || fscanf(f, "%d", &pid) != 1 || pid <= 0) {
+			if (f)
+				fclose(f);
+			printf(
+			    "%-32s %5u     - (its kernel process is not known "
+			    "here)\n",
+			    info[i].name, info[i].domid);
+			continue;
+		}
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/%d/task", pid);
+		dir = opendir(path);
+		if (!dir) {
+			printf("%-32s %5u     - (no kernel process: %s)\n",
+			       info[i].name, info[i].domid,
+			       info[i].flags & PVK_DOMINFO_SHUTDOWN
+				   ? "shut down"
+				   : "gone");
+			continue;
+		}
+		/* vCPU order: find each vcpuN in turn */
+		shown = 0;
+		for (j = 0; j < (int)info[i].vcpus; j++) {
+			rewinddir(dir);
+			while ((de = readdir(dir))) {
+				char want_name[16];
+				int tid = atoi(de->d_name);
+
+				if (tid <= 0)
+					continue;
+				snprintf(path, sizeof(path),
+					 "/proc/%d/task/%d/comm", pid, tid);
+				f = fopen(path, "re");
+				if (!f)
+					continue;
+				comm[0] = 0;
+				if (!fgets(comm, sizeof(comm), f))
+					comm[0] = 0;
+				fclose(f);
+				comm[strcspn(comm, "\n")] = 0;
+				snprintf(want_name, sizeof(want_name), "vcpu%d",
+					 j);
+				if (!strcmp(comm, want_name)) {
+					vcpu_row(&info[i], pid, tid,
+						 (unsigned int)j);
+					shown++;
+					break;
+				}
+			}
+		}
+		closedir(dir);
+		if (!shown)
+			printf("%-32s %5u     - (its kernel, pid %d, has no "
+			       "vcpuN threads: an older libpvkit?)\n",
+			       info[i].name, info[i].domid, pid);
+	}
 	pvk_platform_close(plat);
 	return rc;
 }

@@ -163,6 +163,10 @@ static const struct verb {
     {"uptime", "how long each domain has run", cmd_uptime, "[-s] [DOM...]",
      "how long each domain (or those named) has run; -s: one short line "
      "each"},
+    {"vcpu-list", "each domain's vCPUs", cmd_vcpu_list, "[DOM...]",
+     "each vCPU of every domain (or of those named): the host CPU it last "
+     "ran on, its state (r running, b blocked, p paused), CPU seconds and "
+     "affinity; a domain's vCPUs are its kernel's vcpuN threads"},
     {"shutdown", "ask a domain to power off", v_shutdown, "[-w] DOM | -a [-w]",
      "ask a domain (-a: every domain but Domain-0) to power off (-w: wait "
      "until they have)"},

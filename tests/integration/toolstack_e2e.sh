@@ -42,7 +42,7 @@ vcpus = 2
 on_reboot = "restart"
 disk = [ 'format=raw, vdev=xvda, access=rw, target=$disk' ]
 CFG
-check "help lists every verb" '"$P" help > $PVKIT_STATE_DIR/help.txt && hv=1 && for v in host create list destroy domid domname uptime shutdown reboot pause unpause info console block-attach block-detach block-list network-attach network-detach network-list; do grep -q "^  $v " $PVKIT_STATE_DIR/help.txt || hv=0; done; [ $hv = 1 ]'
+check "help lists every verb" '"$P" help > $PVKIT_STATE_DIR/help.txt && hv=1 && for v in host create list destroy domid domname uptime vcpu-list dmesg shutdown reboot pause unpause info console block-attach block-detach block-list network-attach network-detach network-list; do grep -q "^  $v " $PVKIT_STATE_DIR/help.txt || hv=0; done; [ $hv = 1 ]'
 check "help VERB is VERB --help" '"$P" help block-detach > $PVKIT_STATE_DIR/h1.txt && "$P" block-detach --help > $PVKIT_STATE_DIR/h2.txt && cmp -s $PVKIT_STATE_DIR/h1.txt $PVKIT_STATE_DIR/h2.txt && grep -q "^usage: pvkit block-detach \[-f\] DOM VDEV$" $PVKIT_STATE_DIR/h1.txt'
 check "an unknown verb is named, rc 2" '"$P" frobnicate 2>&1 | grep -q "unknown verb .frobnicate."; "$P" frobnicate 2>/dev/null; [ $? = 2 ] && ! "$P" help frobnicate 2>/dev/null'
 check "host start" '"$P" host start >/dev/null'
@@ -64,6 +64,8 @@ assert c[\"disks\"][0][\"vdev\"] == \"xvda\" and c[\"disks\"][0][\"readwrite\"] 
 assert c[\"on_reboot\"] == \"restart\" and d[\"e2e\"][\"state\"][0] == \"r\", d
 assert d[\"Domain-0\"][\"domid\"] == 0
 " $PVKIT_STATE_DIR/ll.json && [ "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[1][\"config\"][\"c_info\"][\"uuid\"])" $PVKIT_STATE_DIR/ll.json)" = "$(xs_read $(xs_read /local/domain/$("$P" domid e2e)/vm)/uuid)" ]'
+check "vcpu-list: xl's columns, each of the domain's 2 vCPUs (its kernel's vcpuN threads)" '"$P" vcpu-list > $PVKIT_STATE_DIR/vl.txt && head -1 $PVKIT_STATE_DIR/vl.txt | grep -Eq "^Name +ID +VCPU +CPU +State +Time\(s\) +Affinity \(Hard / Soft\)$" && grep -Eq "^Domain-0 +0 +0 " $PVKIT_STATE_DIR/vl.txt && id=$("$P" domid e2e) && grep -Eq "^e2e +$id +0 +[0-9]+ +[-r][-b][-p] +[0-9]+\.[0-9] +[-0-9a-z,]+ / all$" $PVKIT_STATE_DIR/vl.txt && grep -Eq "^e2e +$id +1 +[0-9]+ " $PVKIT_STATE_DIR/vl.txt && [ $("$P" vcpu-list e2e | wc -l) = 3 ]'
+check "vcpu-list of a paused domain shows p" '"$P" pause e2e && "$P" vcpu-list e2e | grep -Eq "^e2e .* [-r][-b]p " ; r=$?; "$P" unpause e2e; [ $r = 0 ]'
 check "uptime: xl's columns, Domain-0 and the domain" '"$P" uptime > $PVKIT_STATE_DIR/up.txt && head -1 $PVKIT_STATE_DIR/up.txt | grep -Eq "^Name +ID Uptime$" && grep -Eq "^Domain-0 +0 +[0-9 ]?[0-9]:[0-9]{2}:[0-9]{2}$" $PVKIT_STATE_DIR/up.txt && grep -Eq "^e2e +$("$P" domid e2e) +[0-9 ]?[0-9]:[0-9]{2}:[0-9]{2}$" $PVKIT_STATE_DIR/up.txt'
 check "uptime -s DOM, and an unknown domain named" '"$P" uptime -s e2e | grep -Eq "^[ 0-9]?[0-9]:[0-9]{2}:[0-9]{2} up [ 0-9]?[0-9]:[0-9]{2}:[0-9]{2}, e2e \([0-9]+\)$" && "$P" uptime nosuch 2>&1 | grep -q "nosuch"'
 check "the domain has its /vm/<uuid> (libxl's uuid, name, start_time)" 'vm=$(xs_read /local/domain/$("$P" domid e2e)/vm) && echo "$vm" | grep -Eq "^/vm/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$" && [ "$(xs_read $vm/name)" = e2e ] && xs_read $vm/start_time | grep -Eq "^[0-9]+\.[0-9]{2}$"'
