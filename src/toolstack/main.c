@@ -163,6 +163,11 @@ static const struct verb {
     {"uptime", "how long each domain has run", cmd_uptime, "[-s] [DOM...]",
      "how long each domain (or those named) has run; -s: one short line "
      "each"},
+    {"top", "the domains' use of the host, refreshed", cmd_top,
+     "[-b] [-d SECONDS] [-i ITERATIONS]",
+     "xentop's table of the domains every SECONDS (default 3): state, CPU "
+     "seconds and %, memory, vCPUs, vifs and their traffic, vbds; -b: "
+     "frames one after another; -i: that many frames"},
     {"vcpu-list", "each domain's vCPUs", cmd_vcpu_list, "[DOM...]",
      "each vCPU of every domain (or of those named): the host CPU it last "
      "ran on, its state (r running, b blocked, p paused), CPU seconds and "

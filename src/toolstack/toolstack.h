@@ -35,6 +35,7 @@ int cmd_shutdown(struct ts *ts, int argc, char **argv, const char *what);
 int cmd_pause(struct ts *ts, int argc, char **argv, bool pause);
 int cmd_dmesg(struct ts *ts, int argc, char **argv);
 int cmd_vcpu_list(struct ts *ts, int argc, char **argv);
+int cmd_top(struct ts *ts, int argc, char **argv);
 int cmd_uptime(struct ts *ts, int argc, char **argv);
 int cmd_info(struct ts *ts, int argc, char **argv);
 /* Attach the terminal to a domain's PV console (via pvkit-consoled). */

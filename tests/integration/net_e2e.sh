@@ -60,6 +60,7 @@ check "domain to domain" 'ip netns exec pvkit-nete2ea ping -c 3 -i 0.2 -W 5 $net
 check "domain to Dom0" 'ip netns exec pvkit-nete2eb ping -c 3 -i 0.2 -W 5 $net.1'
 check "Dom0 to a domain" 'ping -c 3 -i 0.2 -W 5 $net.2'
 check "8000-byte pings (IP fragments) between domains" 'ip netns exec pvkit-nete2ea ping -c 3 -i 0.2 -s 8000 -W 5 $net.3'
+check "top counts each domain's vif and its traffic (the TAP's bytes)" '"$P" top -b -i 1 | awk "\$1 == \"nete2ea\" && \$10 == 1 && \$11 > 0 && \$12 > 0 {ok=1} END {exit !ok}"'
 # The crash test: a TCP stream while netback is killed and started again.
 iperf3 -s -1 -B $net.1 >/dev/null 2>&1 &
 sleep 0.5
