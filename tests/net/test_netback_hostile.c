@@ -645,6 +645,202 @@ static void test_odd_valid(void **state)
 	nb_alive();
 }
 
+/* ---- multicast control, changed while connected ------------------------
+ *
+ * feature-dynamic-multicast-control: the guest subscribes to one group
+ * (MCAST_ADD), then turns filtering on and off by writing
+ * request-multicast-control while connected.  The test sends pairs of
+ * frames into the TAP, one to another group then one to the subscribed
+ * one, with a sequence number; the pair's order holds on one queue, so
+ * the subscribed frame of a pair arriving without the other proves the
+ * filter on, and the other one arriving proves it off. */
+#define MC_RXPAGES 32u
+static const uint8_t mc_sub[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01};
+static const uint8_t mc_other[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x02};
+
+struct mc_rx {
+	void *page[MC_RXPAGES];
+	grant_ref_t ref[MC_RXPAGES];
+};
+
+static void mc_post(struct rawfe *f, struct mc_rx *m, unsigned int id)
+{
+	struct netif_rx_request *r =
+	    RING_GET_REQUEST(&f->rx, f->rx.req_prod_pvt);
+
+	r->id = (uint16_t)id;
+	r->gref = m->ref[id];
+	f->rx.req_prod_pvt++;
+}
+
+/* The next frame's destination group (0 other, 1 subscribed) and
+ * sequence number, posting its buffer again; -1 when none came in ms. */
+static int mc_next(struct rawfe *f, struct mc_rx *m, uint32_t *seq, int ms)
+{
+	struct timespec ts = {0, 1000000};
+	int i, notify;
+
+	for (i = 0; i < ms; i++) {
+		while (RING_HAS_UNCONSUMED_RESPONSES(&f->rx)) {
+			struct netif_rx_response *r =
+			    RING_GET_RESPONSE(&f->rx, f->rx.rsp_cons);
+			unsigned int id = r->id % MC_RXPAGES;
+			const uint8_t *d =
+			    (const uint8_t *)m->page[id] + r->offset;
+			int16_t st = r->status;
+			int kind = -1;
+
+			f->rx.rsp_cons++;
+			if (st >= 22 && d[12] == (ETH_P_HOSTILE >> 8) &&
+			    d[13] == (ETH_P_HOSTILE & 0xff)) {
+				kind = !memcmp(d, mc_sub, 6)     ? 1
+				       : !memcmp(d, mc_other, 6) ? 0
+								 : -1;
+				memcpy(seq, d + 14, 4);
+			}
+			mc_post(f, m, id);
+			RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->rx, notify);
+			if (notify)
+				kick(f);
+			if (kind >= 0)
+				return kind;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+static int mc_set(struct rawfe *f, const char *node, unsigned int v)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "%s/%s", f->fe.path, node);
+	return xs_printf(f->xs, XS_TX_NONE, p, "%u", v);
+}
+
+/* Read pairs until the filter shows on (want_on) or off: on, when a
+ * subscribed frame comes without its pair's other one, and then 10 pairs
+ * more without any other; off, when an other frame comes.  0 or -1. */
+static int mc_until(struct rawfe *f, struct mc_rx *m, bool want_on)
+{
+	uint32_t seq, other_seq = UINT32_MAX;
+	int kind, clean = -1, tries;
+
+	for (tries = 0; tries < 5000; tries++) {
+		kind = mc_next(f, m, &seq, 5000);
+		if (kind < 0)
+			return -1;
+		if (kind == 0) {
+			if (!want_on)
+				return 0;
+			other_seq = seq;
+			clean = -1; /* filtering is not on (yet) */
+			continue;
+		}
+		if (!want_on || other_seq == seq)
+			continue;
+		if (++clean == 10)
+			return 0;
+	}
+	return -1;
+}
+
+static int mcast_guest(struct pvk_platform *plat, struct xs_client *xs,
+		       void *p)
+{
+	struct rawfe f;
+	struct mc_rx m;
+	struct netif_extra_info *x;
+	unsigned int i;
+	int16_t st;
+	int notify;
+
+	(void)p;
+	if (rawfe_connect(&f, plat, xs, false))
+		return 2;
+	for (i = 0; i < MC_RXPAGES; i++) {
+		if (share(&f, f.fe.be_id, &m.page[i], &m.ref[i]))
+			return 3;
+		mc_post(&f, &m, i);
+	}
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f.rx, notify);
+	(void)notify;
+	kick(&f);
+	/* subscribe: a request whose extra is MCAST_ADD, no payload */
+	tx_req(&f, 0, 0, NETTXF_extra_info, f.dref);
+	x = (struct netif_extra_info *)RING_GET_REQUEST(&f.tx,
+							f.tx.req_prod_pvt);
+	memset(x, 0, sizeof(*x));
+	x->type = XEN_NETIF_EXTRA_TYPE_MCAST_ADD;
+	memcpy(x->u.mcast.addr, mc_sub, 6);
+	f.tx.req_prod_pvt++;
+	tx_push(&f);
+	if (tx_responses(&f, 1, &st, 5000) || st != NETIF_RSP_OKAY)
+		return 4;
+	/* connected without filtering: the other group comes */
+	if (mc_set(&f, "ready", 1) || mc_until(&f, &m, false))
+		return 5;
+	if (mc_set(&f, "request-multicast-control", 1) ||
+	    mc_until(&f, &m, true))
+		return 6;
+	if (mc_set(&f, "request-multicast-control", 0) ||
+	    mc_until(&f, &m, false))
+		return 7;
+	if (mc_set(&f, "request-multicast-control", 1) ||
+	    mc_until(&f, &m, true))
+		return 8;
+	mc_set(&f, "finished", 1);
+	return 0;
+}
+
+static void test_mcast_dynamic(void **state)
+{
+	uint8_t fr[64];
+	char ifname[32], path[128], *v = NULL;
+	int s, ifindex, i;
+	uint32_t seq;
+	domid_t d;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(
+	    net_env_guest(&E, 1500, mcast_guest, NULL, 0, &d, &pid), 0);
+	snprintf(ifname, sizeof(ifname), "vif%u.%u", d, NET_DEVID);
+	s = net_env_packet_socket(ifname, ETH_P_HOSTILE, 5000, &ifindex);
+	assert_true(s >= 0);
+	/* the backend says it follows request-multicast-control */
+	snprintf(path, sizeof(path),
+		 "/local/domain/0/backend/vif/%u/%u/"
+		 "feature-dynamic-multicast-control",
+		 d, NET_DEVID);
+	assert_int_equal(xs_read(E.pv.xs, XS_TX_NONE, path, &v, NULL), 0);
+	assert_string_equal(v, "1");
+	free(v);
+	snprintf(path, sizeof(path), "/local/domain/%u/device/vif/%u/finished",
+		 d, NET_DEVID);
+	memcpy(fr + 6, "\x02\x00\x00\x00\x00\x01", 6);
+	fr[12] = ETH_P_HOSTILE >> 8;
+	fr[13] = ETH_P_HOSTILE & 0xff;
+	memset(fr + 18, 0x44, sizeof(fr) - 18);
+	/* pairs every 5 ms until the guest has seen every change (60 s) */
+	for (seq = 0; seq < 12000; seq++) {
+		v = NULL;
+		if (!xs_read(E.pv.xs, XS_TX_NONE, path, &v, NULL)) {
+			free(v);
+			break;
+		}
+		for (i = 0; i < 2; i++) {
+			memcpy(fr, i ? mc_sub : mc_other, 6);
+			memcpy(fr + 14, &seq, 4);
+			net_env_packet_send(s, ifindex, fr, sizeof(fr));
+		}
+		usleep(5000);
+	}
+	close(s);
+	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
+	nb_alive();
+}
+
 /* After every attack, a well-behaved frontend still gets its frames to
  * the TAP. */
 static int good_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
@@ -716,6 +912,7 @@ int main(void)
 	    cmocka_unit_test(test_storm),
 	    cmocka_unit_test(test_no_rx),
 	    cmocka_unit_test(test_odd_valid),
+	    cmocka_unit_test(test_mcast_dynamic),
 	    cmocka_unit_test(test_good_after),
 	};
 	int rc = net_env_netns_or_skip();

@@ -93,6 +93,9 @@ struct nb_mcast {
 	pthread_mutex_t lock;
 	uint8_t addr[NB_MCAST_MAX][6];
 	unsigned int n;
+	/* request-multicast-control now (atomic: the frontend may change it
+	 * while connected, feature-dynamic-multicast-control) */
+	bool filter;
 };
 /* Add or remove one address: 0, -ENOSPC (full), -EINVAL (not
  * multicast). */
@@ -119,7 +122,8 @@ struct nb_vif_params {
 	bool rx_poll;	 /* no feature-rx-notify: look for RX requests */
 	struct nb_hash *hash; /* NULL: no control ring */
 	unsigned int poll_us; /* the queues' busy-poll budget */
-	/* request-multicast-control: RX multicast filtered through mc */
+	/* request-multicast-control: RX multicast filtered through mc (its
+	 * filter says whether, now) */
 	bool mcast_filter;
 	struct nb_mcast *mc;
 	/* rate=: credit_bytes per credit_us of guest TX (0: unlimited) */

@@ -527,7 +527,8 @@ static int rx_batch(struct nb_queue *q)
 			nb_stat_add(&q->st->rx_drop_big, 1);
 			continue;
 		}
-		if (q->vp.mcast_filter && !nb_mcast_wanted(q->vp.mc, buf)) {
+		if (__atomic_load_n(&q->vp.mc->filter, __ATOMIC_RELAXED) &&
+		    !nb_mcast_wanted(q->vp.mc, buf)) {
 			nb_stat_add(&q->st->rx_drop_mcast, 1);
 			continue;
 		}

@@ -362,6 +362,7 @@ static int vif_connect(struct xenbus_device *dev)
 	v->vp.gso4 = v->vp.gso4 && v->nb->cfg.gso;
 	v->vp.gso6 = v->vp.gso6 && v->nb->cfg.gso;
 	v->vp.mcast_filter = v->vp.mcast_filter && v->nb->cfg.mcast;
+	__atomic_store_n(&v->mc.filter, v->vp.mcast_filter, __ATOMIC_RELAXED);
 	v->vp.rx_csum4 = !no_csum;
 	v->vp.rx_csum6 = csum6;
 	/* GSO needs SG (a 64 KiB packet spans slots) and the checksum
@@ -446,6 +447,9 @@ static int vif_advertise(struct xenbus_device *dev, xs_tx_t tx)
 	W("feature-rx-flip", "%d", 0);
 	W("feature-split-event-channels", "%d", c->split);
 	W("feature-multicast-control", "%d", c->mcast);
+	/* request-multicast-control is followed while connected (netif.h,
+	 * Linux's xen_mcast_ctrl_changed) */
+	W("feature-dynamic-multicast-control", "%d", c->mcast);
 	W("feature-ctrl-ring", "%d", c->ctrl);
 	W("multi-queue-max-queues", "%u", v->nb->cfg.max_queues);
 #undef W
@@ -549,6 +553,32 @@ out:
 	return rc;
 }
 
+/* The frontend changed a node.  With multicast control offered, follow
+ * request-multicast-control while connected (netif.h's dynamic multicast
+ * control; Linux's xen_mcast_ctrl_changed): 0 turns the filter off, 1 on;
+ * the subscribed addresses stay.  A value that is not 0 or 1 reads as 0,
+ * as Linux's xenbus_read_unsigned default. */
+static void vif_frontend_changed(struct xenbus_device *dev,
+				 enum xenbus_state fs)
+{
+	struct vif *v = xenbus_device_priv(dev);
+	uint64_t x = 0;
+	bool on;
+
+	if (!v || !v->nb->cfg.mcast || fs != XenbusStateConnected ||
+	    !xenbus_device_connected(dev))
+		return;
+	if (xenbus_device_fe_u64(dev, NULL, "request-multicast-control", 0, 1,
+				 &x))
+		x = 0;
+	on = x;
+	if (on == __atomic_load_n(&v->mc.filter, __ATOMIC_RELAXED))
+		return;
+	__atomic_store_n(&v->mc.filter, on, __ATOMIC_RELAXED);
+	pvk_info("%s: multicast filtering %s (request-multicast-control)",
+		 xenbus_device_name(dev), on ? "on" : "off");
+}
+
 /* What libxl always writes into a vif's backend directory. */
 static const char *const vif_required[] = {"mac", "handle", NULL};
 
@@ -559,6 +589,7 @@ static const struct xenbus_backend_driver vif_driver = {
     .advertise = vif_advertise,
     .connect = vif_connect,
     .disconnect = vif_disconnect,
+    .frontend_changed = vif_frontend_changed,
     .remove = vif_remove,
 };
 
