@@ -5,8 +5,14 @@
  * included): each disk is connected and its first sector read, the way a
  * kernel probes a disk; netfront for every vif, each one eth<N> in the
  * domain's network namespace pvkit-<name> (nettap.h).  Console input lines are answered ("ping" ->
- * "pong", anything else echoed) so the input path can be tested.
+ * "pong", anything else echoed) so the input path can be tested; "dw N"
+ * writes block N (4 KiB) of the first disk with a pattern naming N and
+ * flushes it ("dw N ok" once the disk has it), "dr N" reads it back and
+ * checks the pattern ("dr N ok" or "dr N bad"); N wraps around the disk
+ * (block N modulo its blocks), so the latest write of a block is what
+ * reads back: the chaos test's load.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -23,6 +29,63 @@
 #include "pvkit/kernel.h"
 #include "pvkit/xenbus_frontend.h"
 
+/* The first disk, for the console's dw/dr commands (disk_lock). */
+static pthread_mutex_t disk_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct blkfront *disk;
+
+#define DISK_BLOCK 4096u
+
+static void block_pattern(uint64_t n, uint8_t *b)
+{
+	memset(b, (int)(n * 7 + 1), DISK_BLOCK);
+	memcpy(b, "PVKBLOCK", 8);
+	memcpy(b + 8, &n, sizeof(n));
+}
+
+/* "dw N" / "dr N": one block of the first disk, written (and flushed) or
+ * read and checked.  The answer names N. */
+static void disk_command(char *out, size_t len, bool write, const char *arg)
+{
+	static uint8_t buf[DISK_BLOCK] __attribute__((aligned(4096)));
+	static uint8_t want[DISK_BLOCK];
+	const char *op = write ? "dw" : "dr";
+	char *end;
+	unsigned long long n = strtoull(arg, &end, 10);
+	int rc;
+
+	if (end == arg || *end) {
+		snprintf(out, len, "%s ? error: expected a block number\n", op);
+		return;
+	}
+	uint64_t blocks, sector;
+
+	pthread_mutex_lock(&disk_lock);
+	blocks = disk ? blkfront_info(disk)->sectors / (DISK_BLOCK / 512) : 0;
+	sector = blocks ? n % blocks * (DISK_BLOCK / 512) : 0;
+	if (!disk) {
+		rc = -ENODEV;
+	} else if (!blocks) {
+		rc = -ERANGE;
+	} else if (write) {
+		block_pattern(n, buf);
+		rc = blkfront_write(disk, sector, buf, DISK_BLOCK / 512);
+		if (!rc && blkfront_info(disk)->flush)
+			rc = blkfront_flush(disk);
+	} else {
+		rc = blkfront_read(disk, sector, buf, DISK_BLOCK / 512);
+		block_pattern(n, want);
+		if (!rc && memcmp(buf, want, DISK_BLOCK))
+			rc = 1;
+	}
+	pthread_mutex_unlock(&disk_lock);
+	if (rc == 1)
+		snprintf(out, len, "%s %llu bad\n", op, n);
+	else if (rc)
+		snprintf(out, len, "%s %llu error: %s\n", op, n, strerror(-rc));
+	else
+		snprintf(out, len, "%s %llu ok\n", op, n);
+}
+
 static void console_puts(struct pvk_console *c, const char *s)
 {
 	pvk_console_write(c, s, strlen(s), 1000);
@@ -36,6 +99,11 @@ static void console_answer(struct pvk_console *c, const char *line, bool cut)
 
 	if (!cut && !strcmp(line, "ping")) {
 		console_puts(c, "pong\n");
+		return;
+	}
+	if (!cut && (!strncmp(line, "dw ", 3) || !strncmp(line, "dr ", 3))) {
+		disk_command(out, sizeof(out), line[1] == 'w', line + 3);
+		console_puts(c, out);
 		return;
 	}
 	snprintf(out, sizeof(out), "echo: %s%s\n", line, cut ? "..." : "");
@@ -130,6 +198,13 @@ static void dev_removing(struct xenbus_bus *bus, const char *type,
 
 	(void)bus;
 	(void)id;
+	if (!strcmp(type, "vbd")) {
+		pthread_mutex_lock(&disk_lock);
+		if (disk == priv)
+			disk = NULL;
+		pthread_mutex_unlock(&disk_lock);
+		return;
+	}
 	if (strcmp(type, "vif"))
 		return;
 	for (i = 0; i < MAX_VIFS; i++)
@@ -154,6 +229,10 @@ static void dev_added(struct xenbus_bus *bus, const char *type, const char *id,
 		vif_added(bus, id, priv, arg);
 		return;
 	}
+	pthread_mutex_lock(&disk_lock);
+	if (!disk)
+		disk = bf;
+	pthread_mutex_unlock(&disk_lock);
 	in = blkfront_info(bf);
 	pvk_info("vbd %s: %llu sectors of %u bytes%s; ring pages %u, "
 		 "indirect %u, persistent %s, flush %s, discard %s",
