@@ -3,7 +3,7 @@
 at random moments, over and over, while its domains write their disks and
 talk on their consoles.
 
-    chaos.py PVKIT SECONDS [DOMAINS]
+    chaos.py PVKIT SECONDS [DOMAINS] [--soak]
 
 With the host's daemons from the environment (PVKIT_HVD, ...; run.sh sets
 them) and a private PVKIT_STATE_DIR: DOMAINS domains (default 8), each with
@@ -22,6 +22,11 @@ Then: every domain is listed; every write a domain acknowledged reads back
 status` shows each daemon running and started again exactly as often as it
 was killed; no process of the host uses the CPU while idle; `host stop`
 leaves nothing.  Prints "ok"/"FAIL" lines and "N passed, N failed".
+
+--soak (tests/soak/run.sh): nothing is killed; instead every daemon's
+resident memory is sampled every 10 s and must stay flat (the last sample
+within 10% + 4 MiB of the first taken after the load settled), the
+figures printed.
 """
 import os
 import random
@@ -31,9 +36,12 @@ import sys
 import threading
 import time
 
-PVKIT = sys.argv[1]
-SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 60
-NDOM = int(sys.argv[3]) if len(sys.argv) > 3 else 8
+SOAK = "--soak" in sys.argv
+ARGS = [a for a in sys.argv if a != "--soak"]
+PVKIT = ARGS[1]
+SECONDS = float(ARGS[2]) if len(ARGS) > 2 else 60
+NDOM = int(ARGS[3]) if len(ARGS) > 3 else 8
+DAEMONS = ["hvd", "xenstored", "consoled", "blkback", "netback"]
 STATE = os.environ["PVKIT_STATE_DIR"]
 VICTIMS = ["blkback", "consoled", "netback"]
 results = []
@@ -129,6 +137,17 @@ class Console:
             self.proc.wait()
 
 
+def rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def cpu_ticks(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -164,7 +183,7 @@ def main():
         return
     names = []
     for i in range(NDOM):
-        name = "chaos%d" % i
+        name = ("soak%d" if SOAK else "chaos%d") % i
         img = os.path.join(STATE, name + ".img")
         with open(img, "wb") as f:
             f.truncate(16 << 20)
@@ -236,7 +255,18 @@ def main():
     loaders = [threading.Thread(target=load, args=(n,)) for n in names]
     for t in loaders:
         t.start()
-    kt = threading.Thread(target=killer)
+    rss = {d: [] for d in DAEMONS}
+
+    def sampler():
+        # the first sample once the load has settled (10 s in)
+        while not stop.wait(10):
+            for d in DAEMONS:
+                pid = read_pid(d)
+                v = rss_kib(pid) if pid else None
+                if v is not None:
+                    rss[d].append(v)
+
+    kt = threading.Thread(target=sampler if SOAK else killer)
     kt.start()
     time.sleep(SECONDS)
     stop.set()
@@ -244,13 +274,29 @@ def main():
     for t in loaders:
         t.join(120)
     total = sum(len(v) for v in acked.values())
-    check("every domain's disk load went on through %s kills (%s); %d "
-          "writes acknowledged" % (sum(kills.values()), ", ".join(
-              "%s %d" % kv for kv in kills.items()), total),
-          not errors and all(acked.values()) and
-          all(k > 0 for k in kills.values()), "; ".join(errors[:3]))
-    check("each killed daemon was started again by the supervisor",
-          not kill_errors, "; ".join(kill_errors[:3]))
+    if SOAK:
+        check("every domain's disk load went on for %d s; %d writes "
+              "acknowledged, no error" % (SECONDS, total),
+              not errors and all(acked.values()), "; ".join(errors[:3]))
+        grew = []
+        for d in DAEMONS:
+            v = rss[d]
+            print("     %s RSS KiB: first %s, last %s, max %s (%d samples)"
+                  % (d, v[0] if v else "-", v[-1] if v else "-",
+                     max(v) if v else "-", len(v)), flush=True)
+            if len(v) >= 2 and v[-1] > v[0] * 1.1 + 4096:
+                grew.append("%s %d -> %d KiB" % (d, v[0], v[-1]))
+        check("the daemons' resident memory stays flat", not grew and
+              all(len(rss[d]) >= 2 for d in DAEMONS) if SECONDS >= 30
+              else not grew, "; ".join(grew))
+    else:
+        check("every domain's disk load went on through %s kills (%s); %d "
+              "writes acknowledged" % (sum(kills.values()), ", ".join(
+                  "%s %d" % kv for kv in kills.items()), total),
+              not errors and all(acked.values()) and
+              all(k > 0 for k in kills.values()), "; ".join(errors[:3]))
+        check("each killed daemon was started again by the supervisor",
+              not kill_errors, "; ".join(kill_errors[:3]))
     # every daemon back before the checks
     for _ in range(100):
         if all(read_pid(d) for d in VICTIMS):

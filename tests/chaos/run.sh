@@ -27,4 +27,4 @@ export PVKIT_STATE_DIR=$(mktemp -d /tmp/pvkit-chaos-XXXXXX)
 trap 'rm -rf "$PVKIT_STATE_DIR"' EXIT
 # host start makes the bridge xenbr0: in a namespace of our own
 unshare --net --mount --propagation private \
-	python3 "$here/chaos.py" "$build/src/toolstack/pvkit" "${2:-60}" "${3:-8}"
+	python3 "$here/chaos.py" "$build/src/toolstack/pvkit" "${2:-60}" "${3:-8}" "${@:4}"
