@@ -971,6 +971,16 @@ static int evil_guest(struct pvk_rt *rt, void *p)
 	EXPECT(pvk_dom_set_param(rt, 0, HVM_PARAM_STORE_EVTCHN, 1) == -EPERM);
 	EXPECT(pvk_dom_set_param(rt, DOMID_SELF, HVM_PARAM_STORE_PFN, 1) ==
 	       -EPERM);
+	{ /* the active grant tables and memory files are Dom0's only */
+		struct pvk_hc_domid q = {.domid = pvk_rt_domid(rt)};
+		int fds[PVK_MAX_FDS];
+		unsigned int nfds = PVK_MAX_FDS;
+
+		EXPECT(pvk_rt_hypercall(rt, PVK_HC_gnt_share, 0, 0, &q,
+					sizeof(q), sizeof(q), fds,
+					&nfds) == -EPERM &&
+		       nfds == 0);
+	}
 	/* Garbage and oversized datagrams. */
 	memset(big, 0xff, sizeof(big));
 	EXPECT(pvk_rt_hypercall(rt, 0xdeadbeef, 7, 7, big, sizeof(big), 0, NULL,

@@ -236,7 +236,7 @@ check "boot banner in console-e2e.log" 'grep -q "^Booting pvkit-guest on d$id1" 
 check "log lines reach the console" 'grep -q "control driver ready" $PVKIT_STATE_DIR/console-e2e.log'
 check "console: ping -> pong" 'printf "ping\n" | timeout 5 "$P" console e2e | grep -qx pong'
 check "console: other input echoed" 'printf "hello\n" | timeout 5 "$P" console e2e | grep -qx "echo: hello"'
-check "console: dw/dr write and check a disk block (the chaos test's load)" 'printf "dw 5\ndr 5\ndr 6\n" | timeout 10 "$P" console e2e > $PVKIT_STATE_DIR/dwdr.txt; grep -qx "dw 5 ok" $PVKIT_STATE_DIR/dwdr.txt && grep -qx "dr 5 ok" $PVKIT_STATE_DIR/dwdr.txt && grep -qx "dr 6 bad" $PVKIT_STATE_DIR/dwdr.txt'
+check "console: dw/dr write and check a disk block (the chaos test's load); a bad number named" 'printf "dw 5\ndr 5\ndr 6\ndw 5x\n" | timeout 10 "$P" console e2e > $PVKIT_STATE_DIR/dwdr.txt; grep -qx "dw 5 ok" $PVKIT_STATE_DIR/dwdr.txt && grep -qx "dr 5 ok" $PVKIT_STATE_DIR/dwdr.txt && grep -qx "dr 6 bad" $PVKIT_STATE_DIR/dwdr.txt && grep -qx "dw ? error: expected a block number" $PVKIT_STATE_DIR/dwdr.txt'
 check "console: unknown domain refused" '! "$P" console nosuch 2>/dev/null'
 check "console: Domain-0 refused with a reason, not the daemon's protocol" '"$P" console Domain-0 2>&1 </dev/null | grep -q "Domain-0 has no PV console" && ! "$P" console 0 </dev/null 2>&1 | grep -q "expected: attach"'
 check "reboot restarts with a new id" '"$P" reboot e2e && for i in $(seq 100); do id2=$("$P" list | awk "\$1==\"e2e\"{print \$2}"); [ -n "$id2" ] && [ "$id2" != "$id1" ] && break; sleep 0.1; done; [ -n "$id2" ] && [ "$id2" != "$id1" ]'
