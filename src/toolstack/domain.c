@@ -1577,6 +1577,23 @@ int cmd_info(struct ts *ts, int argc, char **argv)
 	return 0;
 }
 
+/* Whether domain di is one of names[0..n) (its name or id, as ts_find
+ * reads them), or n is 0: the verbs that take an optional list. */
+static bool dom_named(const struct pvk_dominfo *di, char **names, int n)
+{
+	int j;
+
+	for (j = 0; j < n; j++) {
+		char *end;
+		unsigned long id = strtoul(names[j], &end, 10);
+
+		if ((*names[j] && !*end && id == di->domid) ||
+		    !strcmp(di->name, names[j]))
+			return true;
+	}
+	return n == 0;
+}
+
 /* xl's uptime format: "[D day(s), ]H:MM:SS". */
 static void uptime_str(uint64_t s, char *out, size_t len)
 {
@@ -1666,15 +1683,8 @@ int cmd_uptime(struct ts *ts, int argc, char **argv)
 	}
 	for (i = 0; i < n && !rc; i++) {
 		int64_t s;
-		bool want = argc == first;
 
-		for (j = first; j < argc && !want; j++) {
-			domid_t d;
-
-			want =
-			    !ts_find(plat, argv[j], &d) && d == info[i].domid;
-		}
-		if (!want)
+		if (!dom_named(&info[i], argv + first, argc - first))
 			continue;
 		s = dom_uptime(ts, xs, info[i].domid);
 		if (s < 0)
@@ -1730,6 +1740,8 @@ static void cpus_str(const cpu_set_t *set, char *out, size_t len)
 		}
 	}
 }
+
+#define PVK_MAX_VCPUS_LIST 128 /* more than pvkit-hvd builds */
 
 /* One vCPU thread's row: CPU, state, CPU seconds, affinity. */
 static void vcpu_row(const struct pvk_dominfo *di, pid_t pid, pid_t tid,
@@ -1806,19 +1818,13 @@ int cmd_vcpu_list(struct ts *ts, int argc, char **argv)
 		       "CPU", "State", "Time(s)", "Affinity (Hard / Soft)");
 	for (i = 0; i < n; i++) {
 		char path[400], comm[32];
-		bool want = argc == 1;
+		int tids[PVK_MAX_VCPUS_LIST] = {0};
 		DIR *dir;
 		struct dirent *de;
 		FILE *f;
 		int pid = 0, shown;
 
-		for (j = 1; j < argc && !want; j++) {
-			domid_t d;
-
-			want =
-			    !ts_find(plat, argv[j], &d) && d == info[i].domid;
-		}
-		if (!want)
+		if (!dom_named(&info[i], argv + 1, argc - 1))
 			continue;
 		if (info[i].domid == 0) { /* the toolstack's side: no threads */
 			printf("%-32s %5u %5u %5s   r-- %9.1f  all / all\n",
@@ -1848,35 +1854,34 @@ int cmd_vcpu_list(struct ts *ts, int argc, char **argv)
 				   : "gone");
 			continue;
 		}
-		/* vCPU order: find each vcpuN in turn */
-		shown = 0;
-		for (j = 0; j < (int)info[i].vcpus; j++) {
-			rewinddir(dir);
-			while ((de = readdir(dir))) {
-				char want_name[16];
-				int tid = atoi(de->d_name);
+		/* one pass over the threads: which one is each vcpuN */
+		while ((de = readdir(dir))) {
+			int tid = atoi(de->d_name);
+			unsigned int v;
+			char tail;
 
-				if (tid <= 0)
-					continue;
-				snprintf(path, sizeof(path),
-					 "/proc/%d/task/%d/comm", pid, tid);
-				f = fopen(path, "re");
-				if (!f)
-					continue;
+			if (tid <= 0)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/comm",
+				 pid, tid);
+			f = fopen(path, "re");
+			if (!f)
+				continue;
+			if (!fgets(comm, sizeof(comm), f))
 				comm[0] = 0;
-				if (!fgets(comm, sizeof(comm), f))
-					comm[0] = 0;
-				fclose(f);
-				comm[strcspn(comm, "\n")] = 0;
-				snprintf(want_name, sizeof(want_name), "vcpu%d",
-					 j);
-				if (!strcmp(comm, want_name)) {
-					vcpu_row(&info[i], pid, tid,
-						 (unsigned int)j);
-					shown++;
-					break;
-				}
-			}
+			fclose(f);
+			comm[strcspn(comm, "\n")] = 0;
+			if (sscanf(comm, "vcpu%u%c", &v, &tail) == 1 &&
+			    v < info[i].vcpus && v < PVK_MAX_VCPUS_LIST)
+				tids[v] = tid;
+		}
+		shown = 0;
+		for (j = 0; j < (int)info[i].vcpus && j < PVK_MAX_VCPUS_LIST;
+		     j++) {
+			if (!tids[j])
+				continue;
+			vcpu_row(&info[i], pid, tids[j], (unsigned int)j);
+			shown++;
 		}
 		closedir(dir);
 		if (!shown)
