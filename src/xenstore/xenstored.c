@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "xenstore/xs_core.h"
 #include "xenstore/xsd.h"
+#include "xenstore/xsd_journal.h"
 
 struct client {
 	struct xsd_src src; /* XSD_CLIENT */
@@ -40,6 +41,7 @@ struct client {
 	bool dead;
 	uint32_t events;
 	struct xs_conn *conn;
+	uint32_t jid; /* in the journal */
 	unsigned char in[sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
 	size_t inoff, inlen;
 };
@@ -52,6 +54,7 @@ struct xsd {
 	int lfd, sigfd;
 	struct client *clients;
 	bool quit;
+	struct xsd_journal *jr; /* --journal, or NULL */
 	/* live update */
 	char **argv;	       /* ours, for the re-exec */
 	char exe[PATH_MAX];    /* the image to exec */
@@ -66,6 +69,7 @@ struct opts {
 	const char *pid_file;
 	const char *platform;
 	const char *restore;
+	const char *journal;
 	bool use_platform;
 	struct xs_quota q;
 };
@@ -108,6 +112,9 @@ static void usage(FILE *f, const char *prog)
 	    "                           watches, transactions, outstanding,\n"
 	    "                           out-bytes, tx-nodes, tx-rate, perms\n"
 	    "  -v, --verbose            debug logging\n"
+	    "      --journal BASE       keep the store as it changes in\n"
+	    "                           BASE.img and BASE.log, and start\n"
+	    "                           from them: it survives SIGKILL\n"
 	    "      --restore FILE       continue from a live update's state\n"
 	    "                           (used by the daemon itself)\n"
 	    "  -h, --help               this text\n"
@@ -151,6 +158,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"quota", required_argument, NULL, 'Q'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"restore", required_argument, NULL, 'R'},
+	    {"journal", required_argument, NULL, 'J'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -205,6 +213,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'R':
 			o->restore = optarg;
+			break;
+		case 'J':
+			o->journal = optarg;
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -280,6 +291,9 @@ static void client_write(struct client *cl)
 	const void *p;
 	size_t len;
 
+	/* nothing the core did is seen before the journal has it */
+	if (cl->xsd->jr && xs_conn_peek(cl->conn, &p))
+		xsd_journal_flush(cl->xsd->jr);
 	while (!cl->dead && (len = xs_conn_peek(cl->conn, &p)) > 0) {
 		ssize_t n = send(cl->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
@@ -354,6 +368,8 @@ static int client_add(struct xsd *x, int fd, struct xs_conn *conn)
 		return rc;
 	}
 	xs_conn_set_priv(conn, cl);
+	if (x->jr)
+		cl->jid = xsd_journal_new_jid(x->jr);
 	cl->events = EPOLLIN;
 	cl->next = x->clients;
 	x->clients = cl;
@@ -374,7 +390,11 @@ static void accept_client(struct xsd *x)
 	if (client_add(x, fd, conn)) {
 		xs_conn_free(conn);
 		close(fd);
+		return;
 	}
+	if (x->jr)
+		xsd_journal_record(x->jr, XSD_J_NEW, 0, x->clients->jid, 0,
+				   NULL, 0, false);
 }
 
 /* Write output, resume paused input, reap the dead. */
@@ -391,6 +411,9 @@ static void flush_clients(struct xsd *x)
 		}
 		if (cl->dead) {
 			*pp = cl->next;
+			if (x->jr)
+				xsd_journal_record(x->jr, XSD_J_CLOSE, 0,
+						   cl->jid, 0, NULL, 0, false);
 			xs_conn_free(cl->conn);
 			close(cl->fd);
 			free(cl);
@@ -430,6 +453,137 @@ static uint64_t hook_now(void *opaque)
 {
 	(void)opaque;
 	return pvk_now_ns();
+}
+
+/* ---- journal ----------------------------------------------------------- */
+
+static void hook_journal(void *opaque, struct xs_conn *conn,
+			 enum xs_journal_kind kind, domid_t domid,
+			 const void *data, size_t len, uint64_t arg,
+			 bool failed)
+{
+	struct xsd *x = opaque;
+	const struct xsd_src *src = conn ? xs_conn_priv(conn) : NULL;
+	uint32_t jid = 0;
+
+	if (!x->jr)
+		return;
+	if (src && src->kind == XSD_CLIENT)
+		jid = ((const struct client *)src)->jid;
+	xsd_journal_record(x->jr, (enum xsd_jkind)kind, domid, jid, arg, data,
+			   len, failed);
+}
+
+/* A domain ring's indexes are about to be published. */
+static void ring_commit(void *opaque, domid_t domid, XENSTORE_RING_IDX req_cons,
+			XENSTORE_RING_IDX rsp_prod)
+{
+	struct xsd *x = opaque;
+
+	if (!x->jr)
+		return;
+	xsd_journal_record(x->jr, XSD_J_RING, domid, 0,
+			   (uint64_t)req_cons | (uint64_t)rsp_prod << 32, NULL,
+			   0, false);
+	xsd_journal_flush(x->jr);
+}
+
+static ssize_t jr_save_client(void *opaque, const struct xs_conn *conn,
+			      void *buf, size_t cap)
+{
+	const struct client *cl = xs_conn_priv(conn);
+
+	(void)opaque;
+	/* our own kernel's ring (real Xen Dom0) is not journaled */
+	if (!cl || cl->src.kind != XSD_CLIENT || cap < sizeof(cl->jid))
+		return -EOPNOTSUPP;
+	memcpy(buf, &cl->jid, sizeof(cl->jid));
+	return (ssize_t)sizeof(cl->jid);
+}
+
+#define JOURNAL_COMPACT_BYTES (4u << 20)
+
+/* A new image once the log has grown, when no transaction is open. */
+static void maybe_compact(struct xsd *x)
+{
+	struct xs_lu_ops ops = {.opaque = x, .save_conn = jr_save_client};
+
+	if (!x->jr || xsd_journal_broken(x->jr) ||
+	    xsd_journal_log_bytes(x->jr) < JOURNAL_COMPACT_BYTES)
+		return;
+	xsd_journal_compact(x->jr, x->core, &ops, false);
+}
+
+/* Start from the journal's files, or a new store.  0 or -errno. */
+static int journal_start(struct xsd *x, const char *base,
+			 const struct xs_quota *q,
+			 const struct xs_core_hooks *hooks)
+{
+	struct xs_lu_ops ops = {.opaque = x, .save_conn = jr_save_client};
+	struct xsd_journal_loaded info;
+	bool loaded = false;
+	unsigned int from = 0;
+	domid_t d;
+	int rc;
+
+	rc = xsd_journal_new(base, &x->jr);
+	if (rc)
+		return rc;
+	for (struct client *cl = x->clients; cl; cl = cl->next)
+		cl->jid = xsd_journal_new_jid(x->jr); /* a live update's */
+	if (!x->core) { /* a live update restores from its own state */
+		rc = xsd_journal_load(x->jr, &x->core, &info);
+		if (rc == -ENOENT) {
+			rc = xs_core_new(q, hooks, &x->core);
+			if (rc)
+				return rc;
+			pvk_info("journal: a new store at %s", base);
+		} else if (rc) {
+			return rc;
+		} else {
+			loaded = true;
+			xs_core_set_hooks(x->core, hooks);
+			pvk_info("journal: %zu nodes from %s (%zu records "
+				 "replayed, %zu socket connections gone)",
+				 xs_core_node_count(x->core), base,
+				 info.records, info.sockets);
+			while (xs_core_next_domain(x->core, from, &d) == 0) {
+				struct xs_conn *c =
+				    xs_core_domain_conn(x->core, d);
+				uint64_t gfn;
+				evtchn_port_t port;
+
+				from = d + 1u;
+				if (xs_core_domain_ring(x->core, d, &gfn,
+							&port) ||
+				    !c ||
+				    xsd_domains_reattach(x->doms, c, d, gfn,
+							 port)) {
+					pvk_warn("dom%u: ring not reattached; "
+						 "released",
+						 d);
+					xs_core_release_domain(x->core, d);
+				}
+			}
+			for (size_t i = 0; i < info.nrings; i++)
+				xsd_domains_ring_fixup(x->doms,
+						       info.rings[i].domid,
+						       info.rings[i].req_cons,
+						       info.rings[i].rsp_prod);
+		}
+	}
+	xsd_domains_set_commit(x->doms, ring_commit, x);
+	/* a new store, or a live update's, gets its first image now; a
+	 * replayed one goes on with its log (a new image waits for a moment
+	 * without transactions) */
+	rc = loaded ? xsd_journal_compact(x->jr, x->core, &ops, false)
+		    : xsd_journal_compact(x->jr, x->core, &ops, true);
+	if (rc == -EBUSY && loaded)
+		rc = 0;
+	if (rc)
+		pvk_err("journal: cannot write %s.img: %s", base,
+			strerror(-rc));
+	return rc;
 }
 
 /* ---- live update ------------------------------------------------------- */
@@ -776,6 +930,9 @@ static void run(struct xsd *x)
 		xsd_domains_flush(x->doms);
 		flush_clients(x);
 		xsd_domains_flush(x->doms);
+		if (x->jr)
+			xsd_journal_flush(x->jr);
+		maybe_compact(x);
 		if (x->lu_now || x->lu_signal)
 			maybe_live_update(x);
 	}
@@ -814,6 +971,7 @@ int main(int argc, char **argv)
 	    .now_ns = hook_now,
 	    .live_update = hook_live_update,
 	    .reattach = hook_reattach,
+	    .journal = hook_journal,
 	};
 	char pathbuf[256];
 	const char *path;
@@ -861,6 +1019,16 @@ int main(int argc, char **argv)
 			pvk_info("live update: restored %zu nodes",
 				 xs_core_node_count(x.core));
 	}
+	if (o.journal) {
+		int jrc = journal_start(&x, o.journal, &o.q, &hooks);
+
+		if (jrc) {
+			pvk_err("journal %s: %s; not starting (move the files "
+				"away to begin an empty store)",
+				o.journal, strerror(-jrc));
+			goto out;
+		}
+	}
 	if (!x.core && xs_core_new(&o.q, &hooks, &x.core)) {
 		pvk_err("out of memory");
 		goto out;
@@ -902,7 +1070,13 @@ out:
 		close(cl->fd);
 		free(cl);
 	}
+	if (x.jr)
+		xsd_journal_flush(x.jr);
+	hooks.journal = NULL; /* what goes now is not the store's history */
+	if (x.core)
+		xs_core_set_hooks(x.core, &hooks);
 	xs_core_free(x.core); /* releases domain connections first */
+	xsd_journal_free(x.jr);
 	xsd_domains_free(x.doms);
 	if (x.lfd >= 0) {
 		close(x.lfd);

@@ -75,8 +75,21 @@ size_t xs_conn_peek(const struct xs_conn *conn, const void **buf)
 	return m->len - m->off;
 }
 
+/* Report an input taken from outside a feed to the journal. */
+static void core_journal(struct xs_core *core, struct xs_conn *conn,
+			 enum xs_journal_kind kind, domid_t domid, uint64_t arg)
+{
+	if (core->hooks.journal && !core->in_feed)
+		core->hooks.journal(core->hooks.opaque, conn, kind, domid, NULL,
+				    0, arg, false);
+}
+
 void xs_conn_consume(struct xs_conn *conn, size_t n)
 {
+	if (n > conn->out_bytes)
+		n = conn->out_bytes;
+	if (n)
+		core_journal(conn->core, conn, XS_J_CONSUME, conn->domid, n);
 	while (n && conn->out_head) {
 		struct xs_msg *m = conn->out_head;
 		size_t k = m->len - m->off;
@@ -208,6 +221,7 @@ void xs_conn_free(struct xs_conn *conn)
 
 void xs_conn_reset(struct xs_conn *conn)
 {
+	core_journal(conn->core, conn, XS_J_RESET, conn->domid, 0);
 	xsi_conn_drop_state(conn);
 	conn_drop_output(conn);
 	conn->inlen = 0;
@@ -253,12 +267,25 @@ struct xs_conn *xs_core_domain_conn(const struct xs_core *core, domid_t domid)
 	return d && d->introduced ? d->conn : NULL;
 }
 
+int xs_core_domain_ring(const struct xs_core *core, domid_t domid,
+			uint64_t *gfn, evtchn_port_t *port)
+{
+	const struct xs_domain *d = xsi_domain_peek(core, domid);
+
+	if (!d || !d->introduced)
+		return -ENOENT;
+	*gfn = d->gfn;
+	*port = d->port;
+	return 0;
+}
+
 int xs_core_domain_shutdown(struct xs_core *core, domid_t domid)
 {
 	struct xs_domain *d = xsi_domain_get(core, domid, false);
 
 	if (!d || !d->introduced)
 		return -ENOENT;
+	core_journal(core, NULL, XS_J_SHUTDOWN, domid, 0);
 	if (!d->shutdown_fired) {
 		d->shutdown_fired = true;
 		xsi_fire_special(core, SPECIAL_RELEASE);
@@ -305,6 +332,7 @@ int xs_core_release_domain(struct xs_core *core, domid_t domid)
 
 	if (!d || !d->introduced)
 		return -ENOENT;
+	core_journal(core, NULL, XS_J_RELEASE, domid, 0);
 	c = d->conn;
 	d->conn = NULL;
 	d->introduced = false;
@@ -422,6 +450,14 @@ int xs_core_set_quota(struct xs_core *core, const char *name, uint64_t val)
 		return -EINVAL;
 	*f = (uint32_t)val;
 	return 0;
+}
+
+void xs_core_set_hooks(struct xs_core *core, const struct xs_core_hooks *h)
+{
+	if (h)
+		core->hooks = *h;
+	else
+		memset(&core->hooks, 0, sizeof(core->hooks));
 }
 
 const struct xs_quota *xs_core_quota(const struct xs_core *core)

@@ -46,6 +46,19 @@ struct xs_quota {
 	uint32_t perms;	    /* entries in one permission list (E2BIG) */
 };
 
+/* What changed a core from outside, for a journal that replays it
+ * (xs_core_hooks.journal): every input a core takes, so that a core
+ * restored from an image and fed the same inputs in the same order ends
+ * in the same state with the same output queued. */
+enum xs_journal_kind {
+	XS_J_FEED,     /* bytes fed (data, len; arg: the feed's time,
+			  failed: the feed ended in -EPROTO) */
+	XS_J_CONSUME,  /* arg output bytes consumed */
+	XS_J_RESET,    /* xs_conn_reset() */
+	XS_J_SHUTDOWN, /* xs_core_domain_shutdown(domid), conn NULL */
+	XS_J_RELEASE,  /* xs_core_release_domain(domid), conn NULL */
+};
+
 /* Callbacks into the transport layer; every member may be NULL. */
 struct xs_core_hooks {
 	void *opaque;
@@ -72,6 +85,12 @@ struct xs_core_hooks {
 	 * it).  NULL: introduce is used. */
 	int (*reattach)(void *opaque, struct xs_conn *conn, domid_t domid,
 			uint64_t gfn, evtchn_port_t port);
+	/* An input the core took (see enum xs_journal_kind); inputs taken
+	 * while handling another (a RELEASE request) are not reported. */
+	void (*journal)(void *opaque, struct xs_conn *conn,
+			enum xs_journal_kind kind, domid_t domid,
+			const void *data, size_t len, uint64_t arg,
+			bool failed);
 };
 
 /* Fill q with the defaults (Xen's: 1000 nodes, 2048 bytes, 128 watches,
@@ -124,12 +143,20 @@ size_t xs_conn_out_bytes(const struct xs_conn *conn);
 unsigned int xs_conn_nwatches(const struct xs_conn *conn);
 unsigned int xs_conn_ntransactions(const struct xs_conn *conn);
 
+/* Replace the hooks (a core replayed with a journal's hooks goes into
+ * service). */
+void xs_core_set_hooks(struct xs_core *core, const struct xs_core_hooks *h);
+
 /* Domains introduced with INTRODUCE, in domid order: 0 and *out set to the
  * first introduced domid >= from, or -ENOENT. */
 int xs_core_next_domain(const struct xs_core *core, unsigned int from,
 			domid_t *out);
 /* The connection of an introduced domain, or NULL. */
 struct xs_conn *xs_core_domain_conn(const struct xs_core *core, domid_t domid);
+/* The ring page and event channel an introduced domain was given:
+ * 0, or -ENOENT. */
+int xs_core_domain_ring(const struct xs_core *core, domid_t domid,
+			uint64_t *gfn, evtchn_port_t *port);
 /* The domain shut down: fire @releaseDomain once (until RESUME).
  * 0 or -ENOENT if not introduced. */
 int xs_core_domain_shutdown(struct xs_core *core, domid_t domid);

@@ -121,6 +121,8 @@ struct xs_core {
 	uint64_t gen;
 	uint32_t next_txid;
 	bool log_on;
+	unsigned int in_feed; /* inputs nested in a feed are not journaled */
+	uint64_t feed_now;    /* now_ns at the start of the current feed */
 };
 
 /* A request being handled: the connection, its transaction (or NULL) and

@@ -381,7 +381,8 @@ static bool tx_rate_ok(struct xs_core *core, struct xs_conn *c)
 
 	if (!core->q.tx_rate || xsi_conn_priv(c) || !core->hooks.now_ns)
 		return true;
-	now = core->hooks.now_ns(core->hooks.opaque);
+	/* the feed's time, which a journal's replay gives back */
+	now = core->feed_now;
 	if (!c->rl_init) {
 		c->rl_init = true;
 		c->rl_tokens_milli = burst;
@@ -826,18 +827,40 @@ err_noreq : {
 	return 0;
 }
 
+/* Tell the journal what a feed took (used bytes; failed: it ended the
+ * connection). */
+static void feed_journal(struct xs_conn *conn, const void *buf, size_t used,
+			 bool failed)
+{
+	struct xs_core *core = conn->core;
+
+	core->in_feed--;
+	if (core->hooks.journal && (used || failed))
+		core->hooks.journal(core->hooks.opaque, conn, XS_J_FEED,
+				    conn->domid, buf, used, core->feed_now,
+				    failed);
+}
+
 ssize_t xs_conn_feed(struct xs_conn *conn, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 	const size_t hlen = sizeof(struct xsd_sockmsg);
+	struct xs_core *core = conn->core;
 	size_t used = 0;
 
+	if (conn->failed)
+		return -EPROTO;
+	core->feed_now =
+	    core->hooks.now_ns ? core->hooks.now_ns(core->hooks.opaque) : 0;
+	core->in_feed++;
 	while (used < len) {
 		struct xsd_sockmsg hdr;
 		size_t want, k;
 
-		if (conn->failed)
+		if (conn->failed) {
+			feed_journal(conn, buf, used, true);
 			return -EPROTO;
+		}
 		if (conn->inlen == 0 &&
 		    conn->out_replies >= conn->core->q.outstanding)
 			break; /* paused until the client reads replies */
@@ -856,6 +879,7 @@ ssize_t xs_conn_feed(struct xs_conn *conn, const void *buf, size_t len)
 		memcpy(&hdr, conn->in, hlen);
 		if (hdr.len > XENSTORE_PAYLOAD_MAX) {
 			conn->failed = true;
+			feed_journal(conn, buf, used, true);
 			return -EPROTO;
 		}
 		if (conn->inlen < hlen + hdr.len)
@@ -863,5 +887,6 @@ ssize_t xs_conn_feed(struct xs_conn *conn, const void *buf, size_t len)
 		conn->inlen = 0;
 		xs_conn_handle(conn, &hdr, conn->in + hlen);
 	}
+	feed_journal(conn, buf, used, false);
 	return (ssize_t)used;
 }

@@ -14,6 +14,7 @@ void xs_ring_init(struct xs_ring *r, struct xenstore_domain_interface *intf,
 	r->notify = notify;
 	r->opaque = opaque;
 	r->failed = false;
+	r->commit = NULL;
 	intf->server_features = XENSTORE_SERVER_FEATURE_RECONNECTION |
 				XENSTORE_SERVER_FEATURE_ERROR;
 	intf->error = XENSTORE_ERROR_NONE;
@@ -26,6 +27,7 @@ void xs_ring_resume(struct xs_ring *r, struct xenstore_domain_interface *intf,
 	r->intf = intf;
 	r->notify = notify;
 	r->opaque = opaque;
+	r->commit = NULL;
 	r->failed = LOAD_ACQ(&intf->error) != XENSTORE_ERROR_NONE;
 	intf->server_features = XENSTORE_SERVER_FEATURE_RECONNECTION |
 				XENSTORE_SERVER_FEATURE_ERROR;
@@ -40,18 +42,18 @@ static int ring_fail(struct xs_ring *r, uint32_t why)
 	return -EPROTO;
 }
 
-/* Consume requests; *moved set when the consumer index advanced. */
-static int ring_read(struct xs_ring *r, struct xs_conn *conn, bool *moved)
+/* Consume requests from *cons (not yet published). */
+static int ring_read(struct xs_ring *r, struct xs_conn *conn,
+		     XENSTORE_RING_IDX *cons)
 {
 	struct xenstore_domain_interface *in = r->intf;
-	XENSTORE_RING_IDX cons = LOAD_ACQ(&in->req_cons);
 	XENSTORE_RING_IDX prod = LOAD_ACQ(&in->req_prod);
-	XENSTORE_RING_IDX avail = prod - cons, start = cons;
+	XENSTORE_RING_IDX avail = prod - *cons;
 
 	if (avail > XENSTORE_RING_SIZE)
 		return ring_fail(r, XENSTORE_ERROR_RINGIDX);
 	while (avail) {
-		size_t off = MASK_XENSTORE_IDX(cons);
+		size_t off = MASK_XENSTORE_IDX(*cons);
 		size_t chunk = XENSTORE_RING_SIZE - off;
 		ssize_t n;
 
@@ -61,25 +63,21 @@ static int ring_read(struct xs_ring *r, struct xs_conn *conn, bool *moved)
 		n = xs_conn_feed(conn, in->req + off, chunk);
 		if (n < 0)
 			return ring_fail(r, XENSTORE_ERROR_PROTO);
-		cons += (XENSTORE_RING_IDX)n;
+		*cons += (XENSTORE_RING_IDX)n;
 		avail -= (XENSTORE_RING_IDX)n;
 		if ((size_t)n < chunk)
 			break;
 	}
-	if (cons != start) {
-		STORE_REL(&in->req_cons, cons);
-		*moved = true;
-	}
 	return 0;
 }
 
-/* Produce responses; *moved set when the producer index advanced. */
-static int ring_write(struct xs_ring *r, struct xs_conn *conn, bool *moved)
+/* Produce responses at *prod (not yet published). */
+static int ring_write(struct xs_ring *r, struct xs_conn *conn,
+		      XENSTORE_RING_IDX *prod)
 {
 	struct xenstore_domain_interface *in = r->intf;
 	XENSTORE_RING_IDX cons = LOAD_ACQ(&in->rsp_cons);
-	XENSTORE_RING_IDX prod = LOAD_ACQ(&in->rsp_prod);
-	XENSTORE_RING_IDX used = prod - cons, start = prod;
+	XENSTORE_RING_IDX used = *prod - cons;
 	size_t space;
 
 	if (used > XENSTORE_RING_SIZE)
@@ -88,7 +86,7 @@ static int ring_write(struct xs_ring *r, struct xs_conn *conn, bool *moved)
 	while (space) {
 		const void *buf;
 		size_t len = xs_conn_peek(conn, &buf);
-		size_t off = MASK_XENSTORE_IDX(prod);
+		size_t off = MASK_XENSTORE_IDX(*prod);
 		size_t chunk = XENSTORE_RING_SIZE - off;
 
 		if (!len)
@@ -99,12 +97,8 @@ static int ring_write(struct xs_ring *r, struct xs_conn *conn, bool *moved)
 			chunk = len;
 		memcpy(in->rsp + off, buf, chunk);
 		xs_conn_consume(conn, chunk);
-		prod += (XENSTORE_RING_IDX)chunk;
+		*prod += (XENSTORE_RING_IDX)chunk;
 		space -= chunk;
-	}
-	if (prod != start) {
-		STORE_REL(&in->rsp_prod, prod);
-		*moved = true;
 	}
 	return 0;
 }
@@ -112,8 +106,9 @@ static int ring_write(struct xs_ring *r, struct xs_conn *conn, bool *moved)
 int xs_ring_process(struct xs_ring *r, struct xs_conn *conn)
 {
 	struct xenstore_domain_interface *in = r->intf;
-	bool moved = false, progress;
-	int rc;
+	XENSTORE_RING_IDX cons, prod, cons0, prod0, last_cons, last_prod;
+	bool moved = false;
+	int rc = 0;
 
 	if (LOAD_ACQ(&in->connection) == XENSTORE_RECONNECT) {
 		/* the guest asks for a fresh start: forget everything */
@@ -122,22 +117,31 @@ int xs_ring_process(struct xs_ring *r, struct xs_conn *conn)
 		in->rsp_cons = in->rsp_prod = 0;
 		in->error = XENSTORE_ERROR_NONE;
 		r->failed = false;
+		if (r->commit)
+			r->commit(r->opaque, 0, 0);
 		STORE_REL(&in->connection, XENSTORE_CONNECTED);
 		moved = true;
 	}
 	if (r->failed)
 		return -EPROTO;
+	cons = cons0 = LOAD_ACQ(&in->req_cons);
+	prod = prod0 = LOAD_ACQ(&in->rsp_prod);
 	do {
-		progress = false;
-		rc = ring_read(r, conn, &progress);
-		if (rc)
-			return rc;
-		rc = ring_write(r, conn, &progress);
-		if (rc)
-			return rc;
-		moved |= progress;
-	} while (progress);
+		last_cons = cons;
+		last_prod = prod;
+		rc = ring_read(r, conn, &cons);
+		if (!rc)
+			rc = ring_write(r, conn, &prod);
+	} while (!rc && (cons != last_cons || prod != last_prod));
+	if (cons != cons0 || prod != prod0) {
+		/* what was taken is durable before the peer sees it taken */
+		if (r->commit)
+			r->commit(r->opaque, cons, prod);
+		STORE_REL(&in->rsp_prod, prod);
+		STORE_REL(&in->req_cons, cons);
+		moved = true;
+	}
 	if (moved && r->notify)
 		r->notify(r->opaque);
-	return 0;
+	return rc;
 }

@@ -19,6 +19,12 @@ struct xs_ring {
 	int (*notify)(void *opaque);
 	void *opaque;
 	bool failed;
+	/* Optional: called once per xs_ring_process() that moved anything,
+	 * after the requests were fed and the responses copied into the page
+	 * but before either index is published, with the indexes about to
+	 * be published (a journal makes what the core took durable here). */
+	void (*commit)(void *opaque, XENSTORE_RING_IDX req_cons,
+		       XENSTORE_RING_IDX rsp_prod);
 };
 
 /* Prepare the page for service: advertise our features and mark the
@@ -32,6 +38,7 @@ void xs_ring_resume(struct xs_ring *r, struct xenstore_domain_interface *intf,
 		    int (*notify)(void *opaque), void *opaque);
 /* Move requests from the ring into conn and queued output into the ring,
  * handle a reconnection request, and notify the peer if anything moved.
+ * Both indexes are published together at the end, after r->commit.
  * 0, or -EPROTO once the ring or the stream is broken (r->failed; the
  * page's error field is set). */
 int xs_ring_process(struct xs_ring *r, struct xs_conn *conn);

@@ -39,6 +39,17 @@ void xsd_domains_set_core(struct xsd_domains *d, struct xs_core *core);
 /* Look for domains that died or shut down while nobody was listening for
  * VIRQ_DOM_EXC (after a live update). */
 void xsd_domains_recheck(struct xsd_domains *d);
+/* Called before a domain ring's indexes are published (journal). */
+typedef void (*xsd_ring_commit_fn)(void *opaque, domid_t domid,
+				   XENSTORE_RING_IDX req_cons,
+				   XENSTORE_RING_IDX rsp_prod);
+void xsd_domains_set_commit(struct xsd_domains *d, xsd_ring_commit_fn fn,
+			    void *opaque);
+/* After a restart: publish the indexes a journal recorded for domid where
+ * the page is behind them. */
+void xsd_domains_ring_fixup(struct xsd_domains *d, domid_t domid,
+			    XENSTORE_RING_IDX req_cons,
+			    XENSTORE_RING_IDX rsp_prod);
 /* The event channel fd is readable. */
 void xsd_domains_event(struct xsd_domains *d);
 /* Output was queued on a domain connection: serve it at the next flush. */

@@ -45,6 +45,8 @@ struct xsd_domains {
 	evtchn_port_t virq;
 	bool virq_bound, started, own_done;
 	struct ring_dom *rings;
+	xsd_ring_commit_fn commit; /* or NULL */
+	void *commit_opaque;
 };
 
 int xsd_domains_new(struct xs_core *core, int epfd, const char *which,
@@ -219,6 +221,61 @@ static int ring_notify(void *opaque)
 	return rd->local ? d->plat->evtchn->notify(d->evh, rd->local) : 0;
 }
 
+static void ring_commit(void *opaque, XENSTORE_RING_IDX req_cons,
+			XENSTORE_RING_IDX rsp_prod)
+{
+	struct ring_dom *rd = opaque;
+	struct xsd_domains *d = rd->d;
+
+	if (d->commit)
+		d->commit(d->commit_opaque, rd->domid, req_cons, rsp_prod);
+}
+
+void xsd_domains_set_commit(struct xsd_domains *d, xsd_ring_commit_fn fn,
+			    void *opaque)
+{
+	d->commit = fn;
+	d->commit_opaque = opaque;
+}
+
+/* Publish what a journal says was taken from and written into domid's
+ * ring before the daemon died, where the page has not caught up.  Indexes
+ * that do not fit the page as it is now are left alone. */
+void xsd_domains_ring_fixup(struct xsd_domains *d, domid_t domid,
+			    XENSTORE_RING_IDX req_cons,
+			    XENSTORE_RING_IDX rsp_prod)
+{
+	for (struct ring_dom *rd = d->rings; rd; rd = rd->next) {
+		struct xenstore_domain_interface *in = rd->page;
+		XENSTORE_RING_IDX c, p, rc, rp;
+
+		if (rd->dead || rd->own || rd->domid != domid || !in)
+			continue;
+		c = __atomic_load_n(&in->req_cons, __ATOMIC_ACQUIRE);
+		p = __atomic_load_n(&in->req_prod, __ATOMIC_ACQUIRE);
+		rc = __atomic_load_n(&in->rsp_cons, __ATOMIC_ACQUIRE);
+		rp = __atomic_load_n(&in->rsp_prod, __ATOMIC_ACQUIRE);
+		if (rsp_prod != rp && rsp_prod - rp <= XENSTORE_RING_SIZE &&
+		    rsp_prod - rc <= XENSTORE_RING_SIZE) {
+			__atomic_store_n(&in->rsp_prod, rsp_prod,
+					 __ATOMIC_RELEASE);
+			pvk_info("dom%u: %u response bytes written before "
+				 "the restart published",
+				 domid, rsp_prod - rp);
+		}
+		if (req_cons != c && req_cons - c <= XENSTORE_RING_SIZE &&
+		    p - req_cons <= XENSTORE_RING_SIZE) {
+			__atomic_store_n(&in->req_cons, req_cons,
+					 __ATOMIC_RELEASE);
+			pvk_info("dom%u: %u request bytes taken before the "
+				 "restart consumed",
+				 domid, req_cons - c);
+		}
+		rd->kicked = true;
+		ring_notify(rd);
+	}
+}
+
 /* Map and bind domid's ring; resume: the page is already in service. */
 static int ring_attach(struct xsd_domains *d, struct xs_conn *conn,
 		       domid_t domid, uint64_t gfn, evtchn_port_t port,
@@ -251,6 +308,7 @@ static int ring_attach(struct xsd_domains *d, struct xs_conn *conn,
 		xs_ring_resume(&rd->ring, rd->page, ring_notify, rd);
 	else
 		xs_ring_init(&rd->ring, rd->page, ring_notify, rd);
+	rd->ring.commit = ring_commit;
 	xs_conn_set_priv(conn, rd);
 	rd->kicked = true; /* the guest may have written already */
 	rd->next = d->rings;
@@ -258,6 +316,10 @@ static int ring_attach(struct xsd_domains *d, struct xs_conn *conn,
 	pvk_info("dom%u %s (gfn %#llx, port %u -> %u)", domid,
 		 resume ? "reattached" : "introduced", (unsigned long long)gfn,
 		 port, rd->local);
+	/* a daemon that died between publishing and notifying left the
+	 * guest asleep over a response it has: wake it */
+	if (resume)
+		ring_notify(rd);
 	return 0;
 fail:
 	pvk_warn("dom%u: %s failed: %s", domid,

@@ -67,3 +67,21 @@ void xsd_domains_kick(struct xsd_domains *d, struct xs_conn *conn)
 }
 
 void xsd_domains_flush(struct xsd_domains *d) { (void)d; }
+
+void xsd_domains_set_commit(struct xsd_domains *d, xsd_ring_commit_fn fn,
+			    void *opaque)
+{
+	(void)d;
+	(void)fn;
+	(void)opaque;
+}
+
+void xsd_domains_ring_fixup(struct xsd_domains *d, domid_t domid,
+			    XENSTORE_RING_IDX req_cons,
+			    XENSTORE_RING_IDX rsp_prod)
+{
+	(void)d;
+	(void)domid;
+	(void)req_cons;
+	(void)rsp_prod;
+}

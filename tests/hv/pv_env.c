@@ -15,16 +15,15 @@
 #include "pvkit/guest.h"
 #include "pvkit/kernel.h"
 
-int pv_env_start(struct pv_env *e)
+/* Start pvkit-xenstored, its store journaled in the harness's directory
+ * (so a restart carries on), and connect e->xs. */
+static int xsd_start(struct pv_env *e)
 {
 	pid_t parent = getpid();
-	int rc, i;
+	char journal[340];
+	int rc = -ETIMEDOUT, i;
 
-	memset(e, 0, sizeof(*e));
-	rc = harness_start(&e->h);
-	if (rc)
-		return rc;
-	snprintf(e->xs_sock, sizeof(e->xs_sock), "%s/xs.sock", e->h.dir);
+	snprintf(journal, sizeof(journal), "%s/xenstored", e->h.dir);
 	e->xsd = fork();
 	if (e->xsd < 0)
 		return -errno;
@@ -35,7 +34,8 @@ int pv_env_start(struct pv_env *e)
 		setenv("PVKIT_HV_SOCK", e->h.sock, 1);
 		setenv("PVKIT_PLATFORM", "emulated", 1);
 		execl(getenv("PVKIT_XENSTORED"), "pvkit-xenstored", "--socket",
-		      e->xs_sock, "--platform=emulated", (char *)NULL);
+		      e->xs_sock, "--platform=emulated", "--journal", journal,
+		      (char *)NULL);
 		perror("exec pvkit-xenstored");
 		_exit(127);
 	}
@@ -46,6 +46,31 @@ int pv_env_start(struct pv_env *e)
 		usleep(10000);
 	}
 	return rc;
+}
+
+int pv_env_start(struct pv_env *e)
+{
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	rc = harness_start(&e->h);
+	if (rc)
+		return rc;
+	snprintf(e->xs_sock, sizeof(e->xs_sock), "%s/xs.sock", e->h.dir);
+	return xsd_start(e);
+}
+
+int pv_env_xenstored_kill(struct pv_env *e)
+{
+	xs_client_close(e->xs);
+	e->xs = NULL;
+	if (e->xsd > 0) {
+		kill(e->xsd, SIGKILL);
+		waitpid(e->xsd, NULL, 0);
+	}
+	e->xsd = 0;
+	unlink(e->xs_sock);
+	return xsd_start(e);
 }
 
 void pv_env_stop(struct pv_env *e)

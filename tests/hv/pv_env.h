@@ -21,9 +21,13 @@ struct pv_env {
 	struct xs_client *xs; /* Dom0's */
 };
 
-/* Start pvkit-hvd and pvkit-xenstored ($PVKIT_XENSTORED) and connect. */
+/* Start pvkit-hvd and pvkit-xenstored ($PVKIT_XENSTORED, its store
+ * journaled in the harness's directory) and connect. */
 int pv_env_start(struct pv_env *e);
 void pv_env_stop(struct pv_env *e);
+/* SIGKILL pvkit-xenstored and start it again on its journal; e->xs is a
+ * new connection.  0 or -errno. */
+int pv_env_xenstored_kill(struct pv_env *e);
 
 /* Start a backend daemon: the executable named by $exe_var, with
  * "--xenstore SOCK --pid-file DIR/<name>.pid" and args (NULL-terminated,
