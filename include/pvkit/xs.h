@@ -67,6 +67,20 @@ int xs_client_open_platform(const struct pvk_platform *plat,
  * Must not be called from a watch callback.  NULL is allowed. */
 void xs_client_close(struct xs_client *xs);
 
+/* Survive the daemon's restart (a connection opened by path: a
+ * pvkit-xenstored on --journal keeps its store across SIGKILL).  When the
+ * connection drops, the client connects again within timeout_ms, registers
+ * every watch again (each then fires once, so its owner looks again) and
+ * sends again each request that had no answer; a request in a transaction,
+ * or ending one, gets -EAGAIN instead (the transaction died with the old
+ * connection: run it again, as for a conflict), as does any later use of
+ * such a transaction.  A resent XS_RM that finds nothing succeeds.  If the
+ * daemon does not come back, the connection breaks as without this and
+ * on_break (may be NULL) is called once, from the client's reader thread.
+ * 0, or -EOPNOTSUPP for a connection not opened by path. */
+int xs_client_set_reconnect(struct xs_client *xs, unsigned int timeout_ms,
+			    void (*on_break)(void *arg, int err), void *arg);
+
 /* 0 while connected, else the negative errno that broke the connection. */
 int xs_client_error(struct xs_client *xs);
 

@@ -144,6 +144,15 @@ int pvk_daemon_wait(struct pvk_daemon *d)
 	return rc ? SIGTERM : sig;
 }
 
+void pvk_daemon_xs_lost(void *arg, int err)
+{
+	struct pvk_daemon *d = arg;
+
+	__atomic_store_n(&d->xs_lost, true, __ATOMIC_RELEASE);
+	pvk_err("xenstore did not come back (%s): stopping", strerror(-err));
+	kill(getpid(), SIGTERM);
+}
+
 void pvk_daemon_end(struct pvk_daemon *d)
 {
 	if (d->pid_written)

@@ -42,7 +42,12 @@ struct pvk_daemon {
 	sigset_t sigs; /* taken synchronously */
 	int sig_fd;    /* with signalfd, else -1 */
 	bool pid_written;
+	bool xs_lost; /* xenstore did not come back: exit 1 */
 };
+
+/* How long a daemon's xenstore connection waits for a restarted
+ * pvkit-xenstored (xs_client_set_reconnect). */
+#define PVK_DAEMON_XS_RECONNECT_MS 30000u
 
 /* Parse argv.  0: go on (optind is past the options); 1: help was
  * printed (exit 0); 2: a usage error was printed (exit 2). */
@@ -58,6 +63,10 @@ int pvk_daemon_setup(struct pvk_daemon *d, const int *extra_signals,
 void pvk_daemon_ready(struct pvk_daemon *d);
 /* Wait for one of the blocked signals and return it. */
 int pvk_daemon_wait(struct pvk_daemon *d);
+/* xs_client_set_reconnect()'s on_break for a daemon (arg: its struct
+ * pvk_daemon): xenstore did not come back, so the daemon stops (SIGTERM to
+ * itself) with d->xs_lost set, to be started again by its supervisor. */
+void pvk_daemon_xs_lost(void *arg, int err);
 /* Remove the pid file we wrote, close the signalfd. */
 void pvk_daemon_end(struct pvk_daemon *d);
 

@@ -860,6 +860,9 @@ int main(int argc, char **argv)
 		pvk_err("xenstore: %s", strerror(-rc));
 		goto out_rc;
 	}
+	/* a restarted pvkit-xenstored keeps its store: carry on with it */
+	xs_client_set_reconnect(d.xs, PVK_DAEMON_XS_RECONNECT_MS,
+				pvk_daemon_xs_lost, &dmn);
 	pvk_daemon_ready(&dmn);
 	d.listen_fd = pvk_unix_listen(sock, SOCK_STREAM, 077);
 	if (d.listen_fd < 0) {
@@ -901,5 +904,5 @@ out_rc:
 	if (d.wake_fd >= 0)
 		close(d.wake_fd);
 	pvk_daemon_end(&dmn); /* the pid file, the signalfd */
-	return rc ? 1 : 0;
+	return rc || dmn.xs_lost ? 1 : 0;
 }

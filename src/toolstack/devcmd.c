@@ -29,7 +29,7 @@ int ts_dev_open(struct ts *ts, const char *dom, const char *verb,
 		fprintf(stderr, "pvkit: %s: not for Domain-0\n", verb);
 		return 1;
 	}
-	rc = xs_client_open_path(ts->xs_sock, xs);
+	rc = ts_xs_open(ts, xs);
 	if (rc) {
 		fprintf(stderr, "pvkit: cannot reach xenstored at %s: %s\n",
 			ts->xs_sock, strerror(-rc));

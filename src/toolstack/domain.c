@@ -478,7 +478,7 @@ static int domain_build(struct ts *ts, struct pvk_platform *plat,
 		rc = dc->get_param(plat, *domid, HVM_PARAM_CONSOLE_PFN,
 				   &cons_pfn);
 	if (!rc)
-		rc = xs_client_open_path(ts->xs_sock, &xs);
+		rc = ts_xs_open(ts, &xs);
 	if (rc) {
 		fprintf(stderr, "pvkit: setting up domain %u: %s\n", *domid,
 			strerror(-rc));
@@ -592,7 +592,7 @@ void domain_cleanup(struct ts *ts, struct pvk_platform *plat, domid_t d)
 	char path[64];
 
 	plat->domctl->destroy(plat, d);
-	if (xs_client_open_path(ts->xs_sock, &xs) == 0) {
+	if (ts_xs_open(ts, &xs) == 0) {
 		char *name = NULL, ns[80];
 
 		/* The network namespace its kernel made for its vifs, unless
@@ -762,7 +762,7 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 	    ts_dom0(ts, &plat))
 		goto out;
 	/* The MACs create gave the vifs (a reboot keeps them, as xl's) */
-	if (c->nvifs && xs_client_open_path(ts->xs_sock, &xs) == 0) {
+	if (c->nvifs && ts_xs_open(ts, &xs) == 0) {
 		vif_macs(xs, d, c->vifs, c->nvifs);
 		xs_client_close(xs);
 	}
@@ -881,7 +881,7 @@ static bool uuid_in_use(struct ts *ts, struct pvk_platform *plat,
 	bool used = false;
 	int n, i;
 
-	if (xs_client_open_path(ts->xs_sock, &xs))
+	if (ts_xs_open(ts, &xs))
 		return false;
 	n = plat->domctl->list(plat, 0, info, 256);
 	for (i = 0; i < n && !used; i++) {
@@ -1158,7 +1158,7 @@ int cmd_list(struct ts *ts, int argc, char **argv)
 	} else if (json) {
 		struct xs_client *xs = NULL;
 
-		if (xs_client_open_path(ts->xs_sock, &xs))
+		if (ts_xs_open(ts, &xs))
 			xs = NULL; /* no vifs shown */
 		printf("[");
 		for (i = 0; i < n; i++) {
@@ -1354,7 +1354,7 @@ int cmd_shutdown(struct ts *ts, int argc, char **argv, const char *what)
 	} else {
 		n = 1;
 	}
-	rc = xs_client_open_path(ts->xs_sock, &xs);
+	rc = ts_xs_open(ts, &xs);
 	if (rc) {
 		fprintf(stderr, "pvkit: cannot reach xenstored at %s\n",
 			ts->xs_sock);
@@ -1425,7 +1425,7 @@ static void info_vifs(struct ts *ts)
 	unsigned int nd = 0, ni, i, j, total = 0;
 	const char *base = "/local/domain/0/backend/vif";
 
-	if (xs_client_open_path(ts->xs_sock, &xs))
+	if (ts_xs_open(ts, &xs))
 		return;
 	if (!xs_directory(xs, XS_TX_NONE, base, &doms, &nd)) {
 		for (i = 0; i < nd; i++) {
@@ -1668,7 +1668,7 @@ int cmd_uptime(struct ts *ts, int argc, char **argv)
 		}
 	if (ts_dom0(ts, &plat))
 		return 1;
-	if (xs_client_open_path(ts->xs_sock, &xs)) {
+	if (ts_xs_open(ts, &xs)) {
 		fprintf(stderr, "pvkit: uptime: cannot reach xenstored at %s\n",
 			ts->xs_sock);
 		pvk_platform_close(plat);

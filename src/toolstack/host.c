@@ -16,10 +16,11 @@
  * descriptors and watches them.  A dead pvkit-blkback, -netback or
  * -consoled is started again (each re-attaches to the running domains'
  * devices: their frontends reconnect), at once, then ever more slowly if
- * it keeps dying, and given up after 10 deaths in a minute.  A dead
- * pvkit-xenstored is not: the store's contents died with it (domains keep
- * running on the devices they have connected; nothing new can connect), so
- * it is reported instead.  A dead pvkit-hvd took every domain with it (a
+ * it keeps dying, and given up after 10 deaths in a minute.  So is a dead
+ * pvkit-xenstored: it keeps its store in <state>/xenstore-db.img and .log as
+ * it changes (--journal) and carries on from them; the guests' rings are
+ * served again where they were and the daemons' connections come back
+ * (xs_client_set_reconnect).  A dead pvkit-hvd took every domain with it (a
  * domain does not outlive its hypervisor): the supervisor stops the other
  * daemons and itself, like a host that rebooted.  Each death, restart and
  * giving-up goes to <state>/supervisor.log and into what `host status`
@@ -83,6 +84,11 @@ static pid_t read_pid(const struct ts *ts, const char *name)
 	if (pid > 1 && kill(pid, 0) == 0 && !zombie(pid))
 		return pid;
 	return 0;
+}
+
+bool ts_supervised(const struct ts *ts)
+{
+	return read_pid(ts, "supervisor") > 0;
 }
 
 /* Start a daemon detached (a child of ours in its own session), logging
@@ -199,7 +205,6 @@ struct sv_daemon {
 	char exe[300], pid_path[400];
 	char ready[400]; /* appears once it serves: its socket or pid file */
 	pid_t pid;
-	bool restart;		       /* started again when it dies */
 	bool gone;		       /* dead for good */
 	unsigned int restarts, recent; /* restarts; deaths in the window */
 	uint64_t window, due;	       /* ns: the window's start; restart at */
@@ -209,6 +214,7 @@ struct sv_daemon {
 struct sv {
 	struct ts *ts;
 	char console_sock[400];
+	char xs_journal[400];
 	struct sv_daemon d[NDAEMONS]; /* in daemons[] order */
 };
 
@@ -267,21 +273,24 @@ static void sv_setup(struct sv *sv, struct ts *ts)
 			*a++ = "--socket", *a++ = ts->hv_sock;
 			snprintf(d->ready, sizeof(d->ready), "%s", ts->hv_sock);
 		} else if (!strcmp(d->name, "xenstored")) {
+			/* the store as it changes, in <state>/xenstore-db.img
+			 * and .log: started again, it carries on */
+			snprintf(sv->xs_journal, sizeof(sv->xs_journal),
+				 "%s/xenstore-db", ts->state);
 			*a++ = "--socket", *a++ = ts->xs_sock;
 			*a++ = "--platform=emulated";
+			*a++ = "--journal", *a++ = sv->xs_journal;
 			snprintf(d->ready, sizeof(d->ready), "%s", ts->xs_sock);
 		} else if (!strcmp(d->name, "consoled")) {
 			*a++ = "--socket", *a++ = sv->console_sock;
 			*a++ = "--log-dir", *a++ = ts->state;
 			snprintf(d->ready, sizeof(d->ready), "%s",
 				 sv->console_sock);
-			d->restart = true;
 		} else { /* the device backends, on this host's xenstore */
 			_Static_assert(sizeof(d->ready) == sizeof(d->pid_path),
 				       "ready holds a pid path");
 			*a++ = "--xenstore", *a++ = ts->xs_sock;
 			memcpy(d->ready, d->pid_path, sizeof(d->ready));
-			d->restart = true;
 		}
 		*a++ = "--pid-file", *a++ = d->pid_path;
 		*a = NULL;
@@ -356,16 +365,26 @@ static int sv_start_all(struct sv *sv)
 {
 	struct ts *ts = sv->ts;
 	struct xs_client *xs = NULL;
+	size_t i;
 	int rc;
 
 	/* Every host daemon talks to this host's emulated hypervisor, even on
 	 * a machine that also has /dev/xen. */
 	setenv("PVKIT_PLATFORM", "emulated", 1);
+	/* a new host begins with an empty store */
+	for (i = 0; i < 4; i++) {
+		static const char *const ext[] = {".img", ".log", ".img.tmp",
+						  ".log.tmp"};
+		char path[420];
+
+		snprintf(path, sizeof(path), "%s%s", sv->xs_journal, ext[i]);
+		unlink(path);
+	}
 	if (sv_start(sv, sv_find(sv, "hvd")) ||
 	    sv_start(sv, sv_find(sv, "xenstored")))
 		goto fail;
 	/* Dom0's own nodes, as xen-init-dom0 writes them. */
-	rc = xs_client_open_path(ts->xs_sock, &xs);
+	rc = ts_xs_open(ts, &xs);
 	if (rc == 0) {
 		xs_write_str(xs, XS_TX_NONE, "/local/domain/0/name",
 			     "Domain-0");
@@ -458,15 +477,6 @@ static void sv_died(struct sv *sv, struct sv_daemon *d, pid_t pid, int st)
 			 sv->ts->state);
 		unlink(path);
 		_exit(1);
-	}
-	if (!d->restart) {
-		d->gone = true;
-		sv_log("pvkit-%s (pid %d) %s; not started again: the store's "
-		       "contents died with it (the domains run on with the "
-		       "devices they have; nothing new can connect); `pvkit "
-		       "host stop` and `host start` begin a new host",
-		       d->name, (int)pid, d->last);
-		return;
 	}
 	if (now - d->window > SV_WINDOW_NS) {
 		d->window = now;
@@ -723,7 +733,7 @@ static int stop_domains(struct ts *ts, unsigned int wait_s, bool force)
 	if (ts_dom0(ts, &plat))
 		return -ENXIO;
 	n = live_domains(plat, ids, 256);
-	if (n > 0 && xs_client_open_path(ts->xs_sock, &xs) == 0) {
+	if (n > 0 && ts_xs_open(ts, &xs) == 0) {
 		for (i = 0; i < n; i++) {
 			snprintf(path, sizeof(path),
 				 "/local/domain/%u/control/shutdown", ids[i]);
@@ -885,11 +895,8 @@ static int host_status(struct ts *ts)
 		if (p)
 			printf("%-17srunning (pid %d", label, (int)p);
 		else if (known && gone)
-			printf("%-17sdead (%s; %s", label, last,
-			       !strcmp(daemons[i], "xenstored")
-				   ? "not started again: its state died "
-				     "with it"
-				   : "given up: it kept dying");
+			printf("%-17sdead (%s; given up: it kept dying", label,
+			       last);
 		else
 			printf("%-17sstopped (pid 0", label);
 		if (known && restarts)

@@ -1,5 +1,6 @@
 /* main.c - pvkit: the Dom0 toolstack's command line, in the spirit of xl. */
 #include "common/log.h"
+#include "pvkit/xs.h"
 #include "toolstack.h"
 
 #include <errno.h>
@@ -48,6 +49,25 @@ void ts_helper(const struct ts *ts, const char *env, const char *name,
 	if (access(out, X_OK) == 0)
 		return;
 	snprintf(out, len, "%s", name); /* PATH */
+}
+
+int ts_xs_open(const struct ts *ts, struct xs_client **xs)
+{
+	int rc = -ECONNREFUSED, i;
+
+	/* a pvkit-xenstored being started again by the supervisor is back
+	 * within a moment, with its store */
+	for (i = 0; i < 100; i++) {
+		rc = xs_client_open_path(ts->xs_sock, xs);
+		if (rc != -ECONNREFUSED && rc != -ENOENT)
+			break;
+		if (!ts_supervised(ts))
+			break; /* nobody is starting it */
+		usleep(50000);
+	}
+	if (rc == 0)
+		xs_client_set_reconnect(*xs, 5000, NULL, NULL);
+	return rc;
 }
 
 int ts_dom0(const struct ts *ts, struct pvk_platform **plat)

@@ -21,6 +21,12 @@ void ts_helper(const struct ts *ts, const char *env, const char *name,
 /* Open the platform (emulated: connect to pvkit-hvd as a Dom0 process)
  * with its domain control; prints why on failure. */
 int ts_dom0(const struct ts *ts, struct pvk_platform **plat);
+/* The host's xenstore (waiting a moment for one being started again by
+ * the supervisor), reconnecting if it restarts.  0 or -errno. */
+struct xs_client;
+int ts_xs_open(const struct ts *ts, struct xs_client **xs);
+/* The host's supervisor runs. */
+bool ts_supervised(const struct ts *ts);
 /* Find a domain by name or id; 0 and *domid, or -ESRCH (message printed). */
 int ts_lookup(struct pvk_platform *plat, const char *what, domid_t *domid);
 /* The same without the message. */

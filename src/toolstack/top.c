@@ -245,7 +245,7 @@ int cmd_top(struct ts *ts, int argc, char **argv)
 	}
 	if (ts_dom0(ts, &plat))
 		return 1;
-	if (xs_client_open_path(ts->xs_sock, &xs))
+	if (ts_xs_open(ts, &xs))
 		xs = NULL; /* no device columns */
 	signal(SIGINT, top_sig);
 	signal(SIGTERM, top_sig);

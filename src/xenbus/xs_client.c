@@ -26,6 +26,10 @@ struct xs_pending {
 	struct xs_pending *next;
 	uint32_t req_id;
 	uint32_t type; /* of the request */
+	uint32_t tx;   /* its transaction */
+	const void *msg; /* the request as written (sent again on reconnect) */
+	size_t msglen;
+	bool resent;
 	bool done;
 	int err;
 	uint32_t rtype; /* of the reply */
@@ -66,7 +70,19 @@ struct xs_client {
 	unsigned long ev_dropped;
 	bool stopping;
 	int err; /* 0, or why the connection broke */
+	/* reconnection (xs_client_set_reconnect) */
+	char *path;		/* the socket, for a path connection */
+	unsigned int reconnect_ms; /* 0: a broken connection stays broken */
+	unsigned int epoch;	   /* reconnections so far */
+	uint32_t *txs;		   /* transactions open on this connection */
+	size_t ntxs, ctxs;
+	void (*on_break)(void *arg, int err);
+	void *on_break_arg;
 };
+
+/* req_id of the watches registered again after a reconnection: their
+ * replies are not waited for */
+#define XS_REQ_ID_INTERNAL 0u
 
 /* ---- the stream fd transport ----------------------------------------- */
 
@@ -151,6 +167,16 @@ static const struct xs_transport_ops fd_ops = {
 	.close = fd_close,
 };
 
+/* A reconnected socket in place of the old one (reader thread, wlock
+ * held: nobody else uses the fd). */
+static void fd_replace(struct xs_transport *t, int fd)
+{
+	struct fd_transport *f = (struct fd_transport *)t;
+
+	close(f->fd);
+	f->fd = fd;
+}
+
 int xs_transport_fd_new(int fd, struct xs_transport **out)
 {
 	struct fd_transport *f = calloc(1, sizeof(*f));
@@ -229,6 +255,42 @@ static void queue_event(struct xs_client *xs, const char *path,
 	pthread_cond_signal(&xs->event_cond);
 }
 
+/* Remember (open) or forget a transaction of this connection (called with
+ * lock held): after a reconnection, the old ones are gone. */
+static void tx_track(struct xs_client *xs, uint32_t id, bool open)
+{
+	size_t i;
+
+	for (i = 0; i < xs->ntxs; i++)
+		if (xs->txs[i] == id)
+			break;
+	if (!open) {
+		if (i < xs->ntxs)
+			xs->txs[i] = xs->txs[--xs->ntxs];
+		return;
+	}
+	if (i < xs->ntxs || !id)
+		return;
+	if (xs->ntxs == xs->ctxs) {
+		size_t n = xs->ctxs ? xs->ctxs * 2 : 8;
+		uint32_t *t = realloc(xs->txs, n * sizeof(*t));
+
+		if (!t)
+			return; /* untracked: it fails with ENOENT if stale */
+		xs->txs = t;
+		xs->ctxs = n;
+	}
+	xs->txs[xs->ntxs++] = id;
+}
+
+static bool tx_known(const struct xs_client *xs, uint32_t id)
+{
+	for (size_t i = 0; i < xs->ntxs; i++)
+		if (xs->txs[i] == id)
+			return true;
+	return false;
+}
+
 /* Handle one message; takes ownership of body.  0 or -EIO. */
 static int handle_message(struct xs_client *xs, const struct xsd_sockmsg *h,
 			  char *body)
@@ -246,6 +308,8 @@ static int handle_message(struct xs_client *xs, const struct xsd_sockmsg *h,
 			queue_event(xs, path, token);
 		goto out;
 	}
+	if (h->req_id == XS_REQ_ID_INTERNAL)
+		goto out; /* a watch registered again */
 	for (p = xs->pending; p; p = p->next)
 		if (p->req_id == h->req_id && !p->done)
 			break;
@@ -258,11 +322,17 @@ static int handle_message(struct xs_client *xs, const struct xsd_sockmsg *h,
 	p->rtype = h->type;
 	if (h->type == XS_ERROR) {
 		p->err = xs_errno_from_string(body);
+		/* sent again after a reconnection: the first may have done
+		 * it */
+		if (p->resent && p->type == XS_RM && p->err == -ENOENT)
+			p->err = 0; /* no body: xs_rm() takes none */
 	} else if (h->type != p->type) {
 		pvk_warn("xenstore: reply type %u to request type %u", h->type,
 			 p->type);
 		p->err = -EIO;
 	} else {
+		if (p->type == XS_TRANSACTION_START)
+			tx_track(xs, (uint32_t)strtoul(body, NULL, 10), true);
 		p->body = body;
 		p->len = h->len;
 		body = NULL;
@@ -272,6 +342,98 @@ out:
 	pthread_mutex_unlock(&xs->lock);
 	free(body);
 	return rc;
+}
+
+static bool stop_wait(int stopfd, int ms)
+{
+	struct pollfd p = {.fd = stopfd, .events = POLLIN};
+
+	return poll(&p, 1, ms) > 0;
+}
+
+static void fd_replace(struct xs_transport *t, int fd);
+
+/* The daemon went away (rc): connect again within reconnect_ms, send the
+ * watches and the unanswered requests again.  0, or why not. */
+static int reconnect(struct xs_client *xs, int rc)
+{
+	struct xs_pending *p;
+	struct xs_watch *w;
+	unsigned int waited = 0, nw = 0, nr = 0;
+	int fd;
+
+	pvk_warn("xenstore: connection to %s lost (%s); connecting again",
+		 xs->path, strerror(-rc));
+	for (;;) {
+		fd = pvk_unix_connect(xs->path, SOCK_STREAM);
+		if (fd >= 0)
+			break;
+		if (waited >= xs->reconnect_ms) {
+			pvk_err("xenstore: %s did not come back in %u ms",
+				xs->path, xs->reconnect_ms);
+			return fd;
+		}
+		if (stop_wait(xs->stopfd, 50))
+			return -ECANCELED;
+		waited += 50;
+	}
+	rc = 0;
+	pthread_mutex_lock(&xs->wlock);
+	fd_replace(xs->t, fd);
+	pthread_mutex_lock(&xs->lock);
+	xs->epoch++;
+	xs->ntxs = 0; /* the transactions died with the daemon's end */
+	for (p = xs->pending; p; p = p->next) {
+		if (p->done)
+			continue;
+		/* in a transaction, or ending one: it is gone, retry it
+		 * (whether the end committed is not known: a transaction
+		 * must be safe to run again, as EAGAIN always asked) */
+		if (p->tx || p->type == XS_TRANSACTION_END) {
+			p->done = true;
+			p->err = -EAGAIN;
+			continue;
+		}
+		/* the watch list below registers it (again) */
+		if (p->type == XS_WATCH || p->type == XS_UNWATCH) {
+			p->done = true;
+			continue;
+		}
+		p->resent = true;
+	}
+	pthread_cond_broadcast(&xs->reply_cond);
+	pthread_mutex_unlock(&xs->lock);
+	/* the daemon fires each watch once as it is registered: its owner
+	 * looks again at what it watches */
+	for (w = xs->watches; w && rc >= 0; w = w->next) {
+		struct xs_arg a[2] = {{w->path, strlen(w->path)},
+				      {w->token, strlen(w->token)}};
+		struct {
+			struct xsd_sockmsg h;
+			char payload[XENSTORE_PAYLOAD_MAX];
+		} m;
+		ssize_t plen = xs_wire_build(&m.h, XS_WATCH, XS_REQ_ID_INTERNAL,
+					     0, a, 2, false, m.payload);
+
+		if (plen < 0)
+			continue;
+		rc = xs->t->ops->write(xs->t, &m, sizeof(m.h) + (size_t)plen,
+				       xs->stopfd);
+		nw++;
+	}
+	for (p = xs->pending; p && rc >= 0; p = p->next)
+		if (p->resent && !p->done) {
+			rc = xs->t->ops->write(xs->t, p->msg, p->msglen,
+					       xs->stopfd);
+			nr++;
+		}
+	pthread_mutex_unlock(&xs->wlock);
+	if (rc < 0)
+		return rc;
+	pvk_info("xenstore: connected again to %s; %u watch(es) and %u "
+		 "request(s) sent again",
+		 xs->path, nw, nr);
+	return 0;
 }
 
 static void *reader_main(void *arg)
@@ -284,6 +446,9 @@ static void *reader_main(void *arg)
 		char *body;
 
 		rc = read_exact(xs, &h, sizeof(h));
+		if (rc < 0 && rc != -ECANCELED && xs->reconnect_ms &&
+		    reconnect(xs, rc) == 0)
+			continue;
 		if (rc < 0)
 			break;
 		rc = xs_wire_check_header(&h);
@@ -311,6 +476,8 @@ static void *reader_main(void *arg)
 	else if (rc != -ECANCELED)
 		pvk_err("xenstore: connection failed: %s", strerror(-rc));
 	client_break(xs, rc == -ECANCELED ? -ECANCELED : -EIO);
+	if (rc != -ECANCELED && xs->on_break)
+		xs->on_break(xs->on_break_arg, -EIO);
 	return NULL;
 }
 
@@ -473,6 +640,8 @@ void xs_client_close(struct xs_client *xs)
 	pthread_cond_destroy(&xs->reply_cond);
 	pthread_mutex_destroy(&xs->lock);
 	pthread_mutex_destroy(&xs->wlock);
+	free(xs->path);
+	free(xs->txs);
 	free(xs);
 }
 
@@ -490,7 +659,7 @@ int xs_client_open_fd(int fd, struct xs_client **out)
 
 int xs_client_open_path(const char *path, struct xs_client **out)
 {
-	int fd;
+	int fd, rc;
 
 	if (!path)
 		path = getenv("XENSTORED_PATH");
@@ -499,7 +668,27 @@ int xs_client_open_path(const char *path, struct xs_client **out)
 	fd = pvk_unix_connect(path, SOCK_STREAM);
 	if (fd < 0)
 		return fd;
-	return xs_client_open_fd(fd, out);
+	rc = xs_client_open_fd(fd, out);
+	if (rc == 0 && !((*out)->path = strdup(path))) {
+		xs_client_close(*out);
+		*out = NULL;
+		rc = -ENOMEM;
+	}
+	return rc;
+}
+
+int xs_client_set_reconnect(struct xs_client *xs, unsigned int timeout_ms,
+			    void (*on_break)(void *arg, int err), void *arg)
+{
+	if (!xs->path || xs->t->ops != &fd_ops)
+		return -EOPNOTSUPP;
+	/* set before the connection can break for good (reader started) */
+	pthread_mutex_lock(&xs->lock);
+	xs->reconnect_ms = timeout_ms;
+	xs->on_break = on_break;
+	xs->on_break_arg = arg;
+	pthread_mutex_unlock(&xs->lock);
+	return 0;
 }
 
 int xs_client_open_ring(struct xenstore_domain_interface *intf,
@@ -558,7 +747,7 @@ int xs_request(struct xs_client *xs, xs_tx_t tx, enum xsd_sockmsg_type type,
 		struct xsd_sockmsg h;
 		char payload[XENSTORE_PAYLOAD_MAX];
 	} *msg = NULL;
-	struct xs_pending p = {.type = type}, **pp;
+	struct xs_pending p = {.type = type, .tx = tx}, **pp;
 	bool queued = false;
 	ssize_t plen;
 	int rc;
@@ -572,30 +761,38 @@ int xs_request(struct xs_client *xs, xs_tx_t tx, enum xsd_sockmsg_type type,
 	pthread_mutex_lock(&xs->wlock);
 	pthread_mutex_lock(&xs->lock);
 	rc = xs->err ? -EIO : 0;
+	/* a transaction of the connection before a reconnection is gone */
+	if (!rc && tx && xs->epoch && !tx_known(xs, tx))
+		rc = -EAGAIN;
+	if (type == XS_TRANSACTION_END)
+		tx_track(xs, tx, false);
 	p.req_id = xs->next_req_id++;
-	if (xs->next_req_id == 0)
+	if (xs->next_req_id == 0 || xs->next_req_id == XS_REQ_ID_INTERNAL)
 		xs->next_req_id = 1;
 	plen = xs_wire_build(&msg->h, type, p.req_id, tx, args, nargs,
 			     last_raw, msg->payload);
 	if (plen < 0)
 		rc = (int)plen;
 	if (rc == 0) {
+		p.msg = msg;
+		p.msglen = sizeof(msg->h) + (size_t)plen;
 		p.next = xs->pending;
 		xs->pending = &p;
 		queued = true;
 	}
 	pthread_mutex_unlock(&xs->lock);
 	if (rc == 0) {
-		rc = xs->t->ops->write(xs->t, msg, sizeof(msg->h) + (size_t)plen,
-				       xs->stopfd);
-		if (rc < 0 && rc != -ECANCELED)
+		rc = xs->t->ops->write(xs->t, msg, p.msglen, xs->stopfd);
+		if (rc < 0 && rc != -ECANCELED && !xs->reconnect_ms)
 			pvk_err("xenstore: write failed: %s", strerror(-rc));
 	}
 	pthread_mutex_unlock(&xs->wlock);
-	free(msg);
-	if (!queued)
+	if (!queued) {
+		free(msg);
 		return rc;
-	if (rc < 0)
+	}
+	/* reconnecting, the reader sends it again */
+	if (rc < 0 && (!xs->reconnect_ms || rc == -ECANCELED))
 		client_break(xs, -EIO);
 
 	pthread_mutex_lock(&xs->lock);
@@ -605,6 +802,7 @@ int xs_request(struct xs_client *xs, xs_tx_t tx, enum xsd_sockmsg_type type,
 		;
 	*pp = p.next;
 	pthread_mutex_unlock(&xs->lock);
+	free(msg);
 	if (p.err) {
 		free(p.body);
 		return p.err == -ECANCELED ? -EIO : p.err;

@@ -306,9 +306,11 @@ fi
 # Supervision: pvkit-blkback, -consoled and -netback SIGKILLed are started
 # again by the host's supervisor and pick up the running domain (its disk
 # reconnects, a disk attached afterwards is read, its console answers);
-# host status counts the restarts.  pvkit-xenstored SIGKILLed is reported,
-# not started again over its lost state.  (Before: nothing restarted them,
-# and host status called the dead "running".)
+# host status counts the restarts.  pvkit-xenstored SIGKILLed is started
+# again on its journal: the store is all there, the daemons' connections
+# come back (a disk attached afterwards is served), the domain's console
+# answers.  (Before: nothing restarted them, host status called the dead
+# "running", and a restarted xenstored had an empty store.)
 restarted() { # NAME OLDPID: a new live pid within 5 s
 	local i n
 	for i in $(seq 50); do
@@ -333,8 +335,11 @@ if [ -c /dev/net/tun ]; then
 fi
 check "host status counts the restarts and names the cause" '"$P" host status > $PVKIT_STATE_DIR/st.txt && grep -q "^supervisor: *running" $PVKIT_STATE_DIR/st.txt && grep -Eq "^pvkit-blkback: *running \(pid [0-9]+; started again 1 time, last killed by signal 9" $PVKIT_STATE_DIR/st.txt && grep -Eq "^pvkit-consoled: *running \(pid [0-9]+; started again 1 time" $PVKIT_STATE_DIR/st.txt && grep -q "pvkit-blkback (pid $bb) killed by signal 9 (Killed); starting it again" $PVKIT_STATE_DIR/supervisor.log'
 xd0=$(cat $PVKIT_STATE_DIR/xenstored.pid)
-check "pvkit-xenstored SIGKILLed: reported, not started again over its lost state" 'kill -9 $xd0 && sleep 0.5 && ! "$P" host status > $PVKIT_STATE_DIR/st.txt; grep -q "^pvkit-xenstored: *dead (killed by signal 9 (Killed); not started again: its state died with it" $PVKIT_STATE_DIR/st.txt && ! kill -0 $xd0 2>/dev/null && [ -z "$(host_procs pvkit-xenstored)" ]'
-check "host stop without a store: the supervisor stops the rest, nothing left" '"$P" host stop -f -w 1 >/dev/null; for i in $(seq 50); do [ -z "$(host_procs pvkit)" ] && break; sleep 0.1; done; [ -z "$(host_procs pvkit)" ]'
+check "supervised: pvkit-xenstored SIGKILLed is started again" 'kill -9 $xd0 && restarted xenstored $xd0 && "$P" host status | grep -Eq "^pvkit-xenstored: *running \(pid [0-9]+; started again 1 time, last killed by signal 9"'
+check "supervised: the restarted store has the domain's devices" '"$P" block-list sup | grep -q "^51728 "'
+check "supervised: a disk attached after the store's restart is served" '"$P" block-detach sup xvdb && "$P" block-attach sup "format=raw, vdev=xvdc, access=rw, target=$disk2" && for i in $(seq 100); do grep -q "vbd 51744: sector 0 starts 48 4f 54 50" $PVKIT_STATE_DIR/guest-sup.log && break; sleep 0.1; done; grep -q "vbd 51744: sector 0 starts 48 4f 54 50" $PVKIT_STATE_DIR/guest-sup.log'
+check "supervised: after the store's restart the console answers" 'printf "ping\n" | timeout 5 "$P" console sup | grep -qx pong'
+check "host stop after it: nothing left" '"$P" host stop -f -w 5 >/dev/null; for i in $(seq 50); do [ -z "$(host_procs pvkit)" ] && break; sleep 0.1; done; [ -z "$(host_procs pvkit)" ]'
 check "host start after it" '"$P" host start >/dev/null'
 # One host per state directory: a second start, even one racing the first,
 # refuses and names the daemon already there.

@@ -24,7 +24,8 @@
 #include "common/util.h"
 #include "pvkit/xenbus.h"
 
-static char tmpdir[64], sock[128], logpath[128];
+static char tmpdir[64], sock[128], logpath[128], journal[128];
+static const char *daemon_exe;
 static pid_t daemon_pid = -1;
 
 static void dump_log(void)
@@ -41,21 +42,32 @@ static void dump_log(void)
 	close(fd);
 }
 
+static int spawn_daemon(void);
+
 static int start_daemon(const char *exe)
 {
-	struct xs_client *xs;
-	int i, st;
-
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pvk-xs-XXXXXX");
 	if (!mkdtemp(tmpdir))
 		return -errno;
 	snprintf(sock, sizeof(sock), "%s/socket", tmpdir);
 	snprintf(logpath, sizeof(logpath), "%s/log", tmpdir);
+	snprintf(journal, sizeof(journal), "%s/store", tmpdir);
+	daemon_exe = exe;
+	return spawn_daemon();
+}
+
+/* Start the daemon (again) on the journal in tmpdir.  0 or -errno. */
+static int spawn_daemon(void)
+{
+	const char *exe = daemon_exe;
+	struct xs_client *xs;
+	int i, st;
+
 	daemon_pid = fork();
 	if (daemon_pid < 0)
 		return -errno;
 	if (daemon_pid == 0) {
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -63,7 +75,8 @@ static int start_daemon(const char *exe)
 		}
 		setenv("XENSTORED_PATH", sock, 1);
 		setenv("XENSTORED_RUNDIR", tmpdir, 1);
-		execl(exe, exe, "--socket", sock, (char *)NULL);
+		execl(exe, exe, "--socket", sock, "--journal", journal,
+		      (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 500; i++) {
@@ -548,6 +561,109 @@ static void test_pipelined_requests(void **state)
 	close(fd);
 }
 
+/* The daemon is SIGKILLed and started again on its journal under a
+ * client that reconnects: its writes all land, a request sent while the
+ * daemon was down is answered, its watch fires again, its transaction
+ * from before fails with EAGAIN and a new one works. */
+struct rc_watch {
+	pthread_mutex_t lock;
+	unsigned int fired;
+};
+
+static void rc_fired(struct xs_client *xs, const char *path,
+		     const char *token, void *arg)
+{
+	struct rc_watch *w = arg;
+
+	(void)xs;
+	(void)path;
+	(void)token;
+	pthread_mutex_lock(&w->lock);
+	w->fired++;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static unsigned int rc_count(struct rc_watch *w)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->fired;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+static void *rc_writer(void *arg)
+{
+	struct xs_client *xs = arg;
+	char path[64];
+	intptr_t bad = 0;
+
+	for (unsigned int i = 0; i < 2000 && !bad; i++) {
+		snprintf(path, sizeof(path), "/pvktest/rc/k%u", i % 200);
+		if (xs_printf(xs, XS_TX_NONE, path, "%u", i))
+			bad = (intptr_t)i + 1;
+	}
+	return (void *)bad;
+}
+
+static void test_reconnect(void **state)
+{
+	struct rc_watch w = {PTHREAD_MUTEX_INITIALIZER, 0};
+	struct xs_client *xs = *state;
+	pthread_t th;
+	xs_tx_t tx;
+	void *res;
+	char *v;
+	unsigned int before;
+
+	assert_int_equal(xs_client_set_reconnect(xs, 10000, NULL, NULL), 0);
+	assert_int_equal(xs_watch(xs, "/pvktest/rcw", "t", rc_fired, &w), 0);
+	for (int i = 0; i < 200 && rc_count(&w) == 0; i++)
+		usleep(10000);
+	assert_int_equal(rc_count(&w), 1);
+	assert_int_equal(xs_transaction_start(xs, &tx), 0);
+	assert_int_equal(xs_write_str(xs, tx, "/pvktest/rctx", "1"), 0);
+	/* kills under a writer's traffic */
+	assert_int_equal(pthread_create(&th, NULL, rc_writer, xs), 0);
+	for (int k = 0; k < 5; k++) {
+		usleep(20000);
+		kill(daemon_pid, SIGKILL);
+		waitpid(daemon_pid, NULL, 0);
+		daemon_pid = -1;
+		usleep(30000); /* requests wait for the daemon meanwhile */
+		assert_int_equal(spawn_daemon(), 0);
+	}
+	assert_int_equal(pthread_join(th, &res), 0);
+	assert_int_equal((intptr_t)res, 0);
+	for (unsigned int i = 1800; i < 2000; i++) {
+		char path[64], want[16];
+
+		snprintf(path, sizeof(path), "/pvktest/rc/k%u", i % 200);
+		snprintf(want, sizeof(want), "%u", i);
+		assert_int_equal(xs_read(xs, XS_TX_NONE, path, &v, NULL), 0);
+		assert_string_equal(v, want);
+		free(v);
+	}
+	/* the transaction died with its connection */
+	assert_int_equal(xs_write_str(xs, tx, "/pvktest/rctx", "2"), -EAGAIN);
+	assert_int_equal(xs_transaction_end(xs, tx, false), -EAGAIN);
+	assert_int_equal(xs_read(xs, XS_TX_NONE, "/pvktest/rctx", &v, NULL),
+			 -ENOENT);
+	assert_int_equal(xs_transaction_start(xs, &tx), 0);
+	assert_int_equal(xs_write_str(xs, tx, "/pvktest/rctx", "3"), 0);
+	assert_int_equal(xs_transaction_end(xs, tx, false), 0);
+	/* the watch is there again: it fired on registration, and fires */
+	before = rc_count(&w);
+	assert_true(before >= 2);
+	assert_int_equal(xs_write_str(xs, XS_TX_NONE, "/pvktest/rcw", "x"), 0);
+	for (int i = 0; i < 200 && rc_count(&w) == before; i++)
+		usleep(10000);
+	assert_true(rc_count(&w) > before);
+	assert_int_equal(xs_client_error(xs), 0);
+	xs_unwatch(xs, "/pvktest/rcw", "t");
+}
+
 int main(void)
 {
 	const char *exe = getenv("XS_TEST_DAEMON");
@@ -565,6 +681,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_xenbus, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pipelined_requests, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 	};
 	int rc;
 

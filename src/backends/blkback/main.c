@@ -159,6 +159,9 @@ int main(int argc, char **argv)
 		pvk_platform_close(bk.plat);
 		return 1;
 	}
+	/* a restarted pvkit-xenstored keeps its store: carry on with it */
+	xs_client_set_reconnect(bk.xs, PVK_DAEMON_XS_RECONNECT_MS,
+				pvk_daemon_xs_lost, &dmn);
 	rc = bk_xenbus_start(&bk);
 	if (rc) {
 		pvk_err("cannot watch the backend directory: %s",
@@ -180,5 +183,5 @@ out:
 	xs_client_close(bk.xs);
 	pvk_platform_close(bk.plat);
 	pvk_daemon_end(&dmn);
-	return rc ? 1 : 0;
+	return rc || dmn.xs_lost ? 1 : 0;
 }

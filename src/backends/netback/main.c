@@ -150,6 +150,9 @@ int main(int argc, char **argv)
 		pvk_platform_close(nb.plat);
 		return 1;
 	}
+	/* a restarted pvkit-xenstored keeps its store: carry on with it */
+	xs_client_set_reconnect(nb.xs, PVK_DAEMON_XS_RECONNECT_MS,
+				pvk_daemon_xs_lost, &dmn);
 	rc = nb_xenbus_start(&nb);
 	if (rc) {
 		pvk_err("cannot watch the backend directory: %s",
@@ -172,5 +175,5 @@ out:
 	xs_client_close(nb.xs);
 	pvk_platform_close(nb.plat);
 	pvk_daemon_end(&dmn);
-	return rc ? 1 : 0;
+	return rc || dmn.xs_lost ? 1 : 0;
 }
