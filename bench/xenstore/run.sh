@@ -7,9 +7,13 @@
 # one busy-looping process per CPU (pvkit-hog).  Xen's C xenstored is not
 # measured: it needs a hypervisor (/dev/xen/*) to start.
 #
+# test-xenstore runs a third time against the daemon with --journal (its
+# store on disk as it changes, as `pvkit host start` runs it), with a
+# journaled / plain ratio per test.
+#
 # --json prints one JSON object on stdout, {"core": pvkit-bench-xs's
-# object, "socket": test-xenstore's figures or null}; the tables go to
-# stderr.
+# object, "socket": test-xenstore's figures (quiet, contended, journaled)
+# or null}; the tables go to stderr.
 set -eu
 usage() {
 	echo "usage: $0 BUILDDIR [-i ITERATIONS] [-n OPS] [-r REPS] [--hog]" \
@@ -94,6 +98,33 @@ else
 		"$hogrun" "$txs" -i "$iters" >"$dir/hog.txt"
 		cat "$dir/hog.txt" >&$out
 	fi
+	# the same daemon keeping its store on disk as it changes (--journal,
+	# as pvkit host start runs it): what surviving SIGKILL costs
+	kill $pid
+	wait $pid 2>/dev/null || true
+	"$daemon" --socket "$XENSTORED_PATH" --journal "$dir/store" \
+		>"$dir/log" 2>&1 &
+	pid=$!
+	i=0
+	while ! grep -q "listening on" "$dir/log"; do
+		i=$((i + 1)); [ $i -gt 100 ] && { cat "$dir/log" >&2; exit 1; }
+		sleep 0.05
+	done
+	"$txs" -i "$iters" >"$dir/journal.txt"
+	{
+		echo "with --journal (the store on disk as it changes), quiet;" \
+			"ratio = journaled / plain:"
+		awk 'FNR == NR && /: avg: / {
+			n = $0; sub(/ *: avg:.*/, "", n)
+			v = $0; sub(/.*: avg: /, "", v); split(v, f, " ")
+			plain[n] = f[1]; next }
+		/: avg: / {
+			n = $0; sub(/ *: avg:.*/, "", n)
+			v = $0; sub(/.*: avg: /, "", v); split(v, f, " ")
+			printf "  %-28s %10.0f ns %10.0f ns %6.2f\n", n,
+				plain[n], f[1], plain[n] ? f[1] / plain[n] : 0
+		}' "$dir/quiet.txt" "$dir/journal.txt"
+	} >&$out
 fi
 [ -n "$json" ] || exit 0
 printf '{\n  "core": %s,\n  "socket": ' "$(sed '1!s/^/  /' "$dir/core.json")"
@@ -110,4 +141,6 @@ if [ -n "$hog" ]; then
 else
 	printf 'null'
 fi
+printf ',\n    "journaled": '
+tx_json "$dir/journal.txt"
 printf '\n  }\n}\n'

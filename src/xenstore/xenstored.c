@@ -1041,6 +1041,11 @@ int main(int argc, char **argv)
 			pvk_warn("platform unavailable (%s): sockets only",
 				 strerror(-prc));
 	}
+	if (x.jr && xsd_domains_has_own(x.doms)) {
+		pvk_err("--journal: Dom0's own xenstore ring (real Xen) cannot "
+			"be journaled yet; run without --journal");
+		goto out;
+	}
 	if (x.lfd < 0)
 		x.lfd = listen_on(path);
 	if (x.lfd < 0) {

@@ -50,6 +50,8 @@ void xsd_domains_set_commit(struct xsd_domains *d, xsd_ring_commit_fn fn,
 void xsd_domains_ring_fixup(struct xsd_domains *d, domid_t domid,
 			    XENSTORE_RING_IDX req_cons,
 			    XENSTORE_RING_IDX rsp_prod);
+/* Our own kernel's ring (real Xen's Dom0) is served. */
+bool xsd_domains_has_own(const struct xsd_domains *d);
 /* The event channel fd is readable. */
 void xsd_domains_event(struct xsd_domains *d);
 /* Output was queued on a domain connection: serve it at the next flush. */

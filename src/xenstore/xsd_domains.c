@@ -341,6 +341,14 @@ int xsd_domains_reattach(struct xsd_domains *d, struct xs_conn *conn,
 	return ring_attach(d, conn, domid, gfn, port, true);
 }
 
+bool xsd_domains_has_own(const struct xsd_domains *d)
+{
+	for (const struct ring_dom *rd = d->rings; rd; rd = rd->next)
+		if (rd->own && !rd->dead)
+			return true;
+	return false;
+}
+
 void xsd_domains_set_core(struct xsd_domains *d, struct xs_core *core)
 {
 	d->core = core;

@@ -257,8 +257,10 @@ int xsd_journal_compact(struct xsd_journal *j, struct xs_core *core,
 	if (rc)
 		return rc;
 	rc = xs_core_save(core, ops, force, &img, &len);
-	if (rc)
+	if (rc) {
+		broken(j, "the store cannot be saved", -rc);
 		return rc;
+	}
 	memcpy(h.magic, IMG_MAGIC, 8);
 	h.len = len;
 	rc = write_file(j->img, &h, img, len, NULL);
