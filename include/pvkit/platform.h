@@ -142,6 +142,11 @@ struct pvk_domctl_ops {
 	/* XENVER_version: the hypervisor's major and minor version. */
 	int (*version)(struct pvk_platform *plat, unsigned int *major,
 		       unsigned int *minor);
+	/* Give dom a new name (xl rename): 0, -EEXIST when another domain
+	 * has it, -EINVAL for an empty or too long name.  NULL where the
+	 * hypervisor keeps no names (real Xen: they live in xenstore). */
+	int (*rename)(struct pvk_platform *plat, domid_t dom,
+		      const char *name);
 	/* Save a suspended dom's image to fd / build a domain from one
 	 * (docs/architecture.md, "Save/restore").  NULL on every platform
 	 * today. */

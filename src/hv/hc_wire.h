@@ -31,6 +31,15 @@
 #define PVK_HC_dom_maxmem (PVK_HC_BASE + 8)    /* privileged */
 #define PVK_HC_evtchn_direct (PVK_HC_BASE + 9) /* cmd PVK_DIRECT_* */
 #define PVK_HC_gnt_share (PVK_HC_BASE + 10)    /* privileged */
+#define PVK_HC_dom_rename (PVK_HC_BASE + 11)   /* privileged */
+
+/* PVK_HC_dom_rename: a domain's new name (NUL-terminated, not empty, no
+ * other live domain's).  -EEXIST when another domain has it. */
+struct pvk_hc_dom_rename {
+	uint32_t domid;
+	uint32_t pad;
+	char name[64];
+};
 
 /* PVK_HC_gnt_share (arg: struct pvk_hc_domid): a Dom0 process asks for a
  * granting domain's active grant table (common/gnt_active.h) so that it

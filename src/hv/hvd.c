@@ -911,6 +911,34 @@ fail:
 
 static int hello_reply(struct conn *c, uint64_t seq);
 
+static int64_t do_dom_rename(struct call *cl)
+{
+	struct hvd *h = cl->c->hvd;
+	struct pvk_hc_dom_rename *a = (void *)cl->arg;
+	struct hv_domain *d;
+	unsigned int id;
+
+	NEED(sizeof(*a));
+	_Static_assert(sizeof(a->name) == sizeof(d->name), "name sizes");
+	if (!memchr(a->name, 0, sizeof(a->name)) || !a->name[0])
+		return -EINVAL;
+	d = hv_domain_get(&h->hv, (domid_t)a->domid);
+	if (!d || a->domid >= DOMID_FIRST_RESERVED || d->state == HV_DOM_DYING)
+		return -ESRCH;
+	if (d->privileged)
+		return -EPERM;
+	for (id = 0; id < DOMID_FIRST_RESERVED; id++) {
+		const struct hv_domain *o = h->hv.doms[id];
+
+		if (o && o != d && o->state != HV_DOM_DYING &&
+		    !strcmp(o->name, a->name))
+			return -EEXIST;
+	}
+	pvk_info("d%u renamed from %s to %s", d->domid, d->name, a->name);
+	memcpy(d->name, a->name, sizeof(d->name));
+	return 0;
+}
+
 static int64_t do_domctl(struct call *cl)
 {
 	struct hvd *h = cl->c->hvd;
@@ -921,6 +949,8 @@ static int64_t do_domctl(struct call *cl)
 		return -EPERM;
 	if (cl->req->op == PVK_HC_dom_create)
 		return do_dom_create(cl);
+	if (cl->req->op == PVK_HC_dom_rename)
+		return do_dom_rename(cl);
 	if (cl->req->op == PVK_HC_dom_list) {
 		struct pvk_dominfo *out = (void *)cl->arg;
 		uint32_t first, max, n = 0, id;
@@ -1223,6 +1253,7 @@ static void handle_call(struct conn *c, size_t n)
 	case PVK_HC_dom_unpause:
 	case PVK_HC_dom_list:
 	case PVK_HC_dom_resume:
+	case PVK_HC_dom_rename:
 		cl.rc = do_domctl(&cl);
 		break;
 	default:

@@ -798,6 +798,15 @@ int cmd_monitor(struct ts *ts, int argc, char **argv)
 		}
 		if (!(info.flags & PVK_DOMINFO_SHUTDOWN))
 			plat->domctl->destroy(plat, d);
+		/* renamed meanwhile (pvkit rename): restarted as that */
+		if (info.name[0] && strcmp(info.name, c->name)) {
+			char *n = strdup(info.name);
+
+			if (n) {
+				free(c->name);
+				c->name = n;
+			}
+		}
 		switch (info.shutdown_reason) {
 		case SHUTDOWN_poweroff:
 			act = c->on_poweroff;
@@ -1237,6 +1246,130 @@ int cmd_domid(struct ts *ts, int argc, char **argv, bool name)
 	}
 	pvk_platform_close(plat);
 	return rc ? 1 : 0;
+}
+
+/* <state>/domain-<d>.json's c_info name from old to new (list -l). */
+static void config_rename(const struct ts *ts, domid_t d, const char *old,
+			  const char *new)
+{
+	char path[400], tmp[420], *text = NULL, *at;
+	size_t len = 0;
+	FILE *f;
+	char *want = NULL, *repl = NULL;
+	size_t wl = 0, rl = 0;
+	FILE *m;
+
+	config_path(ts, d, path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	m = open_memstream(&text, &len);
+	if (m) {
+		int c;
+
+		while ((c = fgetc(f)) != EOF)
+			fputc(c, m);
+		fclose(m);
+	}
+	fclose(f);
+	/* the name as config_save wrote it */
+	m = open_memstream(&want, &wl);
+	if (m) {
+		fprintf(m, "\"name\": ");
+		json_str(m, old);
+		fclose(m);
+	}
+	m = open_memstream(&repl, &rl);
+	if (m) {
+		fprintf(m, "\"name\": ");
+		json_str(m, new);
+		fclose(m);
+	}
+	at = text && want && repl ? strstr(text, want) : NULL;
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if (at && (f = fopen(tmp, "we"))) {
+		fwrite(text, 1, (size_t)(at - text), f);
+		fputs(repl, f);
+		fputs(at + wl, f);
+		if (fclose(f) == 0)
+			rename(tmp, path);
+	}
+	free(text);
+	free(want);
+	free(repl);
+}
+
+/* xl rename DOM NEWNAME: the hypervisor's name (where it keeps one),
+ * /local/domain/<id>/name and /vm/<uuid>/name, the saved configuration;
+ * the domain's monitor restarts it under the new name. */
+int cmd_rename(struct ts *ts, int argc, char **argv)
+{
+	struct pvk_platform *plat;
+	struct pvk_dominfo info;
+	struct xs_client *xs = NULL;
+	char path[96], old[sizeof(info.name)], *vm = NULL;
+	domid_t d, other;
+	int rc;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: pvkit rename DOM NEWNAME\n");
+		return 2;
+	}
+	if (!xlcfg_name_valid(argv[2])) {
+		fprintf(stderr,
+			"pvkit: rename: bad domain name '%.80s' "
+			"(" XLCFG_NAME_RULES ")\n",
+			argv[2]);
+		return 2;
+	}
+	rc = one_domain(ts, argc - 1, argv, &plat, &d, "rename");
+	if (rc)
+		return rc;
+	rc = 1;
+	if (plat->domctl->info(plat, d, &info))
+		goto out;
+	snprintf(old, sizeof(old), "%s", info.name);
+	if (ts_find(plat, argv[2], &other) == 0) {
+		fprintf(stderr,
+			"pvkit: rename: domain %u is already named %s\n", other,
+			argv[2]);
+		goto out;
+	}
+	if (plat->domctl->rename) {
+		int e = plat->domctl->rename(plat, d, argv[2]);
+
+		if (e) {
+			fprintf(stderr, "pvkit: rename: %s: %s\n", argv[1],
+				e == -EEXIST ? "another domain has that name"
+					     : strerror(-e));
+			goto out;
+		}
+	}
+	if (ts_xs_open(ts, &xs)) {
+		fprintf(stderr,
+			"pvkit: rename: xenstore unreachable: %s keeps its old "
+			"name there\n",
+			argv[1]);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/local/domain/%u/name", d);
+	rc = xs_write_str(xs, XS_TX_NONE, path, argv[2]);
+	vm = vm_path(xs, d);
+	if (!rc && vm) {
+		char vpath[160];
+
+		snprintf(vpath, sizeof(vpath), "%s/name", vm);
+		rc = xs_write_str(xs, XS_TX_NONE, vpath, argv[2]);
+	}
+	if (rc)
+		fprintf(stderr, "pvkit: rename: xenstore: %s\n", strerror(-rc));
+	config_rename(ts, d, old, argv[2]);
+	rc = rc ? 1 : 0;
+out:
+	free(vm);
+	xs_client_close(xs);
+	pvk_platform_close(plat);
+	return rc;
 }
 
 int cmd_destroy(struct ts *ts, int argc, char **argv)

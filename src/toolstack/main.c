@@ -180,6 +180,10 @@ static const struct verb {
      "a domain's id from its name"},
     {"domname", "a domain's name from its id", v_domname, "ID",
      "a domain's name from its id"},
+    {"rename", "give a domain a new name", cmd_rename, "DOM NEWNAME",
+     "give a domain a new name: in the hypervisor, in xenstore\n"
+     "(/local/domain/<id>/name, /vm/<uuid>/name) and in its saved\n"
+     "configuration; a restart keeps it"},
     {"uptime", "how long each domain has run", cmd_uptime, "[-s] [DOM...]",
      "how long each domain (or those named) has run; -s: one short line "
      "each"},

@@ -36,6 +36,7 @@ int cmd_host(struct ts *ts, int argc, char **argv);
 int cmd_create(struct ts *ts, int argc, char **argv);
 int cmd_list(struct ts *ts, int argc, char **argv);
 int cmd_destroy(struct ts *ts, int argc, char **argv);
+int cmd_rename(struct ts *ts, int argc, char **argv);
 int cmd_domid(struct ts *ts, int argc, char **argv, bool name);
 int cmd_shutdown(struct ts *ts, int argc, char **argv, const char *what);
 int cmd_pause(struct ts *ts, int argc, char **argv, bool pause);

@@ -1601,12 +1601,13 @@ static int dom_action(struct xlcfg *cfg, const char *key,
 	return -EINVAL;
 }
 
-static bool name_valid(const char *s)
+bool xlcfg_name_valid(const char *s)
 {
 	size_t i, n = strlen(s);
 	bool digits = true;
 
-	if (n == 0 || n > 64)
+	/* pvkit-hvd keeps 63 characters and the NUL */
+	if (n == 0 || n > XLCFG_NAME_MAX)
 		return false;
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -1805,11 +1806,11 @@ int xlcfg_domain_get(struct xlcfg *cfg, struct xlcfg_domain **out, char *err,
 		rc = -EINVAL;
 		goto out;
 	}
-	if (!name_valid(d->name)) {
+	if (!xlcfg_name_valid(d->name)) {
 		xlcfg_has(cfg, "name", &i);
 		set_err(err, errlen,
-			"%s:%u: name: bad domain name '%.64s' (1-64 printable "
-			"characters, no spaces, quotes or '/', not a number)",
+			"%s:%u: name: bad domain name '%.80s' (" XLCFG_NAME_RULES
+			")",
 			cfg->name, i, d->name);
 		rc = -EINVAL;
 		goto out;

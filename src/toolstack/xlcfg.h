@@ -27,6 +27,13 @@ struct xlcfg;
 
 /* Parse text (len bytes, need not be NUL-terminated); name is used in
  * messages ("guest.cfg").  The caller owns *out (xlcfg_free()). */
+/* A domain name: 1-XLCFG_NAME_MAX printable characters, no space, quote,
+ * '/' or '\\', and not all digits (it would read as a domid). */
+#define XLCFG_NAME_MAX 63
+#define XLCFG_NAME_RULES \
+	"1-63 printable characters, no spaces, quotes or '/', not a number"
+bool xlcfg_name_valid(const char *s);
+
 int xlcfg_parse_string(const char *name, const char *text, size_t len,
 		       struct xlcfg **out, char *err, size_t errlen);
 /* Read and parse a file; messages use path as given. */

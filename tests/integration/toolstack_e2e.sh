@@ -42,7 +42,7 @@ vcpus = 2
 on_reboot = "restart"
 disk = [ 'format=raw, vdev=xvda, access=rw, target=$disk' ]
 CFG
-check "help lists every verb" '"$P" help > $PVKIT_STATE_DIR/help.txt && hv=1 && for v in host create list destroy domid domname uptime vcpu-list top dmesg shutdown reboot pause unpause info console block-attach block-detach block-list network-attach network-detach network-list; do grep -q "^  $v " $PVKIT_STATE_DIR/help.txt || hv=0; done; [ $hv = 1 ]'
+check "help lists every verb" '"$P" help > $PVKIT_STATE_DIR/help.txt && hv=1 && for v in host create list destroy domid domname rename uptime vcpu-list top dmesg shutdown reboot pause unpause info console block-attach block-detach block-list network-attach network-detach network-list; do grep -q "^  $v " $PVKIT_STATE_DIR/help.txt || hv=0; done; [ $hv = 1 ]'
 check "help VERB is VERB --help" '"$P" help block-detach > $PVKIT_STATE_DIR/h1.txt && "$P" block-detach --help > $PVKIT_STATE_DIR/h2.txt && cmp -s $PVKIT_STATE_DIR/h1.txt $PVKIT_STATE_DIR/h2.txt && grep -q "^usage: pvkit block-detach \[-f\] DOM VDEV$" $PVKIT_STATE_DIR/h1.txt'
 check "an unknown verb is named, rc 2" '"$P" frobnicate 2>&1 | grep -q "unknown verb .frobnicate."; "$P" frobnicate 2>/dev/null; [ $? = 2 ] && ! "$P" help frobnicate 2>/dev/null'
 check "host start" '"$P" host start >/dev/null'
@@ -53,6 +53,17 @@ check "create" '"$P" create "$cfg" >/dev/null'
 check "list shows it" '"$P" list | grep -q "^e2e "'
 check "list has xl's columns, Time(s) last" '"$P" list | head -1 | grep -Eq "^Name +ID +Mem +VCPUs +State +Time\(s\)$" && "$P" list | grep -Eq "^e2e +[0-9]+ +128 +2 +[-rbpsc]{6} +[0-9]+\.[0-9]$"'
 check "domid and domname" 'id=$("$P" domid e2e) && [ "$("$P" domname "$id")" = e2e ] && ! "$P" domid nosuch 2>/dev/null'
+# xl rename: the hypervisor's name, xenstore's, list -l's; a taken or bad
+# name refused
+check "rename" 'id=$("$P" domid e2e) && "$P" rename e2e e2e-renamed && [ "$("$P" domid e2e-renamed)" = "$id" ] && ! "$P" domid e2e 2>/dev/null && "$P" list -l | grep -q "\"name\": \"e2e-renamed\""'
+if command -v xenstore-read >/dev/null; then
+	check "rename: xenstore's names follow" 'XENSTORED_PATH=$PVKIT_STATE_DIR/xenstored.sock; export XENSTORED_PATH; [ "$(xenstore-read /local/domain/$id/name)" = e2e-renamed ] && [ "$(xenstore-read "$(xenstore-read /local/domain/$id/vm)/name")" = e2e-renamed ]'
+fi
+check "rename to a taken name refused" '"$P" rename e2e-renamed Domain-0 2>&1 | grep -q "domain 0 is already named Domain-0"'
+check "rename to a bad name refused" '! "$P" rename e2e-renamed "a b" 2>/dev/null && ! "$P" rename e2e-renamed 123 2>/dev/null'
+check "rename back" '"$P" rename e2e-renamed e2e && [ "$("$P" domid e2e)" = "$id" ]'
+sed -e 's/^name = .*/name = "rn"/' "$cfg" > "$PVKIT_STATE_DIR/rn.cfg"
+check "rename: a reboot keeps the new name" '"$P" create "$PVKIT_STATE_DIR/rn.cfg" >/dev/null && rid=$("$P" domid rn) && "$P" rename rn rn2 && sleep 0.5 && "$P" reboot rn2 >/dev/null && for i in $(seq 100); do n=$("$P" domid rn2 2>/dev/null) && [ "$n" != "$rid" ] && break; sleep 0.1; done; n=$("$P" domid rn2) && [ "$n" != "$rid" ] && "$P" destroy rn2'
 check "list --json" '"$P" list --json | grep -q "\"name\": \"e2e\""'
 check "list -l: each domain's state and its config (libxl's shape) as JSON" '"$P" list -l > $PVKIT_STATE_DIR/ll.json && python3 -c "
 import json, sys

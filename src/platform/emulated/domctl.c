@@ -6,6 +6,7 @@
  * above the runtime speak hvd's own control ops.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "hv/hc_wire.h"
 #include "platform/emulated/emu.h"
@@ -117,6 +118,18 @@ static int domctl_version(struct pvk_platform *plat, unsigned int *major,
 	return 0;
 }
 
+static int domctl_rename(struct pvk_platform *plat, domid_t dom,
+			 const char *name)
+{
+	struct pvk_hc_dom_rename a = {.domid = dom};
+
+	if (!*name || strlen(name) >= sizeof(a.name))
+		return -EINVAL;
+	memcpy(a.name, name, strlen(name) + 1);
+	return (int)pvk_rt_hypercall(rt_of(plat), PVK_HC_dom_rename, 0, 0, &a,
+				     sizeof(a), 0, NULL, NULL);
+}
+
 /* No save/restore yet: hvd has no image format (docs/architecture.md). */
 const struct pvk_domctl_ops emu_domctl_ops = {
 	.list = domctl_list,
@@ -130,4 +143,5 @@ const struct pvk_domctl_ops emu_domctl_ops = {
 	.get_param = domctl_get_param,
 	.alloc_unbound = domctl_alloc_unbound,
 	.version = domctl_version,
+	.rename = domctl_rename,
 };
