@@ -355,29 +355,16 @@ static void fd_replace(struct xs_transport *t, int fd);
 
 /* The daemon went away (rc): connect again within reconnect_ms, send the
  * watches and the unanswered requests again.  0, or why not. */
-static int reconnect(struct xs_client *xs, int rc)
+/* Connected again on fd: take it, fail or mark the unanswered requests,
+ * send the watches and the requests again.  0 or -errno (the new daemon
+ * went away too). */
+static int resend(struct xs_client *xs, int fd)
 {
 	struct xs_pending *p;
 	struct xs_watch *w;
-	unsigned int waited = 0, nw = 0, nr = 0;
-	int fd;
+	unsigned int nw = 0, nr = 0;
+	int rc = 0;
 
-	pvk_warn("xenstore: connection to %s lost (%s); connecting again",
-		 xs->path, strerror(-rc));
-	for (;;) {
-		fd = pvk_unix_connect(xs->path, SOCK_STREAM);
-		if (fd >= 0)
-			break;
-		if (waited >= xs->reconnect_ms) {
-			pvk_err("xenstore: %s did not come back in %u ms",
-				xs->path, xs->reconnect_ms);
-			return fd;
-		}
-		if (stop_wait(xs->stopfd, 50))
-			return -ECANCELED;
-		waited += 50;
-	}
-	rc = 0;
 	pthread_mutex_lock(&xs->wlock);
 	fd_replace(xs->t, fd);
 	pthread_mutex_lock(&xs->lock);
@@ -428,12 +415,38 @@ static int reconnect(struct xs_client *xs, int rc)
 			nr++;
 		}
 	pthread_mutex_unlock(&xs->wlock);
-	if (rc < 0)
-		return rc;
-	pvk_info("xenstore: connected again to %s; %u watch(es) and %u "
-		 "request(s) sent again",
-		 xs->path, nw, nr);
-	return 0;
+	if (rc == 0)
+		pvk_info("xenstore: connected again to %s; %u watch(es) and "
+			 "%u request(s) sent again",
+			 xs->path, nw, nr);
+	return rc;
+}
+
+/* The daemon went away (rc): connect again within reconnect_ms and send
+ * what it had not answered.  0, or why not. */
+static int reconnect(struct xs_client *xs, int rc)
+{
+	unsigned int waited = 0;
+	int fd;
+
+	pvk_warn("xenstore: connection to %s lost (%s); connecting again",
+		 xs->path, strerror(-rc));
+	for (;;) {
+		fd = pvk_unix_connect(xs->path, SOCK_STREAM);
+		/* a daemon that died again as we came: go on trying */
+		if (fd >= 0 && (rc = resend(xs, fd)) == 0)
+			return 0;
+		if (fd >= 0 && rc == -ECANCELED)
+			return rc;
+		if (waited >= xs->reconnect_ms) {
+			pvk_err("xenstore: %s did not come back in %u ms",
+				xs->path, xs->reconnect_ms);
+			return fd < 0 ? fd : rc;
+		}
+		if (stop_wait(xs->stopfd, 50))
+			return -ECANCELED;
+		waited += 50;
+	}
 }
 
 static void *reader_main(void *arg)
