@@ -29,6 +29,7 @@
 #include "pvkit/xs.h"
 #include "toolstack.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
@@ -84,6 +85,25 @@ static pid_t read_pid(const struct ts *ts, const char *name)
 	if (pid > 1 && kill(pid, 0) == 0 && !zombie(pid))
 		return pid;
 	return 0;
+}
+
+void ts_vbd_stats_dir(const struct ts *ts, char *out, size_t len)
+{
+	snprintf(out, len, "%s/vbd-stats", ts->state);
+}
+
+/* Remove the files of dir (not below it). */
+static void rm_files_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_type == DT_REG)
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
 }
 
 bool ts_supervised(const struct ts *ts)
@@ -215,6 +235,7 @@ struct sv {
 	struct ts *ts;
 	char console_sock[400];
 	char xs_journal[400];
+	char vbd_stats[400];
 	struct sv_daemon d[NDAEMONS]; /* in daemons[] order */
 };
 
@@ -291,6 +312,12 @@ static void sv_setup(struct sv *sv, struct ts *ts)
 				       "ready holds a pid path");
 			*a++ = "--xenstore", *a++ = ts->xs_sock;
 			memcpy(d->ready, d->pid_path, sizeof(d->ready));
+			/* each vbd's counters, for pvkit top */
+			if (!strcmp(d->name, "blkback")) {
+				ts_vbd_stats_dir(ts, sv->vbd_stats,
+						 sizeof(sv->vbd_stats));
+				*a++ = "--stats-dir", *a++ = sv->vbd_stats;
+			}
 		}
 		*a++ = "--pid-file", *a++ = d->pid_path;
 		*a = NULL;
@@ -371,7 +398,12 @@ static int sv_start_all(struct sv *sv)
 	/* Every host daemon talks to this host's emulated hypervisor, even on
 	 * a machine that also has /dev/xen. */
 	setenv("PVKIT_PLATFORM", "emulated", 1);
-	/* a new host begins with an empty store */
+	/* a new host begins with no counters and an empty store */
+	if (mkdir(sv->vbd_stats, 0755) && errno != EEXIST)
+		fprintf(stderr, "pvkit: warning: %s: %s\n", sv->vbd_stats,
+			strerror(errno));
+	else
+		rm_files_in(sv->vbd_stats);
 	for (i = 0; i < 4; i++) {
 		static const char *const ext[] = {".img", ".log", ".img.tmp",
 						  ".log.tmp"};

@@ -25,6 +25,8 @@ int ts_dom0(const struct ts *ts, struct pvk_platform **plat);
  * the supervisor), reconnecting if it restarts.  0 or -errno. */
 struct xs_client;
 int ts_xs_open(const struct ts *ts, struct xs_client **xs);
+/* Where pvkit-blkback publishes each vbd's counters (common/vbd_stats.h). */
+void ts_vbd_stats_dir(const struct ts *ts, char *out, size_t len);
 /* The host's supervisor runs. */
 bool ts_supervised(const struct ts *ts);
 /* Find a domain by name or id; 0 and *domid, or -ESRCH (message printed). */

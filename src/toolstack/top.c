@@ -2,24 +2,29 @@
  * top.c - pvkit top: xentop's table of the domains, refreshed.
  *
  * Columns as xentop's: NAME STATE CPU(sec) CPU(%) MEM(k) MEM(%) MAXMEM(k)
- * MAXMEM(%) VCPUS NETS NETTX(k) NETRX(k) VBDS.  CPU(%) is over the last
+ * MAXMEM(%) VCPUS NETS NETTX(k) NETRX(k) VBDS VBD_OO VBD_RD VBD_WR
+ * VBD_RSECT VBD_WSECT.  CPU(%) is over the last
  * interval (the first frame has none); MEM(%) of the host's memory, which
  * is the emulated hypervisor's.  NETTX/NETRX are what each vif's TAP in
  * Dom0 counted: bytes it received from the guest are the guest's
- * transmissions.  xentop's per-vbd request counters (VBD_OO, VBD_RD,
- * VBD_WR) are not shown: pvkit-blkback reports them on SIGUSR1 and at
- * disconnection (its log, `pvkit dmesg blkback`), not to the toolstack.
+ * transmissions.  The VBD_ counters, summed over a domain's vbds, are
+ * what pvkit-blkback publishes in <state>/vbd-stats (common/vbd_stats.h)
+ * for each vbd's current or last connection.
  */
+#include "common/vbd_stats.h"
 #include "device.h"
 #include "pvkit/platform.h"
 #include "pvkit/xs.h"
 #include "toolstack.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <xen/sched.h>
@@ -64,16 +69,66 @@ static uint64_t sysfs_u64(const char *ifname, const char *what)
 	return v;
 }
 
-/* A domain's vifs and vbds (from Dom0's backend directories) and its
- * vifs' byte counts as the guest sees them. */
-static void dom_devices(struct xs_client *xs, domid_t d, unsigned int *nets,
-			uint64_t *tx, uint64_t *rx, unsigned int *vbds)
+/* Add what pvkit-blkback published for vbd d/devid (common/vbd_stats.h)
+ * to *sum; a missing or malformed file adds nothing. */
+static void vbd_counters(const struct ts *ts, domid_t d, const char *devid,
+			 struct pvk_vbd_qstats *sum)
+{
+	char path[420];
+	struct pvk_vbd_stats_head h;
+	struct stat st;
+	unsigned char *map;
+	int fd;
+
+	ts_vbd_stats_dir(ts, path, sizeof(path));
+	snprintf(path + strlen(path), sizeof(path) - strlen(path),
+		 "/vbd-%u-%s", d, devid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) || (size_t)st.st_size < PVK_VBD_STATS_HEAD ||
+	    st.st_size > (1 << 20)) {
+		close(fd);
+		return;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return;
+	memcpy(&h, map, sizeof(h));
+	if (h.magic == PVK_VBD_STATS_MAGIC && h.nqueues <= 64 &&
+	    h.stride >= sizeof(*sum) &&
+	    PVK_VBD_STATS_HEAD + (uint64_t)h.nqueues * h.stride <=
+		(uint64_t)st.st_size) {
+		for (uint32_t q = 0; q < h.nqueues; q++) {
+			const uint64_t *c =
+			    (const uint64_t *)(map + PVK_VBD_STATS_HEAD +
+					       (size_t)q * h.stride);
+
+			sum->oo_req += __atomic_load_n(&c[0], __ATOMIC_RELAXED);
+			sum->rd_req += __atomic_load_n(&c[1], __ATOMIC_RELAXED);
+			sum->wr_req += __atomic_load_n(&c[2], __ATOMIC_RELAXED);
+			sum->rd_sect +=
+			    __atomic_load_n(&c[3], __ATOMIC_RELAXED);
+			sum->wr_sect +=
+			    __atomic_load_n(&c[4], __ATOMIC_RELAXED);
+		}
+	}
+	munmap(map, (size_t)st.st_size);
+}
+
+/* A domain's vifs and vbds (from Dom0's backend directories), its vifs'
+ * byte counts as the guest sees them and its vbds' request counters. */
+static void dom_devices(const struct ts *ts, struct xs_client *xs, domid_t d,
+			unsigned int *nets, uint64_t *tx, uint64_t *rx,
+			unsigned int *vbds, struct pvk_vbd_qstats *vs)
 {
 	char dir[96], **ids = NULL;
 	unsigned int n = 0, i;
 
 	*nets = *vbds = 0;
 	*tx = *rx = 0;
+	memset(vs, 0, sizeof(*vs));
 	if (!xs)
 		return;
 	snprintf(dir, sizeof(dir), "/local/domain/0/backend/vif/%u", d);
@@ -101,6 +156,8 @@ static void dom_devices(struct xs_client *xs, domid_t d, unsigned int *nets,
 	snprintf(dir, sizeof(dir), "/local/domain/0/backend/vbd/%u", d);
 	if (!xs_directory(xs, XS_TX_NONE, dir, &ids, &n)) {
 		*vbds = n;
+		for (i = 0; i < n; i++)
+			vbd_counters(ts, d, ids[i], vs);
 		free(ids);
 	}
 }
@@ -141,7 +198,8 @@ static void top_state(const struct pvk_dominfo *i, char buf[7])
 }
 
 /* One frame; prev/nprev: the last frame's CPU times (updated). */
-static void top_frame(struct pvk_platform *plat, struct xs_client *xs,
+static void top_frame(const struct ts *ts, struct pvk_platform *plat,
+		      struct xs_client *xs,
 		      struct top_prev *prev, unsigned int *nprev,
 		      uint64_t dt_ns)
 {
@@ -152,19 +210,22 @@ static void top_frame(struct pvk_platform *plat, struct xs_client *xs,
 	unsigned int k;
 	time_t t = time(NULL);
 	struct tm tm;
-	char ts[16], st[7], pct[16];
+	char when[16], st[7], pct[16];
 
 	localtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
-	printf("pvkit top - %s   %d domains\n", ts, n < 0 ? 0 : n);
-	printf("%10s %6s %10s %6s %9s %6s %9s %9s %5s %4s %9s %9s %4s\n",
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	printf("pvkit top - %s   %d domains\n", when, n < 0 ? 0 : n);
+	printf("%10s %6s %10s %6s %9s %6s %9s %9s %5s %4s %9s %9s %4s %7s "
+	       "%7s %7s %9s %9s\n",
 	       "NAME", "STATE", "CPU(sec)", "CPU(%)", "MEM(k)", "MEM(%)",
 	       "MAXMEM(k)", "MAXMEM(%)", "VCPUS", "NETS", "NETTX(k)",
-	       "NETRX(k)", "VBDS");
+	       "NETRX(k)", "VBDS", "VBD_OO", "VBD_RD", "VBD_WR", "VBD_RSECT",
+	       "VBD_WSECT");
 	for (i = 0; i < n; i++) {
 		uint64_t mem = info[i].tot_pages * 4,
 			 max = info[i].max_pages * 4;
 		unsigned int nets, vbds;
+		struct pvk_vbd_qstats vs;
 		uint64_t tx, rx;
 
 		snprintf(pct, sizeof(pct), "%s", "-");
@@ -179,7 +240,8 @@ static void top_frame(struct pvk_platform *plat, struct xs_client *xs,
 		next[i].domid = info[i].domid;
 		next[i].cpu_ns = info[i].cpu_time_ns;
 		top_state(&info[i], st);
-		dom_devices(xs, info[i].domid, &nets, &tx, &rx, &vbds);
+		dom_devices(ts, xs, info[i].domid, &nets, &tx, &rx, &vbds,
+			    &vs);
 		printf("%10.10s %6s %10.0f %6s %9llu %6.1f ", info[i].name, st,
 		       (double)info[i].cpu_time_ns / 1e9, pct,
 		       (unsigned long long)mem,
@@ -189,9 +251,15 @@ static void top_frame(struct pvk_platform *plat, struct xs_client *xs,
 			       host ? 100.0 * (double)max / (double)host : 0.0);
 		else
 			printf("%9s %9s ", "no limit", "n/a");
-		printf("%5u %4u %9llu %9llu %4u\n", info[i].vcpus, nets,
-		       (unsigned long long)(tx / 1024),
-		       (unsigned long long)(rx / 1024), vbds);
+		printf("%5u %4u %9llu %9llu %4u %7llu %7llu %7llu %9llu "
+		       "%9llu\n",
+		       info[i].vcpus, nets, (unsigned long long)(tx / 1024),
+		       (unsigned long long)(rx / 1024), vbds,
+		       (unsigned long long)vs.oo_req,
+		       (unsigned long long)vs.rd_req,
+		       (unsigned long long)vs.wr_req,
+		       (unsigned long long)vs.rd_sect,
+		       (unsigned long long)vs.wr_sect);
 	}
 	memcpy(prev, next, sizeof(next[0]) * (size_t)(n < 0 ? 0 : n));
 	*nprev = n < 0 ? 0 : (unsigned int)n;
@@ -258,7 +326,7 @@ int cmd_top(struct ts *ts, int argc, char **argv)
 			printf("\033[H\033[2J"); /* home, clear */
 		else if (it)
 			printf("\n");
-		top_frame(plat, xs, prev, &nprev, last ? t - last : 0);
+		top_frame(ts, plat, xs, prev, &nprev, last ? t - last : 0);
 		last = t;
 		if (iters && it + 1 == iters)
 			break;

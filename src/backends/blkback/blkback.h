@@ -15,6 +15,7 @@
 
 #include "blkif/blkif.h"
 #include "common/spin.h"
+#include "common/vbd_stats.h"
 #include "pvkit/platform.h"
 #include "pvkit/xs.h"
 #include "pvkit/xenbus_backend.h"
@@ -37,6 +38,7 @@ struct bk_config {
 	unsigned int max_queues;        /* multi-queue-max-queues */
 	unsigned int poll_us;           /* busy-poll budget; 0: never */
 	unsigned int claim_wait_ms;     /* storage claim (bk_storage_ops) */
+	const char *stats_dir; /* counters published here, or NULL */
 };
 
 struct bk {
@@ -54,6 +56,8 @@ struct bk_ring;
  * them (bk_stat_inc/bk_stat_max: single-writer updates, no lock, no
  * atomic read-modify-write); any thread may read them (bk_stat_get). */
 struct bk_ring_stats {
+	/* first: what `pvkit top` reads (common/vbd_stats.h) */
+	struct pvk_vbd_qstats x;
 	uint64_t reqs;          /* requests taken from the ring */
 	uint64_t indirect;      /* of which BLKIF_OP_INDIRECT */
 	uint64_t pers_segs;     /* segments found or put in the persistent

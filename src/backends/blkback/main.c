@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "blkback.h"
@@ -71,6 +72,18 @@ static int bk_option(void *arg, int c, const char *val)
 		fprintf(stderr, "pvkit-blkback: --poll-us: 0-%u\n",
 			BK_MAX_POLL_US);
 		return -EINVAL;
+	case 'S': {
+		struct stat st;
+
+		if (!stat(val, &st) && S_ISDIR(st.st_mode)) {
+			cfg->stats_dir = val;
+			return 0;
+		}
+		fprintf(stderr, "pvkit-blkback: --stats-dir %s: not a "
+				"directory\n",
+			val);
+		return -EINVAL;
+	}
 	case 'w':
 		if (!parse_uint(val, 600000, &cfg->claim_wait_ms))
 			return 0;
@@ -89,6 +102,7 @@ static const struct option bk_lopts[] = {
     {"max-queues", required_argument, NULL, 'q'},
     {"poll-us", required_argument, NULL, 'u'},
     {"claim-wait-ms", required_argument, NULL, 'w'},
+    {"stats-dir", required_argument, NULL, 'S'},
     {NULL, 0, NULL, 0},
 };
 
@@ -113,9 +127,12 @@ static const struct pvk_daemon_spec bk_spec = {
 	     "  -w, --claim-wait-ms N     how long a writable disk may stay "
 	     "in use\n"
 	     "                            elsewhere before its device fails "
-	     "(default 10000)\n",
+	     "(default 10000)\n"
+	     "  -S, --stats-dir DIR       publish each vbd's request counters "
+	     "as\n"
+	     "                            DIR/vbd-<domid>-<devid> (pvkit top)\n",
     .footer = "SIGUSR1 logs each device's counters; SIGTERM/SIGINT stop.\n",
-    .shortopts = "i:Pg:o:q:u:w:",
+    .shortopts = "i:Pg:o:q:u:w:S:",
     .longopts = bk_lopts,
     .option = bk_option,
     .flags = PVK_DAEMON_PLATFORM_OPT | PVK_DAEMON_XS_OPT,

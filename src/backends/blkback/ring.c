@@ -383,6 +383,23 @@ static void fail_ring(struct bk_ring *r, const char *why)
 
 /* Take what the ring holds (up to the free slots), validate, fetch
  * indirect pages and write data, queue the good ones in order. */
+/* What xentop shows of a request going to the disk (nr_sectors is set
+ * once the request, indirect pages included, is validated). */
+static void count_xentop(struct bk_ring_stats *st, const struct blkif_req *q)
+{
+	if (q->op == BLKIF_OP_READ) {
+		bk_stat_inc(&st->x.rd_req);
+		__atomic_store_n(&st->x.rd_sect, st->x.rd_sect + q->nr_sectors,
+				 __ATOMIC_RELAXED);
+	} else if ((q->op == BLKIF_OP_WRITE ||
+		    q->op == BLKIF_OP_WRITE_BARRIER) &&
+		   q->nr_segs) {
+		bk_stat_inc(&st->x.wr_req);
+		__atomic_store_n(&st->x.wr_sect, st->x.wr_sect + q->nr_sectors,
+				 __ATOMIC_RELAXED);
+	}
+}
+
 static void take_requests(struct bk_ring *r)
 {
 	struct slot *batch = NULL, **tail = &batch, *s, *next;
@@ -398,6 +415,10 @@ static void take_requests(struct bk_ring *r)
 			     "holds");
 		return;
 	}
+	/* Linux's oo_req: requests left waiting for a free slot (none
+	 * while slots match the ring's entries, as here) */
+	if (n > 0 && (unsigned int)n > r->nslots - r->nbusy)
+		bk_stat_inc(&r->stats->x.oo_req);
 	while (n-- > 0 && r->free) {
 		s = r->free;
 		r->free = s->next;
@@ -483,8 +504,10 @@ static void take_requests(struct bk_ring *r)
 			respond(r, s, s->status);
 		else if (s->req.op == BLKIF_OP_DISCARD && !s->req.nr_sectors)
 			respond(r, s, BLKIF_RSP_OKAY);
-		else
+		else {
+			count_xentop(r->stats, &s->req);
 			pend_push(r, s);
+		}
 	}
 }
 

@@ -9,10 +9,13 @@
  * thread, on SIGUSR1) walks the devices with them at rest.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "blkback.h"
 #include "common/log.h"
@@ -26,9 +29,14 @@ struct vbd {
 	struct vbd_disk disk;
 	struct bk_ring *rings[BK_MAX_QUEUES];
 	unsigned int nr_rings;
-	/* The current (or last) connection's counters, per queue. */
-	struct bk_ring_stats stats[BK_MAX_QUEUES];
+	/* The current (or last) connection's counters, per queue: in the
+	 * published file (--stats-dir) or stats_local. */
+	struct bk_ring_stats *stats;
+	struct bk_ring_stats stats_local[BK_MAX_QUEUES];
 	unsigned int stats_queues;
+	void *pub; /* the file's mapping */
+	size_t pub_len;
+	char pub_path[BK_PATH_MAX + 64];
 };
 
 /* ---- counters -------------------------------------------------------------
@@ -139,6 +147,59 @@ void bk_vbd_fail(struct vbd *v, const char *why)
 	xenbus_device_fail(v->dev, "%s", why);
 }
 
+/* ---- the published counters (common/vbd_stats.h) ------------------------
+ */
+
+static void stats_unpublish(struct vbd *v, bool remove)
+{
+	if (v->pub)
+		munmap(v->pub, v->pub_len);
+	v->pub = NULL;
+	v->stats = v->stats_local;
+	if (remove && v->pub_path[0])
+		unlink(v->pub_path);
+}
+
+/* Counters for a connection of nq queues, zeroed: in
+ * <stats-dir>/vbd-<domid>-<devid> when blkback publishes them (a failure
+ * is logged; the counters are then kept here only). */
+static void stats_publish(struct vbd *v, unsigned int nq)
+{
+	size_t len = PVK_VBD_STATS_HEAD + (size_t)nq * sizeof(*v->stats);
+	struct pvk_vbd_stats_head h = {.magic = PVK_VBD_STATS_MAGIC,
+				       .nqueues = nq,
+				       .stride = sizeof(*v->stats)};
+	void *map;
+	int fd;
+
+	_Static_assert(offsetof(struct bk_ring_stats, x) == 0,
+		       "top reads the qstats at the start of each record");
+	stats_unpublish(v, false);
+	memset(v->stats_local, 0, sizeof(v->stats_local));
+	v->stats_queues = nq;
+	if (!v->pub_path[0])
+		return;
+	fd = open(v->pub_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)len)) {
+		pvk_warn("%s: %s: %s", xenbus_device_name(v->dev), v->pub_path,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		pvk_warn("%s: mmap %s: %s", xenbus_device_name(v->dev),
+			 v->pub_path, strerror(errno));
+		return;
+	}
+	memcpy(map, &h, sizeof(h));
+	v->pub = map;
+	v->pub_len = len;
+	v->stats = (struct bk_ring_stats *)((char *)map + PVK_VBD_STATS_HEAD);
+}
+
 /* ---- connecting -----------------------------------------------------------
  */
 
@@ -213,8 +274,7 @@ static int vbd_connect(struct xenbus_device *dev)
 	rc = xenbus_read_num_queues(xs, fe, v->bk->cfg.max_queues, &nq);
 	if (rc)
 		return rc;
-	memset(v->stats, 0, sizeof(v->stats));
-	v->stats_queues = nq;
+	stats_publish(v, nq);
 	for (q = 0; q < nq && !rc; q++) {
 		rc = xenbus_queue_dir(path, sizeof(path), fe, nq, q);
 		if (!rc)
@@ -279,6 +339,7 @@ static void vbd_remove(struct xenbus_device *dev)
 	if (!v)
 		return;
 	vbd_stop_rings(v);
+	stats_unpublish(v, true);
 	free(v->disk.params);
 	free(v);
 	xenbus_device_set_priv(dev, NULL);
@@ -301,6 +362,11 @@ static int vbd_probe(struct xenbus_device *dev)
 	xenbus_device_set_priv(dev, v);
 	v->dev = dev;
 	v->bk = bk;
+	v->stats = v->stats_local;
+	if (bk->cfg.stats_dir)
+		snprintf(v->pub_path, sizeof(v->pub_path), "%s/vbd-%u-%u",
+			 bk->cfg.stats_dir, xenbus_device_frontend_id(dev),
+			 xenbus_device_devid(dev));
 	rc = xenbus_device_read(dev, "params", &v->disk.params);
 	if (!rc)
 		rc = xenbus_device_read(dev, "mode", &mode);
