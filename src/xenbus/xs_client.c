@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -357,12 +358,19 @@ static void fd_replace(struct xs_transport *t, int fd);
  * watches and the unanswered requests again.  0, or why not. */
 /* Connected again on fd: take it, fail or mark the unanswered requests,
  * send the watches and the requests again.  0 or -errno (the new daemon
- * went away too). */
+ * went away too).  What is sent is gathered under lock first: other
+ * threads unlink their finished requests and change the watch list
+ * meanwhile (a request marked for sending again stays: only this, the
+ * reader thread, can finish it). */
 static int resend(struct xs_client *xs, int fd)
 {
 	struct xs_pending *p;
 	struct xs_watch *w;
-	unsigned int nw = 0, nr = 0;
+	unsigned int nw = 0, nr = 0, i;
+	const struct xs_pending **again = NULL;
+	char *wbuf = NULL;
+	size_t wlen = 0, n = 0;
+	FILE *m;
 	int rc = 0;
 
 	pthread_mutex_lock(&xs->wlock);
@@ -387,34 +395,43 @@ static int resend(struct xs_client *xs, int fd)
 			continue;
 		}
 		p->resent = true;
+		n++;
 	}
-	pthread_cond_broadcast(&xs->reply_cond);
-	pthread_mutex_unlock(&xs->lock);
+	again = calloc(n ? n : 1, sizeof(*again));
+	for (p = xs->pending; p && again; p = p->next)
+		if (p->resent && !p->done)
+			again[nr++] = p;
 	/* the daemon fires each watch once as it is registered: its owner
 	 * looks again at what it watches */
-	for (w = xs->watches; w && rc >= 0; w = w->next) {
+	m = open_memstream(&wbuf, &wlen);
+	for (w = xs->watches; w && m; w = w->next) {
 		struct xs_arg a[2] = {{w->path, strlen(w->path)},
 				      {w->token, strlen(w->token)}};
 		struct {
 			struct xsd_sockmsg h;
 			char payload[XENSTORE_PAYLOAD_MAX];
-		} m;
-		ssize_t plen = xs_wire_build(&m.h, XS_WATCH, XS_REQ_ID_INTERNAL,
-					     0, a, 2, false, m.payload);
+		} msg;
+		ssize_t plen = xs_wire_build(&msg.h, XS_WATCH,
+					     XS_REQ_ID_INTERNAL, 0, a, 2, false,
+					     msg.payload);
 
-		if (plen < 0)
-			continue;
-		rc = xs->t->ops->write(xs->t, &m, sizeof(m.h) + (size_t)plen,
-				       xs->stopfd);
-		nw++;
-	}
-	for (p = xs->pending; p && rc >= 0; p = p->next)
-		if (p->resent && !p->done) {
-			rc = xs->t->ops->write(xs->t, p->msg, p->msglen,
-					       xs->stopfd);
-			nr++;
+		if (plen >= 0) {
+			fwrite(&msg, 1, sizeof(msg.h) + (size_t)plen, m);
+			nw++;
 		}
+	}
+	pthread_cond_broadcast(&xs->reply_cond);
+	pthread_mutex_unlock(&xs->lock);
+	if (!m || fclose(m) || !again)
+		rc = -ENOMEM;
+	if (!rc && wlen)
+		rc = xs->t->ops->write(xs->t, wbuf, wlen, xs->stopfd);
+	for (i = 0; !rc && i < nr; i++)
+		rc = xs->t->ops->write(xs->t, again[i]->msg, again[i]->msglen,
+				       xs->stopfd);
 	pthread_mutex_unlock(&xs->wlock);
+	free(wbuf);
+	free(again);
 	if (rc == 0)
 		pvk_info("xenstore: connected again to %s; %u watch(es) and "
 			 "%u request(s) sent again",

@@ -607,11 +607,42 @@ static void *rc_writer(void *arg)
 	return (void *)bad;
 }
 
+/* Transactions from other threads at the same time: those cut by a kill
+ * end in EAGAIN and run again (the client must not trip over them while
+ * it reconnects). */
+static int rc_bump(struct xs_client *xs, xs_tx_t tx, void *arg)
+{
+	const char *path = arg;
+	char *v = NULL;
+	unsigned int n = 0;
+	int rc = xs_read(xs, tx, path, &v, NULL);
+
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (v)
+		n = (unsigned int)strtoul(v, NULL, 10);
+	free(v);
+	return xs_printf(xs, tx, path, "%u", n + 1);
+}
+
+static void *rc_txer(void *arg)
+{
+	struct xs_client *xs = *(struct xs_client **)arg;
+	const char *path = ((const char **)arg)[1];
+	intptr_t bad = 0;
+
+	for (unsigned int i = 0; i < 300 && !bad; i++)
+		if (xs_transaction_run(xs, rc_bump, (void *)path))
+			bad = (intptr_t)i + 1;
+	return (void *)bad;
+}
+
 static void test_reconnect(void **state)
 {
 	struct rc_watch w = {PTHREAD_MUTEX_INITIALIZER, 0};
 	struct xs_client *xs = *state;
-	pthread_t th;
+	const void *txa[2][2];
+	pthread_t th, txth[2];
 	xs_tx_t tx;
 	void *res;
 	char *v;
@@ -624,9 +655,15 @@ static void test_reconnect(void **state)
 	assert_int_equal(rc_count(&w), 1);
 	assert_int_equal(xs_transaction_start(xs, &tx), 0);
 	assert_int_equal(xs_write_str(xs, tx, "/pvktest/rctx", "1"), 0);
-	/* kills under a writer's traffic */
+	/* kills under a writer's and two transaction runners' traffic */
 	assert_int_equal(pthread_create(&th, NULL, rc_writer, xs), 0);
-	for (int k = 0; k < 5; k++) {
+	for (int t = 0; t < 2; t++) {
+		txa[t][0] = xs;
+		txa[t][1] = t ? "/pvktest/rct1" : "/pvktest/rct0";
+		assert_int_equal(
+		    pthread_create(&txth[t], NULL, rc_txer, txa[t]), 0);
+	}
+	for (int k = 0; k < 8; k++) {
 		usleep(20000);
 		kill(daemon_pid, SIGKILL);
 		waitpid(daemon_pid, NULL, 0);
@@ -636,6 +673,10 @@ static void test_reconnect(void **state)
 	}
 	assert_int_equal(pthread_join(th, &res), 0);
 	assert_int_equal((intptr_t)res, 0);
+	for (int t = 0; t < 2; t++) {
+		assert_int_equal(pthread_join(txth[t], &res), 0);
+		assert_int_equal((intptr_t)res, 0);
+	}
 	for (unsigned int i = 1800; i < 2000; i++) {
 		char path[64], want[16];
 
