@@ -397,9 +397,37 @@ def main():
           r.stderr.strip() + " " + str(left))
 
 
+def diagnose():
+    """After a failed check: what the supervisor saw, and each daemon's
+    last errors (the state directory goes with the run)."""
+    try:
+        with open(os.path.join(STATE, "supervisor.log")) as f:
+            lines = f.read().splitlines()
+        print("--- supervisor.log (last 30 lines)")
+        for l in lines[-30:]:
+            print("    " + l)
+    except OSError:
+        pass
+    for d in DAEMONS:
+        try:
+            with open(os.path.join(STATE, d + ".log"), errors="replace") as f:
+                bad = [l for l in f.read().splitlines()
+                       if "error" in l or "fatal" in l.lower() or
+                       "stopping" in l or "Sanitizer" in l]
+        except OSError:
+            continue
+        if bad:
+            print("--- %s.log: last errors" % d)
+            for l in bad[-8:]:
+                print("    " + l)
+    sys.stdout.flush()
+
+
 if __name__ == "__main__":
     try:
         main()
+        if results and not all(results):
+            diagnose()
     finally:
         if not results or not results[-1]:
             subprocess.run([PVKIT, "host", "stop", "-f", "-w", "5"],
