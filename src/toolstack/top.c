@@ -23,8 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <xen/sched.h>
@@ -76,45 +74,37 @@ static void vbd_counters(const struct ts *ts, domid_t d, const char *devid,
 {
 	char path[420];
 	struct pvk_vbd_stats_head h;
-	struct stat st;
-	unsigned char *map;
+	static unsigned char buf[1 << 16];
+	ssize_t n;
 	int fd;
 
 	ts_vbd_stats_dir(ts, path, sizeof(path));
 	snprintf(path + strlen(path), sizeof(path) - strlen(path),
 		 "/vbd-%u-%s", d, devid);
+	/* read, not mapped: blkback replaces the file on each connection */
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) || (size_t)st.st_size < PVK_VBD_STATS_HEAD ||
-	    st.st_size > (1 << 20)) {
-		close(fd);
-		return;
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	n = pread(fd, buf, sizeof(buf), 0);
 	close(fd);
-	if (map == MAP_FAILED)
+	if (n < (ssize_t)PVK_VBD_STATS_HEAD)
 		return;
-	memcpy(&h, map, sizeof(h));
-	if (h.magic == PVK_VBD_STATS_MAGIC && h.nqueues <= 64 &&
-	    h.stride >= sizeof(*sum) &&
-	    PVK_VBD_STATS_HEAD + (uint64_t)h.nqueues * h.stride <=
-		(uint64_t)st.st_size) {
-		for (uint32_t q = 0; q < h.nqueues; q++) {
-			const uint64_t *c =
-			    (const uint64_t *)(map + PVK_VBD_STATS_HEAD +
-					       (size_t)q * h.stride);
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != PVK_VBD_STATS_MAGIC || h.nqueues > 64 ||
+	    h.stride < sizeof(*sum) || h.stride % 8 ||
+	    PVK_VBD_STATS_HEAD + (uint64_t)h.nqueues * h.stride > (uint64_t)n)
+		return;
+	for (uint32_t q = 0; q < h.nqueues; q++) {
+		struct pvk_vbd_qstats c;
 
-			sum->oo_req += __atomic_load_n(&c[0], __ATOMIC_RELAXED);
-			sum->rd_req += __atomic_load_n(&c[1], __ATOMIC_RELAXED);
-			sum->wr_req += __atomic_load_n(&c[2], __ATOMIC_RELAXED);
-			sum->rd_sect +=
-			    __atomic_load_n(&c[3], __ATOMIC_RELAXED);
-			sum->wr_sect +=
-			    __atomic_load_n(&c[4], __ATOMIC_RELAXED);
-		}
+		memcpy(&c, buf + PVK_VBD_STATS_HEAD + (size_t)q * h.stride,
+		       sizeof(c));
+		sum->oo_req += c.oo_req;
+		sum->rd_req += c.rd_req;
+		sum->wr_req += c.wr_req;
+		sum->rd_sect += c.rd_sect;
+		sum->wr_sect += c.wr_sect;
 	}
-	munmap(map, (size_t)st.st_size);
 }
 
 /* A domain's vifs and vbds (from Dom0's backend directories), its vifs'

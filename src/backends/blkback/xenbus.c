@@ -166,6 +166,7 @@ static void stats_unpublish(struct vbd *v, bool remove)
 static void stats_publish(struct vbd *v, unsigned int nq)
 {
 	size_t len = PVK_VBD_STATS_HEAD + (size_t)nq * sizeof(*v->stats);
+	char tmp[sizeof(v->pub_path) + 8];
 	struct pvk_vbd_stats_head h = {.magic = PVK_VBD_STATS_MAGIC,
 				       .nqueues = nq,
 				       .stride = sizeof(*v->stats)};
@@ -179,9 +180,11 @@ static void stats_publish(struct vbd *v, unsigned int nq)
 	v->stats_queues = nq;
 	if (!v->pub_path[0])
 		return;
-	fd = open(v->pub_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* a new file renamed into place: a reader never sees it shrink */
+	snprintf(tmp, sizeof(tmp), "%s.new", v->pub_path);
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || ftruncate(fd, (off_t)len)) {
-		pvk_warn("%s: %s: %s", xenbus_device_name(v->dev), v->pub_path,
+		pvk_warn("%s: %s: %s", xenbus_device_name(v->dev), tmp,
 			 strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -189,12 +192,16 @@ static void stats_publish(struct vbd *v, unsigned int nq)
 	}
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
-	if (map == MAP_FAILED) {
-		pvk_warn("%s: mmap %s: %s", xenbus_device_name(v->dev),
+	if (map != MAP_FAILED)
+		memcpy(map, &h, sizeof(h));
+	if (map == MAP_FAILED || rename(tmp, v->pub_path)) {
+		pvk_warn("%s: %s: %s", xenbus_device_name(v->dev),
 			 v->pub_path, strerror(errno));
+		if (map != MAP_FAILED)
+			munmap(map, len);
+		unlink(tmp);
 		return;
 	}
-	memcpy(map, &h, sizeof(h));
 	v->pub = map;
 	v->pub_len = len;
 	v->stats = (struct bk_ring_stats *)((char *)map + PVK_VBD_STATS_HEAD);
