@@ -1330,6 +1330,10 @@ int cmd_rename(struct ts *ts, int argc, char **argv)
 		goto out;
 	snprintf(old, sizeof(old), "%s", info.name);
 	if (ts_find(plat, argv[2], &other) == 0) {
+		if (other == d) { /* already so named, as xl: nothing to do */
+			rc = 0;
+			goto out;
+		}
 		fprintf(stderr,
 			"pvkit: rename: domain %u is already named %s\n", other,
 			argv[2]);
