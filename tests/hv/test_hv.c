@@ -968,6 +968,13 @@ static int evil_guest(struct pvk_rt *rt, void *p)
 	/* Privileged operations. */
 	EXPECT(pvk_dom_create(rt, "x", 4096, 4096, 1, "", &nd, &fd) == -EPERM);
 	EXPECT(pvk_dom_simple(rt, PVK_HC_dom_destroy, 0) == -EPERM);
+	{ /* naming domains is Dom0's */
+		struct pvk_hc_dom_rename rn = {.domid = pvk_rt_domid(rt)};
+
+		memcpy(rn.name, "evil", 5);
+		EXPECT(pvk_rt_hypercall(rt, PVK_HC_dom_rename, 0, 0, &rn,
+					sizeof(rn), 0, NULL, NULL) == -EPERM);
+	}
 	EXPECT(pvk_dom_set_param(rt, 0, HVM_PARAM_STORE_EVTCHN, 1) == -EPERM);
 	EXPECT(pvk_dom_set_param(rt, DOMID_SELF, HVM_PARAM_STORE_PFN, 1) ==
 	       -EPERM);
@@ -1284,6 +1291,48 @@ static int suspend_guest(struct pvk_rt *rt, void *p)
 	return 4;
 }
 
+static long rename_call(uint32_t domid, const char *name, size_t n)
+{
+	struct pvk_hc_dom_rename a = {.domid = domid};
+
+	memcpy(a.name, name, n);
+	return pvk_rt_hypercall(H.dom0, PVK_HC_dom_rename, 0, 0, &a, sizeof(a),
+				0, NULL, NULL);
+}
+
+/* xl rename's hypervisor half: a live domain's name, unique, terminated,
+ * not empty; Domain-0 and unknown domains refused. */
+static void test_rename(void **state)
+{
+	struct pvk_dominfo info;
+	char full[64];
+	domid_t a, b;
+	int fa, fb;
+
+	(void)state;
+	assert_int_equal(pvk_dom_create(H.dom0, "ra", 4096, 4096, 1, "", &a,
+					&fa),
+			 0);
+	assert_int_equal(pvk_dom_create(H.dom0, "rb", 4096, 4096, 1, "", &b,
+					&fb),
+			 0);
+	assert_int_equal(rename_call(a, "ra2", 4), 0);
+	assert_int_equal(pvk_dom_list(H.dom0, a, &info, 1), 1);
+	assert_string_equal(info.name, "ra2");
+	assert_int_equal(rename_call(a, "rb", 3), -EEXIST);
+	assert_int_equal(rename_call(b, "ra2", 4), -EEXIST);
+	assert_int_equal(rename_call(a, "", 1), -EINVAL);
+	memset(full, 'x', sizeof(full)); /* no terminating NUL */
+	assert_int_equal(rename_call(a, full, sizeof(full)), -EINVAL);
+	assert_int_equal(rename_call(0, "z", 2), -EPERM);
+	assert_int_equal(rename_call(DOMID_FIRST_RESERVED - 1, "z", 2), -ESRCH);
+	assert_int_equal(rename_call(0xfffff, "z", 2), -ESRCH);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, a), 0);
+	assert_int_equal(pvk_dom_simple(H.dom0, PVK_HC_dom_destroy, b), 0);
+	close(fa);
+	close(fb);
+}
+
 static void test_suspend_resume_remote_shutdown(void **state)
 {
 	struct pvk_dominfo info;
@@ -1351,6 +1400,7 @@ int main(void)
 	    cmocka_unit_test(test_malicious_guest),
 	    cmocka_unit_test(test_direct_delivery),
 	    cmocka_unit_test(test_suspend_resume_remote_shutdown),
+	    cmocka_unit_test(test_rename),
 	};
 
 	return cmocka_run_group_tests_name("hv-integration", tests, setup,
