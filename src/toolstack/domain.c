@@ -1252,51 +1252,35 @@ int cmd_domid(struct ts *ts, int argc, char **argv, bool name)
 static void config_rename(const struct ts *ts, domid_t d, const char *old,
 			  const char *new)
 {
-	char path[400], tmp[420], *text = NULL, *at;
-	size_t len = 0;
+	char path[400], tmp[420], want[96], repl[96], *text = NULL, *at;
+	long len;
 	FILE *f;
-	char *want = NULL, *repl = NULL;
-	size_t wl = 0, rl = 0;
-	FILE *m;
 
+	/* the name as config_save wrote it (json_str: a valid name needs no
+	 * escaping, xlcfg_name_valid) */
+	snprintf(want, sizeof(want), "\"name\": \"%s\"", old);
+	snprintf(repl, sizeof(repl), "\"name\": \"%s\"", new);
 	config_path(ts, d, path, sizeof(path));
 	f = fopen(path, "re");
 	if (!f)
 		return;
-	m = open_memstream(&text, &len);
-	if (m) {
-		int c;
-
-		while ((c = fgetc(f)) != EOF)
-			fputc(c, m);
-		fclose(m);
+	if (!fseek(f, 0, SEEK_END) && (len = ftell(f)) > 0 &&
+	    !fseek(f, 0, SEEK_SET) && (text = calloc(1, (size_t)len + 1)) &&
+	    fread(text, 1, (size_t)len, f) != (size_t)len) {
+		free(text);
+		text = NULL;
 	}
 	fclose(f);
-	/* the name as config_save wrote it */
-	m = open_memstream(&want, &wl);
-	if (m) {
-		fprintf(m, "\"name\": ");
-		json_str(m, old);
-		fclose(m);
-	}
-	m = open_memstream(&repl, &rl);
-	if (m) {
-		fprintf(m, "\"name\": ");
-		json_str(m, new);
-		fclose(m);
-	}
-	at = text && want && repl ? strstr(text, want) : NULL;
+	at = text ? strstr(text, want) : NULL;
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	if (at && (f = fopen(tmp, "we"))) {
 		fwrite(text, 1, (size_t)(at - text), f);
 		fputs(repl, f);
-		fputs(at + wl, f);
+		fputs(at + strlen(want), f);
 		if (fclose(f) == 0)
 			rename(tmp, path);
 	}
 	free(text);
-	free(want);
-	free(repl);
 }
 
 /* xl rename DOM NEWNAME: the hypervisor's name (where it keeps one),
