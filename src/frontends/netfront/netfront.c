@@ -684,8 +684,11 @@ static void *queue_thread(void *arg)
 			int n;
 
 			AADD(&nf->stats.events, 1);
+			/* Take tx answers without asking for the next ones:
+			 * the backend tells us again only when a sender
+			 * waiting for space re-arms rsp_event. */
 			pthread_mutex_lock(&q->tx_lock);
-			n = tx_reap_arm(q, &why);
+			n = tx_reap(q, &why);
 			pthread_mutex_unlock(&q->tx_lock);
 			if (n < 0) {
 				nf_break(nf, why);
