@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <xen/xen.h>
 
 #ifdef __cplusplus
@@ -43,6 +44,30 @@ struct netfront;
 #define NETFRONT_MAX_QUEUES 8u
 #define NETFRONT_MAX_FRAME 65535u /* netif's 16-bit packet size */
 #define NETFRONT_MIN_FRAME 14u	  /* an Ethernet header */
+#define NETFRONT_MAX_IOV 64u	  /* fragments of a received frame */
+
+/* Per-frame metadata: on send what the frame asks the backend to do, on
+ * receive what the backend said. */
+#define NETFRONT_CSUM_BLANK 1u	   /* the L4 checksum is not filled in */
+#define NETFRONT_DATA_VALIDATED 2u /* the checksum is known good */
+#define NETFRONT_GSO_NONE 0u
+#define NETFRONT_GSO_TCPV4 1u /* XEN_NETIF_GSO_TYPE_TCPV4 */
+#define NETFRONT_GSO_TCPV6 2u /* XEN_NETIF_GSO_TYPE_TCPV6 */
+struct netfront_meta {
+	unsigned int flags;    /* NETFRONT_CSUM_BLANK, _DATA_VALIDATED */
+	unsigned int gso_type; /* NETFRONT_GSO_* */
+	unsigned int gso_size; /* the MSS, 1..65535, with a gso_type */
+	unsigned int queue;    /* recv: the queue it came on */
+};
+
+/* A received frame in place (netfront_opts.rx_handler): its bytes are
+ * the iov fragments, in the pages posted to the backend. */
+struct netfront_rx_frame {
+	const struct iovec *iov;
+	unsigned int niov;
+	size_t len; /* sum of the fragments, NETFRONT_MIN_FRAME.. */
+	struct netfront_meta meta;
+};
 
 struct netfront_opts {
 	/* Queues wanted; the backend's multi-queue-max-queues caps it.
@@ -62,20 +87,6 @@ struct netfront_opts {
 	 * refuses NETFRONT_CSUM_BLANK); QEMU-style operation with sg and gso
 	 * off. */
 	bool no_csum_offload;
-};
-
-/* Per-frame metadata: on send what the frame asks the backend to do, on
- * receive what the backend said. */
-#define NETFRONT_CSUM_BLANK 1u	   /* the L4 checksum is not filled in */
-#define NETFRONT_DATA_VALIDATED 2u /* the checksum is known good */
-#define NETFRONT_GSO_NONE 0u
-#define NETFRONT_GSO_TCPV4 1u /* XEN_NETIF_GSO_TYPE_TCPV4 */
-#define NETFRONT_GSO_TCPV6 2u /* XEN_NETIF_GSO_TYPE_TCPV6 */
-struct netfront_meta {
-	unsigned int flags;    /* NETFRONT_CSUM_BLANK, _DATA_VALIDATED */
-	unsigned int gso_type; /* NETFRONT_GSO_* */
-	unsigned int gso_size; /* the MSS, 1..65535, with a gso_type */
-	unsigned int queue;    /* recv: the queue it came on */
 };
 
 struct netfront_info {
@@ -119,6 +130,20 @@ int netfront_send(struct netfront *nf, const void *frame, size_t len,
  * larger than cap (it is dropped), -EIO when broken or closing. */
 int netfront_recv(struct netfront *nf, void *buf, size_t cap,
 		  struct netfront_meta *meta, int timeout_ms);
+/* Zero-copy receive: from now on each frame received is handed to
+ * fn(arg, frame) on its queue's event thread, in place (no copy), and its
+ * pages go back to the backend when fn returns; frames already waiting
+ * are handed over at once.  netfront_recv then fails (-EINVAL).  fn NULL
+ * goes back to netfront_recv; once this returns, fn is not running and
+ * will not be called.  The backend can still write the pages while fn
+ * runs: parse headers from a copy (the payload is the backend's word
+ * anyway).  fn is called under the device's receive lock, one frame at a
+ * time; it must not call into this device.  While the device is suspended
+ * frames stay in the ring.  0, or -EINVAL. */
+int netfront_set_rx_handler(struct netfront *nf,
+			    void (*fn)(void *arg,
+				       const struct netfront_rx_frame *f),
+			    void *arg);
 /* A descriptor that is readable while frames may be waiting (poll it,
  * then netfront_recv with timeout 0 until -EAGAIN).  Owned by nf. */
 int netfront_rx_fd(const struct netfront *nf);

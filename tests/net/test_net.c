@@ -18,6 +18,7 @@
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 /* cmocka needs the headers above */
 #include <cmocka.h>
@@ -135,8 +137,100 @@ struct net_arg {
 	bool resume;	     /* ... or the guest suspends and is restored */
 	bool use_fd; /* the guest polls netfront_rx_fd, receives without wait */
 	bool legacy; /* netback --legacy: an older backend offering less */
+	bool zc;     /* the guest receives in place (netfront_set_rx_handler) */
 	struct chan up, down; /* guest -> test, test -> guest */
 };
+
+/* Zero-copy receive: the handler checks each test frame where it lies
+ * (its fragments, gathered into one buffer only to compare) and counts. */
+struct zc_rx {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	const struct net_arg *a;
+	uint64_t seed;
+	unsigned int next[MAX_FLOWS], got;
+	int err;
+	uint8_t *lin, *scratch;
+};
+
+static void zc_frame(void *arg, const struct netfront_rx_frame *f)
+{
+	struct zc_rx *z = arg;
+	size_t off = 0;
+	unsigned int i, fl;
+	int err = 0;
+
+	for (i = 0; i < f->niov; i++) {
+		if (!f->iov[i].iov_len || off + f->iov[i].iov_len > f->len) {
+			err = 40; /* fragments that do not add up */
+			break;
+		}
+		memcpy(z->lin + off, f->iov[i].iov_base, f->iov[i].iov_len);
+		off += f->iov[i].iov_len;
+	}
+	if (!err && off != f->len)
+		err = 41;
+	pthread_mutex_lock(&z->lock);
+	if (!err && is_test_frame(z->lin, off)) {
+		fl = z->lin[11];
+		if (fl >= z->a->flows || z->next[fl] >= z->a->nframes)
+			err = 24;
+		else if (frame_check(z->lin, off, z->seed, z->next[fl],
+				     z->a->maxlen, z->scratch))
+			err = 25;
+		else
+			z->next[fl]++, z->got++;
+	}
+	if (err && !z->err)
+		z->err = err;
+	pthread_cond_broadcast(&z->cond);
+	pthread_mutex_unlock(&z->lock);
+}
+
+/* The guest's receiving half in place: 0 or the failed check. */
+static int guest_zc_recv(struct netfront *nf, struct net_arg *a, uint64_t seed,
+			 uint8_t *buf, uint8_t *scratch)
+{
+	struct zc_rx z = {.a = a, .seed = seed, .lin = buf, .scratch = scratch};
+	unsigned int total = a->nframes * a->flows, told = 0;
+	struct timespec ts;
+	int rc = 0;
+
+	pthread_mutex_init(&z.lock, NULL);
+	pthread_cond_init(&z.cond, NULL);
+	if (netfront_set_rx_handler(nf, zc_frame, &z))
+		return 42;
+	if (netfront_recv(nf, buf, NETFRONT_MAX_FRAME, NULL, 0) != -EINVAL)
+		rc = 43; /* frames go to the handler */
+	pthread_mutex_lock(&z.lock);
+	while (!rc && !z.err && told < total) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 20;
+		while (!z.err && z.got / ACK_EVERY == told / ACK_EVERY &&
+		       z.got != total) {
+			if (pthread_cond_timedwait(&z.cond, &z.lock, &ts)) {
+				fprintf(stderr,
+					"guest: %u frames in place, "
+					"then none\n",
+					z.got);
+				rc = 23;
+				break;
+			}
+		}
+		told = z.got;
+		pthread_mutex_unlock(&z.lock);
+		if (!rc && !z.err && chan_put(&a->up, told))
+			rc = 26;
+		pthread_mutex_lock(&z.lock);
+	}
+	pthread_mutex_unlock(&z.lock);
+	/* Once this returns the handler is not running. */
+	if (netfront_set_rx_handler(nf, NULL, NULL) && !rc)
+		rc = 44;
+	pthread_mutex_destroy(&z.lock);
+	pthread_cond_destroy(&z.cond);
+	return rc ? rc : z.err;
+}
 
 static int guest_round(struct netfront *nf, struct net_arg *a,
 		       unsigned int round, uint8_t *buf, uint8_t *scratch)
@@ -179,6 +273,8 @@ static int guest_round(struct netfront *nf, struct net_arg *a,
 		return 22;
 	/* The other way. */
 	seed++;
+	if (a->zc)
+		return guest_zc_recv(nf, a, seed, buf, scratch);
 	while (got < a->nframes * a->flows) {
 		struct netfront_meta m;
 
@@ -419,9 +515,11 @@ static void test_sg_1q_split(void **state)
 	run(&a, MTU_SG);
 }
 
+/* Also: the guest receives in place (netfront_set_rx_handler). */
 static void test_sg_2q(void **state)
 {
 	struct net_arg a = {.opts = {.num_queues = 2, .sg = true},
+			    .zc = true,
 			    .seed = 4,
 			    .nframes = 100,
 			    .flows = 2,
@@ -527,6 +625,7 @@ static void test_backend_restart(void **state)
 {
 	struct net_arg a = {
 	    .opts = {.num_queues = 2, .sg = true, .split_evtchn = true},
+	    .zc = true,
 	    .seed = 5,
 	    .nframes = 60,
 	    .flows = 2,

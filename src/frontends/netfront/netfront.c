@@ -95,7 +95,7 @@ struct nfq {
 	evtchn_port_t tx_port, rx_port; /* equal unless split */
 	pthread_t thr;
 	bool thr_started;
-	int stopfd;
+	int stopfd, kickfd; /* kick: look at the rings (netfront_resume) */
 	struct xenbus_spurious spur;
 };
 
@@ -117,8 +117,10 @@ struct netfront {
 	bool suspended;	    /* send and recv wait (netfront_suspend) */
 	unsigned int users; /* send/recv calls using the queues */
 
-	pthread_mutex_t rx_lock; /* every queue's rx side */
+	pthread_mutex_t rx_lock; /* every queue's rx side, the handler */
 	pthread_cond_t rx_cond;
+	void (*rx_fn)(void *arg, const struct netfront_rx_frame *f);
+	void *rx_arg;
 	unsigned int rx_next; /* the queue recv looks at first */
 	int rx_fd;	      /* eventfd: frames may be waiting */
 
@@ -152,6 +154,7 @@ static void cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
 }
 
 static void nf_wake_all(struct netfront *nf);
+static void nf_kick(struct netfront *nf);
 
 static void nf_break(struct netfront *nf, const char *why)
 {
@@ -504,16 +507,14 @@ static int rx_fetch(struct nfq *q)
 	return 0;
 }
 
-/* Take one packet from q into buf (rx_lock held).  Returns its length,
- * -EAGAIN when none is complete, -EMSGSIZE (dropped: too big),
- * -EPROTO (*why) for a violation.  Malformed packets are dropped and
- * counted and the next one is looked at. */
-static int rx_take(struct nfq *q, uint8_t *buf, size_t cap,
-		   struct netfront_meta *meta, const char **why)
+/* The next complete, well-formed packet of q into *pkt (rx_lock held, or
+ * the queue thread in handler mode).  Returns 1, -EAGAIN when none is
+ * complete, -EPROTO (*why) for a violation.  Malformed packets are dropped
+ * and counted and the next one is looked at. */
+static int rx_next(struct nfq *q, struct nf_rx_pkt *pkt, const char **why)
 {
 	struct netfront *nf = q->nf;
 	union nf_rx_slot chain[NF_RX_MAX_SLOTS];
-	struct nf_rx_pkt pkt;
 
 	if (rx_fetch(q)) {
 		*why = "rx: more responses than requests";
@@ -528,7 +529,7 @@ static int rx_take(struct nfq *q, uint8_t *buf, size_t cap,
 		for (i = 0; i < n; i++)
 			chain[i] =
 			    q->rx_copy[(q->rx.rsp_cons + i) & (NF_RX_RING - 1)];
-		rc = nf_rx_parse(chain, n, q->rx.rsp_cons, NF_RX_RING, &pkt);
+		rc = nf_rx_parse(chain, n, q->rx.rsp_cons, NF_RX_RING, pkt);
 		if (rc < 0) {
 			*why = "rx: a slot answered out of place or a chain "
 			       "without end";
@@ -543,49 +544,97 @@ static int rx_take(struct nfq *q, uint8_t *buf, size_t cap,
 			}
 			return -EAGAIN;
 		}
-		AADD(&nf->stats.rx_slots, pkt.nslots);
-		if (pkt.err) {
-			AADD(&nf->stats.rx_errors, 1);
-			q->rx.rsp_cons += pkt.nslots;
-			rx_refill(q);
-			continue;
-		}
-		if (pkt.len > cap) {
-			AADD(&nf->stats.rx_too_big, 1);
-			q->rx.rsp_cons += pkt.nslots;
-			rx_refill(q);
-			return -EMSGSIZE;
-		}
-		{
-			size_t off = 0;
-
-			for (i = 0; i < pkt.nfrags; i++) {
-				const struct nf_rx_frag *fr = &pkt.frag[i];
-
-				memcpy(buf + off,
-				       q->rx_page[fr->slot] + fr->offset,
-				       fr->size);
-				off += fr->size;
-			}
-		}
-		if (meta) {
-			memset(meta, 0, sizeof(*meta));
-			if (pkt.flags & NETRXF_csum_blank)
-				meta->flags |= NETFRONT_CSUM_BLANK;
-			if (pkt.flags & NETRXF_data_validated)
-				meta->flags |= NETFRONT_DATA_VALIDATED;
-			meta->gso_type = pkt.gso_type;
-			meta->gso_size = pkt.gso_size;
-			meta->queue = q->id;
-		}
-		q->rx.rsp_cons += pkt.nslots;
+		AADD(&nf->stats.rx_slots, pkt->nslots);
+		if (!pkt->err)
+			return 1;
+		AADD(&nf->stats.rx_errors, 1);
+		q->rx.rsp_cons += pkt->nslots;
 		rx_refill(q);
-		AADD(&nf->stats.rx_frames, 1);
-		AADD(&nf->stats.rx_bytes, pkt.len);
-		AADD(&nf->stats.queue_rx_frames[q->id], 1);
-		return (int)pkt.len;
 	}
 	return -EAGAIN;
+}
+
+static void rx_meta(const struct nfq *q, const struct nf_rx_pkt *pkt,
+		    struct netfront_meta *meta)
+{
+	memset(meta, 0, sizeof(*meta));
+	if (pkt->flags & NETRXF_csum_blank)
+		meta->flags |= NETFRONT_CSUM_BLANK;
+	if (pkt->flags & NETRXF_data_validated)
+		meta->flags |= NETFRONT_DATA_VALIDATED;
+	meta->gso_type = pkt->gso_type;
+	meta->gso_size = pkt->gso_size;
+	meta->queue = q->id;
+}
+
+/* pkt is done with: its pages are posted again. */
+static void rx_consume(struct nfq *q, const struct nf_rx_pkt *pkt)
+{
+	struct netfront *nf = q->nf;
+
+	q->rx.rsp_cons += pkt->nslots;
+	rx_refill(q);
+	AADD(&nf->stats.rx_frames, 1);
+	AADD(&nf->stats.rx_bytes, pkt->len);
+	AADD(&nf->stats.queue_rx_frames[q->id], 1);
+}
+
+/* Take one packet from q into buf (rx_lock held).  Returns its length,
+ * -EAGAIN when none is complete, -EMSGSIZE (dropped: too big),
+ * -EPROTO (*why) for a violation. */
+static int rx_take(struct nfq *q, uint8_t *buf, size_t cap,
+		   struct netfront_meta *meta, const char **why)
+{
+	struct nf_rx_pkt pkt;
+	size_t off = 0;
+	unsigned int i;
+	int rc = rx_next(q, &pkt, why);
+
+	if (rc < 0)
+		return rc;
+	if (pkt.len > cap) {
+		AADD(&q->nf->stats.rx_too_big, 1);
+		q->rx.rsp_cons += pkt.nslots;
+		rx_refill(q);
+		return -EMSGSIZE;
+	}
+	for (i = 0; i < pkt.nfrags; i++) {
+		const struct nf_rx_frag *fr = &pkt.frag[i];
+
+		memcpy(buf + off, q->rx_page[fr->slot] + fr->offset, fr->size);
+		off += fr->size;
+	}
+	if (meta)
+		rx_meta(q, &pkt, meta);
+	rx_consume(q, &pkt);
+	return (int)pkt.len;
+}
+
+/* Handler mode: hand every complete packet of q to the handler in place
+ * (the queue thread; q's rx side is its own).  -EPROTO (*why). */
+static int rx_deliver(struct nfq *q, const char **why)
+{
+	struct netfront *nf = q->nf;
+	struct iovec iov[NF_RX_MAX_SLOTS];
+	struct netfront_rx_frame f;
+	struct nf_rx_pkt pkt;
+	unsigned int i;
+	int rc;
+
+	while ((rc = rx_next(q, &pkt, why)) == 1) {
+		for (i = 0; i < pkt.nfrags; i++) {
+			iov[i].iov_base =
+			    q->rx_page[pkt.frag[i].slot] + pkt.frag[i].offset;
+			iov[i].iov_len = pkt.frag[i].size;
+		}
+		f.iov = iov;
+		f.niov = pkt.nfrags;
+		f.len = pkt.len;
+		rx_meta(q, &pkt, &f.meta);
+		nf->rx_fn(nf->rx_arg, &f);
+		rx_consume(q, &pkt);
+	}
+	return rc == -EAGAIN ? 0 : rc;
 }
 
 int netfront_recv(struct netfront *nf, void *buf, size_t cap,
@@ -609,6 +658,11 @@ int netfront_recv(struct netfront *nf, void *buf, size_t cap,
 		pthread_mutex_lock(&nf->rx_lock);
 		for (;;) {
 			bool more = false;
+
+			if (nf->rx_fn) {
+				rc = -EINVAL; /* frames go to the handler */
+				break;
+			}
 
 			rc = -EAGAIN;
 			for (i = 0; i < nf->nq && rc == -EAGAIN; i++) {
@@ -659,66 +713,139 @@ int netfront_recv(struct netfront *nf, void *buf, size_t cap,
 
 int netfront_rx_fd(const struct netfront *nf) { return nf->rx_fd; }
 
+int netfront_set_rx_handler(struct netfront *nf,
+			    void (*fn)(void *arg,
+				       const struct netfront_rx_frame *f),
+			    void *arg)
+{
+	if (!nf)
+		return -EINVAL;
+	pthread_mutex_lock(&nf->rx_lock);
+	nf->rx_fn = fn;
+	nf->rx_arg = arg;
+	pthread_cond_broadcast(&nf->rx_cond); /* recv leaves */
+	pthread_mutex_unlock(&nf->rx_lock);
+	pthread_mutex_lock(&nf->lock);
+	nf_kick(nf); /* what waits goes to the handler */
+	pthread_mutex_unlock(&nf->lock);
+	return 0;
+}
+
 /* ---- the event thread --------------------------------------------------- */
+
+/* Handler mode: deliver what q has, re-arming rsp_event until nothing is
+ * left (rx_lock held).  -EPROTO (*why). */
+static int rx_handle(struct nfq *q, const char **why)
+{
+	struct netfront *nf = q->nf;
+	int more, rc;
+
+	do {
+		if (ALOAD(&nf->suspended))
+			return 0; /* netfront_resume kicks us */
+		rc = rx_deliver(q, why);
+		if (rc < 0)
+			return rc;
+		RING_FINAL_CHECK_FOR_RESPONSES(&q->rx, more);
+	} while (more);
+	return 0;
+}
+
+/* Tell the queue threads to look at their rings (nf->lock held). */
+static void nf_kick(struct netfront *nf)
+{
+	uint64_t one = 1;
+	unsigned int i;
+
+	if (nf->recovering || nf->closing)
+		return; /* new queues look anyway; none will */
+	for (i = 0; i < nf->nq; i++)
+		if (write(nf->q[i]->kickfd, &one, sizeof(one)) < 0)
+			pvk_warn("netfront: cannot wake a queue thread");
+}
+
+/* One look at q's rings (an event or a kick): tx answers, rx frames. */
+static void queue_look(struct nfq *q, bool event)
+{
+	struct netfront *nf = q->nf;
+	const char *why = NULL;
+	bool work;
+	uint64_t one = 1, hold;
+	int n;
+
+	/* Take tx answers without asking for the next ones: the backend
+	 * tells us again only when a sender waiting for space re-arms
+	 * rsp_event. */
+	pthread_mutex_lock(&q->tx_lock);
+	n = tx_reap(q, &why);
+	pthread_mutex_unlock(&q->tx_lock);
+	if (n < 0) {
+		nf_break(nf, why);
+		return;
+	}
+	work = n > 0;
+	pthread_mutex_lock(&nf->rx_lock);
+	if (ALOAD(&q->rx.sring->rsp_prod) != q->rx.rsp_cons) {
+		work = true;
+		if (nf->rx_fn) {
+			n = rx_handle(q, &why);
+		} else {
+			pthread_cond_broadcast(&nf->rx_cond);
+			if (write(nf->rx_fd, &one, sizeof(one)) < 0)
+				pvk_warn("netfront: rx fd: %s",
+					 strerror(errno));
+		}
+	}
+	pthread_mutex_unlock(&nf->rx_lock);
+	if (n < 0) {
+		nf_break(nf, why);
+		return;
+	}
+	if (!event)
+		return;
+	if (!work)
+		AADD(&nf->stats.spurious_events, 1);
+	hold = xenbus_spurious_account(&q->spur, work);
+	if (hold) {
+		/* An event flood without work: hold the port masked a
+		 * while (the lateeoi idea). */
+		struct timespec ts = {0, (long)hold};
+
+		AADD(&nf->stats.throttled, 1);
+		nanosleep(&ts, NULL);
+	}
+}
 
 static void *queue_thread(void *arg)
 {
 	struct nfq *q = arg;
 	struct netfront *nf = q->nf;
 	const struct pvk_evtchn_ops *evo = nf->plat->evtchn;
-	struct pollfd p[2] = {
+	struct pollfd p[3] = {
 	    {.fd = evo->fd(q->ev), .events = POLLIN},
 	    {.fd = q->stopfd, .events = POLLIN},
+	    {.fd = q->kickfd, .events = POLLIN},
 	};
 	evtchn_port_t got;
+	uint64_t junk;
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents & POLLIN)
 			break;
+		if (p[2].revents & POLLIN) {
+			if (read(q->kickfd, &junk, sizeof(junk)) < 0)
+				pvk_warn("netfront: kick fd: %s",
+					 strerror(errno));
+			queue_look(q, false);
+		}
 		while (evo->pending(q->ev, &got) == 0) {
-			const char *why = NULL;
-			bool work = false;
-			uint64_t one = 1, hold;
-			int n;
-
 			AADD(&nf->stats.events, 1);
-			/* Take tx answers without asking for the next ones:
-			 * the backend tells us again only when a sender
-			 * waiting for space re-arms rsp_event. */
-			pthread_mutex_lock(&q->tx_lock);
-			n = tx_reap(q, &why);
-			pthread_mutex_unlock(&q->tx_lock);
-			if (n < 0) {
-				nf_break(nf, why);
-				evo->unmask(q->ev, got);
-				continue;
-			}
-			work = n > 0;
-			pthread_mutex_lock(&nf->rx_lock);
-			if (ALOAD(&q->rx.sring->rsp_prod) != q->rx.rsp_cons) {
-				work = true;
-				pthread_cond_broadcast(&nf->rx_cond);
-				if (write(nf->rx_fd, &one, sizeof(one)) < 0)
-					pvk_warn("netfront: rx fd: %s",
-						 strerror(errno));
-			}
-			pthread_mutex_unlock(&nf->rx_lock);
-			if (!work)
-				AADD(&nf->stats.spurious_events, 1);
-			hold = xenbus_spurious_account(&q->spur, work);
-			if (hold) {
-				/* An event flood without work: hold the port
-				 * masked a while (the lateeoi idea). */
-				struct timespec ts = {0, (long)hold};
-
-				AADD(&nf->stats.throttled, 1);
-				nanosleep(&ts, NULL);
-			}
+			queue_look(q, true);
 			evo->unmask(q->ev, got);
 		}
-		p[0].revents = p[1].revents = 0;
+		p[0].revents = p[1].revents = p[2].revents = 0;
 	}
 	return NULL;
 }
@@ -765,6 +892,8 @@ static void queue_free(struct nfq *q)
 			 nf->x.path, q->id, left);
 	if (q->stopfd >= 0)
 		close(q->stopfd);
+	if (q->kickfd >= 0)
+		close(q->kickfd);
 	pthread_mutex_destroy(&q->tx_lock);
 	pthread_cond_destroy(&q->tx_cond);
 	free(q);
@@ -805,7 +934,7 @@ static int queue_new(struct netfront *nf, unsigned int id, bool split,
 		return -ENOMEM;
 	q->nf = nf;
 	q->id = id;
-	q->stopfd = -1;
+	q->stopfd = q->kickfd = -1;
 	pthread_mutex_init(&q->tx_lock, NULL);
 	pthread_cond_init(&q->tx_cond, NULL);
 	rc = plat->gntshr->share(nf->shr, nf->x.be_id, 1, 1, &q->tx_ref,
@@ -852,7 +981,8 @@ static int queue_new(struct netfront *nf, unsigned int id, bool split,
 	rx_refill(q);
 	pthread_mutex_unlock(&nf->rx_lock);
 	q->stopfd = eventfd(0, EFD_CLOEXEC);
-	if (q->stopfd < 0) {
+	q->kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->stopfd < 0 || q->kickfd < 0) {
 		rc = -errno;
 		goto fail;
 	}
@@ -1354,6 +1484,7 @@ int netfront_resume(struct netfront *nf, bool cancelled)
 	}
 	pthread_mutex_lock(&nf->lock);
 	nf->suspended = false;
+	nf_kick(nf); /* frames left for a handler while suspended */
 	pthread_cond_broadcast(&nf->cond);
 	pthread_mutex_unlock(&nf->lock);
 	pvk_info("netfront %s: resumed (%s)", nf->x.path,

@@ -30,6 +30,8 @@
 #include "pvkit/netfront.h"
 
 #define BUF_SIZE (NETFRONT_MAX_FRAME + 1)
+/* Received headers parsed from (and written from) a copy of this much. */
+#define NT_HEAD 512u
 
 struct nettap {
 	struct netfront *nf;
@@ -37,7 +39,7 @@ struct nettap {
 	uint8_t mac[6];
 	int tapfd, nsfd, stopfd;
 	pthread_t tx, rx;
-	bool tx_started, rx_started;
+	bool tx_started, rx_started, handler;
 	uint64_t reconnects; /* netfront's, when we last announced */
 };
 
@@ -228,61 +230,87 @@ static void announce(struct nettap *t)
 	freeifaddrs(ifa);
 }
 
-static void *rx_thread(void *arg)
+/* netfront's handler (its event thread): one frame, in place in the pages
+ * the backend wrote, onto the TAP.  The headers the virtio-net header
+ * describes are parsed from a copy and that copy is what the TAP gets, so
+ * a backend changing the page meanwhile changes payload only. */
+static void rx_frame(void *arg, const struct netfront_rx_frame *f)
 {
 	struct nettap *t = arg;
 	struct virtio_net_hdr vh;
-	struct netfront_meta m;
-	struct netfront_stats st;
+	uint8_t head[NT_HEAD];
+	struct iovec iov[2 + NETFRONT_MAX_IOV];
 	struct netif_l4 l4;
-	struct pollfd p[2] = {{.fd = netfront_rx_fd(t->nf), .events = POLLIN},
-			      {.fd = t->stopfd, .events = POLLIN}};
-	uint8_t *buf = malloc(BUF_SIZE);
-	struct iovec iov[2] = {{&vh, sizeof(vh)}, {buf, 0}};
-	int n;
+	size_t h = f->len < sizeof(head) ? f->len : sizeof(head), got, skip;
+	unsigned int i, n = 2;
 
-	if (buf && setns(t->nsfd, CLONE_NEWNET) < 0)
+	for (i = 0, got = 0; i < f->niov && got < h; i++) {
+		size_t c =
+		    f->iov[i].iov_len < h - got ? f->iov[i].iov_len : h - got;
+
+		memcpy(head + got, f->iov[i].iov_base, c);
+		got += c;
+	}
+	memset(&vh, 0, sizeof(vh));
+	if ((f->meta.flags & NETFRONT_CSUM_BLANK) &&
+	    !netif_parse_l4(head, h, &l4)) {
+		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh.csum_start = l4.csum_start;
+		vh.csum_offset = l4.csum_offset;
+		if (f->meta.gso_type) {
+			vh.gso_type = f->meta.gso_type == NETFRONT_GSO_TCPV4
+					  ? VIRTIO_NET_HDR_GSO_TCPV4
+					  : VIRTIO_NET_HDR_GSO_TCPV6;
+			vh.gso_size = (uint16_t)f->meta.gso_size;
+			vh.hdr_len = l4.hdr_len;
+		}
+	} else if (f->meta.flags & NETFRONT_CSUM_BLANK) {
+		return; /* no header to finish it from */
+	} else if (f->meta.flags & NETFRONT_DATA_VALIDATED) {
+		vh.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+	}
+	iov[0].iov_base = &vh;
+	iov[0].iov_len = sizeof(vh);
+	iov[1].iov_base = head;
+	iov[1].iov_len = h;
+	/* the rest, after the copied head */
+	for (i = 0, skip = h; i < f->niov; i++) {
+		if (f->iov[i].iov_len <= skip) {
+			skip -= f->iov[i].iov_len;
+			continue;
+		}
+		iov[n].iov_base = (uint8_t *)f->iov[i].iov_base + skip;
+		iov[n].iov_len = f->iov[i].iov_len - skip;
+		skip = 0;
+		n++;
+	}
+	if (writev(t->tapfd, iov, (int)n) < 0 && errno != EAGAIN)
+		pvk_debug("%s: TAP write: %s", t->ifname, strerror(errno));
+}
+
+/* Announce the interface after each reconnection (in its namespace). */
+static void *announce_thread(void *arg)
+{
+	struct nettap *t = arg;
+	struct netfront_stats st;
+	struct pollfd p = {.fd = t->stopfd, .events = POLLIN};
+
+	if (setns(t->nsfd, CLONE_NEWNET) < 0)
 		pvk_warn("%s: cannot enter its namespace: no gratuitous ARP",
 			 t->ifname);
-	while (buf) {
-		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+	for (;;) {
+		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
 			break;
-		if (p[1].revents)
+		if (p.revents)
 			break;
 		netfront_get_stats(t->nf, &st);
 		if (st.reconnects != t->reconnects) {
 			t->reconnects = st.reconnects;
 			announce(t);
 		}
-		while ((n = netfront_recv(t->nf, buf, BUF_SIZE, &m, 0)) >= 0) {
-			memset(&vh, 0, sizeof(vh));
-			if ((m.flags & NETFRONT_CSUM_BLANK) &&
-			    !netif_parse_l4(buf, (size_t)n, &l4)) {
-				vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-				vh.csum_start = l4.csum_start;
-				vh.csum_offset = l4.csum_offset;
-				if (m.gso_type) {
-					vh.gso_type =
-					    m.gso_type == NETFRONT_GSO_TCPV4
-						? VIRTIO_NET_HDR_GSO_TCPV4
-						: VIRTIO_NET_HDR_GSO_TCPV6;
-					vh.gso_size = (uint16_t)m.gso_size;
-					vh.hdr_len = l4.hdr_len;
-				}
-			} else if (m.flags & NETFRONT_CSUM_BLANK) {
-				continue; /* no header to finish it from */
-			} else if (m.flags & NETFRONT_DATA_VALIDATED) {
-				vh.flags = VIRTIO_NET_HDR_F_DATA_VALID;
-			}
-			iov[1].iov_len = (size_t)n;
-			if (writev(t->tapfd, iov, 2) < 0 && errno != EAGAIN)
-				pvk_debug("%s: TAP write: %s", t->ifname,
-					  strerror(errno));
-		}
-		if (n == -EIO)
+		if (netfront_broken(t->nf))
 			break;
 	}
-	free(buf);
 	return NULL;
 }
 
@@ -296,6 +324,8 @@ void nettap_stop(struct nettap *t)
 		return;
 	if (t->stopfd >= 0 && write(t->stopfd, &one, sizeof(one)) < 0)
 		pvk_warn("%s: cannot stop its threads", t->ifname);
+	if (t->handler)
+		netfront_set_rx_handler(t->nf, NULL, NULL);
 	if (t->tx_started)
 		pthread_join(t->tx, NULL);
 	if (t->rx_started)
@@ -350,8 +380,11 @@ int nettap_start(struct netfront *nf, const char *ns, const char *ifname,
 		rc = -pthread_create(&t->tx, NULL, tx_thread, t);
 	t->tx_started = !rc;
 	if (!rc)
-		rc = -pthread_create(&t->rx, NULL, rx_thread, t);
+		rc = -pthread_create(&t->rx, NULL, announce_thread, t);
 	t->rx_started = !rc;
+	if (!rc)
+		rc = netfront_set_rx_handler(nf, rx_frame, t);
+	t->handler = !rc;
 	if (rc) {
 		nettap_stop(t);
 		return rc;

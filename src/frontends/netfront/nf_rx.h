@@ -18,11 +18,13 @@
 /* The ring and netif ABI, with the barriers ring.h wants, as the netif
  * core includes them. */
 #include "netif/netif.h"
+#include "pvkit/netfront.h"
 
 #define NF_PAGE_SIZE NETIF_PAGE_SIZE
 /* Slots (data and extra info) one packet may take: more is a backend that
  * never ends its chain (Linux sends at most 18 data slots and 2 extras). */
 #define NF_RX_MAX_SLOTS 64u
+_Static_assert(NF_RX_MAX_SLOTS == NETFRONT_MAX_IOV, "a frame's fragments");
 
 /* One rx ring slot's response, either form (8 bytes each). */
 union nf_rx_slot {
