@@ -123,6 +123,36 @@ bool netfront_broken(const struct netfront *nf);
  * -ETIMEDOUT: no space in time; -EIO: broken or closing. */
 int netfront_send(struct netfront *nf, const void *frame, size_t len,
 		  const struct netfront_meta *meta, int timeout_ms);
+/* Zero-copy transmit: a frame written straight into the pages shared
+ * with the backend.  netfront_tx_reserve takes room for a frame of up to
+ * max_len bytes on queue queue (modulo the queues negotiated; frames of
+ * one flow belong on one queue) and fills b->iov with where its bytes go,
+ * in order (pages, the last one shorter).  Write the frame from the start
+ * of b->iov and nothing else (the pages are the backend's to read:
+ * whatever is written there may be seen; bytes an earlier frame left
+ * after this one are cleared), then netfront_tx_commit it with its length
+ * and meta, or netfront_tx_abort (everything reserved is cleared).
+ * Between the two the caller holds the device (a reconnection waits for
+ * it): commit or abort promptly, from any thread.  reserve: 0, -EINVAL,
+ * -ETIMEDOUT (no room in time), -EIO (broken or closing).  commit: as
+ * netfront_send, and -EAGAIN when the device began reconnecting (the
+ * frame is not sent); on any error the reservation is given back. */
+#define NETFRONT_TX_MAX_PAGES 16u
+struct netfront_txbuf {
+	struct iovec iov[NETFRONT_TX_MAX_PAGES];
+	unsigned int niov;
+	size_t cap; /* max_len */
+	/* netfront's own */
+	void *q_;
+	uint16_t id_[NETFRONT_TX_MAX_PAGES];
+};
+int netfront_tx_reserve(struct netfront *nf, unsigned int queue, size_t max_len,
+			struct netfront_txbuf *b, int timeout_ms);
+int netfront_tx_commit(struct netfront *nf, struct netfront_txbuf *b,
+		       size_t len, const struct netfront_meta *meta,
+		       int timeout_ms);
+void netfront_tx_abort(struct netfront *nf, struct netfront_txbuf *b);
+
 /* Take one received frame into buf (cap bytes).  meta (may be NULL) gets
  * its flags, GSO information and queue.  Waits up to timeout_ms (< 0:
  * forever, 0: not at all).  Returns the frame's length, or -EAGAIN (0

@@ -7,7 +7,10 @@
  *   - rx responses past what was requested (XSA-39's lesson, the other
  *     way round), an rx slot answered out of its place, an rx chain that
  *     never ends;
- *   - a tx response with an id never sent, a tx id answered twice.
+ *   - a tx response with an id never sent, a tx id answered twice, an id
+ *     a zero-copy sender holds (reserved, not sent).
+ * A tx page holds the frame and zeros only: a short frame written in place
+ * after a long one in the same page leaves nothing of it (XSA-403).
  * A malformed packet is only dropped (offset + size beyond the page), and
  * an event flood is throttled (XSA-391): the device goes on and takes
  * the next good packet.
@@ -42,7 +45,48 @@ enum evil {
 	EVIL_TX_UNKNOWN_ID,
 	EVIL_TX_DUP_ID,
 	EVIL_FLOOD,
+	EVIL_TX_RESERVED_ID,   /* answers an id a zero-copy sender holds */
+	EVIL_TX_STALE,	       /* reads a whole page behind a short frame */
+	EVIL_RX_BAD_OFFSET_ZC, /* RX_BAD_OFFSET, received in place */
 };
+
+/* Zero-copy receive: the handler keeps the first frame it is given. */
+struct zc_got {
+	uint8_t buf[4096];
+	size_t len;
+	unsigned int frames;
+};
+
+static void zc_keep(void *arg, const struct netfront_rx_frame *f)
+{
+	struct zc_got *g = arg;
+	size_t off = 0;
+	unsigned int i;
+
+	if (__atomic_load_n(&g->frames, __ATOMIC_ACQUIRE) || f->len > 4096)
+		return;
+	for (i = 0; i < f->niov; i++) {
+		memcpy(g->buf + off, f->iov[i].iov_base, f->iov[i].iov_len);
+		off += f->iov[i].iov_len;
+	}
+	g->len = off;
+	__atomic_store_n(&g->frames, 1, __ATOMIC_RELEASE);
+}
+
+/* A frame written in place: len bytes of v. */
+static int zc_send_fill(struct netfront *nf, uint8_t v, size_t len)
+{
+	struct netfront_txbuf b;
+	size_t off = 0;
+	unsigned int i;
+	int rc = netfront_tx_reserve(nf, 0, len, &b, 5000);
+
+	for (i = 0; !rc && i < b.niov; i++) {
+		memset(b.iov[i].iov_base, v, b.iov[i].iov_len);
+		off += b.iov[i].iov_len;
+	}
+	return rc ? rc : netfront_tx_commit(nf, &b, off, NULL, 5000);
+}
 
 #define GOOD_LEN 60u
 
@@ -101,6 +145,47 @@ static int victim(struct pvk_platform *plat, struct xs_client *xs, void *p)
 				return 6;
 		}
 		break;
+	case EVIL_RX_BAD_OFFSET_ZC: {
+		static struct zc_got g;
+
+		if (netfront_set_rx_handler(nf, zc_keep, &g))
+			return 10;
+		for (i = 0;
+		     i < 1000 && !__atomic_load_n(&g.frames, __ATOMIC_ACQUIRE);
+		     i++)
+			usleep(10000);
+		netfront_get_stats(nf, &st);
+		if (g.len != GOOD_LEN || memcmp(g.buf, want, GOOD_LEN) ||
+		    st.rx_errors != 1 || netfront_broken(nf))
+			return 11;
+		if (netfront_set_rx_handler(nf, NULL, NULL))
+			return 12;
+		break;
+	}
+	case EVIL_TX_RESERVED_ID: {
+		/* id 0 held by a reservation, the frame sent goes as id 1 */
+		struct netfront_txbuf b;
+
+		if (netfront_tx_reserve(nf, 0, 100, &b, 5000) ||
+		    netfront_send(nf, want, GOOD_LEN, NULL, 5000))
+			return 13;
+		for (i = 0; i < 1000 && !netfront_broken(nf); i++)
+			usleep(10000);
+		memset(b.iov[0].iov_base, 0, b.iov[0].iov_len);
+		if (netfront_tx_commit(nf, &b, GOOD_LEN, NULL, 1000) != -EIO)
+			return 14;
+		break;
+	}
+	case EVIL_TX_STALE:
+		/* A long frame in every page, then a short one. */
+		for (i = 0; i < (int)NETIF_TX_RING_SIZE; i++)
+			if (zc_send_fill(nf, 0xee, 4000))
+				return 15;
+		if (zc_send_fill(nf, 0x11, GOOD_LEN))
+			return 16;
+		for (i = 0; i < 1000 && !netfront_broken(nf); i++)
+			usleep(10000);
+		break;
 	case EVIL_TX_UNKNOWN_ID:
 	case EVIL_TX_DUP_ID:
 		for (i = 0; i < (mode == EVIL_TX_DUP_ID ? 2 : 1); i++)
@@ -114,6 +199,7 @@ static int victim(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	}
 	/* A broken device refuses new work cleanly. */
 	if (mode != EVIL_RX_BAD_OFFSET && mode != EVIL_FLOOD &&
+	    mode != EVIL_RX_BAD_OFFSET_ZC &&
 	    (netfront_send(nf, want, GOOD_LEN, NULL, 1000) != -EIO ||
 	     netfront_recv(nf, buf, sizeof(buf), NULL, 0) != -EIO))
 		return 9;
@@ -154,12 +240,18 @@ static uint64_t fe_u64(domid_t d, const char *node)
 	return v;
 }
 
-static void *map_ref(struct evil_be *b, grant_ref_t ref)
+static void *map_ref_as(struct evil_be *b, grant_ref_t ref, int writable)
 {
 	void *p = NULL;
 
-	assert_int_equal(P0->gnttab->map(b->gt, b->d, &ref, 1, 1, &p, NULL), 0);
+	assert_int_equal(
+	    P0->gnttab->map(b->gt, b->d, &ref, 1, writable, &p, NULL), 0);
 	return p;
+}
+
+static void *map_ref(struct evil_be *b, grant_ref_t ref)
+{
+	return map_ref_as(b, ref, 1);
 }
 
 /* Advertise, wait for the frontend's Connected, map and bind, say
@@ -266,6 +358,7 @@ static void run_evil(enum evil mode)
 		be_push(&b, 80, 0);
 		break;
 	case EVIL_RX_BAD_OFFSET:
+	case EVIL_RX_BAD_OFFSET_ZC:
 		rx_rsp(&b, 0, 4000, 200, 0);
 		rx_good(&b, 1);
 		be_push(&b, 2, 0);
@@ -290,6 +383,49 @@ static void run_evil(enum evil mode)
 		RING_GET_RESPONSE(&b.tx, 0)->status = NETIF_RSP_OKAY;
 		be_push(&b, 0, 1);
 		break;
+	case EVIL_TX_RESERVED_ID:
+		wait_reqs(&b.tx.sring->req_prod, 1);
+		assert_int_equal(RING_GET_REQUEST(&b.tx, 0)->id, 1);
+		RING_GET_RESPONSE(&b.tx, 0)->id = 0;
+		RING_GET_RESPONSE(&b.tx, 0)->status = NETIF_RSP_OKAY;
+		be_push(&b, 0, 1);
+		break;
+	case EVIL_TX_STALE: {
+		/* Every id carries a long frame; answered, one page is used
+		 * again for the short frame, which must hold it and zeros
+		 * (XSA-403), nothing of the long one. */
+		struct netif_tx_request r1;
+		uint8_t *page;
+		unsigned int k;
+
+		wait_reqs(&b.tx.sring->req_prod, NETIF_TX_RING_SIZE);
+		for (k = 0; k < NETIF_TX_RING_SIZE; k++) {
+			struct netif_tx_request r0 =
+			    *RING_GET_REQUEST(&b.tx, k);
+
+			assert_int_equal(r0.size, 4000);
+			RING_GET_RESPONSE(&b.tx, k)->id = r0.id;
+			RING_GET_RESPONSE(&b.tx, k)->status = NETIF_RSP_OKAY;
+		}
+		be_push(&b, 0, NETIF_TX_RING_SIZE);
+		wait_reqs(&b.tx.sring->req_prod, NETIF_TX_RING_SIZE + 1);
+		r1 = *RING_GET_REQUEST(&b.tx, NETIF_TX_RING_SIZE);
+		assert_int_equal(r1.size, GOOD_LEN);
+		page = map_ref_as(&b, r1.gref, 0); /* shared read-only */
+		for (k = 0; k < GOOD_LEN; k++)
+			assert_int_equal(page[k], 0x11);
+		for (k = GOOD_LEN; k < NETIF_PAGE_SIZE; k++)
+			if (page[k])
+				fail_msg("tx page byte %u left: %#x", k,
+					 page[k]);
+		P0->gnttab->unmap(b.gt, page, 1);
+		/* then break it, so that the frontend closes */
+		RING_GET_RESPONSE(&b.tx, NETIF_TX_RING_SIZE)->id = 300;
+		RING_GET_RESPONSE(&b.tx, NETIF_TX_RING_SIZE)->status =
+		    NETIF_RSP_OKAY;
+		be_push(&b, 0, NETIF_TX_RING_SIZE + 1);
+		break;
+	}
 	case EVIL_TX_DUP_ID:
 		wait_reqs(&b.tx.sring->req_prod, 2);
 		for (i = 0; i < 2; i++) {
@@ -360,6 +496,24 @@ static void test_flood(void **state)
 	run_evil(EVIL_FLOOD);
 }
 
+static void test_tx_reserved_id(void **state)
+{
+	(void)state;
+	run_evil(EVIL_TX_RESERVED_ID);
+}
+
+static void test_tx_stale(void **state)
+{
+	(void)state;
+	run_evil(EVIL_TX_STALE);
+}
+
+static void test_rx_bad_offset_zc(void **state)
+{
+	(void)state;
+	run_evil(EVIL_RX_BAD_OFFSET_ZC);
+}
+
 static int setup(void **state)
 {
 	int rc;
@@ -389,6 +543,9 @@ int main(void)
 	    cmocka_unit_test(test_tx_unknown_id),
 	    cmocka_unit_test(test_tx_dup_id),
 	    cmocka_unit_test(test_flood),
+	    cmocka_unit_test(test_tx_reserved_id),
+	    cmocka_unit_test(test_tx_stale),
+	    cmocka_unit_test(test_rx_bad_offset_zc),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -55,6 +55,9 @@ _Static_assert((NETFRONT_MAX_FRAME + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE <=
 	       "a largest frame copied from offset 0 fits the slots every "
 	       "backend takes");
 
+_Static_assert(NETFRONT_TX_MAX_PAGES *NF_PAGE_SIZE >= NETFRONT_MAX_FRAME,
+	       "a reservation holds a largest frame");
+
 #define ALOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define ASTORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define AADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
@@ -74,7 +77,9 @@ struct nfq {
 	uint8_t *tx_page[NF_TX_RING];
 	grant_ref_t tx_gref[NF_TX_RING];
 	uint16_t tx_dirty[NF_TX_RING]; /* bytes of the page not zero */
-	bool tx_busy[NF_TX_RING];
+	bool tx_busy[NF_TX_RING];      /* in flight: the backend answers it */
+	bool tx_resv[NF_TX_RING];      /* reserved: a caller fills its page */
+	unsigned int ntx_resv;
 	uint16_t tx_free[NF_TX_RING];
 	unsigned int ntx_free;
 
@@ -243,7 +248,8 @@ static int tx_reap(struct nfq *q, const char **why)
 	q->tx.rsp_cons = prod;
 	/* Everything answered but ids still out: responses said NULL for
 	 * data slots. */
-	if (q->tx.rsp_cons == q->tx.req_prod_pvt && q->ntx_free != NF_TX_RING) {
+	if (q->tx.rsp_cons == q->tx.req_prod_pvt &&
+	    q->ntx_free + q->ntx_resv != NF_TX_RING) {
 		*why = "tx: every request answered, some ids never";
 		return -EPROTO;
 	}
@@ -302,135 +308,133 @@ static unsigned int flow_queue(const struct netfront *nf, const uint8_t *f,
 	return h % nf->nq;
 }
 
-/* Copy n bytes into tx page id, clearing what an earlier, longer
- * fragment left there. */
-static void tx_fill(struct nfq *q, uint16_t id, const uint8_t *src, uint16_t n)
+/* Page id now holds n bytes of a fragment: clear what an earlier, longer
+ * fragment left after them. */
+static void tx_clean(struct nfq *q, uint16_t id, uint16_t n)
 {
-	uint8_t *p = q->tx_page[id];
-
-	memcpy(p, src, n);
 	if (q->tx_dirty[id] > n)
-		memset(p + n, 0, q->tx_dirty[id] - n);
+		memset(q->tx_page[id] + n, 0, q->tx_dirty[id] - n);
 	q->tx_dirty[id] = n;
 }
 
-static uint16_t tx_take_id(struct nfq *q)
+/* A free id, in flight (its request goes on the ring now) or reserved
+ * (netfront_tx_reserve: the caller fills its page first). */
+static uint16_t tx_take_id(struct nfq *q, bool reserve)
 {
 	uint16_t id = q->tx_free[--q->ntx_free];
 
-	q->tx_busy[id] = true;
+	if (reserve) {
+		q->tx_resv[id] = true;
+		q->ntx_resv++;
+	} else {
+		q->tx_busy[id] = true;
+	}
 	return id;
 }
 
-int netfront_send(struct netfront *nf, const void *frame, size_t len,
-		  const struct netfront_meta *meta, int timeout_ms)
+/* A reserved id: in flight, or free again. */
+static void tx_resv_end(struct nfq *q, uint16_t id, bool inflight)
 {
-	const uint8_t *f = frame;
-	unsigned int slots, need, flags = 0, i, qi;
-	uint64_t deadline = 0;
-	const char *why = NULL;
-	bool gso = false;
-	struct nfq *q;
-	size_t off;
-	int rc, notify;
+	q->tx_resv[id] = false;
+	q->ntx_resv--;
+	if (inflight)
+		q->tx_busy[id] = true;
+	else
+		q->tx_free[q->ntx_free++] = id;
+}
 
-	if (!nf || !frame || len < NETFRONT_MIN_FRAME ||
-	    len > NETFRONT_MAX_FRAME)
+/* What a frame's meta asks for, checked: its first slot's flags and
+ * whether it takes a GSO extra.  -EINVAL. */
+static int tx_meta(const struct netfront *nf, const struct netfront_meta *meta,
+		   unsigned int *flags, bool *gso)
+{
+	*flags = 0;
+	*gso = false;
+	if (!meta)
+		return 0;
+	if (meta->flags & ~(NETFRONT_CSUM_BLANK | NETFRONT_DATA_VALIDATED))
 		return -EINVAL;
-	if (meta) {
-		if (meta->flags &
-		    ~(NETFRONT_CSUM_BLANK | NETFRONT_DATA_VALIDATED))
+	if ((meta->flags & NETFRONT_CSUM_BLANK) && !nf->info.csum_offload)
+		return -EINVAL; /* feature-no-csum-offload */
+	if (meta->flags & NETFRONT_CSUM_BLANK)
+		*flags |= NETTXF_csum_blank;
+	if (meta->flags & NETFRONT_DATA_VALIDATED)
+		*flags |= NETTXF_data_validated;
+	if (meta->gso_type != NETFRONT_GSO_NONE) {
+		if ((meta->gso_type != NETFRONT_GSO_TCPV4 &&
+		     meta->gso_type != NETFRONT_GSO_TCPV6) ||
+		    !meta->gso_size || meta->gso_size > 0xffff)
 			return -EINVAL;
-		if ((meta->flags & NETFRONT_CSUM_BLANK) &&
-		    !nf->info.csum_offload)
-			return -EINVAL; /* feature-no-csum-offload */
-		if (meta->flags & NETFRONT_CSUM_BLANK)
-			flags |= NETTXF_csum_blank;
-		if (meta->flags & NETFRONT_DATA_VALIDATED)
-			flags |= NETTXF_data_validated;
-		if (meta->gso_type != NETFRONT_GSO_NONE) {
-			if ((meta->gso_type != NETFRONT_GSO_TCPV4 &&
-			     meta->gso_type != NETFRONT_GSO_TCPV6) ||
-			    !meta->gso_size || meta->gso_size > 0xffff)
-				return -EINVAL;
-			gso = true;
-		}
+		*gso = true;
 	}
-	slots = (unsigned int)((len + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE);
-	if (timeout_ms >= 0)
-		deadline = pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
-	for (;;) {
-		rc = nf_enter(nf, deadline);
-		if (rc)
+	return 0;
+}
+
+/* What the negotiated features refuse for a frame of slots pages. */
+static int tx_allowed(const struct netfront *nf, unsigned int slots, bool gso,
+		      const struct netfront_meta *meta)
+{
+	if (slots > 1 && !nf->info.sg)
+		return -EMSGSIZE;
+	if (gso && (!nf->info.sg || (meta->gso_type == NETFRONT_GSO_TCPV4
+					 ? !nf->info.gso_tcpv4
+					 : !nf->info.gso_tcpv6)))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+/* Wait (tx_lock held) until q has need free ring slots and ids free ids.
+ * 0; -ETIMEDOUT past deadline; -EAGAIN when the queues must be left
+ * (nf_leave_due); -EPROTO (*why) for a violation. */
+static int tx_wait(struct nfq *q, unsigned int need, unsigned int ids,
+		   uint64_t deadline, const char **why)
+{
+	struct netfront *nf = q->nf;
+	int rc;
+
+	while (RING_FREE_REQUESTS(&q->tx) < need || q->ntx_free < ids) {
+		if (nf_leave_due(nf))
+			return -EAGAIN;
+		rc = tx_reap(q, why);
+		if (rc < 0)
 			return rc;
-		if (slots > 1 && !nf->info.sg) {
-			rc = -EMSGSIZE;
-			goto out_exit;
-		}
-		if (gso &&
-		    (!nf->info.sg || (meta->gso_type == NETFRONT_GSO_TCPV4
-					  ? !nf->info.gso_tcpv4
-					  : !nf->info.gso_tcpv6))) {
-			rc = -EOPNOTSUPP;
-			goto out_exit;
-		}
-		qi = flow_queue(nf, f, len);
-		q = nf->q[qi];
-		need = slots + (gso ? 1u : 0u);
-		pthread_mutex_lock(&q->tx_lock);
-		rc = 0;
-		while (!nf_leave_due(nf) &&
-		       (RING_FREE_REQUESTS(&q->tx) < need ||
-			q->ntx_free < slots)) {
-			rc = tx_reap(q, &why);
-			if (rc < 0)
-				break;
-			rc = 0;
-			if (RING_FREE_REQUESTS(&q->tx) >= need &&
-			    q->ntx_free >= slots)
-				break;
-			if (deadline && pvk_now_ns() >= deadline) {
-				rc = -ETIMEDOUT;
-				break;
-			}
-			/* Make sure the backend tells us about answers. */
-			rc = tx_reap_arm(q, &why);
-			if (rc < 0)
-				break;
-			rc = 0;
-			if (RING_FREE_REQUESTS(&q->tx) < need ||
-			    q->ntx_free < slots)
-				cond_wait_until(&q->tx_cond, &q->tx_lock,
-						deadline);
-		}
-		if (rc == -EPROTO) {
-			/* Broken before leaving: the queues live while we
-			 * are a user. */
-			pthread_mutex_unlock(&q->tx_lock);
-			nf_break(nf, why);
-			nf_exit(nf);
-			return -EIO;
-		}
-		if (!rc && !nf_leave_due(nf))
-			break; /* space: go on with tx_lock held */
-		pthread_mutex_unlock(&q->tx_lock);
-		nf_exit(nf);
-		if (rc)
+		if (RING_FREE_REQUESTS(&q->tx) >= need && q->ntx_free >= ids)
+			break;
+		if (deadline && pvk_now_ns() >= deadline)
+			return -ETIMEDOUT;
+		/* Make sure the backend tells us about answers. */
+		rc = tx_reap_arm(q, why);
+		if (rc < 0)
 			return rc;
-		/* Recovering: wait it out in nf_enter; broken: -EIO. */
+		if (RING_FREE_REQUESTS(&q->tx) < need || q->ntx_free < ids)
+			cond_wait_until(&q->tx_cond, &q->tx_lock, deadline);
 	}
+	return nf_leave_due(nf) ? -EAGAIN : 0;
+}
+
+/* Put a frame of len bytes on q's ring (tx_lock held, room checked): page
+ * id[i] holds bytes [i * page, ...) of it, cleaned. */
+static void tx_post(struct nfq *q, const uint16_t *id, size_t len,
+		    unsigned int flags, const struct netfront_meta *meta,
+		    bool gso)
+{
+	struct netfront *nf = q->nf;
+	unsigned int slots = (unsigned int)((len + NF_PAGE_SIZE - 1) /
+					    NF_PAGE_SIZE),
+		     i;
+	size_t off;
+	int notify;
+
 	for (i = 0, off = 0; i < slots; i++) {
 		struct netif_tx_request req;
 		uint16_t n =
 		    (uint16_t)(len - off < NF_PAGE_SIZE ? len - off
 							: NF_PAGE_SIZE);
-		uint16_t id = tx_take_id(q);
 
-		tx_fill(q, id, f + off, n);
 		memset(&req, 0, sizeof(req));
-		req.gref = q->tx_gref[id];
+		req.gref = q->tx_gref[id[i]];
 		req.offset = 0;
-		req.id = id;
+		req.id = id[i];
 		req.size = i == 0 ? (uint16_t)len : n;
 		req.flags = (uint16_t)(i == 0 ? flags : 0);
 		if (i + 1 < slots)
@@ -458,15 +462,200 @@ int netfront_send(struct netfront *nf, const void *frame, size_t len,
 	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->tx, notify);
 	if (notify)
 		nf->plat->evtchn->notify(q->ev, q->tx_port);
-	pthread_mutex_unlock(&q->tx_lock);
 	AADD(&nf->stats.tx_frames, 1);
 	AADD(&nf->stats.tx_bytes, len);
-	AADD(&nf->stats.tx_slots, need);
-	AADD(&nf->stats.queue_tx_frames[qi], 1);
-	rc = 0;
-out_exit:
+	AADD(&nf->stats.tx_slots, slots + (gso ? 1u : 0u));
+	AADD(&nf->stats.queue_tx_frames[q->id], 1);
+}
+
+/* Leave the queues after a failed wait: -EPROTO breaks the device. */
+static int tx_leave(struct nfq *q, int rc, const char *why)
+{
+	struct netfront *nf = q->nf;
+
+	pthread_mutex_unlock(&q->tx_lock);
+	if (rc == -EPROTO)
+		nf_break(nf, why); /* before leaving: the queues live */
 	nf_exit(nf);
-	return rc;
+	return rc == -EPROTO ? -EIO : rc;
+}
+
+int netfront_send(struct netfront *nf, const void *frame, size_t len,
+		  const struct netfront_meta *meta, int timeout_ms)
+{
+	const uint8_t *f = frame;
+	uint16_t id[NF_TX_MAX_SLOTS];
+	unsigned int slots, flags, i;
+	uint64_t deadline = 0;
+	const char *why = NULL;
+	bool gso;
+	struct nfq *q;
+	int rc;
+
+	if (!nf || !frame || len < NETFRONT_MIN_FRAME ||
+	    len > NETFRONT_MAX_FRAME || tx_meta(nf, meta, &flags, &gso))
+		return -EINVAL;
+	slots = (unsigned int)((len + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE);
+	if (timeout_ms >= 0)
+		deadline = pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
+	for (;;) {
+		rc = nf_enter(nf, deadline);
+		if (rc)
+			return rc;
+		rc = tx_allowed(nf, slots, gso, meta);
+		if (rc) {
+			nf_exit(nf);
+			return rc;
+		}
+		q = nf->q[flow_queue(nf, f, len)];
+		pthread_mutex_lock(&q->tx_lock);
+		rc = tx_wait(q, slots + (gso ? 1u : 0u), slots, deadline, &why);
+		if (!rc)
+			break; /* room: go on with tx_lock held */
+		rc = tx_leave(q, rc, why);
+		if (rc != -EAGAIN)
+			return rc;
+		/* Recovering: wait it out in nf_enter; broken: -EIO. */
+	}
+	for (i = 0; i < slots; i++) {
+		size_t off = (size_t)i * NF_PAGE_SIZE;
+		uint16_t n =
+		    (uint16_t)(len - off < NF_PAGE_SIZE ? len - off
+							: NF_PAGE_SIZE);
+
+		id[i] = tx_take_id(q, false);
+		memcpy(q->tx_page[id[i]], f + off, n);
+		tx_clean(q, id[i], n);
+	}
+	tx_post(q, id, len, flags, meta, gso);
+	pthread_mutex_unlock(&q->tx_lock);
+	nf_exit(nf);
+	return 0;
+}
+
+/* ---- zero-copy transmit --------------------------------------------------
+ */
+
+int netfront_tx_reserve(struct netfront *nf, unsigned int queue, size_t max_len,
+			struct netfront_txbuf *b, int timeout_ms)
+{
+	unsigned int slots, i;
+	uint64_t deadline = 0;
+	const char *why = NULL;
+	struct nfq *q;
+	int rc;
+
+	if (!nf || !b || max_len < NETFRONT_MIN_FRAME ||
+	    max_len > NETFRONT_MAX_FRAME)
+		return -EINVAL;
+	slots = (unsigned int)((max_len + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE);
+	if (timeout_ms >= 0)
+		deadline = pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
+	for (;;) {
+		rc = nf_enter(nf, deadline);
+		if (rc)
+			return rc;
+		q = nf->q[queue % nf->nq];
+		pthread_mutex_lock(&q->tx_lock);
+		rc = tx_wait(q, 0, slots, deadline, &why);
+		if (!rc)
+			break;
+		rc = tx_leave(q, rc, why);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	memset(b, 0, sizeof(*b));
+	for (i = 0; i < slots; i++) {
+		b->id_[i] = tx_take_id(q, true);
+		b->iov[i].iov_base = q->tx_page[b->id_[i]];
+		b->iov[i].iov_len = i + 1 < slots
+					? NF_PAGE_SIZE
+					: max_len - (size_t)i * NF_PAGE_SIZE;
+	}
+	pthread_mutex_unlock(&q->tx_lock);
+	b->niov = slots;
+	b->cap = max_len;
+	b->q_ = q;
+	return 0; /* a user of the queues until commit or abort */
+}
+
+/* Give back b's ids from the first unused one (tx_lock held); their
+ * pages may hold anything the caller wrote: cleared. */
+static void tx_unreserve(struct nfq *q, struct netfront_txbuf *b,
+			 unsigned int from, bool written)
+{
+	unsigned int i;
+
+	for (i = from; i < b->niov; i++) {
+		if (written) {
+			memset(q->tx_page[b->id_[i]], 0, NF_PAGE_SIZE);
+			q->tx_dirty[b->id_[i]] = 0;
+		}
+		tx_resv_end(q, b->id_[i], false);
+	}
+	b->niov = 0;
+	b->q_ = NULL;
+}
+
+void netfront_tx_abort(struct netfront *nf, struct netfront_txbuf *b)
+{
+	struct nfq *q;
+
+	if (!nf || !b || !b->q_)
+		return;
+	q = b->q_;
+	pthread_mutex_lock(&q->tx_lock);
+	tx_unreserve(q, b, 0, true);
+	pthread_mutex_unlock(&q->tx_lock);
+	nf_exit(nf);
+}
+
+int netfront_tx_commit(struct netfront *nf, struct netfront_txbuf *b,
+		       size_t len, const struct netfront_meta *meta,
+		       int timeout_ms)
+{
+	unsigned int slots, flags, i;
+	uint64_t deadline = 0;
+	const char *why = NULL;
+	struct nfq *q;
+	bool gso;
+	int rc;
+
+	if (!nf || !b || !b->q_)
+		return -EINVAL;
+	q = b->q_;
+	rc = len < NETFRONT_MIN_FRAME || len > b->cap ||
+		     tx_meta(nf, meta, &flags, &gso)
+		 ? -EINVAL
+		 : 0;
+	slots = (unsigned int)((len + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE);
+	if (!rc)
+		rc = tx_allowed(nf, slots, gso, meta);
+	if (timeout_ms >= 0)
+		deadline = pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
+	pthread_mutex_lock(&q->tx_lock);
+	if (!rc)
+		rc = tx_wait(q, slots + (gso ? 1u : 0u), 0, deadline, &why);
+	if (rc == -EAGAIN && (ALOAD(&nf->broken) || ALOAD(&nf->closing)))
+		rc = -EIO;
+	if (rc) {
+		tx_unreserve(q, b, 0, true);
+		return tx_leave(q, rc, why);
+	}
+	for (i = 0; i < slots; i++) {
+		size_t off = (size_t)i * NF_PAGE_SIZE;
+
+		tx_clean(q, b->id_[i],
+			 (uint16_t)(len - off < NF_PAGE_SIZE ? len - off
+							     : NF_PAGE_SIZE));
+	}
+	for (i = 0; i < slots; i++)
+		tx_resv_end(q, b->id_[i], true);
+	tx_post(q, b->id_, len, flags, meta, gso);
+	tx_unreserve(q, b, slots, false); /* the caller wrote only the frame */
+	pthread_mutex_unlock(&q->tx_lock);
+	nf_exit(nf);
+	return 0;
 }
 
 /* ---- receive ------------------------------------------------------------ */
