@@ -29,7 +29,6 @@
 #include "nettap.h"
 #include "pvkit/netfront.h"
 
-#define BUF_SIZE (NETFRONT_MAX_FRAME + 1)
 /* Received headers parsed from (and written from) a copy of this much. */
 #define NT_HEAD 512u
 
@@ -37,9 +36,14 @@ struct nettap {
 	struct netfront *nf;
 	char ifname[IFNAMSIZ];
 	uint8_t mac[6];
-	int tapfd, nsfd, stopfd;
-	pthread_t tx, rx;
-	bool tx_started, rx_started, handler;
+	/* one TAP queue per netfront queue, each read by its own thread
+	 * (the kernel keeps a flow to one queue, so to one netfront queue) */
+	int tapfd[NETFRONT_MAX_QUEUES];
+	unsigned int ntap;
+	int nsfd, stopfd;
+	pthread_t tx[NETFRONT_MAX_QUEUES], rx;
+	bool tx_started[NETFRONT_MAX_QUEUES], rx_started, handler;
+	size_t tx_cap;	     /* the largest frame netfront takes */
 	uint64_t reconnects; /* netfront's, when we last announced */
 };
 
@@ -95,6 +99,7 @@ static void *setup_thread(void *arg)
 	struct setup_job *j = arg;
 	struct nettap *t = j->t;
 	struct ifreq ifr;
+	unsigned int i;
 	int s = -1, hdr = sizeof(struct virtio_net_hdr);
 
 	j->rc = j->ns ? enter_netns(j->ns) : 0;
@@ -104,12 +109,8 @@ static void *setup_thread(void *arg)
 	}
 	t->nsfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	t->tapfd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (t->nsfd < 0 || s < 0 || t->tapfd < 0) {
+	if (t->nsfd < 0 || s < 0) {
 		j->rc = -errno;
-		if (t->tapfd < 0)
-			pvk_err("/dev/net/tun: %s (no TUN/TAP driver?)",
-				strerror(errno));
 		goto out;
 	}
 	memset(&ifr, 0, sizeof(ifr));
@@ -119,12 +120,24 @@ static void *setup_thread(void *arg)
 		if_ioctl(s, SIOCSIFFLAGS, &ifr);
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->ifname);
-	j->rc = ioctl(t->tapfd, TUNSETIFF, &ifr) < 0 ? -errno : 0;
-	if (!j->rc && (ioctl(t->tapfd, TUNSETVNETHDRSZ, &hdr) < 0 ||
-		       ioctl(t->tapfd, TUNSETOFFLOAD, j->offload) < 0))
-		j->rc = -errno;
+	for (i = 0; i < t->ntap && !j->rc; i++) {
+		t->tapfd[i] = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+		if (t->tapfd[i] < 0) {
+			j->rc = -errno;
+			pvk_err("/dev/net/tun: %s (no TUN/TAP driver?)",
+				strerror(errno));
+			goto out;
+		}
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
+				(t->ntap > 1 ? IFF_MULTI_QUEUE : 0);
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->ifname);
+		j->rc = ioctl(t->tapfd[i], TUNSETIFF, &ifr) < 0 ? -errno : 0;
+		if (!j->rc &&
+		    (ioctl(t->tapfd[i], TUNSETVNETHDRSZ, &hdr) < 0 ||
+		     ioctl(t->tapfd[i], TUNSETOFFLOAD, j->offload) < 0))
+			j->rc = -errno;
+	}
 	if (!j->rc) {
 		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
 		memcpy(ifr.ifr_hwaddr.sa_data, t->mac, 6);
@@ -151,27 +164,53 @@ out:
 
 /* ---- TAP -> netfront ---------------------------------------------------- */
 
+struct tx_job {
+	struct nettap *t;
+	unsigned int queue;
+};
+
+/* TAP queue -> netfront queue, each frame read straight into the pages
+ * shared with the backend (netfront_tx_reserve). */
 static void *tx_thread(void *arg)
 {
-	struct nettap *t = arg;
+	struct tx_job *job = arg;
+	struct nettap *t = job->t;
+	unsigned int qi = job->queue, i;
 	struct virtio_net_hdr vh;
 	struct netfront_meta m;
-	struct pollfd p[2] = {{.fd = t->tapfd, .events = POLLIN},
+	struct netfront_txbuf b;
+	struct pollfd p[2] = {{.fd = t->tapfd[qi], .events = POLLIN},
 			      {.fd = t->stopfd, .events = POLLIN}};
-	uint8_t *buf = malloc(BUF_SIZE);
-	struct iovec iov[2] = {{&vh, sizeof(vh)}, {buf, BUF_SIZE}};
+	struct iovec iov[2 + NETFRONT_TX_MAX_PAGES];
+	uint8_t tail; /* a frame reaching it is larger than netfront takes */
 	ssize_t n;
 	int rc;
 
-	while (buf) {
+	free(job);
+	for (;;) {
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)
 			break;
-		n = readv(t->tapfd, iov, 2);
-		if (n < (ssize_t)sizeof(vh))
+		if (!(p[0].revents & POLLIN))
 			continue;
+		rc = netfront_tx_reserve(t->nf, qi, t->tx_cap, &b, 1000);
+		if (rc == -EIO)
+			break; /* broken: the frames have nowhere to go */
+		if (rc)
+			continue;
+		iov[0].iov_base = &vh;
+		iov[0].iov_len = sizeof(vh);
+		for (i = 0; i < b.niov; i++)
+			iov[1 + i] = b.iov[i];
+		iov[1 + i].iov_base = &tail;
+		iov[1 + i].iov_len = 1;
+		n = readv(t->tapfd[qi], iov, (int)b.niov + 2);
 		n -= (ssize_t)sizeof(vh);
+		if (n < (ssize_t)NETFRONT_MIN_FRAME || (size_t)n > t->tx_cap) {
+			netfront_tx_abort(t->nf, &b); /* none, runt, too big */
+			continue;
+		}
 		memset(&m, 0, sizeof(m));
 		if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
 			m.flags |= NETFRONT_CSUM_BLANK;
@@ -189,11 +228,10 @@ static void *tx_thread(void *arg)
 		}
 		if (m.gso_type)
 			m.gso_size = vh.gso_size;
-		rc = netfront_send(t->nf, buf, (size_t)n, &m, 1000);
+		rc = netfront_tx_commit(t->nf, &b, (size_t)n, &m, 1000);
 		if (rc == -EIO)
-			break; /* broken: the frames have nowhere to go */
+			break;
 	}
-	free(buf);
 	return NULL;
 }
 
@@ -284,7 +322,8 @@ static void rx_frame(void *arg, const struct netfront_rx_frame *f)
 		skip = 0;
 		n++;
 	}
-	if (writev(t->tapfd, iov, (int)n) < 0 && errno != EAGAIN)
+	if (writev(t->tapfd[f->meta.queue % t->ntap], iov, (int)n) < 0 &&
+	    errno != EAGAIN)
 		pvk_debug("%s: TAP write: %s", t->ifname, strerror(errno));
 }
 
@@ -319,6 +358,7 @@ static void *announce_thread(void *arg)
 void nettap_stop(struct nettap *t)
 {
 	uint64_t one = 1;
+	unsigned int i;
 
 	if (!t)
 		return;
@@ -326,12 +366,14 @@ void nettap_stop(struct nettap *t)
 		pvk_warn("%s: cannot stop its threads", t->ifname);
 	if (t->handler)
 		netfront_set_rx_handler(t->nf, NULL, NULL);
-	if (t->tx_started)
-		pthread_join(t->tx, NULL);
+	for (i = 0; i < t->ntap; i++)
+		if (t->tx_started[i])
+			pthread_join(t->tx[i], NULL);
 	if (t->rx_started)
 		pthread_join(t->rx, NULL);
-	if (t->tapfd >= 0)
-		close(t->tapfd); /* the interface goes with it */
+	for (i = 0; i < t->ntap; i++)
+		if (t->tapfd[i] >= 0)
+			close(t->tapfd[i]); /* the interface goes with them */
 	if (t->nsfd >= 0)
 		close(t->nsfd);
 	if (t->stopfd >= 0)
@@ -347,6 +389,7 @@ int nettap_start(struct netfront *nf, const char *ns, const char *ifname,
 	struct netfront_stats st;
 	struct nettap *t;
 	pthread_t thr;
+	unsigned int i;
 	int rc;
 
 	if (!ifname[0] || strlen(ifname) >= IFNAMSIZ || strchr(ifname, '/') ||
@@ -356,7 +399,11 @@ int nettap_start(struct netfront *nf, const char *ns, const char *ifname,
 	if (!t)
 		return -ENOMEM;
 	t->nf = nf;
-	t->tapfd = t->nsfd = -1;
+	t->nsfd = -1;
+	t->ntap = in->nr_queues ? in->nr_queues : 1;
+	for (i = 0; i < t->ntap; i++)
+		t->tapfd[i] = -1;
+	t->tx_cap = in->sg ? NETFRONT_MAX_FRAME : NETIF_PAGE_SIZE;
 	t->stopfd = eventfd(0, EFD_CLOEXEC);
 	memcpy(t->mac, in->mac, 6);
 	netfront_get_stats(nf, &st);
@@ -376,9 +423,20 @@ int nettap_start(struct netfront *nf, const char *ns, const char *ifname,
 		pthread_join(thr, NULL);
 		rc = j.rc;
 	}
-	if (!rc)
-		rc = -pthread_create(&t->tx, NULL, tx_thread, t);
-	t->tx_started = !rc;
+	for (i = 0; !rc && i < t->ntap; i++) {
+		struct tx_job *job = malloc(sizeof(*job));
+
+		if (!job) {
+			rc = -ENOMEM;
+			break;
+		}
+		job->t = t;
+		job->queue = i;
+		rc = -pthread_create(&t->tx[i], NULL, tx_thread, job);
+		if (rc)
+			free(job);
+		t->tx_started[i] = !rc;
+	}
 	if (!rc)
 		rc = -pthread_create(&t->rx, NULL, announce_thread, t);
 	t->rx_started = !rc;
