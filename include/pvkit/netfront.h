@@ -87,6 +87,10 @@ struct netfront_opts {
 	 * refuses NETFRONT_CSUM_BLANK); QEMU-style operation with sg and gso
 	 * off. */
 	bool no_csum_offload;
+	/* Ask the backend to filter multicast (request-multicast-control)
+	 * when it offers feature-multicast-control: only the groups added
+	 * with netfront_mcast_add come through (broadcast always does). */
+	bool mcast_filter;
 };
 
 struct netfront_info {
@@ -97,6 +101,9 @@ struct netfront_info {
 	bool gso_tcpv4, gso_tcpv6; /* the backend takes GSO frames */
 	bool rx_gso;		   /* we asked for GSO frames */
 	bool csum_offload;	   /* partial checksums allowed both ways */
+	bool mcast_control; /* the backend takes multicast-control requests */
+	bool mcast_dynamic; /* ... and filtering switched while connected */
+	bool mcast_filter;  /* filtering asked for (and offered) */
 };
 
 /* Connect vif devid of this domain.  plat and xs stay the caller's and
@@ -123,6 +130,21 @@ bool netfront_broken(const struct netfront *nf);
  * -ETIMEDOUT: no space in time; -EIO: broken or closing. */
 int netfront_send(struct netfront *nf, const void *frame, size_t len,
 		  const struct netfront_meta *meta, int timeout_ms);
+/* Multicast groups this vif wants (at most NETFRONT_MCAST_MAX, the
+ * backend's list: Linux's limit).  The list is kept here and given to
+ * the backend (XEN_NETIF_EXTRA_TYPE_MCAST_ADD/DEL on queue 0) when it
+ * takes multicast-control requests, again after every reconnection; a
+ * backend without them delivers every group anyway.  add: 0 (also when
+ * already there), -EINVAL (not a multicast address), -ENOSPC; del: 0 or
+ * -ENOENT; both -EIO when broken. */
+#define NETFRONT_MCAST_MAX 64u
+int netfront_mcast_add(struct netfront *nf, const uint8_t mac[6]);
+int netfront_mcast_del(struct netfront *nf, const uint8_t mac[6]);
+/* Switch filtering on or off while connected (the backend must offer
+ * feature-dynamic-multicast-control: -EOPNOTSUPP otherwise, or without
+ * feature-multicast-control).  Kept across reconnections.  0 or -errno. */
+int netfront_set_mcast_filter(struct netfront *nf, bool on);
+
 /* Zero-copy transmit: a frame written straight into the pages shared
  * with the backend.  netfront_tx_reserve takes room for a frame of up to
  * max_len bytes on queue queue (modulo the queues negotiated; frames of

@@ -886,6 +886,176 @@ static void test_resume(void **state)
 	run(&a, 9000);
 }
 
+/* ---- multicast control ----------------------------------------------- */
+
+enum { MC_G1 = 1, MC_G2 = 2, MC_UNI = 4, MC_END = 8, MC_SYNC = 16 };
+#define MC_ROUNDS 3u
+
+struct mc_arg {
+	struct chan up, down;
+};
+
+static const uint8_t mc_g1[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01},
+		     mc_g2[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x02},
+		     mc_uni[6] = {0x00, 0x16, 0x3e, 0x12, 0x34, 0x56};
+
+static size_t mc_frame(uint8_t *f, const uint8_t dst[6], unsigned int tag)
+{
+	memset(f, 0, 60);
+	memcpy(f, dst, 6);
+	f[6] = 0x02;
+	f[11] = 0x01;
+	f[12] = ETH_P_PVKIT_TEST >> 8;
+	f[13] = ETH_P_PVKIT_TEST & 0xff;
+	f[14] = (uint8_t)tag;
+	return 60;
+}
+
+/* Round r: change the groups (or reconnect), send a SYNC frame on queue 0
+ * behind the requests (netback applies them first), report which of the
+ * test's frames came through. */
+static int mc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+{
+	struct mc_arg *a = p;
+	struct netfront_opts o = {.num_queues = 2, .mcast_filter = true};
+	const struct netfront_info *in;
+	struct netfront_stats st;
+	struct netfront *nf;
+	uint8_t f[128];
+	unsigned int r, got, k;
+	int n;
+
+	if (netfront_open(plat, xs, NET_DEVID, &o, &nf))
+		return 2;
+	in = netfront_info(nf);
+	if (!in->mcast_control || !in->mcast_dynamic || !in->mcast_filter)
+		return 3;
+	if (netfront_mcast_add(nf, mc_uni) != -EINVAL ||
+	    netfront_mcast_del(nf, mc_g2) != -ENOENT)
+		return 4;
+	for (r = 0; r < MC_ROUNDS; r++) {
+		if (r == 0 && netfront_mcast_add(nf, mc_g1))
+			return 5;
+		if (r == 1 && (netfront_mcast_del(nf, mc_g1) ||
+			       netfront_mcast_add(nf, mc_g2) ||
+			       netfront_mcast_add(nf, mc_g2)))
+			return 6;
+		for (k = 0; r == 2 && k < 2000; k++) { /* a new backend */
+			netfront_get_stats(nf, &st);
+			if (st.reconnects >= 1)
+				break;
+			usleep(10000);
+		}
+		if (chan_put(&a->up, MSG_READY))
+			return 7;
+		/* SYNC until the test has seen one */
+		for (k = 0;; k++) {
+			uint64_t v;
+			struct pollfd pf = {.fd = a->down.fd[0],
+					    .events = POLLIN};
+
+			if (netfront_send(nf, f, mc_frame(f, mc_g1, MC_SYNC),
+					  NULL, 5000))
+				return 8;
+			if (poll(&pf, 1, 100) == 1) {
+				if (chan_get(&a->down, &v) || v != MSG_GO)
+					return 9;
+				break;
+			}
+			if (k == 100)
+				return 10;
+		}
+		for (got = 0; !(got & MC_END);) {
+			n = netfront_recv(nf, f, sizeof(f), NULL, 10000);
+			if (n < 0)
+				return 11;
+			if (n >= 15 && f[12] == (ETH_P_PVKIT_TEST >> 8) &&
+			    f[13] == (ETH_P_PVKIT_TEST & 0xff))
+				got |= f[14];
+		}
+		if (chan_put(&a->up, got))
+			return 12;
+	}
+	/* Off while connected: the node says so. */
+	if (netfront_set_mcast_filter(nf, false) || in->mcast_filter)
+		return 13;
+	if (chan_put(&a->up, MSG_SENT))
+		return 14;
+	netfront_close(nf);
+	return 0;
+}
+
+/* A guest asking for multicast filtering gets only the groups it added,
+ * with its list given again to a restarted backend; it can switch the
+ * filter off while connected. */
+static void test_mcast_filter(void **state)
+{
+	static const unsigned int want[MC_ROUNDS] = {MC_G1 | MC_UNI | MC_END,
+						     MC_G2 | MC_UNI | MC_END,
+						     MC_G2 | MC_UNI | MC_END};
+	struct mc_arg a;
+	char ifname[IFNAMSIZ], path[96], *v = NULL;
+	uint8_t f[128];
+	unsigned int r;
+	uint64_t got;
+	domid_t d;
+	pid_t pid;
+	int s, idx, n;
+
+	(void)state;
+	assert_int_equal(chan_init(&a.up), 0);
+	assert_int_equal(chan_init(&a.down), 0);
+	assert_int_equal(net_env_backend(&E, NULL), 0);
+	assert_int_equal(
+	    net_env_guest(&E, 1500, mc_guest, &a, sizeof(a), &d, &pid), 0);
+	snprintf(ifname, sizeof(ifname), "vif%u.%u", d, NET_DEVID);
+	for (r = 0; r < MC_ROUNDS; r++) {
+		if (r == 2) {
+			net_env_backend_kill(&E);
+			assert_int_equal(net_env_backend(&E, NULL), 0);
+		}
+		assert_int_equal(chan_get(&a.up, &got), 0);
+		assert_int_equal(got, MSG_READY);
+		s = net_env_packet_socket(ifname, ETH_P_PVKIT_TEST, 5000, &idx);
+		assert_true(s >= 0);
+		do { /* the guest's requests are applied */
+			n = net_env_packet_recv(s, f, sizeof(f), 10000);
+			assert_true(n >= 15);
+		} while (f[14] != MC_SYNC);
+		assert_int_equal(chan_put(&a.down, MSG_GO), 0);
+		assert_int_equal(
+		    net_env_packet_send(s, idx, f, mc_frame(f, mc_g1, MC_G1)),
+		    0);
+		assert_int_equal(
+		    net_env_packet_send(s, idx, f, mc_frame(f, mc_g2, MC_G2)),
+		    0);
+		assert_int_equal(
+		    net_env_packet_send(s, idx, f, mc_frame(f, mc_uni, MC_UNI)),
+		    0);
+		assert_int_equal(
+		    net_env_packet_send(s, idx, f, mc_frame(f, mc_uni, MC_END)),
+		    0);
+		assert_int_equal(chan_get(&a.up, &got), 0);
+		if (got != want[r])
+			fail_msg("round %u: frames %#llx came, want %#x", r,
+				 (unsigned long long)got, want[r]);
+		close(s);
+	}
+	assert_int_equal(chan_get(&a.up, &got), 0);
+	assert_int_equal(got, MSG_SENT);
+	snprintf(path, sizeof(path),
+		 "/local/domain/%u/device/vif/%u/request-multicast-control", d,
+		 NET_DEVID);
+	assert_int_equal(xs_read(E.pv.xs, XS_TX_NONE, path, &v, NULL), 0);
+	assert_string_equal(v, "0");
+	free(v);
+	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
+	close(a.up.fd[0]);
+	close(a.up.fd[1]);
+	close(a.down.fd[0]);
+	close(a.down.fd[1]);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -912,6 +1082,7 @@ int main(void)
 	    cmocka_unit_test(test_gso),
 	    cmocka_unit_test(test_backend_restart),
 	    cmocka_unit_test(test_resume),
+	    cmocka_unit_test(test_mcast_filter),
 	};
 	int rc = net_env_netns_or_skip();
 

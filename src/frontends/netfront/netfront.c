@@ -130,6 +130,13 @@ struct netfront {
 	int rx_fd;	      /* eventfd: frames may be waiting */
 
 	struct netfront_stats stats; /* atomic counters */
+
+	/* multicast groups (mc_lock), whether filtering is wanted; changes
+	 * one at a time (mc_op_lock, taken first) */
+	pthread_mutex_t mc_op_lock, mc_lock;
+	uint8_t mc[NETFRONT_MCAST_MAX][6];
+	unsigned int nmc;
+	bool mc_filter;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -531,6 +538,186 @@ int netfront_send(struct netfront *nf, const void *frame, size_t len,
 	pthread_mutex_unlock(&q->tx_lock);
 	nf_exit(nf);
 	return 0;
+}
+
+/* ---- multicast control ---------------------------------------------------
+ */
+
+/* A multicast-control request on q (tx_lock held, 2 slots and an id
+ * free): a dummy request of size 0 and its MCAST_ADD/DEL extra, which
+ * the backend answers like a frame (netif.h). */
+static void tx_mcast_post(struct nfq *q, const uint8_t mac[6], bool add)
+{
+	struct netfront *nf = q->nf;
+	uint16_t id = tx_take_id(q, false);
+	struct netif_tx_request req;
+	union {
+		struct netif_tx_request req;
+		struct netif_extra_info e;
+	} x;
+	int notify;
+
+	memset(&req, 0, sizeof(req));
+	req.gref = q->tx_gref[id];
+	req.id = id;
+	req.flags = NETTXF_extra_info;
+	*RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt) = req;
+	q->tx.req_prod_pvt++;
+	memset(&x, 0, sizeof(x));
+	x.e.type = add ? XEN_NETIF_EXTRA_TYPE_MCAST_ADD
+		       : XEN_NETIF_EXTRA_TYPE_MCAST_DEL;
+	memcpy(x.e.u.mcast.addr, mac, 6);
+	*RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt) = x.req;
+	q->tx.req_prod_pvt++;
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->tx, notify);
+	if (notify)
+		nf->plat->evtchn->notify(q->ev, q->tx_port);
+	AADD(&nf->stats.tx_slots, 2);
+}
+
+/* After a connection: the backend's list is empty; give it ours (the
+ * queues are fresh: their rings have room for every group). */
+static void mcast_replay(struct netfront *nf)
+{
+	struct nfq *q = nf->q[0];
+	unsigned int i;
+
+	if (!nf->info.mcast_control)
+		return;
+	pthread_mutex_lock(&nf->mc_lock);
+	pthread_mutex_lock(&q->tx_lock);
+	for (i = 0; i < nf->nmc; i++) {
+		if (RING_FREE_REQUESTS(&q->tx) < 2 || !q->ntx_free) {
+			pvk_warn("netfront %s: no room to give the backend "
+				 "multicast group %u",
+				 nf->x.path, i);
+			break;
+		}
+		tx_mcast_post(q, nf->mc[i], true);
+	}
+	pthread_mutex_unlock(&q->tx_lock);
+	pthread_mutex_unlock(&nf->mc_lock);
+}
+
+static int mcast_send(struct netfront *nf, const uint8_t mac[6], bool add)
+{
+	uint64_t deadline = pvk_now_ns() + 5000000000ull;
+	const char *why = NULL;
+	struct nfq *q;
+	int rc;
+
+	for (;;) {
+		rc = nf_enter(nf, deadline);
+		if (rc)
+			return rc == -ETIMEDOUT ? 0 : rc; /* the replay will */
+		if (!nf->info.mcast_control) {
+			nf_exit(nf);
+			return 0;
+		}
+		q = nf->q[0];
+		pthread_mutex_lock(&q->tx_lock);
+		rc = tx_wait(q, 2, 1, deadline, &why);
+		if (!rc)
+			break;
+		rc = tx_leave(q, rc, why);
+		if (rc == -ETIMEDOUT)
+			return 0; /* kept: given again after a reconnection */
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	tx_mcast_post(q, mac, add);
+	pthread_mutex_unlock(&q->tx_lock);
+	nf_exit(nf);
+	return 0;
+}
+
+static int mcast_find(const struct netfront *nf, const uint8_t mac[6])
+{
+	unsigned int i;
+
+	for (i = 0; i < nf->nmc; i++)
+		if (!memcmp(nf->mc[i], mac, 6))
+			return (int)i;
+	return -1;
+}
+
+int netfront_mcast_add(struct netfront *nf, const uint8_t mac[6])
+{
+	int rc = 0;
+
+	if (!nf || !mac || !(mac[0] & 1))
+		return -EINVAL;
+	if (ALOAD(&nf->broken))
+		return -EIO;
+	/* Changes are sent in the list's order (mc_op_lock); a replay
+	 * meanwhile may send one twice, which the backend takes. */
+	pthread_mutex_lock(&nf->mc_op_lock);
+	pthread_mutex_lock(&nf->mc_lock);
+	if (mcast_find(nf, mac) >= 0)
+		rc = 1;
+	else if (nf->nmc == NETFRONT_MCAST_MAX)
+		rc = -ENOSPC;
+	else
+		memcpy(nf->mc[nf->nmc++], mac, 6);
+	pthread_mutex_unlock(&nf->mc_lock);
+	if (!rc)
+		rc = mcast_send(nf, mac, true);
+	pthread_mutex_unlock(&nf->mc_op_lock);
+	return rc == 1 ? 0 : rc;
+}
+
+int netfront_mcast_del(struct netfront *nf, const uint8_t mac[6])
+{
+	int rc, i;
+
+	if (!nf || !mac)
+		return -EINVAL;
+	if (ALOAD(&nf->broken))
+		return -EIO;
+	pthread_mutex_lock(&nf->mc_op_lock);
+	pthread_mutex_lock(&nf->mc_lock);
+	i = mcast_find(nf, mac);
+	if (i >= 0) {
+		memmove(nf->mc[i], nf->mc[i + 1],
+			(nf->nmc - (unsigned int)i - 1) * 6);
+		nf->nmc--;
+	}
+	pthread_mutex_unlock(&nf->mc_lock);
+	rc = i < 0 ? -ENOENT : mcast_send(nf, mac, false);
+	pthread_mutex_unlock(&nf->mc_op_lock);
+	return rc;
+}
+
+int netfront_set_mcast_filter(struct netfront *nf, bool on)
+{
+	char path[NF_PATH_MAX + 32];
+	int rc;
+
+	if (!nf)
+		return -EINVAL;
+	/* mc_op_lock first, as add and del take it (a reconnection, which
+	 * nf_enter waits for, does not) */
+	pthread_mutex_lock(&nf->mc_op_lock);
+	rc = nf_enter(nf, pvk_now_ns() + 5000000000ull);
+	if (rc) {
+		pthread_mutex_unlock(&nf->mc_op_lock);
+		return rc;
+	}
+	if (!nf->info.mcast_control || !nf->info.mcast_dynamic) {
+		rc = nf->info.mcast_filter == on ? 0 : -EOPNOTSUPP;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/request-multicast-control",
+		 nf->x.path);
+	rc = xs_printf(nf->xs, XS_TX_NONE, path, "%d", on ? 1 : 0);
+	if (!rc) {
+		nf->mc_filter = on;
+		nf->info.mcast_filter = on;
+	}
+out:
+	pthread_mutex_unlock(&nf->mc_op_lock);
+	nf_exit(nf);
+	return rc;
 }
 
 /* ---- zero-copy transmit --------------------------------------------------
@@ -1273,6 +1460,11 @@ static int publish_tx(struct xs_client *xs, xs_tx_t tx, void *arg)
 	if (!rc)
 		rc = fe_write(xs, tx, fe, "feature-ipv6-csum-offload",
 			      nf->info.csum_offload);
+	if (!rc)
+		rc = nf->info.mcast_control
+			 ? fe_write(xs, tx, fe, "request-multicast-control",
+				    nf->info.mcast_filter)
+			 : fe_rm(xs, tx, fe, "request-multicast-control");
 	return rc;
 }
 
@@ -1282,7 +1474,7 @@ static int publish_tx(struct xs_client *xs, xs_tx_t tx, void *arg)
 static int nf_connect(struct netfront *nf, int timeout_ms)
 {
 	const struct netfront_opts *o = &nf->o;
-	uint64_t rx_copy, sg, gso4, gso6, split, maxq;
+	uint64_t rx_copy, sg, gso4, gso6, split, maxq, mc, mcd;
 	enum xenbus_state st = XenbusStateUnknown;
 	unsigned int i, nq;
 	int rc;
@@ -1302,6 +1494,12 @@ static int nf_connect(struct netfront *nf, int timeout_ms)
 	if (!rc)
 		rc = xenbus_fe_be_u64(&nf->x, "multi-queue-max-queues", 0,
 				      UINT32_MAX, 1, &maxq);
+	if (!rc)
+		rc = xenbus_fe_be_u64(&nf->x, "feature-multicast-control", 0, 1,
+				      0, &mc);
+	if (!rc)
+		rc = xenbus_fe_be_u64(
+		    &nf->x, "feature-dynamic-multicast-control", 0, 1, 0, &mcd);
 	if (rc)
 		return rc;
 	if (!rx_copy) {
@@ -1320,6 +1518,9 @@ static int nf_connect(struct netfront *nf, int timeout_ms)
 	nf->info.rx_gso = nf->info.sg && o->gso;
 	nf->info.split_evtchn = o->split_evtchn && split;
 	nf->info.csum_offload = !o->no_csum_offload;
+	nf->info.mcast_control = mc;
+	nf->info.mcast_dynamic = mc && mcd;
+	nf->info.mcast_filter = mc && nf->mc_filter;
 	for (i = 0; i < nq; i++) {
 		rc = queue_new(nf, i, nf->info.split_evtchn, &nf->q[i]);
 		if (rc)
@@ -1351,6 +1552,7 @@ static int nf_connect(struct netfront *nf, int timeout_ms)
 	/* Buffers were posted before it looked: tell it once. */
 	for (i = 0; i < nf->nq; i++)
 		nf->plat->evtchn->notify(nf->q[i]->ev, nf->q[i]->rx_port);
+	mcast_replay(nf);
 	pvk_info("netfront %s: connected: %u queue(s), sg %d, split event "
 		 "channels %d, gso tcpv4 %d tcpv6 %d, rx gso %d",
 		 nf->x.path, nf->nq, nf->info.sg, nf->info.split_evtchn,
@@ -1536,6 +1738,8 @@ static void nf_free(struct netfront *nf)
 	pthread_cond_destroy(&nf->cond);
 	pthread_mutex_destroy(&nf->rx_lock);
 	pthread_cond_destroy(&nf->rx_cond);
+	pthread_mutex_destroy(&nf->mc_lock);
+	pthread_mutex_destroy(&nf->mc_op_lock);
 	free(nf);
 }
 
@@ -1564,6 +1768,9 @@ int netfront_open(struct pvk_platform *plat, struct xs_client *xs,
 	pthread_cond_init(&nf->cond, NULL);
 	pthread_mutex_init(&nf->rx_lock, NULL);
 	pthread_cond_init(&nf->rx_cond, NULL);
+	pthread_mutex_init(&nf->mc_lock, NULL);
+	pthread_mutex_init(&nf->mc_op_lock, NULL);
+	nf->mc_filter = nf->o.mcast_filter;
 	nf->rx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (nf->rx_fd < 0) {
 		rc = -errno;
