@@ -58,6 +58,11 @@ struct netfront_meta {
 	unsigned int gso_type; /* NETFRONT_GSO_* */
 	unsigned int gso_size; /* the MSS, 1..65535, with a gso_type */
 	unsigned int queue;    /* recv: the queue it came on */
+	/* recv: the backend's Toeplitz hash of the frame (netfront_set_hash
+	 * asked for it), hash_type one of _XEN_NETIF_CTRL_HASH_TYPE_* */
+	bool has_hash;
+	unsigned int hash_type;
+	uint32_t hash;
 };
 
 /* A received frame in place (netfront_opts.rx_handler): its bytes are
@@ -91,6 +96,9 @@ struct netfront_opts {
 	 * when it offers feature-multicast-control: only the groups added
 	 * with netfront_mcast_add come through (broadcast always does). */
 	bool mcast_filter;
+	/* Use the control ring (feature-ctrl-ring) when the backend offers
+	 * it: netfront_set_hash. */
+	bool ctrl_ring;
 };
 
 struct netfront_info {
@@ -104,6 +112,7 @@ struct netfront_info {
 	bool mcast_control; /* the backend takes multicast-control requests */
 	bool mcast_dynamic; /* ... and filtering switched while connected */
 	bool mcast_filter;  /* filtering asked for (and offered) */
+	bool ctrl_ring;	    /* the control ring is connected */
 };
 
 /* Connect vif devid of this domain.  plat and xs stay the caller's and
@@ -144,6 +153,32 @@ int netfront_mcast_del(struct netfront *nf, const uint8_t mac[6]);
  * feature-dynamic-multicast-control: -EOPNOTSUPP otherwise, or without
  * feature-multicast-control).  Kept across reconnections.  0 or -errno. */
 int netfront_set_mcast_filter(struct netfront *nf, bool on);
+
+/* Receive-side hashing in the backend, over the control ring (netif.h's
+ * "Control messages"; opts.ctrl_ring): the Toeplitz hash of the header
+ * fields flags name (XEN_NETIF_CTRL_HASH_TYPE_*), with key, reported with
+ * each frame (netfront_meta.hash) and, with a mapping, choosing the queue
+ * (mapping[hash % mapping_size]).  Kept and set again after every
+ * reconnection. */
+#define NETFRONT_HASH_KEY_MAX 40u      /* Linux netback's */
+#define NETFRONT_HASH_MAPPING_MAX 128u /* Linux netback's */
+struct netfront_hash {
+	uint32_t flags;
+	uint8_t key[NETFRONT_HASH_KEY_MAX];
+	unsigned int key_len;
+	uint32_t mapping[NETFRONT_HASH_MAPPING_MAX]; /* queue numbers */
+	unsigned int mapping_size;		     /* 0: none */
+};
+/* The hash types the backend can compute (GET_HASH_FLAGS).  0; -EOPNOTSUPP
+ * without a control ring; -EIO broken (a backend breaking the control
+ * ring's protocol breaks the device); -ETIMEDOUT no answer in the open
+ * timeout. */
+int netfront_hash_flags(struct netfront *nf, uint32_t *flags);
+/* Set hashing up as h says (NULL: off, algorithm NONE).  0; -EINVAL a
+ * value the backend refused (a flag it lacks, a key or mapping too long,
+ * a queue beyond the connected ones) or h out of bounds; otherwise as
+ * netfront_hash_flags. */
+int netfront_set_hash(struct netfront *nf, const struct netfront_hash *h);
 
 /* Zero-copy transmit: a frame written straight into the pages shared
  * with the backend.  netfront_tx_reserve takes room for a frame of up to

@@ -1,8 +1,8 @@
 /*
  * test_nf_rx.c - netfront's receive-side parsing (src/frontends/netfront/
  * nf_rx.c) against well-formed and hostile response chains: single and
- * chained slots, GSO extra info, zero-length fragments, error statuses,
- * bad offsets, slots answered out of place, chains without end.
+ * chained slots, GSO and HASH extra info, zero-length fragments, error
+ * statuses, bad offsets, slots answered out of place, chains without end.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -76,6 +76,52 @@ static void test_chain_and_gso(void **state)
 	assert_int_equal(p.gso_size, 1440);
 	assert_int_equal(p.frag[2].slot, 1);
 	assert_int_equal(p.err, 0);
+}
+
+static void hash(unsigned int i, uint8_t alg, uint8_t type, uint32_t v,
+		 uint8_t flags)
+{
+	memset(&S[i], 0, sizeof(S[i]));
+	S[i].e.type = XEN_NETIF_EXTRA_TYPE_HASH;
+	S[i].e.flags = flags;
+	S[i].e.u.hash.algorithm = alg;
+	S[i].e.u.hash.type = type;
+	S[i].e.u.hash.value[0] = (uint8_t)v;
+	S[i].e.u.hash.value[1] = (uint8_t)(v >> 8);
+	S[i].e.u.hash.value[2] = (uint8_t)(v >> 16);
+	S[i].e.u.hash.value[3] = (uint8_t)(v >> 24);
+}
+
+/* A HASH extra (little endian) after a GSO one; an unknown algorithm or
+ * hash type is passed over, the packet kept. */
+static void test_hash(void **state)
+{
+	struct nf_rx_pkt p;
+
+	(void)state;
+	data(0, 0, 0, 100, NETRXF_extra_info);
+	gso(1, XEN_NETIF_GSO_TYPE_TCPV4, 1448, XEN_NETIF_EXTRA_FLAG_MORE);
+	hash(2, XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ,
+	     _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP, 0x51ccc178, 0);
+	assert_int_equal(nf_rx_parse(S, 3, 0, RING, &p), 1);
+	assert_int_equal(p.err, 0);
+	assert_true(p.has_hash);
+	assert_int_equal(p.hash, 0x51ccc178);
+	assert_int_equal(p.hash_type, _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP);
+	assert_int_equal(p.gso_size, 1448);
+	/* no stale hash from the packet before */
+	data(0, 0, 0, 100, 0);
+	assert_int_equal(nf_rx_parse(S, 1, 0, RING, &p), 1);
+	assert_false(p.has_hash);
+	data(0, 0, 0, 100, NETRXF_extra_info);
+	hash(1, 7, _XEN_NETIF_CTRL_HASH_TYPE_IPV4, 1, 0);
+	assert_int_equal(nf_rx_parse(S, 2, 0, RING, &p), 1);
+	assert_int_equal(p.err, 0);
+	assert_false(p.has_hash);
+	hash(1, XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 9, 1, 0);
+	assert_int_equal(nf_rx_parse(S, 2, 0, RING, &p), 1);
+	assert_int_equal(p.err, 0);
+	assert_false(p.has_hash);
 }
 
 static void test_drops(void **state)
@@ -159,6 +205,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_single),
 	    cmocka_unit_test(test_chain_and_gso),
+	    cmocka_unit_test(test_hash),
 	    cmocka_unit_test(test_drops),
 	    cmocka_unit_test(test_violations),
 	};

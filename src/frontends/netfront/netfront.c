@@ -64,6 +64,17 @@ _Static_assert(NETFRONT_TX_MAX_PAGES *NF_PAGE_SIZE >= NETFRONT_MAX_FRAME,
 
 struct netfront;
 
+/* The control ring: one page, its event channel, and a page for the key
+ * or mapping a request names (shared read-only: the backend copies). */
+struct nf_ctrl {
+	void *sring, *data;
+	grant_ref_t ref, data_ref;
+	xen_netif_ctrl_front_ring_t r;
+	struct pvk_evtchn *ev;
+	evtchn_port_t port;
+	uint16_t next_id;
+};
+
 struct nfq {
 	struct netfront *nf;
 	unsigned int id;
@@ -130,6 +141,13 @@ struct netfront {
 	int rx_fd;	      /* eventfd: frames may be waiting */
 
 	struct netfront_stats stats; /* atomic counters */
+
+	/* the control ring (ctrl_lock; NULL when not connected) and the
+	 * hashing it set up, to set again after a reconnection */
+	pthread_mutex_t ctrl_lock;
+	struct nf_ctrl *ctrl;
+	struct netfront_hash hash;
+	bool hash_set;
 
 	/* multicast groups (mc_lock), whether filtering is wanted; changes
 	 * one at a time (mc_op_lock, taken first) */
@@ -540,6 +558,276 @@ int netfront_send(struct netfront *nf, const void *frame, size_t len,
 	return 0;
 }
 
+/* ---- the control ring ----------------------------------------------------
+ */
+
+static void ctrl_free(struct netfront *nf)
+{
+	struct nf_ctrl *c = nf->ctrl;
+	uint64_t deadline = pvk_now_ns() + 1000000000ull;
+	unsigned int left = 0;
+
+	if (!c)
+		return;
+	nf->ctrl = NULL;
+	nf->info.ctrl_ring = false;
+	if (c->ev) {
+		if (c->port)
+			nf->plat->evtchn->unbind(c->ev, c->port);
+		nf->plat->evtchn->close(c->ev);
+	}
+	if (c->sring)
+		left +=
+		    xenbus_fe_unshare(nf->plat, nf->shr, c->sring, 1, deadline);
+	if (c->data)
+		left +=
+		    xenbus_fe_unshare(nf->plat, nf->shr, c->data, 1, deadline);
+	if (left)
+		pvk_warn("netfront %s: control ring: %u page(s) still mapped "
+			 "by the backend; left shared",
+			 nf->x.path, left);
+	free(c);
+}
+
+static int ctrl_new(struct netfront *nf)
+{
+	const struct pvk_platform *plat = nf->plat;
+	struct nf_ctrl *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	nf->ctrl = c;
+	rc =
+	    plat->gntshr->share(nf->shr, nf->x.be_id, 1, 1, &c->ref, &c->sring);
+	if (rc) {
+		c->sring = NULL;
+		goto fail;
+	}
+	rc = plat->gntshr->share(nf->shr, nf->x.be_id, 1, 0, &c->data_ref,
+				 &c->data);
+	if (rc) {
+		c->data = NULL;
+		goto fail;
+	}
+	SHARED_RING_INIT((xen_netif_ctrl_sring_t *)c->sring);
+	FRONT_RING_INIT(&c->r, (xen_netif_ctrl_sring_t *)c->sring,
+			NF_PAGE_SIZE);
+	rc = plat->evtchn->open(nf->plat, &c->ev);
+	if (!rc)
+		rc = plat->evtchn->bind_unbound(c->ev, nf->x.be_id, &c->port);
+	if (!rc) {
+		nf->info.ctrl_ring = true;
+		return 0;
+	}
+fail:
+	pvk_err("netfront %s: control ring: %s", nf->x.path, strerror(-rc));
+	ctrl_free(nf);
+	return rc;
+}
+
+/* One request and its answer (ctrl_lock held; one at a time, so the
+ * answer is the next response).  0 with *out, or -EOPNOTSUPP /
+ * -EINVAL / -ENOSPC for the backend's status, -ETIMEDOUT, or -EPROTO
+ * (*why) for a violation. */
+static int ctrl_call(struct netfront *nf, uint16_t type, uint32_t d0,
+		     uint32_t d1, uint32_t d2, uint32_t *out, const char **why)
+{
+	struct nf_ctrl *c = nf->ctrl;
+	const struct pvk_evtchn_ops *evo = nf->plat->evtchn;
+	uint64_t deadline =
+	    pvk_now_ns() + (uint64_t)nf->o.timeout_ms * 1000000ull;
+	struct xen_netif_ctrl_request *req;
+	struct xen_netif_ctrl_response rsp;
+	uint16_t id;
+	int notify, more;
+
+	if (!c)
+		return -EOPNOTSUPP;
+	id = c->next_id++;
+	req = RING_GET_REQUEST(&c->r, c->r.req_prod_pvt);
+	req->id = id;
+	req->type = type;
+	req->data[0] = d0;
+	req->data[1] = d1;
+	req->data[2] = d2;
+	c->r.req_prod_pvt++;
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&c->r, notify);
+	if (notify)
+		evo->notify(c->ev, c->port);
+	for (;;) {
+		RING_IDX prod = ALOAD(&c->r.sring->rsp_prod);
+		struct pollfd p = {.fd = evo->fd(c->ev), .events = POLLIN};
+		evtchn_port_t got;
+		uint64_t now;
+
+		rmb();
+		if (prod - c->r.rsp_cons > c->r.req_prod_pvt - c->r.rsp_cons) {
+			*why = "control ring: more responses than requests";
+			return -EPROTO;
+		}
+		if (prod != c->r.rsp_cons) {
+			rsp = *RING_GET_RESPONSE(&c->r, c->r.rsp_cons);
+			c->r.rsp_cons++;
+			break;
+		}
+		RING_FINAL_CHECK_FOR_RESPONSES(&c->r, more);
+		if (more)
+			continue;
+		now = pvk_now_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, (int)((deadline - now) / 1000000) + 1) < 0 &&
+		    errno != EINTR)
+			return -errno;
+		while (evo->pending(c->ev, &got) == 0)
+			evo->unmask(c->ev, got);
+	}
+	if (rsp.id != id || rsp.type != type) {
+		*why = "control ring: an answer to another request";
+		return -EPROTO;
+	}
+	switch (rsp.status) {
+	case XEN_NETIF_CTRL_STATUS_SUCCESS:
+		if (out)
+			*out = rsp.data;
+		return 0;
+	case XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED:
+		return -EOPNOTSUPP;
+	case XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER:
+		return -EINVAL;
+	case XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW:
+		return -ENOSPC;
+	default:
+		*why = "control ring: an unknown status";
+		return -EPROTO;
+	}
+}
+
+/* Hashing as h says, or off (ctrl_lock held). */
+static int ctrl_hash(struct netfront *nf, const struct netfront_hash *h,
+		     const char **why)
+{
+	struct nf_ctrl *c = nf->ctrl;
+	int rc;
+
+	if (!c)
+		return -EOPNOTSUPP;
+	if (!h)
+		return ctrl_call(nf, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+				 XEN_NETIF_CTRL_HASH_ALGORITHM_NONE, 0, 0, NULL,
+				 why);
+	rc = ctrl_call(nf, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+		       XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0, NULL, why);
+	if (!rc)
+		rc = ctrl_call(nf, XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, h->flags,
+			       0, 0, NULL, why);
+	if (!rc) {
+		memset(c->data, 0, NF_PAGE_SIZE);
+		memcpy(c->data, h->key, h->key_len);
+		rc = ctrl_call(nf, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY,
+			       c->data_ref, h->key_len, 0, NULL, why);
+	}
+	if (!rc && h->mapping_size) {
+		rc = ctrl_call(nf, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE,
+			       h->mapping_size, 0, 0, NULL, why);
+		memset(c->data, 0, NF_PAGE_SIZE);
+		memcpy(c->data, h->mapping,
+		       h->mapping_size * sizeof(h->mapping[0]));
+		if (!rc)
+			rc = ctrl_call(nf, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING,
+				       c->data_ref, h->mapping_size, 0, NULL,
+				       why);
+	}
+	memset(c->data, 0, NF_PAGE_SIZE); /* nothing left behind */
+	return rc;
+}
+
+/* After a connection: hashing as it was set (the new backend has none). */
+static void ctrl_replay(struct netfront *nf)
+{
+	const char *why = NULL;
+	int rc;
+
+	pthread_mutex_lock(&nf->ctrl_lock);
+	rc = nf->hash_set && nf->ctrl ? ctrl_hash(nf, &nf->hash, &why) : 0;
+	pthread_mutex_unlock(&nf->ctrl_lock);
+	if (rc == -EPROTO)
+		nf_break(nf, why);
+	else if (rc)
+		pvk_warn("netfront %s: hashing not set again: %s", nf->x.path,
+			 strerror(-rc));
+}
+
+/* Enter the device for a control request: -EOPNOTSUPP without a ring. */
+static int ctrl_enter(struct netfront *nf)
+{
+	int rc = nf_enter(nf, pvk_now_ns() +
+				  (uint64_t)nf->o.timeout_ms * 1000000ull);
+
+	if (rc)
+		return rc == -ETIMEDOUT ? -EIO : rc;
+	pthread_mutex_lock(&nf->ctrl_lock);
+	if (!nf->ctrl) {
+		pthread_mutex_unlock(&nf->ctrl_lock);
+		nf_exit(nf);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static int ctrl_exit(struct netfront *nf, int rc, const char *why)
+{
+	pthread_mutex_unlock(&nf->ctrl_lock);
+	if (rc == -EPROTO)
+		nf_break(nf, why);
+	nf_exit(nf);
+	return rc == -EPROTO ? -EIO : rc;
+}
+
+int netfront_hash_flags(struct netfront *nf, uint32_t *flags)
+{
+	const char *why = NULL;
+	int rc;
+
+	if (!nf || !flags)
+		return -EINVAL;
+	rc = ctrl_enter(nf);
+	if (rc)
+		return rc;
+	/* Which flags depends on the algorithm, chosen first (Linux's
+	 * netback says NOT_SUPPORTED until then): Toeplitz, hashing nothing
+	 * while no flag is set. */
+	if (!nf->hash_set)
+		rc = ctrl_call(nf, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+			       XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0,
+			       NULL, &why);
+	if (!rc)
+		rc = ctrl_call(nf, XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0,
+			       flags, &why);
+	return ctrl_exit(nf, rc, why);
+}
+
+int netfront_set_hash(struct netfront *nf, const struct netfront_hash *h)
+{
+	const char *why = NULL;
+	int rc;
+
+	if (!nf || (h && (h->key_len > NETFRONT_HASH_KEY_MAX ||
+			  h->mapping_size > NETFRONT_HASH_MAPPING_MAX)))
+		return -EINVAL;
+	rc = ctrl_enter(nf);
+	if (rc)
+		return rc;
+	rc = ctrl_hash(nf, h, &why);
+	if (!rc) {
+		nf->hash_set = h != NULL;
+		if (h)
+			nf->hash = *h;
+	}
+	return ctrl_exit(nf, rc, why);
+}
+
 /* ---- multicast control ---------------------------------------------------
  */
 
@@ -941,6 +1229,9 @@ static void rx_meta(const struct nfq *q, const struct nf_rx_pkt *pkt,
 	meta->gso_type = pkt->gso_type;
 	meta->gso_size = pkt->gso_size;
 	meta->queue = q->id;
+	meta->has_hash = pkt->has_hash;
+	meta->hash_type = pkt->hash_type;
+	meta->hash = pkt->hash;
 }
 
 /* pkt is done with: its pages are posted again. */
@@ -1373,9 +1664,14 @@ fail:
 	return rc;
 }
 
+/* The queues and the control ring. */
 static void queues_free(struct netfront *nf)
 {
 	unsigned int i;
+
+	pthread_mutex_lock(&nf->ctrl_lock);
+	ctrl_free(nf);
+	pthread_mutex_unlock(&nf->ctrl_lock);
 
 	for (i = 0; i < nf->nq; i++)
 		queue_stop(nf->q[i]);
@@ -1461,6 +1757,15 @@ static int publish_tx(struct xs_client *xs, xs_tx_t tx, void *arg)
 		rc = fe_write(xs, tx, fe, "feature-ipv6-csum-offload",
 			      nf->info.csum_offload);
 	if (!rc)
+		rc = fe_rm(xs, tx, fe, "ctrl-ring-ref");
+	if (!rc)
+		rc = fe_rm(xs, tx, fe, "event-channel-ctrl");
+	if (!rc && nf->ctrl)
+		rc = fe_write(xs, tx, fe, "ctrl-ring-ref", nf->ctrl->ref);
+	if (!rc && nf->ctrl)
+		rc = xenbus_write_evtchn(xs, tx, fe, "event-channel-ctrl",
+					 nf->ctrl->port);
+	if (!rc)
 		rc = nf->info.mcast_control
 			 ? fe_write(xs, tx, fe, "request-multicast-control",
 				    nf->info.mcast_filter)
@@ -1474,7 +1779,7 @@ static int publish_tx(struct xs_client *xs, xs_tx_t tx, void *arg)
 static int nf_connect(struct netfront *nf, int timeout_ms)
 {
 	const struct netfront_opts *o = &nf->o;
-	uint64_t rx_copy, sg, gso4, gso6, split, maxq, mc, mcd;
+	uint64_t rx_copy, sg, gso4, gso6, split, maxq, mc, mcd, ctrl;
 	enum xenbus_state st = XenbusStateUnknown;
 	unsigned int i, nq;
 	int rc;
@@ -1500,6 +1805,9 @@ static int nf_connect(struct netfront *nf, int timeout_ms)
 	if (!rc)
 		rc = xenbus_fe_be_u64(
 		    &nf->x, "feature-dynamic-multicast-control", 0, 1, 0, &mcd);
+	if (!rc)
+		rc = xenbus_fe_be_u64(&nf->x, "feature-ctrl-ring", 0, 1, 0,
+				      &ctrl);
 	if (rc)
 		return rc;
 	if (!rx_copy) {
@@ -1528,6 +1836,13 @@ static int nf_connect(struct netfront *nf, int timeout_ms)
 		nf->nq = i + 1;
 	}
 	nf->info.nr_queues = nq;
+	if (ctrl && o->ctrl_ring) {
+		pthread_mutex_lock(&nf->ctrl_lock);
+		rc = ctrl_new(nf);
+		pthread_mutex_unlock(&nf->ctrl_lock);
+		if (rc)
+			return rc;
+	}
 	rc = xs_transaction_run(nf->xs, publish_tx, nf);
 	if (rc < 0)
 		return rc;
@@ -1553,6 +1868,7 @@ static int nf_connect(struct netfront *nf, int timeout_ms)
 	for (i = 0; i < nf->nq; i++)
 		nf->plat->evtchn->notify(nf->q[i]->ev, nf->q[i]->rx_port);
 	mcast_replay(nf);
+	ctrl_replay(nf);
 	pvk_info("netfront %s: connected: %u queue(s), sg %d, split event "
 		 "channels %d, gso tcpv4 %d tcpv6 %d, rx gso %d",
 		 nf->x.path, nf->nq, nf->info.sg, nf->info.split_evtchn,
@@ -1740,6 +2056,7 @@ static void nf_free(struct netfront *nf)
 	pthread_cond_destroy(&nf->rx_cond);
 	pthread_mutex_destroy(&nf->mc_lock);
 	pthread_mutex_destroy(&nf->mc_op_lock);
+	pthread_mutex_destroy(&nf->ctrl_lock);
 	free(nf);
 }
 
@@ -1770,6 +2087,7 @@ int netfront_open(struct pvk_platform *plat, struct xs_client *xs,
 	pthread_cond_init(&nf->rx_cond, NULL);
 	pthread_mutex_init(&nf->mc_lock, NULL);
 	pthread_mutex_init(&nf->mc_op_lock, NULL);
+	pthread_mutex_init(&nf->ctrl_lock, NULL);
 	nf->mc_filter = nf->o.mcast_filter;
 	nf->rx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (nf->rx_fd < 0) {

@@ -19,8 +19,23 @@ static void take_extra(const struct netif_extra_info *e, struct nf_rx_pkt *pkt)
 		pkt->err = -EINVAL;
 		return;
 	}
+	if (e->type == XEN_NETIF_EXTRA_TYPE_HASH) {
+		/* the backend's Toeplitz hash (the control ring asked for
+		 * it); another algorithm or type is not one we know */
+		if (e->u.hash.algorithm ==
+			XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ &&
+		    e->u.hash.type <= _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP) {
+			pkt->has_hash = true;
+			pkt->hash_type = e->u.hash.type;
+			pkt->hash = (uint32_t)e->u.hash.value[0] |
+				    (uint32_t)e->u.hash.value[1] << 8 |
+				    (uint32_t)e->u.hash.value[2] << 16 |
+				    (uint32_t)e->u.hash.value[3] << 24;
+		}
+		return;
+	}
 	if (e->type != XEN_NETIF_EXTRA_TYPE_GSO)
-		return; /* multicast, hash: nothing for us */
+		return; /* multicast: nothing for us */
 	if (!e->u.gso.size || (e->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
 			       e->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6)) {
 		pkt->err = -EINVAL;

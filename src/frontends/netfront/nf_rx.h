@@ -13,6 +13,7 @@
 #ifndef PVKIT_NF_RX_H
 #define PVKIT_NF_RX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The ring and netif ABI, with the barriers ring.h wants, as the netif
@@ -40,6 +41,9 @@ struct nf_rx_frag {
 struct nf_rx_pkt {
 	unsigned int nslots; /* ring slots the packet takes */
 	unsigned int nfrags;
+	bool has_hash;		/* a HASH extra (Toeplitz) */
+	unsigned int hash_type; /* _XEN_NETIF_CTRL_HASH_TYPE_* */
+	uint32_t hash;
 	struct nf_rx_frag frag[NF_RX_MAX_SLOTS];
 	size_t len;	    /* sum of the fragments */
 	unsigned int flags; /* NETRXF_* of the first slot */
