@@ -7,6 +7,8 @@
  *   - rx responses past what was requested (XSA-39's lesson, the other
  *     way round), an rx slot answered out of its place, an rx chain that
  *     never ends;
+ *   - a control-ring answer to another request, or control responses
+ *     past the requests;
  *   - a tx response with an id never sent, a tx id answered twice, an id
  *     a zero-copy sender holds (reserved, not sent).
  * A tx page holds the frame and zeros only: a short frame written in place
@@ -48,6 +50,8 @@ enum evil {
 	EVIL_TX_RESERVED_ID,   /* answers an id a zero-copy sender holds */
 	EVIL_TX_STALE,	       /* reads a whole page behind a short frame */
 	EVIL_RX_BAD_OFFSET_ZC, /* RX_BAD_OFFSET, received in place */
+	EVIL_CTRL_WRONG_ID,    /* a control answer to another request */
+	EVIL_CTRL_RSP_PROD,    /* control responses past the requests */
 };
 
 /* Zero-copy receive: the handler keeps the first frame it is given. */
@@ -107,7 +111,7 @@ static int victim(struct pvk_platform *plat, struct xs_client *xs, void *p)
 {
 	enum evil mode = *(const enum evil *)p;
 	struct netfront_opts o = {
-	    .num_queues = 1, .sg = true, .timeout_ms = 5000};
+	    .num_queues = 1, .sg = true, .timeout_ms = 5000, .ctrl_ring = true};
 	uint8_t buf[4096], want[GOOD_LEN];
 	struct netfront_stats st;
 	struct netfront *nf;
@@ -186,6 +190,16 @@ static int victim(struct pvk_platform *plat, struct xs_client *xs, void *p)
 		for (i = 0; i < 1000 && !netfront_broken(nf); i++)
 			usleep(10000);
 		break;
+	case EVIL_CTRL_WRONG_ID:
+	case EVIL_CTRL_RSP_PROD: {
+		uint32_t flags;
+
+		if (!netfront_info(nf)->ctrl_ring ||
+		    netfront_hash_flags(nf, &flags) != -EIO ||
+		    !netfront_broken(nf))
+			return 17;
+		break;
+	}
 	case EVIL_TX_UNKNOWN_ID:
 	case EVIL_TX_DUP_ID:
 		for (i = 0; i < (mode == EVIL_TX_DUP_ID ? 2 : 1); i++)
@@ -217,6 +231,9 @@ struct evil_be {
 	void *txs, *rxs;
 	netif_tx_back_ring_t tx;
 	netif_rx_back_ring_t rx;
+	void *ctrls;
+	xen_netif_ctrl_back_ring_t ctrl;
+	evtchn_port_t ctrl_local;
 };
 
 static void be_node(domid_t d, const char *node, const char *val)
@@ -262,6 +279,7 @@ static void be_connect(struct evil_be *b)
 
 	be_node(b->d, "feature-rx-copy", "1");
 	be_node(b->d, "feature-sg", "1");
+	be_node(b->d, "feature-ctrl-ring", "1");
 	be_node(b->d, "state", "2");
 	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vif/%u", b->d,
 		 NET_DEVID);
@@ -280,6 +298,14 @@ static void be_connect(struct evil_be *b)
 			     b->ev, b->d,
 			     (evtchn_port_t)fe_u64(b->d, "event-channel"),
 			     &b->local),
+			 0);
+	b->ctrls = map_ref(b, (grant_ref_t)fe_u64(b->d, "ctrl-ring-ref"));
+	BACK_RING_INIT(&b->ctrl, (xen_netif_ctrl_sring_t *)b->ctrls,
+		       NETIF_PAGE_SIZE);
+	assert_int_equal(P0->evtchn->bind_interdomain(
+			     b->ev, b->d,
+			     (evtchn_port_t)fe_u64(b->d, "event-channel-ctrl"),
+			     &b->ctrl_local),
 			 0);
 	be_node(b->d, "state", "4");
 }
@@ -383,6 +409,23 @@ static void run_evil(enum evil mode)
 		RING_GET_RESPONSE(&b.tx, 0)->status = NETIF_RSP_OKAY;
 		be_push(&b, 0, 1);
 		break;
+	case EVIL_CTRL_WRONG_ID:
+	case EVIL_CTRL_RSP_PROD: {
+		struct xen_netif_ctrl_request q;
+
+		wait_reqs(&b.ctrl.sring->req_prod, 1);
+		q = *RING_GET_REQUEST(&b.ctrl, 0);
+		RING_GET_RESPONSE(&b.ctrl, 0)->id =
+		    (uint16_t)(q.id + (mode == EVIL_CTRL_WRONG_ID));
+		RING_GET_RESPONSE(&b.ctrl, 0)->type = q.type;
+		RING_GET_RESPONSE(&b.ctrl, 0)->status =
+		    XEN_NETIF_CTRL_STATUS_SUCCESS;
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		b.ctrl.sring->rsp_prod = mode == EVIL_CTRL_WRONG_ID ? 1 : 9;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		P0->evtchn->notify(b.ev, b.ctrl_local);
+		break;
+	}
 	case EVIL_TX_RESERVED_ID:
 		wait_reqs(&b.tx.sring->req_prod, 1);
 		assert_int_equal(RING_GET_REQUEST(&b.tx, 0)->id, 1);
@@ -448,6 +491,8 @@ static void run_evil(enum evil mode)
 	be_node(b.d, "state", "6");
 	assert_int_equal(net_env_guest_end(&E, b.d, pid), 0);
 	P0->evtchn->unbind(b.ev, b.local);
+	P0->evtchn->unbind(b.ev, b.ctrl_local);
+	P0->gnttab->unmap(b.gt, b.ctrls, 1);
 	P0->evtchn->close(b.ev);
 	P0->gnttab->unmap(b.gt, b.txs, 1);
 	P0->gnttab->unmap(b.gt, b.rxs, 1);
@@ -514,6 +559,18 @@ static void test_rx_bad_offset_zc(void **state)
 	run_evil(EVIL_RX_BAD_OFFSET_ZC);
 }
 
+static void test_ctrl_wrong_id(void **state)
+{
+	(void)state;
+	run_evil(EVIL_CTRL_WRONG_ID);
+}
+
+static void test_ctrl_rsp_prod(void **state)
+{
+	(void)state;
+	run_evil(EVIL_CTRL_RSP_PROD);
+}
+
 static int setup(void **state)
 {
 	int rc;
@@ -546,6 +603,8 @@ int main(void)
 	    cmocka_unit_test(test_tx_reserved_id),
 	    cmocka_unit_test(test_tx_stale),
 	    cmocka_unit_test(test_rx_bad_offset_zc),
+	    cmocka_unit_test(test_ctrl_wrong_id),
+	    cmocka_unit_test(test_ctrl_rsp_prod),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
