@@ -1060,7 +1060,9 @@ static void test_mcast_filter(void **state)
 /* ---- the control ring ---------------------------------------------------
  */
 
-#define HC_ROUNDS 3u /* hashing set; after a backend restart; off */
+/* hashing set, the mapping naming queue 1; after a backend restart; the
+ * mapping naming queue 0; off */
+#define HC_ROUNDS 4u
 
 struct hc_arg {
 	struct chan up, down;
@@ -1083,7 +1085,8 @@ static size_t hc_frame(uint8_t *f, unsigned int round)
 	return 80;
 }
 
-static int hc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+static int hc_guest_run(struct pvk_platform *plat, struct xs_client *xs,
+			void *p)
 {
 	static const uint8_t key[40] = {
 	    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
@@ -1120,12 +1123,13 @@ static int hc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	if (netfront_set_hash(nf, &h) != -EINVAL)
 		return 5;
 	for (k = 0; k < h.mapping_size; k++)
-		h.mapping[k] = k & 1;
+		h.mapping[k] = 1;
 	if (netfront_set_hash(nf, &h))
 		return 6;
 	h.key_len = NETFRONT_HASH_KEY_MAX + 1;
 	if (netfront_set_hash(nf, &h) != -EINVAL)
 		return 7;
+	h.key_len = sizeof(key);
 	for (r = 0; r < HC_ROUNDS; r++) {
 		for (k = 0; r == 1 && k < 2000; k++) { /* a new backend */
 			netfront_get_stats(nf, &st);
@@ -1133,7 +1137,13 @@ static int hc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 				break;
 			usleep(10000);
 		}
-		if (r == 2 && netfront_set_hash(nf, NULL))
+		for (k = 0; r == 2 && k < h.mapping_size; k++)
+			h.mapping[k] = 0;
+		if (r == 2 && (n = netfront_set_hash(nf, &h))) {
+			fprintf(stderr, "guest: set_hash: %s\n", strerror(-n));
+			return 15;
+		}
+		if (r == 3 && netfront_set_hash(nf, NULL))
 			return 8;
 		if (chan_put(&a->up, MSG_READY))
 			return 9;
@@ -1142,17 +1152,30 @@ static int hc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 			if (n < 0)
 				return 10;
 		} while (n != 80 || f[12] != 0x08 || f[60] != r);
-		if (r < 2 &&
+		if (r < 3 &&
 		    (!m.has_hash || m.hash != 0x51ccc178 ||
 		     m.hash_type != _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP))
 			return 11 + (int)r;
-		if (r == 2 && m.has_hash)
+		/* steered to the queue the mapping names, whichever TAP
+		 * queue the kernel chose (it is the same for both) */
+		if (r < 3 && m.queue != (r < 2 ? 1u : 0u))
+			return 16;
+		if (r == 3 && m.has_hash)
 			return 13;
 		if (chan_put(&a->up, MSG_SENT)) /* this round's frame came */
 			return 14;
 	}
 	netfront_close(nf);
 	return 0;
+}
+
+static int hc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+{
+	int rc = hc_guest_run(plat, xs, p);
+
+	if (rc)
+		fprintf(stderr, "guest: check %d failed\n", rc);
+	return rc;
 }
 
 /* A guest with the control ring sets Toeplitz hashing up in the backend

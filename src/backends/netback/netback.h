@@ -69,6 +69,8 @@ struct nb_queue_stats {
 	uint64_t rx_drop_csum; /* a partial checksum we cannot finish */
 	uint64_t rx_drop_stall; /* queued while the guest posted nothing */
 	uint64_t rx_drop_mcast; /* multicast it did not subscribe to */
+	uint64_t rx_steered;	/* handed to the queue the hash names */
+	uint64_t rx_steer_full; /* ... whose inbox was full: kept here */
 	uint64_t tx_mcast;	/* multicast-control requests */
 	uint64_t tx_throttled;	/* times the rate limit held TX back */
 	uint64_t rx_stalls;	/* times the guest stopped taking packets */
@@ -110,6 +112,16 @@ struct nb_hash {
 	struct netif_hash h;
 };
 
+/* RX steering (Linux's xenvif_select_queue): with the guest's hash on,
+ * a packet goes to the queue its hash names (the mapping, or the hash
+ * modulo the queues), whichever TAP queue the kernel put it on.  The
+ * queues of a connection, for handing packets over; nq is 0 while they
+ * are being started or stopped (no hand-off then). */
+struct nb_steer {
+	struct nb_queue *q[NB_MAX_QUEUES];
+	unsigned int nq; /* atomic */
+};
+
 /* What the frontend asked for and the queues share. */
 struct nb_vif_params {
 	struct pvk_platform *plat;
@@ -121,6 +133,7 @@ struct nb_vif_params {
 	bool rx_csum6;	 /* ... IPv6 (feature-ipv6-csum-offload) */
 	bool rx_poll;	 /* no feature-rx-notify: look for RX requests */
 	struct nb_hash *hash; /* NULL: no control ring */
+	struct nb_steer *steer; /* the connection's queues */
 	unsigned int poll_us; /* the queues' busy-poll budget */
 	/* request-multicast-control: RX multicast filtered through mc (its
 	 * filter says whether, now) */
@@ -148,6 +161,10 @@ int nb_queue_start(const struct nb_vif_params *vp, unsigned int qid, int tapfd,
 		   evtchn_port_t tx_port, evtchn_port_t rx_port,
 		   struct nb_queue_stats *stats, struct nb_queue **out);
 void nb_queue_stop(struct nb_queue *q);
+/* Stop q's thread only (nb_queue_stop frees it): a connection's queues
+ * are all halted before any is freed, as they hand packets to each
+ * other. */
+void nb_queue_halt(struct nb_queue *q);
 
 /* The vif's control ring (ctrl.c): its own thread serving the hash
  * requests into *hash for a vif of nq queues. */

@@ -48,6 +48,8 @@ struct rxslot {
 struct rxp {
 	struct virtio_net_hdr vh;
 	uint32_t len;
+	bool handed;	     /* came from another queue (steered) */
+	unsigned int target; /* the queue its hash names */
 	uint16_t flags; /* NETRXF_* of the first response */
 	/* extra infos (GSO, HASH), answered in the slots after the first */
 	struct netif_extra_info extra[2];
@@ -58,8 +60,24 @@ struct rxp {
 	unsigned int cop, ncop;
 };
 
+/* A packet another queue read for us (RX steering): its header and bytes
+ * in one allocation. */
+struct steered {
+	struct virtio_net_hdr vh;
+	uint32_t len;
+	uint8_t data[];
+};
+#define NB_INBOX 64u /* packets handed over and waiting */
+
 struct nb_queue {
 	struct nb_vif_params vp;
+	/* packets handed to us by the other queues (inbox_lock); inbox_fd
+	 * is readable while some wait */
+	pthread_mutex_t inbox_lock;
+	struct steered *inbox[NB_INBOX];
+	unsigned int inbox_head, inbox_n;
+	bool inbox_sig; /* inbox_fd written since emptied */
+	int inbox_fd;
 	unsigned int qid;
 	char name[48]; /* "vif/<fe>/<devid> q<n>" for logs */
 	int tapfd, stopfd;
@@ -362,10 +380,15 @@ static bool rx_hash(struct nb_queue *q, struct rxp *r, const uint8_t *buf)
 	uint8_t type;
 	bool ok;
 
+	unsigned int nq = __atomic_load_n(&q->vp.steer->nq, __ATOMIC_ACQUIRE);
+
+	r->target = q->qid;
 	if (!q->vp.hash)
 		return true;
 	pthread_mutex_lock(&q->vp.hash->lock);
 	ok = netif_hash_frame(&q->vp.hash->h, buf, r->len, &v, &type);
+	if (ok && nq)
+		r->target = netif_hash_queue(&q->vp.hash->h, v, nq);
 	pthread_mutex_unlock(&q->vp.hash->lock);
 	if (!ok)
 		return true;
@@ -493,6 +516,77 @@ static void rx_answer(struct nb_queue *q, struct rxp *r, int rc)
 	nb_stat_add(&q->st->rx_bytes, r->len);
 }
 
+/* Hand r (its bytes in buf) to queue t's inbox: false when it is full
+ * (or gone), and r stays ours. */
+static bool rx_hand_over(struct nb_queue *q, unsigned int t,
+			 const struct rxp *r, const uint8_t *buf)
+{
+	struct nb_steer *st = q->vp.steer;
+	struct nb_queue *to;
+	struct steered *p;
+	uint64_t one = 1;
+	bool ok = false;
+
+	if (t >= __atomic_load_n(&st->nq, __ATOMIC_ACQUIRE))
+		return false;
+	to = st->q[t];
+	p = malloc(sizeof(*p) + r->len);
+	if (!p)
+		return false;
+	p->vh = r->vh;
+	p->len = r->len;
+	memcpy(p->data, buf, r->len);
+	bool wake = false;
+
+	pthread_mutex_lock(&to->inbox_lock);
+	if (to->inbox_n < NB_INBOX) {
+		to->inbox[(to->inbox_head + to->inbox_n++) % NB_INBOX] = p;
+		ok = true;
+		wake = !to->inbox_sig;
+		to->inbox_sig = true;
+	}
+	pthread_mutex_unlock(&to->inbox_lock);
+	if (!ok) {
+		free(p);
+		return false;
+	}
+	if (wake && write(to->inbox_fd, &one, sizeof(one)) < 0)
+		pvk_warn("%s: cannot wake queue %u", q->name, t);
+	return true;
+}
+
+/* The next packet for the guest: one handed over first, else the TAP's.
+ * Its length (with the header), or -1 when there is none. */
+static ssize_t rx_read(struct nb_queue *q, struct rxp *r, uint8_t *buf)
+{
+	struct iovec iov[2] = {{&r->vh, sizeof(r->vh)}, {buf, NB_BUF_SIZE}};
+	struct steered *p = NULL;
+	uint64_t junk;
+	ssize_t n;
+
+	pthread_mutex_lock(&q->inbox_lock);
+	if (q->inbox_n) {
+		p = q->inbox[q->inbox_head];
+		q->inbox_head = (q->inbox_head + 1) % NB_INBOX;
+		q->inbox_n--;
+	} else if (q->inbox_sig) {
+		q->inbox_sig = false;
+		if (read(q->inbox_fd, &junk, sizeof(junk)) < 0 &&
+		    errno != EAGAIN)
+			pvk_warn("%s: inbox: %s", q->name, strerror(errno));
+	}
+	pthread_mutex_unlock(&q->inbox_lock);
+	r->handed = p != NULL;
+	if (p) {
+		r->vh = p->vh;
+		memcpy(buf, p->data, p->len);
+		n = (ssize_t)(sizeof(r->vh) + p->len);
+		free(p);
+		return n;
+	}
+	return readv(q->tapfd, iov, 2);
+}
+
 /* One batch from the TAP while the guest has room.  Returns 1 when it
  * took packets, 0 when the TAP is empty, -EAGAIN when the guest has too
  * few RX requests posted. */
@@ -509,15 +603,13 @@ static int rx_batch(struct nb_queue *q)
 	while (n < NB_BATCH) {
 		struct rxp *r = &q->rxp[n];
 		uint8_t *buf = q->rxbuf + (size_t)n * NB_BUF_SIZE;
-		struct iovec iov[2] = {{&r->vh, sizeof(r->vh)},
-				       {buf, NB_BUF_SIZE}};
 		ssize_t got;
 
 		if (avail - used < q->rx_worst) {
 			ret = -EAGAIN;
 			break;
 		}
-		got = readv(q->tapfd, iov, 2);
+		got = rx_read(q, r, buf);
 		if (got < (ssize_t)sizeof(r->vh))
 			break; /* EAGAIN: empty */
 		ret = 1;
@@ -534,6 +626,13 @@ static int rx_batch(struct nb_queue *q)
 		}
 		if (!rx_classify(q, r, buf))
 			continue;
+		if (!r->handed && r->target != q->qid) {
+			if (rx_hand_over(q, r->target, r, buf)) {
+				nb_stat_add(&q->st->rx_steered, 1);
+				continue;
+			}
+			nb_stat_add(&q->st->rx_steer_full, 1);
+		}
 		cop = rx_plan(q, r, buf, cop);
 		used += r->nslot + r->nextra;
 		n++;
@@ -617,10 +716,11 @@ static void *queue_thread(void *arg)
 {
 	struct nb_queue *q = arg;
 	const struct pvk_evtchn_ops *evo = q->vp.plat->evtchn;
-	struct pollfd p[3] = {
+	struct pollfd p[4] = {
 	    {.fd = evo->fd(q->ev), .events = POLLIN},
 	    {.fd = q->stopfd, .events = POLLIN},
 	    {.fd = q->tapfd, .events = POLLIN},
+	    {.fd = q->inbox_fd, .events = POLLIN},
 	};
 	evtchn_port_t got;
 	bool events, work, rx_wait;
@@ -649,7 +749,7 @@ static void *queue_thread(void *arg)
 		timeout = -1;
 		if (q->failed) {
 			/* only the stop matters now */
-			p[0].events = p[2].events = 0;
+			p[0].events = p[2].events = p[3].events = 0;
 		} else {
 			/* Idle: watch the TX ring a while with req_event left
 			 * behind (the guest does not notify meanwhile) before
@@ -667,7 +767,7 @@ static void *queue_thread(void *arg)
 				continue;
 			if (!q->vp.rx_poll)
 				rx_stall(q, rx_wait, now);
-			p[2].events = rx_wait ? 0 : POLLIN;
+			p[2].events = p[3].events = rx_wait ? 0 : POLLIN;
 			if (q->stall_since)
 				timeout = 1000;
 			if (rx_wait && q->vp.rx_poll)
@@ -680,7 +780,7 @@ static void *queue_thread(void *arg)
 			}
 		}
 		t0 = pvk_spin_enabled(&q->spin) ? pvk_spin_now() : 0;
-		if (poll(p, 3, timeout) < 0 && errno != EINTR)
+		if (poll(p, 4, timeout) < 0 && errno != EINTR)
 			break;
 		if (t0)
 			pvk_spin_slept(&q->spin, pvk_spin_now() - t0);
@@ -696,20 +796,35 @@ static void *queue_thread(void *arg)
 /* ---- start / stop ---------------------------------------------------------
  */
 
+void nb_queue_halt(struct nb_queue *q)
+{
+	uint64_t one = 1;
+
+	if (!q || !q->thr_started)
+		return;
+	__atomic_store_n(&q->stopping, true, __ATOMIC_RELEASE);
+	if (write(q->stopfd, &one, sizeof(one)) < 0)
+		pvk_warn("%s: cannot stop the queue thread", q->name);
+	pthread_join(q->thr, NULL);
+	q->thr_started = false;
+}
+
 void nb_queue_stop(struct nb_queue *q)
 {
 	const struct pvk_platform *plat;
-	uint64_t one = 1;
 
 	if (!q)
 		return;
 	plat = q->vp.plat;
-	if (q->thr_started) {
-		__atomic_store_n(&q->stopping, true, __ATOMIC_RELEASE);
-		if (write(q->stopfd, &one, sizeof(one)) < 0)
-			pvk_warn("%s: cannot stop the queue thread", q->name);
-		pthread_join(q->thr, NULL);
+	nb_queue_halt(q);
+	while (q->inbox_n) { /* handed over, never taken: dropped */
+		free(q->inbox[q->inbox_head]);
+		q->inbox_head = (q->inbox_head + 1) % NB_INBOX;
+		q->inbox_n--;
 	}
+	if (q->inbox_fd >= 0)
+		close(q->inbox_fd);
+	pthread_mutex_destroy(&q->inbox_lock);
 	if (q->ev) {
 		if (q->tx_port)
 			plat->evtchn->unbind(q->ev, q->tx_port);
@@ -771,11 +886,14 @@ int nb_queue_start(const struct nb_vif_params *vp, unsigned int qid, int tapfd,
 	q->remaining = vp->credit_bytes;
 	q->window_end = pvk_now_ns() + vp->credit_us * 1000;
 	q->stopfd = eventfd(0, EFD_CLOEXEC);
+	q->inbox_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_init(&q->inbox_lock, NULL);
 	q->cops = calloc(NB_TX_COPS > NB_RX_COPS ? NB_TX_COPS : NB_RX_COPS,
 			 sizeof(*q->cops));
 	q->txbuf = buf_alloc();
 	q->rxbuf = buf_alloc();
-	if (q->stopfd < 0 || !q->cops || !q->txbuf || !q->rxbuf) {
+	if (q->stopfd < 0 || q->inbox_fd < 0 || !q->cops || !q->txbuf ||
+	    !q->rxbuf) {
 		rc = -ENOMEM;
 		goto fail;
 	}

@@ -27,6 +27,7 @@ struct vif {
 	struct nb_tap tap;
 	struct nb_mcast mc;
 	struct nb_hash hash;
+	struct nb_steer steer;
 	struct nb_ctrl *ctrl; /* the control ring, when the frontend has one */
 	char *script; /* the hotplug script, run online: offline at remove */
 	struct nb_vif_params vp;
@@ -65,6 +66,8 @@ static const struct {
     C("drop-rx-csum", rx_drop_csum),
     C("drop-rx-stalled", rx_drop_stall),
     C("drop-rx-multicast", rx_drop_mcast),
+    C("rx-steered", rx_steered),
+    C("rx-steer-full", rx_steer_full),
     C("tx-multicast-control", tx_mcast),
     C("tx-throttled", tx_throttled),
     C("rx-stalls", rx_stalls),
@@ -179,6 +182,9 @@ static void vif_stop_queues(struct vif *v)
 {
 	unsigned int i;
 
+	__atomic_store_n(&v->steer.nq, 0, __ATOMIC_RELEASE);
+	for (i = 0; i < v->nq; i++)
+		nb_queue_halt(v->q[i]);
 	for (i = 0; i < v->nq; i++)
 		nb_queue_stop(v->q[i]);
 	v->nq = 0;
@@ -404,6 +410,9 @@ static int vif_connect(struct xenbus_device *dev)
 		vif_stop_queues(v);
 		return rc;
 	}
+	for (q = 0; q < nq; q++)
+		v->steer.q[q] = v->q[q];
+	__atomic_store_n(&v->steer.nq, nq, __ATOMIC_RELEASE);
 	if (v->vp.credit_bytes)
 		pvk_info("%s: guest TX limited to %llu bytes per %llu us",
 			 xenbus_device_name(dev),
@@ -495,6 +504,7 @@ static int vif_probe(struct xenbus_device *dev)
 	pthread_mutex_init(&v->mc.lock, NULL);
 	pthread_mutex_init(&v->hash.lock, NULL);
 	v->vp.mc = &v->mc;
+	v->vp.steer = &v->steer;
 	if (xenbus_device_read(dev, "vifname", &vifname))
 		vifname = NULL;
 	if (xenbus_device_read(dev, "bridge", &bridge))
