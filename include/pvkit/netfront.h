@@ -12,9 +12,12 @@
  * received packet (bad offset or size, bad extra info) is dropped and
  * counted (rx_errors), as Linux's netfront does.
  *
- * Frames are copied: through pages shared read-only with the backend on
- * transmit (holding nothing but the frame being sent, XSA-403) and through
- * writable pages posted on the receive ring.  With several queues, a frame
+ * Frames are copied (netfront_send, netfront_recv) or written and read
+ * in place (netfront_tx_reserve/commit, netfront_set_rx_handler): through
+ * pages shared read-only with the backend on transmit (holding nothing
+ * but the frame being sent, XSA-403) and writable pages posted on the
+ * receive ring.  Multicast control and the control ring's hashing are
+ * kept by the device and given again to every backend it connects to.  With several queues, a frame
  * goes on the queue its flow (addresses, ports) hashes to, so one flow
  * stays in order; frames may come in on any queue.
  *

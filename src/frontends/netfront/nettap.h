@@ -8,9 +8,11 @@
  * when the domain ends) as eth<N>, so that `ip netns exec pvkit-<name>
  * ping ...` runs "inside" the domain; pvkit-netfront (tool.c) makes one in
  * its own namespace, in a Linux DomU on real Xen.  The interface gets the
- * MAC and MTU from xenstore and is up; frames move both ways between the
- * TAP and netfront on two threads, checksum offload and GSO mapped between
- * the virtio-net header and netif's flags.  After the backend comes back
+ * MAC and MTU from xenstore and is up, with a TAP queue per netfront
+ * queue: a thread per queue reads frames straight into the pages shared
+ * with the backend (netfront_tx_reserve), and received frames are written
+ * from the receive pages by netfront's handler; checksum offload and GSO
+ * mapped between the virtio-net header and netif's flags.  After the backend comes back
  * (netfront reconnected) a gratuitous ARP announces each IPv4 address of
  * the interface.
  */
