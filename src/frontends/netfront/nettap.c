@@ -43,6 +43,7 @@ struct nettap {
 	int nsfd, stopfd;
 	pthread_t tx[NETFRONT_MAX_QUEUES], rx;
 	bool tx_started[NETFRONT_MAX_QUEUES], rx_started, handler;
+	bool stopping;	     /* atomic: the tx threads leave */
 	size_t tx_cap;	     /* the largest frame netfront takes */
 	uint64_t reconnects; /* netfront's, when we last announced */
 };
@@ -121,7 +122,9 @@ static void *setup_thread(void *arg)
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	for (i = 0; i < t->ntap && !j->rc; i++) {
-		t->tapfd[i] = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+		/* not blocking: the tx threads read until empty */
+		t->tapfd[i] =
+		    open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 		if (t->tapfd[i] < 0) {
 			j->rc = -errno;
 			pvk_err("/dev/net/tun: %s (no TUN/TAP driver?)",
@@ -187,13 +190,9 @@ static void *tx_thread(void *arg)
 	int rc;
 
 	free(job);
-	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (p[1].revents)
-			break;
-		if (!(p[0].revents & POLLIN))
-			continue;
+	/* Read while frames come (the fd does not block), sleep in poll
+	 * once the queue is empty. */
+	while (!__atomic_load_n(&t->stopping, __ATOMIC_ACQUIRE)) {
 		rc = netfront_tx_reserve(t->nf, qi, t->tx_cap, &b, 1000);
 		if (rc == -EIO)
 			break; /* broken: the frames have nowhere to go */
@@ -206,6 +205,14 @@ static void *tx_thread(void *arg)
 		iov[1 + i].iov_base = &tail;
 		iov[1 + i].iov_len = 1;
 		n = readv(t->tapfd[qi], iov, (int)b.niov + 2);
+		if (n < 0) {
+			netfront_tx_abort(t->nf, &b);
+			if (errno == EAGAIN &&
+			    (poll(p, 2, -1) < 0 ? errno != EINTR
+						: p[1].revents))
+				break;
+			continue;
+		}
 		n -= (ssize_t)sizeof(vh);
 		if (n < (ssize_t)NETFRONT_MIN_FRAME || (size_t)n > t->tx_cap) {
 			netfront_tx_abort(t->nf, &b); /* none, runt, too big */
@@ -362,6 +369,7 @@ void nettap_stop(struct nettap *t)
 
 	if (!t)
 		return;
+	__atomic_store_n(&t->stopping, true, __ATOMIC_RELEASE);
 	if (t->stopfd >= 0 && write(t->stopfd, &one, sizeof(one)) < 0)
 		pvk_warn("%s: cannot stop its threads", t->ifname);
 	if (t->handler)
