@@ -126,6 +126,21 @@ static int frame_check(const uint8_t *f, size_t len, uint64_t seed,
 
 enum { MSG_READY = 1, MSG_GO, MSG_SENT };
 
+/* The guest's channels to the test (up) and back (down). */
+static void chans_open(struct chan *up, struct chan *down)
+{
+	assert_int_equal(chan_init(up), 0);
+	assert_int_equal(chan_init(down), 0);
+}
+
+static void chans_close(struct chan *up, struct chan *down)
+{
+	close(up->fd[0]);
+	close(up->fd[1]);
+	close(down->fd[0]);
+	close(down->fd[1]);
+}
+
 struct net_arg {
 	struct netfront_opts opts;
 	uint64_t seed;
@@ -482,8 +497,7 @@ static void run(struct net_arg *a, unsigned int mtu)
 	assert_non_null(scratch);
 	if (!a->rounds)
 		a->rounds = 1;
-	assert_int_equal(chan_init(&a->up), 0);
-	assert_int_equal(chan_init(&a->down), 0);
+	chans_open(&a->up, &a->down);
 	static const char *const legacy[] = {"--legacy", NULL};
 
 	assert_int_equal(net_env_backend(&E, a->legacy ? legacy : NULL), 0);
@@ -503,10 +517,7 @@ static void run(struct net_arg *a, unsigned int mtu)
 		test_round(a, d, r, buf, scratch);
 	}
 	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
-	close(a->up.fd[0]);
-	close(a->up.fd[1]);
-	close(a->down.fd[0]);
-	close(a->down.fd[1]);
+	chans_close(&a->up, &a->down);
 	free(buf);
 	free(scratch);
 }
@@ -815,8 +826,7 @@ static void test_gso(void **state)
 	(void)state;
 	assert_non_null(buf);
 	assert_non_null(want);
-	assert_int_equal(chan_init(&a.up), 0);
-	assert_int_equal(chan_init(&a.down), 0);
+	chans_open(&a.up, &a.down);
 	assert_int_equal(net_env_backend(&E, NULL), 0);
 	assert_int_equal(
 	    net_env_guest(&E, 1500, gso_guest, &a, sizeof(a), &d, &pid), 0);
@@ -861,10 +871,7 @@ static void test_gso(void **state)
 	assert_int_equal(v, GSO_FRAMES);
 	close(s);
 	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
-	close(a.up.fd[0]);
-	close(a.up.fd[1]);
-	close(a.down.fd[0]);
-	close(a.down.fd[1]);
+	chans_close(&a.up, &a.down);
 	free(buf);
 	free(want);
 }
@@ -1004,8 +1011,7 @@ static void test_mcast_filter(void **state)
 	int s, idx, n;
 
 	(void)state;
-	assert_int_equal(chan_init(&a.up), 0);
-	assert_int_equal(chan_init(&a.down), 0);
+	chans_open(&a.up, &a.down);
 	assert_int_equal(net_env_backend(&E, NULL), 0);
 	assert_int_equal(
 	    net_env_guest(&E, 1500, mc_guest, &a, sizeof(a), &d, &pid), 0);
@@ -1051,10 +1057,7 @@ static void test_mcast_filter(void **state)
 	assert_string_equal(v, "0");
 	free(v);
 	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
-	close(a.up.fd[0]);
-	close(a.up.fd[1]);
-	close(a.down.fd[0]);
-	close(a.down.fd[1]);
+	chans_close(&a.up, &a.down);
 }
 
 /* ---- the control ring ---------------------------------------------------
@@ -1194,8 +1197,7 @@ static void test_ctrl_hash(void **state)
 	int s, idx;
 
 	(void)state;
-	assert_int_equal(chan_init(&a.up), 0);
-	assert_int_equal(chan_init(&a.down), 0);
+	chans_open(&a.up, &a.down);
 	assert_int_equal(net_env_backend(&E, NULL), 0);
 	assert_int_equal(
 	    net_env_guest(&E, 1500, hc_guest, &a, sizeof(a), &d, &pid), 0);
@@ -1225,10 +1227,7 @@ static void test_ctrl_hash(void **state)
 		close(s);
 	}
 	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
-	close(a.up.fd[0]);
-	close(a.up.fd[1]);
-	close(a.down.fd[0]);
-	close(a.down.fd[1]);
+	chans_close(&a.up, &a.down);
 }
 
 static int setup(void **state)

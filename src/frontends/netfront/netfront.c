@@ -183,6 +183,20 @@ static void cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
 	pthread_cond_timedwait(c, m, &ts);
 }
 
+/* The deadline timeout_ms from now (< 0: none, 0). */
+static uint64_t deadline_in(int timeout_ms)
+{
+	return timeout_ms < 0
+		   ? 0
+		   : pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
+}
+
+/* Pages (tx slots) a frame of len bytes takes. */
+static unsigned int nf_pages(size_t len)
+{
+	return (unsigned int)((len + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE);
+}
+
 static void nf_wake_all(struct netfront *nf);
 static void nf_kick(struct netfront *nf);
 
@@ -444,9 +458,7 @@ static void tx_post(struct nfq *q, const uint16_t *id, size_t len,
 		    bool gso)
 {
 	struct netfront *nf = q->nf;
-	unsigned int slots = (unsigned int)((len + NF_PAGE_SIZE - 1) /
-					    NF_PAGE_SIZE),
-		     i;
+	unsigned int slots = nf_pages(len), i;
 	size_t off;
 	int notify;
 
@@ -520,9 +532,8 @@ int netfront_send(struct netfront *nf, const void *frame, size_t len,
 	if (!nf || !frame || len < NETFRONT_MIN_FRAME ||
 	    len > NETFRONT_MAX_FRAME || tx_meta(nf, meta, &flags, &gso))
 		return -EINVAL;
-	slots = (unsigned int)((len + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE);
-	if (timeout_ms >= 0)
-		deadline = pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
+	slots = nf_pages(len);
+	deadline = deadline_in(timeout_ms);
 	for (;;) {
 		rc = nf_enter(nf, deadline);
 		if (rc)
@@ -561,6 +572,18 @@ int netfront_send(struct netfront *nf, const void *frame, size_t len,
 /* ---- the control ring ----------------------------------------------------
  */
 
+/* One page shared with the backend: *addr NULL unless it is. */
+static int share_page(struct netfront *nf, bool writable, grant_ref_t *ref,
+		      void **addr)
+{
+	int rc = nf->plat->gntshr->share(nf->shr, nf->x.be_id, 1,
+					 writable ? 1 : 0, ref, addr);
+
+	if (rc)
+		*addr = NULL;
+	return rc;
+}
+
 static void ctrl_free(struct netfront *nf)
 {
 	struct nf_ctrl *c = nf->ctrl;
@@ -598,18 +621,11 @@ static int ctrl_new(struct netfront *nf)
 	if (!c)
 		return -ENOMEM;
 	nf->ctrl = c;
-	rc =
-	    plat->gntshr->share(nf->shr, nf->x.be_id, 1, 1, &c->ref, &c->sring);
-	if (rc) {
-		c->sring = NULL;
+	rc = share_page(nf, true, &c->ref, &c->sring);
+	if (!rc)
+		rc = share_page(nf, false, &c->data_ref, &c->data);
+	if (rc)
 		goto fail;
-	}
-	rc = plat->gntshr->share(nf->shr, nf->x.be_id, 1, 0, &c->data_ref,
-				 &c->data);
-	if (rc) {
-		c->data = NULL;
-		goto fail;
-	}
 	SHARED_RING_INIT((xen_netif_ctrl_sring_t *)c->sring);
 	FRONT_RING_INIT(&c->r, (xen_netif_ctrl_sring_t *)c->sring,
 			NF_PAGE_SIZE);
@@ -1023,9 +1039,8 @@ int netfront_tx_reserve(struct netfront *nf, unsigned int queue, size_t max_len,
 	if (!nf || !b || max_len < NETFRONT_MIN_FRAME ||
 	    max_len > NETFRONT_MAX_FRAME)
 		return -EINVAL;
-	slots = (unsigned int)((max_len + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE);
-	if (timeout_ms >= 0)
-		deadline = pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
+	slots = nf_pages(max_len);
+	deadline = deadline_in(timeout_ms);
 	for (;;) {
 		rc = nf_enter(nf, deadline);
 		if (rc)
@@ -1103,11 +1118,10 @@ int netfront_tx_commit(struct netfront *nf, struct netfront_txbuf *b,
 		     tx_meta(nf, meta, &flags, &gso)
 		 ? -EINVAL
 		 : 0;
-	slots = (unsigned int)((len + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE);
+	slots = nf_pages(len);
 	if (!rc)
 		rc = tx_allowed(nf, slots, gso, meta);
-	if (timeout_ms >= 0)
-		deadline = pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
+	deadline = deadline_in(timeout_ms);
 	pthread_mutex_lock(&q->tx_lock);
 	if (!rc)
 		rc = tx_wait(q, slots + (gso ? 1u : 0u), 0, deadline, &why);
@@ -1314,8 +1328,7 @@ int netfront_recv(struct netfront *nf, void *buf, size_t cap,
 
 	if (!nf || (!buf && cap))
 		return -EINVAL;
-	if (timeout_ms >= 0)
-		deadline = pvk_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
+	deadline = deadline_in(timeout_ms);
 	for (;;) {
 		unsigned int i;
 
@@ -1604,18 +1617,11 @@ static int queue_new(struct netfront *nf, unsigned int id, bool split,
 	q->stopfd = q->kickfd = -1;
 	pthread_mutex_init(&q->tx_lock, NULL);
 	pthread_cond_init(&q->tx_cond, NULL);
-	rc = plat->gntshr->share(nf->shr, nf->x.be_id, 1, 1, &q->tx_ref,
-				 &q->tx_sring);
-	if (rc) {
-		q->tx_sring = NULL;
+	rc = share_page(nf, true, &q->tx_ref, &q->tx_sring);
+	if (!rc)
+		rc = share_page(nf, true, &q->rx_ref, &q->rx_sring);
+	if (rc)
 		goto fail;
-	}
-	rc = plat->gntshr->share(nf->shr, nf->x.be_id, 1, 1, &q->rx_ref,
-				 &q->rx_sring);
-	if (rc) {
-		q->rx_sring = NULL;
-		goto fail;
-	}
 	SHARED_RING_INIT((netif_tx_sring_t *)q->tx_sring);
 	FRONT_RING_INIT(&q->tx, (netif_tx_sring_t *)q->tx_sring, NF_PAGE_SIZE);
 	SHARED_RING_INIT((netif_rx_sring_t *)q->rx_sring);
