@@ -73,7 +73,7 @@ struct netfront_meta {
 struct netfront_rx_frame {
 	const struct iovec *iov;
 	unsigned int niov;
-	size_t len; /* sum of the fragments, NETFRONT_MIN_FRAME.. */
+	size_t len; /* sum of the fragments, at most NETFRONT_MAX_FRAME */
 	struct netfront_meta meta;
 };
 

@@ -623,6 +623,54 @@ static void test_legacy_backend(void **state)
 
 /* A frame larger than a page is refused without SG; a runt always; GSO
  * without SG; the queues asked for are capped by the backend's maximum. */
+/* Zero-copy misuse (no SG here): bounds refused, and every refused
+ * commit gives its reservation back (many rounds of the largest one would
+ * run out of ids otherwise). */
+static int zc_limits(struct netfront *nf)
+{
+	struct netfront_meta bad = {.flags = 0x80};
+	struct netfront_txbuf b;
+	unsigned int i;
+
+	if (netfront_tx_reserve(nf, 0, 13, &b, 0) != -EINVAL ||
+	    netfront_tx_reserve(nf, 0, NETFRONT_MAX_FRAME + 1, &b, 0) !=
+		-EINVAL ||
+	    netfront_tx_commit(nf, NULL, 60, NULL, 0) != -EINVAL)
+		return 40;
+	netfront_tx_abort(nf, NULL);
+	for (i = 0; i < 100; i++) {
+		if (netfront_tx_reserve(nf, 7, NETFRONT_MAX_FRAME, &b, 1000))
+			return 41;
+		if (b.niov != NETFRONT_TX_MAX_PAGES ||
+		    b.cap != NETFRONT_MAX_FRAME)
+			return 42;
+		memset(b.iov[0].iov_base, 0xcd, 60);
+		switch (i % 4) {
+		case 0: /* longer than reserved */
+			if (netfront_tx_commit(nf, &b, NETFRONT_MAX_FRAME + 1,
+					       NULL, 1000) != -EINVAL)
+				return 43;
+			break;
+		case 1: /* more than a page without SG */
+			if (netfront_tx_commit(nf, &b, 5000, NULL, 1000) !=
+			    -EMSGSIZE)
+				return 44;
+			break;
+		case 2: /* bad meta */
+			if (netfront_tx_commit(nf, &b, 60, &bad, 1000) !=
+			    -EINVAL)
+				return 45;
+			break;
+		default: /* sent */
+			if (netfront_tx_commit(nf, &b, 60, NULL, 1000))
+				return 46;
+		}
+		if (b.q_) /* given back or sent: nothing held */
+			return 47;
+	}
+	return 0;
+}
+
 static int limits_guest(struct pvk_platform *plat, struct xs_client *xs,
 			void *p)
 {
@@ -631,6 +679,7 @@ static int limits_guest(struct pvk_platform *plat, struct xs_client *xs,
 				  .gso_size = 1448};
 	static uint8_t buf[8192];
 	struct netfront *nf;
+	int rc;
 
 	(void)p;
 	if (netfront_open(plat, xs, NET_DEVID, &o, &nf))
@@ -647,6 +696,9 @@ static int limits_guest(struct pvk_platform *plat, struct xs_client *xs,
 		return 7;
 	if (netfront_recv(nf, buf, sizeof(buf), NULL, 0) != -EAGAIN)
 		return 8;
+	rc = zc_limits(nf);
+	if (rc)
+		return rc;
 	netfront_close(nf);
 	/* Opened again (the backend follows the close and starts over),
 	 * asking for more queues than the backend offers (4). */

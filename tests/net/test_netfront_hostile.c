@@ -49,7 +49,8 @@ enum evil {
 	EVIL_FLOOD,
 	EVIL_TX_RESERVED_ID,   /* answers an id a zero-copy sender holds */
 	EVIL_TX_STALE,	       /* reads a whole page behind a short frame */
-	EVIL_RX_BAD_OFFSET_ZC, /* RX_BAD_OFFSET, received in place */
+	EVIL_RX_BAD_OFFSET_ZC, /* RX_BAD_OFFSET and a chain past 64 KiB,
+				  received in place */
 	EVIL_CTRL_WRONG_ID,    /* a control answer to another request */
 	EVIL_CTRL_RSP_PROD,    /* control responses past the requests */
 };
@@ -160,7 +161,8 @@ static int victim(struct pvk_platform *plat, struct xs_client *xs, void *p)
 			usleep(10000);
 		netfront_get_stats(nf, &st);
 		if (g.len != GOOD_LEN || memcmp(g.buf, want, GOOD_LEN) ||
-		    st.rx_errors != 1 || netfront_broken(nf))
+		    st.rx_errors != 1 || st.rx_too_big != 1 ||
+		    netfront_broken(nf))
 			return 11;
 		if (netfront_set_rx_handler(nf, NULL, NULL))
 			return 12;
@@ -384,10 +386,18 @@ static void run_evil(enum evil mode)
 		be_push(&b, 80, 0);
 		break;
 	case EVIL_RX_BAD_OFFSET:
-	case EVIL_RX_BAD_OFFSET_ZC:
 		rx_rsp(&b, 0, 4000, 200, 0);
 		rx_good(&b, 1);
 		be_push(&b, 2, 0);
+		break;
+	case EVIL_RX_BAD_OFFSET_ZC:
+		/* a bad offset, then 17 full pages (68 KiB: more than a
+		 * frame), then a good packet */
+		rx_rsp(&b, 0, 4000, 200, 0);
+		for (i = 1; i <= 17; i++)
+			rx_rsp(&b, i, 0, 4096, i < 17 ? NETRXF_more_data : 0);
+		rx_good(&b, 18);
+		be_push(&b, 19, 0);
 		break;
 	case EVIL_FLOOD: {
 		/* Events without responses for a while (they coalesce

@@ -377,10 +377,9 @@ static bool rx_hash(struct nb_queue *q, struct rxp *r, const uint8_t *buf)
 {
 	struct netif_extra_info *x;
 	uint32_t v;
+	unsigned int nq = __atomic_load_n(&q->vp.steer->nq, __ATOMIC_ACQUIRE);
 	uint8_t type;
 	bool ok;
-
-	unsigned int nq = __atomic_load_n(&q->vp.steer->nq, __ATOMIC_ACQUIRE);
 
 	r->target = q->qid;
 	if (!q->vp.hash)
@@ -525,7 +524,7 @@ static bool rx_hand_over(struct nb_queue *q, unsigned int t,
 	struct nb_queue *to;
 	struct steered *p;
 	uint64_t one = 1;
-	bool ok = false;
+	bool ok = false, wake = false;
 
 	if (t >= __atomic_load_n(&st->nq, __ATOMIC_ACQUIRE))
 		return false;
@@ -536,8 +535,6 @@ static bool rx_hand_over(struct nb_queue *q, unsigned int t,
 	p->vh = r->vh;
 	p->len = r->len;
 	memcpy(p->data, buf, r->len);
-	bool wake = false;
-
 	pthread_mutex_lock(&to->inbox_lock);
 	if (to->inbox_n < NB_INBOX) {
 		to->inbox[(to->inbox_head + to->inbox_n++) % NB_INBOX] = p;

@@ -1303,6 +1303,14 @@ static int rx_deliver(struct nfq *q, const char **why)
 	int rc;
 
 	while ((rc = rx_next(q, &pkt, why)) == 1) {
+		if (pkt.len > NETFRONT_MAX_FRAME) {
+			/* more than a frame can be (slots of a page each
+			 * add up past 64 KiB): dropped, as recv would */
+			AADD(&nf->stats.rx_too_big, 1);
+			q->rx.rsp_cons += pkt.nslots;
+			rx_refill(q);
+			continue;
+		}
 		for (i = 0; i < pkt.nfrags; i++) {
 			iov[i].iov_base =
 			    q->rx_page[pkt.frag[i].slot] + pkt.frag[i].offset;
@@ -1467,15 +1475,17 @@ static void queue_look(struct nfq *q, bool event)
 	pthread_mutex_lock(&nf->rx_lock);
 	if (ALOAD(&q->rx.sring->rsp_prod) != q->rx.rsp_cons) {
 		work = true;
-		if (nf->rx_fn) {
-			n = rx_handle(q, &why);
-		} else {
+		if (!nf->rx_fn) {
 			pthread_cond_broadcast(&nf->rx_cond);
 			if (write(nf->rx_fd, &one, sizeof(one)) < 0)
 				pvk_warn("netfront: rx fd: %s",
 					 strerror(errno));
 		}
 	}
+	/* the handler's: also with nothing there, to leave rsp_event armed
+	 * (recv, before it, arms it only when it waits) */
+	if (nf->rx_fn)
+		n = rx_handle(q, &why);
 	pthread_mutex_unlock(&nf->rx_lock);
 	if (n < 0) {
 		nf_break(nf, why);
