@@ -5,6 +5,7 @@
  * both ABIs and a multi-page ring, 1 and 4 queues (several submitting
  * threads spread over them); FLUSH, BARRIER, DISCARD; a read-only disk.
  */
+#include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,12 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
-#include <cmocka.h>
 
 #include "blk_pattern.h"
-#include "block_env.h"
 #include "blkif/blkif.h"
+#include "block_env.h"
 #include "pvkit/blkfront.h"
 
 #define DISK_BYTES (16u << 20)
@@ -53,7 +54,8 @@ static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	const struct blkfront_info *info;
 	struct blkfront *bf;
 	struct counter k = COUNTER_INIT;
-	uint8_t *buf = malloc(1024 * 512), *abuf = malloc(ASYNC_N * ASYNC_LEN * 512);
+	uint8_t *buf = malloc(1024 * 512),
+		*abuf = malloc(ASYNC_N * ASYNC_LEN * 512);
 	uint64_t s;
 	int rc;
 
@@ -80,8 +82,8 @@ static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 		return 7;
 	if (info->nr_queues != (a->expect_queues ? a->expect_queues : 4))
 		return 19;
-	if (strcmp(info->protocol, a->opts.protocol ? a->opts.protocol
-						    : "x86_64-abi"))
+	if (strcmp(info->protocol,
+		   a->opts.protocol ? a->opts.protocol : "x86_64-abi"))
 		return 8;
 	/* Synchronous writes of every shape. */
 	if (write_chunks(bf, buf, a->seed, RW_END, chunks,
@@ -131,7 +133,8 @@ static void check_file(const char *path, uint64_t seed)
 	close(fd);
 	assert_int_equal(check(buf, seed, 0, RW_END), 0);
 	assert_int_equal(check(buf + (size_t)ASYNC_BASE * 512, seed, ASYNC_BASE,
-			       ASYNC_N * ASYNC_LEN), 0);
+			       ASYNC_N * ASYNC_LEN),
+			 0);
 	free(buf);
 }
 
@@ -142,8 +145,8 @@ static void run_rw(const char *const *bk_args, struct rw_arg *a)
 	pid_t pid;
 
 	assert_int_equal(blk_env_backend(&E, bk_args), 0);
-	assert_int_equal(blk_env_disk(&E, "rw.img", DISK_BYTES, disk,
-				      sizeof(disk)), 0);
+	assert_int_equal(
+	    blk_env_disk(&E, "rw.img", DISK_BYTES, disk, sizeof(disk)), 0);
 	assert_int_equal(
 	    blk_env_guest(&E, disk, "w", rw_guest, a, sizeof(*a), &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
@@ -203,12 +206,12 @@ static void test_rw_no_persistent(void **state)
 
 static void test_rw_frontend_no_persistent(void **state)
 {
-	struct rw_arg a = {.opts = {.max_indirect_segs = 0,
-				    .no_persistent = true},
-			   .seed = 5,
-			   .expect_persistent = false,
-			   .expect_indirect = false,
-			   .expect_ring_pages = 1};
+	struct rw_arg a = {
+	    .opts = {.max_indirect_segs = 0, .no_persistent = true},
+	    .seed = 5,
+	    .expect_persistent = false,
+	    .expect_indirect = false,
+	    .expect_ring_pages = 1};
 
 	(void)state;
 	run_rw(NULL, &a);
@@ -222,13 +225,13 @@ static void test_rw_x86_32(void **state)
 			   .expect_persistent = true,
 			   .expect_indirect = true,
 			   .expect_ring_pages = 1};
-	struct rw_arg b = {.opts = {.max_indirect_segs = 0,
-				    .no_persistent = true},
-			   .abi32 = true,
-			   .seed = 7,
-			   .expect_persistent = false,
-			   .expect_indirect = false,
-			   .expect_ring_pages = 1};
+	struct rw_arg b = {
+	    .opts = {.max_indirect_segs = 0, .no_persistent = true},
+	    .abi32 = true,
+	    .seed = 7,
+	    .expect_persistent = false,
+	    .expect_indirect = false,
+	    .expect_ring_pages = 1};
 
 	(void)state;
 	run_rw(NULL, &a);
@@ -238,12 +241,12 @@ static void test_rw_x86_32(void **state)
 static void test_rw_multi_page_ring(void **state)
 {
 	const char *args[] = {"--max-ring-order", "2", NULL};
-	struct rw_arg a = {.opts = {.max_indirect_segs = 16,
-				    .ring_page_order = 3},
-			   .seed = 8,
-			   .expect_persistent = true,
-			   .expect_indirect = true,
-			   .expect_ring_pages = 4};
+	struct rw_arg a = {
+	    .opts = {.max_indirect_segs = 16, .ring_page_order = 3},
+	    .seed = 8,
+	    .expect_persistent = true,
+	    .expect_indirect = true,
+	    .expect_ring_pages = 4};
 
 	(void)state;
 	run_rw(args, &a);
@@ -380,8 +383,8 @@ static void run_guest_check(const char *name,
 
 	assert_non_null(buf);
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
-	assert_int_equal(blk_env_disk(&E, name, DISK_BYTES, disk,
-				      sizeof(disk)), 0);
+	assert_int_equal(blk_env_disk(&E, name, DISK_BYTES, disk, sizeof(disk)),
+			 0);
 	assert_int_equal(
 	    blk_env_guest(&E, disk, "w", guest, arg, arg_size, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
@@ -423,7 +426,8 @@ static int ops_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 		return 4;
 	/* A barrier with data, and a pure barrier. */
 	fill(buf, 10, 256, 8);
-	if (blkfront_barrier(bf, 256, buf, 8) || blkfront_barrier(bf, 0, NULL, 0))
+	if (blkfront_barrier(bf, 256, buf, 8) ||
+	    blkfront_barrier(bf, 0, NULL, 0))
 		return 5;
 	/* Discard [64, 192): reads back as zeros (a hole). */
 	if (blkfront_discard(bf, 64, 128))
@@ -445,6 +449,90 @@ static int ops_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	return 0;
 }
 
+/* Writes and a barrier behind them in one batch on one queue: the
+ * backend (a tmpfs image: small writes served inline) holds the barrier
+ * until the writes are answered in the same pass, then must send it
+ * with nothing left to wake it.  It used to sleep instead: the barrier
+ * never answered (block-recover's rare hang). */
+struct batch_done {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int n, errors;
+};
+
+static void batch_one(void *arg, int status)
+{
+	struct batch_done *b = arg;
+
+	pthread_mutex_lock(&b->lock);
+	b->n++;
+	if (status)
+		b->errors++;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+}
+
+#define BATCH_WRITES 8u
+#define BATCH_ROUNDS 200u
+
+static int barrier_guest(struct pvk_platform *plat, struct xs_client *xs,
+			 void *p)
+{
+	struct blkfront_opts o = {.num_queues = 1};
+	struct batch_done b = {.lock = PTHREAD_MUTEX_INITIALIZER,
+			       .cond = PTHREAD_COND_INITIALIZER};
+	static uint8_t buf[BATCH_WRITES][8 * 512];
+	struct blkfront *bf;
+	struct timespec ts;
+	unsigned int r, i, want = 0;
+
+	(void)p;
+	if (blkfront_open(plat, xs, "xvda", &o, &bf))
+		return 2;
+	for (r = 0; r < BATCH_ROUNDS; r++) {
+		for (i = 0; i < BATCH_WRITES; i++)
+			if (blkfront_submit(bf, BLKFRONT_WRITE, 8 * i, buf[i],
+					    8, batch_one, &b))
+				return 3;
+		if (blkfront_submit(bf, BLKFRONT_BARRIER, 0, NULL, 0, batch_one,
+				    &b))
+			return 4;
+		want += BATCH_WRITES + 1;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 10;
+		pthread_mutex_lock(&b.lock);
+		while (b.n < want)
+			if (pthread_cond_timedwait(&b.cond, &b.lock, &ts)) {
+				fprintf(stderr, "round %u: %u of %u answered\n",
+					r, b.n, want);
+				blkfront_log_state(bf);
+				pthread_mutex_unlock(&b.lock);
+				return 5;
+			}
+		pthread_mutex_unlock(&b.lock);
+	}
+	if (b.errors)
+		return 6;
+	blkfront_close(bf);
+	return 0;
+}
+
+static void test_barrier_after_writes(void **state)
+{
+	char disk[128];
+	domid_t d;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(blk_env_backend(&E, NULL), 0);
+	assert_int_equal(
+	    blk_env_disk(&E, "barrier.img", DISK_BYTES, disk, sizeof(disk)), 0);
+	assert_int_equal(
+	    blk_env_guest(&E, disk, "w", barrier_guest, NULL, 0, &d, &pid), 0);
+	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
+	unlink(disk);
+}
+
 static void test_flush_barrier_discard(void **state)
 {
 	char disk[128];
@@ -453,8 +541,8 @@ static void test_flush_barrier_discard(void **state)
 
 	(void)state;
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
-	assert_int_equal(blk_env_disk(&E, "ops.img", DISK_BYTES, disk,
-				      sizeof(disk)), 0);
+	assert_int_equal(
+	    blk_env_disk(&E, "ops.img", DISK_BYTES, disk, sizeof(disk)), 0);
 	assert_int_equal(
 	    blk_env_guest(&E, disk, "w", ops_guest, NULL, 0, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
@@ -495,8 +583,8 @@ static void test_reopen(void **state)
 
 	(void)state;
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
-	assert_int_equal(blk_env_disk(&E, "reopen.img", DISK_BYTES, disk,
-				      sizeof(disk)), 0);
+	assert_int_equal(
+	    blk_env_disk(&E, "reopen.img", DISK_BYTES, disk, sizeof(disk)), 0);
 	assert_int_equal(
 	    blk_env_guest(&E, disk, "w", reopen_guest, NULL, 0, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
@@ -533,8 +621,8 @@ static void test_readonly(void **state)
 
 	(void)state;
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
-	assert_int_equal(blk_env_disk(&E, "ro.img", DISK_BYTES, disk,
-				      sizeof(disk)), 0);
+	assert_int_equal(
+	    blk_env_disk(&E, "ro.img", DISK_BYTES, disk, sizeof(disk)), 0);
 	fill(buf, 11, 8, 8);
 	fd = open(disk, O_WRONLY);
 	assert_true(fd >= 0);
@@ -545,7 +633,6 @@ static void test_readonly(void **state)
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	unlink(disk);
 }
-
 
 /* ---- a writable disk is one backend's alone ---- */
 
@@ -602,8 +689,8 @@ static void test_writable_disk_exclusive(void **state)
 
 	(void)state;
 	assert_int_equal(blk_env_backend(&E, args), 0);
-	assert_int_equal(blk_env_disk(&E, "excl.img", DISK_BYTES, disk,
-				      sizeof(disk)), 0);
+	assert_int_equal(
+	    blk_env_disk(&E, "excl.img", DISK_BYTES, disk, sizeof(disk)), 0);
 	snprintf(a.held, sizeof(a.held), "%s/held", E.shm);
 	snprintf(a.release, sizeof(a.release), "%s/release", E.shm);
 	unlink(a.held);
@@ -682,8 +769,9 @@ static int zc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 		return 6;
 	blkfront_get_stats(bf, &st1);
 	if (st1.requests - st0.requests != a->big_reqs) {
-		fprintf(stderr, "zc_guest: the 1100-sector write took %llu "
-				"ring requests, expected %u\n",
+		fprintf(stderr,
+			"zc_guest: the 1100-sector write took %llu "
+			"ring requests, expected %u\n",
 			(unsigned long long)(st1.requests - st0.requests),
 			a->big_reqs);
 		return 20;
@@ -741,8 +829,8 @@ static void run_zc(const char *const *bk_args, struct zc_arg *a)
 	pid_t pid;
 
 	assert_int_equal(blk_env_backend(&E, bk_args), 0);
-	assert_int_equal(blk_env_disk(&E, "zc.img", DISK_BYTES, disk,
-				      sizeof(disk)), 0);
+	assert_int_equal(
+	    blk_env_disk(&E, "zc.img", DISK_BYTES, disk, sizeof(disk)), 0);
 	assert_int_equal(
 	    blk_env_guest(&E, disk, "w", zc_guest, a, sizeof(*a), &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
@@ -753,8 +841,8 @@ static void test_zero_copy(void **state)
 {
 	/* 138 pages (starting 3 sectors into one): one request although
 	 * copied data goes 32 pages a request. */
-	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 21,
-			   .big_reqs = 1};
+	struct zc_arg a = {
+	    .opts = {.max_indirect_segs = 32}, .seed = 21, .big_reqs = 1};
 
 	(void)state;
 	run_zc(NULL, &a);
@@ -764,8 +852,8 @@ static void test_zero_copy(void **state)
 static void test_zero_copy_backend_64_segs(void **state)
 {
 	static const char *const args[] = {"--max-indirect", "64", NULL};
-	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 24,
-			   .big_reqs = 3};
+	struct zc_arg a = {
+	    .opts = {.max_indirect_segs = 32}, .seed = 24, .big_reqs = 3};
 
 	(void)state;
 	run_zc(args, &a);
@@ -775,8 +863,8 @@ static void test_zero_copy_backend_64_segs(void **state)
 static void test_zero_copy_no_persistent(void **state)
 {
 	static const char *const args[] = {"--no-persistent", NULL};
-	struct zc_arg a = {.opts = {.max_indirect_segs = 0}, .seed = 22,
-			   .big_reqs = 13};
+	struct zc_arg a = {
+	    .opts = {.max_indirect_segs = 0}, .seed = 22, .big_reqs = 13};
 
 	(void)state;
 	run_zc(args, &a);
@@ -787,8 +875,8 @@ static void test_zero_copy_no_persistent(void **state)
 static void test_zero_copy_small_pgrant_table(void **state)
 {
 	static const char *const args[] = {"--max-persistent", "40", NULL};
-	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 23,
-			   .big_reqs = 1};
+	struct zc_arg a = {
+	    .opts = {.max_indirect_segs = 32}, .seed = 23, .big_reqs = 1};
 
 	(void)state;
 	run_zc(args, &a);
@@ -797,24 +885,25 @@ static void test_zero_copy_small_pgrant_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rw_default),
-		cmocka_unit_test(test_rw_no_indirect),
-		cmocka_unit_test(test_rw_backend_no_indirect),
-		cmocka_unit_test(test_rw_no_persistent),
-		cmocka_unit_test(test_rw_frontend_no_persistent),
-		cmocka_unit_test(test_rw_x86_32),
-		cmocka_unit_test(test_rw_multi_page_ring),
-		cmocka_unit_test(test_rw_one_queue),
-		cmocka_unit_test(test_rw_backend_one_queue),
-		cmocka_unit_test(test_mq_threads),
-		cmocka_unit_test(test_flush_barrier_discard),
-		cmocka_unit_test(test_readonly),
-		cmocka_unit_test(test_writable_disk_exclusive),
-		cmocka_unit_test(test_reopen),
-		cmocka_unit_test(test_zero_copy),
-		cmocka_unit_test(test_zero_copy_backend_64_segs),
-		cmocka_unit_test(test_zero_copy_no_persistent),
-		cmocka_unit_test(test_zero_copy_small_pgrant_table),
+	    cmocka_unit_test(test_rw_default),
+	    cmocka_unit_test(test_rw_no_indirect),
+	    cmocka_unit_test(test_rw_backend_no_indirect),
+	    cmocka_unit_test(test_rw_no_persistent),
+	    cmocka_unit_test(test_rw_frontend_no_persistent),
+	    cmocka_unit_test(test_rw_x86_32),
+	    cmocka_unit_test(test_rw_multi_page_ring),
+	    cmocka_unit_test(test_rw_one_queue),
+	    cmocka_unit_test(test_rw_backend_one_queue),
+	    cmocka_unit_test(test_mq_threads),
+	    cmocka_unit_test(test_flush_barrier_discard),
+	    cmocka_unit_test(test_barrier_after_writes),
+	    cmocka_unit_test(test_readonly),
+	    cmocka_unit_test(test_writable_disk_exclusive),
+	    cmocka_unit_test(test_reopen),
+	    cmocka_unit_test(test_zero_copy),
+	    cmocka_unit_test(test_zero_copy_backend_64_segs),
+	    cmocka_unit_test(test_zero_copy_no_persistent),
+	    cmocka_unit_test(test_zero_copy_small_pgrant_table),
 	};
 
 	return cmocka_run_group_tests_name("block", tests, setup, teardown);

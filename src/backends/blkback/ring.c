@@ -677,6 +677,15 @@ static void *ring_thread(void *arg)
 		/* What finished during the submission (inline storage,
 		 * io_uring's inline completions) is answered in this pass. */
 		complete_io(r);
+		/* A barrier that waited for I/O answered just now (inline:
+		 * nothing is left to wake us for it) goes now, with what
+		 * follows it. */
+		while (r->pend_head && !r->inflight && !r->failed) {
+			submit_pending(r);
+			if (!r->inflight)
+				break; /* the storage took nothing */
+			complete_io(r);
+		}
 		notify_if_needed(r);
 		p[0].revents = p[1].revents = p[2].revents = 0;
 		/* Idle and answered: watch the ring a while with req_event
