@@ -5,7 +5,6 @@
  * both ABIs and a multi-page ring, 1 and 4 queues (several submitting
  * threads spread over them); FLUSH, BARRIER, DISCARD; a read-only disk.
  */
-#include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,10 +17,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include "blk_pattern.h"
-#include "blkif/blkif.h"
 #include "block_env.h"
+#include "blkif/blkif.h"
 #include "pvkit/blkfront.h"
 
 #define DISK_BYTES (16u << 20)
@@ -54,8 +54,7 @@ static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	const struct blkfront_info *info;
 	struct blkfront *bf;
 	struct counter k = COUNTER_INIT;
-	uint8_t *buf = malloc(1024 * 512),
-		*abuf = malloc(ASYNC_N * ASYNC_LEN * 512);
+	uint8_t *buf = malloc(1024 * 512), *abuf = malloc(ASYNC_N * ASYNC_LEN * 512);
 	uint64_t s;
 	int rc;
 
@@ -82,8 +81,8 @@ static int rw_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 		return 7;
 	if (info->nr_queues != (a->expect_queues ? a->expect_queues : 4))
 		return 19;
-	if (strcmp(info->protocol,
-		   a->opts.protocol ? a->opts.protocol : "x86_64-abi"))
+	if (strcmp(info->protocol, a->opts.protocol ? a->opts.protocol
+						    : "x86_64-abi"))
 		return 8;
 	/* Synchronous writes of every shape. */
 	if (write_chunks(bf, buf, a->seed, RW_END, chunks,
@@ -133,8 +132,7 @@ static void check_file(const char *path, uint64_t seed)
 	close(fd);
 	assert_int_equal(check(buf, seed, 0, RW_END), 0);
 	assert_int_equal(check(buf + (size_t)ASYNC_BASE * 512, seed, ASYNC_BASE,
-			       ASYNC_N * ASYNC_LEN),
-			 0);
+			       ASYNC_N * ASYNC_LEN), 0);
 	free(buf);
 }
 
@@ -145,8 +143,8 @@ static void run_rw(const char *const *bk_args, struct rw_arg *a)
 	pid_t pid;
 
 	assert_int_equal(blk_env_backend(&E, bk_args), 0);
-	assert_int_equal(
-	    blk_env_disk(&E, "rw.img", DISK_BYTES, disk, sizeof(disk)), 0);
+	assert_int_equal(blk_env_disk(&E, "rw.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
 	assert_int_equal(
 	    blk_env_guest(&E, disk, "w", rw_guest, a, sizeof(*a), &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
@@ -206,12 +204,12 @@ static void test_rw_no_persistent(void **state)
 
 static void test_rw_frontend_no_persistent(void **state)
 {
-	struct rw_arg a = {
-	    .opts = {.max_indirect_segs = 0, .no_persistent = true},
-	    .seed = 5,
-	    .expect_persistent = false,
-	    .expect_indirect = false,
-	    .expect_ring_pages = 1};
+	struct rw_arg a = {.opts = {.max_indirect_segs = 0,
+				    .no_persistent = true},
+			   .seed = 5,
+			   .expect_persistent = false,
+			   .expect_indirect = false,
+			   .expect_ring_pages = 1};
 
 	(void)state;
 	run_rw(NULL, &a);
@@ -225,13 +223,13 @@ static void test_rw_x86_32(void **state)
 			   .expect_persistent = true,
 			   .expect_indirect = true,
 			   .expect_ring_pages = 1};
-	struct rw_arg b = {
-	    .opts = {.max_indirect_segs = 0, .no_persistent = true},
-	    .abi32 = true,
-	    .seed = 7,
-	    .expect_persistent = false,
-	    .expect_indirect = false,
-	    .expect_ring_pages = 1};
+	struct rw_arg b = {.opts = {.max_indirect_segs = 0,
+				    .no_persistent = true},
+			   .abi32 = true,
+			   .seed = 7,
+			   .expect_persistent = false,
+			   .expect_indirect = false,
+			   .expect_ring_pages = 1};
 
 	(void)state;
 	run_rw(NULL, &a);
@@ -241,12 +239,12 @@ static void test_rw_x86_32(void **state)
 static void test_rw_multi_page_ring(void **state)
 {
 	const char *args[] = {"--max-ring-order", "2", NULL};
-	struct rw_arg a = {
-	    .opts = {.max_indirect_segs = 16, .ring_page_order = 3},
-	    .seed = 8,
-	    .expect_persistent = true,
-	    .expect_indirect = true,
-	    .expect_ring_pages = 4};
+	struct rw_arg a = {.opts = {.max_indirect_segs = 16,
+				    .ring_page_order = 3},
+			   .seed = 8,
+			   .expect_persistent = true,
+			   .expect_indirect = true,
+			   .expect_ring_pages = 4};
 
 	(void)state;
 	run_rw(args, &a);
@@ -383,8 +381,8 @@ static void run_guest_check(const char *name,
 
 	assert_non_null(buf);
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
-	assert_int_equal(blk_env_disk(&E, name, DISK_BYTES, disk, sizeof(disk)),
-			 0);
+	assert_int_equal(blk_env_disk(&E, name, DISK_BYTES, disk,
+				      sizeof(disk)), 0);
 	assert_int_equal(
 	    blk_env_guest(&E, disk, "w", guest, arg, arg_size, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
@@ -426,8 +424,7 @@ static int ops_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 		return 4;
 	/* A barrier with data, and a pure barrier. */
 	fill(buf, 10, 256, 8);
-	if (blkfront_barrier(bf, 256, buf, 8) ||
-	    blkfront_barrier(bf, 0, NULL, 0))
+	if (blkfront_barrier(bf, 256, buf, 8) || blkfront_barrier(bf, 0, NULL, 0))
 		return 5;
 	/* Discard [64, 192): reads back as zeros (a hole). */
 	if (blkfront_discard(bf, 64, 128))
@@ -541,8 +538,8 @@ static void test_flush_barrier_discard(void **state)
 
 	(void)state;
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
-	assert_int_equal(
-	    blk_env_disk(&E, "ops.img", DISK_BYTES, disk, sizeof(disk)), 0);
+	assert_int_equal(blk_env_disk(&E, "ops.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
 	assert_int_equal(
 	    blk_env_guest(&E, disk, "w", ops_guest, NULL, 0, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
@@ -583,8 +580,8 @@ static void test_reopen(void **state)
 
 	(void)state;
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
-	assert_int_equal(
-	    blk_env_disk(&E, "reopen.img", DISK_BYTES, disk, sizeof(disk)), 0);
+	assert_int_equal(blk_env_disk(&E, "reopen.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
 	assert_int_equal(
 	    blk_env_guest(&E, disk, "w", reopen_guest, NULL, 0, &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
@@ -621,8 +618,8 @@ static void test_readonly(void **state)
 
 	(void)state;
 	assert_int_equal(blk_env_backend(&E, NULL), 0);
-	assert_int_equal(
-	    blk_env_disk(&E, "ro.img", DISK_BYTES, disk, sizeof(disk)), 0);
+	assert_int_equal(blk_env_disk(&E, "ro.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
 	fill(buf, 11, 8, 8);
 	fd = open(disk, O_WRONLY);
 	assert_true(fd >= 0);
@@ -633,6 +630,7 @@ static void test_readonly(void **state)
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
 	unlink(disk);
 }
+
 
 /* ---- a writable disk is one backend's alone ---- */
 
@@ -689,8 +687,8 @@ static void test_writable_disk_exclusive(void **state)
 
 	(void)state;
 	assert_int_equal(blk_env_backend(&E, args), 0);
-	assert_int_equal(
-	    blk_env_disk(&E, "excl.img", DISK_BYTES, disk, sizeof(disk)), 0);
+	assert_int_equal(blk_env_disk(&E, "excl.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
 	snprintf(a.held, sizeof(a.held), "%s/held", E.shm);
 	snprintf(a.release, sizeof(a.release), "%s/release", E.shm);
 	unlink(a.held);
@@ -769,9 +767,8 @@ static int zc_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 		return 6;
 	blkfront_get_stats(bf, &st1);
 	if (st1.requests - st0.requests != a->big_reqs) {
-		fprintf(stderr,
-			"zc_guest: the 1100-sector write took %llu "
-			"ring requests, expected %u\n",
+		fprintf(stderr, "zc_guest: the 1100-sector write took %llu "
+				"ring requests, expected %u\n",
 			(unsigned long long)(st1.requests - st0.requests),
 			a->big_reqs);
 		return 20;
@@ -829,8 +826,8 @@ static void run_zc(const char *const *bk_args, struct zc_arg *a)
 	pid_t pid;
 
 	assert_int_equal(blk_env_backend(&E, bk_args), 0);
-	assert_int_equal(
-	    blk_env_disk(&E, "zc.img", DISK_BYTES, disk, sizeof(disk)), 0);
+	assert_int_equal(blk_env_disk(&E, "zc.img", DISK_BYTES, disk,
+				      sizeof(disk)), 0);
 	assert_int_equal(
 	    blk_env_guest(&E, disk, "w", zc_guest, a, sizeof(*a), &d, &pid), 0);
 	assert_int_equal(blk_env_guest_end(&E, d, pid), 0);
@@ -841,8 +838,8 @@ static void test_zero_copy(void **state)
 {
 	/* 138 pages (starting 3 sectors into one): one request although
 	 * copied data goes 32 pages a request. */
-	struct zc_arg a = {
-	    .opts = {.max_indirect_segs = 32}, .seed = 21, .big_reqs = 1};
+	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 21,
+			   .big_reqs = 1};
 
 	(void)state;
 	run_zc(NULL, &a);
@@ -852,8 +849,8 @@ static void test_zero_copy(void **state)
 static void test_zero_copy_backend_64_segs(void **state)
 {
 	static const char *const args[] = {"--max-indirect", "64", NULL};
-	struct zc_arg a = {
-	    .opts = {.max_indirect_segs = 32}, .seed = 24, .big_reqs = 3};
+	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 24,
+			   .big_reqs = 3};
 
 	(void)state;
 	run_zc(args, &a);
@@ -863,8 +860,8 @@ static void test_zero_copy_backend_64_segs(void **state)
 static void test_zero_copy_no_persistent(void **state)
 {
 	static const char *const args[] = {"--no-persistent", NULL};
-	struct zc_arg a = {
-	    .opts = {.max_indirect_segs = 0}, .seed = 22, .big_reqs = 13};
+	struct zc_arg a = {.opts = {.max_indirect_segs = 0}, .seed = 22,
+			   .big_reqs = 13};
 
 	(void)state;
 	run_zc(args, &a);
@@ -875,8 +872,8 @@ static void test_zero_copy_no_persistent(void **state)
 static void test_zero_copy_small_pgrant_table(void **state)
 {
 	static const char *const args[] = {"--max-persistent", "40", NULL};
-	struct zc_arg a = {
-	    .opts = {.max_indirect_segs = 32}, .seed = 23, .big_reqs = 1};
+	struct zc_arg a = {.opts = {.max_indirect_segs = 32}, .seed = 23,
+			   .big_reqs = 1};
 
 	(void)state;
 	run_zc(args, &a);
@@ -885,25 +882,25 @@ static void test_zero_copy_small_pgrant_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rw_default),
-	    cmocka_unit_test(test_rw_no_indirect),
-	    cmocka_unit_test(test_rw_backend_no_indirect),
-	    cmocka_unit_test(test_rw_no_persistent),
-	    cmocka_unit_test(test_rw_frontend_no_persistent),
-	    cmocka_unit_test(test_rw_x86_32),
-	    cmocka_unit_test(test_rw_multi_page_ring),
-	    cmocka_unit_test(test_rw_one_queue),
-	    cmocka_unit_test(test_rw_backend_one_queue),
-	    cmocka_unit_test(test_mq_threads),
-	    cmocka_unit_test(test_flush_barrier_discard),
-	    cmocka_unit_test(test_barrier_after_writes),
-	    cmocka_unit_test(test_readonly),
-	    cmocka_unit_test(test_writable_disk_exclusive),
-	    cmocka_unit_test(test_reopen),
-	    cmocka_unit_test(test_zero_copy),
-	    cmocka_unit_test(test_zero_copy_backend_64_segs),
-	    cmocka_unit_test(test_zero_copy_no_persistent),
-	    cmocka_unit_test(test_zero_copy_small_pgrant_table),
+		cmocka_unit_test(test_rw_default),
+		cmocka_unit_test(test_rw_no_indirect),
+		cmocka_unit_test(test_rw_backend_no_indirect),
+		cmocka_unit_test(test_rw_no_persistent),
+		cmocka_unit_test(test_rw_frontend_no_persistent),
+		cmocka_unit_test(test_rw_x86_32),
+		cmocka_unit_test(test_rw_multi_page_ring),
+		cmocka_unit_test(test_rw_one_queue),
+		cmocka_unit_test(test_rw_backend_one_queue),
+		cmocka_unit_test(test_mq_threads),
+		cmocka_unit_test(test_flush_barrier_discard),
+		cmocka_unit_test(test_barrier_after_writes),
+		cmocka_unit_test(test_readonly),
+		cmocka_unit_test(test_writable_disk_exclusive),
+		cmocka_unit_test(test_reopen),
+		cmocka_unit_test(test_zero_copy),
+		cmocka_unit_test(test_zero_copy_backend_64_segs),
+		cmocka_unit_test(test_zero_copy_no_persistent),
+		cmocka_unit_test(test_zero_copy_small_pgrant_table),
 	};
 
 	return cmocka_run_group_tests_name("block", tests, setup, teardown);
