@@ -6,6 +6,10 @@ its own (so test traffic stays between namespaces it made):
 
   veth      two network namespaces joined by a veth pair: the physical
             limit of this machine for namespace-to-namespace traffic;
+  floor     the least any design of pvkit's shape can do: a TAP in each
+            "domain" namespace, each relayed by a trivial program
+            (pvkit-taprelay: read a frame, write it) to a TAP on a bridge,
+            the "Dom0" namespace on the bridge by a veth pair, as for pvkit;
   pvkit     a pvkit host (pvkit-hvd, -xenstored, -netback, ...) with two
             domains whose vifs are on the bridge xenbr0; the Dom0 end is a
             namespace joined to the bridge by a veth pair; each domain's
@@ -133,6 +137,48 @@ def veth_measure():
     }
 
 
+# ---- the floor: TAP relays ----------------------------------------------
+
+RELAYS = []
+
+
+def floor_setup(build):
+    """Two 'domains' (pvkb-fa, pvkb-fb) whose TAPs are relayed to TAPs on
+    bridge pvkb-fbr; 'Dom0' is pvkb-fd, on the bridge by a veth pair."""
+    relay = os.path.join(build, "bench/net/pvkit-taprelay")
+    sh("ip link add pvkb-fbr type bridge")
+    sh("ip link set pvkb-fbr up")
+    for ns in ("pvkb-fa", "pvkb-fb", "pvkb-fd"):
+        sh("ip netns add %s" % ns)
+        sh("ip netns exec %s ip link set lo up" % ns)
+    for i, ns in enumerate(("pvkb-fa", "pvkb-fb")):
+        inner, outer = "pvkb-ft%d" % i, "pvkb-fv%d" % i
+        p = subprocess.Popen([relay, inner, outer], stdout=subprocess.PIPE, text=True)
+        RELAYS.append(p)
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError("pvkit-taprelay did not start")
+        sh("ip link set %s netns %s" % (inner, ns))
+        sh("ip netns exec %s ip addr add 10.97.0.%d/24 dev %s" % (ns, 2 + i, inner))
+        sh("ip netns exec %s ip link set %s up" % (ns, inner))
+        sh("ip link set %s master pvkb-fbr up" % outer)
+    sh("ip link add pvkb-fdbr type veth peer name pvkb-fd0")
+    sh("ip link set pvkb-fd0 netns pvkb-fd")
+    sh("ip link set pvkb-fdbr master pvkb-fbr up")
+    sh("ip netns exec pvkb-fd ip addr add 10.97.0.1/24 dev pvkb-fd0")
+    sh("ip netns exec pvkb-fd ip link set pvkb-fd0 up")
+    for ip in ("10.97.0.2", "10.97.0.3"):
+        sh("ip netns exec pvkb-fd ping -c 1 -W 5 %s" % ip)
+
+
+def floor_measure():
+    a, b, d0 = "pvkb-fa", "pvkb-fb", "pvkb-fd"
+    return {
+        "tcp_domu_to_dom0": tcp(d0, "10.97.0.1", a),
+        "tcp_dom0_to_domu": tcp(a, "10.97.0.2", d0),
+        "tcp_domu_to_domu": tcp(b, "10.97.0.3", a),
+    }
+
+
 # ---- pvkit ------------------------------------------------------------------
 
 def pvkit(*a, check=True):
@@ -205,7 +251,7 @@ def netback_counters():
 # ---- the run ---------------------------------------------------------------
 
 def measure_all():
-    res = {"veth": veth_measure()}
+    res = {"veth": veth_measure(), "floor": floor_measure()}
     for name, q, off in (("pvkit_q1", 1, True), ("pvkit_q4", 4, True),
                          ("pvkit_rxcopy", 1, False)):
         log("  %s ..." % name)
@@ -215,9 +261,13 @@ def measure_all():
     return res
 
 
+TCP_PATHS = ("tcp_domu_to_dom0", "tcp_dom0_to_domu", "tcp_domu_to_domu")
+
+
 def ratios(r):
-    v = r["veth"]
-    out = {}
+    v, fl = r["veth"], r["floor"]
+    out = {"floor": {k + "_vs_veth": fl[k]["gbit_s"] / v["tcp"]["gbit_s"]
+                     for k in TCP_PATHS}}
     for cfg in ("pvkit_q1", "pvkit_q4"):
         p, rc = r[cfg], r["pvkit_rxcopy"]
         out[cfg] = {
@@ -226,6 +276,8 @@ def ratios(r):
         out[cfg].update({
             k + "_vs_rxcopy": p[k]["gbit_s"] / rc[k]["gbit_s"]
             for k in ("tcp_domu_to_dom0", "tcp_dom0_to_domu", "tcp_domu_to_domu")})
+        out[cfg].update({k + "_vs_floor": p[k]["gbit_s"] / fl[k]["gbit_s"]
+                         for k in TCP_PATHS})
         out[cfg]["tcp4_domu_to_dom0_vs_veth"] = (p["tcp4_domu_to_dom0"]["gbit_s"] /
                                                  v["tcp4"]["gbit_s"])
         out[cfg]["udp64_vs_veth"] = p["udp64_domu_to_dom0"]["pps"] / v["udp64"]["pps"]
@@ -235,7 +287,7 @@ def ratios(r):
 
 
 def table(label, r, rat):
-    v = r["veth"]
+    v, fl = r["veth"], r["floor"]
     rows = [
         ("TCP DomU->Dom0 Gbit/s", "tcp_domu_to_dom0", "gbit_s", v["tcp"]["gbit_s"]),
         ("TCP Dom0->DomU Gbit/s", "tcp_dom0_to_domu", "gbit_s", v["tcp"]["gbit_s"]),
@@ -246,17 +298,22 @@ def table(label, r, rat):
         ("UDP 64 B kpps DomU->Dom0", "udp64_domu_to_dom0", "pps", v["udp64"]["pps"]),
         ("ping RTT us DomU->Dom0", "ping_domu_to_dom0", "rtt_avg_us", v["ping"]["rtt_avg_us"]),
     ]
+    nan = float("nan")
     print("\n%s" % label)
-    print("%-26s %10s %10s %10s %10s %8s %8s" % ("", "veth", "q1", "q4", "rx-copy",
-                                                 "q4/veth", "q4/rxcp"))
+    print("%-26s %8s %8s %8s %8s %8s %8s %8s %8s" % (
+        "", "veth", "floor", "q1", "q4", "rx-copy", "q4/veth", "q4/floor", "q4/rxcp"))
     for title, key, f, base in rows:
         scale = 1e-3 if f == "pps" else 1
         vals = [r[c][key][f] for c in ("pvkit_q1", "pvkit_q4", "pvkit_rxcopy")]
-        b = base * scale if base is not None else float("nan")
-        print("%-26s %10.2f %10.2f %10.2f %10.2f %8.2f %8.2f" % (
-            title, b, vals[0] * scale, vals[1] * scale, vals[2] * scale,
-            vals[1] / base if base else float("nan"),
-            vals[1] / vals[2] if vals[2] else float("nan")))
+        flv = fl[key][f] if key in fl and f in fl[key] else None
+        print("%-26s %8.2f %8s %8.2f %8.2f %8.2f %8.2f %8s %8.2f" % (
+            title, base * scale, "%.2f" % flv if flv else "-",
+            vals[0] * scale, vals[1] * scale, vals[2] * scale,
+            vals[1] / base if base else nan,
+            "%.2f" % (vals[1] / flv) if flv else "-",
+            vals[1] / vals[2] if vals[2] else nan))
+    print("floor/veth: DomU->Dom0 %.2f, Dom0->DomU %.2f, DomU->DomU %.2f" % tuple(
+        rat["floor"][k + "_vs_veth"] for k in TCP_PATHS))
 
 
 def main():
@@ -288,6 +345,7 @@ def main():
     try:
         sh("ip link set lo up")
         veth_setup()
+        floor_setup(build)
         pvkit_setup()
         log("quiet:")
         result["quiet"] = measure_all()
@@ -304,13 +362,17 @@ def main():
             hog.terminate()
             hog.wait()
         pvkit("host stop -f -w 5", check=False)
-        for ns in ("pvkb-a", "pvkb-b", "pvkb-dom0"):
+        for p in RELAYS:
+            p.kill()
+            p.wait()
+        for ns in ("pvkb-a", "pvkb-b", "pvkb-dom0", "pvkb-fa", "pvkb-fb", "pvkb-fd"):
             sh("ip netns del %s" % ns, check=False)
     if ARGS.json:
         print(json.dumps(result, indent=1))
     else:
-        table("quiet (veth: two namespaces on a veth pair; q1/q4: pvkit vifs with "
-              "1/4 queues; rx-copy: SG, GSO, csum offload off)",
+        table("quiet (veth: two namespaces on a veth pair; floor: TAPs relayed to "
+              "TAPs on a bridge; q1/q4: pvkit vifs with 1/4 queues; rx-copy: SG, "
+              "GSO, csum offload off)",
               result["quiet"], result["quiet"]["ratios"])
         if "contended" in result:
             table("contended (one busy loop per CPU)", result["contended"],

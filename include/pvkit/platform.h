@@ -12,8 +12,10 @@
 #ifndef PVKIT_PLATFORM_H
 #define PVKIT_PLATFORM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <xen/xen.h>
 #include <xen/event_channel.h>
 #include <xen/grant_table.h>
@@ -50,6 +52,13 @@ struct pvk_evtchn_ops {
 
 /* ---- grant mapping and copying (backend side: libxengnttab) ------------ */
 struct pvk_gnttab;
+/* A granted range for pinned(): ref, offset and len in, status out. */
+struct pvk_gnt_seg {
+	grant_ref_t ref;
+	uint16_t offset, len;
+	int16_t status;
+};
+
 struct pvk_gnttab_ops {
 	int (*open)(struct pvk_platform *plat, struct pvk_gnttab **out);
 	void (*close)(struct pvk_gnttab *h);
@@ -68,6 +77,22 @@ struct pvk_gnttab_ops {
 	 * libxengnttab's segments do): u.gmfn = addr >> 12,
 	 * offset = addr & 4095.  A side naming another
 	 * domain's frame by number needs privilege (emulated platform only). */
+
+	/* Optional (NULL: not offered).  Pin count grants of domain dom, as
+	 * a copy would (writable: to write into them), and call
+	 * fn(arg, iov, count) while they stay pinned: iov[i] (the caller's
+	 * array of count) points at segs[i]'s bytes in this process, so
+	 * that a system call reads or writes the granter's memory in place
+	 * (the copy a backend would make first is saved).  A segment that
+	 * could not be pinned has its GNTST_* status and an empty iov; the
+	 * granter may still write what it grants, so what is parsed must be
+	 * copied first.  Returns fn's result, or -EOPNOTSUPP when dom's
+	 * memory cannot be reached from here (use copy). */
+	int (*pinned)(struct pvk_gnttab *h, domid_t dom,
+		      struct pvk_gnt_seg *segs, struct iovec *iov,
+		      uint32_t count, bool writable,
+		      int (*fn)(void *arg, struct iovec *iov, uint32_t count),
+		      void *arg);
 };
 
 /* ---- grant sharing (frontend side: libxengntshr / gntalloc) ------------ */

@@ -624,6 +624,117 @@ static int pinner_entry(int fd, uintptr_t fn, void *p)
 	return 0;
 }
 
+/* pinned()'s callback: checks what it is handed, and writes fill (if
+ * nonzero) into each segment it got. */
+struct pin_use {
+	int calls;
+	uint8_t expect, fill;
+	uint32_t got; /* bit per segment handed over */
+};
+
+static int pin_use_fn(void *arg, struct iovec *iov, uint32_t count)
+{
+	struct pin_use *u = arg;
+	uint32_t i;
+
+	u->calls++;
+	for (i = 0; i < count; i++) {
+		const uint8_t *b = iov[i].iov_base;
+
+		if (!b) {
+			if (iov[i].iov_len)
+				return -EINVAL;
+			continue;
+		}
+		u->got |= 1u << i;
+		if (u->expect &&
+		    (b[0] != u->expect || b[iov[i].iov_len - 1] != u->expect))
+			return -EIO;
+		if (u->fill)
+			memset(iov[i].iov_base, u->fill, iov[i].iov_len);
+	}
+	return 42;
+}
+
+/* pinned(): the bytes in place while pinned, the checks a copy gets, the
+ * pins gone after (the guest finds no flag left).  C_RW is left as it
+ * was. */
+static void pinned_checks(struct pvk_platform *plat, struct pvk_gnttab *gt,
+			  domid_t d, const grant_ref_t *refs, uint8_t *buf)
+{
+	struct pvk_gnt_seg sg[5];
+	struct iovec iov[5];
+	struct gnttab_copy cp;
+	struct pin_use u;
+
+	assert_non_null(plat->gnttab->pinned);
+	if (getenv("PVKIT_GNT_SHARE") &&
+	    !strcmp(getenv("PVKIT_GNT_SHARE"), "0")) {
+		memset(&u, 0, sizeof(u));
+		sg[0] = (struct pvk_gnt_seg){.ref = refs[C_RO], .len = 8};
+		assert_int_equal(plat->gnttab->pinned(gt, d, sg, iov, 1, false,
+						      pin_use_fn, &u),
+				 -EOPNOTSUPP);
+		assert_int_equal(u.calls, 0);
+		return;
+	}
+	/* read: C_RO whole and in part; what cannot be pinned is named */
+	memset(&u, 0, sizeof(u));
+	u.expect = 0x40 + C_RO;
+	sg[0] = (struct pvk_gnt_seg){.ref = refs[C_RO], .len = 4096};
+	sg[1] =
+	    (struct pvk_gnt_seg){.ref = refs[C_RO], .offset = 4000, .len = 96};
+	sg[2] = (struct pvk_gnt_seg){.ref = refs[C_ENDED], .len = 8};
+	sg[3] = (struct pvk_gnt_seg){.ref = refs[C_OTHER], .len = 8};
+	sg[4] =
+	    (struct pvk_gnt_seg){.ref = refs[C_RO], .offset = 4000, .len = 97};
+	assert_int_equal(
+	    plat->gnttab->pinned(gt, d, sg, iov, 5, false, pin_use_fn, &u), 42);
+	assert_int_equal(u.calls, 1);
+	assert_int_equal(u.got, 3);
+	assert_int_equal(sg[0].status, GNTST_okay);
+	assert_int_equal(sg[1].status, GNTST_okay);
+	assert_int_equal(sg[2].status, GNTST_general_error);
+	assert_int_equal(sg[3].status, GNTST_general_error);
+	assert_int_equal(sg[4].status, GNTST_bad_copy_arg);
+	/* write: not into a read-only grant; into C_RW, seen by a copy */
+	memset(&u, 0, sizeof(u));
+	u.fill = 0x99;
+	sg[0] = (struct pvk_gnt_seg){.ref = refs[C_RO], .len = 8};
+	sg[1] = (struct pvk_gnt_seg){.ref = refs[C_RW], .offset = 10, .len = 4};
+	sg[2] = (struct pvk_gnt_seg){.ref = 100000, .len = 4};
+	assert_int_equal(
+	    plat->gnttab->pinned(gt, d, sg, iov, 3, true, pin_use_fn, &u), 42);
+	assert_int_equal(sg[0].status, GNTST_general_error);
+	assert_int_equal(sg[1].status, GNTST_okay);
+	assert_int_equal(sg[2].status, GNTST_bad_gntref);
+	assert_int_equal(u.got, 2);
+	memset(&cp, 0, sizeof(cp));
+	cp.source.u.ref = refs[C_RW];
+	cp.source.domid = d;
+	cp.dest.u.gmfn = (uintptr_t)buf >> 12;
+	cp.dest.domid = DOMID_SELF;
+	cp.len = 4096;
+	cp.flags = GNTCOPY_source_gref;
+	assert_int_equal(plat->gnttab->copy(gt, &cp, 1), 0);
+	assert_int_equal(cp.status, GNTST_okay);
+	assert_int_equal(buf[9], 0x40 + C_RO);
+	assert_int_equal(buf[10], 0x99);
+	assert_int_equal(buf[13], 0x99);
+	assert_int_equal(buf[14], 0x40 + C_RO);
+	/* put back what the guest expects */
+	u.fill = 0x40 + C_RO;
+	assert_int_equal(
+	    plat->gnttab->pinned(gt, d, &sg[1], iov, 1, true, pin_use_fn, &u),
+	    42);
+	/* no domain of ours: nothing pinned, nothing called */
+	memset(&u, 0, sizeof(u));
+	assert_int_equal(
+	    plat->gnttab->pinned(gt, 1000, sg, iov, 1, false, pin_use_fn, &u),
+	    -EOPNOTSUPP);
+	assert_int_equal(u.calls, 0);
+}
+
 static void test_copier_pins(void **state)
 {
 	struct gnt_arg a;
@@ -705,6 +816,7 @@ static void test_copier_pins(void **state)
 	cp[1].dest.domid = 1000; /* no such domain */
 	assert_int_equal(plat->gnttab->copy(gt, &cp[1], 1), 0);
 	assert_int_equal(cp[1].status, GNTST_bad_domain);
+	pinned_checks(plat, gt, d, refs, buf);
 	chan_put(&a.down, 1);
 	assert_int_equal(chan_get(&a.up, &v), 0);
 

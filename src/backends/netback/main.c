@@ -64,6 +64,9 @@ static int nb_option(void *arg, int c, const char *val)
 	case 'N':
 		cfg->no_scripts = true;
 		return 0;
+	case 'T':
+		cfg->tx_copy = true;
+		return 0;
 	case 'L': /* what a backend without the later features offers */
 		cfg->sg = cfg->gso = cfg->split = cfg->mcast = cfg->ctrl =
 		    false;
@@ -84,6 +87,7 @@ static const struct option nb_lopts[] = {
     {"no-ctrl-ring", no_argument, NULL, 'C'},
     {"legacy", no_argument, NULL, 'L'},
     {"no-scripts", no_argument, NULL, 'N'},
+    {"tx-copy", no_argument, NULL, 'T'},
     {NULL, 0, NULL, 0},
 };
 
@@ -102,6 +106,12 @@ static const struct pvk_daemon_spec nb_spec = {
 	     "                            (adaptive; 0-1000; default 0: "
 	     "never, or\n"
 	     "                            $PVKIT_NET_POLL_US)\n"
+	     "      --tx-copy             copy what guests send before writing "
+	     "it, also\n"
+	     "                            where their pages can be pinned "
+	     "and written\n"
+	     "                            in place (for comparison; or "
+	     "$PVKIT_NET_TX_COPY=1)\n"
 	     "      --no-scripts          the toolstack runs the vifs' "
 	     "hotplug scripts\n"
 	     "                            (xl/libxl do): never run them "
@@ -133,6 +143,8 @@ int main(int argc, char **argv)
 		return 2;
 	nb.cfg.sg = nb.cfg.gso = nb.cfg.split = nb.cfg.mcast = nb.cfg.ctrl =
 	    true;
+	nb.cfg.tx_copy = getenv("PVKIT_NET_TX_COPY") &&
+			 !strcmp(getenv("PVKIT_NET_TX_COPY"), "1");
 	rc = pvk_daemon_parse(&dmn, &nb_spec, &nb, argc, argv);
 	if (rc)
 		return rc == 1 ? 0 : 2;

@@ -43,6 +43,9 @@ struct nb_config {
 	 * run_hotplug_scripts=1, its default): --no-scripts.  A vif with a
 	 * script is then joined to its bridge by that script, not by us. */
 	bool no_scripts;
+	/* Copy guest TX out first even where the platform pins in place
+	 * (--tx-copy, $PVKIT_NET_TX_COPY=1: for comparison). */
+	bool tx_copy;
 };
 
 struct nb {
@@ -57,6 +60,7 @@ struct nb {
 struct nb_queue_stats {
 	uint64_t tx_packets, tx_bytes; /* guest -> TAP */
 	uint64_t tx_gso, tx_csum;      /* GSO packets, csum_blank packets */
+	uint64_t tx_inplace; /* written from the guest's pinned pages */
 	uint64_t rx_packets, rx_bytes; /* TAP -> guest */
 	uint64_t rx_gso, rx_csum;
 	/* drops by reason */
@@ -135,6 +139,7 @@ struct nb_vif_params {
 	struct nb_hash *hash; /* NULL: no control ring */
 	struct nb_steer *steer; /* the connection's queues */
 	unsigned int poll_us; /* the queues' busy-poll budget */
+	bool tx_copy;	      /* nb_config's */
 	/* request-multicast-control: RX multicast filtered through mc (its
 	 * filter says whether, now) */
 	bool mcast_filter;

@@ -92,6 +92,10 @@ struct nb_queue {
 	struct txp txp[NB_BATCH];
 	struct rxp rxp[NB_BATCH];
 	struct gnttab_copy *cops;
+	/* TX in place (tx_pinned): the batch's slots and their bytes */
+	bool tx_pin;
+	struct pvk_gnt_seg tx_seg[NB_BATCH * NETIF_TX_MAX_SLOTS];
+	struct iovec tx_iov[NB_BATCH * NETIF_TX_MAX_SLOTS];
 	unsigned int rx_worst; /* RX slots the largest packet needs */
 	/* rate limiting: credit left in the window ending window_end; TX
 	 * held back until tx_hold (0: not held) */
@@ -160,10 +164,12 @@ static bool cops_ok(const struct nb_queue *q, unsigned int first,
 /* ---- TX: guest -> TAP -----------------------------------------------------
  */
 
-/* The virtio-net header for a guest's packet (copied to buf).  False:
- * offload asked for on a packet we cannot parse. */
+/* The virtio-net header for a guest's packet, whose first have bytes are
+ * copied to buf (its headers are parsed there and its pseudo-header sum
+ * written there).  False: offload asked for on a packet whose headers we
+ * cannot parse in those bytes. */
 static bool tx_vnet(struct nb_queue *q, const struct netif_tx_pkt *p,
-		    uint8_t *buf, struct virtio_net_hdr *vh)
+		    uint8_t *buf, uint32_t have, struct virtio_net_hdr *vh)
 {
 	const struct netif_extra_info *gso =
 	    p->has_extra & (1u << XEN_NETIF_EXTRA_TYPE_GSO)
@@ -177,7 +183,7 @@ static bool tx_vnet(struct nb_queue *q, const struct netif_tx_pkt *p,
 			vh->flags = VIRTIO_NET_HDR_F_DATA_VALID;
 		return true;
 	}
-	if (netif_parse_l4(buf, p->len, &l4))
+	if (netif_parse_l4(buf, have, &l4))
 		return false;
 	/* A GSO packet is partially checksummed whatever its flags say
 	 * (as Linux netback does); without csum_blank its field holds no
@@ -202,25 +208,28 @@ static bool tx_vnet(struct nb_queue *q, const struct netif_tx_pkt *p,
 	return true;
 }
 
-static void tx_deliver(struct nb_queue *q, struct txp *t, uint8_t *buf, int rc)
+/* Write packet t to the TAP: its first have bytes from buf (our copy),
+ * the rest from rest[] (nrest entries; NULL when have is all of it). */
+static void tx_write(struct nb_queue *q, struct txp *t, uint8_t *buf,
+		     uint32_t have, const struct iovec *rest,
+		     unsigned int nrest)
 {
 	struct netif_tx_pkt *p = &t->pkt;
 	struct virtio_net_hdr vh;
-	struct iovec iov[2];
+	struct iovec iov[2 + NETIF_TX_MAX_SLOTS];
 	int16_t status = NETIF_RSP_OKAY;
 
-	if (!cops_ok(q, t->cop, t->ncop, rc)) {
-		nb_stat_add(&q->st->tx_drop_copy, 1);
-		status = NETIF_RSP_ERROR;
-	} else if (!tx_vnet(q, p, buf, &vh)) {
+	if (!tx_vnet(q, p, buf, have, &vh)) {
 		nb_stat_add(&q->st->tx_drop_csum, 1);
 		status = NETIF_RSP_ERROR;
 	} else {
 		iov[0].iov_base = &vh;
 		iov[0].iov_len = sizeof(vh);
 		iov[1].iov_base = buf;
-		iov[1].iov_len = p->len;
-		if (writev(q->tapfd, iov, 2) != (ssize_t)(sizeof(vh) + p->len))
+		iov[1].iov_len = have;
+		memcpy(iov + 2, rest, nrest * sizeof(*rest));
+		if (writev(q->tapfd, iov, (int)(2 + nrest)) !=
+		    (ssize_t)(sizeof(vh) + p->len))
 			nb_stat_add(&q->st->tx_drop_tap, 1);
 		else {
 			nb_stat_add(&q->st->tx_packets, 1);
@@ -228,6 +237,16 @@ static void tx_deliver(struct nb_queue *q, struct txp *t, uint8_t *buf, int rc)
 		}
 	}
 	netif_tx_respond(&q->tx, p, status);
+}
+
+static void tx_deliver(struct nb_queue *q, struct txp *t, uint8_t *buf, int rc)
+{
+	if (!cops_ok(q, t->cop, t->ncop, rc)) {
+		nb_stat_add(&q->st->tx_drop_copy, 1);
+		netif_tx_respond(&q->tx, &t->pkt, NETIF_RSP_ERROR);
+		return;
+	}
+	tx_write(q, t, buf, t->pkt.len, NULL, 0);
 }
 
 /* Copy ops for packet t into buf (page-aligned): each fragment split at
@@ -311,6 +330,111 @@ static bool tx_credit(struct nb_queue *q)
 	return false;
 }
 
+/*
+ * TX in place, where the platform lets us pin the guest's pages
+ * (pinned(): emulated Dom0): the TAP reads each packet from them, saving
+ * the copy.  Its first NB_TX_HEAD bytes are copied here first and written
+ * from the copy: what we parse (and the kernel takes as headers) is read
+ * once, whatever the guest writes meanwhile (XSA-155); the payload the
+ * guest may change under the kernel's one copy is its own affair.
+ */
+#define NB_TX_HEAD 256u
+
+/* Gather want bytes of iov[0..n) into dst; rest[] the bytes after them
+ * (empty ones left out).  Returns the number of rest entries. */
+static unsigned int iov_split(uint8_t *dst, const struct iovec *iov,
+			      unsigned int n, uint32_t want,
+			      struct iovec *rest)
+{
+	unsigned int i, nrest = 0;
+
+	for (i = 0; i < n; i++) {
+		size_t len = iov[i].iov_len, k = want < len ? want : len;
+
+		memcpy(dst, iov[i].iov_base, k);
+		dst += k;
+		want -= (uint32_t)k;
+		if (k < len) {
+			rest[nrest].iov_base = (uint8_t *)iov[i].iov_base + k;
+			rest[nrest++].iov_len = len - k;
+		}
+	}
+	return nrest;
+}
+
+static void tx_pinned_one(struct nb_queue *q, struct txp *t, uint8_t *buf,
+			  const struct iovec *iov)
+{
+	const struct netif_tx_pkt *p = &t->pkt;
+	struct iovec rest[NETIF_TX_MAX_SLOTS];
+	uint32_t have = p->len < NB_TX_HEAD ? p->len : NB_TX_HEAD;
+	unsigned int i, nrest;
+	struct netif_l4 l4;
+
+	for (i = 0; i < t->ncop; i++)
+		if (q->tx_seg[t->cop + i].status != GNTST_okay) {
+			nb_stat_add(&q->st->tx_drop_copy, 1);
+			netif_tx_respond(&q->tx, p, NETIF_RSP_ERROR);
+			return;
+		}
+	nrest = iov_split(buf, iov, t->ncop, have, rest);
+	/* headers longer than that (IPv6 options): all of it copied */
+	if (have < p->len &&
+	    (p->req[0].flags & NETTXF_csum_blank ||
+	     p->has_extra & (1u << XEN_NETIF_EXTRA_TYPE_GSO)) &&
+	    netif_parse_l4(buf, have, &l4) == -EINVAL) {
+		have = p->len;
+		nrest = iov_split(buf, iov, t->ncop, have, rest);
+	}
+	nb_stat_add(&q->st->tx_inplace, 1);
+	tx_write(q, t, buf, have, rest, nrest);
+}
+
+static int tx_pinned_batch(void *arg, struct iovec *iov, uint32_t count)
+{
+	struct nb_queue *q = arg;
+	unsigned int i;
+
+	(void)count;
+	for (i = 0; i < NB_BATCH && q->txp[i].ncop; i++)
+		tx_pinned_one(q, &q->txp[i], q->txbuf + (size_t)i * NB_BUF_SIZE,
+			      iov + q->txp[i].cop);
+	return 0;
+}
+
+/* The batch's n packets in place; false: the platform cannot (copy). */
+static bool tx_pinned(struct nb_queue *q, unsigned int n)
+{
+	unsigned int i, j, nseg = 0;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		struct txp *t = &q->txp[i];
+
+		t->cop = nseg;
+		for (j = 0; j < t->pkt.nreq; j++) {
+			struct pvk_gnt_seg *sg = &q->tx_seg[nseg++];
+
+			sg->ref = t->pkt.req[j].gref;
+			sg->offset = t->pkt.req[j].offset;
+			sg->len = t->pkt.frag[j];
+		}
+		t->ncop = nseg - t->cop;
+	}
+	if (n < NB_BATCH)
+		q->txp[n].ncop = 0; /* where tx_pinned_batch stops */
+	rc = q->vp.plat->gnttab->pinned(q->gt, q->vp.fe, q->tx_seg, q->tx_iov,
+					nseg, false, tx_pinned_batch, q);
+	if (rc == -EOPNOTSUPP) {
+		pvk_info("%s: TX copied (the guest's pages cannot be pinned "
+			 "here)",
+			 q->name);
+		q->tx_pin = false;
+		return false;
+	}
+	return true;
+}
+
 /* One batch of packets from the TX ring; true if it took any. */
 static bool tx_batch(struct nb_queue *q)
 {
@@ -343,13 +467,17 @@ static bool tx_batch(struct nb_queue *q)
 			netif_tx_respond(&q->tx, &t->pkt, NETIF_RSP_ERROR);
 			continue;
 		}
-		cop = tx_plan(q, t, q->txbuf + (size_t)n * NB_BUF_SIZE, cop);
 		n++;
 	}
-	rc = run_copies(q, cop);
-	for (i = 0; i < n; i++)
-		tx_deliver(q, &q->txp[i], q->txbuf + (size_t)i * NB_BUF_SIZE,
-			   rc);
+	if (n && (!q->tx_pin || !tx_pinned(q, n))) {
+		for (i = 0; i < n; i++)
+			cop = tx_plan(q, &q->txp[i],
+				      q->txbuf + (size_t)i * NB_BUF_SIZE, cop);
+		rc = run_copies(q, cop);
+		for (i = 0; i < n; i++)
+			tx_deliver(q, &q->txp[i],
+				   q->txbuf + (size_t)i * NB_BUF_SIZE, rc);
+	}
 	if (netif_tx_back_push(&q->tx))
 		q->vp.plat->evtchn->notify(q->ev, q->tx_port);
 	return took;
@@ -880,6 +1008,7 @@ int nb_queue_start(const struct nb_vif_params *vp, unsigned int qid, int tapfd,
 	q->rx_worst = (vp->sg ? netif_rx_slots(NB_MAX_PKT, 0) : 1) +
 		      (vp->gso4 || vp->gso6 ? 1 : 0) + (vp->hash ? 1 : 0);
 	pvk_spin_init(&q->spin, (uint64_t)vp->poll_us * 1000, &stats->poll);
+	q->tx_pin = plat->gnttab->pinned && !vp->tx_copy;
 	q->remaining = vp->credit_bytes;
 	q->window_end = pvk_now_ns() + vp->credit_us * 1000;
 	q->stopfd = eventfd(0, EFD_CLOEXEC);

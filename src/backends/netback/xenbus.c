@@ -50,6 +50,7 @@ static const struct {
     C("tx-packets", tx_packets),
     C("tx-bytes", tx_bytes),
     C("tx-gso", tx_gso),
+    C("tx-in-place", tx_inplace),
     C("tx-csum-blank", tx_csum),
     C("rx-packets", rx_packets),
     C("rx-bytes", rx_bytes),
@@ -501,6 +502,7 @@ static int vif_probe(struct xenbus_device *dev)
 	v->vp.dev = dev;
 	v->vp.fe = xenbus_device_frontend_id(dev);
 	v->vp.poll_us = nb->cfg.poll_us;
+	v->vp.tx_copy = nb->cfg.tx_copy;
 	pthread_mutex_init(&v->mc.lock, NULL);
 	pthread_mutex_init(&v->hash.lock, NULL);
 	v->vp.mc = &v->mc;

@@ -993,10 +993,68 @@ out:
 	return rc;
 }
 
+/*
+ * Pin segs of dom's grants in its shared active table (one lock for all
+ * the pins, one for their release, as copy_shared_run) and let fn use the
+ * bytes in place through dom's memory file while they stay pinned.
+ */
+static int
+gnttab_pinned(struct pvk_gnttab *h, domid_t dom, struct pvk_gnt_seg *segs,
+	      struct iovec *iov, uint32_t count, bool writable,
+	      int (*fn)(void *arg, struct iovec *iov, uint32_t count),
+	      void *arg)
+{
+	domid_t self = pvk_rt_domid(h->e->rt);
+	struct share *sh;
+	unsigned int slot;
+	xen_pfn_t frame;
+	bool locked;
+	uint32_t i;
+	int rc;
+
+	if (dom == DOMID_SELF || dom == self || !(sh = share_get(h, dom)))
+		return -EOPNOTSUPP;
+	slot = (unsigned int)h->slot;
+	locked = share_lock(h, sh);
+	for (i = 0; i < count; i++) {
+		struct pvk_gnt_seg *sg = &segs[i];
+
+		iov[i].iov_base = NULL;
+		iov[i].iov_len = 0;
+		if ((uint32_t)sg->offset + sg->len > EMU_PAGE_SIZE)
+			sg->status = GNTST_bad_copy_arg;
+		else if (!locked)
+			sg->status = GNTST_general_error;
+		else
+			sg->status = pvk_gact_pin(&sh->g, slot, self, sg->ref,
+						  writable, &frame);
+		if (sg->status != GNTST_okay)
+			continue;
+		iov[i].iov_base =
+		    sh->mem + (size_t)frame * EMU_PAGE_SIZE + sg->offset;
+		iov[i].iov_len = sg->len;
+	}
+	if (locked)
+		pvk_gact_unlock(&sh->g);
+	rc = fn(arg, iov, count);
+	/* As after a copy: should pvkit-hvd be gone, nothing is left to
+	 * keep; were we to die, it drops our pins. */
+	if (share_lock(h, sh)) {
+		for (i = 0; i < count; i++)
+			if (segs[i].status == GNTST_okay)
+				pvk_gact_unpin(&sh->g, slot, segs[i].ref,
+					       writable);
+		pvk_gact_unlock(&sh->g);
+	}
+	share_put(h, sh);
+	return rc;
+}
+
 const struct pvk_gnttab_ops emu_gnttab_ops = {
     .open = gnttab_open,
     .close = gnttab_close,
     .map = gnttab_map,
     .unmap = gnttab_unmap,
     .copy = gnttab_copy,
+    .pinned = gnttab_pinned,
 };
