@@ -95,6 +95,10 @@ struct netfront_opts {
 	 * refuses NETFRONT_CSUM_BLANK); QEMU-style operation with sg and gso
 	 * off. */
 	bool no_csum_offload;
+	/* Take partial checksums on IPv4 only: feature-ipv6-csum-offload not
+	 * written, so the backend completes IPv6 ones (as for a frontend
+	 * older than IPv6 checksum offload). */
+	bool no_ipv6_csum_offload;
 	/* Ask the backend to filter multicast (request-multicast-control)
 	 * when it offers feature-multicast-control: only the groups added
 	 * with netfront_mcast_add come through (broadcast always does). */
@@ -112,6 +116,7 @@ struct netfront_info {
 	bool gso_tcpv4, gso_tcpv6; /* the backend takes GSO frames */
 	bool rx_gso;		   /* we asked for GSO frames */
 	bool csum_offload;	   /* partial checksums allowed both ways */
+	bool ipv6_csum_offload;	   /* ... also IPv6 ones towards us */
 	bool mcast_control; /* the backend takes multicast-control requests */
 	bool mcast_dynamic; /* ... and filtering switched while connected */
 	bool mcast_filter;  /* filtering asked for (and offered) */

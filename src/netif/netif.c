@@ -259,6 +259,18 @@ void netif_rx_take(struct netif_rx_back *b, struct netif_rx_request *req,
 	b->r.req_cons++;
 }
 
+void netif_rx_peek(struct netif_rx_back *b, unsigned int k,
+		   struct netif_rx_request *req)
+{
+	copy_once(req, RING_GET_REQUEST(&b->r, b->r.req_cons + k),
+		  sizeof(*req));
+}
+
+void netif_rx_consume(struct netif_rx_back *b, RING_IDX *idx)
+{
+	*idx = b->r.req_cons++;
+}
+
 void netif_rx_respond(struct netif_rx_back *b, RING_IDX idx, uint16_t id,
 		      uint16_t offset, uint16_t flags, int16_t status)
 {

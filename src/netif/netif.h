@@ -136,6 +136,12 @@ unsigned int netif_rx_slots(uint32_t len, unsigned int nextra);
  * netif_rx_avail); *idx is its ring index, where its response goes. */
 void netif_rx_take(struct netif_rx_back *b, struct netif_rx_request *req,
 		   RING_IDX *idx);
+/* Copy the request k after the next one out of the ring, leaving it there
+ * (the caller checked netif_rx_avail: k below what it said). */
+void netif_rx_peek(struct netif_rx_back *b, unsigned int k,
+		   struct netif_rx_request *req);
+/* Take the next request, peeked before; *idx is its ring index. */
+void netif_rx_consume(struct netif_rx_back *b, RING_IDX *idx);
 /* Answer the request at ring index idx (responses in the request's slot:
  * Linux netfront ignores the id). */
 void netif_rx_respond(struct netif_rx_back *b, RING_IDX idx, uint16_t id,

@@ -153,7 +153,9 @@ struct net_arg {
 	bool resume;	     /* ... or the guest suspends and is restored */
 	bool use_fd; /* the guest polls netfront_rx_fd, receives without wait */
 	bool legacy; /* netback --legacy: an older backend offering less */
-	bool tx_copy; /* netback --tx-copy: guest TX copied out, not pinned */
+	bool copy;   /* netback --copy: through its buffers, not in place */
+	bool inplace; /* netback --in-place-min 0: RX in place whatever the
+		       * size (the default: in place once packets are large) */
 	bool zc; /* the guest sends and receives in place (netfront_tx_reserve,
 		  * netfront_set_rx_handler) */
 	struct chan up, down; /* guest -> test, test -> guest */
@@ -500,9 +502,11 @@ static void run(struct net_arg *a, unsigned int mtu)
 		a->rounds = 1;
 	chans_open(&a->up, &a->down);
 	static const char *const legacy[] = {"--legacy", NULL};
-	static const char *const tx_copy[] = {"--tx-copy", NULL};
+	static const char *const copy[] = {"--copy", NULL};
+	static const char *const inplace[] = {"--in-place-min", "0", NULL};
 	const char *const *nb_args = a->legacy	  ? legacy
-				     : a->tx_copy ? tx_copy
+				     : a->copy	  ? copy
+				     : a->inplace ? inplace
 						  : NULL;
 
 	assert_int_equal(net_env_backend(&E, nb_args), 0);
@@ -549,7 +553,8 @@ static void test_nosg_2q_split(void **state)
 			    .flows = 2,
 			    .maxlen = 1514,
 			    .expect_split = true,
-			    .expect_queues = 2};
+			    .expect_queues = 2,
+			    .inplace = true};
 
 	(void)state;
 	run(&a, 1500);
@@ -566,9 +571,10 @@ static void test_sg_1q_split(void **state)
 	    .expect_sg = true,
 	    .expect_split = true,
 	    .expect_queues = 1,
-	    /* the other tests: netback writes guest TX from the pinned
-	     * pages; here it copies them out first */
-	    .tx_copy = true};
+	    /* elsewhere the TAP reads and writes the guest's pinned pages
+	     * (test_sg_2q, _4q: also every small packet received); here
+	     * netback copies through its buffers */
+	    .copy = true};
 
 	(void)state;
 	run(&a, MTU_SG);
@@ -584,7 +590,8 @@ static void test_sg_2q(void **state)
 			    .flows = 2,
 			    .maxlen = NETFRONT_MAX_FRAME,
 			    .expect_sg = true,
-			    .expect_queues = 2};
+			    .expect_queues = 2,
+			    .inplace = true};
 
 	(void)state;
 	run(&a, MTU_SG);
@@ -594,15 +601,21 @@ static void test_sg_2q(void **state)
  * the queue its hash picks, and every queue carries one. */
 static void test_sg_4q_split(void **state)
 {
-	struct net_arg a = {
-	    .opts = {.num_queues = 4, .sg = true, .split_evtchn = true},
-	    .seed = 7,
-	    .nframes = 50,
-	    .flows = 4,
-	    .maxlen = NETFRONT_MAX_FRAME,
-	    .expect_sg = true,
-	    .expect_split = true,
-	    .expect_queues = 4};
+	/* The guest takes GSO: netback leaves a slot for its extra after
+	 * each first page, and moves a packet of several pages that is no
+	 * GSO one (all of these) up into it. */
+	struct net_arg a = {.opts = {.num_queues = 4,
+				     .sg = true,
+				     .split_evtchn = true,
+				     .gso = true},
+			    .seed = 7,
+			    .nframes = 50,
+			    .flows = 4,
+			    .maxlen = NETFRONT_MAX_FRAME,
+			    .expect_sg = true,
+			    .expect_split = true,
+			    .expect_queues = 4,
+			    .inplace = true};
 
 	(void)state;
 	run(&a, MTU_SG);
@@ -753,6 +766,7 @@ static void test_backend_restart(void **state)
 /* ---- GSO and checksum offload ------------------------------------------- */
 
 #define GSO_FRAMES 8u
+static const char *const inplace_args[] = {"--in-place-min", "0", NULL};
 #define GSO_MSS 1448u
 
 /* A TCP/IPv4 frame of len bytes (frame k of seed), its TCP checksum left
@@ -886,7 +900,8 @@ static void test_gso(void **state)
 	assert_non_null(buf);
 	assert_non_null(want);
 	chans_open(&a.up, &a.down);
-	assert_int_equal(net_env_backend(&E, NULL), 0);
+	/* received in place from the first frame */
+	assert_int_equal(net_env_backend(&E, inplace_args), 0);
 	assert_int_equal(
 	    net_env_guest(&E, 1500, gso_guest, &a, sizeof(a), &d, &pid), 0);
 	assert_int_equal(chan_get(&a.up, &v), 0);
@@ -933,6 +948,176 @@ static void test_gso(void **state)
 	chans_close(&a.up, &a.down);
 	free(buf);
 	free(want);
+}
+
+/* ---- checksums finished for a guest without checksum offload ---- */
+
+#define CSUM_FRAMES 8u
+
+/* The one's complement sum of n bytes added to sum, folded. */
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+/* An IPv6 TCP frame (fd00::1 -> fd00::2) of 2000 to 62000 bytes, its
+ * checksum field holding the pseudo header's sum (a partial checksum, as
+ * a virtio-net header's NEEDS_CSUM leaves it). */
+static size_t tcp6_frame_partial(uint8_t *f, uint64_t seed, unsigned int k)
+{
+	size_t len = 2000 + (size_t)(mix(seed ^ k) % 60000);
+	uint32_t sum;
+
+	frame_fill(f, len, seed, 0, k); /* the payload */
+	f[12] = 0x86;
+	f[13] = 0xdd;
+	memset(f + 14, 0, 60);
+	f[14] = 0x60;
+	f[18] = (uint8_t)((len - 54) >> 8);
+	f[19] = (uint8_t)(len - 54);
+	f[20] = 6; /* TCP */
+	f[21] = 64;
+	f[22] = 0xfd, f[37] = 1;
+	f[38] = 0xfd, f[53] = 2;
+	f[54] = 0x30, f[55] = 0x39; /* ports 12345 -> 80 */
+	f[57] = 80;
+	f[58] = (uint8_t)k; /* seq */
+	f[66] = 0x50;	    /* data offset 5 */
+	f[67] = 0x18;	    /* PSH ACK */
+	f[68] = 0xff, f[69] = 0xff;
+	sum = sum16(f + 22, 32, 6 + (uint32_t)(len - 54));
+	f[70] = (uint8_t)(sum >> 8);
+	f[71] = (uint8_t)sum;
+	return len;
+}
+
+struct csum_arg {
+	uint64_t seed;
+	bool copy; /* netback --copy (else --in-place-min 0) */
+	struct chan up, down;
+};
+
+/* Each frame arrives whole, its checksum complete and right, marked
+ * data_validated, not csum_blank. */
+static int csum_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+{
+	struct csum_arg *a = p;
+	struct netfront_opts o = {
+	    .num_queues = 1, .sg = true, .no_ipv6_csum_offload = true};
+	uint8_t *buf = malloc(NETFRONT_MAX_FRAME),
+		*want = malloc(NETFRONT_MAX_FRAME);
+	struct netfront *nf;
+	unsigned int k;
+	uint64_t v;
+	int n;
+
+	if (!buf || !want || netfront_open(plat, xs, NET_DEVID, &o, &nf))
+		return 3;
+	if (netfront_info(nf)->ipv6_csum_offload)
+		return 4;
+	if (chan_put(&a->up, MSG_READY) || chan_get(&a->down, &v))
+		return 5;
+	for (k = 0; k < CSUM_FRAMES;) {
+		struct netfront_meta r;
+		size_t len;
+
+		n = netfront_recv(nf, buf, NETFRONT_MAX_FRAME, &r, 20000);
+		if (n < 0)
+			return 6;
+		if (n < 14 || buf[12] != 0x86 || buf[13] != 0xdd)
+			continue;
+		len = tcp6_frame_partial(want, a->seed, k);
+		if ((size_t)n != len || memcmp(buf, want, 70) ||
+		    memcmp(buf + 72, want + 72, len - 72)) {
+			fprintf(stderr, "guest: frame %u: %d bytes, want %zu\n",
+				k, n, len);
+			return 7;
+		}
+		/* the pseudo header and the segment add up to all ones */
+		if (sum16(buf + 54, len - 54,
+			  sum16(buf + 22, 32, 6 + (uint32_t)(len - 54))) !=
+			0xffff ||
+		    !(r.flags & NETFRONT_DATA_VALIDATED) ||
+		    (r.flags & NETFRONT_CSUM_BLANK)) {
+			fprintf(stderr,
+				"guest: frame %u: checksum %02x%02x "
+				"flags %#x\n",
+				k, buf[70], buf[71], r.flags);
+			return 8;
+		}
+		k++;
+	}
+	if (chan_put(&a->up, k))
+		return 9;
+	netfront_close(nf);
+	free(buf);
+	free(want);
+	return 0;
+}
+
+/* IPv6 frames of 2000 to 62000 bytes with partial checksums (no GSO)
+ * reach a guest that takes partial checksums on IPv4 only (the TAP hands
+ * them over partial: its offload flag is one for both): netback finishes
+ * each, in place (the frame gathered, summed, the sum written into the
+ * guest's page) and through its buffers. */
+static void csum_finish(bool copy)
+{
+	static const char *const copy_arg[] = {"--copy", NULL};
+	struct csum_arg a = {.seed = 11, .copy = copy};
+	struct virtio_net_hdr vh;
+	uint8_t *buf = malloc(sizeof(vh) + NETFRONT_MAX_FRAME);
+	char ifname[IFNAMSIZ];
+	unsigned int k;
+	uint64_t v;
+	domid_t d;
+	pid_t pid;
+	int s, idx;
+
+	assert_non_null(buf);
+	chans_open(&a.up, &a.down);
+	assert_int_equal(net_env_backend(&E, copy ? copy_arg : inplace_args),
+			 0);
+	assert_int_equal(
+	    net_env_guest(&E, MTU_SG, csum_guest, &a, sizeof(a), &d, &pid), 0);
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	assert_int_equal(v, MSG_READY);
+	snprintf(ifname, sizeof(ifname), "vif%u.%u", d, NET_DEVID);
+	s = net_env_packet_socket(ifname, 0x86dd, 5000, &idx);
+	assert_true(s >= 0);
+	assert_int_equal(net_env_packet_vnet(s), 0);
+	assert_int_equal(chan_put(&a.down, MSG_GO), 0);
+	for (k = 0; k < CSUM_FRAMES; k++) {
+		size_t len = tcp6_frame_partial(buf + sizeof(vh), a.seed, k);
+
+		memset(&vh, 0, sizeof(vh));
+		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh.csum_start = 54;
+		vh.csum_offset = 16;
+		memcpy(buf, &vh, sizeof(vh));
+		assert_int_equal(
+		    net_env_packet_send(s, idx, buf, sizeof(vh) + len), 0);
+	}
+	assert_int_equal(chan_get(&a.up, &v), 0);
+	assert_int_equal(v, CSUM_FRAMES);
+	close(s);
+	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
+	chans_close(&a.up, &a.down);
+	free(buf);
+}
+
+static void test_csum_finish(void **state)
+{
+	(void)state;
+	csum_finish(false);
+	csum_finish(true);
 }
 
 /* A restored domain's netfront finds its backend again and negotiates
@@ -1313,6 +1498,7 @@ int main(void)
 	    cmocka_unit_test(test_sg_4q_split),
 	    cmocka_unit_test(test_legacy_backend),
 	    cmocka_unit_test(test_gso),
+	    cmocka_unit_test(test_csum_finish),
 	    cmocka_unit_test(test_backend_restart),
 	    cmocka_unit_test(test_resume),
 	    cmocka_unit_test(test_mcast_filter),

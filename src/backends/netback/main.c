@@ -65,8 +65,16 @@ static int nb_option(void *arg, int c, const char *val)
 		cfg->no_scripts = true;
 		return 0;
 	case 'T':
-		cfg->tx_copy = true;
+		cfg->copy = true;
 		return 0;
+	case 'I':
+		if (!pvk_parse_u64(val, 0, NB_MAX_PKT, &v)) {
+			cfg->inplace_min = (unsigned int)v;
+			return 0;
+		}
+		fprintf(stderr, "pvkit-netback: --in-place-min: 0-%u\n",
+			NB_MAX_PKT);
+		return -EINVAL;
 	case 'L': /* what a backend without the later features offers */
 		cfg->sg = cfg->gso = cfg->split = cfg->mcast = cfg->ctrl =
 		    false;
@@ -87,7 +95,8 @@ static const struct option nb_lopts[] = {
     {"no-ctrl-ring", no_argument, NULL, 'C'},
     {"legacy", no_argument, NULL, 'L'},
     {"no-scripts", no_argument, NULL, 'N'},
-    {"tx-copy", no_argument, NULL, 'T'},
+    {"copy", no_argument, NULL, 'T'},
+    {"in-place-min", required_argument, NULL, 'I'},
     {NULL, 0, NULL, 0},
 };
 
@@ -106,12 +115,16 @@ static const struct pvk_daemon_spec nb_spec = {
 	     "                            (adaptive; 0-1000; default 0: "
 	     "never, or\n"
 	     "                            $PVKIT_NET_POLL_US)\n"
-	     "      --tx-copy             copy what guests send before writing "
-	     "it, also\n"
-	     "                            where their pages can be pinned "
-	     "and written\n"
-	     "                            in place (for comparison; or "
-	     "$PVKIT_NET_TX_COPY=1)\n"
+	     "      --copy                move packets through our buffers, "
+	     "also where\n"
+	     "                            the TAP can read and write the "
+	     "guests' pinned\n"
+	     "                            pages in place (for comparison; or "
+	     "$PVKIT_NET_COPY=1)\n"
+	     "      --in-place-min BYTES  received packets go in place while "
+	     "they average\n"
+	     "                            that much (0: always; default "
+	     "8192)\n"
 	     "      --no-scripts          the toolstack runs the vifs' "
 	     "hotplug scripts\n"
 	     "                            (xl/libxl do): never run them "
@@ -143,8 +156,9 @@ int main(int argc, char **argv)
 		return 2;
 	nb.cfg.sg = nb.cfg.gso = nb.cfg.split = nb.cfg.mcast = nb.cfg.ctrl =
 	    true;
-	nb.cfg.tx_copy = getenv("PVKIT_NET_TX_COPY") &&
-			 !strcmp(getenv("PVKIT_NET_TX_COPY"), "1");
+	nb.cfg.inplace_min = NB_DEFAULT_INPLACE_MIN;
+	nb.cfg.copy =
+	    getenv("PVKIT_NET_COPY") && !strcmp(getenv("PVKIT_NET_COPY"), "1");
 	rc = pvk_daemon_parse(&dmn, &nb_spec, &nb, argc, argv);
 	if (rc)
 		return rc == 1 ? 0 : 2;

@@ -31,6 +31,9 @@
  * hurt four (four watchers on two CPUs), so it is opt-in. */
 #define NB_DEFAULT_POLL_US 0u
 #define NB_MAX_POLL_US 1000u
+/* RX in place when packets average this much: below, pinning a window of
+ * pages for each few small packets costs more than copying them. */
+#define NB_DEFAULT_INPLACE_MIN 8192u
 
 struct nb_config {
 	unsigned int max_queues; /* multi-queue-max-queues */
@@ -43,9 +46,13 @@ struct nb_config {
 	 * run_hotplug_scripts=1, its default): --no-scripts.  A vif with a
 	 * script is then joined to its bridge by that script, not by us. */
 	bool no_scripts;
-	/* Copy guest TX out first even where the platform pins in place
-	 * (--tx-copy, $PVKIT_NET_TX_COPY=1: for comparison). */
-	bool tx_copy;
+	/* Copy through our buffers even where the platform pins the
+	 * guest's pages for the TAP to read and write in place (--copy,
+	 * $PVKIT_NET_COPY=1: for comparison). */
+	bool copy;
+	/* RX in place only while the vif's packets average this many bytes
+	 * or more (--in-place-min; 0: always). */
+	unsigned int inplace_min;
 };
 
 struct nb {
@@ -61,6 +68,7 @@ struct nb_queue_stats {
 	uint64_t tx_packets, tx_bytes; /* guest -> TAP */
 	uint64_t tx_gso, tx_csum;      /* GSO packets, csum_blank packets */
 	uint64_t tx_inplace; /* written from the guest's pinned pages */
+	uint64_t rx_inplace; /* read into the guest's pinned pages */
 	uint64_t rx_packets, rx_bytes; /* TAP -> guest */
 	uint64_t rx_gso, rx_csum;
 	/* drops by reason */
@@ -139,7 +147,8 @@ struct nb_vif_params {
 	struct nb_hash *hash; /* NULL: no control ring */
 	struct nb_steer *steer; /* the connection's queues */
 	unsigned int poll_us; /* the queues' busy-poll budget */
-	bool tx_copy;	      /* nb_config's */
+	bool copy;	      /* nb_config's */
+	unsigned int inplace_min; /* nb_config's */
 	/* request-multicast-control: RX multicast filtered through mc (its
 	 * filter says whether, now) */
 	bool mcast_filter;

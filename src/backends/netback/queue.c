@@ -34,6 +34,8 @@
 /* TX: each fragment (<= a page) lands across at most two of our pages. */
 #define NB_TX_COPS (NB_BATCH * NETIF_TX_MAX_SLOTS * 2u)
 #define NB_RX_COPS (NB_BATCH * 17u)
+#define NB_RX_WIN 64u	/* RX in place: requests pinned at most at once */
+#define NB_RX_HEAD 256u /* ... and bytes parsed from a copy */
 
 struct txp {
 	struct netif_tx_pkt pkt;
@@ -96,6 +98,16 @@ struct nb_queue {
 	bool tx_pin;
 	struct pvk_gnt_seg tx_seg[NB_BATCH * NETIF_TX_MAX_SLOTS];
 	struct iovec tx_iov[NB_BATCH * NETIF_TX_MAX_SLOTS];
+	/* RX in place (rx_pinned): a window of requests and their pages,
+	 * and how many to pin next time */
+	bool rx_pin;
+	unsigned int rx_win;
+	uint32_t rx_avg; /* packet length, a moving average (in place when
+			  * large: pinning a window for small ones costs more
+			  * than their copies) */
+	struct netif_rx_request rx_req[NB_RX_WIN];
+	struct pvk_gnt_seg rx_seg[NB_RX_WIN];
+	struct iovec rx_iov[NB_RX_WIN];
 	unsigned int rx_worst; /* RX slots the largest packet needs */
 	/* rate limiting: credit left in the window ending window_end; TX
 	 * held back until tx_hold (0: not held) */
@@ -501,7 +513,8 @@ static struct netif_extra_info *rx_extra(struct rxp *r, uint8_t type)
 }
 
 /* The packet's hash as the guest asked for it on the control ring. */
-static bool rx_hash(struct nb_queue *q, struct rxp *r, const uint8_t *buf)
+static bool rx_hash(struct nb_queue *q, struct rxp *r, const uint8_t *buf,
+		    uint32_t have)
 {
 	struct netif_extra_info *x;
 	uint32_t v;
@@ -513,7 +526,7 @@ static bool rx_hash(struct nb_queue *q, struct rxp *r, const uint8_t *buf)
 	if (!q->vp.hash)
 		return true;
 	pthread_mutex_lock(&q->vp.hash->lock);
-	ok = netif_hash_frame(&q->vp.hash->h, buf, r->len, &v, &type);
+	ok = netif_hash_frame(&q->vp.hash->h, buf, have, &v, &type);
 	if (ok && nq)
 		r->target = netif_hash_queue(&q->vp.hash->h, v, nq);
 	pthread_mutex_unlock(&q->vp.hash->lock);
@@ -529,8 +542,11 @@ static bool rx_hash(struct nb_queue *q, struct rxp *r, const uint8_t *buf)
 	return true;
 }
 
-/* Flags and extra info for a packet from the TAP; false: drop it. */
-static bool rx_classify(struct nb_queue *q, struct rxp *r, uint8_t *buf)
+/* Flags and extra info for a packet from the TAP whose first have bytes
+ * are at buf: 1, or 0 to drop it, or -EAGAIN when its checksum is to be
+ * finished here and have is not all of it. */
+static int rx_classify(struct nb_queue *q, struct rxp *r, uint8_t *buf,
+		       uint32_t have)
 {
 	const struct virtio_net_hdr *vh = &r->vh;
 	unsigned int gso = vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
@@ -541,7 +557,7 @@ static bool rx_classify(struct nb_queue *q, struct rxp *r, uint8_t *buf)
 	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 		struct netif_l4 l4;
 		/* one parse: the header the guest will find, its family */
-		bool ok = !netif_parse_l4(buf, r->len, &l4) &&
+		bool ok = !netif_parse_l4(buf, have, &l4) &&
 			  l4.csum_start == vh->csum_start &&
 			  l4.csum_offset == vh->csum_offset &&
 			  (l4.ipv6 ? q->vp.rx_csum6 : q->vp.rx_csum4);
@@ -551,26 +567,28 @@ static bool rx_classify(struct nb_queue *q, struct rxp *r, uint8_t *buf)
 			 * header it can parse */
 			r->flags |= NETRXF_csum_blank | NETRXF_data_validated;
 			nb_stat_add(&q->st->rx_csum, 1);
+		} else if (have < r->len) {
+			return -EAGAIN; /* parsed again with all of it */
 		} else if (gso == VIRTIO_NET_HDR_GSO_NONE &&
 			   !netif_csum_finish(buf, r->len, vh->csum_start,
 					      vh->csum_offset)) {
 			r->flags |= NETRXF_data_validated;
 		} else {
 			nb_stat_add(&q->st->rx_drop_csum, 1);
-			return false;
+			return 0;
 		}
 	} else if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
 		r->flags |= NETRXF_data_validated;
 	}
 	if (gso == VIRTIO_NET_HDR_GSO_NONE)
-		return rx_hash(q, r, buf);
+		return rx_hash(q, r, buf, have);
 	if ((gso == VIRTIO_NET_HDR_GSO_TCPV4 && !q->vp.gso4) ||
 	    (gso == VIRTIO_NET_HDR_GSO_TCPV6 && !q->vp.gso6) ||
 	    (gso != VIRTIO_NET_HDR_GSO_TCPV4 &&
 	     gso != VIRTIO_NET_HDR_GSO_TCPV6) ||
 	    !vh->gso_size || !(r->flags & NETRXF_csum_blank)) {
 		nb_stat_add(&q->st->rx_drop_csum, 1);
-		return false;
+		return 0;
 	}
 	x = rx_extra(r, XEN_NETIF_EXTRA_TYPE_GSO);
 	x->u.gso.size = vh->gso_size;
@@ -578,7 +596,7 @@ static bool rx_classify(struct nb_queue *q, struct rxp *r, uint8_t *buf)
 			    ? XEN_NETIF_GSO_TYPE_TCPV4
 			    : XEN_NETIF_GSO_TYPE_TCPV6;
 	nb_stat_add(&q->st->rx_gso, 1);
-	return rx_hash(q, r, buf);
+	return rx_hash(q, r, buf, have);
 }
 
 /* Take the RX requests for r and plan its copies from buf. */
@@ -641,6 +659,7 @@ static void rx_answer(struct nb_queue *q, struct rxp *r, int rc)
 		netif_rx_respond_extra(&q->rx, r->extra_idx[i], &r->extra[i]);
 	nb_stat_add(&q->st->rx_packets, 1);
 	nb_stat_add(&q->st->rx_bytes, r->len);
+	q->rx_avg = q->rx_avg - (q->rx_avg >> 3) + (r->len >> 3);
 }
 
 /* Hand r (its bytes in buf) to queue t's inbox: false when it is full
@@ -712,6 +731,190 @@ static ssize_t rx_read(struct nb_queue *q, struct rxp *r, uint8_t *buf)
 	return readv(q->tapfd, iov, 2);
 }
 
+/*
+ * RX in place, where the platform lets us pin the guest's pages and the
+ * vif has no control ring (no hashing, so no steering: a packet stays on
+ * the queue that read it): the TAP writes each packet straight into the
+ * pages the guest posted, saving the copy.  A window of the next requests
+ * is copied out of the ring once and their pages pinned writable; each
+ * packet is read into the window's next requests laid out as the ring
+ * will answer them: the first page, the GSO extra's slot skipped when the
+ * guest takes GSO, then the pages after.  A packet of several pages that
+ * has no extra after all (not GSO) is moved up a slot.  What we parse is
+ * copied first.  A packet dropped leaves its bytes in a page the guest
+ * posted and gets back with another packet (its own traffic).
+ */
+struct rx_win {
+	struct nb_queue *q;
+	unsigned int n, next; /* requests in the window; the first unused */
+	unsigned int gap;     /* slots after the first left for extras */
+	unsigned int npkt;    /* packets read, in q->rxp[] */
+	bool empty, stop;     /* the TAP was empty; a request not pinned */
+};
+
+/* Gather r's bytes, laid out from window slot k, into dst. */
+static void rx_gather(const struct rx_win *w, const struct iovec *pg,
+		      unsigned int k, const struct rxp *r, uint8_t *dst)
+{
+	uint32_t off = 0, n;
+	unsigned int i;
+
+	for (i = 0; off < r->len; i++, off += n) {
+		n = r->len - off < NETIF_PAGE_SIZE ? r->len - off
+						   : NETIF_PAGE_SIZE;
+		memcpy(dst + off, pg[i ? k + w->gap + i : k].iov_base, n);
+	}
+}
+
+/* Take r's requests from window slot k: its first, its extras', then
+ * the pages its data went to (moved up to follow the extras). */
+static void rx_take_window(struct rx_win *w, const struct iovec *pg,
+			   unsigned int k, struct rxp *r)
+{
+	struct nb_queue *q = w->q;
+	unsigned int nd = netif_rx_slots(r->len, 0), i;
+
+	for (i = 1; i < nd && r->nextra < w->gap; i++)
+		memmove(pg[k + r->nextra + i].iov_base,
+			pg[k + w->gap + i].iov_base,
+			i + 1 < nd ? NETIF_PAGE_SIZE
+				   : r->len - i * NETIF_PAGE_SIZE);
+	for (i = 0; i < nd; i++) {
+		unsigned int slot = i ? k + r->nextra + i : k;
+
+		netif_rx_consume(&q->rx, &r->slot[i].idx);
+		r->slot[i].id = q->rx_req[slot].id;
+		r->slot[i].size =
+		    (uint16_t)(i + 1 < nd ? NETIF_PAGE_SIZE
+					  : r->len - i * NETIF_PAGE_SIZE);
+		if (i == 0) {
+			unsigned int x;
+
+			for (x = 0; x < r->nextra; x++)
+				netif_rx_consume(&q->rx, &r->extra_idx[x]);
+		}
+	}
+	r->nslot = nd;
+	r->cop = r->ncop = 0;
+	w->next += nd + r->nextra;
+}
+
+static int rx_pinned_read(void *arg, struct iovec *pg, uint32_t count)
+{
+	struct rx_win *w = arg;
+	struct nb_queue *q = w->q;
+	unsigned int data = q->rx_worst - w->gap, i, ni;
+	/* the header, the data pages, what does not fit (dropped) */
+	struct iovec iov[3 + NB_MAX_PKT / NETIF_PAGE_SIZE];
+	uint8_t *head = q->rxbuf;
+	uint8_t *over = q->rxbuf + NB_BUF_SIZE;
+	ssize_t got;
+	uint32_t have;
+	int c;
+
+	(void)count;
+	while (w->npkt < NB_BATCH && w->n - w->next >= q->rx_worst) {
+		struct rxp *r = &q->rxp[w->npkt];
+		unsigned int k = w->next;
+
+		for (i = 0; i < q->rx_worst; i++)
+			if (q->rx_seg[k + i].status != GNTST_okay) {
+				w->stop = true; /* the copy path says why */
+				return 0;
+			}
+		ni = 0;
+		iov[ni].iov_base = &r->vh;
+		iov[ni++].iov_len = sizeof(r->vh);
+		iov[ni++] = pg[k];
+		for (i = 1; i < data; i++)
+			iov[ni++] = pg[k + w->gap + i];
+		iov[ni].iov_base = over;
+		iov[ni++].iov_len = NETIF_PAGE_SIZE;
+		got = readv(q->tapfd, iov, (int)ni);
+		if (got < (ssize_t)sizeof(r->vh)) {
+			w->empty = true;
+			break;
+		}
+		r->len = (uint32_t)(got - (ssize_t)sizeof(r->vh));
+		r->handed = false;
+		if (r->len > NB_MAX_PKT || r->len > data * NETIF_PAGE_SIZE) {
+			nb_stat_add(&q->st->rx_drop_big, 1);
+			continue;
+		}
+		have = r->len < NB_RX_HEAD ? r->len : NB_RX_HEAD;
+		memcpy(head, pg[k].iov_base, have);
+		if (__atomic_load_n(&q->vp.mc->filter, __ATOMIC_RELAXED) &&
+		    !nb_mcast_wanted(q->vp.mc, head)) {
+			nb_stat_add(&q->st->rx_drop_mcast, 1);
+			continue;
+		}
+		c = rx_classify(q, r, head, have);
+		if (c == -EAGAIN) { /* all of it, and the sum written back */
+			rx_gather(w, pg, k, r, head);
+			c = rx_classify(q, r, head, r->len);
+			if (c == 1)
+				memcpy(pg[k].iov_base, head,
+				       r->len < NETIF_PAGE_SIZE
+					   ? r->len
+					   : NETIF_PAGE_SIZE);
+		}
+		if (c != 1)
+			continue;
+		if (r->nextra > w->gap) { /* not expected: no room left */
+			nb_stat_add(&q->st->rx_drop_csum, 1);
+			continue;
+		}
+		rx_take_window(w, pg, k, r);
+		nb_stat_add(&q->st->rx_inplace, 1);
+		w->npkt++;
+	}
+	return 0;
+}
+
+/* As rx_batch, in place; -ENOTSUP: not here (the copy path's turn). */
+static int rx_pinned(struct nb_queue *q)
+{
+	struct rx_win w = {.q = q};
+	unsigned int avail, i;
+	const char *why = NULL;
+	int rc;
+
+	if (netif_rx_avail(&q->rx, &avail, &why)) {
+		q_fail(q, "RX", why);
+		return 0;
+	}
+	if (avail < q->rx_worst)
+		return -EAGAIN;
+	w.gap = q->vp.gso4 || q->vp.gso6 ? 1 : 0;
+	w.n = avail < q->rx_win ? avail : q->rx_win;
+	for (i = 0; i < w.n; i++) {
+		netif_rx_peek(&q->rx, i, &q->rx_req[i]);
+		q->rx_seg[i].ref = q->rx_req[i].gref;
+		q->rx_seg[i].offset = 0;
+		q->rx_seg[i].len = NETIF_PAGE_SIZE;
+	}
+	rc = q->vp.plat->gnttab->pinned(q->gt, q->vp.fe, q->rx_seg, q->rx_iov,
+					w.n, true, rx_pinned_read, &w);
+	if (rc == -EOPNOTSUPP) {
+		pvk_info("%s: RX copied (the guest's pages cannot be pinned "
+			 "here)",
+			 q->name);
+		q->rx_pin = false;
+		return -ENOTSUP;
+	}
+	for (i = 0; i < w.npkt; i++)
+		rx_answer(q, &q->rxp[i], 0);
+	if (w.npkt && netif_rx_back_push(&q->rx, q->rx.r.req_cons))
+		q->vp.plat->evtchn->notify(q->ev, q->rx_port);
+	/* next time: about twice what this window used */
+	q->rx_win = 2 * w.next < q->rx_worst	? q->rx_worst
+		    : 2 * w.next > NB_RX_WIN ? NB_RX_WIN
+					     : 2 * w.next;
+	if (w.npkt)
+		return 1;
+	return w.stop ? -ENOTSUP : 0;
+}
+
 /* One batch from the TAP while the guest has room.  Returns 1 when it
  * took packets, 0 when the TAP is empty, -EAGAIN when the guest has too
  * few RX requests posted. */
@@ -721,6 +924,12 @@ static int rx_batch(struct nb_queue *q)
 	const char *why = NULL;
 	int rc, ret = 0;
 
+	if (q->rx_pin && !q->vp.hash && !q->inbox_n &&
+	    q->rx_avg >= q->vp.inplace_min) {
+		rc = rx_pinned(q);
+		if (rc != -ENOTSUP)
+			return rc;
+	}
 	if (netif_rx_avail(&q->rx, &avail, &why)) {
 		q_fail(q, "RX", why);
 		return 0;
@@ -749,7 +958,7 @@ static int rx_batch(struct nb_queue *q)
 			nb_stat_add(&q->st->rx_drop_mcast, 1);
 			continue;
 		}
-		if (!rx_classify(q, r, buf))
+		if (rx_classify(q, r, buf, r->len) != 1)
 			continue;
 		if (!r->handed && r->target != q->qid) {
 			if (rx_hand_over(q, r->target, r, buf)) {
@@ -1008,7 +1217,8 @@ int nb_queue_start(const struct nb_vif_params *vp, unsigned int qid, int tapfd,
 	q->rx_worst = (vp->sg ? netif_rx_slots(NB_MAX_PKT, 0) : 1) +
 		      (vp->gso4 || vp->gso6 ? 1 : 0) + (vp->hash ? 1 : 0);
 	pvk_spin_init(&q->spin, (uint64_t)vp->poll_us * 1000, &stats->poll);
-	q->tx_pin = plat->gnttab->pinned && !vp->tx_copy;
+	q->tx_pin = q->rx_pin = plat->gnttab->pinned && !vp->copy;
+	q->rx_win = NB_RX_WIN;
 	q->remaining = vp->credit_bytes;
 	q->window_end = pvk_now_ns() + vp->credit_us * 1000;
 	q->stopfd = eventfd(0, EFD_CLOEXEC);

@@ -55,6 +55,7 @@ static const struct {
     C("rx-packets", rx_packets),
     C("rx-bytes", rx_bytes),
     C("rx-gso", rx_gso),
+    C("rx-in-place", rx_inplace),
     C("rx-csum-blank", rx_csum),
     C("drop-tx-too-many-slots", tx_drop[NETIF_TX_DROP_TOO_MANY_SLOTS]),
     C("drop-tx-slot-too-big", tx_drop[NETIF_TX_DROP_SLOT_TOO_BIG]),
@@ -502,7 +503,8 @@ static int vif_probe(struct xenbus_device *dev)
 	v->vp.dev = dev;
 	v->vp.fe = xenbus_device_frontend_id(dev);
 	v->vp.poll_us = nb->cfg.poll_us;
-	v->vp.tx_copy = nb->cfg.tx_copy;
+	v->vp.copy = nb->cfg.copy;
+	v->vp.inplace_min = nb->cfg.inplace_min;
 	pthread_mutex_init(&v->mc.lock, NULL);
 	pthread_mutex_init(&v->hash.lock, NULL);
 	v->vp.mc = &v->mc;

@@ -1771,7 +1771,7 @@ static int publish_tx(struct xs_client *xs, xs_tx_t tx, void *arg)
 			      !nf->info.csum_offload);
 	if (!rc)
 		rc = fe_write(xs, tx, fe, "feature-ipv6-csum-offload",
-			      nf->info.csum_offload);
+			      nf->info.ipv6_csum_offload);
 	if (!rc)
 		rc = fe_rm(xs, tx, fe, "ctrl-ring-ref");
 	if (!rc)
@@ -1842,6 +1842,8 @@ static int nf_connect(struct netfront *nf, int timeout_ms)
 	nf->info.rx_gso = nf->info.sg && o->gso;
 	nf->info.split_evtchn = o->split_evtchn && split;
 	nf->info.csum_offload = !o->no_csum_offload;
+	nf->info.ipv6_csum_offload =
+	    nf->info.csum_offload && !o->no_ipv6_csum_offload;
 	nf->info.mcast_control = mc;
 	nf->info.mcast_dynamic = mc && mcd;
 	nf->info.mcast_filter = mc && nf->mc_filter;
