@@ -18,6 +18,8 @@
  *     still carries packets;
  *   - no RX requests while the test floods the vif (XSA-392): netback's
  *     memory stays bounded;
+ *   - RX requests naming a grant that does not exist, a read-only one,
+ *     one for another domain (each frame meant for one dropped, ERROR);
  *   - odd but valid packets, delivered byte for byte as Linux does: the
  *     Ethernet header alone in the first slot, the rest after it
  *     (XSA-423); a head and 18 follow-ons of at most 128 bytes
@@ -693,7 +695,7 @@ static int mc_next(struct rawfe *f, struct mc_rx *m, uint32_t *seq, int ms)
 			f->rx.rsp_cons++;
 			if (st >= 22 && d[12] == (ETH_P_HOSTILE >> 8) &&
 			    d[13] == (ETH_P_HOSTILE & 0xff)) {
-				kind = !memcmp(d, mc_sub, 6)     ? 1
+				kind = !memcmp(d, mc_sub, 6)	 ? 1
 				       : !memcmp(d, mc_other, 6) ? 0
 								 : -1;
 				memcpy(seq, d + 14, 4);
@@ -745,8 +747,7 @@ static int mc_until(struct rawfe *f, struct mc_rx *m, bool want_on)
 	return -1;
 }
 
-static int mcast_guest(struct pvk_platform *plat, struct xs_client *xs,
-		       void *p)
+static int mcast_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 {
 	struct rawfe f;
 	struct mc_rx m;
@@ -844,6 +845,125 @@ static void test_mcast_dynamic(void **state)
 	nb_alive();
 }
 
+/* ---- RX requests naming pages netback may not write --------------------
+ *
+ * The guest posts eight RX requests: its pages, among them a grant that
+ * does not exist, a read-only one and one given to another domain.  The
+ * frame meant for each bad one is dropped and its request answered
+ * ERROR; the others arrive in theirs (netback runs here with
+ * --in-place-min 0: it pins the posted pages and the TAP writes into
+ * them, so each bad one is met before any write). */
+#define RXB_N 8u
+enum { RXB_GOOD, RXB_NONE, RXB_RO, RXB_OTHER };
+static const int rxb_kind[RXB_N] = {RXB_GOOD, RXB_NONE,	 RXB_GOOD, RXB_RO,
+				    RXB_GOOD, RXB_OTHER, RXB_GOOD, RXB_GOOD};
+
+static int rxbad_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
+{
+	struct timespec ts = {0, 1000000};
+	void *page[RXB_N];
+	grant_ref_t ref[RXB_N];
+	struct rawfe f;
+	unsigned int i, got = 0;
+	int notify, ms;
+
+	(void)p;
+	if (rawfe_connect(&f, plat, xs, false))
+		return 2;
+	for (i = 0; i < RXB_N; i++) {
+		struct netif_rx_request *r =
+		    RING_GET_REQUEST(&f.rx, f.rx.req_prod_pvt++);
+		int rc = 0;
+
+		if (rxb_kind[i] == RXB_GOOD)
+			rc = share(&f, f.fe.be_id, &page[i], &ref[i]);
+		else if (rxb_kind[i] == RXB_RO)
+			rc = plat->gntshr->share(f.gs, f.fe.be_id, 1, 0,
+						 &ref[i], &page[i]);
+		else if (rxb_kind[i] == RXB_OTHER)
+			rc = plat->gntshr->share(f.gs, 7, 1, 1, &ref[i],
+						 &page[i]);
+		else
+			ref[i] = f.dref + 1000;
+		if (rc)
+			return 3;
+		r->id = (uint16_t)i;
+		r->gref = ref[i];
+	}
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f.rx, notify);
+	(void)notify;
+	kick(&f);
+	if (mc_set(&f, "ready", 1))
+		return 4;
+	for (ms = 0; ms < 10000 && got < RXB_N; ms++) {
+		while (got < RXB_N && RING_HAS_UNCONSUMED_RESPONSES(&f.rx)) {
+			struct netif_rx_response *r =
+			    RING_GET_RESPONSE(&f.rx, f.rx.rsp_cons++);
+			const uint8_t *d;
+
+			/* in the request's slot (its id as sent) */
+			if (r->id != got)
+				return 5;
+			if (rxb_kind[got] != RXB_GOOD) {
+				if (r->status != NETIF_RSP_ERROR)
+					return 6;
+				got++;
+				continue;
+			}
+			d = (const uint8_t *)page[got] + r->offset;
+			if (r->status != GOOD_LEN ||
+			    d[12] != ETH_P_HOSTILE >> 8 || d[14] != got ||
+			    d[GOOD_LEN - 1] != 0x66) {
+				fprintf(stderr,
+					"rxbad guest: response %u: "
+					"status %d\n",
+					got, r->status);
+				return 7;
+			}
+			got++;
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (got < RXB_N)
+		return 8;
+	return be_state_of(&f) == XenbusStateConnected ? 0 : 9;
+}
+
+static void test_rx_bad_grants(void **state)
+{
+	uint8_t fr[GOOD_LEN];
+	char ifname[32], path[128], *v = NULL;
+	int s, ifindex, i;
+	domid_t d;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(
+	    net_env_guest(&E, 1500, rxbad_guest, NULL, 0, &d, &pid), 0);
+	snprintf(ifname, sizeof(ifname), "vif%u.%u", d, NET_DEVID);
+	s = net_env_packet_socket(ifname, ETH_P_HOSTILE, 5000, &ifindex);
+	assert_true(s >= 0);
+	snprintf(path, sizeof(path), "/local/domain/%u/device/vif/%u/ready", d,
+		 NET_DEVID);
+	for (i = 0; i < 1000 && xs_read(E.pv.xs, XS_TX_NONE, path, &v, NULL);
+	     i++)
+		usleep(10000);
+	free(v);
+	memset(fr, 0xff, 6);
+	memcpy(fr + 6, "\x02\x00\x00\x00\x00\x01", 6);
+	fr[12] = ETH_P_HOSTILE >> 8;
+	fr[13] = ETH_P_HOSTILE & 0xff;
+	memset(fr + 15, 0x66, sizeof(fr) - 15);
+	for (i = 0; i < (int)RXB_N; i++) {
+		fr[14] = (uint8_t)i;
+		assert_int_equal(
+		    net_env_packet_send(s, ifindex, fr, sizeof(fr)), 0);
+	}
+	close(s);
+	assert_int_equal(net_env_guest_end(&E, d, pid), 0);
+	nb_alive();
+}
+
 /* After every attack, a well-behaved frontend still gets its frames to
  * the TAP. */
 static int good_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
@@ -887,9 +1007,13 @@ static void test_good_after(void **state)
 static int setup(void **state)
 {
 	(void)state;
+	static const char *const args[] = {"--in-place-min", "0", NULL};
+
 	if (net_env_start(&E))
 		return -1;
-	return net_env_backend(&E, NULL);
+	/* received packets go in place from the first (the attacks meet
+	 * that path; net-integration has both) */
+	return net_env_backend(&E, args);
 }
 
 static int teardown(void **state)
@@ -916,6 +1040,7 @@ int main(void)
 	    cmocka_unit_test(test_no_rx),
 	    cmocka_unit_test(test_odd_valid),
 	    cmocka_unit_test(test_mcast_dynamic),
+	    cmocka_unit_test(test_rx_bad_grants),
 	    cmocka_unit_test(test_good_after),
 	};
 	int rc = net_env_netns_or_skip();
