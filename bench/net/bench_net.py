@@ -176,6 +176,8 @@ def floor_measure():
         "tcp_domu_to_dom0": tcp(d0, "10.97.0.1", a),
         "tcp_dom0_to_domu": tcp(a, "10.97.0.2", d0),
         "tcp_domu_to_domu": tcp(b, "10.97.0.3", a),
+        "udp64_domu_to_dom0": udp64(d0, "10.97.0.1", a),
+        "ping_domu_to_dom0": ping(a, "10.97.0.1"),
     }
 
 
@@ -268,6 +270,9 @@ def ratios(r):
     v, fl = r["veth"], r["floor"]
     out = {"floor": {k + "_vs_veth": fl[k]["gbit_s"] / v["tcp"]["gbit_s"]
                      for k in TCP_PATHS}}
+    out["floor"]["udp64_vs_veth"] = fl["udp64_domu_to_dom0"]["pps"] / v["udp64"]["pps"]
+    out["floor"]["ping_vs_veth"] = (fl["ping_domu_to_dom0"]["rtt_avg_us"] /
+                                    v["ping"]["rtt_avg_us"])
     for cfg in ("pvkit_q1", "pvkit_q4"):
         p, rc = r[cfg], r["pvkit_rxcopy"]
         out[cfg] = {
@@ -278,6 +283,10 @@ def ratios(r):
             for k in ("tcp_domu_to_dom0", "tcp_dom0_to_domu", "tcp_domu_to_domu")})
         out[cfg].update({k + "_vs_floor": p[k]["gbit_s"] / fl[k]["gbit_s"]
                          for k in TCP_PATHS})
+        out[cfg]["udp64_vs_floor"] = (p["udp64_domu_to_dom0"]["pps"] /
+                                      fl["udp64_domu_to_dom0"]["pps"])
+        out[cfg]["ping_vs_floor"] = (p["ping_domu_to_dom0"]["rtt_avg_us"] /
+                                     fl["ping_domu_to_dom0"]["rtt_avg_us"])
         out[cfg]["tcp4_domu_to_dom0_vs_veth"] = (p["tcp4_domu_to_dom0"]["gbit_s"] /
                                                  v["tcp4"]["gbit_s"])
         out[cfg]["udp64_vs_veth"] = p["udp64_domu_to_dom0"]["pps"] / v["udp64"]["pps"]
@@ -307,7 +316,7 @@ def table(label, r, rat):
         vals = [r[c][key][f] for c in ("pvkit_q1", "pvkit_q4", "pvkit_rxcopy")]
         flv = fl[key][f] if key in fl and f in fl[key] else None
         print("%-26s %8.2f %8s %8.2f %8.2f %8.2f %8.2f %8s %8.2f" % (
-            title, base * scale, "%.2f" % flv if flv else "-",
+            title, base * scale, "%.2f" % (flv * scale) if flv else "-",
             vals[0] * scale, vals[1] * scale, vals[2] * scale,
             vals[1] / base if base else nan,
             "%.2f" % (vals[1] / flv) if flv else "-",
