@@ -196,7 +196,9 @@ int netfront_set_hash(struct netfront *nf, const struct netfront_hash *h);
  * of b->iov and nothing else (the pages are the backend's to read:
  * whatever is written there may be seen; bytes an earlier frame left
  * after this one are cleared), then netfront_tx_commit it with its length
- * and meta, or netfront_tx_abort (everything reserved is cleared).
+ * and meta, or netfront_tx_abort (everything reserved is cleared), or
+ * netfront_tx_cancel saying how many bytes from the start were written
+ * (those are cleared: 0 after a read that found nothing costs nothing).
  * Between the two the caller holds the device (a reconnection waits for
  * it): commit or abort promptly, from any thread.  reserve: 0, -EINVAL,
  * -ETIMEDOUT (no room in time), -EIO (broken or closing).  commit: as
@@ -217,6 +219,8 @@ int netfront_tx_commit(struct netfront *nf, struct netfront_txbuf *b,
 		       size_t len, const struct netfront_meta *meta,
 		       int timeout_ms);
 void netfront_tx_abort(struct netfront *nf, struct netfront_txbuf *b);
+void netfront_tx_cancel(struct netfront *nf, struct netfront_txbuf *b,
+			size_t written);
 
 /* Take one received frame into buf (cap bytes).  meta (may be NULL) gets
  * its flags, GSO information and queue.  Waits up to timeout_ms (< 0:

@@ -187,6 +187,17 @@ static int victim(struct pvk_platform *plat, struct xs_client *xs, void *p)
 		for (i = 0; i < (int)NETIF_TX_RING_SIZE; i++)
 			if (zc_send_fill(nf, 0xee, 4000))
 				return 15;
+		{
+			/* written, then given back: never seen */
+			struct netfront_txbuf b;
+
+			if (netfront_tx_reserve(nf, 0, 8000, &b, 5000) ||
+			    b.niov != 2)
+				return 17;
+			memset(b.iov[0].iov_base, 0x77, b.iov[0].iov_len);
+			memset(b.iov[1].iov_base, 0x77, b.iov[1].iov_len);
+			netfront_tx_cancel(nf, &b, 8000);
+		}
 		if (zc_send_fill(nf, 0x11, GOOD_LEN))
 			return 16;
 		for (i = 0; i < 1000 && !netfront_broken(nf); i++)
@@ -448,14 +459,16 @@ static void run_evil(enum evil mode)
 		 * again for the short frame, which must hold it and zeros
 		 * (XSA-403), nothing of the long one. */
 		struct netif_tx_request r1;
+		grant_ref_t all[NETIF_TX_RING_SIZE];
 		uint8_t *page;
-		unsigned int k;
+		unsigned int k, j;
 
 		wait_reqs(&b.tx.sring->req_prod, NETIF_TX_RING_SIZE);
 		for (k = 0; k < NETIF_TX_RING_SIZE; k++) {
 			struct netif_tx_request r0 =
 			    *RING_GET_REQUEST(&b.tx, k);
 
+			all[k] = r0.gref;
 			assert_int_equal(r0.size, 4000);
 			RING_GET_RESPONSE(&b.tx, k)->id = r0.id;
 			RING_GET_RESPONSE(&b.tx, k)->status = NETIF_RSP_OKAY;
@@ -472,6 +485,17 @@ static void run_evil(enum evil mode)
 				fail_msg("tx page byte %u left: %#x", k,
 					 page[k]);
 		P0->gnttab->unmap(b.gt, page, 1);
+		/* what the guest wrote into a reservation it gave back
+		 * (netfront_tx_cancel) is in no page */
+		for (k = 0; k < NETIF_TX_RING_SIZE; k++) {
+			page = map_ref_as(&b, all[k], 0);
+			for (j = 0; j < NETIF_PAGE_SIZE; j++)
+				if (page[j] == 0x77)
+					fail_msg("tx page %u byte %u: a "
+						 "cancelled write",
+						 k, j);
+			P0->gnttab->unmap(b.gt, page, 1);
+		}
 		/* then break it, so that the frontend closes */
 		RING_GET_RESPONSE(&b.tx, NETIF_TX_RING_SIZE)->id = 300;
 		RING_GET_RESPONSE(&b.tx, NETIF_TX_RING_SIZE)->status =

@@ -1071,23 +1071,32 @@ int netfront_tx_reserve(struct netfront *nf, unsigned int queue, size_t max_len,
 
 /* Give back b's ids from the first unused one (tx_lock held); their
  * pages may hold anything the caller wrote: cleared. */
+/* Give b's pages from the from'th on back; the caller wrote the first
+ * written bytes of b, which are cleared (they were never sent: the
+ * backend must not see them; what a page held before is what the backend
+ * read already, and tx_dirty still covers it). */
 static void tx_unreserve(struct nfq *q, struct netfront_txbuf *b,
-			 unsigned int from, bool written)
+			 unsigned int from, size_t written)
 {
 	unsigned int i;
 
 	for (i = from; i < b->niov; i++) {
-		if (written) {
-			memset(q->tx_page[b->id_[i]], 0, NF_PAGE_SIZE);
+		size_t off = (size_t)i * NF_PAGE_SIZE;
+
+		if (written > off)
+			memset(q->tx_page[b->id_[i]], 0,
+			       written - off < NF_PAGE_SIZE ? written - off
+							    : NF_PAGE_SIZE);
+		if (written - off >= NF_PAGE_SIZE && written > off)
 			q->tx_dirty[b->id_[i]] = 0;
-		}
 		tx_resv_end(q, b->id_[i], false);
 	}
 	b->niov = 0;
 	b->q_ = NULL;
 }
 
-void netfront_tx_abort(struct netfront *nf, struct netfront_txbuf *b)
+void netfront_tx_cancel(struct netfront *nf, struct netfront_txbuf *b,
+			size_t written)
 {
 	struct nfq *q;
 
@@ -1095,9 +1104,14 @@ void netfront_tx_abort(struct netfront *nf, struct netfront_txbuf *b)
 		return;
 	q = b->q_;
 	pthread_mutex_lock(&q->tx_lock);
-	tx_unreserve(q, b, 0, true);
+	tx_unreserve(q, b, 0, written < b->cap ? written : b->cap);
 	pthread_mutex_unlock(&q->tx_lock);
 	nf_exit(nf);
+}
+
+void netfront_tx_abort(struct netfront *nf, struct netfront_txbuf *b)
+{
+	netfront_tx_cancel(nf, b, SIZE_MAX);
 }
 
 int netfront_tx_commit(struct netfront *nf, struct netfront_txbuf *b,
@@ -1128,7 +1142,7 @@ int netfront_tx_commit(struct netfront *nf, struct netfront_txbuf *b,
 	if (rc == -EAGAIN && (ALOAD(&nf->broken) || ALOAD(&nf->closing)))
 		rc = -EIO;
 	if (rc) {
-		tx_unreserve(q, b, 0, true);
+		tx_unreserve(q, b, 0, len < b->cap ? len : b->cap);
 		return tx_leave(q, rc, why);
 	}
 	for (i = 0; i < slots; i++) {
@@ -1141,7 +1155,7 @@ int netfront_tx_commit(struct netfront *nf, struct netfront_txbuf *b,
 	for (i = 0; i < slots; i++)
 		tx_resv_end(q, b->id_[i], true);
 	tx_post(q, b->id_, len, flags, meta, gso);
-	tx_unreserve(q, b, slots, false); /* the caller wrote only the frame */
+	tx_unreserve(q, b, slots, 0); /* the caller wrote only the frame */
 	pthread_mutex_unlock(&q->tx_lock);
 	nf_exit(nf);
 	return 0;

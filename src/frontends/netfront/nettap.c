@@ -206,7 +206,7 @@ static void *tx_thread(void *arg)
 		iov[1 + i].iov_len = 1;
 		n = readv(t->tapfd[qi], iov, (int)b.niov + 2);
 		if (n < 0) {
-			netfront_tx_abort(t->nf, &b);
+			netfront_tx_cancel(t->nf, &b, 0); /* nothing written */
 			if (errno == EAGAIN &&
 			    (poll(p, 2, -1) < 0 ? errno != EINTR
 						: p[1].revents))
@@ -215,7 +215,8 @@ static void *tx_thread(void *arg)
 		}
 		n -= (ssize_t)sizeof(vh);
 		if (n < (ssize_t)NETFRONT_MIN_FRAME || (size_t)n > t->tx_cap) {
-			netfront_tx_abort(t->nf, &b); /* none, runt, too big */
+			/* none, runt, too big */
+			netfront_tx_cancel(t->nf, &b, n > 0 ? (size_t)n : 0);
 			continue;
 		}
 		memset(&m, 0, sizeof(m));
