@@ -880,6 +880,26 @@ static int gso_guest(struct pvk_platform *plat, struct xs_client *xs, void *p)
 	return 0;
 }
 
+/* Once domain d's guest says it is ready: an AF_PACKET socket for proto
+ * on its vif's TAP with virtio-net headers (its ifindex in *idx), and the
+ * guest told to go. */
+static int vnet_socket_go(struct chan *up, struct chan *down, domid_t d,
+			  uint16_t proto, int *idx)
+{
+	char ifname[IFNAMSIZ];
+	uint64_t v;
+	int s;
+
+	assert_int_equal(chan_get(up, &v), 0);
+	assert_int_equal(v, MSG_READY);
+	snprintf(ifname, sizeof(ifname), "vif%u.%u", d, NET_DEVID);
+	s = net_env_packet_socket(ifname, proto, 5000, idx);
+	assert_true(s >= 0);
+	assert_int_equal(net_env_packet_vnet(s), 0);
+	assert_int_equal(chan_put(down, MSG_GO), 0);
+	return s;
+}
+
 /* The guest's GSO frames reach the TAP as GSO packets (a virtio-net
  * header with the type and MSS, the checksum left partial), and the
  * test's reach the guest with a GSO extra info and csum_blank. */
@@ -889,7 +909,6 @@ static void test_gso(void **state)
 	struct virtio_net_hdr vh;
 	uint8_t *buf = malloc(sizeof(vh) + NETFRONT_MAX_FRAME + 1),
 		*want = malloc(NETFRONT_MAX_FRAME);
-	char ifname[IFNAMSIZ];
 	unsigned int k;
 	uint64_t v;
 	domid_t d;
@@ -904,13 +923,7 @@ static void test_gso(void **state)
 	assert_int_equal(net_env_backend(&E, inplace_args), 0);
 	assert_int_equal(
 	    net_env_guest(&E, 1500, gso_guest, &a, sizeof(a), &d, &pid), 0);
-	assert_int_equal(chan_get(&a.up, &v), 0);
-	assert_int_equal(v, MSG_READY);
-	snprintf(ifname, sizeof(ifname), "vif%u.%u", d, NET_DEVID);
-	s = net_env_packet_socket(ifname, 0x0800, 5000, &idx);
-	assert_true(s >= 0);
-	assert_int_equal(net_env_packet_vnet(s), 0);
-	assert_int_equal(chan_put(&a.down, MSG_GO), 0);
+	s = vnet_socket_go(&a.up, &a.down, d, 0x0800, &idx);
 	for (k = 0; k < GSO_FRAMES; k++) {
 		size_t len = tcp_frame(want, a.seed, k);
 
@@ -1074,7 +1087,6 @@ static void csum_finish(bool copy)
 	struct csum_arg a = {.seed = 11, .copy = copy};
 	struct virtio_net_hdr vh;
 	uint8_t *buf = malloc(sizeof(vh) + NETFRONT_MAX_FRAME);
-	char ifname[IFNAMSIZ];
 	unsigned int k;
 	uint64_t v;
 	domid_t d;
@@ -1087,13 +1099,7 @@ static void csum_finish(bool copy)
 			 0);
 	assert_int_equal(
 	    net_env_guest(&E, MTU_SG, csum_guest, &a, sizeof(a), &d, &pid), 0);
-	assert_int_equal(chan_get(&a.up, &v), 0);
-	assert_int_equal(v, MSG_READY);
-	snprintf(ifname, sizeof(ifname), "vif%u.%u", d, NET_DEVID);
-	s = net_env_packet_socket(ifname, 0x86dd, 5000, &idx);
-	assert_true(s >= 0);
-	assert_int_equal(net_env_packet_vnet(s), 0);
-	assert_int_equal(chan_put(&a.down, MSG_GO), 0);
+	s = vnet_socket_go(&a.up, &a.down, d, 0x86dd, &idx);
 	for (k = 0; k < CSUM_FRAMES; k++) {
 		size_t len = tcp6_frame_partial(buf + sizeof(vh), a.seed, k);
 
