@@ -752,17 +752,23 @@ struct rx_win {
 	bool empty, stop;     /* the TAP was empty; a request not pinned */
 };
 
-/* Gather r's bytes, laid out from window slot k, into dst. */
+/* Copy r's bytes, laid out from window slot k, to buf (back: from buf). */
 static void rx_gather(const struct rx_win *w, const struct iovec *pg,
-		      unsigned int k, const struct rxp *r, uint8_t *dst)
+		      unsigned int k, const struct rxp *r, uint8_t *buf,
+		      bool back)
 {
 	uint32_t off = 0, n;
 	unsigned int i;
 
 	for (i = 0; off < r->len; i++, off += n) {
+		uint8_t *p = pg[i ? k + w->gap + i : k].iov_base;
+
 		n = r->len - off < NETIF_PAGE_SIZE ? r->len - off
 						   : NETIF_PAGE_SIZE;
-		memcpy(dst + off, pg[i ? k + w->gap + i : k].iov_base, n);
+		if (back)
+			memcpy(p, buf + off, n);
+		else
+			memcpy(buf + off, p, n);
 	}
 }
 
@@ -850,13 +856,10 @@ static int rx_pinned_read(void *arg, struct iovec *pg, uint32_t count)
 		}
 		c = rx_classify(q, r, head, have);
 		if (c == -EAGAIN) { /* all of it, and the sum written back */
-			rx_gather(w, pg, k, r, head);
+			rx_gather(w, pg, k, r, head, false);
 			c = rx_classify(q, r, head, r->len);
 			if (c == 1)
-				memcpy(pg[k].iov_base, head,
-				       r->len < NETIF_PAGE_SIZE
-					   ? r->len
-					   : NETIF_PAGE_SIZE);
+				rx_gather(w, pg, k, r, head, true);
 		}
 		if (c != 1)
 			continue;
