@@ -239,7 +239,8 @@ static void tx_write(struct nb_queue *q, struct txp *t, uint8_t *buf,
 		iov[0].iov_len = sizeof(vh);
 		iov[1].iov_base = buf;
 		iov[1].iov_len = have;
-		memcpy(iov + 2, rest, nrest * sizeof(*rest));
+		if (nrest)
+			memcpy(iov + 2, rest, nrest * sizeof(*rest));
 		if (writev(q->tapfd, iov, (int)(2 + nrest)) !=
 		    (ssize_t)(sizeof(vh) + p->len))
 			nb_stat_add(&q->st->tx_drop_tap, 1);
